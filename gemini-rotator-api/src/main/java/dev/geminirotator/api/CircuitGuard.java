@@ -1,0 +1,53 @@
+package dev.geminirotator.api;
+
+import java.time.Duration;
+
+/**
+ * Fails fast while the upstream itself is down. Counts upstream and transport errors only: a 429
+ * or a client error says nothing about whether Gemini is up.
+ *
+ * <p>A transport asks for permission before each attempt and reports every permitted attempt's
+ * outcome exactly once. One guard may keep a breaker per model or one for the whole upstream.
+ * Implementations are thread-safe.
+ */
+public interface CircuitGuard {
+
+  /** The state of one breaker. */
+  enum State { CLOSED, OPEN, HALF_OPEN }
+
+  /**
+   * Asks to make one call for this model.
+   *
+   * @throws CircuitOpenException when the breaker is open, carrying when it will half-open
+   */
+  void acquirePermission(String model);
+
+  /** Reports the outcome of a call that {@link #acquirePermission} allowed. */
+  void onOutcome(String model, Outcome outcome, Duration elapsed);
+
+  /** The state of the breaker that guards this model. */
+  State state(String model);
+
+  /** A guard that never opens. */
+  static CircuitGuard disabled() {
+    return DisabledGuard.INSTANCE;
+  }
+}
+
+/** The guard of {@link CircuitGuard#disabled()}. */
+enum DisabledGuard implements CircuitGuard {
+  INSTANCE;
+
+  @Override
+  public void acquirePermission(String model) {
+  }
+
+  @Override
+  public void onOutcome(String model, Outcome outcome, Duration elapsed) {
+  }
+
+  @Override
+  public State state(String model) {
+    return State.CLOSED;
+  }
+}

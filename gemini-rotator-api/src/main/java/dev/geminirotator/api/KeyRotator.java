@@ -1,0 +1,60 @@
+package dev.geminirotator.api;
+
+import dev.geminirotator.api.event.RotatorListener;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Hands out a healthy key for each attempt and learns from each attempt's {@link Outcome}.
+ *
+ * <p>The request path is {@link #acquire}, then {@link KeyLease#complete}. A key is skipped while
+ * it is cooling down for the requested model (its project hit a 429), while it is unhealthy and
+ * not yet due for its trial, while it is invalid or disabled, and when the request already tried
+ * it. Acquisition never blocks and never waits on a remote store.
+ *
+ * <p>The admin operations change the pool at run time; leases already handed out complete
+ * normally. Implementations are thread-safe.
+ */
+public interface KeyRotator extends AutoCloseable {
+
+  /**
+   * Leases a key for one attempt.
+   *
+   * @throws NoKeyAvailableException when no key can serve this request now
+   */
+  KeyLease acquire(RequestContext context);
+
+  /** Adds a key, or replaces the key with the same id (new secret, weight, labels, quotas). */
+  void addKey(ApiKey key);
+
+  /** Removes a key. Returns whether it was present. */
+  boolean removeKey(String keyId);
+
+  /** Takes a key out of rotation until {@link #enable}. Returns whether the key exists. */
+  boolean disable(String keyId);
+
+  /** Puts a disabled key back in rotation. Returns whether the key exists. */
+  boolean enable(String keyId);
+
+  /**
+   * Clears a key's cooldowns, health history and {@code INVALID} or {@code UNHEALTHY} state; a
+   * disabled key stays disabled. Returns whether the key exists.
+   */
+  boolean reset(String keyId);
+
+  /** Every key, in pool order. */
+  List<KeySnapshot> snapshot();
+
+  /** One key, if present. */
+  Optional<KeySnapshot> snapshot(String keyId);
+
+  /** Counters since start. */
+  RotatorStats stats();
+
+  /** Adds a listener to the existing ones; close the returned handle to remove it. */
+  Subscription addListener(RotatorListener listener);
+
+  /** Flushes state to the store and releases it. Leases still open may complete afterwards. */
+  @Override
+  void close();
+}

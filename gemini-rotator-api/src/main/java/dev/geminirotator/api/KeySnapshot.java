@@ -1,0 +1,54 @@
+package dev.geminirotator.api;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A point-in-time view of one key, for admin output, health endpoints and tests. Holds the id and
+ * the masked secret, never the secret itself. Immutable.
+ *
+ * @param id the key id
+ * @param masked the masked secret
+ * @param weight the selection weight
+ * @param labels the key's labels
+ * @param state the key's pool-wide state; {@link KeyState#RATE_LIMITED} when any cooldown is active
+ * @param health the health score, 0.0 to 1.0
+ * @param inFlight leases handed out and not yet completed
+ * @param cooldowns active rate-limit cooldowns: model (or {@value RequestContext#ANY_MODEL}) to the
+ *     instant it ends
+ * @param stateUntil when an {@link KeyState#UNHEALTHY} key may be tried again, else {@code null}
+ * @param reason why the key is in its state (the Gemini reason for {@code INVALID}), or {@code null}
+ * @param successes successful attempts since start
+ * @param failures attempts that ended other than in success or cancellation, since start
+ */
+public record KeySnapshot(
+    String id,
+    String masked,
+    int weight,
+    Map<String, String> labels,
+    KeyState state,
+    double health,
+    int inFlight,
+    Map<String, Instant> cooldowns,
+    Instant stateUntil,
+    String reason,
+    long successes,
+    long failures) {
+
+  public KeySnapshot {
+    Objects.requireNonNull(id, "id");
+    Objects.requireNonNull(state, "state");
+    labels = Map.copyOf(labels);
+    cooldowns = Map.copyOf(cooldowns);
+  }
+
+  /** Whether this key would be handed out for the model at this instant, quotas aside. */
+  public boolean availableFor(String model, Instant now) {
+    if (state == KeyState.INVALID || state == KeyState.DISABLED) return false;
+    if (state == KeyState.UNHEALTHY && stateUntil != null && now.isBefore(stateUntil)) return false;
+    Instant any = cooldowns.get(RequestContext.ANY_MODEL);
+    Instant forModel = cooldowns.get(model);
+    return (any == null || !now.isBefore(any)) && (forModel == null || !now.isBefore(forModel));
+  }
+}

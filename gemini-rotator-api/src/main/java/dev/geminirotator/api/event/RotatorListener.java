@@ -1,0 +1,46 @@
+package dev.geminirotator.api.event;
+
+/**
+ * Receives a rotator's events. Every method has an empty default, so implement only what you need.
+ *
+ * <p>Listeners are called synchronously on the thread that caused the event, after the state has
+ * changed; keep them short. An exception a listener throws is logged and swallowed: it never
+ * reaches a request.
+ */
+public interface RotatorListener {
+
+  default void onStateTransition(StateTransition event) {
+  }
+
+  default void onCooldown(CooldownStarted event) {
+  }
+
+  default void onKeyRotated(KeyRotated event) {
+  }
+
+  default void onStorm(StormEvent event) {
+  }
+
+  default void onKeyAdded(KeyAdded event) {
+  }
+
+  default void onKeyRemoved(KeyRemoved event) {
+  }
+
+  /** Routes any event to its typed method. */
+  default void onEvent(RotatorEvent event) {
+    if (event instanceof StateTransition e) {
+      onStateTransition(e);
+    } else if (event instanceof CooldownStarted e) {
+      onCooldown(e);
+    } else if (event instanceof KeyRotated e) {
+      onKeyRotated(e);
+    } else if (event instanceof StormEvent e) {
+      onStorm(e);
+    } else if (event instanceof KeyAdded e) {
+      onKeyAdded(e);
+    } else if (event instanceof KeyRemoved e) {
+      onKeyRemoved(e);
+    }
+  }
+}

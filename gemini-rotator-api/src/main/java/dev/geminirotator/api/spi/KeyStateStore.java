@@ -1,0 +1,58 @@
+package dev.geminirotator.api.spi;
+
+import dev.geminirotator.api.Subscription;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * Where a pool's state lives beyond one rotator: key states and cooldowns, health, keys added at
+ * run time, breaker state and windowed counters. Several rotators (in one JVM, or on many hosts
+ * with a shared backend such as Redis) that use one store see each other's changes.
+ *
+ * <p>The contract keeps remote stores off the request path:
+ * <ul>
+ *   <li>{@link #apply} must not block on I/O. A remote store queues the change, writes it behind
+ *       and publishes it to other instances.
+ *   <li>{@link #load} may block; the rotator calls it at start and from its reconcile task.
+ *   <li>A store that cannot reach its backend keeps accepting changes, reports
+ *       {@link #isAvailable()} {@code false}, logs once, and catches up when the backend returns.
+ * </ul>
+ * Changes are idempotent ({@link StateChange}), so a store may deliver a change more than once,
+ * including back to the instance that made it. Implementations are thread-safe.
+ *
+ * <p>A third party adds a store by implementing this interface and a {@link KeyStateStoreProvider}.
+ */
+public interface KeyStateStore extends AutoCloseable {
+
+  /** Everything stored for the pool. May block. */
+  StoreSnapshot load();
+
+  /** Records a change and propagates it to other subscribers. Never blocks on I/O. */
+  void apply(StateChange change);
+
+  /**
+   * Registers for changes, including those applied by other rotators and other instances.
+   * Listeners run on a store thread and must not block.
+   */
+  Subscription subscribe(Consumer<StateChange> listener);
+
+  /**
+   * Counts one event in a fixed window shared by every user of the store and returns the count so
+   * far in the current window, this one included. May block; keep it off latency-critical paths
+   * or use it with a local fallback.
+   *
+   * @param name the counter, e.g. {@code client:team-a}
+   * @param window the window length; windows are aligned to the epoch
+   */
+  long incrementWindow(String name, Duration window);
+
+  /** Whether the backend is reachable right now. The memory store always is. */
+  boolean isAvailable();
+
+  /** A description for logs and health output, with any password masked. */
+  String describe();
+
+  /** Flushes pending writes and releases connections. */
+  @Override
+  void close();
+}

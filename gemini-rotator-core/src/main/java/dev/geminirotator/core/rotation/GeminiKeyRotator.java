@@ -1,0 +1,975 @@
+package dev.geminirotator.core.rotation;
+
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyLease;
+import dev.geminirotator.api.KeyRotator;
+import dev.geminirotator.api.KeySnapshot;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.NoKeyAvailableException;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.RequestContext;
+import dev.geminirotator.api.RotatorStats;
+import dev.geminirotator.api.Subscription;
+import dev.geminirotator.api.event.CooldownStarted;
+import dev.geminirotator.api.event.KeyAdded;
+import dev.geminirotator.api.event.KeyRemoved;
+import dev.geminirotator.api.event.KeyRotated;
+import dev.geminirotator.api.event.RotatorEvent;
+import dev.geminirotator.api.event.RotatorListener;
+import dev.geminirotator.api.event.StateTransition;
+import dev.geminirotator.api.event.StormEvent;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.core.health.HealthPolicy;
+import dev.geminirotator.core.store.MemoryKeyStateStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link KeyRotator} of gemini-rotator: strategies, health, project-shared cooldowns, storm
+ * guard, quotas, and state kept in a {@link KeyStateStore}.
+ *
+ * <p>The hot path ({@link #acquire} and completing a lease with success) takes no lock and, in a
+ * pool without quotas, allocates only the lease. Selection reads an immutable {@link Pool} and
+ * per-key volatile state; it costs O(1) when most keys can serve, whatever the pool size. State
+ * transitions synchronize on the key they change and are written to the store after the lock is
+ * released. Changes from other rotators sharing the store arrive through its subscription and are
+ * applied idempotently.
+ *
+ * <p>Thread-safe.
+ */
+public final class GeminiKeyRotator implements KeyRotator {
+
+  private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
+  private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+  private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
+  private static final int NO = 0;
+  private static final int YES = 1;
+  private static final int TRIAL = 2;
+
+  private final Strategy strategy;
+  private final HealthPolicy health;
+  private final CooldownPolicy cooldowns;
+  private final Clock clock;
+  private final KeyStateStore store;
+  private final boolean ownsStore;
+  private final Subscription storeSubscription;
+  private final ScheduledExecutorService reconciler;
+
+  private volatile Pool pool = Pool.EMPTY;
+  private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
+  private final Object adminLock = new Object();
+  private final AtomicLong cursor = new AtomicLong();
+  private final StormGuard rateLimitStorm;
+  private final StormGuard rejectionStorm;
+  private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
+
+  private final LongAdder acquisitions = new LongAdder();
+  private final LongAdder noKeyAvailable = new LongAdder();
+  private final LongAdder cooldownsStarted = new LongAdder();
+  private final LongAdder trials = new LongAdder();
+  private final LongAdder[] outcomes = new LongAdder[Outcome.Kind.values().length];
+  private volatile boolean closed;
+
+  private GeminiKeyRotator(Builder b) {
+    this.strategy = b.strategy;
+    this.health = b.health;
+    this.cooldowns = b.cooldowns;
+    this.clock = b.clock;
+    this.store = b.store != null ? b.store : new MemoryKeyStateStore();
+    this.ownsStore = b.store == null || b.ownsStore;
+    this.rateLimitStorm = new StormGuard(b.storm);
+    this.rejectionStorm = new StormGuard(b.storm);
+    for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
+    listeners.addAll(b.listeners);
+
+    synchronized (adminLock) {
+      List<KeySlot> slots = new ArrayList<>();
+      for (ApiKey key : b.keys.values()) slots.add(newSlot(key));
+      publishPool(slots);
+    }
+    applySnapshot(loadFromStore());
+    this.storeSubscription = store.subscribe(this::applyRemote);
+    if (b.reconcileInterval != null) {
+      reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "gemini-rotator-reconcile");
+        t.setDaemon(true);
+        return t;
+      });
+      long ms = b.reconcileInterval.toMillis();
+      reconciler.scheduleWithFixedDelay(this::reconcileQuietly, ms, ms, TimeUnit.MILLISECONDS);
+    } else {
+      reconciler = null;
+    }
+  }
+
+  /** Starts a builder with the defaults: round-robin, default policies, memory store. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hot path
+
+  @Override
+  public KeyLease acquire(RequestContext context) {
+    Objects.requireNonNull(context, "context");
+    if (closed) {
+      throw new IllegalStateException("rotator is closed");
+    }
+    Pool p = pool;
+    long now = clock.millis();
+    String model = context.model();
+    Lease lease = p.size() == 0 ? null : switch (strategy) {
+      case ROUND_ROBIN -> pickRoundRobin(p, context, model, now);
+      case WEIGHTED -> pickWeighted(p, context, model, now);
+      case POWER_OF_TWO -> pickTwoChoices(p, context, model, now);
+    };
+    if (lease == null) {
+      noKeyAvailable.increment();
+      throw noKeyAvailable(p, context, model, now);
+    }
+    acquisitions.increment();
+    if (!context.triedKeyIds().isEmpty() && !listeners.isEmpty()) {
+      fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1,
+          Instant.ofEpochMilli(now)));
+    }
+    return lease;
+  }
+
+  private Lease pickRoundRobin(Pool p, RequestContext ctx, String model, long now) {
+    KeySlot[] slots = p.slots;
+    int n = slots.length;
+    int index = (int) (cursor.getAndIncrement() % n);
+    for (int i = 0; i < n; i++) {
+      KeySlot slot = slots[index];
+      int claim = claim(slot, ctx, model, now);
+      if (claim != NO) return lease(slot, model, claim);
+      if (++index == n) index = 0;
+    }
+    return null;
+  }
+
+  private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
+    for (int attempt = 0; attempt < 4; attempt++) {
+      KeySlot slot = p.slots[p.weightedIndex(cursor.getAndIncrement() * GOLDEN)];
+      int claim = claim(slot, ctx, model, now);
+      if (claim != NO) return lease(slot, model, claim);
+    }
+    return scan(p, ctx, model, now);
+  }
+
+  private Lease pickTwoChoices(Pool p, RequestContext ctx, String model, long now) {
+    KeySlot[] slots = p.slots;
+    int n = slots.length;
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 4; attempt++) {
+      KeySlot a = slots[random.nextInt(n)];
+      KeySlot b = n == 1 ? a : slots[random.nextInt(n)];
+      boolean aUsable = usable(a, ctx, model, now);
+      boolean bUsable = b != a && usable(b, ctx, model, now);
+      KeySlot first;
+      KeySlot second;
+      if (aUsable && bUsable) {
+        boolean aBetter = score(a) >= score(b);
+        first = aBetter ? a : b;
+        second = aBetter ? b : a;
+      } else if (aUsable || bUsable) {
+        first = aUsable ? a : b;
+        second = null;
+      } else {
+        continue;
+      }
+      int claim = claim(first, ctx, model, now);
+      if (claim != NO) return lease(first, model, claim);
+      if (second != null && (claim = claim(second, ctx, model, now)) != NO) {
+        return lease(second, model, claim);
+      }
+    }
+    return scan(p, ctx, model, now);
+  }
+
+  private static double score(KeySlot slot) {
+    return slot.health() / (1 + slot.inFlight());
+  }
+
+  /** The fallback when random or weighted draws keep missing: every key once, from a random one. */
+  private Lease scan(Pool p, RequestContext ctx, String model, long now) {
+    KeySlot[] slots = p.slots;
+    int n = slots.length;
+    int index = ThreadLocalRandom.current().nextInt(n);
+    for (int i = 0; i < n; i++) {
+      KeySlot slot = slots[index];
+      int claim = claim(slot, ctx, model, now);
+      if (claim != NO) return lease(slot, model, claim);
+      if (++index == n) index = 0;
+    }
+    return null;
+  }
+
+  /** Whether the key could serve this request now, without taking anything. */
+  private static boolean usable(KeySlot slot, RequestContext ctx, String model, long now) {
+    if (slot.disabled) return false;
+    int status = slot.status;
+    if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
+      return false;
+    }
+    return !ctx.tried(slot.id) && !slot.project.cooling(model, now)
+        && (slot.quota == null || !slot.quota.spent());
+  }
+
+  /** Takes the key for this request if it can serve: its quota permit and, if due, its trial. */
+  private static int claim(KeySlot slot, RequestContext ctx, String model, long now) {
+    if (slot.disabled) return NO;
+    int status = slot.status;
+    if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
+      return NO;
+    }
+    if (ctx.tried(slot.id) || slot.project.cooling(model, now)) return NO;
+    if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
+    if (status == KeySlot.UNHEALTHY) {
+      return slot.tryStartTrial() ? TRIAL : NO;
+    }
+    return YES;
+  }
+
+  private Lease lease(KeySlot slot, String model, int claim) {
+    slot.enter();
+    boolean trial = claim == TRIAL;
+    if (trial) trials.increment();
+    return new Lease(this, slot, model, trial);
+  }
+
+  void onComplete(Lease lease, Outcome outcome) {
+    KeySlot slot = lease.slot;
+    slot.exit();
+    outcomes[outcome.kind().ordinal()].increment();
+    switch (outcome.kind()) {
+      case SUCCESS -> {
+        slot.successes.increment();
+        slot.raiseHealth(health.alpha());
+        slot.project.resetStreak(lease.model);
+        if (lease.isTrial()) trialSucceeded(slot);
+        if (rateLimitStorm.active() || rejectionStorm.active()) checkStormsEnded();
+      }
+      case RATE_LIMITED -> {
+        slot.failures.increment();
+        rateLimited(slot, lease.model, (Outcome.RateLimited) outcome);
+        if (lease.isTrial()) trialInconclusive(slot);
+      }
+      case KEY_REJECTED -> {
+        slot.failures.increment();
+        rejected(slot, (Outcome.KeyRejected) outcome);
+      }
+      case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
+        slot.failures.increment();
+        upstreamFailure(slot, lease.isTrial(), outcome);
+      }
+      case CLIENT_ERROR, CANCELLED -> {
+        if (lease.isTrial()) trialInconclusive(slot);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transitions (rare: they lock the key they change)
+
+  private void rateLimited(KeySlot slot, String model, Outcome.RateLimited outcome) {
+    long now = clock.millis();
+    ProjectState project = slot.project;
+    int streak = outcome.retryDelay() == null ? project.nextStreak(model) : 0;
+    Instant until = cooldowns.cooldownUntil(outcome, Instant.ofEpochMilli(now), streak,
+        ThreadLocalRandom.current().nextDouble());
+    if (project.coolUntil(model, until.toEpochMilli())) {
+      cooldownsStarted.increment();
+      storeApply(new StateChange.Cooldown(project.name, model, until, false));
+      if (!listeners.isEmpty()) {
+        fire(new CooldownStarted(slot.id, project.name, model, outcome.scope(), until,
+            memberIds(project), Instant.ofEpochMilli(now)));
+      }
+    }
+    StormGuard.Change change = rateLimitStorm.record(project.name, now, projects.size());
+    if (change != StormGuard.Change.NONE) {
+      announceStorm(StormEvent.Kind.RATE_LIMIT, change, rateLimitStorm, projects.size(), now);
+    }
+  }
+
+  private void rejected(KeySlot slot, Outcome.KeyRejected outcome) {
+    long now = clock.millis();
+    int poolSize = pool.size();
+    StormGuard.Change change = rejectionStorm.record(slot.id, now, poolSize);
+    String why = "Gemini rejected the key (" + outcome.status()
+        + (outcome.reason() != null ? " " + outcome.reason() : "") + ")";
+    if (change == StormGuard.Change.STARTED) {
+      announceStorm(StormEvent.Kind.KEY_REJECTION, change, rejectionStorm, poolSize, now);
+      for (String id : rejectionStorm.subjectsInWindow(now)) {
+        KeySlot other = pool.byId.get(id);
+        if (other != null && other != slot && other.status == KeySlot.INVALID) {
+          toUnhealthy(other, now, "rejected during a rejection storm; will be tried again",
+              KeySlot.INVALID);
+        }
+      }
+    }
+    if (rejectionStorm.active()) {
+      toUnhealthy(slot, now, why + " during a rejection storm; will be tried again", -1);
+    } else {
+      transition(slot, KeySlot.INVALID, 0, why, now);
+    }
+  }
+
+  private void upstreamFailure(KeySlot slot, boolean trial, Outcome outcome) {
+    long now = clock.millis();
+    if (trial) {
+      synchronized (slot) {
+        if (slot.status == KeySlot.PROBING) slot.trialFailures++;
+      }
+      toUnhealthy(slot, now, "trial failed: " + describe(outcome), KeySlot.PROBING);
+      return;
+    }
+    if (!countsAgainstKey(outcome)) return;
+    double score = slot.lowerHealth(health.alpha());
+    if (score < health.threshold() && slot.status == KeySlot.HEALTHY) {
+      toUnhealthy(slot, now, String.format("health %.2f fell under %.2f after %s", score,
+          health.threshold(), describe(outcome)), KeySlot.HEALTHY);
+    }
+  }
+
+  /** An overloaded model (503) is Gemini's state, not the key's. */
+  private static boolean countsAgainstKey(Outcome outcome) {
+    return !(outcome instanceof Outcome.UpstreamError e && e.status() == 503);
+  }
+
+  private static String describe(Outcome outcome) {
+    if (outcome instanceof Outcome.UpstreamError e) {
+      return "upstream " + e.status() + (e.reason() != null ? " " + e.reason() : "");
+    }
+    if (outcome instanceof Outcome.TransportError e) {
+      return "transport error" + (e.reason() != null ? " (" + e.reason() + ")" : "");
+    }
+    return outcome.kind().name().toLowerCase();
+  }
+
+  private void trialSucceeded(KeySlot slot) {
+    long now = clock.millis();
+    boolean changed = false;
+    synchronized (slot) {
+      if (slot.status == KeySlot.PROBING) {
+        slot.status = KeySlot.HEALTHY;
+        slot.trialFailures = 0;
+        slot.statusUntil = 0;
+        slot.reason = null;
+        slot.setHealth(Math.max(slot.health(), health.recoveredScore()));
+        changed = true;
+      }
+    }
+    if (changed) {
+      afterTransition(slot, KeyState.UNHEALTHY, KeyState.HEALTHY, "trial succeeded", null, now);
+    }
+  }
+
+  /** The trial said nothing about the key (429, client error, cancel): let the next one try. */
+  private void trialInconclusive(KeySlot slot) {
+    synchronized (slot) {
+      if (slot.status == KeySlot.PROBING) {
+        slot.status = KeySlot.UNHEALTHY;
+        slot.statusUntil = clock.millis();
+      }
+    }
+  }
+
+  /**
+   * Moves a key to UNHEALTHY with a backoff cooldown, if it is in {@code expected} (or in any
+   * state other than INVALID/UNHEALTHY when {@code expected} is -1).
+   */
+  private void toUnhealthy(KeySlot slot, long now, String reason, int expected) {
+    KeyState from;
+    long until;
+    synchronized (slot) {
+      int status = slot.status;
+      boolean matches = expected == -1
+          ? status == KeySlot.HEALTHY || status == KeySlot.PROBING
+          : status == expected;
+      if (!matches) return;
+      from = slot.baseState();
+      until = now + health.cooldown(slot.trialFailures,
+          ThreadLocalRandom.current().nextDouble()).toMillis();
+      slot.status = KeySlot.UNHEALTHY;
+      slot.statusUntil = until;
+      slot.reason = reason;
+    }
+    if (from == KeyState.UNHEALTHY) {
+      // A failed trial: still unhealthy, with a longer wait. Persist, but no transition event.
+      storeApply(new StateChange.KeyStatus(slot.id, KeyState.UNHEALTHY,
+          Instant.ofEpochMilli(until), reason, Instant.ofEpochMilli(now)));
+      return;
+    }
+    afterTransition(slot, from, KeyState.UNHEALTHY, reason, Instant.ofEpochMilli(until), now);
+  }
+
+  private void transition(KeySlot slot, int status, long until, String reason, long now) {
+    KeyState from;
+    KeyState to;
+    synchronized (slot) {
+      if (slot.status == status && slot.statusUntil == until) return;
+      from = slot.baseState();
+      slot.status = status;
+      slot.statusUntil = until;
+      slot.reason = reason;
+      to = slot.baseState();
+    }
+    afterTransition(slot, from, to, reason, until == 0 ? null : Instant.ofEpochMilli(until), now);
+  }
+
+  private void afterTransition(KeySlot slot, KeyState from, KeyState to, String reason,
+      Instant until, long now) {
+    Instant at = Instant.ofEpochMilli(now);
+    storeApply(new StateChange.KeyStatus(slot.id, to, until, reason, at));
+    storeApply(new StateChange.Health(slot.id, slot.health()));
+    if (from != to) {
+      if (to == KeyState.INVALID || from == KeyState.INVALID) {
+        log.warn("key {} went {} -> {}: {}", slot.id, from, to, reason);
+      } else {
+        log.info("key {} went {} -> {}: {}", slot.id, from, to, reason);
+      }
+      fire(new StateTransition(slot.id, from, to, reason, until, at));
+    }
+  }
+
+  private void checkStormsEnded() {
+    long now = clock.millis();
+    if (rateLimitStorm.active()) {
+      StormGuard.Change c = rateLimitStorm.check(now, projects.size());
+      if (c == StormGuard.Change.ENDED) {
+        announceStorm(StormEvent.Kind.RATE_LIMIT, c, rateLimitStorm, projects.size(), now);
+      }
+    }
+    if (rejectionStorm.active()) {
+      StormGuard.Change c = rejectionStorm.check(now, pool.size());
+      if (c == StormGuard.Change.ENDED) {
+        announceStorm(StormEvent.Kind.KEY_REJECTION, c, rejectionStorm, pool.size(), now);
+      }
+    }
+  }
+
+  private void announceStorm(StormEvent.Kind kind, StormGuard.Change change, StormGuard guard,
+      int population, long now) {
+    boolean started = change == StormGuard.Change.STARTED;
+    int affected = guard.countInWindow(now);
+    if (started) {
+      log.warn("{} storm: {} of {} {} hit within {}; likely an upstream or IP-level limit, not the"
+          + " keys, so keys are cooled, not invalidated", kind == StormEvent.Kind.RATE_LIMIT
+          ? "rate-limit" : "key-rejection", affected, population,
+          kind == StormEvent.Kind.RATE_LIMIT ? "projects" : "keys", "the storm window");
+    } else {
+      log.info("{} storm is over", kind == StormEvent.Kind.RATE_LIMIT ? "rate-limit" : "key-rejection");
+    }
+    fire(new StormEvent(kind, started, affected, population, Instant.ofEpochMilli(now)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // No key
+
+  private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
+      long now) {
+    EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
+    long earliest = Long.MAX_VALUE;
+    for (KeySlot slot : p.slots) {
+      KeyState state = slot.baseState();
+      long free = now;
+      if (state == KeyState.DISABLED || state == KeyState.INVALID) {
+        breakdown.merge(state, 1, Integer::sum);
+        continue;
+      }
+      if (state == KeyState.UNHEALTHY) {
+        free = slot.status == KeySlot.PROBING ? now + TRIAL_IN_PROGRESS_MILLIS
+            : Math.max(now, slot.statusUntil);
+      }
+      long cooling = slot.project.until(model, now);
+      if (cooling > now) {
+        free = Math.max(free, cooling);
+        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
+      }
+      if (slot.quota != null && slot.quota.spent()) {
+        free = Math.max(free, now + Math.max(1, slot.quota.nanosToWait() / 1_000_000));
+        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
+      }
+      breakdown.merge(state, 1, Integer::sum);
+      earliest = Math.min(earliest, free);
+    }
+    int tried = 0;
+    for (String id : ctx.triedKeyIds()) {
+      if (p.byId.containsKey(id)) tried++;
+    }
+    return new NoKeyAvailableException(model,
+        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Admin
+
+  @Override
+  public void addKey(ApiKey key) {
+    Objects.requireNonNull(key, "key");
+    if (addLocally(key)) {
+      storeApply(new StateChange.KeyAdded(key));
+    }
+  }
+
+  /** Adds or replaces a key; returns whether anything changed. */
+  private boolean addLocally(ApiKey key) {
+    boolean added;
+    synchronized (adminLock) {
+      KeySlot existing = pool.byId.get(key.id());
+      if (existing != null && sameKey(existing.key, key)) return false;
+      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
+      KeySlot fresh = newSlot(key);
+      if (existing != null) {
+        synchronized (existing) {
+          fresh.status = existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY : existing.status;
+          fresh.statusUntil = existing.statusUntil;
+          fresh.reason = existing.reason;
+          fresh.disabled = existing.disabled;
+          fresh.trialFailures = existing.trialFailures;
+          fresh.setHealth(existing.health());
+        }
+        existing.removed = true;
+        slots.set(slots.indexOf(existing), fresh);
+        added = false;
+      } else {
+        slots.add(fresh);
+        added = true;
+      }
+      publishPool(slots);
+    }
+    if (added) {
+      log.info("key {} added", key.id());
+      fire(new KeyAdded(key.id(), clock.instant()));
+    } else {
+      log.info("key {} updated", key.id());
+    }
+    return true;
+  }
+
+  private static boolean sameKey(ApiKey a, ApiKey b) {
+    return a.secret().equals(b.secret()) && a.weight() == b.weight()
+        && a.labels().equals(b.labels()) && a.requestsPerMinute().equals(b.requestsPerMinute())
+        && a.requestsPerDay().equals(b.requestsPerDay());
+  }
+
+  @Override
+  public boolean removeKey(String keyId) {
+    if (removeLocally(keyId)) {
+      storeApply(new StateChange.KeyRemoved(keyId));
+      return true;
+    }
+    return false;
+  }
+
+  private boolean removeLocally(String keyId) {
+    synchronized (adminLock) {
+      KeySlot existing = pool.byId.get(keyId);
+      if (existing == null) return false;
+      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
+      slots.remove(existing);
+      existing.removed = true;
+      publishPool(slots);
+    }
+    log.info("key {} removed", keyId);
+    fire(new KeyRemoved(keyId, clock.instant()));
+    return true;
+  }
+
+  /**
+   * Makes the pool hold exactly these keys: adds the new ones, updates changed ones (weight,
+   * labels, quotas, secret) keeping their state, removes the rest. For config reloads.
+   */
+  public void updateKeys(Collection<ApiKey> keys) {
+    Map<String, ApiKey> wanted = new LinkedHashMap<>();
+    for (ApiKey key : keys) wanted.put(key.id(), key);
+    for (KeySlot slot : pool.slots) {
+      if (!wanted.containsKey(slot.id)) removeKey(slot.id);
+    }
+    wanted.values().forEach(this::addKey);
+  }
+
+  @Override
+  public boolean disable(String keyId) {
+    return setDisabled(keyId, true);
+  }
+
+  @Override
+  public boolean enable(String keyId) {
+    return setDisabled(keyId, false);
+  }
+
+  private boolean setDisabled(String keyId, boolean disabled) {
+    KeySlot slot = pool.byId.get(keyId);
+    if (slot == null) return false;
+    KeyState from;
+    KeyState to;
+    synchronized (slot) {
+      if (slot.disabled == disabled) return true;
+      from = slot.baseState();
+      slot.disabled = disabled;
+      to = slot.baseState();
+    }
+    afterTransition(slot, from, to, disabled ? "disabled by an operator"
+        : "enabled by an operator", statusUntil(slot), clock.millis());
+    return true;
+  }
+
+  @Override
+  public boolean reset(String keyId) {
+    KeySlot slot = pool.byId.get(keyId);
+    if (slot == null) return false;
+    long now = clock.millis();
+    KeyState from;
+    KeyState to;
+    synchronized (slot) {
+      from = slot.baseState();
+      slot.status = KeySlot.HEALTHY;
+      slot.statusUntil = 0;
+      slot.reason = null;
+      slot.trialFailures = 0;
+      slot.setHealth(1.0);
+      to = slot.baseState();
+    }
+    for (Map.Entry<String, Long> c : slot.project.active(now).entrySet()) {
+      storeApply(new StateChange.Cooldown(slot.project.name, c.getKey(), Instant.EPOCH, true));
+    }
+    slot.project.clearAll(now);
+    afterTransition(slot, from, to, "reset by an operator", null, now);
+    return true;
+  }
+
+  private static Instant statusUntil(KeySlot slot) {
+    return slot.status == KeySlot.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null;
+  }
+
+  private KeySlot newSlot(ApiKey key) {
+    ProjectState project = projects.computeIfAbsent(key.project(), ProjectState::new);
+    return new KeySlot(key, project, QuotaGate.forKey(key));
+  }
+
+  /** Installs a new membership; caller holds {@link #adminLock}. */
+  private void publishPool(List<KeySlot> slots) {
+    KeySlot[] array = slots.toArray(new KeySlot[0]);
+    Map<ProjectState, List<KeySlot>> members = new HashMap<>();
+    for (KeySlot slot : array) {
+      members.computeIfAbsent(slot.project, k -> new ArrayList<>()).add(slot);
+    }
+    for (ProjectState project : projects.values()) {
+      List<KeySlot> list = members.get(project);
+      project.members = list == null ? new KeySlot[0] : list.toArray(new KeySlot[0]);
+    }
+    projects.values().removeIf(project -> project.members.length == 0);
+    pool = new Pool(array);
+  }
+
+  private static List<String> memberIds(ProjectState project) {
+    KeySlot[] members = project.members;
+    List<String> ids = new ArrayList<>(members.length);
+    for (KeySlot slot : members) ids.add(slot.id);
+    return ids;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Views
+
+  @Override
+  public List<KeySnapshot> snapshot() {
+    long now = clock.millis();
+    KeySlot[] slots = pool.slots;
+    List<KeySnapshot> result = new ArrayList<>(slots.length);
+    for (KeySlot slot : slots) result.add(snapshotOf(slot, now));
+    return result;
+  }
+
+  @Override
+  public Optional<KeySnapshot> snapshot(String keyId) {
+    KeySlot slot = pool.byId.get(keyId);
+    return slot == null ? Optional.empty() : Optional.of(snapshotOf(slot, clock.millis()));
+  }
+
+  private static KeySnapshot snapshotOf(KeySlot slot, long now) {
+    Map<String, Instant> cooling = new LinkedHashMap<>();
+    slot.project.active(now).forEach((model, until) -> cooling.put(model, Instant.ofEpochMilli(until)));
+    KeyState state = slot.baseState();
+    if (state == KeyState.HEALTHY && !cooling.isEmpty()) state = KeyState.RATE_LIMITED;
+    Instant until = slot.status == KeySlot.UNHEALTHY && !slot.disabled
+        ? Instant.ofEpochMilli(slot.statusUntil) : null;
+    return new KeySnapshot(slot.id, slot.key.masked(), slot.key.weight(), slot.key.labels(), state,
+        slot.health(), slot.inFlight(), cooling, until, slot.reason, slot.successes.sum(),
+        slot.failures.sum());
+  }
+
+  @Override
+  public RotatorStats stats() {
+    EnumMap<Outcome.Kind, Long> byKind = new EnumMap<>(Outcome.Kind.class);
+    for (Outcome.Kind kind : Outcome.Kind.values()) byKind.put(kind, outcomes[kind.ordinal()].sum());
+    return new RotatorStats(acquisitions.sum(), noKeyAvailable.sum(), byKind,
+        cooldownsStarted.sum(), trials.sum());
+  }
+
+  /** Whether a storm of the given kind is in progress. */
+  public boolean stormActive(StormEvent.Kind kind) {
+    return kind == StormEvent.Kind.RATE_LIMIT ? rateLimitStorm.active() : rejectionStorm.active();
+  }
+
+  /** The selection strategy. */
+  public Strategy strategy() {
+    return strategy;
+  }
+
+  /** The store this rotator keeps its state in. */
+  public KeyStateStore store() {
+    return store;
+  }
+
+  @Override
+  public Subscription addListener(RotatorListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  private void fire(RotatorEvent event) {
+    for (RotatorListener listener : listeners) {
+      try {
+        listener.onEvent(event);
+      } catch (RuntimeException e) {
+        log.warn("listener {} failed on {}; ignored", listener.getClass().getName(),
+            event.getClass().getSimpleName(), e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Store
+
+  private void storeApply(StateChange change) {
+    try {
+      store.apply(change);
+    } catch (RuntimeException e) {
+      log.warn("store {} refused a {} change; local state kept", store.describe(),
+          change.getClass().getSimpleName(), e);
+    }
+  }
+
+  private StoreSnapshot loadFromStore() {
+    try {
+      return store.load();
+    } catch (RuntimeException e) {
+      log.warn("could not load state from store {}; starting from configuration: {}",
+          store.describe(), e.toString());
+      return StoreSnapshot.EMPTY;
+    }
+  }
+
+  /** Reloads the store's state and applies what differs; what a periodic reconcile runs. */
+  public void reconcile() {
+    applySnapshot(store.load());
+  }
+
+  private void reconcileQuietly() {
+    try {
+      reconcile();
+    } catch (RuntimeException e) {
+      log.debug("reconcile with {} failed: {}", store.describe(), e.toString());
+    }
+  }
+
+  private void applySnapshot(StoreSnapshot snapshot) {
+    snapshot.removedKeyIds().forEach(this::removeLocally);
+    snapshot.addedKeys().forEach(this::addLocally);
+    snapshot.statuses().values().forEach(this::applyRemote);
+    snapshot.cooldowns().forEach(this::applyRemote);
+    snapshot.health().forEach((id, score) -> {
+      KeySlot slot = pool.byId.get(id);
+      if (slot != null) slot.setHealth(Math.max(0.0, Math.min(1.0, score)));
+    });
+  }
+
+  /** Applies a change made elsewhere. Idempotent; fires events only for real changes. */
+  private void applyRemote(StateChange change) {
+    if (change instanceof StateChange.KeyStatus s) {
+      applyStatus(s);
+    } else if (change instanceof StateChange.Cooldown c) {
+      ProjectState project = projects.get(c.project());
+      if (project == null) return;
+      long now = clock.millis();
+      if (c.cleared()) {
+        project.clear(c.model(), now);
+      } else if (c.until().toEpochMilli() > now && project.coolUntil(c.model(), c.until().toEpochMilli())
+          && !listeners.isEmpty()) {
+        fire(new CooldownStarted(null, project.name, c.model(), dev.geminirotator.api.QuotaScope.UNKNOWN,
+            c.until(), memberIds(project), Instant.ofEpochMilli(now)));
+      }
+    } else if (change instanceof StateChange.KeyAdded a) {
+      addLocally(a.key());
+    } else if (change instanceof StateChange.KeyRemoved r) {
+      removeLocally(r.keyId());
+    }
+    // Health is written behind and read at load; breaker state belongs to the guard.
+  }
+
+  private void applyStatus(StateChange.KeyStatus s) {
+    KeySlot slot = pool.byId.get(s.keyId());
+    if (slot == null) return;
+    long until = s.until() == null ? 0 : s.until().toEpochMilli();
+    KeyState from;
+    KeyState to;
+    synchronized (slot) {
+      from = slot.baseState();
+      if (s.state() == KeyState.DISABLED) {
+        slot.disabled = true;
+      } else {
+        slot.disabled = false;
+        int status = KeySlot.statusOf(s.state());
+        if (slot.status != status || (status == KeySlot.UNHEALTHY && slot.statusUntil != until)) {
+          if (!(slot.status == KeySlot.PROBING && status == KeySlot.UNHEALTHY)) {
+            slot.status = status;
+            slot.statusUntil = status == KeySlot.UNHEALTHY ? until : 0;
+          }
+          slot.reason = s.reason();
+        }
+      }
+      to = slot.baseState();
+    }
+    if (from != to) {
+      fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    if (reconciler != null) reconciler.shutdownNow();
+    for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
+    storeSubscription.close();
+    if (ownsStore) store.close();
+  }
+
+  @Override
+  public String toString() {
+    return "GeminiKeyRotator{keys=" + pool.size() + ", strategy=" + strategy + ", store="
+        + store.describe() + '}';
+  }
+
+  /** Builds a {@link GeminiKeyRotator}. Not thread-safe. */
+  public static final class Builder {
+    private final Map<String, ApiKey> keys = new LinkedHashMap<>();
+    private Strategy strategy = Strategy.ROUND_ROBIN;
+    private HealthPolicy health = HealthPolicy.defaults();
+    private CooldownPolicy cooldowns = CooldownPolicy.defaults();
+    private StormPolicy storm = StormPolicy.defaults();
+    private Clock clock = Clock.systemUTC();
+    private KeyStateStore store;
+    private boolean ownsStore;
+    private Duration reconcileInterval;
+    private final List<RotatorListener> listeners = new ArrayList<>();
+
+    private Builder() {
+    }
+
+    /** Adds a key; ids must be unique. */
+    public Builder key(ApiKey key) {
+      Objects.requireNonNull(key, "key");
+      if (keys.putIfAbsent(key.id(), key) != null) {
+        throw new IllegalArgumentException("key id " + key.id() + " is used twice");
+      }
+      return this;
+    }
+
+    public Builder keys(Collection<ApiKey> keys) {
+      keys.forEach(this::key);
+      return this;
+    }
+
+    /** Adds keys from bare secrets, with derived ids. */
+    public Builder secrets(String... secrets) {
+      for (String secret : secrets) key(ApiKey.of(secret));
+      return this;
+    }
+
+    public Builder strategy(Strategy strategy) {
+      this.strategy = Objects.requireNonNull(strategy, "strategy");
+      return this;
+    }
+
+    public Builder health(HealthPolicy health) {
+      this.health = Objects.requireNonNull(health, "health");
+      return this;
+    }
+
+    public Builder cooldowns(CooldownPolicy cooldowns) {
+      this.cooldowns = Objects.requireNonNull(cooldowns, "cooldowns");
+      return this;
+    }
+
+    public Builder storm(StormPolicy storm) {
+      this.storm = Objects.requireNonNull(storm, "storm");
+      return this;
+    }
+
+    /** The time source; tests pass a fake clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * The store to keep state in. The caller keeps ownership unless {@code owned} is true, in
+     * which case the rotator closes it. Default: a private memory store.
+     */
+    public Builder store(KeyStateStore store, boolean owned) {
+      this.store = Objects.requireNonNull(store, "store");
+      this.ownsStore = owned;
+      return this;
+    }
+
+    /** A shared store the caller closes. */
+    public Builder store(KeyStateStore store) {
+      return store(store, false);
+    }
+
+    /** Reloads the store's state this often, repairing anything a subscription missed. */
+    public Builder reconcileEvery(Duration interval) {
+      this.reconcileInterval = dev.geminirotator.core.internal.Checks.positive(
+          "reconcile-interval", interval);
+      return this;
+    }
+
+    public Builder listener(RotatorListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    public GeminiKeyRotator build() {
+      return new GeminiKeyRotator(this);
+    }
+  }
+}

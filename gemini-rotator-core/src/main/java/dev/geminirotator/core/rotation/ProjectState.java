@@ -1,0 +1,107 @@
+package dev.geminirotator.core.rotation;
+
+import dev.geminirotator.api.RequestContext;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The shared quota of one Google Cloud project: its rate-limit cooldowns per model. Every key of
+ * the project points here, so a 429 on one cools all of them for that model.
+ *
+ * <p>{@link #cooling} is on the hot path: it reads one volatile long and touches the map only while
+ * some cooldown of the project is still running.
+ */
+final class ProjectState {
+
+  final String name;
+  private final ConcurrentHashMap<String, Long> cooldowns = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Integer> streaks = new ConcurrentHashMap<>();
+  /** The latest end of any cooldown, or 0; lets {@link #cooling} skip the map. */
+  private volatile long latestUntil;
+  volatile KeySlot[] members = new KeySlot[0];
+
+  ProjectState(String name) {
+    this.name = name;
+  }
+
+  boolean cooling(String model, long now) {
+    if (latestUntil <= now) {
+      return false;
+    }
+    return until(model, now) > now;
+  }
+
+  /** The end of the cooldown that blocks this model now, or 0 when none does. */
+  long until(String model, long now) {
+    long result = 0;
+    Long forModel = cooldowns.get(model);
+    if (forModel != null && forModel > now) result = forModel;
+    if (!RequestContext.ANY_MODEL.equals(model)) {
+      Long any = cooldowns.get(RequestContext.ANY_MODEL);
+      if (any != null && any > now) result = Math.max(result, any);
+    }
+    return result;
+  }
+
+  /** Extends the cooldown for a model to {@code until}; returns whether it moved later. */
+  boolean coolUntil(String model, long until) {
+    boolean changed;
+    for (;;) {
+      Long old = cooldowns.putIfAbsent(model, until);
+      if (old == null) {
+        changed = true;
+        break;
+      }
+      if (old >= until) {
+        changed = false;
+        break;
+      }
+      if (cooldowns.replace(model, old, until)) {
+        changed = true;
+        break;
+      }
+    }
+    synchronized (this) {
+      if (until > latestUntil) latestUntil = until;
+    }
+    return changed;
+  }
+
+  /** Ends the cooldown for a model; returns whether one was running. */
+  boolean clear(String model, long now) {
+    Long removed = cooldowns.remove(model);
+    streaks.remove(model);
+    recomputeLatest();
+    return removed != null && removed > now;
+  }
+
+  /** Ends every cooldown; returns whether any was running. */
+  boolean clearAll(long now) {
+    boolean running = latestUntil > now;
+    cooldowns.clear();
+    streaks.clear();
+    recomputeLatest();
+    return running;
+  }
+
+  /** Running cooldowns, model to end in epoch millis. Expired entries are dropped. */
+  Map<String, Long> active(long now) {
+    cooldowns.values().removeIf(until -> until <= now);
+    return Map.copyOf(cooldowns);
+  }
+
+  /** Consecutive 429s without a retry delay for this model, then counts this one. */
+  int nextStreak(String model) {
+    return streaks.merge(model, 1, Integer::sum) - 1;
+  }
+
+  void resetStreak(String model) {
+    if (!streaks.isEmpty()) streaks.remove(model);
+  }
+
+  private synchronized void recomputeLatest() {
+    long max = 0;
+    for (Long v : cooldowns.values()) max = Math.max(max, v);
+    latestUntil = max;
+  }
+}

@@ -1,0 +1,156 @@
+package dev.geminirotator.core.store;
+
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.Subscription;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.StoreSnapshot;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded default {@link KeyStateStore}: state in this JVM's memory, lost on exit. Rotators
+ * that share one instance see each other's changes at once (listeners run on the applying thread),
+ * which is how tests and single-process deployments run several rotators over one pool.
+ *
+ * <p>Expired cooldowns are dropped when read; counters keep only the current window per name.
+ * Thread-safe. URI: {@code memory:}.
+ */
+public final class MemoryKeyStateStore implements KeyStateStore {
+
+  private static final Logger log = LoggerFactory.getLogger(MemoryKeyStateStore.class);
+
+  private final Clock clock;
+  private final Map<String, ApiKey> added = new ConcurrentHashMap<>();
+  private final Set<String> removed = ConcurrentHashMap.newKeySet();
+  private final Map<String, StateChange.KeyStatus> statuses = new ConcurrentHashMap<>();
+  private final Map<String, StateChange.Cooldown> cooldowns = new ConcurrentHashMap<>();
+  private final Map<String, Double> health = new ConcurrentHashMap<>();
+  private final Map<String, StateChange.Breaker> breakers = new ConcurrentHashMap<>();
+  private final Map<String, Window> windows = new ConcurrentHashMap<>();
+  private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
+      new CopyOnWriteArrayList<>();
+
+  public MemoryKeyStateStore() {
+    this(Clock.systemUTC());
+  }
+
+  public MemoryKeyStateStore(Clock clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  @Override
+  public StoreSnapshot load() {
+    long now = clock.millis();
+    cooldowns.values().removeIf(c -> c.until().toEpochMilli() <= now);
+    return new StoreSnapshot(List.copyOf(added.values()), Set.copyOf(removed),
+        Map.copyOf(statuses), List.copyOf(cooldowns.values()), Map.copyOf(health),
+        Map.copyOf(breakers));
+  }
+
+  @Override
+  public void apply(StateChange change) {
+    Objects.requireNonNull(change, "change");
+    if (change instanceof StateChange.KeyStatus s) {
+      if (s.state() == KeyState.HEALTHY && s.until() == null) {
+        statuses.remove(s.keyId());
+      } else {
+        statuses.put(s.keyId(), s);
+      }
+    } else if (change instanceof StateChange.Cooldown c) {
+      String id = c.project() + '\u0000' + c.model();
+      if (c.cleared()) {
+        cooldowns.remove(id);
+      } else {
+        cooldowns.merge(id, c, (old, fresh) -> fresh.until().isAfter(old.until()) ? fresh : old);
+      }
+    } else if (change instanceof StateChange.Health h) {
+      health.put(h.keyId(), h.score());
+      return; // written behind only
+    } else if (change instanceof StateChange.KeyAdded a) {
+      added.put(a.key().id(), a.key());
+      removed.remove(a.key().id());
+    } else if (change instanceof StateChange.KeyRemoved r) {
+      added.remove(r.keyId());
+      removed.add(r.keyId());
+      statuses.remove(r.keyId());
+      health.remove(r.keyId());
+    } else if (change instanceof StateChange.Breaker b) {
+      breakers.put(b.name(), b);
+    }
+    for (Consumer<StateChange> listener : listeners) {
+      try {
+        listener.accept(change);
+      } catch (RuntimeException e) {
+        log.warn("store listener failed on {}; ignored", change.getClass().getSimpleName(), e);
+      }
+    }
+  }
+
+  @Override
+  public Subscription subscribe(Consumer<StateChange> listener) {
+    Objects.requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  @Override
+  public long incrementWindow(String name, Duration window) {
+    long windowMillis = window.toMillis();
+    if (windowMillis <= 0) {
+      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
+    }
+    long index = clock.millis() / windowMillis;
+    Window w = windows.compute(name, (k, old) -> old != null && old.index == index ? old
+        : new Window(index));
+    synchronized (w) {
+      return ++w.count;
+    }
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return true;
+  }
+
+  @Override
+  public String describe() {
+    return "memory:";
+  }
+
+  @Override
+  public void close() {
+    listeners.clear();
+  }
+
+  /** For tests and admin views: the statuses held, by key id. */
+  public Map<String, StateChange.KeyStatus> statuses() {
+    return new LinkedHashMap<>(statuses);
+  }
+
+  /** For tests and admin views: the cooldowns held. */
+  public List<StateChange.Cooldown> cooldowns() {
+    return new ArrayList<>(cooldowns.values());
+  }
+
+  private static final class Window {
+    final long index;
+    long count;
+
+    Window(long index) {
+      this.index = index;
+    }
+  }
+}
