@@ -25,8 +25,12 @@ public final class KeyStateStores {
   /** As {@link #open(String)}, looking for providers with this class loader. */
   public static KeyStateStore open(String uri, ClassLoader loader) {
     URI parsed;
+    String text = uri.trim();
+    if (text.matches("[A-Za-z][A-Za-z0-9+.-]*:")) {
+      text = text + "/"; // "memory:" alone is not a valid java.net.URI
+    }
     try {
-      parsed = new URI(uri.trim());
+      parsed = new URI(text);
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException("storage URI is malformed: " + e.getReason());
     }

@@ -16,7 +16,7 @@ public final class MemoryStoreProvider implements KeyStateStoreProvider {
   @Override
   public KeyStateStore open(URI uri) {
     String rest = uri.getSchemeSpecificPart();
-    if (rest != null && !rest.isEmpty() && !rest.equals("//")) {
+    if (rest != null && !rest.isEmpty() && !rest.equals("/") && !rest.equals("//")) {
       throw new IllegalArgumentException("the memory store takes no options: use 'memory:' but was 'memory:"
           + rest + "'");
     }
