@@ -1,0 +1,63 @@
+package dev.geminirotator.core.arch;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import java.time.Instant;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Makes the module boundaries of STYLE.md executable. */
+class ArchitectureTest {
+
+  private static JavaClasses production;
+
+  @BeforeAll
+  static void importClasses() {
+    production = new ClassFileImporter()
+        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+        .importPackages("dev.geminirotator");
+  }
+
+  @Test
+  void apiDependsOnTheJdkAlone() {
+    classes().that().resideInAPackage("dev.geminirotator.api..")
+        .should().onlyDependOnClassesThat().resideInAnyPackage("java..", "dev.geminirotator.api..")
+        .check(production);
+  }
+
+  @Test
+  void apiKnowsNothingOfCore() {
+    noClasses().that().resideInAPackage("dev.geminirotator.api..")
+        .should().dependOnClassesThat().resideInAPackage("dev.geminirotator.core..")
+        .check(production);
+  }
+
+  @Test
+  void coreIsTransportNeutral() {
+    noClasses().that().resideInAPackage("dev.geminirotator.core..")
+        .should().dependOnClassesThat()
+        .resideInAnyPackage("okhttp3..", "org.eclipse.jetty..", "redis.clients..", "jakarta.servlet..")
+        .check(production);
+  }
+
+  @Test
+  void coreTakesTimeFromItsInjectedClock() {
+    noClasses().that().resideInAPackage("dev.geminirotator.core..")
+        .should().callMethod(System.class, "currentTimeMillis")
+        .orShould().callMethod(Instant.class, "now")
+        .because("tests drive time with a fake clock and never sleep through a cooldown")
+        .check(production);
+  }
+
+  @Test
+  void librariesLogThroughSlf4jOnly() {
+    noClasses().that().resideInAPackage("dev.geminirotator..")
+        .should().dependOnClassesThat()
+        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
+        .check(production);
+  }
+}
