@@ -20,7 +20,8 @@ import java.util.Objects;
  * @param stateUntil when an {@link KeyState#UNHEALTHY} key may be tried again, else {@code null}
  * @param reason why the key is in its state (the Gemini reason for {@code INVALID}), or {@code null}
  * @param successes successful attempts since start
- * @param failures attempts that ended other than in success or cancellation, since start
+ * @param failures attempts that ended rate-limited, rejected, or in an upstream or transport error,
+ *     since start (client errors and cancellations are not the key's failures)
  */
 public record KeySnapshot(
     String id,

@@ -42,7 +42,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,6 +65,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
   private static final long GOLDEN = 0x9E3779B97F4A7C15L;
   private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
+  private static final long UNKNOWN_TIME = Long.MIN_VALUE;
   private static final int NO = 0;
   private static final int YES = 1;
   private static final int TRIAL = 2;
@@ -81,17 +82,18 @@ public final class GeminiKeyRotator implements KeyRotator {
   private volatile Pool pool = Pool.EMPTY;
   private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
   private final Object adminLock = new Object();
-  private final AtomicLong cursor = new AtomicLong();
+  private final AtomicInteger cursor = new AtomicInteger();
   private final StormGuard rateLimitStorm;
   private final StormGuard rejectionStorm;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
 
-  private final LongAdder acquisitions = new LongAdder();
   private final LongAdder noKeyAvailable = new LongAdder();
+  private final LongAdder retiredSuccesses = new LongAdder();
   private final LongAdder cooldownsStarted = new LongAdder();
   private final LongAdder trials = new LongAdder();
   private final LongAdder[] outcomes = new LongAdder[Outcome.Kind.values().length];
-  private volatile boolean closed;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private GeminiKeyRotator(Builder b) {
     this.strategy = b.strategy;
@@ -136,11 +138,11 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public KeyLease acquire(RequestContext context) {
     Objects.requireNonNull(context, "context");
-    if (closed) {
+    if (closed.get()) {
       throw new IllegalStateException("rotator is closed");
     }
     Pool p = pool;
-    long now = clock.millis();
+    long now = UNKNOWN_TIME; // read the clock only when a key's state needs it
     String model = context.model();
     Lease lease = p.size() == 0 ? null : switch (strategy) {
       case ROUND_ROBIN -> pickRoundRobin(p, context, model, now);
@@ -149,12 +151,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     };
     if (lease == null) {
       noKeyAvailable.increment();
-      throw noKeyAvailable(p, context, model, now);
+      throw noKeyAvailable(p, context, model, clock.millis());
     }
-    acquisitions.increment();
     if (!context.triedKeyIds().isEmpty() && !listeners.isEmpty()) {
-      fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1,
-          Instant.ofEpochMilli(now)));
+      fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1, clock.instant()));
     }
     return lease;
   }
@@ -162,9 +162,10 @@ public final class GeminiKeyRotator implements KeyRotator {
   private Lease pickRoundRobin(Pool p, RequestContext ctx, String model, long now) {
     KeySlot[] slots = p.slots;
     int n = slots.length;
-    int index = (int) (cursor.getAndIncrement() % n);
+    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
     for (int i = 0; i < n; i++) {
       KeySlot slot = slots[index];
+      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
       int claim = claim(slot, ctx, model, now);
       if (claim != NO) return lease(slot, model, claim);
       if (++index == n) index = 0;
@@ -174,7 +175,8 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
     for (int attempt = 0; attempt < 4; attempt++) {
-      KeySlot slot = p.slots[p.weightedIndex(cursor.getAndIncrement() * GOLDEN)];
+      KeySlot slot = p.slots[p.weightedIndex((cursor.getAndIncrement() & Integer.MAX_VALUE) * GOLDEN)];
+      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
       int claim = claim(slot, ctx, model, now);
       if (claim != NO) return lease(slot, model, claim);
     }
@@ -188,6 +190,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     for (int attempt = 0; attempt < 4; attempt++) {
       KeySlot a = slots[random.nextInt(n)];
       KeySlot b = n == 1 ? a : slots[random.nextInt(n)];
+      if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
       boolean aUsable = usable(a, ctx, model, now);
       boolean bUsable = b != a && usable(b, ctx, model, now);
       KeySlot first;
@@ -222,11 +225,20 @@ public final class GeminiKeyRotator implements KeyRotator {
     int index = ThreadLocalRandom.current().nextInt(n);
     for (int i = 0; i < n; i++) {
       KeySlot slot = slots[index];
+      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
       int claim = claim(slot, ctx, model, now);
       if (claim != NO) return lease(slot, model, claim);
       if (++index == n) index = 0;
     }
     return null;
+  }
+
+  /**
+   * Whether deciding about this key needs the time: only an unhealthy key or a project with a
+   * cooldown that has not been seen to expire does. Healthy pools never read the clock.
+   */
+  private static boolean needsTime(KeySlot slot) {
+    return slot.status != KeySlot.HEALTHY || slot.cooldownHint() != 0;
   }
 
   /** Whether the key could serve this request now, without taking anything. */
@@ -236,7 +248,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
       return false;
     }
-    return !ctx.tried(slot.id) && !slot.project.cooling(model, now)
+    return !ctx.tried(slot.id) && !slot.project.cooling(slot, model, now)
         && (slot.quota == null || !slot.quota.spent());
   }
 
@@ -247,7 +259,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
       return NO;
     }
-    if (ctx.tried(slot.id) || slot.project.cooling(model, now)) return NO;
+    if (ctx.tried(slot.id) || slot.project.cooling(slot, model, now)) return NO;
     if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
     if (status == KeySlot.UNHEALTHY) {
       return slot.tryStartTrial() ? TRIAL : NO;
@@ -265,26 +277,38 @@ public final class GeminiKeyRotator implements KeyRotator {
   void onComplete(Lease lease, Outcome outcome) {
     KeySlot slot = lease.slot;
     slot.exit();
-    outcomes[outcome.kind().ordinal()].increment();
-    switch (outcome.kind()) {
+    Outcome.Kind kind = outcome.kind();
+    if (kind != Outcome.Kind.SUCCESS) {
+      outcomes[kind.ordinal()].increment(); // successes are counted per key only
+    }
+    if (slot.removed) {
+      // The key was removed or replaced while this lease was out. What the attempt learned
+      // applies to the key now in the pool only if that key has the same secret.
+      KeySlot current = pool.byId.get(slot.id);
+      if (kind == Outcome.Kind.SUCCESS) retiredSuccesses.increment();
+      if (current == null || !current.key.secret().equals(slot.key.secret())) return;
+      slot = current;
+    } else if (kind == Outcome.Kind.SUCCESS) {
+      slot.countSuccess();
+    }
+    switch (kind) {
       case SUCCESS -> {
-        slot.successes.increment();
         slot.raiseHealth(health.alpha());
         slot.project.resetStreak(lease.model);
         if (lease.isTrial()) trialSucceeded(slot);
         if (rateLimitStorm.active() || rejectionStorm.active()) checkStormsEnded();
       }
       case RATE_LIMITED -> {
-        slot.failures.increment();
+        slot.countFailure();
         rateLimited(slot, lease.model, (Outcome.RateLimited) outcome);
         if (lease.isTrial()) trialInconclusive(slot);
       }
       case KEY_REJECTED -> {
-        slot.failures.increment();
+        slot.countFailure();
         rejected(slot, (Outcome.KeyRejected) outcome);
       }
       case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
-        slot.failures.increment();
+        slot.countFailure();
         upstreamFailure(slot, lease.isTrial(), outcome);
       }
       case CLIENT_ERROR, CANCELLED -> {
@@ -341,6 +365,10 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   private void upstreamFailure(KeySlot slot, boolean trial, Outcome outcome) {
     long now = clock.millis();
+    if (!countsAgainstKey(outcome)) {
+      if (trial) trialInconclusive(slot);
+      return;
+    }
     if (trial) {
       synchronized (slot) {
         if (slot.status == KeySlot.PROBING) slot.trialFailures++;
@@ -348,7 +376,6 @@ public final class GeminiKeyRotator implements KeyRotator {
       toUnhealthy(slot, now, "trial failed: " + describe(outcome), KeySlot.PROBING);
       return;
     }
-    if (!countsAgainstKey(outcome)) return;
     double score = slot.lowerHealth(health.alpha());
     if (score < health.threshold() && slot.status == KeySlot.HEALTHY) {
       toUnhealthy(slot, now, String.format("health %.2f fell under %.2f after %s", score,
@@ -555,6 +582,7 @@ public final class GeminiKeyRotator implements KeyRotator {
           fresh.setHealth(existing.health());
         }
         existing.removed = true;
+        fresh.inherit(existing);
         slots.set(slots.indexOf(existing), fresh);
         added = false;
       } else {
@@ -594,6 +622,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
       slots.remove(existing);
       existing.removed = true;
+      retiredSuccesses.add(existing.successes());
       publishPool(slots);
     }
     log.info("key {} removed", keyId);
@@ -682,7 +711,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
     for (ProjectState project : projects.values()) {
       List<KeySlot> list = members.get(project);
-      project.members = list == null ? new KeySlot[0] : list.toArray(new KeySlot[0]);
+      project.setMembers(list == null ? new KeySlot[0] : list.toArray(new KeySlot[0]));
     }
     projects.values().removeIf(project -> project.members.length == 0);
     pool = new Pool(array);
@@ -721,15 +750,28 @@ public final class GeminiKeyRotator implements KeyRotator {
     Instant until = slot.status == KeySlot.UNHEALTHY && !slot.disabled
         ? Instant.ofEpochMilli(slot.statusUntil) : null;
     return new KeySnapshot(slot.id, slot.key.masked(), slot.key.weight(), slot.key.labels(), state,
-        slot.health(), slot.inFlight(), cooling, until, slot.reason, slot.successes.sum(),
-        slot.failures.sum());
+        slot.health(), slot.inFlight(), cooling, until, slot.reason, slot.successes(),
+        slot.failures());
   }
 
   @Override
   public RotatorStats stats() {
+    // Successes and in-flight counts live on the keys, so the request path touches fewer
+    // counters; keys that were removed hand theirs to retiredSuccesses.
+    long successes = retiredSuccesses.sum();
+    long inFlight = 0;
+    for (KeySlot slot : pool.slots) {
+      successes += slot.successes();
+      inFlight += slot.inFlight();
+    }
     EnumMap<Outcome.Kind, Long> byKind = new EnumMap<>(Outcome.Kind.class);
-    for (Outcome.Kind kind : Outcome.Kind.values()) byKind.put(kind, outcomes[kind.ordinal()].sum());
-    return new RotatorStats(acquisitions.sum(), noKeyAvailable.sum(), byKind,
+    long completed = 0;
+    for (Outcome.Kind kind : Outcome.Kind.values()) {
+      long n = kind == Outcome.Kind.SUCCESS ? successes : outcomes[kind.ordinal()].sum();
+      byKind.put(kind, n);
+      completed += n;
+    }
+    return new RotatorStats(completed + inFlight, noKeyAvailable.sum(), byKind,
         cooldownsStarted.sum(), trials.sum());
   }
 
@@ -865,8 +907,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public void close() {
-    if (closed) return;
-    closed = true;
+    if (!closed.compareAndSet(false, true)) return;
     if (reconciler != null) reconciler.shutdownNow();
     for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
     storeSubscription.close();

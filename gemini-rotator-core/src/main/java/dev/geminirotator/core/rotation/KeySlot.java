@@ -4,7 +4,6 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyState;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One key's live state. Reads on the hot path are plain volatile reads; the health score and the
@@ -20,6 +19,9 @@ final class KeySlot {
   private static final VarHandle STATUS;
   private static final VarHandle HEALTH;
   private static final VarHandle IN_FLIGHT;
+  private static final VarHandle SUCCESSES;
+  private static final VarHandle FAILURES;
+  private static final VarHandle COOLDOWN_HINT;
 
   static {
     try {
@@ -27,6 +29,9 @@ final class KeySlot {
       STATUS = lookup.findVarHandle(KeySlot.class, "status", int.class);
       HEALTH = lookup.findVarHandle(KeySlot.class, "health", double.class);
       IN_FLIGHT = lookup.findVarHandle(KeySlot.class, "inFlight", int.class);
+      SUCCESSES = lookup.findVarHandle(KeySlot.class, "successes", long.class);
+      FAILURES = lookup.findVarHandle(KeySlot.class, "failures", long.class);
+      COOLDOWN_HINT = lookup.findVarHandle(KeySlot.class, "cooldownHint", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -49,8 +54,15 @@ final class KeySlot {
   private volatile double health = 1.0;
   private volatile int inFlight;
 
-  final LongAdder successes = new LongAdder();
-  final LongAdder failures = new LongAdder();
+  // Counters live in the slot itself, not in separate adders: at 100,000 keys every extra object
+  // a request touches is another cache miss.
+  private volatile long successes;
+  private volatile long failures;
+  /**
+   * The latest end of any cooldown of this key's project, or 0 once all are seen to have ended.
+   * Kept per key by {@link ProjectState} so a request reads no other object while nothing cools.
+   */
+  private volatile long cooldownHint;
 
   KeySlot(ApiKey key, ProjectState project, QuotaGate quota) {
     this.key = key;
@@ -88,6 +100,49 @@ final class KeySlot {
       double next = h - alpha * h;
       if (HEALTH.compareAndSet(this, h, next)) return next;
     }
+  }
+
+  long successes() {
+    return successes;
+  }
+
+  long failures() {
+    return failures;
+  }
+
+  void countSuccess() {
+    SUCCESSES.getAndAdd(this, 1L);
+  }
+
+  void countFailure() {
+    FAILURES.getAndAdd(this, 1L);
+  }
+
+  /** Carries the counters of the slot this one replaces. */
+  void inherit(KeySlot previous) {
+    SUCCESSES.getAndAdd(this, previous.successes);
+    FAILURES.getAndAdd(this, previous.failures);
+  }
+
+  long cooldownHint() {
+    return cooldownHint;
+  }
+
+  /** Raises the hint to {@code until} unless it is already later. */
+  void raiseCooldownHint(long until) {
+    for (;;) {
+      long current = cooldownHint;
+      if (current >= until || COOLDOWN_HINT.compareAndSet(this, current, until)) return;
+    }
+  }
+
+  void setCooldownHint(long value) {
+    cooldownHint = value;
+  }
+
+  /** Clears an expired hint; fails harmlessly when a new cooldown raised it meanwhile. */
+  void clearCooldownHint(long expired) {
+    COOLDOWN_HINT.compareAndSet(this, expired, 0L);
   }
 
   int inFlight() {

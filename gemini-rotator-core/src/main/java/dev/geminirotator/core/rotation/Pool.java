@@ -14,19 +14,18 @@ final class Pool {
 
   final KeySlot[] slots;
   final Map<String, KeySlot> byId;
-  /** Alias method: column i keeps itself with probability {@code keep[i]}, else {@code alias[i]}. */
-  final double[] keep;
-  final int[] alias;
+  /**
+   * Alias method, one long per column so a pick reads one array slot: the high 33 bits are the
+   * chance (out of 2^32) that column i keeps itself, the low 31 bits the column it defers to.
+   */
+  private final long[] aliasTable;
 
   Pool(KeySlot[] slots) {
     this.slots = slots;
     Map<String, KeySlot> index = new HashMap<>(slots.length * 2);
     for (KeySlot slot : slots) index.put(slot.id, slot);
     this.byId = index;
-    int n = slots.length;
-    this.keep = new double[n];
-    this.alias = new int[n];
-    buildAliasTable();
+    this.aliasTable = buildAliasTable(slots);
   }
 
   int size() {
@@ -34,9 +33,10 @@ final class Pool {
   }
 
   /** Vose's alias method over the key weights. */
-  private void buildAliasTable() {
+  private static long[] buildAliasTable(KeySlot[] slots) {
     int n = slots.length;
-    if (n == 0) return;
+    double[] keep = new double[n];
+    int[] alias = new int[n];
     long total = 0;
     for (KeySlot slot : slots) total += slot.key.weight();
     double[] scaled = new double[n];
@@ -64,6 +64,12 @@ final class Pool {
       keep[s] = 1.0;
       alias[s] = s;
     }
+    long[] table = new long[n];
+    for (int i = 0; i < n; i++) {
+      long threshold = Math.min(1L << 32, Math.round(keep[i] * 0x1.0p32));
+      table[i] = (threshold << 31) | alias[i];
+    }
+    return table;
   }
 
   /**
@@ -75,8 +81,8 @@ final class Pool {
     long u = bits >>> 1; // 63 bits, non-negative
     long n2 = (long) slots.length << 1;
     int column = (int) Math.multiplyHigh(u, n2);
-    long fraction = u * n2; // low 64 bits: the position inside the column
-    double f = (fraction >>> 11) * 0x1.0p-53;
-    return f < keep[column] ? column : alias[column];
+    long within = (u * n2) >>> 32; // the top 32 bits of the position inside the column
+    long entry = aliasTable[column];
+    return within < (entry >>> 31) ? column : (int) (entry & Integer.MAX_VALUE);
   }
 }

@@ -16,16 +16,25 @@ final class ProjectState {
   final String name;
   private final ConcurrentHashMap<String, Long> cooldowns = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Integer> streaks = new ConcurrentHashMap<>();
-  /** The latest end of any cooldown, or 0; lets {@link #cooling} skip the map. */
-  private volatile long latestUntil;
+  /** The latest end of any cooldown, or 0; copied into each member's cooldown hint. */
+  private long latestUntil; // guarded by this
   volatile KeySlot[] members = new KeySlot[0];
 
   ProjectState(String name) {
     this.name = name;
   }
 
-  boolean cooling(String model, long now) {
-    if (latestUntil <= now) {
+  /**
+   * Whether this member of the project may not serve the model now. Reads only the member's hint
+   * while no cooldown runs, and clears an expired hint so later requests need no clock at all.
+   */
+  boolean cooling(KeySlot member, String model, long now) {
+    long hint = member.cooldownHint();
+    if (hint == 0) {
+      return false;
+    }
+    if (hint <= now) {
+      member.clearCooldownHint(hint);
       return false;
     }
     return until(model, now) > now;
@@ -63,6 +72,7 @@ final class ProjectState {
     }
     synchronized (this) {
       if (until > latestUntil) latestUntil = until;
+      for (KeySlot member : members) member.raiseCooldownHint(until);
     }
     return changed;
   }
@@ -77,7 +87,10 @@ final class ProjectState {
 
   /** Ends every cooldown; returns whether any was running. */
   boolean clearAll(long now) {
-    boolean running = latestUntil > now;
+    boolean running;
+    synchronized (this) {
+      running = latestUntil > now;
+    }
     cooldowns.clear();
     streaks.clear();
     recomputeLatest();
@@ -103,5 +116,12 @@ final class ProjectState {
     long max = 0;
     for (Long v : cooldowns.values()) max = Math.max(max, v);
     latestUntil = max;
+    for (KeySlot member : members) member.setCooldownHint(max);
+  }
+
+  /** Installs the members; new ones learn the cooldowns already running. */
+  synchronized void setMembers(KeySlot[] slots) {
+    for (KeySlot slot : slots) slot.raiseCooldownHint(latestUntil);
+    members = slots;
   }
 }

@@ -332,4 +332,47 @@ class HealthAndStateTest {
     assertThat(snap(rotator, "k1").weight()).isEqualTo(5);
     assertThat(snap(rotator, "k1").state()).as("state survives a reweight").isEqualTo(KeyState.INVALID);
   }
+
+  @Test
+  void aRejectionOfAReplacedSecretDoesNotInvalidateTheNewSecret() {
+    GeminiKeyRotator rotator = rotator(2);
+    KeyLease old = only(rotator, "k0");
+    rotator.addKey(ApiKey.builder("secret-k0-rotated-0123456789").id("k0").build());
+    old.complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
+    assertThat(snap(rotator, "k0").inFlight()).isZero();
+  }
+
+  @Test
+  void aRejectionDuringAReweightStillInvalidatesTheSameSecret() {
+    GeminiKeyRotator rotator = rotator(2);
+    KeyLease old = only(rotator, "k0");
+    rotator.addKey(ApiKey.builder("secret-k0-0123456789").id("k0").weight(4).build());
+    old.complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.INVALID);
+    assertThat(snap(rotator, "k0").weight()).isEqualTo(4);
+  }
+
+  @Test
+  void anOutcomeForARemovedKeyChangesNothing() {
+    GeminiKeyRotator rotator = rotator(2);
+    KeyLease old = only(rotator, "k0");
+    rotator.removeKey("k0");
+    old.complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    rotator.addKey(key("k0"));
+    rotator.reconcile();
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
+  }
+
+  @Test
+  void modelOverloadedOnATrialIsInconclusive() {
+    GeminiKeyRotator rotator = rotator(2);
+    failUntilUnhealthy(rotator, "k0");
+    clock.advance(HealthPolicy.DEFAULT_COOLDOWN_BASE);
+    only(rotator, "k0").complete(Outcome.upstreamError(503, "UNAVAILABLE"));
+    KeyLease again = only(rotator, "k0");
+    assertThat(again.isTrial()).isTrue();
+    again.complete(Outcome.success());
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
+  }
 }
