@@ -1,0 +1,297 @@
+package dev.geminirotator.core.attempt;
+
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.core.health.Backoff;
+import dev.geminirotator.core.internal.Checks;
+import dev.geminirotator.core.internal.Durations;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Whether a request gets another attempt after one finished, and when. This is the single place
+ * retry semantics live: the transports (the OkHttp interceptor, the standalone proxy) are thin
+ * adapters over this policy plus {@link dev.geminirotator.core.classify.GeminiClassifier}, a
+ * {@link dev.geminirotator.api.KeyRotator} and a {@link dev.geminirotator.api.CircuitGuard}, and
+ * decide nothing on their own.
+ *
+ * <table>
+ *   <caption>Decisions, for a request whose body can be sent again</caption>
+ *   <tr><th>outcome</th><th>attempt &lt; max-attempts</th><th>last attempt</th></tr>
+ *   <tr><td>success, client error, cancelled</td><td>return</td><td>return</td></tr>
+ *   <tr><td>rate-limited, key rejected</td><td>retry now, on another key</td><td>return</td></tr>
+ *   <tr><td>upstream error, transport error</td><td>retry after backoff, on another key (if
+ *       retry-upstream-errors)</td><td>return</td></tr>
+ * </table>
+ *
+ * <p>A request whose body cannot be replayed (a one-shot stream) is never retried. Backoff is
+ * {@code backoffBase * 2^(attempt - 1)}, capped at {@code backoffMax}, less up to {@code jitter}
+ * of itself at random ({@link Backoff#exponential}).
+ *
+ * <p>A transport runs roughly this loop:
+ *
+ * <pre>{@code
+ * RequestContext context = RequestContext.forModel(model);
+ * Response last = null;
+ * for (int attempt = 1; ; attempt++) {
+ *   KeyLease lease;
+ *   try {
+ *     lease = rotator.acquire(context);
+ *   } catch (NoKeyAvailableException e) {
+ *     policy.onNoKeyAvailable(attempt - 1);             // always RETURN
+ *     return last != null ? last : tooManyRequests(e);  // 429 + Retry-After when nothing was tried
+ *   }
+ *   guard.acquirePermission(model);                     // open: close the lease (cancelled), 503
+ *   Response response = send(request, lease.key());     // I/O failure: classifyTransportFailure
+ *   Outcome outcome = classifier.classify(response.code(), response::header, peek(response));
+ *   lease.complete(outcome);
+ *   guard.onOutcome(model, outcome, elapsed);
+ *   Decision decision = policy.decide(attempt, outcome, request.isReplayable());
+ *   if (decision.kind() == Decision.Kind.RETURN) return response;
+ *   close(response);
+ *   last = response;                                    // kept as status and peeked body
+ *   sleep(decision.delay());                            // zero for RETRY_NOW
+ *   context = context.excluding(lease.key().id());
+ * }
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class AttemptPolicy {
+
+  public static final int DEFAULT_MAX_ATTEMPTS = 4;
+  /** The most {@code max-attempts} may be set to. */
+  public static final int MAX_ATTEMPTS_LIMIT = 20;
+  public static final Duration DEFAULT_BACKOFF_BASE = Duration.ofMillis(200);
+  public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(2);
+  public static final double DEFAULT_JITTER = 0.2;
+  public static final boolean DEFAULT_RETRY_UPSTREAM_ERRORS = true;
+
+  private static final AttemptPolicy DEFAULTS = builder().build();
+
+  private final int maxAttempts;
+  private final Duration backoffBase;
+  private final Duration backoffMax;
+  private final double jitter;
+  private final boolean retryUpstreamErrors;
+
+  private AttemptPolicy(Builder b) {
+    this.maxAttempts = b.maxAttempts;
+    this.backoffBase = b.backoffBase;
+    this.backoffMax = b.backoffMax;
+    this.jitter = b.jitter;
+    this.retryUpstreamErrors = b.retryUpstreamErrors;
+  }
+
+  public static AttemptPolicy defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    return new Builder().maxAttempts(maxAttempts).backoffBase(backoffBase).backoffMax(backoffMax)
+        .jitter(jitter).retryUpstreamErrors(retryUpstreamErrors);
+  }
+
+  /** Attempts per request, the first one included. */
+  public int maxAttempts() {
+    return maxAttempts;
+  }
+
+  public Duration backoffBase() {
+    return backoffBase;
+  }
+
+  public Duration backoffMax() {
+    return backoffMax;
+  }
+
+  public double jitter() {
+    return jitter;
+  }
+
+  /** Whether upstream and transport errors are retried (with backoff) at all. */
+  public boolean retryUpstreamErrors() {
+    return retryUpstreamErrors;
+  }
+
+  /**
+   * What to do after an attempt finished.
+   *
+   * @param attempt the attempt that just finished, 1 for the first
+   * @param outcome how it went, as classified
+   * @param replayable whether the request body can be sent again
+   * @throws IllegalArgumentException if {@code attempt} is less than 1
+   */
+  public Decision decide(int attempt, Outcome outcome, boolean replayable) {
+    Checks.atLeast("attempt", attempt, 1);
+    Objects.requireNonNull(outcome, "outcome");
+    boolean another = replayable && attempt < maxAttempts;
+    switch (outcome.kind()) {
+      case RATE_LIMITED, KEY_REJECTED -> {
+        return another ? Decision.RETRY_NOW : Decision.RETURN;
+      }
+      case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
+        return another && retryUpstreamErrors
+            ? Decision.retryAfter(backoff(attempt, ThreadLocalRandom.current().nextDouble()))
+            : Decision.RETURN;
+      }
+      default -> {
+        return Decision.RETURN; // SUCCESS, CLIENT_ERROR, CANCELLED
+      }
+    }
+  }
+
+  /**
+   * What to do when the rotator has no key for the next attempt: always {@link Decision.Kind#RETURN
+   * return}. Every key it could hand out is cooling down, invalid, disabled or already tried by
+   * this request, so asking again at once gives the same answer, and waiting for the earliest key
+   * could hold the caller for up to a day. The transport answers with the last attempt's response
+   * when there was one ({@code attemptsMade > 0}), else with 429 and a {@code Retry-After} taken
+   * from {@link dev.geminirotator.api.NoKeyAvailableException#earliestAvailable()}.
+   *
+   * @param attemptsMade attempts this request already finished, 0 when even the first found no key
+   * @throws IllegalArgumentException if {@code attemptsMade} is negative
+   */
+  public Decision onNoKeyAvailable(int attemptsMade) {
+    Checks.atLeast("attempts-made", attemptsMade, 0);
+    return Decision.RETURN;
+  }
+
+  /** The backoff before the attempt after {@code attempt}, with {@code random} in [0, 1). */
+  Duration backoff(int attempt, double random) {
+    return Backoff.exponential(backoffBase, backoffMax, attempt - 1, jitter, random);
+  }
+
+  @Override
+  public String toString() {
+    return "AttemptPolicy{maxAttempts=" + maxAttempts + ", backoffBase="
+        + Durations.format(backoffBase) + ", backoffMax=" + Durations.format(backoffMax)
+        + ", jitter=" + jitter + ", retryUpstreamErrors=" + retryUpstreamErrors + '}';
+  }
+
+  /**
+   * What a transport does after an attempt: return the response it has, retry at once on another
+   * key, or retry on another key after {@link #delay()}. Immutable; {@code RETURN} and
+   * {@code RETRY_NOW} are shared constants.
+   */
+  public static final class Decision {
+
+    /** The three things a transport can do. */
+    public enum Kind {
+      /** Hand the response (or failure) of this attempt to the caller. */
+      RETURN,
+      /** Make the next attempt now, on another key. */
+      RETRY_NOW,
+      /** Make the next attempt on another key after {@link Decision#delay()}. */
+      RETRY_AFTER
+    }
+
+    static final Decision RETURN = new Decision(Kind.RETURN, Duration.ZERO);
+    static final Decision RETRY_NOW = new Decision(Kind.RETRY_NOW, Duration.ZERO);
+
+    private final Kind kind;
+    private final Duration delay;
+
+    private Decision(Kind kind, Duration delay) {
+      this.kind = kind;
+      this.delay = delay;
+    }
+
+    /** Hand this attempt's result to the caller. */
+    public static Decision returnResult() {
+      return RETURN;
+    }
+
+    /** Try again at once on another key. */
+    public static Decision retryNow() {
+      return RETRY_NOW;
+    }
+
+    /** Try again on another key after {@code delay}; a zero delay is {@link #retryNow()}. */
+    public static Decision retryAfter(Duration delay) {
+      Checks.notNegative("delay", delay);
+      return delay.isZero() ? RETRY_NOW : new Decision(Kind.RETRY_AFTER, delay);
+    }
+
+    public Kind kind() {
+      return kind;
+    }
+
+    /** How long to wait before the next attempt; zero unless {@link Kind#RETRY_AFTER}. */
+    public Duration delay() {
+      return delay;
+    }
+
+    /** Whether another attempt follows. */
+    public boolean retries() {
+      return kind != Kind.RETURN;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Decision d && kind == d.kind && delay.equals(d.delay);
+    }
+
+    @Override
+    public int hashCode() {
+      return kind.hashCode() * 31 + delay.hashCode();
+    }
+
+    @Override
+    public String toString() {
+      return kind == Kind.RETRY_AFTER ? "RETRY_AFTER(" + Durations.format(delay) + ")"
+          : kind.name();
+    }
+  }
+
+  /** Builds an {@link AttemptPolicy} from the {@code DEFAULT_*} values. Not thread-safe. */
+  public static final class Builder {
+    private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+    private Duration backoffBase = DEFAULT_BACKOFF_BASE;
+    private Duration backoffMax = DEFAULT_BACKOFF_MAX;
+    private double jitter = DEFAULT_JITTER;
+    private boolean retryUpstreamErrors = DEFAULT_RETRY_UPSTREAM_ERRORS;
+
+    private Builder() {
+    }
+
+    /** Attempts per request, the first one included: 1 (never retry) to 20. */
+    public Builder maxAttempts(int maxAttempts) {
+      this.maxAttempts = Checks.between("max-attempts", maxAttempts, 1, MAX_ATTEMPTS_LIMIT);
+      return this;
+    }
+
+    /** The backoff after the first upstream or transport error. */
+    public Builder backoffBase(Duration backoffBase) {
+      this.backoffBase = Checks.positive("backoff-base", backoffBase);
+      return this;
+    }
+
+    /** The longest backoff between two attempts. */
+    public Builder backoffMax(Duration backoffMax) {
+      this.backoffMax = Checks.positive("backoff-max", backoffMax);
+      return this;
+    }
+
+    /** Fraction of a backoff that is randomised, 0.0 to 1.0. */
+    public Builder jitter(double jitter) {
+      this.jitter = Checks.between("jitter", jitter, 0.0, 1.0);
+      return this;
+    }
+
+    /** Whether upstream and transport errors get another attempt; rate limits and rejections do. */
+    public Builder retryUpstreamErrors(boolean retryUpstreamErrors) {
+      this.retryUpstreamErrors = retryUpstreamErrors;
+      return this;
+    }
+
+    public AttemptPolicy build() {
+      Checks.ordered("backoff-base", backoffBase, "backoff-max", backoffMax);
+      return new AttemptPolicy(this);
+    }
+  }
+}
