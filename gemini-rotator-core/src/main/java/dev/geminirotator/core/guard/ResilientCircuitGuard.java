@@ -1,0 +1,394 @@
+package dev.geminirotator.core.guard;
+
+import dev.geminirotator.api.CircuitGuard;
+import dev.geminirotator.api.CircuitOpenException;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.RequestContext;
+import dev.geminirotator.api.Subscription;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.event.CircuitBreakerOnStateTransitionEvent;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link CircuitGuard} of gemini-rotator, on resilience4j {@link CircuitBreaker}s configured
+ * by a {@link BreakerPolicy}.
+ *
+ * <p>Only upstream and transport errors count as failures, and only successes as successes. A
+ * 429, a client error, a key rejection or a cancellation says nothing about whether Gemini is up:
+ * it hands its permission back without being recorded, so a flood of them never opens the breaker.
+ *
+ * <p>There is one breaker for the whole upstream (scope {@value RequestContext#ANY_MODEL}), or,
+ * with {@link BreakerPolicy#perModel()}, one per model, created on first use. Per-model breakers
+ * are capped at {@link BreakerPolicy#maxModelBreakers()} (and model names at
+ * {@value #MAX_MODEL_NAME_LENGTH} characters) so that arbitrary model names from clients cannot
+ * grow memory without bound; models beyond the cap, and requests that name no model, share the
+ * upstream-wide breaker.
+ *
+ * <p>No thread is started: an open breaker half-opens on the first call after
+ * {@link BreakerPolicy#waitInOpen()} has passed on the injected {@link Clock}, so tests drive it
+ * with a fake clock. resilience4j lets calls through once the clock is strictly past the instant
+ * {@link CircuitOpenException#retryAt()} reports.
+ *
+ * <p>State changes are logged (opening at WARN, half-opening and closing at INFO) and passed to
+ * {@link BreakerListener}s. Thread-safe.
+ */
+public final class ResilientCircuitGuard implements CircuitGuard {
+
+  /** Model names longer than this share the upstream-wide breaker. */
+  public static final int MAX_MODEL_NAME_LENGTH = 128;
+
+  private static final Logger log = LoggerFactory.getLogger(ResilientCircuitGuard.class);
+  /** What a refused caller is told while trial calls are in flight: their answer comes soon. */
+  private static final Duration TRIALS_IN_FLIGHT_RETRY = Duration.ofSeconds(1);
+  /**
+   * Slow calls are no signal here: a stream may rightly run for minutes, and timeouts arrive as
+   * transport errors. resilience4j wants a threshold, so it gets one no call reaches.
+   */
+  private static final Duration NEVER_SLOW = Duration.ofDays(365L * 100);
+  private static final Failure UPSTREAM_FAILURE = new Failure("upstream error");
+  private static final Failure TRANSPORT_FAILURE = new Failure("transport error");
+
+  private final BreakerPolicy policy;
+  private final Clock clock;
+  private final CircuitBreakerConfig config;
+  private final Breaker shared;
+  private final ConcurrentHashMap<String, Breaker> byModel = new ConcurrentHashMap<>();
+  private final AtomicInteger modelBreakers = new AtomicInteger();
+  private final AtomicBoolean capLogged = new AtomicBoolean();
+  private final CopyOnWriteArrayList<BreakerListener> listeners = new CopyOnWriteArrayList<>();
+
+  private ResilientCircuitGuard(Builder b) {
+    this.policy = b.policy;
+    this.clock = b.clock;
+    this.listeners.addAll(b.listeners);
+    this.config = CircuitBreakerConfig.custom()
+        .failureRateThreshold((float) policy.failureRateThreshold())
+        .slidingWindow(policy.slidingWindowSize(), policy.minimumCalls(),
+            CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+        .waitDurationInOpenState(policy.waitInOpen())
+        .permittedNumberOfCallsInHalfOpenState(policy.permittedCallsInHalfOpen())
+        .automaticTransitionFromOpenToHalfOpenEnabled(false)
+        .slowCallRateThreshold(100.0f)
+        .slowCallDurationThreshold(NEVER_SLOW)
+        .writableStackTraceEnabled(false)
+        .clock(clock)
+        .build();
+    this.shared = newBreaker(RequestContext.ANY_MODEL);
+  }
+
+  /** A guard with this policy on the system clock. */
+  public static ResilientCircuitGuard of(BreakerPolicy policy) {
+    return builder().policy(policy).build();
+  }
+
+  /** Starts a builder with the default policy and the system clock. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // CircuitGuard
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The exception's {@link CircuitOpenException#retryAt() retryAt} is when the breaker opened
+   * plus {@link BreakerPolicy#waitInOpen()}; while half-open with every trial call taken it is a
+   * second from now (or the wait, if shorter), when the trials will most likely have answered.
+   */
+  @Override
+  public void acquirePermission(String model) {
+    if (!policy.enabled()) return;
+    Breaker breaker = breakerFor(model, true);
+    if (breaker.circuitBreaker.tryAcquirePermission()) return;
+    throw new CircuitOpenException(breaker.scope, breaker.retryAt(clock.instant()));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Success counts as a success; upstream and transport errors as failures; every other
+   * outcome hands its permission back unrecorded. {@code elapsed} may be {@code null}.
+   */
+  @Override
+  public void onOutcome(String model, Outcome outcome, Duration elapsed) {
+    Objects.requireNonNull(outcome, "outcome");
+    if (!policy.enabled()) return;
+    CircuitBreaker breaker = breakerFor(model, true).circuitBreaker;
+    switch (outcome.kind()) {
+      case SUCCESS -> breaker.onSuccess(nanos(elapsed), TimeUnit.NANOSECONDS);
+      case UPSTREAM_ERROR -> breaker.onError(nanos(elapsed), TimeUnit.NANOSECONDS,
+          UPSTREAM_FAILURE);
+      case TRANSPORT_ERROR -> breaker.onError(nanos(elapsed), TimeUnit.NANOSECONDS,
+          TRANSPORT_FAILURE);
+      case RATE_LIMITED, CLIENT_ERROR, KEY_REJECTED, CANCELLED -> breaker.releasePermission();
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A model that has no breaker yet reports {@code CLOSED} without one being created. An open
+   * breaker whose wait has passed still reports {@code OPEN} until the next call half-opens it.
+   */
+  @Override
+  public State state(String model) {
+    if (!policy.enabled()) return State.CLOSED;
+    Breaker breaker = breakerFor(model, false);
+    return breaker == null ? State.CLOSED : map(breaker.circuitBreaker.getState());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Beyond the interface
+
+  /**
+   * The scope whose breaker guards this model: the model itself when it has (or would get) its own
+   * breaker, else {@value RequestContext#ANY_MODEL}.
+   */
+  public String scopeOf(String model) {
+    if (!policy.perModel() || sharesUpstreamBreaker(model)) return RequestContext.ANY_MODEL;
+    if (byModel.containsKey(model)) return model;
+    return modelBreakers.get() >= policy.maxModelBreakers() ? RequestContext.ANY_MODEL : model;
+  }
+
+  /** The scopes that have a breaker: {@value RequestContext#ANY_MODEL} first, then models A-Z. */
+  public List<String> scopes() {
+    List<String> models = new ArrayList<>(byModel.keySet());
+    Collections.sort(models);
+    models.add(0, RequestContext.ANY_MODEL);
+    return Collections.unmodifiableList(models);
+  }
+
+  /** Closes every breaker and forgets the calls it recorded. For operators. */
+  public void reset() {
+    shared.circuitBreaker.reset();
+    byModel.values().forEach(b -> b.circuitBreaker.reset());
+  }
+
+  /** Adds a listener to the existing ones; close the returned handle to remove it. */
+  public Subscription addListener(BreakerListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /** The policy this guard runs. */
+  public BreakerPolicy policy() {
+    return policy;
+  }
+
+  @Override
+  public String toString() {
+    return "ResilientCircuitGuard{breakers=" + (1 + byModel.size()) + ", " + policy + '}';
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  private static boolean sharesUpstreamBreaker(String model) {
+    return model == null || model.isBlank() || RequestContext.ANY_MODEL.equals(model)
+        || model.length() > MAX_MODEL_NAME_LENGTH;
+  }
+
+  /**
+   * The breaker for a model. When {@code create} is false and the model would get a breaker of
+   * its own that does not exist yet, returns {@code null}.
+   */
+  private Breaker breakerFor(String model, boolean create) {
+    if (!policy.perModel() || sharesUpstreamBreaker(model)) return shared;
+    Breaker breaker = byModel.get(model);
+    if (breaker != null) return breaker;
+    int cap = policy.maxModelBreakers();
+    if (modelBreakers.get() >= cap) {
+      logCapOnce();
+      return shared;
+    }
+    if (!create) return null;
+    // The map never shrinks, so once a model is refused a breaker it is refused for good, and
+    // acquirePermission and onOutcome always agree on the breaker a model uses.
+    breaker = byModel.computeIfAbsent(model, m -> {
+      if (modelBreakers.incrementAndGet() > cap) {
+        modelBreakers.decrementAndGet();
+        return null;
+      }
+      return newBreaker(m);
+    });
+    if (breaker == null) {
+      logCapOnce();
+      return shared;
+    }
+    return breaker;
+  }
+
+  private void logCapOnce() {
+    if (capLogged.compareAndSet(false, true)) {
+      log.warn("{} per-model circuit breakers exist, the most max-model-breakers allows; further"
+          + " models share the upstream-wide breaker", policy.maxModelBreakers());
+    }
+  }
+
+  private Breaker newBreaker(String scope) {
+    Breaker breaker = new Breaker(scope, CircuitBreaker.of(scope, config));
+    breaker.circuitBreaker.getEventPublisher()
+        .onStateTransition(event -> onTransition(breaker, event));
+    return breaker;
+  }
+
+  private void onTransition(Breaker breaker, CircuitBreakerOnStateTransitionEvent event) {
+    try {
+      CircuitBreaker.State rawTo = event.getStateTransition().getToState();
+      State from = map(event.getStateTransition().getFromState());
+      State to = map(rawTo);
+      Instant now = clock.instant();
+      Instant retryAt = rawTo == CircuitBreaker.State.OPEN ? now.plus(policy.waitInOpen()) : null;
+      breaker.retryAt = retryAt;
+      if (from == to) return;
+      float failureRate = to == State.HALF_OPEN ? -1f
+          : breaker.circuitBreaker.getMetrics().getFailureRate();
+      logTransition(breaker, from, to, retryAt, failureRate);
+      fire(new BreakerTransition(breaker.scope, from, to, retryAt, failureRate, now));
+    } catch (RuntimeException e) {
+      log.warn("could not follow a state change of circuit breaker {}", breaker.scope, e);
+    }
+  }
+
+  private void logTransition(Breaker breaker, State from, State to, Instant retryAt,
+      float failureRate) {
+    String what = describe(breaker.scope);
+    switch (to) {
+      case OPEN -> {
+        if (from == State.HALF_OPEN) {
+          log.warn("upstream circuit for {} opened again: trial calls failed ({}% of {}); failing"
+              + " fast until {}", what, percent(failureRate),
+              breaker.circuitBreaker.getMetrics().getNumberOfBufferedCalls(), retryAt);
+        } else {
+          log.warn("upstream circuit for {} opened: {}% of the last {} calls failed (threshold"
+              + " {}%); failing fast until {}", what, percent(failureRate),
+              breaker.circuitBreaker.getMetrics().getNumberOfBufferedCalls(),
+              percent((float) policy.failureRateThreshold()), retryAt);
+        }
+      }
+      case HALF_OPEN -> log.info("upstream circuit for {} half-open: letting {} trial calls"
+          + " through", what, policy.permittedCallsInHalfOpen());
+      case CLOSED -> log.info("upstream circuit for {} closed{}", what,
+          from == State.HALF_OPEN ? ": trial calls succeeded" : "");
+    }
+  }
+
+  private static String percent(float rate) {
+    return rate == Math.rint(rate) ? Integer.toString((int) rate)
+        : String.format(Locale.ROOT, "%.1f", rate);
+  }
+
+  private static String describe(String scope) {
+    return RequestContext.ANY_MODEL.equals(scope) ? "all models" : "model " + scope;
+  }
+
+  private void fire(BreakerTransition transition) {
+    for (BreakerListener listener : listeners) {
+      try {
+        listener.onStateChange(transition);
+      } catch (RuntimeException e) {
+        log.warn("breaker listener {} failed on {} -> {} of {}; ignored",
+            listener.getClass().getName(), transition.from(), transition.to(), transition.scope(),
+            e);
+      }
+    }
+  }
+
+  static State map(CircuitBreaker.State state) {
+    return switch (state) {
+      case OPEN, FORCED_OPEN -> State.OPEN;
+      case HALF_OPEN -> State.HALF_OPEN;
+      case CLOSED, DISABLED, METRICS_ONLY -> State.CLOSED;
+    };
+  }
+
+  private static long nanos(Duration elapsed) {
+    if (elapsed == null || elapsed.isNegative()) return 0;
+    try {
+      return elapsed.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  /** One breaker and the instant it will half-open. */
+  private final class Breaker {
+    final String scope;
+    final CircuitBreaker circuitBreaker;
+    /** While open: when trial calls will be let through. Written by the transition listener. */
+    volatile Instant retryAt;
+
+    Breaker(String scope, CircuitBreaker circuitBreaker) {
+      this.scope = scope;
+      this.circuitBreaker = circuitBreaker;
+    }
+
+    Instant retryAt(Instant now) {
+      return switch (circuitBreaker.getState()) {
+        case OPEN -> {
+          Instant r = retryAt;
+          // null only in the instant between opening and the listener recording it
+          yield r != null ? r : now.plus(policy.waitInOpen());
+        }
+        case HALF_OPEN -> now.plus(policy.waitInOpen().compareTo(TRIALS_IN_FLIGHT_RETRY) < 0
+            ? policy.waitInOpen() : TRIALS_IN_FLIGHT_RETRY);
+        default -> now.plus(policy.waitInOpen());
+      };
+    }
+  }
+
+  /** What the breaker records as the cause of a failed call. Shared, so it has no stack trace. */
+  private static final class Failure extends RuntimeException {
+    Failure(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** Builds a {@link ResilientCircuitGuard}. Not thread-safe. */
+  public static final class Builder {
+    private BreakerPolicy policy = BreakerPolicy.defaults();
+    private Clock clock = Clock.systemUTC();
+    private final List<BreakerListener> listeners = new ArrayList<>();
+
+    private Builder() {
+    }
+
+    public Builder policy(BreakerPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** The time source of the breakers; tests pass a fake clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Adds a listener for state changes. */
+    public Builder listener(BreakerListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    public ResilientCircuitGuard build() {
+      return new ResilientCircuitGuard(this);
+    }
+  }
+}
