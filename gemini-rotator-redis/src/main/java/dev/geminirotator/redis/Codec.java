@@ -1,0 +1,167 @@
+package dev.geminirotator.redis;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.spi.StateChange;
+import java.time.Instant;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Compact JSON for the change channel and for keys added at run time. A message starts with the
+ * origin instance id ({@code {"o":"…",}) so an instance recognizes its own without parsing.
+ * Messages about added keys carry only the id: the secret stays in the {@code keys:added} hash
+ * and never travels over pub/sub. Thread-safe.
+ */
+final class Codec {
+
+  static final String STATUS = "status";
+  static final String COOLDOWN = "cooldown";
+  static final String ADDED = "added";
+  static final String REMOVED = "removed";
+  static final String BREAKER = "breaker";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Codec() {
+  }
+
+  /**
+   * What a channel message says. {@code addedId} is set (and change null) for "added"; statuses
+   * carry their {@code version}, the other changes the {@code generation} Redis gave them.
+   */
+  record Message(String origin, StateChange change, String version, long generation,
+      String addedId) {
+  }
+
+  static String ownPrefix(String origin) {
+    return "{\"o\":\"" + origin + "\"";
+  }
+
+  static String status(String origin, StateChange.KeyStatus s, String version) {
+    ObjectNode n = head(origin, STATUS).put("key", s.keyId()).put("state", s.state().name());
+    if (s.until() != null) n.put("until", s.until().toEpochMilli());
+    if (s.reason() != null) n.put("reason", s.reason());
+    return n.put("at", s.at().toEpochMilli()).put("v", version).toString();
+  }
+
+  // The messages below are left open, ending in ,"g": ; the script appends the generation and }.
+
+  static String cooldown(String origin, String project, String model, long until,
+      boolean cleared) {
+    return open(head(origin, COOLDOWN).put("project", project).put("model", model)
+        .put("until", until).put("cleared", cleared));
+  }
+
+  static String added(String origin, String keyId) {
+    return open(head(origin, ADDED).put("key", keyId));
+  }
+
+  static String removed(String origin, String keyId) {
+    return open(head(origin, REMOVED).put("key", keyId));
+  }
+
+  static String breaker(String origin, StateChange.Breaker b) {
+    ObjectNode n = head(origin, BREAKER).put("name", b.name()).put("state", b.state());
+    if (b.until() != null) n.put("until", b.until().toEpochMilli());
+    return open(n);
+  }
+
+  private static String open(ObjectNode n) {
+    String json = n.toString();
+    return json.substring(0, json.length() - 1) + ",\"g\":";
+  }
+
+  private static ObjectNode head(String origin, String type) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("o", origin);
+    n.put("t", type);
+    return n;
+  }
+
+  /** Parses a channel message; throws IllegalArgumentException on anything malformed. */
+  static Message parse(String text) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(text);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("not JSON");
+    }
+    String origin = text(n, "o");
+    String type = text(n, "t");
+    long gen = n.path("g").asLong();
+    switch (type) {
+      case STATUS -> {
+        StateChange.KeyStatus s = new StateChange.KeyStatus(text(n, "key"),
+            KeyState.valueOf(text(n, "state")), instant(n, "until"),
+            n.hasNonNull("reason") ? n.get("reason").asText() : null,
+            Instant.ofEpochMilli(n.path("at").asLong()));
+        return new Message(origin, s, text(n, "v"), 0, null);
+      }
+      case COOLDOWN -> {
+        boolean cleared = n.path("cleared").asBoolean();
+        Instant until = cleared ? Instant.EPOCH : Instant.ofEpochMilli(n.path("until").asLong());
+        return new Message(origin, new StateChange.Cooldown(text(n, "project"), text(n, "model"),
+            until, cleared), null, gen, null);
+      }
+      case ADDED -> {
+        return new Message(origin, null, null, gen, text(n, "key"));
+      }
+      case REMOVED -> {
+        return new Message(origin, new StateChange.KeyRemoved(text(n, "key")), null, gen, null);
+      }
+      case BREAKER -> {
+        return new Message(origin, new StateChange.Breaker(text(n, "name"), text(n, "state"),
+            instant(n, "until")), null, gen, null);
+      }
+      default -> throw new IllegalArgumentException("unknown message type " + type);
+    }
+  }
+
+  private static String text(JsonNode n, String field) {
+    JsonNode v = n.get(field);
+    if (v == null || !v.isTextual()) {
+      throw new IllegalArgumentException("field " + field + " is missing");
+    }
+    return v.asText();
+  }
+
+  private static Instant instant(JsonNode n, String field) {
+    return n.hasNonNull(field) ? Instant.ofEpochMilli(n.get(field).asLong()) : null;
+  }
+
+  /** A key added at run time, secret included; labels sorted so equal keys give equal JSON. */
+  static String key(ApiKey key) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("id", key.id());
+    n.put("secret", key.secret());
+    n.put("weight", key.weight());
+    ObjectNode labels = n.putObject("labels");
+    new TreeMap<>(key.labels()).forEach(labels::put);
+    key.requestsPerMinute().ifPresent(rpm -> n.put("rpm", rpm));
+    key.requestsPerDay().ifPresent(rpd -> n.put("rpd", rpd));
+    return n.toString();
+  }
+
+  /** Parses what {@link #key} wrote; the message of any failure names the field, not the secret. */
+  static ApiKey key(String json) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("stored key is not JSON");
+    }
+    ApiKey.Builder b = ApiKey.builder(text(n, "secret")).id(text(n, "id"))
+        .weight(n.path("weight").asInt(ApiKey.DEFAULT_WEIGHT));
+    for (Map.Entry<String, JsonNode> e : n.path("labels").properties()) {
+      b.label(e.getKey(), e.getValue().asText());
+    }
+    if (n.hasNonNull("rpm")) b.requestsPerMinute(n.get("rpm").asInt());
+    if (n.hasNonNull("rpd")) b.requestsPerDay(n.get("rpd").asInt());
+    return b.build();
+  }
+}

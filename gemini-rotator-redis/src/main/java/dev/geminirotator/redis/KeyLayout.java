@@ -1,0 +1,100 @@
+package dev.geminirotator.redis;
+
+/**
+ * The names of the Redis keys a store uses, all under one prefix, so that
+ * {@code redis-cli --scan --pattern 'gemini_rotator:*'} lists the whole state:
+ * <pre>
+ * {prefix}key:{id}:status          hash   state, until, reason, at, v (version), origin
+ * {prefix}keys:status              set    ids that have a status hash (index for load)
+ * {prefix}keys:added               hash   id -&gt; JSON of a key added at run time (with its secret)
+ * {prefix}keys:removed             set    ids removed at run time
+ * {prefix}health                   hash   id -&gt; health score
+ * {prefix}cooldown:{project}:{model} hash project, model, until, cleared, gen; PEXPIREAT until
+ * {prefix}cooldowns                zset   "{project}:{model}" scored by until (index for load)
+ * {prefix}breaker:{name}           hash   name, state, until, gen
+ * {prefix}breakers                 set    breaker names (index for load)
+ * {prefix}counter:{name}:{window}:{start} string  a fixed-window count; PEXPIRE at window end
+ * {prefix}generation               string the generation of the last published change (ordering)
+ * {prefix}meta                     hash   layout version; its absence means Redis lost its data
+ * {prefix}changes                  pub/sub channel of state transitions
+ * </pre>
+ * Immutable and thread-safe.
+ */
+final class KeyLayout {
+
+  static final String LAYOUT_VERSION = "1";
+
+  private final String prefix;
+
+  KeyLayout(String prefix) {
+    this.prefix = prefix;
+  }
+
+  String prefix() {
+    return prefix;
+  }
+
+  String status(String keyId) {
+    return prefix + "key:" + keyId + ":status";
+  }
+
+  String statusIndex() {
+    return prefix + "keys:status";
+  }
+
+  String added() {
+    return prefix + "keys:added";
+  }
+
+  String removed() {
+    return prefix + "keys:removed";
+  }
+
+  String health() {
+    return prefix + "health";
+  }
+
+  static String cooldownMember(String project, String model) {
+    return project + ":" + model;
+  }
+
+  String cooldown(String member) {
+    return prefix + "cooldown:" + member;
+  }
+
+  String cooldownIndex() {
+    return prefix + "cooldowns";
+  }
+
+  String breaker(String name) {
+    return prefix + "breaker:" + name;
+  }
+
+  String breakerIndex() {
+    return prefix + "breakers";
+  }
+
+  String counter(String name, long windowMillis, long windowStart) {
+    return prefix + "counter:" + name + ":" + formatWindow(windowMillis) + ":" + windowStart;
+  }
+
+  String generation() {
+    return prefix + "generation";
+  }
+
+  String meta() {
+    return prefix + "meta";
+  }
+
+  String channel() {
+    return prefix + "changes";
+  }
+
+  static String formatWindow(long ms) {
+    if (ms % 86_400_000 == 0) return ms / 86_400_000 + "d";
+    if (ms % 3_600_000 == 0) return ms / 3_600_000 + "h";
+    if (ms % 60_000 == 0) return ms / 60_000 + "m";
+    if (ms % 1_000 == 0) return ms / 1_000 + "s";
+    return ms + "ms";
+  }
+}

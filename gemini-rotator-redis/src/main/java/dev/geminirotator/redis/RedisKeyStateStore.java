@@ -1,0 +1,1135 @@
+package dev.geminirotator.redis;
+
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.Subscription;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.StoreSnapshot;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.JedisPubSub;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisNoScriptException;
+
+/**
+ * A {@link KeyStateStore} in Redis, so that several proxies or app instances behind a load
+ * balancer share one pool's state: key statuses, cooldowns per (project, model), health, keys
+ * added and removed at run time, breaker state, and fixed-window counters.
+ *
+ * <p>The request path never waits on Redis. {@link #apply} records the change locally, hands it to
+ * this store's listeners and queues it; one writer thread drains the queue in pipelines, each change
+ * one Lua script that compares, writes and publishes atomically (a status carries a version, its
+ * timestamp first, and an older one never overwrites a newer one; a cooldown only moves later).
+ * State transitions are published on {@code {prefix}changes} and reach other instances within
+ * milliseconds; each instance skips its own messages by their origin id. When the subscription
+ * comes back after a disconnect, the store reloads and hands listeners what it missed.
+ *
+ * <p>When Redis is unreachable the store keeps accepting changes, serves {@link #incrementWindow}
+ * from a local window, reports {@link #isAvailable()} {@code false}, logs once, and retries every
+ * {@link RedisStoreOptions#retryInterval()}. Pending writes are merged per key (one entry per key,
+ * cooldown or breaker) and bounded by {@link RedisStoreOptions#queueCapacity()}; past it the oldest
+ * is dropped and counted in {@link #droppedWrites()}. When Redis returns, queued writes are replayed;
+ * if it came back empty (restarted without persistence), everything this instance knows is
+ * written back first. Secrets of keys added at run time are stored in Redis (they must be, to be
+ * shared) but never published, logged or shown by {@link #describe()}.
+ *
+ * <p>Open it with {@link #open(RedisStoreOptions)}, or by URI through
+ * {@link dev.geminirotator.api.spi.KeyStateStores#open(String)}. Thread-safe.
+ */
+public final class RedisKeyStateStore implements KeyStateStore {
+
+  private static final Logger log = LoggerFactory.getLogger(RedisKeyStateStore.class);
+  private static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
+  private static final long KEEPALIVE_MILLIS = 5_000;
+  private static final long COUNTER_GRACE_MILLIS = 1_000;
+  private static final int UNKNOWN = 0;
+  private static final int UP = 1;
+  private static final int DOWN = 2;
+
+  private final RedisStoreOptions options;
+  private final KeyLayout layout;
+  private final Clock clock;
+  private final String instanceId;
+  private final String ownPrefix;
+  private final String description;
+  private final HostAndPort hostAndPort;
+  private final JedisClientConfig clientConfig;
+  private final RedisClient client;
+  private final Map<String, String> shas = new HashMap<>();
+
+  private final Mirror mirror = new Mirror();
+  private final WriteQueue queue;
+  private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
+      new CopyOnWriteArrayList<>();
+  private final AtomicLong sequence = new AtomicLong();
+  private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
+
+  private final Thread writer;
+  private final Thread subscriber;
+  private volatile boolean writerUp;
+  private volatile boolean subscriberUp;
+  private volatile boolean resyncRequested;
+  private volatile boolean closing;
+  private volatile boolean started;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicInteger reported = new AtomicInteger(UNKNOWN);
+  private final AtomicBoolean dropWarned = new AtomicBoolean();
+  private final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
+  private final AtomicLong outages = new AtomicLong();
+  private final AtomicLong resyncs = new AtomicLong();
+
+  private final Object subscriberLock = new Object();
+  private Connection subscriberConnection; // guarded by subscriberLock
+  private Listener pubSub; // guarded by subscriberLock
+  private volatile long pingSentAt;
+  private volatile long pongAt;
+
+  private RedisKeyStateStore(RedisStoreOptions options) {
+    this.options = options;
+    this.layout = new KeyLayout(options.prefix());
+    this.clock = options.clock();
+    this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(4);
+    this.ownPrefix = Codec.ownPrefix(instanceId);
+    this.description = options.describe();
+    this.queue = new WriteQueue(options.queueCapacity());
+    this.hostAndPort = new HostAndPort(options.host(), options.port());
+    DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+        .connectionTimeoutMillis(millis(options.connectTimeout()))
+        .socketTimeoutMillis(millis(options.timeout()))
+        .database(options.database())
+        .clientName("gemini-rotator-" + instanceId)
+        .ssl(options.tls());
+    if (options.user() != null) config.user(options.user());
+    if (options.password() != null) config.password(options.password());
+    this.clientConfig = config.build();
+    ConnectionPoolConfig pool = new ConnectionPoolConfig();
+    pool.setMaxTotal(options.poolSize());
+    pool.setMaxIdle(options.poolSize());
+    pool.setMinIdle(0);
+    pool.setMaxWait(options.timeout());
+    pool.setBlockWhenExhausted(true);
+    pool.setJmxEnabled(false);
+    this.client = RedisClient.builder().hostAndPort(hostAndPort).clientConfig(clientConfig)
+        .poolConfig(pool).build();
+    for (String script : List.of(Scripts.STATUS, Scripts.COOLDOWN, Scripts.ADDED,
+        Scripts.REMOVED, Scripts.BREAKER, Scripts.COUNTER)) {
+      shas.put(script, sha1(script));
+    }
+    this.writer = new Thread(this::writeLoop, "gemini-rotator-redis-writer");
+    this.writer.setDaemon(true);
+    this.subscriber = new Thread(this::subscribeLoop, "gemini-rotator-redis-subscriber");
+    this.subscriber.setDaemon(true);
+  }
+
+  /**
+   * Opens a store: connects, checks the credentials, subscribes to changes and starts the writer.
+   * If Redis cannot be reached the store still opens, unavailable, and connects when Redis comes.
+   *
+   * @throws IllegalStateException when Redis refuses the credentials; the message says so and never
+   *     contains the password
+   */
+  public static RedisKeyStateStore open(RedisStoreOptions options) {
+    Objects.requireNonNull(options, "options");
+    RedisKeyStateStore store = new RedisKeyStateStore(options);
+    try {
+      store.start();
+    } catch (RuntimeException e) {
+      store.client.close();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Opens a store for a {@code redis://} or {@code rediss://} URI; see {@link RedisStoreOptions}. */
+  public static RedisKeyStateStore open(String uri) {
+    return open(RedisStoreOptions.fromUri(uri));
+  }
+
+  private void start() {
+    try {
+      client.ping();
+      loadScripts();
+      client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
+      writerUp = true;
+    } catch (RuntimeException e) {
+      if (isAuthFailure(e)) {
+        throw new IllegalStateException("authentication failed for Redis store " + description
+            + ": " + redact(rootMessage(e)) + "; check the user and password in the storage URI");
+      }
+      if (!isConnectionFailure(e)) {
+        throw new IllegalStateException("Redis store " + description + " could not be opened: "
+            + redact(rootMessage(e)), e);
+      }
+      writerUp = false;
+      updateAvailability(e);
+    }
+    subscriber.start();
+    if (writerUp) {
+      long deadline = System.nanoTime() + options.connectTimeout().plus(options.timeout()).toNanos();
+      while (!subscriberUp && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    }
+    writer.start();
+    started = true;
+    updateAvailability(null);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // KeyStateStore
+
+  @Override
+  public StoreSnapshot load() {
+    if (closed.get()) throw new IllegalStateException("Redis store " + description + " is closed");
+    if (!writerUp) {
+      throw new IllegalStateException("Redis store " + description
+          + " is unreachable; serving from local state until it returns");
+    }
+    try {
+      return loadAll().snapshot;
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) writerDown(e);
+      throw new IllegalStateException("could not load from Redis store " + description + ": "
+          + redact(rootMessage(e)));
+    }
+  }
+
+  @Override
+  public void apply(StateChange change) {
+    Objects.requireNonNull(change, "change");
+    if (closed.get()) {
+      log.debug("Redis store {} is closed; ignored a {} change", description,
+          change.getClass().getSimpleName());
+      return;
+    }
+    String version = change instanceof StateChange.KeyStatus s ? version(s.at()) : null;
+    synchronized (mirror) {
+      if (!mirror.record(change, version, clock.millis())) {
+        // A newer status is known already (another instance's clock is ahead): that one stands.
+        StateChange.KeyStatus s = (StateChange.KeyStatus) change;
+        deliver(mirror.status(s.keyId()).status());
+        return;
+      }
+      if (!(change instanceof StateChange.Health)) deliver(change);
+    }
+    if (queue.offer(Write.of(change, version)) && dropWarned.compareAndSet(false, true)) {
+      log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
+          + " (see droppedWrites())", description, options.queueCapacity());
+    }
+  }
+
+  @Override
+  public Subscription subscribe(Consumer<StateChange> listener) {
+    Objects.requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /**
+   * Counts one event in the fixed window shared by every instance (Lua: INCR, and PEXPIRE on the
+   * first hit) and returns the count so far. This is one round trip to Redis. While Redis is
+   * unreachable it counts in a local window instead, so each instance then admits up to the limit
+   * on its own; it never throws because Redis is down.
+   */
+  @Override
+  public long incrementWindow(String name, Duration window) {
+    Objects.requireNonNull(name, "name");
+    long windowMillis = window.toMillis();
+    if (windowMillis <= 0) {
+      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
+    }
+    long now = clock.millis();
+    long start = now - Math.floorMod(now, windowMillis);
+    if (writerUp && !closed.get()) {
+      String key = layout.counter(name, windowMillis, start);
+      String ttl = Long.toString(start + windowMillis - now + COUNTER_GRACE_MILLIS);
+      try {
+        return (Long) evalsha(Scripts.COUNTER, List.of(key), List.of(ttl));
+      } catch (RuntimeException e) {
+        if (isConnectionFailure(e)) {
+          writerDown(e);
+        } else {
+          warnOnce("counter", "Redis store {} could not count {} ({}); counting locally",
+              description, name, redact(rootMessage(e)));
+        }
+      }
+    }
+    LocalWindow w = localWindows.compute(name + '\u0000' + windowMillis,
+        (k, old) -> old != null && old.start == start ? old : new LocalWindow(start));
+    return w.count.incrementAndGet();
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return writerUp && subscriberUp && !closed.get();
+  }
+
+  @Override
+  public String describe() {
+    return description;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) return;
+    closing = true;
+    queue.wake();
+    join(writer, options.timeout().multipliedBy(2).plus(options.linger()).plusSeconds(1));
+    synchronized (subscriberLock) {
+      if (pubSub != null && pubSub.isSubscribed()) {
+        try {
+          pubSub.unsubscribe();
+        } catch (RuntimeException e) {
+          log.debug("unsubscribe failed", e);
+        }
+      }
+    }
+    subscriber.interrupt();
+    join(subscriber, Duration.ofSeconds(1));
+    synchronized (subscriberLock) {
+      if (subscriberConnection != null) subscriberConnection.disconnect();
+    }
+    join(subscriber, Duration.ofSeconds(1));
+    int left = queue.size();
+    if (left > 0) {
+      log.warn("Redis store {} closed with {} writes not in Redis", description, left);
+    }
+    client.close();
+    listeners.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Views
+
+  /** The id this instance stamps on what it publishes, to skip its own messages. */
+  public String instanceId() {
+    return instanceId;
+  }
+
+  /** The options the store was opened with. */
+  public RedisStoreOptions options() {
+    return options;
+  }
+
+  /** Writes dropped because the queue was full while Redis was slow or unreachable. */
+  public long droppedWrites() {
+    return queue.dropped();
+  }
+
+  /** Writes waiting for Redis (merged per key, cooldown and breaker). */
+  public int pendingWrites() {
+    return queue.size();
+  }
+
+  /** How many times Redis became unreachable since the store opened. */
+  public long outages() {
+    return outages.get();
+  }
+
+  /** How many times the store reloaded state after its subscription came back. */
+  public long resyncs() {
+    return resyncs.get();
+  }
+
+  @Override
+  public String toString() {
+    return "RedisKeyStateStore{" + description + ", instance=" + instanceId + ", available="
+        + isAvailable() + '}';
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Delivery
+
+  private String version(Instant at) {
+    return String.format("%015d-%s-%012d", at.toEpochMilli(), instanceId,
+        sequence.incrementAndGet());
+  }
+
+  /** Hands a status from Redis to the listeners unless one as new is known. */
+  private void deliverStatus(StateChange.KeyStatus status, String version) {
+    synchronized (mirror) {
+      if (mirror.record(status, version, clock.millis())) deliver(status);
+    }
+  }
+
+  /** Hands a change Redis numbered to the listeners unless a newer one of its slot is known. */
+  private void deliverOrdered(StateChange change, long generation) {
+    synchronized (mirror) {
+      if (!mirror.advance(Write.slotOf(change), generation)) return;
+      mirror.record(change, null, clock.millis());
+      deliver(change);
+    }
+  }
+
+  /** Hands a change read by a load to the listeners. */
+  private void deliverLoaded(StateChange change) {
+    synchronized (mirror) {
+      mirror.record(change, null, clock.millis());
+      deliver(change);
+    }
+  }
+
+  private void deliver(StateChange change) {
+    for (Consumer<StateChange> listener : listeners) {
+      try {
+        listener.accept(change);
+      } catch (RuntimeException e) {
+        log.warn("store listener failed on {}; ignored", change.getClass().getSimpleName(), e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writer
+
+  private void writeLoop() {
+    long nextKeepalive = System.currentTimeMillis() + KEEPALIVE_MILLIS;
+    while (true) {
+      try {
+        if (closing && (!writerUp || queue.size() == 0)) break;
+        if (!writerUp) {
+          if (!recover()) queue.pause(options.retryInterval().toMillis());
+          continue;
+        }
+        if (queue.size() == 0) {
+          if (resyncRequested && subscriberUp && !closing) {
+            resync();
+            continue;
+          }
+          long wait = nextKeepalive - System.currentTimeMillis();
+          if (wait <= 0) {
+            keepalive();
+            nextKeepalive = System.currentTimeMillis() + KEEPALIVE_MILLIS;
+            continue;
+          }
+          queue.await(wait);
+          continue;
+        }
+        if (!closing) queue.pause(options.linger().toMillis());
+        flush(queue.take(options.batchSize()), true);
+      } catch (InterruptedException e) {
+        if (closing) break;
+      } catch (RuntimeException e) {
+        log.warn("Redis store {} writer failed; it goes on", description, e);
+      }
+    }
+  }
+
+  /** Tries Redis again after an outage; on success replays what is needed. */
+  private boolean recover() {
+    try {
+      client.ping();
+      loadScripts();
+      if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+        rewriteEverything();
+      }
+    } catch (RuntimeException e) {
+      if (!isConnectionFailure(e)) log.debug("Redis store {} still failing", description, e);
+      return false;
+    }
+    writerUp = true;
+    dropWarned.set(false);
+    updateAvailability(null);
+    return true;
+  }
+
+  /** Redis lost its data (restarted without persistence, or flushed): write back what we know. */
+  private void rewriteEverything() {
+    List<Write> writes;
+    synchronized (mirror) {
+      writes = mirror.writes(clock.millis());
+    }
+    if (!writes.isEmpty()) {
+      log.info("Redis store {} came back without its data; writing back {} entries this instance"
+          + " knows", description, writes.size());
+    }
+    queue.requeue(writes);
+  }
+
+  private void keepalive() {
+    try {
+      if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+        rewriteEverything();
+      }
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) writerDown(e);
+      return;
+    }
+    synchronized (subscriberLock) {
+      if (pubSub == null || !subscriberUp) return;
+      long now = System.currentTimeMillis();
+      if (pingSentAt > 0 && pongAt < pingSentAt
+          && now - pingSentAt > options.timeout().toMillis()) {
+        log.debug("Redis store {}: no answer to the subscriber's ping; reconnecting", description);
+        if (subscriberConnection != null) subscriberConnection.disconnect();
+        return;
+      }
+      try {
+        pubSub.ping();
+        pingSentAt = now;
+      } catch (RuntimeException e) {
+        log.debug("subscriber ping failed", e);
+      }
+    }
+  }
+
+  /**
+   * Sends a batch in one pipeline. On a connection failure the batch goes back to the queue, and
+   * is tried once more at once (a pooled connection may have gone stale) before Redis counts as
+   * down.
+   */
+  private void flush(List<Write> batch, boolean retry) {
+    if (batch.isEmpty()) return;
+    List<Write> again = new ArrayList<>();
+    try (Pipeline p = client.pipelined()) {
+      List<Response<Object>> responses = new ArrayList<>(batch.size());
+      Map<String, String> health = new LinkedHashMap<>();
+      for (Write w : batch) {
+        if (w instanceof Write.Health h) {
+          health.put(h.keyId(), Double.toString(h.score()));
+          responses.add(null);
+        } else {
+          responses.add(send(p, w));
+        }
+      }
+      if (!health.isEmpty()) p.hset(layout.health(), health);
+      p.sync();
+      boolean reload = false;
+      for (int i = 0; i < batch.size(); i++) {
+        Response<Object> response = responses.get(i);
+        if (response == null) continue;
+        try {
+          answered(batch.get(i), response.get());
+        } catch (JedisNoScriptException e) {
+          reload = true;
+          again.add(batch.get(i));
+        } catch (JedisDataException e) {
+          warnOnce("write:" + batch.get(i).getClass().getSimpleName(),
+              "Redis store {} refused a {} write: {}; dropped", description,
+              batch.get(i).getClass().getSimpleName(), redact(e.getMessage()));
+        }
+      }
+      queue.done();
+      if (reload) {
+        loadScripts();
+        queue.requeue(again);
+      }
+    } catch (RuntimeException e) {
+      queue.requeue(batch);
+      if (!isConnectionFailure(e)) {
+        warnOnce("flush", "Redis store {} failed to write a batch: {}", description,
+            redact(rootMessage(e)));
+      }
+      if (retry && !closing) {
+        dropIdleConnections();
+        flush(queue.take(options.batchSize()), false);
+      } else {
+        writerDown(e);
+      }
+    }
+  }
+
+  private Response<Object> send(Pipeline p, Write w) {
+    if (w instanceof Write.Status s) {
+      StateChange.KeyStatus st = s.status();
+      return p.evalsha(shas.get(Scripts.STATUS),
+          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed()),
+          List.of(st.keyId(), st.state().name(),
+              st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
+              st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
+              s.version(), instanceId, layout.channel(), Codec.status(instanceId, st, s.version()),
+              Long.toString(HEALTHY_STATUS_TTL_MILLIS)));
+    }
+    if (w instanceof Write.Cooldown c) {
+      String member = KeyLayout.cooldownMember(c.project(), c.model());
+      return p.evalsha(shas.get(Scripts.COOLDOWN),
+          List.of(layout.cooldown(member), layout.cooldownIndex(), layout.generation()),
+          List.of(c.project(), c.model(), Long.toString(c.until()), c.clearFirst() ? "1" : "0",
+              member, layout.channel(),
+              Codec.cooldown(instanceId, c.project(), c.model(), 0, true),
+              Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false),
+              Long.toString(clock.millis())));
+    }
+    if (w instanceof Write.Added a) {
+      return p.evalsha(shas.get(Scripts.ADDED),
+          List.of(layout.added(), layout.removed(), layout.generation()),
+          List.of(a.key().id(), Codec.key(a.key()), layout.channel(),
+              Codec.added(instanceId, a.key().id())));
+    }
+    if (w instanceof Write.Removed r) {
+      return p.evalsha(shas.get(Scripts.REMOVED),
+          List.of(layout.added(), layout.removed(), layout.status(r.keyId()),
+              layout.statusIndex(), layout.health(), layout.generation()),
+          List.of(r.keyId(), layout.channel(), Codec.removed(instanceId, r.keyId())));
+    }
+    if (w instanceof Write.Breaker b) {
+      StateChange.Breaker br = b.breaker();
+      return p.evalsha(shas.get(Scripts.BREAKER),
+          List.of(layout.breaker(br.name()), layout.breakerIndex(), layout.generation()),
+          List.of(br.name(), br.state(),
+              br.until() == null ? "" : Long.toString(br.until().toEpochMilli()), layout.channel(),
+              Codec.breaker(instanceId, br)));
+    }
+    throw new IllegalArgumentException("unknown write " + w);
+  }
+
+  /**
+   * What Redis answered to a write. A newer status or a later cooldown found there is handed to
+   * listeners. A change Redis took is handed to listeners again unless something newer arrived
+   * meanwhile: a message from another instance may have been delivered after this instance
+   * applied its change locally although Redis ordered it first.
+   */
+  private void answered(Write w, Object result) {
+    if (!(result instanceof List<?> list) || list.isEmpty()) return;
+    if (w instanceof Write.Status s) {
+      if (list.size() != 5) return;
+      StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
+          str(list.get(1)), str(list.get(2)), str(list.get(3)));
+      if (newer != null) deliverStatus(newer, str(list.get(4)));
+      return;
+    }
+    if (w instanceof Write.Cooldown c && list.size() == 2) {
+      deliverOrdered(new StateChange.Cooldown(c.project(), c.model(),
+          Instant.ofEpochMilli(parseLong(str(list.get(0)))), false), parseLong(str(list.get(1))));
+      return;
+    }
+    long generation = parseLong(str(list.get(0)));
+    synchronized (mirror) {
+      if (!mirror.advance(w.slot(), generation)) return;
+      long now = clock.millis();
+      for (StateChange change : changesOf(w)) {
+        mirror.record(change, null, now);
+        deliver(change);
+      }
+    }
+  }
+
+  private static List<StateChange> changesOf(Write w) {
+    if (w instanceof Write.Cooldown c) {
+      List<StateChange> changes = new ArrayList<>(2);
+      if (c.clearFirst()) {
+        changes.add(new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
+      }
+      if (c.until() > 0) {
+        changes.add(new StateChange.Cooldown(c.project(), c.model(),
+            Instant.ofEpochMilli(c.until()), false));
+      }
+      return changes;
+    }
+    if (w instanceof Write.Added a) return List.of(new StateChange.KeyAdded(a.key()));
+    if (w instanceof Write.Removed r) return List.of(new StateChange.KeyRemoved(r.keyId()));
+    if (w instanceof Write.Breaker b) return List.of(b.breaker());
+    return List.of();
+  }
+
+  private static String str(Object o) {
+    if (o == null) return null;
+    if (o instanceof byte[] b) return new String(b, StandardCharsets.UTF_8);
+    return o.toString();
+  }
+
+  private Object evalsha(String script, List<String> keys, List<String> args) {
+    try {
+      return client.evalsha(shas.get(script), keys, args);
+    } catch (JedisNoScriptException e) {
+      return client.eval(script, keys, args);
+    }
+  }
+
+  private void loadScripts() {
+    for (String script : shas.keySet()) client.scriptLoad(script);
+  }
+
+  /** Closes idle pooled connections: after a disconnect they are likely dead too. */
+  private void dropIdleConnections() {
+    try {
+      client.getPool().clear();
+    } catch (RuntimeException e) {
+      log.debug("could not clear the connection pool", e);
+    }
+  }
+
+  private void writerDown(Throwable cause) {
+    dropIdleConnections();
+    writerUp = false;
+    updateAvailability(cause);
+    queue.wake();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading
+
+  private record Loaded(StoreSnapshot snapshot, Map<String, String> versions,
+      List<StateChange.Cooldown> cleared) {
+  }
+
+  /**
+   * Reads everything in two pipelined round trips, then lays over it what this instance has not
+   * written yet, so a reload never undoes a local change still on its way to Redis.
+   */
+  private Loaded loadAll() {
+    long now = clock.millis();
+    Map<String, String> addedJson;
+    Set<String> removed;
+    Map<String, String> healthRaw;
+    Set<String> statusIds;
+    List<String> cooldownMembers;
+    Set<String> breakerNames;
+    long generation;
+    try (Pipeline p = client.pipelined()) {
+      Response<String> g = p.get(layout.generation());
+      Response<Map<String, String>> a = p.hgetAll(layout.added());
+      Response<Set<String>> r = p.smembers(layout.removed());
+      Response<Map<String, String>> h = p.hgetAll(layout.health());
+      Response<Set<String>> s = p.smembers(layout.statusIndex());
+      Response<List<String>> c = p.zrangeByScore(layout.cooldownIndex(), "(" + now, "+inf");
+      Response<Set<String>> b = p.smembers(layout.breakerIndex());
+      p.sync();
+      generation = g.get() == null ? 0 : parseLong(g.get());
+      addedJson = a.get();
+      removed = new HashSet<>(r.get());
+      healthRaw = h.get();
+      statusIds = s.get();
+      cooldownMembers = c.get();
+      breakerNames = b.get();
+    }
+    List<String> ids = new ArrayList<>(statusIds);
+    List<String> names = new ArrayList<>(breakerNames);
+    List<Map<String, String>> statusHashes = new ArrayList<>();
+    List<Map<String, String>> cooldownHashes = new ArrayList<>();
+    List<Map<String, String>> breakerHashes = new ArrayList<>();
+    if (!ids.isEmpty() || !cooldownMembers.isEmpty() || !names.isEmpty()) {
+      try (Pipeline p = client.pipelined()) {
+        List<Response<Map<String, String>>> st = new ArrayList<>();
+        List<Response<Map<String, String>>> cd = new ArrayList<>();
+        List<Response<Map<String, String>>> br = new ArrayList<>();
+        ids.forEach(id -> st.add(p.hgetAll(layout.status(id))));
+        cooldownMembers.forEach(m -> cd.add(p.hgetAll(layout.cooldown(m))));
+        names.forEach(n -> br.add(p.hgetAll(layout.breaker(n))));
+        p.sync();
+        st.forEach(x -> statusHashes.add(x.get()));
+        cd.forEach(x -> cooldownHashes.add(x.get()));
+        br.forEach(x -> breakerHashes.add(x.get()));
+      }
+    }
+
+    Map<String, ApiKey> added = new LinkedHashMap<>();
+    addedJson.forEach((id, json) -> {
+      try {
+        added.put(id, Codec.key(json));
+      } catch (RuntimeException e) {
+        warnOnce("added:" + id, "Redis store {}: the stored key {} cannot be read ({}); skipped",
+            description, id, e.getMessage());
+      }
+    });
+    Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
+    Map<String, String> versions = new HashMap<>();
+    List<String> stale = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      Map<String, String> f = statusHashes.get(i);
+      StateChange.KeyStatus status = f.isEmpty() ? null
+          : status(ids.get(i), f.get("state"), f.get("until"), f.get("reason"), f.get("at"));
+      if (status == null || f.get("v") == null) {
+        stale.add(ids.get(i));
+      } else {
+        statuses.put(status.keyId(), status);
+        versions.put(status.keyId(), f.get("v"));
+      }
+    }
+    if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
+    Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
+    Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
+    for (Map<String, String> f : cooldownHashes) {
+      if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
+      String slot = f.get("project") + '\u0000' + f.get("model");
+      if ("1".equals(f.get("cleared"))) {
+        cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
+            Instant.EPOCH, true));
+      } else {
+        long until = parseLong(f.get("until"));
+        if (until > now) {
+          cooldowns.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
+              Instant.ofEpochMilli(until), false));
+        }
+      }
+    }
+    Map<String, Double> health = new HashMap<>();
+    healthRaw.forEach((id, score) -> {
+      try {
+        health.put(id, Double.parseDouble(score));
+      } catch (NumberFormatException e) {
+        // not ours; skip
+      }
+    });
+    Map<String, StateChange.Breaker> breakers = new HashMap<>();
+    for (int i = 0; i < names.size(); i++) {
+      Map<String, String> f = breakerHashes.get(i);
+      if (f.get("state") == null) continue;
+      String until = f.get("until");
+      breakers.put(names.get(i), new StateChange.Breaker(names.get(i), f.get("state"),
+          until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
+    }
+
+    // What this instance has not written yet is newer than what Redis holds.
+    for (Write w : queue.pendingAndInFlight()) {
+      if (w instanceof Write.Status s) {
+        String known = versions.get(s.status().keyId());
+        if (known == null || known.compareTo(s.version()) < 0) {
+          statuses.put(s.status().keyId(), s.status());
+          versions.put(s.status().keyId(), s.version());
+        }
+      } else if (w instanceof Write.Cooldown c) {
+        String slot = c.project() + '\u0000' + c.model();
+        if (c.clearFirst()) {
+          cooldowns.remove(slot);
+          cleared.put(slot, new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
+        }
+        if (c.until() > now) {
+          StateChange.Cooldown old = cooldowns.get(slot);
+          if (old == null || old.until().toEpochMilli() < c.until()) {
+            cooldowns.put(slot, new StateChange.Cooldown(c.project(), c.model(),
+                Instant.ofEpochMilli(c.until()), false));
+          }
+          cleared.remove(slot);
+        }
+      } else if (w instanceof Write.Health h) {
+        health.put(h.keyId(), h.score());
+      } else if (w instanceof Write.Added a) {
+        added.put(a.key().id(), a.key());
+        removed.remove(a.key().id());
+      } else if (w instanceof Write.Removed r) {
+        added.remove(r.keyId());
+        removed.add(r.keyId());
+        statuses.remove(r.keyId());
+        versions.remove(r.keyId());
+        health.remove(r.keyId());
+      } else if (w instanceof Write.Breaker b) {
+        breakers.put(b.breaker().name(), b.breaker());
+      }
+    }
+    // A status this instance knows to be newer (already delivered) wins over an older stored one.
+    synchronized (mirror) {
+      for (Map.Entry<String, StateChange.KeyStatus> e : new ArrayList<>(statuses.entrySet())) {
+        Mirror.VersionedStatus known = mirror.status(e.getKey());
+        String version = versions.get(e.getKey());
+        if (known != null && known.version().compareTo(version) > 0) {
+          statuses.put(e.getKey(), known.status());
+          versions.put(e.getKey(), known.version());
+        } else {
+          mirror.record(e.getValue(), version, now);
+        }
+      }
+      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), null, now));
+      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), null, now));
+      cooldowns.values().forEach(c -> mirror.record(c, null, now));
+      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), null, now));
+      breakers.values().forEach(b -> mirror.record(b, null, now));
+      mirror.raiseFloor(generation);
+    }
+    StoreSnapshot snapshot = new StoreSnapshot(List.copyOf(added.values()), removed, statuses,
+        List.copyOf(cooldowns.values()), health, breakers);
+    return new Loaded(snapshot, versions, List.copyOf(cleared.values()));
+  }
+
+  private StateChange.KeyStatus status(String keyId, String state, String until, String reason,
+      String at) {
+    try {
+      return new StateChange.KeyStatus(keyId, KeyState.valueOf(state),
+          until == null || until.isEmpty() ? null : Instant.ofEpochMilli(Long.parseLong(until)),
+          reason == null || reason.isEmpty() ? null : reason,
+          Instant.ofEpochMilli(Long.parseLong(at)));
+    } catch (RuntimeException e) {
+      warnOnce("status:" + keyId, "Redis store {}: the stored status of key {} cannot be read;"
+          + " skipped", description, keyId);
+      return null;
+    }
+  }
+
+  private static long parseLong(String s) {
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * After the subscription came back: reload and hand listeners whatever they may have missed,
+   * including cooldowns cleared meanwhile. Runs on the writer thread once the queue is empty.
+   */
+  private void resync() {
+    Loaded loaded;
+    try {
+      loaded = loadAll();
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) writerDown(e);
+      else warnOnce("resync", "Redis store {} could not reload: {}", description,
+          redact(rootMessage(e)));
+      return;
+    }
+    resyncRequested = false;
+    resyncs.incrementAndGet();
+    StoreSnapshot s = loaded.snapshot;
+    s.removedKeyIds().forEach(id -> deliverLoaded(new StateChange.KeyRemoved(id)));
+    s.addedKeys().forEach(k -> deliverLoaded(new StateChange.KeyAdded(k)));
+    synchronized (mirror) {
+      // statuses were recorded by loadAll; hand them over as they stand now
+      s.statuses().keySet().forEach(id -> {
+        Mirror.VersionedStatus known = mirror.status(id);
+        if (known != null) deliver(known.status());
+      });
+    }
+    loaded.cleared.forEach(this::deliverLoaded);
+    s.cooldowns().forEach(this::deliverLoaded);
+    s.breakers().values().forEach(this::deliverLoaded);
+    log.debug("Redis store {} resynchronized: {} statuses, {} cooldowns, {} runtime keys",
+        description, s.statuses().size(), s.cooldowns().size(), s.addedKeys().size());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Subscriber
+
+  private void subscribeLoop() {
+    while (!closing) {
+      Listener listener = new Listener();
+      Connection connection = null;
+      Throwable failure = null;
+      try {
+        connection = new Connection(hostAndPort, clientConfig);
+        synchronized (subscriberLock) {
+          if (closing) break;
+          subscriberConnection = connection;
+          pubSub = listener;
+        }
+        listener.proceed(connection, layout.channel());
+      } catch (RuntimeException e) {
+        failure = e;
+      } finally {
+        synchronized (subscriberLock) {
+          subscriberConnection = null;
+          pubSub = null;
+        }
+        if (connection != null) {
+          try {
+            connection.close();
+          } catch (RuntimeException e) {
+            // already broken
+          }
+        }
+      }
+      subscriberUp = false;
+      if (closing) break;
+      dropIdleConnections();
+      if (failure != null && isAuthFailure(failure)) {
+        warnOnce("subscriber-auth", "Redis store {}: the subscriber was refused: {}",
+            description, redact(rootMessage(failure)));
+      }
+      updateAvailability(failure);
+      queue.wake();
+      try {
+        Thread.sleep(options.retryInterval().toMillis());
+      } catch (InterruptedException e) {
+        if (closing) break;
+      }
+    }
+    subscriberUp = false;
+  }
+
+  /** The subscription to the change channel; one per connection. */
+  private final class Listener extends JedisPubSub {
+
+    @Override
+    public void onSubscribe(String channel, int subscribedChannels) {
+      pongAt = System.currentTimeMillis();
+      pingSentAt = 0;
+      subscriberUp = true;
+      if (started) {
+        // anything published while this instance was not subscribed was missed: reload
+        resyncRequested = true;
+        queue.wake();
+      }
+      updateAvailability(null);
+    }
+
+    @Override
+    public void onPong(String pattern) {
+      pongAt = System.currentTimeMillis();
+    }
+
+    @Override
+    public void onMessage(String channel, String message) {
+      if (message.startsWith(ownPrefix)) return;
+      try {
+        received(message);
+      } catch (RuntimeException e) {
+        warnOnce("message", "Redis store {}: ignored a message it could not read on {}: {}",
+            description, channel, e.getMessage());
+      }
+    }
+  }
+
+  private void received(String text) {
+    Codec.Message m = Codec.parse(text);
+    if (m.origin().equals(instanceId)) return;
+    if (m.change() instanceof StateChange.KeyStatus s) {
+      deliverStatus(s, m.version());
+      return;
+    }
+    if (m.addedId() == null) {
+      deliverOrdered(m.change(), m.generation());
+      return;
+    }
+    String json;
+    try {
+      json = client.hget(layout.added(), m.addedId());
+    } catch (RuntimeException e) {
+      resyncRequested = true; // fetch it with the next reload
+      if (isConnectionFailure(e)) writerDown(e);
+      return;
+    }
+    if (json != null) deliverOrdered(new StateChange.KeyAdded(Codec.key(json)), m.generation());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Availability and errors
+
+  private void updateAvailability(Throwable cause) {
+    if (!started && writerUp) return; // still connecting; start() reports the outcome
+    boolean up = writerUp && subscriberUp && !closing;
+    int now = up ? UP : DOWN;
+    int before = reported.getAndSet(now);
+    if (before == now || closing) return;
+    if (up) {
+      if (before == UNKNOWN) {
+        log.info("Redis store {} connected (instance {})", description, instanceId);
+      } else {
+        log.info("Redis store {} is reachable again; replaying {} queued writes", description,
+            queue.size());
+      }
+    } else {
+      outages.incrementAndGet();
+      log.warn("Redis store {} is unreachable ({}); serving from local state and queuing writes"
+          + " until it returns", description, cause == null ? "connection lost"
+          : redact(rootMessage(cause)));
+    }
+  }
+
+  private void warnOnce(String what, String format, Object... args) {
+    if (warnedOnce.add(what)) log.warn(format, args);
+  }
+
+  static boolean isConnectionFailure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof JedisConnectionException || c instanceof java.io.IOException
+          || c instanceof JedisAccessControlException) {
+        return true;
+      }
+      String m = c.getMessage();
+      if (m != null && (m.startsWith("NOAUTH") || m.startsWith("LOADING")
+          || m.contains("Could not get a resource from the pool")
+          || m.contains("Failed to create"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static boolean isAuthFailure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof JedisAccessControlException) return true;
+      String m = c.getMessage();
+      if (m != null && (m.startsWith("NOAUTH") || m.startsWith("WRONGPASS")
+          || m.contains("invalid password") || m.contains("without any password configured")
+          || m.contains("invalid username-password"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String rootMessage(Throwable t) {
+    Throwable root = t;
+    String message = t.getMessage();
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+      if (root.getMessage() != null) message = root.getMessage();
+    }
+    return message == null ? t.getClass().getSimpleName() : message;
+  }
+
+  /** Removes the password from a message, should a server or driver ever echo it. */
+  private String redact(String message) {
+    if (message == null) return null;
+    String password = options.password();
+    return password == null ? message : message.replace(password, "****");
+  }
+
+  private static int millis(Duration d) {
+    return (int) Math.min(Integer.MAX_VALUE, d.toMillis());
+  }
+
+  private static String sha1(String script) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1")
+          .digest(script.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is missing from this JDK", e);
+    }
+  }
+
+  private static void join(Thread thread, Duration timeout) {
+    try {
+      thread.join(Math.max(1, timeout.toMillis()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static final class LocalWindow {
+    final long start;
+    final AtomicLong count = new AtomicLong();
+
+    LocalWindow(long start) {
+      this.start = start;
+    }
+  }
+}

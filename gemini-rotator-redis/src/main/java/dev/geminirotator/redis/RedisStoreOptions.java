@@ -1,0 +1,457 @@
+package dev.geminirotator.redis;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * How a {@link RedisKeyStateStore} reaches Redis and how it writes behind: host, credentials,
+ * database, key prefix, pool size, timeouts and the write queue.
+ *
+ * <p>Built by {@link #builder()} from the documented {@code DEFAULT_*} values, or parsed from a
+ * storage URI with {@link #fromUri(String)}:
+ * <pre>
+ * redis://[user:password@]host[:port][/database][?option=value&amp;...]
+ * rediss://...   (TLS, with the JVM's default trust store)
+ * </pre>
+ * The URI options are {@code prefix}, {@code pool}, {@code timeout}, {@code connectTimeout},
+ * {@code queue}, {@code batch}, {@code linger} and {@code retry}; durations are written
+ * {@code 500ms}, {@code 2s} or {@code 1m}. An unknown option is an error that names it.
+ *
+ * <p>{@link #toString()} masks the password. Instances are immutable and thread-safe; the builder
+ * is not thread-safe.
+ */
+public final class RedisStoreOptions {
+
+  /** The port used when the URI names none. */
+  public static final int DEFAULT_PORT = 6379;
+  /** The prefix of every Redis key and of the change channel. */
+  public static final String DEFAULT_PREFIX = "gemini_rotator:";
+  /** Pooled connections for writes, loads and counters (the subscriber has its own). */
+  public static final int DEFAULT_POOL_SIZE = 8;
+  /** Read timeout of a Redis command, and the longest wait for a pooled connection. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
+  /** Pending writes kept while Redis is slow or down; past this the oldest is dropped. */
+  public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
+  /** Changes sent in one pipeline. */
+  public static final int DEFAULT_BATCH_SIZE = 256;
+  /** How long the writer waits after the first pending change to gather more into one batch. */
+  public static final Duration DEFAULT_LINGER = Duration.ofMillis(2);
+  /** How often an unreachable Redis is tried again. */
+  public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(250);
+
+  private static final Set<String> OPTIONS = Set.of("prefix", "pool", "timeout", "connectTimeout",
+      "queue", "batch", "linger", "retry");
+  private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
+  private static final Pattern PREFIX = Pattern.compile("[\\x21-\\x7e]{1,64}");
+
+  private final boolean tls;
+  private final String host;
+  private final int port;
+  private final String user;
+  private final String password;
+  private final int database;
+  private final String prefix;
+  private final int poolSize;
+  private final Duration timeout;
+  private final Duration connectTimeout;
+  private final int queueCapacity;
+  private final int batchSize;
+  private final Duration linger;
+  private final Duration retryInterval;
+  private final Clock clock;
+
+  private RedisStoreOptions(Builder b) {
+    this.tls = b.tls;
+    this.host = b.host;
+    this.port = b.port;
+    this.user = b.user;
+    this.password = b.password;
+    this.database = b.database;
+    this.prefix = b.prefix;
+    this.poolSize = b.poolSize;
+    this.timeout = b.timeout;
+    this.connectTimeout = b.connectTimeout != null ? b.connectTimeout : b.timeout;
+    this.queueCapacity = b.queueCapacity;
+    this.batchSize = b.batchSize;
+    this.linger = b.linger;
+    this.retryInterval = b.retryInterval;
+    this.clock = b.clock;
+  }
+
+  /** Starts a builder for {@code redis://127.0.0.1:6379/0} with the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Parses a storage URI such as {@code redis://:secret@cache:6379/2?prefix=team-a:&timeout=1s}.
+   *
+   * @throws IllegalArgumentException naming what is wrong; the message never contains the password
+   */
+  public static RedisStoreOptions fromUri(String uri) {
+    Objects.requireNonNull(uri, "uri");
+    try {
+      return fromUri(new URI(uri.trim()));
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("Redis store URI is malformed: " + e.getReason()
+          + " (expected redis://[user:password@]host[:port][/database][?options])");
+    }
+  }
+
+  /** As {@link #fromUri(String)}, for a parsed URI. */
+  public static RedisStoreOptions fromUri(URI uri) {
+    Objects.requireNonNull(uri, "uri");
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.equals("redis") && !scheme.equals("rediss")) {
+      throw new IllegalArgumentException("a Redis store URI starts with redis:// or rediss:// but"
+          + " the scheme was '" + scheme + "'");
+    }
+    if (uri.isOpaque()) {
+      throw new IllegalArgumentException("a Redis store URI needs a host, as in"
+          + " redis://host:6379/0");
+    }
+    Builder b = builder().tls(scheme.equals("rediss"));
+    String host = uri.getHost();
+    if (host == null || host.isEmpty()) {
+      throw new IllegalArgumentException("the Redis store URI has no valid host name (host names"
+          + " may use letters, digits, '-' and '.'; write IPv6 addresses in brackets)");
+    }
+    if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+    b.host(host);
+    if (uri.getPort() != -1) b.port(uri.getPort());
+    String userInfo = uri.getRawUserInfo();
+    if (userInfo != null && !userInfo.isEmpty()) {
+      int colon = userInfo.indexOf(':');
+      String rawUser = colon < 0 ? userInfo : userInfo.substring(0, colon);
+      String rawPassword = colon < 0 ? null : userInfo.substring(colon + 1);
+      if (rawPassword == null) {
+        // redis://secret@host is how many tools write a password alone
+        b.password(decode(rawUser, "password"));
+      } else {
+        if (!rawUser.isEmpty()) b.user(decode(rawUser, "user"));
+        if (!rawPassword.isEmpty()) b.password(decode(rawPassword, "password"));
+      }
+    }
+    String path = uri.getRawPath();
+    if (path != null && !path.isEmpty() && !path.equals("/")) {
+      String db = path.substring(1);
+      if (!db.matches("\\d{1,5}")) {
+        throw new IllegalArgumentException("the path of a Redis store URI is the database number,"
+            + " as in redis://host:6379/2, but was '" + path + "'");
+      }
+      b.database(Integer.parseInt(db));
+    }
+    Map<String, String> options = query(uri.getRawQuery());
+    TreeSet<String> unknown = new TreeSet<>(options.keySet());
+    unknown.removeAll(OPTIONS);
+    if (!unknown.isEmpty()) {
+      throw new IllegalArgumentException("unknown Redis store option" + (unknown.size() > 1 ? "s "
+          : " ") + String.join(", ", unknown) + "; known options: "
+          + String.join(", ", new TreeSet<>(OPTIONS)));
+    }
+    options.forEach((name, value) -> {
+      switch (name) {
+        case "prefix" -> b.prefix(value);
+        case "pool" -> b.poolSize(integer(name, value));
+        case "timeout" -> b.timeout(duration(name, value));
+        case "connectTimeout" -> b.connectTimeout(duration(name, value));
+        case "queue" -> b.queueCapacity(integer(name, value));
+        case "batch" -> b.batchSize(integer(name, value));
+        case "linger" -> b.linger(duration(name, value));
+        case "retry" -> b.retryInterval(duration(name, value));
+        default -> throw new AssertionError(name);
+      }
+    });
+    return b.build();
+  }
+
+  private static Map<String, String> query(String raw) {
+    Map<String, String> result = new LinkedHashMap<>();
+    if (raw == null || raw.isEmpty()) return result;
+    for (String pair : raw.split("&")) {
+      if (pair.isEmpty()) continue;
+      int eq = pair.indexOf('=');
+      String name = decode(eq < 0 ? pair : pair.substring(0, eq), "option name");
+      String value = eq < 0 ? "" : decode(pair.substring(eq + 1), "option " + name);
+      if (result.put(name, value) != null) {
+        throw new IllegalArgumentException("Redis store option " + name + " is given twice");
+      }
+    }
+    return result;
+  }
+
+  private static String decode(String raw, String what) {
+    try {
+      return URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("the " + what + " in the Redis store URI has a bad"
+          + " %-escape");
+    }
+  }
+
+  private static int integer(String name, String value) {
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a whole number but was '" + value + "'");
+    }
+  }
+
+  /** Parses {@code 500ms}, {@code 2s} or {@code 1m}. */
+  static Duration duration(String name, String value) {
+    Matcher m = DURATION.matcher(value);
+    if (!m.matches()) {
+      throw new IllegalArgumentException(name + " must be a duration such as 500ms, 2s or 1m but"
+          + " was '" + value + "'");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      default -> Duration.ofMinutes(n);
+    };
+  }
+
+  /** Whether the connection uses TLS ({@code rediss://}). */
+  public boolean tls() {
+    return tls;
+  }
+
+  public String host() {
+    return host;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** The ACL user, or {@code null} for the default user. */
+  public String user() {
+    return user;
+  }
+
+  /** The password, or {@code null}. Never log it. */
+  public String password() {
+    return password;
+  }
+
+  public int database() {
+    return database;
+  }
+
+  /** The prefix of every Redis key and of the change channel, e.g. {@code gemini_rotator:}. */
+  public String prefix() {
+    return prefix;
+  }
+
+  public int poolSize() {
+    return poolSize;
+  }
+
+  public Duration timeout() {
+    return timeout;
+  }
+
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  public int queueCapacity() {
+    return queueCapacity;
+  }
+
+  public int batchSize() {
+    return batchSize;
+  }
+
+  public Duration linger() {
+    return linger;
+  }
+
+  public Duration retryInterval() {
+    return retryInterval;
+  }
+
+  /** The clock that aligns counter windows. */
+  public Clock clock() {
+    return clock;
+  }
+
+  /** The URI these options describe, with the password masked. */
+  public String describe() {
+    StringBuilder sb = new StringBuilder(tls ? "rediss://" : "redis://");
+    if (user != null || password != null) {
+      sb.append(user != null ? user : "").append(password != null ? ":****" : "").append('@');
+    }
+    sb.append(host.indexOf(':') >= 0 ? "[" + host + "]" : host).append(':').append(port)
+        .append('/').append(database);
+    if (!prefix.equals(DEFAULT_PREFIX)) sb.append("?prefix=").append(prefix);
+    return sb.toString();
+  }
+
+  /** All options, with the password masked. */
+  @Override
+  public String toString() {
+    return "RedisStoreOptions{" + describe() + ", pool=" + poolSize + ", timeout=" + timeout
+        + ", connectTimeout=" + connectTimeout + ", queue=" + queueCapacity + ", batch="
+        + batchSize + ", linger=" + linger + ", retry=" + retryInterval + '}';
+  }
+
+  /** Builds {@link RedisStoreOptions}; each setter checks its value. Not thread-safe. */
+  public static final class Builder {
+    private boolean tls;
+    private String host = "127.0.0.1";
+    private int port = DEFAULT_PORT;
+    private String user;
+    private String password;
+    private int database;
+    private String prefix = DEFAULT_PREFIX;
+    private int poolSize = DEFAULT_POOL_SIZE;
+    private Duration timeout = DEFAULT_TIMEOUT;
+    private Duration connectTimeout;
+    private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private Duration linger = DEFAULT_LINGER;
+    private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder() {
+    }
+
+    public Builder tls(boolean tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    public Builder host(String host) {
+      if (host == null || host.isBlank()) {
+        throw new IllegalArgumentException("host must not be blank");
+      }
+      this.host = host;
+      return this;
+    }
+
+    public Builder port(int port) {
+      if (port < 1 || port > 65_535) {
+        throw new IllegalArgumentException("port must be 1 to 65535 but was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** The ACL user (Redis 6+); {@code null} for the default user. */
+    public Builder user(String user) {
+      this.user = user == null || user.isEmpty() ? null : user;
+      return this;
+    }
+
+    public Builder password(String password) {
+      this.password = password == null || password.isEmpty() ? null : password;
+      return this;
+    }
+
+    public Builder database(int database) {
+      if (database < 0) {
+        throw new IllegalArgumentException("database must be >= 0 but was " + database);
+      }
+      this.database = database;
+      return this;
+    }
+
+    /** 1 to 64 printable characters without spaces; end it with ':' to keep keys readable. */
+    public Builder prefix(String prefix) {
+      if (prefix == null || !PREFIX.matcher(prefix).matches()) {
+        throw new IllegalArgumentException("prefix must be 1 to 64 printable characters without"
+            + " spaces, such as gemini_rotator:, but was '" + prefix + "'");
+      }
+      this.prefix = prefix;
+      return this;
+    }
+
+    public Builder poolSize(int poolSize) {
+      if (poolSize < 1 || poolSize > 1024) {
+        throw new IllegalArgumentException("pool must be 1 to 1024 but was " + poolSize);
+      }
+      this.poolSize = poolSize;
+      return this;
+    }
+
+    public Builder timeout(Duration timeout) {
+      this.timeout = between("timeout", timeout, Duration.ofMillis(1), Duration.ofMinutes(10));
+      return this;
+    }
+
+    /** Defaults to {@link #timeout(Duration)}. */
+    public Builder connectTimeout(Duration connectTimeout) {
+      this.connectTimeout = between("connectTimeout", connectTimeout, Duration.ofMillis(1),
+          Duration.ofMinutes(10));
+      return this;
+    }
+
+    public Builder queueCapacity(int queueCapacity) {
+      if (queueCapacity < 1 || queueCapacity > 10_000_000) {
+        throw new IllegalArgumentException("queue must be 1 to 10000000 but was "
+            + queueCapacity);
+      }
+      this.queueCapacity = queueCapacity;
+      return this;
+    }
+
+    public Builder batchSize(int batchSize) {
+      if (batchSize < 1 || batchSize > 100_000) {
+        throw new IllegalArgumentException("batch must be 1 to 100000 but was " + batchSize);
+      }
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    /** 0 to 1 second; changes reach other instances this much later, in fewer round trips. */
+    public Builder linger(Duration linger) {
+      this.linger = between("linger", linger, Duration.ZERO, Duration.ofSeconds(1));
+      return this;
+    }
+
+    public Builder retryInterval(Duration retryInterval) {
+      this.retryInterval = between("retry", retryInterval, Duration.ofMillis(10),
+          Duration.ofMinutes(5));
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public RedisStoreOptions build() {
+      return new RedisStoreOptions(this);
+    }
+
+    private static Duration between(String name, Duration value, Duration min, Duration max) {
+      Objects.requireNonNull(value, name);
+      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+        throw new IllegalArgumentException(name + " must be " + format(min) + " to " + format(max)
+            + " but was " + format(value));
+      }
+      return value;
+    }
+
+    private static String format(Duration d) {
+      long ms = d.toMillis();
+      if (ms % 60_000 == 0 && ms > 0) return ms / 60_000 + "m";
+      if (ms % 1_000 == 0 && ms > 0) return ms / 1_000 + "s";
+      return ms + "ms";
+    }
+  }
+}

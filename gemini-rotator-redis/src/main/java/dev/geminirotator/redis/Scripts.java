@@ -1,0 +1,160 @@
+package dev.geminirotator.redis;
+
+/**
+ * The Lua scripts that make each change one atomic step in Redis: compare, write, index and
+ * publish together, so two instances racing on one key never leave it half-written, a cooldown
+ * only moves later, and an older status never overwrites a newer one. Constants only.
+ */
+final class Scripts {
+
+  private Scripts() {
+  }
+
+  /**
+   * A key's status, last writer wins by version ({@code at}, origin, sequence).
+   * KEYS: status hash, status index, removed set.
+   * ARGV: id, state, until, reason, at, version, origin, channel, message, healthy TTL ms.
+   * Returns 1 when written, 0 when nothing changed, or the stored
+   * [state, until, reason, at, version] when a newer status is already there.
+   */
+  static final String STATUS = """
+      if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+      local cur = redis.call('HGET', KEYS[1], 'v')
+      if cur and cur >= ARGV[6] then
+        if cur == ARGV[6] then return 0 end
+        return redis.call('HMGET', KEYS[1], 'state', 'until', 'reason', 'at', 'v')
+      end
+      redis.call('HSET', KEYS[1], 'state', ARGV[2], 'until', ARGV[3], 'reason', ARGV[4],
+        'at', ARGV[5], 'v', ARGV[6], 'origin', ARGV[7])
+      if ARGV[2] == 'HEALTHY' and ARGV[3] == '' then
+        redis.call('PEXPIRE', KEYS[1], ARGV[10])
+      else
+        redis.call('PERSIST', KEYS[1])
+      end
+      redis.call('SADD', KEYS[2], ARGV[1])
+      redis.call('PUBLISH', ARGV[8], ARGV[9])
+      return 1
+      """;
+
+  /**
+   * The next generation: a number that orders every published cooldown, membership and breaker
+   * change. It is the server's time in microseconds, or one more than the last, so it keeps rising
+   * even if Redis restarts without its data. Prepended to the scripts that use it; the sequence
+   * key is their last KEYS entry.
+   */
+  private static final String NEXT_GEN = """
+      local function nextgen()
+        local t = redis.call('TIME')
+        local g = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local last = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+        if last >= g then g = last + 1 end
+        local s = string.format('%.0f', g)
+        redis.call('SET', KEYS[#KEYS], s)
+        return s
+      end
+      """;
+
+  /**
+   * A (project, model) cooldown: optionally clear it first, then move it later (never earlier).
+   * A clear keeps the hash as a tombstone ({@code cleared=1}) until the cleared cooldown would
+   * have ended, so instances that missed the clear learn it when they resynchronize. Messages are
+   * published with {@code "g":generation} appended.
+   * KEYS: cooldown hash, cooldown index, sequence.
+   * ARGV: project, model, until ms (0: none), clear first (1/0), index member, channel,
+   * clear message (open), set message (open), now ms.
+   * Returns {generation} when something changed, 0 when nothing did, or {until, generation} of
+   * the stored cooldown when it ends later than the one asked for.
+   */
+  static final String COOLDOWN = NEXT_GEN + """
+      local gen = nil
+      if ARGV[4] == '1' and redis.call('HGET', KEYS[1], 'cleared') == '0' then
+        gen = nextgen()
+        redis.call('HSET', KEYS[1], 'cleared', '1', 'gen', gen)
+        redis.call('PUBLISH', ARGV[6], ARGV[7] .. gen .. '}')
+      end
+      redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[9])
+      local target = tonumber(ARGV[3])
+      if target > 0 then
+        local cur = 0
+        if redis.call('HGET', KEYS[1], 'cleared') == '0' then
+          cur = tonumber(redis.call('HGET', KEYS[1], 'until'))
+        end
+        if target > cur then
+          gen = nextgen()
+          redis.call('HSET', KEYS[1], 'project', ARGV[1], 'model', ARGV[2], 'until', ARGV[3],
+            'cleared', '0', 'gen', gen)
+          redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+          redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+          redis.call('PUBLISH', ARGV[6], ARGV[8] .. gen .. '}')
+          return {gen}
+        end
+        if target < cur and gen == nil then
+          return {tostring(cur), redis.call('HGET', KEYS[1], 'gen') or '0'}
+        end
+      end
+      if gen then return {gen} end
+      return 0
+      """;
+
+  /**
+   * A key added at run time. KEYS: added hash, removed set, sequence.
+   * ARGV: id, JSON, channel, message (open). Returns {generation} when something changed, else 0.
+   */
+  static final String ADDED = NEXT_GEN + """
+      local wasRemoved = redis.call('SREM', KEYS[2], ARGV[1])
+      local cur = redis.call('HGET', KEYS[1], ARGV[1])
+      if cur == ARGV[2] and wasRemoved == 0 then return 0 end
+      redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+      local gen = nextgen()
+      redis.call('PUBLISH', ARGV[3], ARGV[4] .. gen .. '}')
+      return {gen}
+      """;
+
+  /**
+   * A key removed at run time; its status and health go with it.
+   * KEYS: added hash, removed set, status hash, status index, health hash, sequence.
+   * ARGV: id, channel, message (open). Returns {generation} when something changed, else 0.
+   */
+  static final String REMOVED = NEXT_GEN + """
+      local a = redis.call('HDEL', KEYS[1], ARGV[1])
+      local r = redis.call('SADD', KEYS[2], ARGV[1])
+      redis.call('DEL', KEYS[3])
+      redis.call('SREM', KEYS[4], ARGV[1])
+      redis.call('HDEL', KEYS[5], ARGV[1])
+      if a == 1 or r == 1 then
+        local gen = nextgen()
+        redis.call('PUBLISH', ARGV[2], ARGV[3] .. gen .. '}')
+        return {gen}
+      end
+      return 0
+      """;
+
+  /**
+   * A breaker's state. KEYS: breaker hash, breaker index, sequence.
+   * ARGV: name, state, until, channel, message (open). Returns {generation} when something
+   * changed, else 0.
+   */
+  static final String BREAKER = NEXT_GEN + """
+      if redis.call('HGET', KEYS[1], 'state') == ARGV[2]
+          and redis.call('HGET', KEYS[1], 'until') == ARGV[3] then
+        return 0
+      end
+      local gen = nextgen()
+      redis.call('HSET', KEYS[1], 'name', ARGV[1], 'state', ARGV[2], 'until', ARGV[3], 'gen', gen)
+      redis.call('SADD', KEYS[2], ARGV[1])
+      redis.call('PUBLISH', ARGV[4], ARGV[5] .. gen .. '}')
+      return {gen}
+      """;
+
+  /**
+   * One hit in a fixed window: INCR, and PEXPIRE on the first hit (or if a TTL is missing).
+   * KEYS: counter. ARGV: TTL ms. Returns the count.
+   */
+  static final String COUNTER = """
+      local c = redis.call('INCR', KEYS[1])
+      if c == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+      end
+      return c
+      """;
+}

@@ -1,0 +1,180 @@
+package dev.geminirotator.redis;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The writes waiting for Redis, one per {@link Write#slot() slot}, oldest first, bounded: when a
+ * write for a new slot finds the queue full, the oldest pending write is dropped and counted.
+ * {@link #offer} never blocks on I/O (it takes a short lock). The writes of the batch being sent
+ * stay visible to {@link #pendingAndInFlight()} until the batch is acknowledged. Thread-safe.
+ */
+final class WriteQueue {
+
+  private final int capacity;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final LinkedHashMap<String, Write> pending = new LinkedHashMap<>();
+  private List<Write> inFlight = List.of();
+  private final AtomicLong dropped = new AtomicLong();
+  private boolean woken;
+
+  WriteQueue(int capacity) {
+    this.capacity = capacity;
+  }
+
+  /** Queues a write; returns whether an older one had to be dropped to make room. */
+  boolean offer(Write write) {
+    lock.lock();
+    try {
+      boolean drop = put(write);
+      changed.signal();
+      return drop;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private boolean put(Write write) {
+    Write older = pending.get(write.slot());
+    if (older != null) {
+      pending.put(write.slot(), write.mergeAfter(older));
+      return false;
+    }
+    boolean drop = false;
+    if (pending.size() >= capacity) {
+      Iterator<String> eldest = pending.keySet().iterator();
+      eldest.next();
+      eldest.remove();
+      dropped.incrementAndGet();
+      drop = true;
+    }
+    pending.put(write.slot(), write);
+    return drop;
+  }
+
+  /** Takes up to {@code max} of the oldest writes; they count as in flight until {@link #done}. */
+  List<Write> take(int max) {
+    lock.lock();
+    try {
+      List<Write> batch = new ArrayList<>(Math.min(max, pending.size()));
+      Iterator<Write> it = pending.values().iterator();
+      while (it.hasNext() && batch.size() < max) {
+        batch.add(it.next());
+        it.remove();
+      }
+      inFlight = batch;
+      return batch;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The in-flight batch reached Redis. */
+  void done() {
+    lock.lock();
+    try {
+      inFlight = List.of();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Puts writes that could not be sent back at the head of the queue; a newer write queued meanwhile
+   * for the same slot is merged after them. Nothing is dropped here: a requeue may exceed capacity
+   * until the next offer.
+   */
+  void requeue(List<Write> writes) {
+    lock.lock();
+    try {
+      LinkedHashMap<String, Write> merged = new LinkedHashMap<>();
+      for (Write w : writes) {
+        Write older = merged.get(w.slot());
+        merged.put(w.slot(), older == null ? w : w.mergeAfter(older));
+      }
+      for (Write newer : pending.values()) {
+        Write older = merged.get(newer.slot());
+        merged.put(newer.slot(), older == null ? newer : newer.mergeAfter(older));
+      }
+      pending.clear();
+      pending.putAll(merged);
+      inFlight = List.of();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Everything not yet acknowledged by Redis, oldest first: the in-flight batch, then the queue. */
+  List<Write> pendingAndInFlight() {
+    lock.lock();
+    try {
+      List<Write> all = new ArrayList<>(inFlight.size() + pending.size());
+      all.addAll(inFlight);
+      all.addAll(pending.values());
+      return all;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  int size() {
+    lock.lock();
+    try {
+      return pending.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  long dropped() {
+    return dropped.get();
+  }
+
+  /** Waits until a write is queued, {@link #wake} is called, or the time passes. */
+  void await(long millis) throws InterruptedException {
+    if (millis <= 0) return;
+    lock.lock();
+    try {
+      long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
+      while (pending.isEmpty() && !woken && nanos > 0) {
+        nanos = changed.awaitNanos(nanos);
+      }
+      woken = false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Waits until {@link #wake} is called or the time passes, whatever is queued. */
+  void pause(long millis) throws InterruptedException {
+    if (millis <= 0) return;
+    lock.lock();
+    try {
+      long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
+      while (!woken && nanos > 0) {
+        nanos = changed.awaitNanos(nanos);
+      }
+      woken = false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends a pending or the next {@link #await} or {@link #pause}. */
+  void wake() {
+    lock.lock();
+    try {
+      woken = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+}

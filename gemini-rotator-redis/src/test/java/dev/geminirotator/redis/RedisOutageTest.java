@@ -1,0 +1,148 @@
+package dev.geminirotator.redis;
+
+import static dev.geminirotator.redis.Pools.FLASH;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.api.KeyLease;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.QuotaScope;
+import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.RedisClient;
+
+/** Kills redis-server mid-run and brings it back on the same port, empty. */
+class RedisOutageTest {
+
+  private static final List<String> IDS = List.of("a", "b", "c", "d");
+  private static final Duration WAIT = Duration.ofSeconds(10);
+  private RedisServer server;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @BeforeEach
+  void startRedis() {
+    server = RedisServer.startOnFreePort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) open.get(i).close();
+    server.close();
+  }
+
+  private RedisKeyStateStore store(String options) {
+    RedisKeyStateStore store = RedisKeyStateStore.open(server.uri("/0?retry=50ms&timeout=500ms"
+        + options));
+    open.add(store);
+    return store;
+  }
+
+  private GeminiKeyRotator rotator(RedisKeyStateStore store) {
+    GeminiKeyRotator rotator = Pools.rotator(store, Pools.keys("a", "b", "c", "d"));
+    open.add(rotator);
+    return rotator;
+  }
+
+  @Test
+  void requestsKeepFlowingWhileRedisIsDownAndStateReconcilesWhenItReturns() {
+    RedisKeyStateStore storeOne = store("");
+    RedisKeyStateStore storeTwo = store("");
+    GeminiKeyRotator one = rotator(storeOne);
+    GeminiKeyRotator two = rotator(storeTwo);
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    new StoreMetrics(storeOne).bindTo(registry);
+    one.acquire(Pools.only("a", IDS))
+        .complete(Outcome.rateLimited(Duration.ofSeconds(60), QuotaScope.PER_MINUTE));
+    Await.until(WAIT, "cooldown shared", () -> state(two, "a") == KeyState.RATE_LIMITED);
+    assertThat(registry.get("gemini.rotator.store.available").gauge().value()).isEqualTo(1.0);
+
+    server.kill();
+    Await.until(WAIT, "outage noticed", () -> !storeOne.isAvailable() && !storeTwo.isAvailable());
+    assertThat(registry.get("gemini.rotator.store.available").gauge().value()).isEqualTo(0.0);
+
+    long slowest = 0;
+    for (int i = 0; i < 3_000; i++) {
+      GeminiKeyRotator r = i % 2 == 0 ? one : two;
+      long start = System.nanoTime();
+      KeyLease lease = r.acquire(FLASH);
+      lease.complete(i % 10 == 0 ? Outcome.upstreamError(500, "INTERNAL") : Outcome.success());
+      slowest = Math.max(slowest, System.nanoTime() - start);
+      assertThat(lease.key().id()).isNotEqualTo("a");
+    }
+    // a transition made while Redis is down, and a counter that keeps counting locally
+    one.acquire(Pools.only("b", IDS)).complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    assertThat(storeOne.incrementWindow("client:x", Duration.ofMinutes(1))).isEqualTo(1);
+    assertThat(storeOne.incrementWindow("client:x", Duration.ofMinutes(1))).isEqualTo(2);
+    assertThat(state(two, "b")).isEqualTo(KeyState.HEALTHY);
+    assertThat(slowest).as("slowest acquire+complete while Redis is down, ns")
+        .isLessThan(Duration.ofMillis(200).toNanos());
+
+    server.start();
+    Await.until(WAIT, "the transition made during the outage reaches the other instance",
+        () -> state(two, "b") == KeyState.INVALID);
+    Await.until(WAIT, "both stores available",
+        () -> storeOne.isAvailable() && storeTwo.isAvailable());
+    try (RedisClient redis = RedisClient.create(server.uri())) {
+      Await.until(WAIT, "the status is in Redis", () ->
+          "INVALID".equals(redis.hget("gemini_rotator:key:b:status", "state")));
+      Await.until(WAIT, "the cooldown made before the outage is written back", () ->
+          redis.exists("gemini_rotator:cooldown:key:a:gemini-2.5-flash"));
+    }
+    assertThat(registry.get("gemini.rotator.store.available").gauge().value()).isEqualTo(1.0);
+    assertThat(storeOne.outages()).as("one outage, reported once").isEqualTo(1);
+    assertThat(storeTwo.outages()).isEqualTo(1);
+    // a newcomer sees everything
+    GeminiKeyRotator three = rotator(store(""));
+    assertThat(state(three, "a")).isEqualTo(KeyState.RATE_LIMITED);
+    assertThat(state(three, "b")).isEqualTo(KeyState.INVALID);
+  }
+
+  @Test
+  void aStoreOpenedWhileRedisIsDownServesLocallyAndCatchesUpWhenItComes() {
+    RedisKeyStateStore up = store("");
+    GeminiKeyRotator early = rotator(up);
+    server.kill();
+    RedisKeyStateStore down = store("");
+    assertThat(down.isAvailable()).isFalse();
+    GeminiKeyRotator late = rotator(down); // its load fails; it starts from configuration
+    assertThat(late.acquire(FLASH)).isNotNull();
+    early.disable("c");
+    server.start();
+    Await.until(WAIT, "the late instance learns what happened meanwhile",
+        () -> state(late, "c") == KeyState.DISABLED);
+  }
+
+  @Test
+  void aFullQueueDropsTheOldestWritesAndCountsThemAndAnEmptyRedisGetsEverythingBack() {
+    RedisKeyStateStore store = store("&queue=3");
+    server.kill();
+    Await.until(WAIT, "outage noticed", () -> !store.isAvailable());
+    Instant now = Instant.now();
+    for (int i = 0; i < 5; i++) {
+      store.apply(new StateChange.KeyStatus("k" + i, KeyState.INVALID, null, "x", now));
+    }
+    // a second write to a queued key merges with it instead of taking room
+    store.apply(new StateChange.KeyStatus("k4", KeyState.DISABLED, null, "y", now.plusMillis(1)));
+    assertThat(store.droppedWrites()).isEqualTo(2);
+    assertThat(store.pendingWrites()).isEqualTo(3);
+
+    server.start();
+    Await.until(WAIT, "queue replayed", () -> store.pendingWrites() == 0 && store.isAvailable());
+    // Redis came back empty, so the store wrote back all it knows, the dropped writes included
+    var statuses = store.load().statuses();
+    assertThat(statuses).containsOnlyKeys("k0", "k1", "k2", "k3", "k4");
+    assertThat(statuses.get("k4").state()).isEqualTo(KeyState.DISABLED);
+  }
+
+  private static KeyState state(GeminiKeyRotator rotator, String id) {
+    return rotator.snapshot(id).orElseThrow().state();
+  }
+}
