@@ -43,44 +43,88 @@ final class Codec {
   }
 
   static String status(String origin, StateChange.KeyStatus s, String version) {
-    ObjectNode n = head(origin, STATUS).put("key", s.keyId()).put("state", s.state().name());
-    if (s.until() != null) n.put("until", s.until().toEpochMilli());
-    if (s.reason() != null) n.put("reason", s.reason());
-    return n.put("at", s.at().toEpochMilli()).put("v", version).toString();
+    StringBuilder sb = head(origin, STATUS);
+    string(sb, "key", s.keyId());
+    string(sb, "state", s.state().name());
+    if (s.until() != null) number(sb, "until", s.until().toEpochMilli());
+    if (s.reason() != null) string(sb, "reason", s.reason());
+    number(sb, "at", s.at().toEpochMilli());
+    string(sb, "v", version);
+    return sb.append('}').toString();
   }
 
   // The messages below are left open, ending in ,"g": ; the script appends the generation and }.
 
   static String cooldown(String origin, String project, String model, long until,
       boolean cleared) {
-    return open(head(origin, COOLDOWN).put("project", project).put("model", model)
-        .put("until", until).put("cleared", cleared));
+    StringBuilder sb = head(origin, COOLDOWN);
+    string(sb, "project", project);
+    string(sb, "model", model);
+    number(sb, "until", until);
+    sb.append(",\"cleared\":").append(cleared);
+    return open(sb);
   }
 
   static String added(String origin, String keyId) {
-    return open(head(origin, ADDED).put("key", keyId));
+    StringBuilder sb = head(origin, ADDED);
+    string(sb, "key", keyId);
+    return open(sb);
   }
 
   static String removed(String origin, String keyId) {
-    return open(head(origin, REMOVED).put("key", keyId));
+    StringBuilder sb = head(origin, REMOVED);
+    string(sb, "key", keyId);
+    return open(sb);
   }
 
   static String breaker(String origin, StateChange.Breaker b) {
-    ObjectNode n = head(origin, BREAKER).put("name", b.name()).put("state", b.state());
-    if (b.until() != null) n.put("until", b.until().toEpochMilli());
-    return open(n);
+    StringBuilder sb = head(origin, BREAKER);
+    string(sb, "name", b.name());
+    string(sb, "state", b.state());
+    if (b.until() != null) number(sb, "until", b.until().toEpochMilli());
+    return open(sb);
   }
 
-  private static String open(ObjectNode n) {
-    String json = n.toString();
-    return json.substring(0, json.length() - 1) + ",\"g\":";
+  private static String open(StringBuilder sb) {
+    return sb.append(",\"g\":").toString();
   }
 
-  private static ObjectNode head(String origin, String type) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("o", origin);
-    n.put("t", type);
-    return n;
+  private static StringBuilder head(String origin, String type) {
+    StringBuilder sb = new StringBuilder(160).append("{\"o\":");
+    quote(sb, origin).append(",\"t\":");
+    return quote(sb, type);
+  }
+
+  private static void string(StringBuilder sb, String name, String value) {
+    sb.append(",\"").append(name).append("\":");
+    quote(sb, value);
+  }
+
+  private static void number(StringBuilder sb, String name, long value) {
+    sb.append(",\"").append(name).append("\":").append(value);
+  }
+
+  /** Appends a JSON string literal. */
+  static StringBuilder quote(StringBuilder sb, String value) {
+    sb.append('"');
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\r' -> sb.append("\\r");
+        case '\t' -> sb.append("\\t");
+        default -> {
+          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+            sb.append(String.format("\\u%04x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    return sb.append('"');
   }
 
   /** Parses a channel message; throws IllegalArgumentException on anything malformed. */

@@ -517,8 +517,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * is tried once more at once (a pooled connection may have gone stale) before Redis counts as
    * down.
    */
-  private void flush(List<Write> batch, boolean retry) {
-    if (batch.isEmpty()) return;
+  private void flush(List<Write> taken, boolean retry) {
+    List<Write> batch = withoutEnded(taken);
+    if (batch.isEmpty()) {
+      queue.done();
+      return;
+    }
     List<Write> again = new ArrayList<>();
     try (Pipeline p = client.pipelined()) {
       List<Response<Object>> responses = new ArrayList<>(batch.size());
@@ -566,6 +570,25 @@ public final class RedisKeyStateStore implements KeyStateStore {
         writerDown(e);
       }
     }
+  }
+
+  /**
+   * Drops cooldowns that ended before they could be written: they would expire in Redis at once
+   * and mean nothing to other instances. A clear still goes out.
+   */
+  private List<Write> withoutEnded(List<Write> batch) {
+    long now = clock.millis();
+    List<Write> kept = null;
+    for (int i = 0; i < batch.size(); i++) {
+      Write w = batch.get(i);
+      Write keep = w;
+      if (w instanceof Write.Cooldown c && c.until() > 0 && c.until() <= now) {
+        keep = c.clearFirst() ? new Write.Cooldown(c.project(), c.model(), 0, true) : null;
+      }
+      if (keep != w && kept == null) kept = new ArrayList<>(batch.subList(0, i));
+      if (kept != null && keep != null) kept.add(keep);
+    }
+    return kept == null ? batch : kept;
   }
 
   private Response<Object> send(Pipeline p, Write w) {

@@ -20,6 +20,8 @@ final class WriteQueue {
   private final int capacity;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
+  private final Condition woke = lock.newCondition();
+  private boolean writerWaiting;
   private final LinkedHashMap<String, Write> pending = new LinkedHashMap<>();
   private List<Write> inFlight = List.of();
   private final AtomicLong dropped = new AtomicLong();
@@ -34,7 +36,12 @@ final class WriteQueue {
     lock.lock();
     try {
       boolean drop = put(write);
-      changed.signal();
+      if (writerWaiting) {
+        // only an idle writer is woken: one that lingers or writes will see this write anyway,
+        // and a producer should not pay for a wake-up per change
+        writerWaiting = false;
+        changed.signal();
+      }
       return drop;
     } finally {
       lock.unlock();
@@ -144,8 +151,10 @@ final class WriteQueue {
     try {
       long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
       while (pending.isEmpty() && !woken && nanos > 0) {
+        writerWaiting = true;
         nanos = changed.awaitNanos(nanos);
       }
+      writerWaiting = false;
       woken = false;
     } finally {
       lock.unlock();
@@ -159,7 +168,7 @@ final class WriteQueue {
     try {
       long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
       while (!woken && nanos > 0) {
-        nanos = changed.awaitNanos(nanos);
+        nanos = woke.awaitNanos(nanos);
       }
       woken = false;
     } finally {
@@ -173,6 +182,7 @@ final class WriteQueue {
     try {
       woken = true;
       changed.signalAll();
+      woke.signalAll();
     } finally {
       lock.unlock();
     }
