@@ -31,7 +31,7 @@ final class Mirror {
   private final Map<String, StateChange.Breaker> breakers = new HashMap<>();
   private final Map<String, Long> generations = new HashMap<>();
   private long floor;
-  private int recordsSincePrune;
+  private long prunedAt;
 
   /**
    * Whether a change Redis numbered {@code generation} is newer than what is known of its slot
@@ -67,8 +67,8 @@ final class Mirror {
       } else {
         cooldowns.merge(slot, c, (old, fresh) -> fresh.until().isAfter(old.until()) ? fresh : old);
       }
-      if (++recordsSincePrune >= 1024) {
-        recordsSincePrune = 0;
+      if (now - prunedAt >= 1_000) {
+        prunedAt = now;
         cooldowns.values().removeIf(x -> x.until().toEpochMilli() <= now);
       }
     } else if (change instanceof StateChange.Health h) {

@@ -490,6 +490,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
         rewriteEverything();
       }
+      client.zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
     } catch (RuntimeException e) {
       if (isConnectionFailure(e)) writerDown(e);
       return;
@@ -608,9 +609,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
           List.of(layout.cooldown(member), layout.cooldownIndex(), layout.generation()),
           List.of(c.project(), c.model(), Long.toString(c.until()), c.clearFirst() ? "1" : "0",
               member, layout.channel(),
-              Codec.cooldown(instanceId, c.project(), c.model(), 0, true),
-              Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false),
-              Long.toString(clock.millis())));
+              c.clearFirst() ? Codec.cooldown(instanceId, c.project(), c.model(), 0, true) : "",
+              c.until() > 0 ? Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false)
+                  : ""));
     }
     if (w instanceof Write.Added a) {
       return p.evalsha(shas.get(Scripts.ADDED),

@@ -61,24 +61,25 @@ final class Scripts {
    * published with {@code "g":generation} appended.
    * KEYS: cooldown hash, cooldown index, sequence.
    * ARGV: project, model, until ms (0: none), clear first (1/0), index member, channel,
-   * clear message (open), set message (open), now ms.
+   * clear message (open), set message (open). Ended entries leave the index when the store
+   * trims it (every few seconds, and on load).
    * Returns {generation} when something changed, 0 when nothing did, or {until, generation} of
    * the stored cooldown when it ends later than the one asked for.
    */
   static final String COOLDOWN = NEXT_GEN + """
+      local f = redis.call('HMGET', KEYS[1], 'cleared', 'until')
+      local live = f[1] == '0'
       local gen = nil
-      if ARGV[4] == '1' and redis.call('HGET', KEYS[1], 'cleared') == '0' then
+      if ARGV[4] == '1' and live then
         gen = nextgen()
         redis.call('HSET', KEYS[1], 'cleared', '1', 'gen', gen)
         redis.call('PUBLISH', ARGV[6], ARGV[7] .. gen .. '}')
+        live = false
       end
-      redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[9])
       local target = tonumber(ARGV[3])
       if target > 0 then
         local cur = 0
-        if redis.call('HGET', KEYS[1], 'cleared') == '0' then
-          cur = tonumber(redis.call('HGET', KEYS[1], 'until'))
-        end
+        if live then cur = tonumber(f[2]) end
         if target > cur then
           gen = nextgen()
           redis.call('HSET', KEYS[1], 'project', ARGV[1], 'model', ARGV[2], 'until', ARGV[3],
