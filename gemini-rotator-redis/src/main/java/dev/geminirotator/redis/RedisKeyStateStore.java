@@ -459,9 +459,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     try {
       client.ping();
       loadScripts();
-      if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
-        rewriteEverything();
-      }
+      checkDataLoss();
     } catch (RuntimeException e) {
       if (!isConnectionFailure(e)) log.debug("Redis store {} still failing", description, e);
       return false;
@@ -472,7 +470,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return true;
   }
 
-  /** Redis lost its data (restarted without persistence, or flushed): write back what we know. */
+  /**
+   * Writes back what this instance knows if Redis lost its data (restarted without persistence,
+   * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
+   */
+  private void checkDataLoss() {
+    if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+      rewriteEverything();
+    }
+  }
+
   private void rewriteEverything() {
     List<Write> writes;
     synchronized (mirror) {
@@ -487,9 +494,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   private void keepalive() {
     try {
-      if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
-        rewriteEverything();
-      }
+      checkDataLoss();
       client.zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
     } catch (RuntimeException e) {
       if (isConnectionFailure(e)) writerDown(e);
@@ -558,6 +563,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
         loadScripts();
         queue.requeue(again);
       }
+      if (!retry) checkDataLoss(); // this batch needed a new connection: Redis may be new too
     } catch (RuntimeException e) {
       queue.requeue(batch);
       if (!isConnectionFailure(e)) {
@@ -923,6 +929,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void resync() {
     Loaded loaded;
     try {
+      checkDataLoss();
       loaded = loadAll();
     } catch (RuntimeException e) {
       if (isConnectionFailure(e)) writerDown(e);

@@ -115,6 +115,22 @@ class SharedStateAcrossInstancesTest {
     assertThat(Pools.view(two)).isEqualTo(Pools.view(one)).isEqualTo(Pools.view(three));
   }
 
+  @Test
+  void aChangeThePubSubMissedIsRepairedByTheRotatorsPeriodicReconcile() {
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder()
+        .keys(Pools.keys(IDS.toArray(new String[0]))).store(store())
+        .reconcileEvery(Duration.ofMillis(100)).build();
+    open.add(rotator);
+    // written straight into Redis, with a newer version and no PUBLISH: only a reload finds it
+    long now = System.currentTimeMillis();
+    redis.client().hset("gemini_rotator:key:c:status", java.util.Map.of("state", "DISABLED",
+        "until", "", "reason", "by an operator elsewhere", "at", Long.toString(now),
+        "v", String.format("%015d-zzzzzzzzzzzz-%012d", now, 1)));
+    redis.client().sadd("gemini_rotator:keys:status", "c");
+    Await.until(Duration.ofSeconds(5), "reconcile applies it",
+        () -> state(rotator, "c") == KeyState.DISABLED);
+  }
+
   private static KeyState state(GeminiKeyRotator rotator, String id) {
     return rotator.snapshot(id).orElseThrow().state();
   }
