@@ -1,5 +1,7 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.KeyStateStores;
@@ -51,8 +53,8 @@ public final class RotatorConfig {
   private final HealthPolicy health;
   private final CooldownPolicy cooldown;
   private final StormPolicy storm;
-  private final AttemptConfig attempts;
-  private final BreakerConfig breaker;
+  private final AttemptPolicy attempts;
+  private final BreakerPolicy breaker;
   private final String storage;
 
   private RotatorConfig(Builder b) {
@@ -111,11 +113,11 @@ public final class RotatorConfig {
     return storm;
   }
 
-  public AttemptConfig attempts() {
+  public AttemptPolicy attempts() {
     return attempts;
   }
 
-  public BreakerConfig breaker() {
+  public BreakerPolicy breaker() {
     return breaker;
   }
 
@@ -229,8 +231,8 @@ public final class RotatorConfig {
     private HealthPolicy health = HealthPolicy.defaults();
     private CooldownPolicy cooldown = CooldownPolicy.defaults();
     private StormPolicy storm = StormPolicy.defaults();
-    private AttemptConfig attempts = AttemptConfig.defaults();
-    private BreakerConfig breaker = BreakerConfig.defaults();
+    private AttemptPolicy attempts = AttemptPolicy.defaults();
+    private BreakerPolicy breaker = BreakerPolicy.defaults();
     private String storage = DEFAULT_STORAGE;
 
     private Builder() {
@@ -272,12 +274,12 @@ public final class RotatorConfig {
       return this;
     }
 
-    public Builder attempts(AttemptConfig attempts) {
+    public Builder attempts(AttemptPolicy attempts) {
       this.attempts = Objects.requireNonNull(attempts, "attempts");
       return this;
     }
 
-    public Builder breaker(BreakerConfig breaker) {
+    public Builder breaker(BreakerPolicy breaker) {
       this.breaker = Objects.requireNonNull(breaker, "breaker");
       return this;
     }

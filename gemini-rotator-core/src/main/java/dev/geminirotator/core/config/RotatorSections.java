@@ -1,5 +1,7 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.rotation.CooldownPolicy;
@@ -254,29 +256,30 @@ final class RotatorSections {
     return n.build(b::build, StormPolicy.defaults());
   }
 
-  private static AttemptConfig attempts(ConfigNode n) {
-    AttemptConfig.Builder b = AttemptConfig.builder();
-    n.integer("max-attempts", AttemptConfig.DEFAULT_MAX_ATTEMPTS, b::maxAttempts);
-    n.duration("backoff-base", AttemptConfig.DEFAULT_BACKOFF_BASE, b::backoffBase);
-    n.duration("backoff-max", AttemptConfig.DEFAULT_BACKOFF_MAX, b::backoffMax);
-    n.decimal("jitter", AttemptConfig.DEFAULT_JITTER, b::jitter);
-    n.bool("retry-upstream-errors", AttemptConfig.DEFAULT_RETRY_UPSTREAM_ERRORS,
+  private static AttemptPolicy attempts(ConfigNode n) {
+    AttemptPolicy.Builder b = AttemptPolicy.builder();
+    n.integer("max-attempts", AttemptPolicy.DEFAULT_MAX_ATTEMPTS, b::maxAttempts);
+    n.duration("backoff-base", AttemptPolicy.DEFAULT_BACKOFF_BASE, b::backoffBase);
+    n.duration("backoff-max", AttemptPolicy.DEFAULT_BACKOFF_MAX, b::backoffMax);
+    n.decimal("jitter", AttemptPolicy.DEFAULT_JITTER, b::jitter);
+    n.bool("retry-upstream-errors", AttemptPolicy.DEFAULT_RETRY_UPSTREAM_ERRORS,
         b::retryUpstreamErrors);
-    return n.build(b::build, AttemptConfig.defaults());
+    return n.build(b::build, AttemptPolicy.defaults());
   }
 
-  private static BreakerConfig breaker(ConfigNode n) {
-    BreakerConfig.Builder b = BreakerConfig.builder();
-    n.bool("enabled", BreakerConfig.DEFAULT_ENABLED, b::enabled);
-    n.decimal("failure-rate-threshold", BreakerConfig.DEFAULT_FAILURE_RATE_THRESHOLD,
+  private static BreakerPolicy breaker(ConfigNode n) {
+    BreakerPolicy.Builder b = BreakerPolicy.builder();
+    n.bool("enabled", BreakerPolicy.DEFAULT_ENABLED, b::enabled);
+    n.decimal("failure-rate-threshold", BreakerPolicy.DEFAULT_FAILURE_RATE_THRESHOLD,
         b::failureRateThreshold);
-    n.integer("minimum-calls", BreakerConfig.DEFAULT_MINIMUM_CALLS, b::minimumCalls);
-    n.integer("sliding-window-size", BreakerConfig.DEFAULT_SLIDING_WINDOW_SIZE,
+    n.integer("minimum-calls", BreakerPolicy.DEFAULT_MINIMUM_CALLS, b::minimumCalls);
+    n.integer("sliding-window-size", BreakerPolicy.DEFAULT_SLIDING_WINDOW_SIZE,
         b::slidingWindowSize);
-    n.duration("wait-in-open", BreakerConfig.DEFAULT_WAIT_IN_OPEN, b::waitInOpen);
-    n.integer("permitted-calls-in-half-open", BreakerConfig.DEFAULT_PERMITTED_CALLS_IN_HALF_OPEN,
+    n.duration("wait-in-open", BreakerPolicy.DEFAULT_WAIT_IN_OPEN, b::waitInOpen);
+    n.integer("permitted-calls-in-half-open", BreakerPolicy.DEFAULT_PERMITTED_CALLS_IN_HALF_OPEN,
         b::permittedCallsInHalfOpen);
-    n.bool("per-model", BreakerConfig.DEFAULT_PER_MODEL, b::perModel);
-    return n.build(b::build, BreakerConfig.defaults());
+    n.bool("per-model", BreakerPolicy.DEFAULT_PER_MODEL, b::perModel);
+    n.integer("max-model-breakers", BreakerPolicy.DEFAULT_MAX_MODEL_BREAKERS, b::maxModelBreakers);
+    return n.build(b::build, BreakerPolicy.defaults());
   }
 }

@@ -1,5 +1,7 @@
 package dev.geminirotator.core.guard;
 
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.Outcome;

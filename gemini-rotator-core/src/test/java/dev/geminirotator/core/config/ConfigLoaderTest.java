@@ -1,5 +1,7 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -132,13 +134,13 @@ class ConfigLoaderTest {
     assertThat(s.window()).isEqualTo(Duration.ofSeconds(30));
     assertThat(s.fraction()).isEqualTo(0.6);
     assertThat(s.minKeys()).isEqualTo(4);
-    AttemptConfig a = config.attempts();
+    AttemptPolicy a = config.attempts();
     assertThat(a.maxAttempts()).isEqualTo(6);
     assertThat(a.backoffBase()).isEqualTo(Duration.ofMillis(100));
     assertThat(a.backoffMax()).isEqualTo(Duration.ofMillis(1500));
     assertThat(a.jitter()).isEqualTo(0.5);
     assertThat(a.retryUpstreamErrors()).isFalse();
-    BreakerConfig br = config.breaker();
+    BreakerPolicy br = config.breaker();
     assertThat(br.enabled()).isFalse();
     assertThat(br.failureRateThreshold()).isEqualTo(70.0);
     assertThat(br.minimumCalls()).isEqualTo(10);
@@ -158,8 +160,8 @@ class ConfigLoaderTest {
     assertThat(config.health().toString()).isEqualTo(HealthPolicy.defaults().toString());
     assertThat(config.cooldown().toString()).isEqualTo(CooldownPolicy.defaults().toString());
     assertThat(config.storm().toString()).isEqualTo(StormPolicy.defaults().toString());
-    assertThat(config.attempts().toString()).isEqualTo(AttemptConfig.defaults().toString());
-    assertThat(config.breaker().toString()).isEqualTo(BreakerConfig.defaults().toString());
+    assertThat(config.attempts().toString()).isEqualTo(AttemptPolicy.defaults().toString());
+    assertThat(config.breaker().toString()).isEqualTo(BreakerPolicy.defaults().toString());
     assertThat(config.attempts().maxAttempts()).isEqualTo(4);
     assertThat(config.breaker().failureRateThreshold()).isEqualTo(50.0);
   }

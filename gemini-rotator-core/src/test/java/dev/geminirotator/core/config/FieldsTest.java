@@ -71,6 +71,8 @@ class FieldsTest {
         new FieldDoc("breaker.permitted-calls-in-half-open", "integer", "3",
             "GEMINI_ROTATOR_BREAKER_PERMITTED_CALLS_IN_HALF_OPEN"),
         new FieldDoc("breaker.per-model", "boolean", "false", "GEMINI_ROTATOR_BREAKER_PER_MODEL"),
+        new FieldDoc("breaker.max-model-breakers", "integer", "256",
+            "GEMINI_ROTATOR_BREAKER_MAX_MODEL_BREAKERS"),
         new FieldDoc("storage", "string", "memory:", "GEMINI_ROTATOR_STORAGE"));
   }
 

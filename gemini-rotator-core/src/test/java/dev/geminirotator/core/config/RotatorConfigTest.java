@@ -1,5 +1,7 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -26,7 +28,7 @@ class RotatorConfigTest {
     assertThat(config.strategy()).isEqualTo(Strategy.ROUND_ROBIN);
     assertThat(config.storage()).isEqualTo("memory:");
     assertThat(config.health()).isSameAs(HealthPolicy.defaults());
-    assertThat(config.attempts().maxAttempts()).isEqualTo(AttemptConfig.DEFAULT_MAX_ATTEMPTS);
+    assertThat(config.attempts().maxAttempts()).isEqualTo(AttemptPolicy.DEFAULT_MAX_ATTEMPTS);
     assertThat(config.breaker().enabled()).isTrue();
   }
 
@@ -47,7 +49,7 @@ class RotatorConfigTest {
   @Test
   void toBuilderRoundTrips() {
     RotatorConfig config = RotatorConfig.builder().keys(List.of(A, B)).strategy(Strategy.WEIGHTED)
-        .attempts(AttemptConfig.builder().maxAttempts(2).build()).storage("memory:").build();
+        .attempts(AttemptPolicy.builder().maxAttempts(2).build()).storage("memory:").build();
 
     assertThat(config.toBuilder().build().toString()).isEqualTo(config.toString());
   }
@@ -86,14 +88,14 @@ class RotatorConfigTest {
 
   @Test
   void attemptAndBreakerDefaults() {
-    AttemptConfig a = AttemptConfig.defaults();
-    BreakerConfig b = BreakerConfig.defaults();
+    AttemptPolicy a = AttemptPolicy.defaults();
+    BreakerPolicy b = BreakerPolicy.defaults();
 
-    assertThat(a.toString()).isEqualTo("AttemptConfig{maxAttempts=4, backoffBase=200ms,"
+    assertThat(a.toString()).isEqualTo("AttemptPolicy{maxAttempts=4, backoffBase=200ms,"
         + " backoffMax=2s, jitter=0.2, retryUpstreamErrors=true}");
-    assertThat(b.toString()).isEqualTo("BreakerConfig{enabled=true, failureRateThreshold=50.0,"
-        + " minimumCalls=20, slidingWindowSize=50, waitInOpen=10s, permittedCallsInHalfOpen=3,"
-        + " perModel=false}");
+    assertThat(b.toString()).isEqualTo("BreakerPolicy{failureRateThreshold=50.0, minimumCalls=20,"
+        + " slidingWindowSize=50, waitInOpen=10s, permittedCallsInHalfOpen=3, perModel=false,"
+        + " maxModelBreakers=256, enabled=true}");
     assertThat(a.toBuilder().build().toString()).isEqualTo(a.toString());
     assertThat(b.toBuilder().build().toString()).isEqualTo(b.toString());
   }
