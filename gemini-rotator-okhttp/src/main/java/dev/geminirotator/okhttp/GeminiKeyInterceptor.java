@@ -196,24 +196,25 @@ public final class GeminiKeyInterceptor implements Interceptor {
     Response lastResponse = null; // the last failure, as a response with its peeked body
     IOException lastFailure = null; // or as an exception
     for (int attempt = 1; ; attempt++) {
+      // The guard first: a call it fails fast must not spend a key's quota permit.
+      try {
+        guard.acquirePermission(model);
+      } catch (CircuitOpenException e) {
+        if (lastResponse != null) return lastResponse;
+        if (lastFailure != null) throw lastFailure;
+        return circuitOpen(base, e);
+      }
       KeyLease lease;
       try {
         lease = rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
+        guard.onOutcome(model, Outcome.cancelled(), null); // hand the permission back unused
         policy.onNoKeyAvailable(attempt - 1); // always RETURN: the answer would not change
         if (lastResponse != null) return lastResponse;
         if (lastFailure != null) throw lastFailure;
         return noKeyAvailable(base, e);
-      }
-      try {
-        guard.acquirePermission(model);
-      } catch (CircuitOpenException e) {
-        lease.complete(Outcome.cancelled()); // the key was never used
-        if (lastResponse != null) return lastResponse;
-        if (lastFailure != null) throw lastFailure;
-        return circuitOpen(base, e);
       } catch (RuntimeException | Error e) {
-        lease.complete(Outcome.cancelled()); // a guard the user plugged in failed
+        guard.onOutcome(model, Outcome.cancelled(), null);
         throw e;
       }
       Attempt current = new Attempt(lease, guard, model);

@@ -110,8 +110,11 @@ final class LeasedResponseBody extends ResponseBody {
       try {
         body.close();
       } finally {
-        // Read to the end: already a success. Closed early: the caller gave up; nobody is blamed.
-        attempt.complete(Outcome.cancelled());
+        // Read to the end: already a success. Closed after reading some of it: also a success,
+        // since the 2xx proved the key works; parsers stop at the closing brace, and with
+        // transparent gzip the length is unknown, so EOF is often never read. Closed before
+        // reading anything: the caller gave up, and nobody is blamed.
+        attempt.complete(read > 0 ? Outcome.success() : Outcome.cancelled());
       }
     }
   }

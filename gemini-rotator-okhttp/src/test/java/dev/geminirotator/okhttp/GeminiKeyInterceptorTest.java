@@ -297,10 +297,27 @@ class GeminiKeyInterceptorTest {
     }
 
     assertThat(server.getRequestCount()).isZero();
-    // The key leased before asking the guard was handed back unblamed.
-    assertThat(outcomes(rotator.stats(), Outcome.Kind.CANCELLED)).isEqualTo(1);
+    // The guard is asked before a key is leased, so no key (nor its quota) was touched.
+    assertThat(rotator.stats().acquisitions()).isZero();
     assertThat(rotator.snapshot("k1").orElseThrow().inFlight()).isZero();
     assertThat(rotator.snapshot("k1").orElseThrow().failures()).isZero();
+  }
+
+  @Test
+  void callsFailedFastByAnOpenCircuitSpendNoKeyQuota() throws Exception {
+    rotator = GeminiKeyRotator.builder().clock(clock)
+        .key(dev.geminirotator.api.ApiKey.builder("AIzaSy-quota-key-000000000000").id("q")
+            .requestsPerDay(3).build())
+        .build();
+    OkHttpClient client = client(GeminiKeyInterceptor.builder().rotator(rotator).clock(clock)
+        .guard(trippedGuard()).build());
+    for (int i = 0; i < 5; i++) {
+      try (Response response = client.newCall(generate(server)).execute()) {
+        assertThat(response.code()).isEqualTo(503);
+      }
+    }
+    assertThat(server.getRequestCount()).isZero();
+    assertThat(rotator.stats().acquisitions()).isZero();
   }
 
   @Test

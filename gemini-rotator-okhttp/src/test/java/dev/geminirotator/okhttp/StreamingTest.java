@@ -132,12 +132,48 @@ class StreamingTest {
   }
 
   @Test
-  void closingAStreamEarlyCompletesItsLeaseAsCancelledWithoutBlamingTheKey() throws Exception {
+  void closingAStreamAfterReadingSomeOfItCountsAsSuccessNeverBlamingTheKey() throws Exception {
     server.enqueue(heldStream());
 
     try (Response response = client.newCall(streamRequest()).execute()) {
       response.body().source().readUtf8LineStrict();
-    } // closed before the end
+    } // closed before the end, as a JSON parser does at the closing brace of a gzipped body
+
+    assertThat(outcomes(rotator.stats(), Outcome.Kind.SUCCESS)).isEqualTo(1);
+    assertThat(outcomes(rotator.stats(), Outcome.Kind.CANCELLED)).isZero();
+    KeySnapshot k1 = rotator.snapshot("k1").orElseThrow();
+    assertThat(k1.inFlight()).isZero();
+    assertThat(k1.failures()).isZero();
+  }
+
+  @Test
+  void aGzippedAnswerParsedWithoutReadingToEofCountsAsSuccess() throws Exception {
+    okio.Buffer gzipped = new okio.Buffer();
+    try (BufferedSink sink = okio.Okio.buffer(new okio.GzipSink(gzipped))) {
+      sink.writeUtf8(Fixtures.geminiResponse("generate-content.json"));
+    }
+    server.enqueue(new MockResponse.Builder().code(200).addHeader("Content-Encoding", "gzip")
+        .addHeader("Content-Type", "application/json").body(gzipped).build());
+
+    try (Response response = client.newCall(Pools.generate(server)).execute()) {
+      // Transparent gzip hides the length; a parser stops at the closing brace.
+      assertThat(response.body().contentLength()).isEqualTo(-1);
+      com.fasterxml.jackson.databind.JsonNode tree = new com.fasterxml.jackson.databind.ObjectMapper()
+          .readTree(response.body().byteStream());
+      assertThat(tree.path("candidates").isArray()).isTrue();
+    }
+
+    assertThat(outcomes(rotator.stats(), Outcome.Kind.SUCCESS)).isEqualTo(1);
+    assertThat(outcomes(rotator.stats(), Outcome.Kind.CANCELLED)).isZero();
+  }
+
+  @Test
+  void closingAStreamBeforeReadingAnythingCompletesItsLeaseAsCancelled() throws Exception {
+    server.enqueue(heldStream());
+
+    try (Response response = client.newCall(streamRequest()).execute()) {
+      assertThat(response.code()).isEqualTo(200);
+    } // closed unread
 
     assertThat(outcomes(rotator.stats(), Outcome.Kind.CANCELLED)).isEqualTo(1);
     assertThat(outcomes(rotator.stats(), Outcome.Kind.SUCCESS)).isZero();
