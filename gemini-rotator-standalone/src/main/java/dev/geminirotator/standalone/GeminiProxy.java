@@ -388,7 +388,7 @@ final class GeminiProxy {
       }
       proxyToUpstreamRequest.onResponseHeaders(listener)
           .onResponseContentAsync(listener)
-          .send(listener);
+          .send(listener::onComplete); // a lambda: send() would register a listener object again
     }
 
     private void copyRequestHeaders(HttpFields from, HttpFields.Mutable to, KeyLease lease) {
@@ -508,8 +508,8 @@ final class GeminiProxy {
   /**
    * Receives one attempt's upstream→proxy response. Decides from the status alone for 2xx and
    * plain client errors, else from up to {@link GeminiClassifier#MAX_PEEK_BYTES} of the body;
-   * then streams upstream→proxy chunks to the client, releasing each chunk (and demanding the
-   * next) only once the proxy→client write completed. Callbacks of one response are serialised by
+   * then streams upstream→proxy chunks to the client, retaining each chunk until its
+   * proxy→client write completed and only then demanding the next. Callbacks of one response are serialised by
    * the client, so fields need no locking.
    */
   private final class UpstreamListener implements
@@ -575,9 +575,15 @@ final class GeminiProxy {
         Content.Chunk chunk, Runnable demander) {
       switch (phase) {
         case STREAMING -> {
-          ByteBuffer buffer = chunk.getByteBuffer();
-          ex.proxyToClientResponse.write(false, buffer, Callback.from(demander,
-              failure -> upstreamToProxyResponse.abort(failure)));
+          // The client releases the chunk when onContent returns: keep it until written.
+          chunk.retain();
+          ex.proxyToClientResponse.write(false, chunk.getByteBuffer(), Callback.from(() -> {
+            chunk.release();
+            demander.run();
+          }, failure -> {
+            chunk.release();
+            upstreamToProxyResponse.abort(failure);
+          }));
         }
         case PEEKING -> {
           ByteBuffer buffer = chunk.getByteBuffer();
@@ -586,9 +592,11 @@ final class GeminiProxy {
           byte[] bytes = new byte[n];
           buffer.get(bytes);
           peek.write(bytes, 0, n);
-          ByteBuffer rest = buffer.slice();
           if (peek.size() >= GeminiClassifier.MAX_PEEK_BYTES) {
-            decideAfterPeek(upstreamToProxyResponse, false, rest, demander);
+            // Copy what is left of this chunk: it is released when onContent returns.
+            byte[] left = new byte[buffer.remaining()];
+            buffer.get(left);
+            decideAfterPeek(upstreamToProxyResponse, false, ByteBuffer.wrap(left), demander);
           } else {
             demander.run();
           }
