@@ -74,6 +74,11 @@ final class Harness implements AutoCloseable {
         """.formatted(KEY_1, KEY_2, TOKEN, TOKEN_2, ADMIN);
   }
 
+  /** The default configuration with these lines added to its server section. */
+  static String withServer(String lines) {
+    return defaultYaml().replace("server:\n", "server:\n" + lines);
+  }
+
   static String yamlWithout(String section) {
     StringBuilder sb = new StringBuilder();
     boolean skipping = false;
