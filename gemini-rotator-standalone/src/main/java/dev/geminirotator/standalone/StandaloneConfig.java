@@ -191,7 +191,9 @@ public final class StandaloneConfig {
       }
       ConfigNode tls = server.child("tls");
       tlsKeystore = tls.string("keystore", null);
+      if (tlsKeystore != null && tlsKeystore.isBlank()) tlsKeystore = null;
       tlsKeystorePassword = tls.secret("keystore-password");
+      if (tlsKeystorePassword != null && tlsKeystorePassword.isEmpty()) tlsKeystorePassword = null;
       tlsKeystoreType = tls.string("keystore-type", "PKCS12");
       if (tlsKeystore != null && !tls.isDescribing()) {
         Path p = tls.baseDir() != null ? tls.baseDir().resolve(tlsKeystore) : Path.of(tlsKeystore);
