@@ -73,10 +73,12 @@ final class GeminiProxy {
   private final ScheduledExecutorService scheduler;
   private final Supplier<Settings> settings;
   private final Clock clock;
+  private final FilePins pins;
 
   GeminiProxy(HttpClient client, KeyRotator rotator, CircuitGuard guard,
       GeminiClassifier classifier, ProxyMetrics metrics, ScheduledExecutorService scheduler,
-      Supplier<Settings> settings, Clock clock) {
+      Supplier<Settings> settings, Clock clock, FilePins pins) {
+    this.pins = pins;
     this.client = client;
     this.rotator = rotator;
     this.guard = guard;
@@ -195,6 +197,27 @@ final class GeminiProxy {
     return null;
   }
 
+  /** A query parameter's raw value, or {@code null}. */
+  static String queryParam(String query, String name) {
+    if (query == null) return null;
+    for (String part : query.split("&")) {
+      if (part.startsWith(name + "=")) return part.substring(name.length() + 1);
+    }
+    return null;
+  }
+
+  /** The scheme and authority the client used to reach this proxy. */
+  static String clientBase(Request request) {
+    org.eclipse.jetty.http.HttpURI uri = request.getHttpURI();
+    String scheme = uri.getScheme() == null ? "http" : uri.getScheme();
+    String host = uri.getHost() == null ? Request.getLocalAddr(request) : uri.getHost();
+    if (host.contains(":") && !host.startsWith("[")) host = "[" + host + "]";
+    int port = uri.getPort() > 0 ? uri.getPort() : Request.getLocalPort(request);
+    boolean defaultPort = (scheme.equals("http") && port == 80)
+        || (scheme.equals("https") && port == 443);
+    return scheme + "://" + host + (defaultPort || port <= 0 ? "" : ":" + port);
+  }
+
   /** The query without any {@code key} parameter; {@code null} when nothing is left. */
   static String queryWithoutKey(String query) {
     if (query == null || query.isEmpty()) return null;
@@ -298,6 +321,10 @@ final class GeminiProxy {
     int attempt;
     Kept kept;
     int status;
+    /** False for upload follow-ups: they must stay on the key that started the upload. */
+    boolean replayable = true;
+    /** A copy of a Files API success body, to learn which file names it declares. */
+    ByteArrayOutputStream tap;
 
     Exchange(Settings s, Request request, Response response, Callback callback, String route,
         long start) {
@@ -316,6 +343,20 @@ final class GeminiProxy {
       this.openAi = isOpenAi(path);
       this.model = modelOf(path, body, openAi);
       this.context = RequestContext.forModel(model);
+      String uploadId = queryParam(clientToProxyRequest.getHttpURI().getQuery(), "upload_id");
+      if (path.startsWith("/upload/") && uploadId != null) {
+        String keyId = pins.uploadKey(uploadId);
+        if (keyId != null) {
+          context = FilePins.restrict(context, rotator, k -> k.id().equals(keyId));
+          replayable = false;
+        }
+      } else {
+        String project = pins.projectFor(path, body);
+        if (project != null) {
+          context = FilePins.restrict(context, rotator,
+              k -> FilePins.projectOf(k).equals(project));
+        }
+      }
       nextAttempt();
     }
 
@@ -559,7 +600,7 @@ final class GeminiProxy {
       this.outcome = o;
       lease.complete(o);
       guard.onOutcome(ex.guardModel(), o, Duration.ofNanos(System.nanoTime() - sentAt));
-      return ex.s.attempts.decide(ex.attempt, o, true);
+      return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
     }
 
     private void commitHeaders(org.eclipse.jetty.client.Response upstreamToProxyResponse,
@@ -568,6 +609,50 @@ final class GeminiProxy {
       ex.proxyToClientResponse.setStatus(upstreamToProxyResponse.getStatus());
       copyResponseHeaders(upstreamToProxyResponse.getHeaders(),
           ex.proxyToClientResponse.getHeaders(), dropLength);
+      String uploadUrl = upstreamToProxyResponse.getHeaders().get("X-Goog-Upload-URL");
+      if (uploadUrl != null) {
+        ex.proxyToClientResponse.getHeaders().put("X-Goog-Upload-URL",
+            rewriteUploadUrl(uploadUrl));
+      }
+      int status = upstreamToProxyResponse.getStatus();
+      if (status >= 200 && status < 300
+          && (ex.route.equals("upload") || ex.route.equals("files"))) {
+        ex.tap = new ByteArrayOutputStream();
+      }
+    }
+
+    /**
+     * Points a resumable-upload URL back at this proxy, without the key it may carry, and pins
+     * the upload to this attempt's key.
+     */
+    private String rewriteUploadUrl(String url) {
+      java.net.URI u;
+      try {
+        u = java.net.URI.create(url.trim());
+      } catch (IllegalArgumentException e) {
+        return url;
+      }
+      String uploadId = queryParam(u.getRawQuery(), "upload_id");
+      if (uploadId != null) pins.pinUpload(uploadId, lease.key().id());
+      String query = queryWithoutKey(u.getRawQuery());
+      return clientBase(ex.clientToProxyRequest) + (u.getRawPath() == null ? "" : u.getRawPath())
+          + (query == null ? "" : "?" + query);
+    }
+
+    private void tap(ByteBuffer buffer) {
+      if (ex.tap == null || ex.tap.size() >= GeminiClassifier.MAX_PEEK_BYTES) return;
+      ByteBuffer copy = buffer.duplicate();
+      int n = Math.min(copy.remaining(), GeminiClassifier.MAX_PEEK_BYTES - ex.tap.size());
+      byte[] bytes = new byte[n];
+      copy.get(bytes);
+      ex.tap.write(bytes, 0, n);
+    }
+
+    private void pinDeclaredFiles() {
+      if (ex.tap == null) return;
+      for (String file : FilePins.declaredFiles(ex.tap.toString(StandardCharsets.UTF_8))) {
+        pins.pinFile(file, lease.key().project());
+      }
     }
 
     @Override
@@ -576,6 +661,7 @@ final class GeminiProxy {
       switch (phase) {
         case STREAMING -> {
           // The client releases the chunk when onContent returns: keep it until written.
+          tap(chunk.getByteBuffer());
           chunk.retain();
           ex.proxyToClientResponse.write(false, chunk.getByteBuffer(), Callback.from(() -> {
             chunk.release();
@@ -659,6 +745,7 @@ final class GeminiProxy {
           case PEEKING -> decideAfterPeek(result.getResponse(), true, null, null);
           case STREAMING -> {
             phase = Phase.DONE;
+            pinDeclaredFiles();
             ex.proxyToClientResponse.write(true, BufferUtil.EMPTY_BUFFER, ex.finishing());
           }
           default -> { }

@@ -146,7 +146,7 @@ public final class ProxyServer implements AutoCloseable {
     server.addConnector(serverConnector);
 
     GeminiProxy proxy = new GeminiProxy(client, rotator, guard, GeminiClassifier.defaults(),
-        metrics, scheduler, () -> settings, clock);
+        metrics, scheduler, () -> settings, clock, new FilePins(clock));
     AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource);
     server.setHandler(new GracefulHandler(new Routes(proxy, admin)));
     server.setStopTimeout(config.drainTimeout().toMillis());
