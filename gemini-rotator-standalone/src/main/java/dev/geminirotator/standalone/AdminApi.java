@@ -15,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -178,7 +177,11 @@ final class AdminApi {
 
   private void addKeys(Request request, Response response, Callback callback) throws Exception {
     if (request.getLength() > MAX_BODY) throw new BadRequest("body larger than 1MB");
-    byte[] bytes = Content.Source.asByteArrayAsync(request, MAX_BODY).get(30, TimeUnit.SECONDS);
+    byte[] bytes;
+    try (java.io.InputStream in = Content.Source.asInputStream(request)) {
+      bytes = in.readNBytes(MAX_BODY + 1); // admin requests run on a pool thread: may block
+    }
+    if (bytes.length > MAX_BODY) throw new BadRequest("body larger than 1MB");
     JsonNode root;
     try {
       root = Problems.JSON.readTree(bytes);

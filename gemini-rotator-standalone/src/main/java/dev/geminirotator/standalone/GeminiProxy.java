@@ -145,14 +145,16 @@ final class GeminiProxy {
       }
       clientId = "token-" + index;
     } else {
-      if (!ClientIdentity.isLoopback(peer)) {
+      // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
+      String client = s.identity.clientAddress(peer,
+          clientToProxyRequest.getHeaders().get(HttpHeader.X_FORWARDED_FOR));
+      if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
             "this proxy has no access tokens configured and only accepts loopback clients", -1);
         return;
       }
-      clientId = s.identity.clientAddress(peer,
-          clientToProxyRequest.getHeaders().get(HttpHeader.X_FORWARDED_FOR));
+      clientId = client;
     }
 
     long retryAfter = s.rateLimits.tryAcquire(clientId);

@@ -160,4 +160,26 @@ class EndpointsAndAdminTest {
         .contains("bogus-field");
     assertThat(h.proxy.rotator().snapshot()).hasSize(3);
   }
+
+  @Test
+  void corsIsOffByDefaultAndAnswersPreflightsWhenOn() throws Exception {
+    h = new Harness("");
+    HttpResponse<String> off = h.get("/health", "Origin", "https://app.example");
+    assertThat(off.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    h.close();
+
+    h = new Harness("cors:\n  enabled: true\n  allowed-origins: [https://app.example]\n");
+    HttpResponse<String> preflight = h.send(h.request("/v1beta/models")
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .method("OPTIONS", java.net.http.HttpRequest.BodyPublishers.noBody()).build());
+    assertThat(preflight.statusCode()).isEqualTo(204);
+    assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin"))
+        .hasValue("https://app.example");
+    assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers").orElseThrow())
+        .contains("x-goog-api-key");
+    HttpResponse<String> other = h.get("/health", "Origin", "https://evil.example");
+    assertThat(other.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    assertThat(h.upstream.getRequestCount()).isZero();
+  }
 }

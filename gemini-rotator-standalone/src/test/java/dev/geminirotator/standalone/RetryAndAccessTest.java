@@ -217,4 +217,17 @@ class RetryAndAccessTest {
     }
     return null;
   }
+
+  @Test
+  void withoutTokensForwardedClientsOfATrustedProxyAreNotLoopback() throws Exception {
+    h = new Harness(Harness.yamlWithout("access").replace("server:\n",
+        "server:\n  trusted-proxies: [127.0.0.1]\n"), Map.of());
+    h.enqueue(200, "{}");
+
+    HttpResponse<String> forwarded = h.post(PATH, BODY, "X-Forwarded-For", "198.51.100.4");
+    HttpResponse<String> local = h.post(PATH, BODY);
+
+    assertThat(forwarded.statusCode()).isEqualTo(403);
+    assertThat(local.statusCode()).isEqualTo(200);
+  }
 }
