@@ -40,9 +40,11 @@ final class AdminApi {
   private final ResilientCircuitGuard guard;
   private final Supplier<Settings> settings;
   private final Supplier<StandaloneConfig> reloader;
+  private final RuntimeKeys runtimeKeys;
 
   AdminApi(GeminiKeyRotator rotator, ResilientCircuitGuard guard, Supplier<Settings> settings,
-      Supplier<StandaloneConfig> reloader) {
+      Supplier<StandaloneConfig> reloader, RuntimeKeys runtimeKeys) {
+    this.runtimeKeys = runtimeKeys;
     this.rotator = rotator;
     this.guard = guard;
     this.settings = settings;
@@ -111,6 +113,7 @@ final class AdminApi {
     }
     if (parts.size() == 2 && parts.get(0).equals("keys") && method.equals("DELETE")) {
       String id = parts.get(1);
+      runtimeKeys.remove(id);
       if (rotator.removeKey(id)) {
         log.atInfo().addKeyValue("keyId", id).log("admin removed key");
         response.setStatus(204);
@@ -219,6 +222,7 @@ final class AdminApi {
     ArrayNode added = Problems.JSON.createArrayNode();
     for (ApiKey key : keys) {
       rotator.addKey(key);
+      runtimeKeys.add(key);
       log.atInfo().addKeyValue("keyId", key.id()).log("admin added key");
       rotator.snapshot(key.id()).ifPresent(s -> added.add(keyJson(s)));
     }

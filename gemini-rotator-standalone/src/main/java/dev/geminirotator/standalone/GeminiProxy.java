@@ -323,6 +323,9 @@ final class GeminiProxy {
     int attempt;
     Kept kept;
     int status;
+    /** The last attempt's transport failure, answered when no further attempt can be made. */
+    Outcome lastTransportFailure;
+    boolean lastTimedOut;
     /** False for upload follow-ups: they must stay on the key that started the upload. */
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
@@ -375,6 +378,8 @@ final class GeminiProxy {
         s.attempts.onNoKeyAvailable(attempt - 1);
         if (kept != null) {
           sendKept();
+        } else if (lastTransportFailure != null) {
+          transportProblem();
         } else {
           long retryAfter = e.earliestAvailable()
               .map(t -> secondsUntil(t))
@@ -390,6 +395,8 @@ final class GeminiProxy {
         lease.close();
         if (kept != null) {
           sendKept();
+        } else if (lastTransportFailure != null) {
+          transportProblem();
         } else {
           metrics.rejected("circuit-open");
           problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
@@ -456,7 +463,10 @@ final class GeminiProxy {
 
     /** After a retryable failure: remember the response, then go again (possibly later). */
     void retry(Decision decision, Outcome outcome, KeyLease lease, Kept keep) {
-      if (keep != null) kept = keep;
+      if (keep != null) {
+        kept = keep;
+        lastTransportFailure = null;
+      }
       context = context.excluding(lease.key().id());
       metrics.retry(outcome.kind().name().toLowerCase(Locale.ROOT));
       if (log.isDebugEnabled()) {
@@ -490,6 +500,15 @@ final class GeminiProxy {
       copyResponseHeaders(k.headers(), proxyToClientResponse.getHeaders(), !k.complete());
       if (!k.complete()) proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
       proxyToClientResponse.write(true, ByteBuffer.wrap(k.body()), finishing());
+    }
+
+    /** Answers the last transport failure: 504 for a timeout, else 502. */
+    void transportProblem() {
+      String reason = lastTransportFailure instanceof Outcome.TransportError t ? t.reason()
+          : lastTransportFailure.kind().name();
+      problem(lastTimedOut ? 504 : 502, lastTimedOut ? "upstream-timeout" : "upstream-unreachable",
+          lastTimedOut ? "Upstream timed out" : "Upstream unreachable",
+          "the request to Gemini failed: " + reason, -1);
     }
 
     /** Sends a problem the proxy made itself. */
@@ -763,15 +782,16 @@ final class GeminiProxy {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
               .log("proxy->upstream failed: {}", describe(o));
+          // The last attempt decides what the client gets when no further attempt is possible.
+          ex.kept = null;
+          ex.lastTransportFailure = o;
+          ex.lastTimedOut = isTimeout(failure);
           if (decision.kind() != Decision.Kind.RETURN) {
             ex.retry(decision, o, lease, null);
           } else if (ex.kept != null) {
             ex.sendKept();
           } else {
-            boolean timeout = isTimeout(failure);
-            ex.problem(timeout ? 504 : 502, timeout ? "upstream-timeout" : "upstream-unreachable",
-                timeout ? "Upstream timed out" : "Upstream unreachable",
-                "the request to Gemini failed: " + describe(o), -1);
+            ex.transportProblem();
           }
         }
         case STREAMING -> {

@@ -77,6 +77,7 @@ public final class ProxyServer implements AutoCloseable {
   private final Instant startedAt;
   private final Clock clock;
   private volatile Settings settings;
+  private final RuntimeKeys runtimeKeys = new RuntimeKeys();
   private final Object lifecycle = new Object();
   private boolean closed;
 
@@ -147,7 +148,8 @@ public final class ProxyServer implements AutoCloseable {
 
     GeminiProxy proxy = new GeminiProxy(client, rotator, guard, GeminiClassifier.defaults(),
         metrics, scheduler, () -> settings, clock, new FilePins(clock));
-    AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource);
+    AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
+        runtimeKeys);
     server.setHandler(new GracefulHandler(new Routes(proxy, admin)));
     server.setStopTimeout(config.drainTimeout().toMillis());
     server.setStopAtShutdown(false);
@@ -205,7 +207,8 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * Applies a new configuration: keys (added, removed, reweighted, state kept), access and admin
+   * Applies a new configuration: keys (added, removed, reweighted, state kept; keys added through
+   * the admin API and not deleted since are kept unless the file has a key with the same id), access and admin
    * tokens, limits and the attempt policy. Listening address, TLS, upstream, storage and breaker
    * settings need a restart; a change to them is logged and ignored.
    */
@@ -217,7 +220,7 @@ public final class ProxyServer implements AutoCloseable {
           || !current.rotator().storage().equals(next.rotator().storage())) {
         log.warn("reload: server, upstream and storage changes take effect after a restart");
       }
-      rotator.updateKeys(next.rotator().keys());
+      rotator.updateKeys(runtimeKeys.mergeInto(next.rotator().keys()));
       settings = new Settings(next, settings.rateLimits);
       log.atInfo().addKeyValue("keys", next.rotator().keys().size())
           .log("configuration reloaded");

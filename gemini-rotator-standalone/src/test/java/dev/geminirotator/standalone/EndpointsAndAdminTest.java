@@ -146,8 +146,15 @@ class EndpointsAndAdminTest {
     String third = "AIzaSyTEST-pool-key-three-00000003";
     Files.writeString(h.configFile, Files.readString(h.configFile)
         .replace("keys:\n", "keys:\n  - id: k3\n    secret: " + third + "\n"));
+    h.admin("POST", "/admin/keys", "{\"keys\":[{\"secret\":\"AIzaSyTEST-runtime-key-0000000007\","
+        + "\"id\":\"runtime\"}]}");
     HttpResponse<String> reloaded = h.admin("POST", "/admin/reload", null);
     assertThat(reloaded.statusCode()).isEqualTo(200);
+    // The file's keys, plus the key an operator added at run time.
+    assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+        .containsExactlyInAnyOrder("k1", "k2", "k3", "runtime");
+    h.admin("DELETE", "/admin/keys/runtime", null);
+    h.admin("POST", "/admin/reload", null);
     assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k2", "k3");
 

@@ -230,4 +230,22 @@ class RetryAndAccessTest {
     assertThat(forwarded.statusCode()).isEqualTo(403);
     assertThat(local.statusCode()).isEqualTo(200);
   }
+
+  @Test
+  void anUnreachableUpstreamGivesA502ProblemAfterRetries() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    h = new Harness(Harness.defaultYaml().replace("base-url: ${UPSTREAM}",
+        "base-url: http://127.0.0.1:" + closedPort), Map.of());
+
+    HttpResponse<String> response = call();
+
+    assertThat(response.statusCode()).isEqualTo(502);
+    JsonNode body = JSON.readTree(response.body());
+    assertThat(body.get("type").asText()).endsWith("upstream-unreachable");
+    assertThat(body.get("error").get("status").asText()).isEqualTo("UNAVAILABLE");
+    assertThat(body.get("detail").asText()).contains("connect");
+  }
 }
