@@ -531,8 +531,16 @@ final class GeminiProxy {
 
     void finish(Throwable failure) {
       if (!finished.compareAndSet(false, true)) return;
-      metrics.requestFinished(route, clientToProxyRequest.getMethod(),
-          failure != null && status < 400 ? 499 : status, model, start);
+      int recorded = failure != null && status < 400 ? 499 : status;
+      metrics.requestFinished(route, clientToProxyRequest.getMethod(), recorded, model, start);
+      if (log.isDebugEnabled()) {
+        log.atDebug().addKeyValue("requestId", requestId)
+            .addKeyValue("method", clientToProxyRequest.getMethod()).addKeyValue("route", route)
+            .addKeyValue("status", recorded).addKeyValue("model", model)
+            .addKeyValue("attempts", attempt)
+            .addKeyValue("millis", (System.nanoTime() - start) / 1_000_000)
+            .log("proxy->client done");
+      }
       if (failure != null) {
         if (log.isDebugEnabled()) {
           log.atDebug().addKeyValue("requestId", requestId)
