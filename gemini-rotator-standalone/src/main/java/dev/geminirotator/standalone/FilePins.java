@@ -107,14 +107,24 @@ final class FilePins {
     }
   }
 
-  /** A context that lets the rotator hand out only keys matching {@code allowed}. */
+  /**
+   * A context that lets the rotator hand out only keys matching {@code allowed}, or the context
+   * unchanged when no key in the pool matches. O(pool size) per call: used for Files API requests
+   * only.
+   */
   static RequestContext restrict(RequestContext context, KeyRotator rotator,
       Predicate<KeySnapshot> allowed) {
     RequestContext c = context;
+    boolean any = false;
     for (KeySnapshot k : rotator.snapshot()) {
-      if (!allowed.test(k)) c = c.excluding(k.id());
+      if (allowed.test(k)) {
+        any = true;
+      } else {
+        c = c.excluding(k.id());
+      }
     }
-    return c;
+    // No key matches any more (removed from the pool): let the request try any key.
+    return any ? c : context;
   }
 
   /** The project a snapshot's key draws on, as {@link ApiKey#project()} defines it. */

@@ -191,7 +191,12 @@ final class GeminiProxy {
     if (query != null) {
       for (String part : query.split("&")) {
         if (part.startsWith("key=")) {
-          String v = URLDecoder.decode(part.substring(4), StandardCharsets.UTF_8);
+          String v;
+          try {
+            v = URLDecoder.decode(part.substring(4), StandardCharsets.UTF_8);
+          } catch (IllegalArgumentException e) {
+            v = part.substring(4); // malformed escapes: compare the raw text (it will not match)
+          }
           if (!v.isBlank()) return v;
         }
       }
@@ -267,7 +272,11 @@ final class GeminiProxy {
           boolean last = chunk.isLast();
           chunk.release();
           if (last) {
-            exchange.start(out.toByteArray());
+            try {
+              exchange.start(out.toByteArray());
+            } catch (RuntimeException e) {
+              exchange.unexpected(e);
+            }
             return;
           }
         }
@@ -404,7 +413,13 @@ final class GeminiProxy {
         }
         return;
       }
-      send(lease);
+      try {
+        send(lease);
+      } catch (RuntimeException e) {
+        lease.close();
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        throw e;
+      }
     }
 
     private long secondsUntil(Instant t) {
@@ -486,9 +501,20 @@ final class GeminiProxy {
       try {
         nextAttempt();
       } catch (RuntimeException e) {
-        log.atError().addKeyValue("requestId", requestId).setCause(e)
-            .log("attempt failed unexpectedly");
-        problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request", -1);
+        unexpected(e);
+      }
+    }
+
+    /** A bug or a closed rotator: answer 502 once, and log the exception's type only. */
+    void unexpected(RuntimeException e) {
+      log.atError().addKeyValue("requestId", requestId)
+          .log("attempt failed unexpectedly: {}", e.getClass().getName());
+      if (finished.get()) return;
+      try {
+        problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request",
+            -1);
+      } catch (RuntimeException again) {
+        finishing().failed(e);
       }
     }
 

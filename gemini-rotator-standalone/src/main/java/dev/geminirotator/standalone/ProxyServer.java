@@ -361,7 +361,18 @@ public final class ProxyServer implements AutoCloseable {
       if (s.config.corsEnabled() && cors(request, response, callback, s)) return true;
       String method = request.getMethod();
       if (GeminiProxy.isProxied(path)) {
-        proxy.handle(request, response, callback);
+        try {
+          proxy.handle(request, response, callback);
+        } catch (RuntimeException e) {
+          log.atError().addKeyValue("requestId", requestId)
+              .log("proxy handler failed: {}", e.getClass().getName());
+          if (!response.isCommitted()) {
+            Problems.send(request, response, callback, 500, "proxy-error", "Proxy error",
+                "the proxy failed to handle the request", true, -1);
+          } else {
+            callback.failed(e);
+          }
+        }
         return true;
       }
       if (path.equals("/health") && isGet(method)) {
