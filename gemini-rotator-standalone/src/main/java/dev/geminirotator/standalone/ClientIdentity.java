@@ -57,6 +57,11 @@ final class ClientIdentity {
     return hops[0].trim();
   }
 
+  /** Whether the direct peer is a configured trusted proxy. */
+  boolean isTrustedProxy(String peer) {
+    return !networks.isEmpty() && trusted(peer);
+  }
+
   /** Whether an address literal is a loopback address. */
   static boolean isLoopback(String address) {
     byte[] a = literal(address);

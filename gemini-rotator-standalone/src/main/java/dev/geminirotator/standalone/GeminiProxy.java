@@ -213,8 +213,19 @@ final class GeminiProxy {
     return null;
   }
 
-  /** The scheme and authority the client used to reach this proxy. */
-  static String clientBase(Request request) {
+  /**
+   * The scheme and authority the client used to reach this proxy; behind a trusted proxy, from
+   * its {@code X-Forwarded-Proto} and {@code X-Forwarded-Host}.
+   */
+  static String clientBase(Request request, ClientIdentity identity) {
+    HttpFields h = request.getHeaders();
+    String fwdProto = h.get("X-Forwarded-Proto");
+    String fwdHost = h.get("X-Forwarded-Host");
+    if (fwdHost != null && identity.isTrustedProxy(Request.getRemoteAddr(request))) {
+      String proto = "https".equalsIgnoreCase(fwdProto) ? "https" : "http";
+      String host = fwdHost.split(",")[0].trim();
+      if (host.matches("[A-Za-z0-9.\\-\\[\\]:]{1,255}")) return proto + "://" + host;
+    }
     org.eclipse.jetty.http.HttpURI uri = request.getHttpURI();
     String scheme = uri.getScheme() == null ? "http" : uri.getScheme();
     String host = uri.getHost() == null ? Request.getLocalAddr(request) : uri.getHost();
@@ -690,7 +701,8 @@ final class GeminiProxy {
       String uploadId = queryParam(u.getRawQuery(), "upload_id");
       if (uploadId != null) pins.pinUpload(uploadId, lease.key().id());
       String query = queryWithoutKey(u.getRawQuery());
-      return clientBase(ex.clientToProxyRequest) + (u.getRawPath() == null ? "" : u.getRawPath())
+      return clientBase(ex.clientToProxyRequest, ex.s.identity)
+          + (u.getRawPath() == null ? "" : u.getRawPath())
           + (query == null ? "" : "?" + query);
     }
 

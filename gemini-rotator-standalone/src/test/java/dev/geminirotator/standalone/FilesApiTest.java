@@ -79,4 +79,25 @@ class FilesApiTest {
       assertThat(keyOf(h.upstream.takeRequest(5, TimeUnit.SECONDS))).isEqualTo(startKey);
     }
   }
+
+  @Test
+  void behindATrustedProxyTheUploadUrlUsesTheForwardedHost() throws Exception {
+    h.close();
+    h = new Harness(Harness.withServer("  trusted-proxies: [127.0.0.1]\n"), java.util.Map.of());
+    for (int i = 0; i < 2; i++) {
+      h.upstream.enqueue(new MockResponse.Builder().code(200)
+          .addHeader("X-Goog-Upload-URL", h.baseUrl() + "/upload/v1beta/files?upload_id=UP-2"
+              + "&upload_protocol=resumable").body("").build());
+    }
+
+    HttpResponse<String> forwarded = h.post("/upload/v1beta/files", "{}", "x-goog-api-key",
+        Harness.TOKEN, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "gemini.example.com");
+    HttpResponse<String> direct = h.post("/upload/v1beta/files", "{}", "x-goog-api-key",
+        Harness.TOKEN);
+
+    assertThat(forwarded.headers().firstValue("X-Goog-Upload-URL")).hasValue(
+        "https://gemini.example.com/upload/v1beta/files?upload_id=UP-2&upload_protocol=resumable");
+    assertThat(direct.headers().firstValue("X-Goog-Upload-URL")).hasValue(
+        h.proxy.uri() + "/upload/v1beta/files?upload_id=UP-2&upload_protocol=resumable");
+  }
 }
