@@ -110,7 +110,7 @@ public final class Main implements Callable<Integer> {
     Logger log = LoggerFactory.getLogger(Main.class);
     ProxyServer server;
     try {
-      server = ProxyServer.start(loaded);
+      server = ProxyServer.start(loaded, env);
     } catch (Exception e) {
       log.error("cannot start the proxy: {}", e.getMessage() == null ? e.getClass().getSimpleName()
           : e.getMessage());

@@ -32,7 +32,6 @@ import java.util.Properties;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpHeader;
@@ -81,7 +80,10 @@ public final class ProxyServer implements AutoCloseable {
   private final Object lifecycle = new Object();
   private boolean closed;
 
-  private ProxyServer(StandaloneConfig config) throws Exception {
+  private final Map<String, String> env;
+
+  private ProxyServer(StandaloneConfig config, Map<String, String> env) throws Exception {
+    this.env = Map.copyOf(env);
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
     this.settings = new Settings(config, null);
@@ -174,7 +176,17 @@ public final class ProxyServer implements AutoCloseable {
    * @throws Exception when the port cannot be bound or the store cannot be opened
    */
   public static ProxyServer start(StandaloneConfig config) throws Exception {
-    return new ProxyServer(config);
+    return new ProxyServer(config, System.getenv());
+  }
+
+  /**
+   * Builds and starts a proxy whose {@code POST /admin/reload} reads this environment.
+   *
+   * @throws Exception when the port cannot be bound or the store cannot be opened
+   */
+  public static ProxyServer start(StandaloneConfig config, Map<String, String> env)
+      throws Exception {
+    return new ProxyServer(config, env);
   }
 
   /** The bound port (useful when the configuration asked for port 0). */
@@ -230,7 +242,7 @@ public final class ProxyServer implements AutoCloseable {
   /** Re-reads the configuration file it was started with; for {@code POST /admin/reload}. */
   private StandaloneConfig reloadFromSource() {
     StandaloneConfig current = settings.config;
-    StandaloneConfig next = StandaloneConfig.load(current.source(), System.getenv(),
+    StandaloneConfig next = StandaloneConfig.load(current.source(), env,
         new StandaloneConfig.Overrides(current.host(), current.port()));
     reload(next);
     return next;
@@ -453,7 +465,4 @@ public final class ProxyServer implements AutoCloseable {
     return "ProxyServer{" + uri() + "}";
   }
 
-  static long ceilSeconds(Duration d) {
-    return Math.max(0, (d.toMillis() + 999) / TimeUnit.SECONDS.toMillis(1));
-  }
 }

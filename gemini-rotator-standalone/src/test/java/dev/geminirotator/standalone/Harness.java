@@ -45,7 +45,7 @@ final class Harness implements AutoCloseable {
     Files.writeString(configFile, yaml.replace("${UPSTREAM}", baseUrl()));
     StandaloneConfig config = StandaloneConfig.load(configFile, env,
         new StandaloneConfig.Overrides(null, 0));
-    proxy = ProxyServer.start(config);
+    proxy = ProxyServer.start(config, env);
   }
 
   String baseUrl() {

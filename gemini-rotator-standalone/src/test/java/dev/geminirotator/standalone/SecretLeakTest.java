@@ -13,7 +13,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import mockwebserver3.MockResponse;
 import mockwebserver3.SocketEffect;
 import org.junit.jupiter.api.AfterEach;
@@ -97,9 +96,5 @@ class SecretLeakTest {
 
   static void record(List<String> seen, HttpResponse<String> response) {
     seen.add(response.statusCode() + " " + response.headers().map() + "\n" + response.body());
-  }
-
-  static Map<String, String> none() {
-    return Map.of();
   }
 }
