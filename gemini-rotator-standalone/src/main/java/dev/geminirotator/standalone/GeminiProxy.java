@@ -616,8 +616,8 @@ final class GeminiProxy {
    * Receives one attempt's upstream→proxy response. Decides from the status alone for 2xx and
    * plain client errors, else from up to {@link GeminiClassifier#MAX_PEEK_BYTES} of the body;
    * then streams upstream→proxy chunks to the client, retaining each chunk until its
-   * proxy→client write completed and only then demanding the next. Callbacks of one response are serialised by
-   * the client, so fields need no locking.
+   * proxy→client write completed and only then demanding the next. Callbacks of one response
+   * are serialised by the client, so fields need no locking.
    */
   private final class UpstreamListener implements
       org.eclipse.jetty.client.Response.HeadersListener,

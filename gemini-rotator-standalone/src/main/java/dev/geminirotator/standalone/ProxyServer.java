@@ -220,9 +220,9 @@ public final class ProxyServer implements AutoCloseable {
 
   /**
    * Applies a new configuration: keys (added, removed, reweighted, state kept; keys added through
-   * the admin API and not deleted since are kept unless the file has a key with the same id), access and admin
-   * tokens, limits and the attempt policy. Listening address, TLS, upstream, storage and breaker
-   * settings need a restart; a change to them is logged and ignored.
+   * the admin API and not deleted since are kept unless the file has a key with that id), access
+   * and admin tokens, limits and the attempt policy. Listening address, TLS, upstream, storage
+   * and breaker settings need a restart; a change to them is logged and ignored.
    */
   public void reload(StandaloneConfig next) {
     synchronized (lifecycle) {
@@ -401,7 +401,8 @@ public final class ProxyServer implements AutoCloseable {
       if (path.equals("/metrics") && isGet(method)) {
         byte[] text = registry.scrape().getBytes(StandardCharsets.UTF_8);
         response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8");
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, text.length);
         response.write(true, ByteBuffer.wrap(text), callback);
         return true;

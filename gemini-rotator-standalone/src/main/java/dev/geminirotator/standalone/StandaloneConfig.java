@@ -98,7 +98,10 @@ public final class StandaloneConfig {
     this.source = r.source;
   }
 
-  /** Command-line values that win over file and environment; {@code null} fields are unset. */
+  /**
+   * Command-line values that win over file and environment; {@code null} fields are unset.
+   * Immutable.
+   */
   public record Overrides(String host, Integer port) {
     /** No overrides. */
     public static final Overrides NONE = new Overrides(null, null);

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 class FilesApiTest {
 
-  static final String FILE_JSON = "{\"file\":{\"name\":\"files/abc123\",\"mimeType\":\"text/plain\","
+  static final String FILE_JSON = "{\"file\":{\"name\":\"files/abc123\","
+      + "\"mimeType\":\"text/plain\","
       + "\"uri\":\"https://generativelanguage.googleapis.com/v1beta/files/abc123\"}}";
 
   Harness h;

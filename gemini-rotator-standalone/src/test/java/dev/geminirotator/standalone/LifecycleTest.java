@@ -68,7 +68,8 @@ class LifecycleTest {
 
     Files.writeString(h.configFile, "keys: [\n  unterminated");
     Thread.sleep(500);
-    Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
+    Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
+        + "    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
     Thread.sleep(500);
     assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k3");

@@ -131,7 +131,8 @@ class ProxyRoutesTest {
     HttpResponse<String> count = h.post("/v1beta/models/gemini-2.5-flash:countTokens",
         GENERATE_BODY, "x-goog-api-key", Harness.TOKEN);
     HttpResponse<String> embed = h.post("/v1beta/models/text-embedding-004:embedContent",
-        "{\"content\":{\"parts\":[{\"text\":\"hi\"}]}}", "Authorization", "Bearer " + Harness.TOKEN);
+        "{\"content\":{\"parts\":[{\"text\":\"hi\"}]}}", "Authorization",
+        "Bearer " + Harness.TOKEN);
     HttpResponse<String> models = h.get("/v1/models?pageSize=5&key=" + Harness.TOKEN_2);
 
     assertThat(count.body()).isEqualTo(Fixtures.geminiResponse("count-tokens.json"));

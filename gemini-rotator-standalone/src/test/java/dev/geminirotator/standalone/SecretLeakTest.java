@@ -58,8 +58,8 @@ class SecretLeakTest {
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     h.enqueue(400, Fixtures.geminiError("400-api-key-invalid"));
     h.enqueue(500, Fixtures.geminiError("500-internal"));
-    h.upstream.enqueue(new MockResponse.Builder().onResponseStart(new SocketEffect.CloseSocket(true, false, false))
-        .build());
+    h.upstream.enqueue(new MockResponse.Builder()
+        .onResponseStart(new SocketEffect.CloseSocket(true, false, false)).build());
     h.enqueue(503, Fixtures.geminiError("503-overloaded"));
 
     record(seen, h.post(PATH + "?key=" + Harness.TOKEN, "{}"));
