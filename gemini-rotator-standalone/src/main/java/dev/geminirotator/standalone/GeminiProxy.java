@@ -391,10 +391,26 @@ final class GeminiProxy {
 
     void nextAttempt() {
       attempt++;
+      // The guard first: a request it fails fast must not spend a key's quota permit.
+      try {
+        guard.acquirePermission(guardModel());
+      } catch (CircuitOpenException e) {
+        if (kept != null) {
+          sendKept();
+        } else if (lastTransportFailure != null) {
+          transportProblem();
+        } else {
+          metrics.rejected("circuit-open");
+          problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
+              secondsUntil(e.retryAt()));
+        }
+        return;
+      }
       KeyLease lease;
       try {
         lease = rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
         s.attempts.onNoKeyAvailable(attempt - 1);
         if (kept != null) {
           sendKept();
@@ -408,21 +424,9 @@ final class GeminiProxy {
           problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
         }
         return;
-      }
-      try {
-        guard.acquirePermission(guardModel());
-      } catch (CircuitOpenException e) {
-        lease.close();
-        if (kept != null) {
-          sendKept();
-        } else if (lastTransportFailure != null) {
-          transportProblem();
-        } else {
-          metrics.rejected("circuit-open");
-          problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
-              secondsUntil(e.retryAt()));
-        }
-        return;
+      } catch (RuntimeException e) {
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        throw e;
       }
       try {
         send(lease);
