@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * free-form labels and optional request quotas.
  *
  * <p>The id never contains the secret. When none is given it is derived from a SHA-256 of the
- * secret ({@code key-1a2b3c4d}), so it is stable across restarts and instances. The label
+ * secret ({@code key-1a2b3c4d5e6f}), so it is stable across restarts and instances. The label
  * {@value #PROJECT_LABEL} names the Google Cloud project the key belongs to: Gemini quotas are per
  * project and model, so keys of one project share rate-limit cooldowns. A key without the label is
  * its own project.
@@ -155,7 +155,7 @@ public final class ApiKey {
       byte[] digest = MessageDigest.getInstance("SHA-256")
           .digest(secret.getBytes(StandardCharsets.UTF_8));
       StringBuilder sb = new StringBuilder("key-");
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < 6; i++) { // 48 bits: collisions stay unlikely in pools of millions
         sb.append(Character.forDigit((digest[i] >> 4) & 0xF, 16))
             .append(Character.forDigit(digest[i] & 0xF, 16));
       }

@@ -31,7 +31,7 @@ class ApiKeyTest {
   void derivedIdIsStableAndDoesNotContainTheSecret() {
     ApiKey one = ApiKey.of(SECRET);
     ApiKey two = ApiKey.of(SECRET);
-    assertThat(one.id()).isEqualTo(two.id()).matches("key-[0-9a-f]{8}").doesNotContain("AIza");
+    assertThat(one.id()).isEqualTo(two.id()).matches("key-[0-9a-f]{12}").doesNotContain("AIza");
     assertThat(ApiKey.of(SECRET + "x").id()).isNotEqualTo(one.id());
   }
 

@@ -34,14 +34,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * RequestContext context = RequestContext.forModel(model);
  * Response last = null;
  * for (int attempt = 1; ; attempt++) {
- *   KeyLease lease;
- *   try {
+ *   guard.acquirePermission(model);                     // open: 503 (or the last failure)
+ *   KeyLease lease;                                     // after the guard: a fast-failed call
+ *   try {                                               // must not spend a key's quota permit
  *     lease = rotator.acquire(context);
  *   } catch (NoKeyAvailableException e) {
+ *     guard.onOutcome(model, Outcome.cancelled(), null); // hand the permission back
  *     policy.onNoKeyAvailable(attempt - 1);             // always RETURN
  *     return last != null ? last : tooManyRequests(e);  // 429 + Retry-After when nothing was tried
  *   }
- *   guard.acquirePermission(model);                     // open: close the lease (cancelled), 503
  *   Response response = send(request, lease.key());     // I/O failure: classifyTransportFailure
  *   Outcome outcome = classifier.classify(response.code(), response::header, peek(response));
  *   lease.complete(outcome);

@@ -7,7 +7,8 @@ import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.api.Subscription;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import io.github.resilience4j.circuitbreaker.event.CircuitBreakerOnStateTransitionEvent;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -115,7 +116,9 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   public void acquirePermission(String model) {
     if (!policy.enabled()) return;
     Breaker breaker = breakerFor(model, true);
-    if (breaker.circuitBreaker.tryAcquirePermission()) return;
+    boolean permitted = breaker.circuitBreaker.tryAcquirePermission();
+    observe(breaker);
+    if (permitted) return;
     throw new CircuitOpenException(breaker.scope, breaker.retryAt(clock.instant()));
   }
 
@@ -129,7 +132,8 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   public void onOutcome(String model, Outcome outcome, Duration elapsed) {
     Objects.requireNonNull(outcome, "outcome");
     if (!policy.enabled()) return;
-    CircuitBreaker breaker = breakerFor(model, true).circuitBreaker;
+    Breaker b = breakerFor(model, true);
+    CircuitBreaker breaker = b.circuitBreaker;
     switch (outcome.kind()) {
       case SUCCESS -> breaker.onSuccess(nanos(elapsed), TimeUnit.NANOSECONDS);
       case UPSTREAM_ERROR -> breaker.onError(nanos(elapsed), TimeUnit.NANOSECONDS,
@@ -138,6 +142,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
           TRANSPORT_FAILURE);
       case RATE_LIMITED, CLIENT_ERROR, KEY_REJECTED, CANCELLED -> breaker.releasePermission();
     }
+    observe(b);
   }
 
   /**
@@ -177,7 +182,11 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   /** Closes every breaker and forgets the calls it recorded. For operators. */
   public void reset() {
     shared.circuitBreaker.reset();
-    byModel.values().forEach(b -> b.circuitBreaker.reset());
+    observe(shared);
+    byModel.values().forEach(b -> {
+      b.circuitBreaker.reset();
+      observe(b);
+    });
   }
 
   /** Adds a listener to the existing ones; close the returned handle to remove it. */
@@ -243,16 +252,27 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   }
 
   private Breaker newBreaker(String scope) {
-    Breaker breaker = new Breaker(scope, CircuitBreaker.of(scope, config));
-    breaker.circuitBreaker.getEventPublisher()
-        .onStateTransition(event -> onTransition(breaker, event));
-    return breaker;
+    // No event consumer on the breaker: with one registered, resilience4j builds an event object
+    // for every recorded call. Transitions are observed after each call instead (observe).
+    return new Breaker(scope, CircuitBreaker.of(scope, config));
   }
 
-  private void onTransition(Breaker breaker, CircuitBreakerOnStateTransitionEvent event) {
+  /**
+   * Notices a state change of the breaker since it was last looked at: one volatile read per
+   * call, and a CAS so that only one of several racing callers reports a transition.
+   */
+  private void observe(Breaker breaker) {
+    CircuitBreaker.State seen = breaker.seen;
+    CircuitBreaker.State now = breaker.circuitBreaker.getState();
+    if (now != seen && SEEN.compareAndSet(breaker, seen, now)) {
+      onTransition(breaker, seen, now);
+    }
+  }
+
+  private void onTransition(Breaker breaker, CircuitBreaker.State rawFrom,
+      CircuitBreaker.State rawTo) {
     try {
-      CircuitBreaker.State rawTo = event.getStateTransition().getToState();
-      State from = map(event.getStateTransition().getFromState());
+      State from = map(rawFrom);
       State to = map(rawTo);
       Instant now = clock.instant();
       Instant retryAt = rawTo == CircuitBreaker.State.OPEN ? now.plus(policy.waitInOpen()) : null;
@@ -328,12 +348,25 @@ public final class ResilientCircuitGuard implements CircuitGuard {
     }
   }
 
+  private static final VarHandle SEEN;
+
+  static {
+    try {
+      SEEN = MethodHandles.privateLookupIn(Breaker.class, MethodHandles.lookup())
+          .findVarHandle(Breaker.class, "seen", CircuitBreaker.State.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   /** One breaker and the instant it will half-open. */
   private final class Breaker {
     final String scope;
     final CircuitBreaker circuitBreaker;
-    /** While open: when trial calls will be let through. Written by the transition listener. */
+    /** While open: when trial calls will be let through. Written when the opening is observed. */
     volatile Instant retryAt;
+    /** The state last observed; see {@link #observe}. */
+    volatile CircuitBreaker.State seen = CircuitBreaker.State.CLOSED;
 
     Breaker(String scope, CircuitBreaker circuitBreaker) {
       this.scope = scope;
@@ -344,7 +377,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
       return switch (circuitBreaker.getState()) {
         case OPEN -> {
           Instant r = retryAt;
-          // null only in the instant between opening and the listener recording it
+          // null only in the instant between opening and the opening being observed
           yield r != null ? r : now.plus(policy.waitInOpen());
         }
         case HALF_OPEN -> now.plus(policy.waitInOpen().compareTo(TRIALS_IN_FLIGHT_RETRY) < 0

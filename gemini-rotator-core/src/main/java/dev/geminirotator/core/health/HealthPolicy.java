@@ -121,7 +121,7 @@ public final class HealthPolicy {
 
     /** Weight of the newest outcome, greater than 0.0 and at most 1.0. */
     public Builder alpha(double alpha) {
-      this.alpha = Checks.between("alpha", alpha, Double.MIN_NORMAL, 1.0);
+      this.alpha = Checks.fraction("alpha", alpha);
       return this;
     }
 

@@ -35,6 +35,14 @@ public final class Checks {
     return value;
   }
 
+  /** A share in (0, 1]: more than nothing, at most all. */
+  public static double fraction(String field, double value) {
+    if (!(value > 0.0 && value <= 1.0)) {
+      throw new IllegalArgumentException(field + " must be > 0.0 and <= 1.0 but was " + value);
+    }
+    return value;
+  }
+
   public static Duration positive(String field, Duration value) {
     Objects.requireNonNull(value, field);
     if (value.isNegative() || value.isZero()) {

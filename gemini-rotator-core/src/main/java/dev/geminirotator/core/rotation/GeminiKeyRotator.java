@@ -65,6 +65,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
   private static final long GOLDEN = 0x9E3779B97F4A7C15L;
   private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
+  private static final long RECONCILE_GRACE_MILLIS = 10_000;
   private static final long UNKNOWN_TIME = Long.MIN_VALUE;
   private static final int NO = 0;
   private static final int YES = 1;
@@ -86,6 +87,12 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final StormGuard rateLimitStorm;
   private final StormGuard rejectionStorm;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
+  /**
+   * Set while this rotator writes to the store, so a store that delivers synchronously (the
+   * memory store) does not hand the rotator its own change back, possibly behind a newer one.
+   * Remote stores skip an instance's own messages by origin.
+   */
+  private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
 
   private final LongAdder noKeyAvailable = new LongAdder();
   private final LongAdder retiredSuccesses = new LongAdder();
@@ -112,7 +119,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       for (ApiKey key : b.keys.values()) slots.add(newSlot(key));
       publishPool(slots);
     }
-    applySnapshot(loadFromStore());
+    applySnapshot(loadFromStore(), true);
     this.storeSubscription = store.subscribe(this::applyRemote);
     if (b.reconcileInterval != null) {
       reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -403,11 +410,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     boolean changed = false;
     synchronized (slot) {
       if (slot.status == KeySlot.PROBING) {
-        slot.status = KeySlot.HEALTHY;
+        slot.setStatus(KeySlot.HEALTHY, 0, null, now);
         slot.trialFailures = 0;
-        slot.statusUntil = 0;
-        slot.reason = null;
         slot.setHealth(Math.max(slot.health(), health.recoveredScore()));
+        queueStatus(slot, now);
         changed = true;
       }
     }
@@ -420,8 +426,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   private void trialInconclusive(KeySlot slot) {
     synchronized (slot) {
       if (slot.status == KeySlot.PROBING) {
-        slot.status = KeySlot.UNHEALTHY;
-        slot.statusUntil = clock.millis();
+        long now = clock.millis();
+        slot.setStatus(KeySlot.UNHEALTHY, now, slot.reason, now);
       }
     }
   }
@@ -440,18 +446,13 @@ public final class GeminiKeyRotator implements KeyRotator {
           : status == expected;
       if (!matches) return;
       from = slot.baseState();
+      if (status == KeySlot.PROBING && expected == -1) slot.trialFailures++;
       until = now + health.cooldown(slot.trialFailures,
           ThreadLocalRandom.current().nextDouble()).toMillis();
-      slot.status = KeySlot.UNHEALTHY;
-      slot.statusUntil = until;
-      slot.reason = reason;
+      slot.setStatus(KeySlot.UNHEALTHY, until, reason, now);
+      queueStatus(slot, now);
     }
-    if (from == KeyState.UNHEALTHY) {
-      // A failed trial: still unhealthy, with a longer wait. Persist, but no transition event.
-      storeApply(new StateChange.KeyStatus(slot.id, KeyState.UNHEALTHY,
-          Instant.ofEpochMilli(until), reason, Instant.ofEpochMilli(now)));
-      return;
-    }
+    // From UNHEALTHY (a failed trial): still unhealthy with a longer wait; no transition event.
     afterTransition(slot, from, KeyState.UNHEALTHY, reason, Instant.ofEpochMilli(until), now);
   }
 
@@ -461,10 +462,9 @@ public final class GeminiKeyRotator implements KeyRotator {
     synchronized (slot) {
       if (slot.status == status && slot.statusUntil == until) return;
       from = slot.baseState();
-      slot.status = status;
-      slot.statusUntil = until;
-      slot.reason = reason;
+      slot.setStatus(status, until, reason, now);
       to = slot.baseState();
+      queueStatus(slot, now);
     }
     afterTransition(slot, from, to, reason, until == 0 ? null : Instant.ofEpochMilli(until), now);
   }
@@ -472,8 +472,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private void afterTransition(KeySlot slot, KeyState from, KeyState to, String reason,
       Instant until, long now) {
     Instant at = Instant.ofEpochMilli(now);
-    storeApply(new StateChange.KeyStatus(slot.id, to, until, reason, at));
-    storeApply(new StateChange.Health(slot.id, slot.health()));
+    flushStatus(slot);
     if (from != to) {
       if (to == KeyState.INVALID || from == KeyState.INVALID) {
         log.warn("key {} went {} -> {}: {}", slot.id, from, to, reason);
@@ -481,6 +480,31 @@ public final class GeminiKeyRotator implements KeyRotator {
         log.info("key {} went {} -> {}: {}", slot.id, from, to, reason);
       }
       fire(new StateTransition(slot.id, from, to, reason, until, at));
+    }
+  }
+
+  /** Records the key's current state as the next status to write; caller holds the slot. */
+  private static void queueStatus(KeySlot slot, long now) {
+    KeyState state = slot.baseState();
+    slot.pendingStatus = new StateChange.KeyStatus(slot.id, state,
+        state == KeyState.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null, slot.reason,
+        Instant.ofEpochMilli(now));
+  }
+
+  /**
+   * Writes the key's newest pending status (and its health) to the store. Called outside the slot
+   * lock: the store may call back into rotators that share it.
+   */
+  private void flushStatus(KeySlot slot) {
+    synchronized (slot.storeLock) {
+      StateChange.KeyStatus change;
+      synchronized (slot) {
+        change = slot.pendingStatus;
+        slot.pendingStatus = null;
+      }
+      if (change == null) return; // a later transition's writer got here first
+      storeApply(change);
+      storeApply(new StateChange.Health(slot.id, slot.health()));
     }
   }
 
@@ -574,14 +598,17 @@ public final class GeminiKeyRotator implements KeyRotator {
       KeySlot fresh = newSlot(key);
       if (existing != null) {
         synchronized (existing) {
-          fresh.status = existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY : existing.status;
-          fresh.statusUntil = existing.statusUntil;
-          fresh.reason = existing.reason;
           fresh.disabled = existing.disabled;
-          fresh.trialFailures = existing.trialFailures;
-          fresh.setHealth(existing.health());
+          if (existing.key.secret().equals(key.secret())) {
+            // Same credential, new weight/labels/quotas: it keeps what was learned about it.
+            // A new secret is a new credential and starts healthy.
+            fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
+                : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
+            fresh.trialFailures = existing.trialFailures;
+            fresh.setHealth(existing.health());
+          }
+          existing.removed = true; // under the old slot's lock: no transition slips past
         }
-        existing.removed = true;
         fresh.inherit(existing);
         slots.set(slots.indexOf(existing), fresh);
         added = false;
@@ -662,7 +689,9 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (slot.disabled == disabled) return true;
       from = slot.baseState();
       slot.disabled = disabled;
+      slot.stateSince = clock.millis();
       to = slot.baseState();
+      queueStatus(slot, slot.stateSince);
     }
     afterTransition(slot, from, to, disabled ? "disabled by an operator"
         : "enabled by an operator", statusUntil(slot), clock.millis());
@@ -678,12 +707,11 @@ public final class GeminiKeyRotator implements KeyRotator {
     KeyState to;
     synchronized (slot) {
       from = slot.baseState();
-      slot.status = KeySlot.HEALTHY;
-      slot.statusUntil = 0;
-      slot.reason = null;
+      slot.setStatus(KeySlot.HEALTHY, 0, null, now);
       slot.trialFailures = 0;
       slot.setHealth(1.0);
       to = slot.baseState();
+      queueStatus(slot, now);
     }
     for (Map.Entry<String, Long> c : slot.project.active(now).entrySet()) {
       storeApply(new StateChange.Cooldown(slot.project.name, c.getKey(), Instant.EPOCH, true));
@@ -812,11 +840,14 @@ public final class GeminiKeyRotator implements KeyRotator {
   // Store
 
   private void storeApply(StateChange change) {
+    applyingOwnChange.set(Boolean.TRUE);
     try {
       store.apply(change);
     } catch (RuntimeException e) {
       log.warn("store {} refused a {} change; local state kept", store.describe(),
           change.getClass().getSimpleName(), e);
+    } finally {
+      applyingOwnChange.remove();
     }
   }
 
@@ -832,7 +863,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   /** Reloads the store's state and applies what differs; what a periodic reconcile runs. */
   public void reconcile() {
-    applySnapshot(store.load());
+    applySnapshot(store.load(), false);
   }
 
   private void reconcileQuietly() {
@@ -843,19 +874,44 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
   }
 
-  private void applySnapshot(StoreSnapshot snapshot) {
+  /**
+   * Brings local state in line with the store. At start ({@code initial}) health is restored
+   * too; later, health stays local (the store's copy is written only at transitions and would be
+   * stale), and a key the store holds no state for returns to healthy or enabled if it left that
+   * state more than {@link #RECONCILE_GRACE_MILLIS} ago: its recovery or reset elsewhere was
+   * missed. The grace keeps a change this rotator just queued from being undone before a
+   * write-behind store has it.
+   */
+  private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
     snapshot.removedKeyIds().forEach(this::removeLocally);
     snapshot.addedKeys().forEach(this::addLocally);
-    snapshot.statuses().values().forEach(this::applyRemote);
+    snapshot.statuses().values().forEach(this::applyStatus);
     snapshot.cooldowns().forEach(this::applyRemote);
-    snapshot.health().forEach((id, score) -> {
-      KeySlot slot = pool.byId.get(id);
-      if (slot != null) slot.setHealth(Math.max(0.0, Math.min(1.0, score)));
-    });
+    if (initial) {
+      snapshot.health().forEach((id, score) -> {
+        KeySlot slot = pool.byId.get(id);
+        if (slot != null) slot.setHealth(Math.max(0.0, Math.min(1.0, score)));
+      });
+      return;
+    }
+    long now = clock.millis();
+    for (KeySlot slot : pool.slots) {
+      if (snapshot.statuses().containsKey(slot.id)) continue;
+      boolean stale;
+      synchronized (slot) {
+        stale = (slot.disabled || slot.status == KeySlot.INVALID
+            || slot.status == KeySlot.UNHEALTHY) && now - slot.stateSince > RECONCILE_GRACE_MILLIS;
+      }
+      if (stale) {
+        applyStatus(new StateChange.KeyStatus(slot.id, KeyState.HEALTHY, null,
+            "healthy in the store (reconciled)", Instant.ofEpochMilli(now)));
+      }
+    }
   }
 
   /** Applies a change made elsewhere. Idempotent; fires events only for real changes. */
   private void applyRemote(StateChange change) {
+    if (applyingOwnChange.get() != null) return; // our own change, echoed
     if (change instanceof StateChange.KeyStatus s) {
       applyStatus(s);
     } else if (change instanceof StateChange.Cooldown c) {
@@ -881,21 +937,28 @@ public final class GeminiKeyRotator implements KeyRotator {
     KeySlot slot = pool.byId.get(s.keyId());
     if (slot == null) return;
     long until = s.until() == null ? 0 : s.until().toEpochMilli();
+    long now = clock.millis();
     KeyState from;
     KeyState to;
     synchronized (slot) {
       from = slot.baseState();
       if (s.state() == KeyState.DISABLED) {
+        if (!slot.disabled) slot.stateSince = now;
         slot.disabled = true;
       } else {
+        if (slot.disabled) slot.stateSince = now;
         slot.disabled = false;
         int status = KeySlot.statusOf(s.state());
-        if (slot.status != status || (status == KeySlot.UNHEALTHY && slot.statusUntil != until)) {
-          if (!(slot.status == KeySlot.PROBING && status == KeySlot.UNHEALTHY)) {
-            slot.status = status;
-            slot.statusUntil = status == KeySlot.UNHEALTHY ? until : 0;
+        boolean differs = slot.status != status
+            || (status == KeySlot.UNHEALTHY && slot.statusUntil != until);
+        // A trial running here decides for itself; an UNHEALTHY from elsewhere doesn't cut it.
+        if (differs && !(slot.status == KeySlot.PROBING && status == KeySlot.UNHEALTHY)) {
+          slot.setStatus(status, status == KeySlot.UNHEALTHY ? until : 0, s.reason(), now);
+          if (status == KeySlot.HEALTHY) {
+            // Recovered or reset elsewhere: don't let a score from before send it straight back.
+            slot.trialFailures = 0;
+            slot.setHealth(Math.max(slot.health(), health.recoveredScore()));
           }
-          slot.reason = s.reason();
         }
       }
       to = slot.baseState();

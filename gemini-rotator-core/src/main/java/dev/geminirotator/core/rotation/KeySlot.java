@@ -49,6 +49,15 @@ final class KeySlot {
   volatile String reason;
   /** Failed trials in a row; guarded by this. */
   int trialFailures;
+  /** When status or disabled last changed, epoch millis; guarded by this. */
+  long stateSince;
+  /** The newest status not yet written to the store; guarded by this. See storeLock. */
+  dev.geminirotator.api.spi.StateChange.KeyStatus pendingStatus;
+  /**
+   * Serialises this key's writes to the store, so a slow writer can never put an older status
+   * over a newer one: whoever holds it writes the newest pending status, if any is left.
+   */
+  final Object storeLock = new Object();
   volatile boolean removed;
 
   private volatile double health = 1.0;
@@ -69,6 +78,17 @@ final class KeySlot {
     this.id = key.id();
     this.project = project;
     this.quota = quota;
+  }
+
+  /**
+   * Sets the status; caller holds this. The deadline is written before the status, so a reader
+   * that sees the new status (volatile) also sees its deadline.
+   */
+  void setStatus(int newStatus, long until, String why, long now) {
+    statusUntil = until;
+    status = newStatus;
+    reason = why;
+    stateSince = now;
   }
 
   boolean tryStartTrial() {

@@ -14,6 +14,7 @@ import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.core.rotation.Strategy;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -22,7 +23,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -107,14 +107,8 @@ class QuickStartTest {
   }
 
   @Test
-  void readmeShowsTheQuickStartExactly() throws IOException {
-    String source = Files.readString(
-        Path.of("src/test/java/dev/geminirotator/core/readme/QuickStartTest.java"));
-    String snippet = source.substring(source.indexOf("// README:quick-start:begin"),
-        source.indexOf("    // README:quick-start:end"));
-    snippet = snippet.substring(snippet.indexOf('\n') + 1).stripTrailing();
-    String readme = Files.readString(Path.of("..", "README.md"));
-    assertThat(readme).contains(snippet.lines().map(line -> line.length() >= 4 ? line.substring(4) : line)
-        .reduce((a, b) -> a + "\n" + b).orElseThrow());
+  void readmeShowsTheQuickStartExactly() {
+    ReadmeSnippets.assertInReadme(
+        Path.of("src/test/java/dev/geminirotator/core/readme/QuickStartTest.java"), "quick-start");
   }
 }

@@ -1,0 +1,328 @@
+package dev.geminirotator.core.config;
+
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.core.guard.BreakerPolicy;
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.KeyStateStores;
+import dev.geminirotator.core.health.HealthPolicy;
+import dev.geminirotator.core.rotation.CooldownPolicy;
+import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.core.rotation.StormPolicy;
+import dev.geminirotator.core.rotation.Strategy;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * Everything a rotator is built from: the keys, the selection strategy, the health, cooldown and
+ * storm policies, the attempt and breaker settings, and the URI of the store that holds state.
+ *
+ * <p>Build one in code with {@link #builder()}, or load one with {@link ConfigLoader}. Every
+ * section starts from its documented defaults ({@link #DEFAULT_STRATEGY}, {@link #DEFAULT_STORAGE},
+ * {@link HealthPolicy#defaults()}, ...); {@link #fields()} lists every field with its YAML path,
+ * default and environment override. {@link #toString()} shows key ids and masked secrets only, and
+ * hides any password in the storage URI.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class RotatorConfig {
+
+  /** The selection strategy when none is set. */
+  public static final Strategy DEFAULT_STRATEGY = Strategy.ROUND_ROBIN;
+  /** The store when none is set: state private to the process. */
+  public static final String DEFAULT_STORAGE = "memory:";
+
+  private static final RotatorConfig DEFAULTS = builder().build();
+  private static final Pattern URI_PASSWORD = Pattern.compile("(//[^/@:]*:)[^@/]*@");
+  private static final Pattern QUERY_SECRET =
+      Pattern.compile("(?i)([?&](?:password|pass|pwd|token|secret|key)=)[^&]*");
+  private static final int KEYS_SHOWN = 10;
+  /** {@code memory:}: a scheme alone, valid as a storage URI though not as a java.net.URI. */
+  private static final Pattern SCHEME_ONLY = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*:");
+
+  private final List<ApiKey> keys;
+  private final Strategy strategy;
+  private final HealthPolicy health;
+  private final CooldownPolicy cooldown;
+  private final StormPolicy storm;
+  private final AttemptPolicy attempts;
+  private final BreakerPolicy breaker;
+  private final String storage;
+
+  private RotatorConfig(Builder b) {
+    this.keys = List.copyOf(b.keys);
+    this.strategy = b.strategy;
+    this.health = b.health;
+    this.cooldown = b.cooldown;
+    this.storm = b.storm;
+    this.attempts = b.attempts;
+    this.breaker = b.breaker;
+    this.storage = b.storage;
+  }
+
+  /** The defaults, with no keys. */
+  public static RotatorConfig defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    return new Builder().keys(keys).strategy(strategy).health(health).cooldown(cooldown)
+        .storm(storm).attempts(attempts).breaker(breaker).storage(storage);
+  }
+
+  /**
+   * Every field a configuration file may set, with its path, type, default and environment
+   * override, read from the same code that loads a file.
+   */
+  public static List<FieldDoc> fields() {
+    ConfigNode describing = ConfigNode.describe();
+    RotatorSections.read(describing);
+    return describing.fields();
+  }
+
+  /** The keys, in order; ids and secrets are unique. */
+  public List<ApiKey> keys() {
+    return keys;
+  }
+
+  public Strategy strategy() {
+    return strategy;
+  }
+
+  public HealthPolicy health() {
+    return health;
+  }
+
+  public CooldownPolicy cooldown() {
+    return cooldown;
+  }
+
+  public StormPolicy storm() {
+    return storm;
+  }
+
+  public AttemptPolicy attempts() {
+    return attempts;
+  }
+
+  public BreakerPolicy breaker() {
+    return breaker;
+  }
+
+  /** The URI of the state store, e.g. {@code memory:} or {@code redis://host:6379/0}. */
+  public String storage() {
+    return storage;
+  }
+
+  /**
+   * Sets this configuration's keys, strategy and health, cooldown and storm policies on a rotator
+   * builder. The store is not set: pass one to the builder, or use {@link #newRotator()} to open
+   * the one {@link #storage()} names. Attempt and breaker settings belong to the layers that run
+   * requests, not to the rotator.
+   */
+  public GeminiKeyRotator.Builder applyTo(GeminiKeyRotator.Builder builder) {
+    return builder.keys(keys).strategy(strategy).health(health).cooldowns(cooldown).storm(storm);
+  }
+
+  /**
+   * Opens the store {@link #storage()} names and builds a rotator that owns it (closing the
+   * rotator closes the store).
+   *
+   * @throws IllegalArgumentException when no provider on the class path handles the storage
+   *     URI's scheme
+   */
+  public GeminiKeyRotator newRotator() {
+    return newRotator(b -> { });
+  }
+
+  /**
+   * As {@link #newRotator()}, letting the caller set more on the builder first, such as a clock or
+   * listeners. If the customizer or the build fails, the store is closed again.
+   */
+  public GeminiKeyRotator newRotator(Consumer<GeminiKeyRotator.Builder> customizer) {
+    Objects.requireNonNull(customizer, "customizer");
+    KeyStateStore store = KeyStateStores.open(storage);
+    try {
+      GeminiKeyRotator.Builder b = applyTo(GeminiKeyRotator.builder());
+      customizer.accept(b);
+      return b.store(store, true).build();
+    } catch (RuntimeException | Error e) {
+      try {
+        store.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Ids and masked secrets of the first ten keys, the policies, and the storage URI without any
+   * password. Never a secret.
+   */
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("RotatorConfig{keys=").append(keys.size()).append(" [");
+    for (int i = 0; i < Math.min(KEYS_SHOWN, keys.size()); i++) {
+      sb.append(i == 0 ? "" : ", ").append(keys.get(i));
+    }
+    if (keys.size() > KEYS_SHOWN) sb.append(", … ").append(keys.size() - KEYS_SHOWN).append(" more");
+    return sb.append(']').append(", strategy=").append(ConfigNode.yamlName(strategy))
+        .append(", health=").append(health)
+        .append(", cooldown=").append(cooldown)
+        .append(", storm=").append(storm)
+        .append(", attempts=").append(attempts)
+        .append(", breaker=").append(breaker)
+        .append(", storage=").append(redact(storage))
+        .append('}').toString();
+  }
+
+  /** A URI with any password in its user info or query replaced by {@code ****}. */
+  static String redact(String uri) {
+    String s = URI_PASSWORD.matcher(uri).replaceAll("$1****@");
+    return QUERY_SECRET.matcher(s).replaceAll("$1****");
+  }
+
+  /**
+   * For each key, {@code null} or why it repeats an earlier one:
+   * {@code "keys[3] duplicates keys[0] (same secret)"}. Never shows a secret.
+   *
+   * @param origins how to name each key's position, aligned with {@code keys}
+   */
+  static List<String> duplicates(List<ApiKey> keys, List<String> origins) {
+    Map<String, Integer> bySecret = new HashMap<>();
+    Map<String, Integer> byId = new HashMap<>();
+    List<String> out = new ArrayList<>(keys.size());
+    for (int i = 0; i < keys.size(); i++) {
+      ApiKey key = keys.get(i);
+      Integer sameSecret = bySecret.putIfAbsent(key.secret(), i);
+      if (sameSecret != null) {
+        out.add(origins.get(i) + " duplicates " + origins.get(sameSecret) + " (same secret)");
+        continue;
+      }
+      Integer sameId = byId.putIfAbsent(key.id(), i);
+      if (sameId != null) {
+        bySecret.remove(key.secret());
+        out.add(origins.get(i) + " duplicates " + origins.get(sameId) + " (same id '" + key.id()
+            + "'; give each key its own id)");
+        continue;
+      }
+      out.add(null);
+    }
+    return out;
+  }
+
+  /** Builds a {@link RotatorConfig} from the defaults. Not thread-safe. */
+  public static final class Builder {
+    private final List<ApiKey> keys = new ArrayList<>();
+    private Strategy strategy = DEFAULT_STRATEGY;
+    private HealthPolicy health = HealthPolicy.defaults();
+    private CooldownPolicy cooldown = CooldownPolicy.defaults();
+    private StormPolicy storm = StormPolicy.defaults();
+    private AttemptPolicy attempts = AttemptPolicy.defaults();
+    private BreakerPolicy breaker = BreakerPolicy.defaults();
+    private String storage = DEFAULT_STORAGE;
+
+    private Builder() {
+    }
+
+    /** Adds a key. */
+    public Builder key(ApiKey key) {
+      keys.add(Objects.requireNonNull(key, "key"));
+      return this;
+    }
+
+    /** Replaces the keys. */
+    public Builder keys(Collection<ApiKey> keys) {
+      Objects.requireNonNull(keys, "keys");
+      List<ApiKey> copy = new ArrayList<>(keys.size());
+      for (ApiKey key : keys) copy.add(Objects.requireNonNull(key, "keys must not contain null"));
+      this.keys.clear();
+      this.keys.addAll(copy);
+      return this;
+    }
+
+    public Builder strategy(Strategy strategy) {
+      this.strategy = Objects.requireNonNull(strategy, "strategy");
+      return this;
+    }
+
+    public Builder health(HealthPolicy health) {
+      this.health = Objects.requireNonNull(health, "health");
+      return this;
+    }
+
+    public Builder cooldown(CooldownPolicy cooldown) {
+      this.cooldown = Objects.requireNonNull(cooldown, "cooldown");
+      return this;
+    }
+
+    public Builder storm(StormPolicy storm) {
+      this.storm = Objects.requireNonNull(storm, "storm");
+      return this;
+    }
+
+    public Builder attempts(AttemptPolicy attempts) {
+      this.attempts = Objects.requireNonNull(attempts, "attempts");
+      return this;
+    }
+
+    public Builder breaker(BreakerPolicy breaker) {
+      this.breaker = Objects.requireNonNull(breaker, "breaker");
+      return this;
+    }
+
+    /**
+     * The URI of the state store: {@code memory:} (the default), {@code redis://host:6379/0}, or
+     * any scheme a {@link dev.geminirotator.api.spi.KeyStateStoreProvider} on the class path
+     * handles. Only the syntax is checked here; the provider is looked up when a rotator is built.
+     */
+    public Builder storage(String uri) {
+      Objects.requireNonNull(uri, "storage");
+      String trimmed = uri.trim();
+      boolean valid = SCHEME_ONLY.matcher(trimmed).matches();
+      if (!valid) {
+        try {
+          valid = new URI(trimmed).getScheme() != null;
+        } catch (URISyntaxException e) {
+          valid = false;
+        }
+      }
+      if (!valid) {
+        throw new IllegalArgumentException("storage must be a URI with a scheme, such as memory:"
+            + " or redis://host:6379/0, but was '" + ConfigNode.printable(redact(uri)) + "'");
+      }
+      this.storage = trimmed;
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException when two keys share an id or a secret, naming their
+     *     positions (never the secret)
+     */
+    public RotatorConfig build() {
+      List<String> origins = new ArrayList<>(keys.size());
+      for (int i = 0; i < keys.size(); i++) origins.add("keys[" + i + "]");
+      List<String> problems = new ArrayList<>();
+      for (String problem : duplicates(keys, origins)) {
+        if (problem != null) problems.add(problem);
+      }
+      if (!problems.isEmpty()) {
+        throw new IllegalArgumentException(String.join("; ", problems));
+      }
+      return new RotatorConfig(this);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+package dev.geminirotator.core.rotation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyLease;
+import dev.geminirotator.api.KeySnapshot;
+import dev.geminirotator.api.KeyState;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.RequestContext;
+import dev.geminirotator.api.Subscription;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.core.health.HealthPolicy;
+import dev.geminirotator.core.store.MemoryKeyStateStore;
+import dev.geminirotator.testsupport.FakeClock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/** Regressions from review: the store and the rotators sharing it must agree on the latest state. */
+class StoreConsistencyTest {
+
+  private static final RequestContext FLASH = RequestContext.forModel("gemini-2.5-flash");
+  private final FakeClock clock = FakeClock.standard();
+
+  private static ApiKey key(String id) {
+    return ApiKey.builder("secret-" + id + "-0123456789").id(id).build();
+  }
+
+  private static KeyLease only(GeminiKeyRotator rotator, String keyId) {
+    RequestContext ctx = FLASH;
+    for (KeySnapshot s : rotator.snapshot()) {
+      if (!s.id().equals(keyId)) ctx = ctx.excluding(s.id());
+    }
+    return rotator.acquire(ctx);
+  }
+
+  /** Delegates to a memory store; can hold the first UNHEALTHY write, or drop subscriptions. */
+  static final class ControlledStore implements KeyStateStore {
+    final MemoryKeyStateStore backing;
+    final CountDownLatch holding = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+    volatile boolean holdFirstUnhealthy;
+    volatile boolean deliver = true;
+
+    ControlledStore(FakeClock clock) {
+      backing = new MemoryKeyStateStore(clock);
+    }
+
+    @Override
+    public StoreSnapshot load() {
+      return backing.load();
+    }
+
+    @Override
+    public void apply(StateChange change) {
+      if (holdFirstUnhealthy && change instanceof StateChange.KeyStatus s
+          && s.state() == KeyState.UNHEALTHY) {
+        holdFirstUnhealthy = false;
+        holding.countDown();
+        try {
+          release.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      backing.apply(change);
+    }
+
+    @Override
+    public Subscription subscribe(Consumer<StateChange> listener) {
+      return backing.subscribe(change -> {
+        if (deliver) listener.accept(change);
+      });
+    }
+
+    @Override
+    public long incrementWindow(String name, Duration window) {
+      return backing.incrementWindow(name, window);
+    }
+
+    @Override
+    public boolean isAvailable() {
+      return true;
+    }
+
+    @Override
+    public String describe() {
+      return "controlled:";
+    }
+
+    @Override
+    public void close() {
+    }
+  }
+
+  @Test
+  void aSlowWriterNeverPutsAnOlderStatusOverANewerOne() throws Exception {
+    ControlledStore store = new ControlledStore(clock);
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    for (int i = 0; i < 6; i++) only(rotator, "k0").complete(Outcome.upstreamError(500, "INTERNAL"));
+    store.holdFirstUnhealthy = true;
+
+    Thread unhealthy = new Thread(() ->
+        only(rotator, "k0").complete(Outcome.upstreamError(500, "INTERNAL")));
+    unhealthy.start();
+    assertThat(store.holding.await(10, TimeUnit.SECONDS)).isTrue();
+    // While the UNHEALTHY write is stuck, an operator resets the key and it is then rejected.
+    Thread invalid = new Thread(() -> {
+      rotator.reset("k0");
+      only(rotator, "k0").complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    });
+    invalid.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    // Release the stuck write once the rejection is done, or is itself waiting to write.
+    while (rotator.snapshot("k0").orElseThrow().state() != KeyState.INVALID
+        && invalid.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    store.release.countDown();
+    unhealthy.join(10_000);
+    invalid.join(10_000);
+
+    assertThat(rotator.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.INVALID);
+    assertThat(store.backing.statuses().get("k0").state()).isEqualTo(KeyState.INVALID);
+  }
+
+  @Test
+  void aRecoveryLearnedFromAnotherRotatorBringsHealthBackToo() {
+    MemoryKeyStateStore store = new MemoryKeyStateStore(clock);
+    GeminiKeyRotator a = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    GeminiKeyRotator b = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    for (int i = 0; i < 7; i++) only(b, "k0").complete(Outcome.upstreamError(500, "INTERNAL"));
+    assertThat(a.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.UNHEALTHY);
+
+    a.reset("k0");
+
+    KeySnapshot seenByB = b.snapshot("k0").orElseThrow();
+    assertThat(seenByB.state()).isEqualTo(KeyState.HEALTHY);
+    assertThat(seenByB.health()).isGreaterThanOrEqualTo(HealthPolicy.DEFAULT_RECOVERED_SCORE);
+    only(b, "k0").complete(Outcome.upstreamError(500, "INTERNAL"));
+    assertThat(a.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.HEALTHY);
+  }
+
+  @Test
+  void reconcileKeepsLiveHealthInsteadOfTheStoredCopy() {
+    MemoryKeyStateStore store = new MemoryKeyStateStore(clock);
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    only(rotator, "k0").complete(Outcome.keyRejected(401, "UNAUTHENTICATED"));
+    rotator.reset("k0");
+    for (int i = 0; i < 3; i++) only(rotator, "k0").complete(Outcome.upstreamError(500, "INTERNAL"));
+    double live = rotator.snapshot("k0").orElseThrow().health();
+    assertThat(live).isLessThan(1.0);
+    rotator.reconcile();
+    assertThat(rotator.snapshot("k0").orElseThrow().health()).isEqualTo(live);
+  }
+
+  @Test
+  void aNewSecretForAnInvalidKeyStartsHealthy() {
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    only(rotator, "k0").complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    rotator.addKey(ApiKey.builder("secret-k0-renewed-0123456789").id("k0").build());
+    assertThat(rotator.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.HEALTHY);
+  }
+
+  @Test
+  void reconcileRepairsARecoveryWhoseMessageWasMissed() {
+    ControlledStore store = new ControlledStore(clock);
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    only(rotator, "k0").complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    store.deliver = false; // the next message is lost on its way to this rotator
+    store.backing.apply(new StateChange.KeyStatus("k0", KeyState.HEALTHY, null, "reset elsewhere",
+        clock.instant()));
+
+    rotator.reconcile();
+    assertThat(rotator.snapshot("k0").orElseThrow().state()).as("within the grace period")
+        .isEqualTo(KeyState.INVALID);
+    clock.advance(Duration.ofSeconds(11));
+    rotator.reconcile();
+    assertThat(rotator.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.HEALTHY);
+  }
+}

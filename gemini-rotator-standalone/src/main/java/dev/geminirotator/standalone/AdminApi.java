@@ -1,0 +1,289 @@
+package dev.geminirotator.standalone;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeySnapshot;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.RotatorStats;
+import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.core.guard.ResilientCircuitGuard;
+import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin API under {@code /admin/**}, behind {@code Authorization: Bearer <admin token>}
+ * (401 without one, 403 with a wrong one, compared in constant time; 404 for everything when no
+ * admin token is configured). Lists, adds, removes, enables, disables and resets keys, reloads the
+ * configuration and reports stats. Output shows key ids and masked secrets only; every response is
+ * {@code Cache-Control: no-store}. Thread-safe.
+ */
+final class AdminApi {
+
+  private static final Logger log = LoggerFactory.getLogger(AdminApi.class);
+  static final int MAX_BODY = 1024 * 1024;
+
+  private final GeminiKeyRotator rotator;
+  private final ResilientCircuitGuard guard;
+  private final Supplier<Settings> settings;
+  private final Supplier<StandaloneConfig> reloader;
+  private final RuntimeKeys runtimeKeys;
+
+  AdminApi(GeminiKeyRotator rotator, ResilientCircuitGuard guard, Supplier<Settings> settings,
+      Supplier<StandaloneConfig> reloader, RuntimeKeys runtimeKeys) {
+    this.runtimeKeys = runtimeKeys;
+    this.rotator = rotator;
+    this.guard = guard;
+    this.settings = settings;
+    this.reloader = reloader;
+  }
+
+  void handle(Request request, Response response, Callback callback) {
+    Settings s = settings.get();
+    String path = request.getHttpURI().getPath();
+    String method = request.getMethod();
+    if (!s.adminEnabled()) {
+      Problems.send(request, response, callback, 404, "not-found", "Not found",
+          "the admin API is disabled: set admin.token to enable it", false, -1);
+      return;
+    }
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)
+        || auth.substring(7).isBlank()) {
+      response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"admin\"");
+      Problems.send(request, response, callback, 401, "unauthenticated", "Admin token required",
+          "send Authorization: Bearer <admin token>", false, -1);
+      return;
+    }
+    if (!s.matchAdmin(auth.substring(7).trim())) {
+      Problems.send(request, response, callback, 403, "forbidden", "Invalid admin token",
+          "the admin token is not valid", false, -1);
+      return;
+    }
+    try {
+      route(request, response, callback, path, method);
+    } catch (ConfigException e) {
+      ObjectNode body = problemBody(request, 422, "invalid-config", "Configuration invalid",
+          "the configuration file has errors; the running configuration is kept");
+      ArrayNode errors = body.putArray("errors");
+      e.errors().forEach(errors::add);
+      send(response, callback, 422, body, "application/problem+json");
+    } catch (BadRequest e) {
+      Problems.send(request, response, callback, 400, "bad-request", "Bad request",
+          e.getMessage(), false, -1);
+    } catch (Exception e) {
+      log.atError().addKeyValue("requestId", RequestIds.get(request))
+          .log("admin request failed: {}", e.getClass().getSimpleName());
+      Problems.send(request, response, callback, 500, "admin-error", "Admin request failed",
+          "the admin request failed; see the proxy log", false, -1);
+    }
+  }
+
+  private void route(Request request, Response response, Callback callback, String path,
+      String method) throws Exception {
+    List<String> parts = new ArrayList<>();
+    for (String p : path.substring("/admin".length()).split("/")) {
+      if (!p.isEmpty()) parts.add(URLDecoder.decode(p, StandardCharsets.UTF_8));
+    }
+    if (parts.size() == 1 && parts.get(0).equals("keys") && method.equals("GET")) {
+      ArrayNode keys = Problems.JSON.createArrayNode();
+      for (KeySnapshot k : rotator.snapshot()) keys.add(keyJson(k));
+      ObjectNode body = Problems.JSON.createObjectNode();
+      body.set("keys", keys);
+      send(response, callback, 200, body, "application/json");
+      return;
+    }
+    if (parts.size() == 1 && parts.get(0).equals("keys") && method.equals("POST")) {
+      addKeys(request, response, callback);
+      return;
+    }
+    if (parts.size() == 2 && parts.get(0).equals("keys") && method.equals("DELETE")) {
+      String id = parts.get(1);
+      runtimeKeys.remove(id);
+      if (rotator.removeKey(id)) {
+        log.atInfo().addKeyValue("keyId", id).log("admin removed key");
+        response.setStatus(204);
+        callback.succeeded();
+      } else {
+        notFound(request, response, callback, id);
+      }
+      return;
+    }
+    if (parts.size() == 3 && parts.get(0).equals("keys") && method.equals("POST")) {
+      String id = parts.get(1);
+      boolean found;
+      switch (parts.get(2)) {
+        case "enable" -> found = rotator.enable(id);
+        case "disable" -> found = rotator.disable(id);
+        case "reset" -> found = rotator.reset(id);
+        default -> {
+          notRoute(request, response, callback);
+          return;
+        }
+      }
+      if (!found) {
+        notFound(request, response, callback, id);
+        return;
+      }
+      log.atInfo().addKeyValue("keyId", id).log("admin {} key", parts.get(2));
+      send(response, callback, 200, keyJson(rotator.snapshot(id).orElseThrow()),
+          "application/json");
+      return;
+    }
+    if (parts.size() == 1 && parts.get(0).equals("reload") && method.equals("POST")) {
+      StandaloneConfig current = settings.get().config;
+      if (current.source() == null) {
+        throw new BadRequest("the proxy was started without a config file; nothing to reload");
+      }
+      StandaloneConfig next = reloader.get();
+      ObjectNode body = Problems.JSON.createObjectNode();
+      body.put("status", "reloaded");
+      body.put("keys", next.rotator().keys().size());
+      send(response, callback, 200, body, "application/json");
+      return;
+    }
+    if (parts.size() == 1 && parts.get(0).equals("stats") && method.equals("GET")) {
+      RotatorStats stats = rotator.stats();
+      ObjectNode body = Problems.JSON.createObjectNode();
+      body.put("acquisitions", stats.acquisitions());
+      body.put("noKeyAvailable", stats.noKeyAvailable());
+      body.put("cooldowns", stats.cooldowns());
+      body.put("trials", stats.trials());
+      ObjectNode outcomes = body.putObject("outcomes");
+      for (Map.Entry<Outcome.Kind, Long> e : stats.outcomes().entrySet()) {
+        outcomes.put(e.getKey().name(), e.getValue());
+      }
+      body.put("keys", rotator.snapshot().size());
+      body.put("strategy", rotator.strategy().name());
+      ObjectNode breakers = body.putObject("breaker");
+      breakers.put("*", guard.state("*").name());
+      for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
+      send(response, callback, 200, body, "application/json");
+      return;
+    }
+    notRoute(request, response, callback);
+  }
+
+  private void addKeys(Request request, Response response, Callback callback) throws Exception {
+    if (request.getLength() > MAX_BODY) throw new BadRequest("body larger than 1MB");
+    byte[] bytes;
+    try (java.io.InputStream in = Content.Source.asInputStream(request)) {
+      bytes = in.readNBytes(MAX_BODY + 1); // admin requests run on a pool thread: may block
+    }
+    if (bytes.length > MAX_BODY) throw new BadRequest("body larger than 1MB");
+    JsonNode root;
+    try {
+      root = Problems.JSON.readTree(bytes);
+    } catch (Exception e) {
+      throw new BadRequest("body must be JSON: {\"keys\":[{\"secret\":\"...\"}]}");
+    }
+    JsonNode list = root == null ? null : root.get("keys");
+    if (list == null || !list.isArray() || list.isEmpty()) {
+      throw new BadRequest("body must have a non-empty \"keys\" array of {secret, id, weight,"
+          + " project}");
+    }
+    List<ApiKey> keys = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      JsonNode k = list.get(i);
+      JsonNode secret = k.get("secret");
+      if (secret == null || !secret.isTextual() || secret.asText().isBlank()) {
+        throw new BadRequest("keys[" + i + "].secret is required");
+      }
+      try {
+        ApiKey.Builder b = ApiKey.builder(secret.asText().trim());
+        if (k.hasNonNull("id")) b.id(k.get("id").asText());
+        if (k.hasNonNull("weight")) {
+          if (!k.get("weight").canConvertToInt()) {
+            throw new IllegalArgumentException("weight must be an integer");
+          }
+          b.weight(k.get("weight").asInt());
+        }
+        if (k.hasNonNull("project")) b.project(k.get("project").asText());
+        keys.add(b.build());
+      } catch (IllegalArgumentException e) {
+        String msg = e.getMessage() == null ? "is invalid" : e.getMessage();
+        throw new BadRequest("keys[" + i + "]." + msg.replace(secret.asText(), "****"));
+      }
+    }
+    ArrayNode added = Problems.JSON.createArrayNode();
+    for (ApiKey key : keys) {
+      rotator.addKey(key);
+      runtimeKeys.add(key);
+      log.atInfo().addKeyValue("keyId", key.id()).log("admin added key");
+      rotator.snapshot(key.id()).ifPresent(s -> added.add(keyJson(s)));
+    }
+    ObjectNode body = Problems.JSON.createObjectNode();
+    body.set("keys", added);
+    send(response, callback, 201, body, "application/json");
+  }
+
+  static ObjectNode keyJson(KeySnapshot k) {
+    ObjectNode n = Problems.JSON.createObjectNode();
+    n.put("id", k.id());
+    n.put("masked", k.masked());
+    n.put("weight", k.weight());
+    n.put("state", k.state().name());
+    n.put("health", k.health());
+    n.put("inFlight", k.inFlight());
+    ObjectNode cooldowns = n.putObject("cooldowns");
+    k.cooldowns().forEach((model, until) -> cooldowns.put(model, until.toString()));
+    if (k.stateUntil() != null) n.put("stateUntil", k.stateUntil().toString());
+    if (k.reason() != null) n.put("reason", k.reason());
+    n.put("successes", k.successes());
+    n.put("failures", k.failures());
+    ObjectNode labels = n.putObject("labels");
+    k.labels().forEach(labels::put);
+    return n;
+  }
+
+  private void notFound(Request request, Response response, Callback callback, String id) {
+    Problems.send(request, response, callback, 404, "key-not-found", "Key not found",
+        "no key with id " + (id.length() > 64 ? id.substring(0, 64) + "…" : id), false, -1);
+  }
+
+  private void notRoute(Request request, Response response, Callback callback) {
+    Problems.send(request, response, callback, 404, "not-found", "Not found",
+        "no admin route for " + request.getMethod() + " " + request.getHttpURI().getPath(), false,
+        -1);
+  }
+
+  private static ObjectNode problemBody(Request request, int status, String slug, String title,
+      String detail) {
+    ObjectNode body = Problems.JSON.createObjectNode();
+    body.put("type", Problems.TYPE_BASE + slug);
+    body.put("title", title);
+    body.put("status", status);
+    body.put("detail", detail);
+    body.put("instance", request.getHttpURI().getPath());
+    body.put("requestId", RequestIds.get(request));
+    return body;
+  }
+
+  private static void send(Response response, Callback callback, int status, JsonNode body,
+      String type) {
+    ProxyServer.json(response, callback, status, body.toString(), type);
+  }
+
+  /** A client mistake in an admin request; the message is shown to the caller. */
+  private static final class BadRequest extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadRequest(String message) {
+      super(message, null, false, false);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+package dev.geminirotator.standalone;
+
+import dev.geminirotator.core.config.ConfigException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hot reload: polls the configuration file (modification time, then content digest) and applies a
+ * changed file to the running {@link ProxyServer}. Polling rather than a {@code WatchService}
+ * also catches editors that replace the file and mounted config maps that swap symlinks. An
+ * invalid file is logged with every error and the running configuration is kept. Thread-safe;
+ * runs on its own daemon thread until {@link #close()}.
+ */
+public final class ConfigWatcher implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ConfigWatcher.class);
+
+  private final Path file;
+  private final ProxyServer server;
+  private final Map<String, String> env;
+  private final StandaloneConfig.Overrides overrides;
+  private final ScheduledExecutorService timer;
+  private long lastModified;
+  private byte[] lastDigest;
+
+  /**
+   * Starts watching.
+   *
+   * @param interval how often to look at the file
+   */
+  public ConfigWatcher(Path file, ProxyServer server, Map<String, String> env,
+      StandaloneConfig.Overrides overrides, Duration interval) {
+    this.file = file;
+    this.server = server;
+    this.env = env;
+    this.overrides = overrides;
+    this.lastModified = modified();
+    this.lastDigest = digest();
+    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "gemini-rotator-config-watch");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.scheduleWithFixedDelay(this::check, interval.toMillis(), interval.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void check() {
+    try {
+      long m = modified();
+      if (m == lastModified) return;
+      lastModified = m;
+      byte[] d = digest();
+      if (d == null || Arrays.equals(d, lastDigest)) return;
+      lastDigest = d;
+      StandaloneConfig next;
+      try {
+        next = StandaloneConfig.load(file, env, overrides);
+      } catch (ConfigException e) {
+        log.atWarn().addKeyValue("file", file.toString()).addKeyValue("errors", e.errors())
+            .log("config file changed but is invalid; keeping the running configuration: {}",
+                String.join("; ", e.errors()));
+        return;
+      }
+      server.reload(next);
+    } catch (RuntimeException e) {
+      log.warn("config reload failed: {}", e.getClass().getSimpleName());
+    }
+  }
+
+  private long modified() {
+    try {
+      return Files.getLastModifiedTime(file).toMillis() ^ Files.size(file);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private byte[] digest() {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

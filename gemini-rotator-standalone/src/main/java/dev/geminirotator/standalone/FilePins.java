@@ -1,0 +1,144 @@
+package dev.geminirotator.standalone;
+
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.KeyRotator;
+import dev.geminirotator.api.KeySnapshot;
+import dev.geminirotator.api.RequestContext;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What the Files API needs from a key pool: a resumable upload continues with the key that
+ * started it (upload id → key id), and an uploaded file is only visible to its key's project
+ * (file name → project), so later requests naming the file go to a key of that project. Entries
+ * expire after {@link #TTL} (Gemini keeps files 48 hours) and the tables are bounded (least
+ * recently used entries go first). Thread-safe: every table access is synchronized on the table.
+ */
+final class FilePins {
+
+  /** How long a pin is kept. */
+  static final Duration TTL = Duration.ofHours(48);
+  static final int MAX_UPLOADS = 10_000;
+  static final int MAX_FILES = 100_000;
+
+  private static final Pattern FILE_REF = Pattern.compile("files/([a-z0-9][a-z0-9-]{0,62})");
+
+  private record Pin(String value, Instant expires) {
+  }
+
+  private final Map<String, Pin> uploads = lru(MAX_UPLOADS);
+  private final Map<String, Pin> files = lru(MAX_FILES);
+  private final Clock clock;
+
+  FilePins(Clock clock) {
+    this.clock = clock;
+  }
+
+  private static Map<String, Pin> lru(int max) {
+    return new LinkedHashMap<>(16, 0.75f, true) {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Pin> eldest) {
+        return size() > max;
+      }
+    };
+  }
+
+  void pinUpload(String uploadId, String keyId) {
+    synchronized (uploads) {
+      uploads.put(uploadId, new Pin(keyId, clock.instant().plus(TTL)));
+    }
+  }
+
+  /** The id of the key that started this upload, or {@code null}. */
+  String uploadKey(String uploadId) {
+    return get(uploads, uploadId);
+  }
+
+  void pinFile(String fileName, String project) {
+    synchronized (files) {
+      files.put(fileName, new Pin(project, clock.instant().plus(TTL)));
+    }
+  }
+
+  boolean hasFiles() {
+    synchronized (files) {
+      return !files.isEmpty();
+    }
+  }
+
+  /** The project of the first pinned file this request names (in its path or body), or null. */
+  String projectFor(String path, byte[] body) {
+    if (!hasFiles()) return null;
+    String found = firstPinned(path);
+    if (found == null && body.length > 0) {
+      found = firstPinned(new String(body, StandardCharsets.UTF_8));
+    }
+    return found;
+  }
+
+  private String firstPinned(CharSequence text) {
+    Matcher m = FILE_REF.matcher(text);
+    while (m.find()) {
+      String project = get(files, "files/" + m.group(1));
+      if (project != null) return project;
+    }
+    return null;
+  }
+
+  private String get(Map<String, Pin> table, String key) {
+    synchronized (table) {
+      Pin pin = table.get(key);
+      if (pin == null) return null;
+      if (clock.instant().isAfter(pin.expires())) {
+        table.remove(key);
+        return null;
+      }
+      return pin.value();
+    }
+  }
+
+  /**
+   * A context that lets the rotator hand out only keys matching {@code allowed}, or the context
+   * unchanged when no key in the pool matches. O(pool size) per call: used for Files API requests
+   * only.
+   */
+  static RequestContext restrict(RequestContext context, KeyRotator rotator,
+      Predicate<KeySnapshot> allowed) {
+    RequestContext c = context;
+    boolean any = false;
+    for (KeySnapshot k : rotator.snapshot()) {
+      if (allowed.test(k)) {
+        any = true;
+      } else {
+        c = c.excluding(k.id());
+      }
+    }
+    // No key matches any more (removed from the pool): let the request try any key.
+    return any ? c : context;
+  }
+
+  /** The project a snapshot's key draws on, as {@link ApiKey#project()} defines it. */
+  static String projectOf(KeySnapshot k) {
+    String p = k.labels().get(ApiKey.PROJECT_LABEL);
+    return p != null ? p : "key:" + k.id();
+  }
+
+  /** The file names a Files API response body declares ({@code "name": "files/..."}). */
+  static Set<String> declaredFiles(String json) {
+    Matcher m = Pattern.compile("\"name\"\\s*:\\s*\"(files/[a-z0-9][a-z0-9-]{0,62})\"")
+        .matcher(json);
+    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+    while (m.find()) out.add(m.group(1));
+    return out;
+  }
+}

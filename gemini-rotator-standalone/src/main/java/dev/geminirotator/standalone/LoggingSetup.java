@@ -1,0 +1,49 @@
+package dev.geminirotator.standalone;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.JsonEncoder;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies the {@code logging} section to logback: the root level, and one JSON object per line
+ * (logback's {@link JsonEncoder}) or plain text on standard output. Call once at start-up, before
+ * the proxy starts. Not thread-safe.
+ */
+final class LoggingSetup {
+
+  private LoggingSetup() {
+  }
+
+  static void apply(StandaloneConfig config) {
+    if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) return;
+    ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    root.setLevel(Level.toLevel(config.logLevel(), Level.INFO));
+    context.getLogger("org.eclipse.jetty").setLevel(Level.WARN);
+    Encoder<ILoggingEvent> encoder;
+    if (config.logJson()) {
+      JsonEncoder json = new JsonEncoder();
+      json.setWithFormattedMessage(true);
+      json.setWithArguments(false);
+      json.setWithContext(false);
+      encoder = json;
+    } else {
+      PatternLayoutEncoder pattern = new PatternLayoutEncoder();
+      pattern.setPattern("%d{ISO8601} %-5level [%thread] %logger{24} - %msg %kvp%n");
+      encoder = pattern;
+    }
+    encoder.setContext(context);
+    encoder.start();
+    ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
+    appender.setContext(context);
+    appender.setName("STDOUT");
+    appender.setEncoder(encoder);
+    appender.start();
+    root.detachAndStopAllAppenders();
+    root.addAppender(appender);
+  }
+}

@@ -1,0 +1,68 @@
+package dev.geminirotator.standalone;
+
+import dev.geminirotator.core.attempt.AttemptPolicy;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The part of a {@link StandaloneConfig} that requests read on every call and that a reload may
+ * replace as a whole: access tokens (kept as SHA-256 digests), the admin token, limits, the attempt
+ * policy. Immutable; published through a volatile field so a request sees one consistent set.
+ */
+final class Settings {
+
+  final StandaloneConfig config;
+  final AttemptPolicy attempts;
+  final ClientIdentity identity;
+  final ClientRateLimits rateLimits;
+  private final List<byte[]> tokenDigests;
+  private final byte[] adminDigest;
+
+  Settings(StandaloneConfig config, ClientRateLimits previous) {
+    this.config = config;
+    this.attempts = config.rotator().attempts();
+    this.identity = new ClientIdentity(config.trustedProxies());
+    this.rateLimits = previous != null && previous.requestsPerMinute() == config.requestsPerMinute()
+        ? previous : new ClientRateLimits(config.requestsPerMinute());
+    List<byte[]> digests = new ArrayList<>();
+    for (String t : config.accessTokens()) digests.add(sha256(t));
+    this.tokenDigests = List.copyOf(digests);
+    this.adminDigest = config.adminToken() == null ? null : sha256(config.adminToken());
+  }
+
+  boolean hasTokens() {
+    return !tokenDigests.isEmpty();
+  }
+
+  /**
+   * The index of the access token that matches, or -1. Compares digests in constant time and
+   * always walks every token, so timing says nothing about which or how much matched.
+   */
+  int matchToken(String presented) {
+    byte[] d = sha256(presented);
+    int found = -1;
+    for (int i = 0; i < tokenDigests.size(); i++) {
+      if (MessageDigest.isEqual(d, tokenDigests.get(i)) && found < 0) found = i;
+    }
+    return found;
+  }
+
+  boolean adminEnabled() {
+    return adminDigest != null;
+  }
+
+  boolean matchAdmin(String presented) {
+    return adminDigest != null && MessageDigest.isEqual(sha256(presented), adminDigest);
+  }
+
+  static byte[] sha256(String s) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,215 @@
+package dev.geminirotator.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.testsupport.Fixtures;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.MockResponse;
+import mockwebserver3.MockResponseBody;
+import okio.BufferedSink;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LifecycleTest {
+
+  Harness h;
+  ConfigWatcher watcher;
+
+  @TempDir
+  Path tmp;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (watcher != null) watcher.close();
+    if (h != null) h.close();
+  }
+
+  static void eventually(Runnable assertion) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      try {
+        assertion.run();
+        return;
+      } catch (AssertionError e) {
+        if (System.nanoTime() > deadline) throw e;
+        Thread.sleep(50);
+      }
+    }
+  }
+
+  @Test
+  void aChangedConfigFileIsAppliedAndABadOneIsKeptOut() throws Exception {
+    h = new Harness("");
+    watcher = new ConfigWatcher(h.configFile, h.proxy, Map.of(), new StandaloneConfig.Overrides(
+        null, 0), Duration.ofMillis(100));
+    String original = Files.readString(h.configFile);
+
+    String third = "AIzaSyTEST-pool-key-three-00000003";
+    Files.writeString(h.configFile, original
+        .replace("keys:\n", "keys:\n  - id: k3\n    secret: " + third + "\n    weight: 5\n")
+        .replace("  - id: k2\n    secret: " + Harness.KEY_2 + "\n", ""));
+    eventually(() -> assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+        .containsExactlyInAnyOrder("k1", "k3"));
+    assertThat(h.proxy.rotator().snapshot("k3").orElseThrow().weight()).isEqualTo(5);
+
+    Files.writeString(h.configFile, "keys: [\n  unterminated");
+    Thread.sleep(500);
+    Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
+        + "    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
+    Thread.sleep(500);
+    assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+        .containsExactlyInAnyOrder("k1", "k3");
+
+    Files.writeString(h.configFile, original);
+    eventually(() -> assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+        .containsExactlyInAnyOrder("k1", "k2"));
+  }
+
+  @Test
+  void shutdownLetsAnOpenStreamFinish() throws Exception {
+    h = new Harness("");
+    String sse = Fixtures.geminiResponse("stream-generate-content.sse");
+    int firstEnd = sse.indexOf("\n\n") + 2;
+    CountDownLatch release = new CountDownLatch(1);
+    h.upstream.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "text/event-stream")
+        .body(new MockResponseBody() {
+          @Override
+          public long getContentLength() {
+            return sse.getBytes(StandardCharsets.UTF_8).length;
+          }
+
+          @Override
+          public void writeTo(BufferedSink sink) throws IOException {
+            sink.writeUtf8(sse.substring(0, firstEnd));
+            sink.flush();
+            try {
+              release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            sink.writeUtf8(sse.substring(firstEnd));
+            sink.flush();
+          }
+        }).build());
+    HttpResponse<InputStream> response = h.http.send(h.request(
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        .header("x-goog-api-key", Harness.TOKEN)
+        .POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    InputStream body = response.body();
+    byte[] first = body.readNBytes(firstEnd);
+    assertThat(new String(first, StandardCharsets.UTF_8)).isEqualTo(sse.substring(0, firstEnd));
+
+    CompletableFuture<Void> closing = CompletableFuture.runAsync(h.proxy::close);
+    Thread.sleep(300);
+    assertThat(closing).isNotDone();
+    release.countDown();
+    String rest = new String(body.readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(rest).isEqualTo(sse.substring(firstEnd));
+    closing.get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void validateAcceptsAGoodFile() throws Exception {
+    Path file = tmp.resolve("good.yaml");
+    Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nserver:\n  port: 5000\n");
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int code = Main.run(new String[] {"--config", file.toString(), "--validate"}, Map.of(),
+        new PrintWriter(out, true), new PrintWriter(err, true), false);
+
+    assertThat(code).isZero();
+    assertThat(out.toString()).contains("configuration OK").contains("5000");
+    assertThat(out.toString() + err).doesNotContain(Harness.KEY_1);
+  }
+
+  @Test
+  void validateListsEveryErrorWithItsFieldAndExitsWith1() throws Exception {
+    Path file = tmp.resolve("bad.yaml");
+    Files.writeString(file, """
+        keys:
+          - secret: %s
+            weight: 0
+        server:
+          port: 70000
+          max-request-size: lots
+          drain-timeout: soon
+        upstream:
+          base-url: ftp://example.com
+        rate-limit:
+          requests-per-minute: -1
+        logging:
+          level: loud
+        surprise: true
+        """.formatted(Harness.KEY_1));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int code = Main.run(new String[] {"--config", file.toString(), "--validate"}, Map.of(),
+        new PrintWriter(out, true), new PrintWriter(err, true), false);
+
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString())
+        .contains("keys[0].weight")
+        .contains("server.port")
+        .contains("server.max-request-size")
+        .contains("server.drain-timeout")
+        .contains("upstream.base-url")
+        .contains("rate-limit.requests-per-minute")
+        .contains("logging.level")
+        .contains("surprise")
+        .doesNotContain(Harness.KEY_1);
+  }
+
+  @Test
+  void cliFlagsWinOverEnvironmentAndFileAndPrintConfigMasksSecrets() throws Exception {
+    Path file = tmp.resolve("p.yaml");
+    Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nserver:\n  port: 5000\n"
+        + "admin:\n  token: " + Harness.ADMIN + "\n");
+    StringWriter out = new StringWriter();
+
+    int code = Main.run(new String[] {"--config", file.toString(), "--print-config",
+            "--port", "6000"},
+        Map.of("GEMINI_ROTATOR_SERVER_PORT", "5500", "GEMINI_ROTATOR_ACCESS_TOKENS",
+            Harness.TOKEN), new PrintWriter(out, true), new PrintWriter(new StringWriter()), false);
+
+    assertThat(code).isZero();
+    assertThat(out.toString()).contains("port: 6000").contains("tokens: [")
+        .doesNotContain(Harness.KEY_1).doesNotContain(Harness.ADMIN)
+        .doesNotContain(Harness.TOKEN);
+    StringWriter envOut = new StringWriter();
+    Main.run(new String[] {"--config", file.toString(), "--print-config"},
+        Map.of("GEMINI_ROTATOR_SERVER_PORT", "5500"), new PrintWriter(envOut, true),
+        new PrintWriter(new StringWriter()), false);
+    assertThat(envOut.toString()).contains("port: 5500");
+  }
+
+  @Test
+  void helpAndVersionExitWithZero() {
+    StringWriter out = new StringWriter();
+    assertThat(Main.run(new String[] {"--help"}, Map.of(), new PrintWriter(out, true),
+        new PrintWriter(new StringWriter()), false)).isZero();
+    assertThat(out.toString()).contains("--config").contains("--validate")
+        .contains("--print-config");
+    StringWriter version = new StringWriter();
+    assertThat(Main.run(new String[] {"--version"}, Map.of(), new PrintWriter(version, true),
+        new PrintWriter(new StringWriter()), false)).isZero();
+    assertThat(version.toString()).contains("gemini-rotator-standalone");
+  }
+}
