@@ -56,12 +56,18 @@ final class Mirror {
    * than the one known.
    */
   boolean record(StateChange change, String version, long now) {
+    return record(change, version, now, null);
+  }
+
+  /** As {@link #record(StateChange, String, long)}, with the cooldown's slot when known. */
+  boolean record(StateChange change, String version, long now, String cooldownSlot) {
     if (change instanceof StateChange.KeyStatus s) {
       VersionedStatus known = statuses.get(s.keyId());
       if (known != null && known.version.compareTo(version) >= 0) return false;
       statuses.put(s.keyId(), new VersionedStatus(s, version));
     } else if (change instanceof StateChange.Cooldown c) {
-      String slot = c.project() + '\u0000' + c.model();
+      String slot = cooldownSlot != null ? cooldownSlot
+          : Write.Cooldown.slotOf(c.project(), c.model());
       if (c.cleared()) {
         cooldowns.remove(slot);
       } else {

@@ -242,8 +242,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
       return;
     }
     String version = change instanceof StateChange.KeyStatus s ? version(s.at()) : null;
+    Write write = Write.of(change, version);
     synchronized (mirror) {
-      if (!mirror.record(change, version, clock.millis())) {
+      if (!mirror.record(change, version, clock.millis(),
+          write instanceof Write.Cooldown c ? c.slot() : null)) {
         // A newer status is known already (another instance's clock is ahead): that one stands.
         StateChange.KeyStatus s = (StateChange.KeyStatus) change;
         deliver(mirror.status(s.keyId()).status());
@@ -251,7 +253,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       if (!(change instanceof StateChange.Health)) deliver(change);
     }
-    if (queue.offer(Write.of(change, version)) && dropWarned.compareAndSet(false, true)) {
+    if (queue.offer(write) && dropWarned.compareAndSet(false, true)) {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }

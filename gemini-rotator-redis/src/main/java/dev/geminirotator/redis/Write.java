@@ -30,17 +30,66 @@ sealed interface Write {
     }
   }
 
-  /** A cooldown to move later, optionally after clearing the one stored. */
-  record Cooldown(String project, String model, long until, boolean clearFirst) implements Write {
+  /**
+   * A cooldown to move later, optionally after clearing the one stored. A class rather than a
+   * record so its slot is built once: 429s are the most frequent change.
+   */
+  final class Cooldown implements Write {
+    private final String project;
+    private final String model;
+    private final long until;
+    private final boolean clearFirst;
+    private final String slot;
+
+    Cooldown(String project, String model, long until, boolean clearFirst) {
+      this(project, model, until, clearFirst, slotOf(project, model));
+    }
+
+    private Cooldown(String project, String model, long until, boolean clearFirst, String slot) {
+      this.project = project;
+      this.model = model;
+      this.until = until;
+      this.clearFirst = clearFirst;
+      this.slot = slot;
+    }
+
+    static String slotOf(String project, String model) {
+      return "c\u0000" + project + "\u0000" + model;
+    }
+
+    String project() {
+      return project;
+    }
+
+    String model() {
+      return model;
+    }
+
+    /** End in epoch millis, or 0 for a clear alone. */
+    long until() {
+      return until;
+    }
+
+    boolean clearFirst() {
+      return clearFirst;
+    }
+
     @Override
     public String slot() {
-      return "c\u0000" + project + "\u0000" + model;
+      return slot;
     }
 
     @Override
     public Write mergeAfter(Write older) {
       if (clearFirst || !(older instanceof Cooldown o)) return this;
-      return new Cooldown(project, model, Math.max(o.until, until), o.clearFirst);
+      return o.until >= until && o.clearFirst == clearFirst ? o
+          : new Cooldown(project, model, Math.max(o.until, until), o.clearFirst, slot);
+    }
+
+    @Override
+    public String toString() {
+      return "Cooldown[" + project + ", " + model + ", until=" + until + ", clearFirst="
+          + clearFirst + ']';
     }
   }
 

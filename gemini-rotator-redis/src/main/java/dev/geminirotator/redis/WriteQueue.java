@@ -49,9 +49,11 @@ final class WriteQueue {
   }
 
   private boolean put(Write write) {
-    Write older = pending.get(write.slot());
+    String slot = write.slot();
+    Write older = pending.get(slot);
     if (older != null) {
-      pending.put(write.slot(), write.mergeAfter(older));
+      Write merged = write.mergeAfter(older);
+      if (merged != older) pending.put(slot, merged);
       return false;
     }
     boolean drop = false;
@@ -62,7 +64,7 @@ final class WriteQueue {
       dropped.incrementAndGet();
       drop = true;
     }
-    pending.put(write.slot(), write);
+    pending.put(slot, write);
     return drop;
   }
 
