@@ -67,6 +67,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
   private static final long RECONCILE_GRACE_MILLIS = 10_000;
   private static final long UNKNOWN_TIME = Long.MIN_VALUE;
+  private static final int PREFETCH_MIN_KEYS = 4_096;
+  private static final int PREFETCH_DISTANCE = 4;
   private static final int NO = 0;
   private static final int YES = 1;
   private static final int TRIAL = 2;
@@ -170,6 +172,12 @@ public final class GeminiKeyRotator implements KeyRotator {
     KeySlot[] slots = p.slots;
     int n = slots.length;
     int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
+    if (n >= PREFETCH_MIN_KEYS) {
+      // Large pools outgrow the caches: load the slot a request a few turns ahead will take, so
+      // its cache miss overlaps this request's work instead of stalling that one.
+      int ahead = index + PREFETCH_DISTANCE;
+      slots[ahead < n ? ahead : ahead - n].touch();
+    }
     for (int i = 0; i < n; i++) {
       KeySlot slot = slots[index];
       if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
@@ -182,7 +190,14 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
     for (int attempt = 0; attempt < 4; attempt++) {
-      KeySlot slot = p.slots[p.weightedIndex((cursor.getAndIncrement() & Integer.MAX_VALUE) * GOLDEN)];
+      int turn = cursor.getAndIncrement() & Integer.MAX_VALUE;
+      if (attempt == 0 && p.size() >= PREFETCH_MIN_KEYS) {
+        // As for round-robin, in two independent steps: the alias entry of a turn far ahead,
+        // and the slot of a nearer turn, whose alias entry an earlier request already warmed.
+        p.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
+        p.slots[p.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
+      }
+      KeySlot slot = p.slots[p.weightedIndex((long) turn * GOLDEN)];
       if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
       int claim = claim(slot, ctx, model, now);
       if (claim != NO) return lease(slot, model, claim);

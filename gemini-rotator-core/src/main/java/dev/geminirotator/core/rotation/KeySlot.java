@@ -91,6 +91,11 @@ final class KeySlot {
     stateSince = now;
   }
 
+  /** Reads the slot's hottest field, pulling it into cache ahead of use. */
+  int touch() {
+    return status;
+  }
+
   boolean tryStartTrial() {
     return STATUS.compareAndSet(this, UNHEALTHY, PROBING);
   }

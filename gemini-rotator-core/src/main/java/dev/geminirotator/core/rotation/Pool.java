@@ -72,6 +72,11 @@ final class Pool {
     return table;
   }
 
+  /** Loads the alias entry {@link #weightedIndex} will read for these bits (a cache warm-up). */
+  long touchAliasEntry(long bits) {
+    return aliasTable[(int) Math.multiplyHigh(bits >>> 1, (long) slots.length << 1)];
+  }
+
   /**
    * Picks a slot index by weight from a 64-bit uniform value. Fed by a Weyl sequence (golden
    * ratio increments) the picks are low-discrepancy: every prefix of the sequence is close to the
