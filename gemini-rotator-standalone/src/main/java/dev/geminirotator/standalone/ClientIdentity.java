@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 final class ClientIdentity {
 
   private static final Pattern IP_CHARS = Pattern.compile("[0-9A-Fa-f:.]{2,45}");
+  private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
 
   private final List<byte[]> networks = new ArrayList<>();
   private final List<Integer> prefixes = new ArrayList<>();
@@ -100,7 +101,9 @@ final class ClientIdentity {
     String t = text.trim();
     if (t.startsWith("[") && t.endsWith("]")) t = t.substring(1, t.length() - 1);
     if (!IP_CHARS.matcher(t).matches()) return null;
-    if (t.indexOf(':') < 0 && t.chars().filter(c -> c == '.').count() != 3) return null;
+    // InetAddress.getByName resolves anything that is not a literal: only let literals through.
+    // IPv4: four decimal parts. IPv6: has a ':' (getByName never looks those up).
+    if (t.indexOf(':') < 0 && !IPV4.matcher(t).matches()) return null;
     try {
       byte[] b = InetAddress.getByName(t).getAddress(); // a literal: no lookup
       if (b.length == 16) {

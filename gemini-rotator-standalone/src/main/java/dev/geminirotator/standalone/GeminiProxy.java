@@ -74,11 +74,14 @@ final class GeminiProxy {
   private final Supplier<Settings> settings;
   private final Clock clock;
   private final FilePins pins;
+  /** Fixed at start: a reload that changes it is logged and needs a restart. */
+  private final String upstreamBaseUrl;
 
   GeminiProxy(HttpClient client, KeyRotator rotator, CircuitGuard guard,
       GeminiClassifier classifier, ProxyMetrics metrics, ScheduledExecutorService scheduler,
-      Supplier<Settings> settings, Clock clock, FilePins pins) {
+      Supplier<Settings> settings, Clock clock, FilePins pins, String upstreamBaseUrl) {
     this.pins = pins;
+    this.upstreamBaseUrl = upstreamBaseUrl;
     this.client = client;
     this.rotator = rotator;
     this.guard = guard;
@@ -87,6 +90,49 @@ final class GeminiProxy {
     this.scheduler = scheduler;
     this.settings = settings;
     this.clock = clock;
+  }
+
+  /** Methods the Gemini REST surface uses; anything else is answered 405 without going upstream. */
+  static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE");
+
+  /**
+   * Whether a raw path is in canonical form: no empty, {@code .} or {@code ..} segments, no
+   * {@code ;} parameters and no encoded dot, slash or backslash. Gemini's paths never have them,
+   * and forwarding them would let a client steer a pool key to other upstream paths.
+   */
+  static boolean isCanonical(String rawPath) {
+    if (rawPath.isEmpty() || rawPath.charAt(0) != '/' || rawPath.contains("//")
+        || rawPath.indexOf(';') >= 0 || rawPath.indexOf('\\') >= 0) {
+      return false;
+    }
+    String lower = rawPath.toLowerCase(java.util.Locale.ROOT);
+    if (lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c")) return false;
+    for (String segment : rawPath.split("/", -1)) {
+      if (segment.equals(".") || segment.equals("..")) return false;
+    }
+    return true;
+  }
+
+  /** Percent-encodes every character that may not appear raw in a URI path or query. */
+  static String encodeIllegal(String text) {
+    StringBuilder sb = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean legal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || "-._~!$&'()*+,;=:@/?%".indexOf(c) >= 0;
+      if (legal) {
+        if (sb != null) sb.append(c);
+        continue;
+      }
+      if (sb == null) sb = new StringBuilder(text.length() + 16).append(text, 0, i);
+      int end = Character.isHighSurrogate(c) && i + 1 < text.length() ? i + 2 : i + 1;
+      for (byte b : text.substring(i, end).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
+            .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));
+      }
+      i = end - 1;
+    }
+    return sb == null ? text : sb.toString();
   }
 
   /** Whether a path is one the proxy forwards. */
@@ -446,7 +492,10 @@ final class GeminiProxy {
       StandaloneConfig c = s.config;
       String path = clientToProxyRequest.getHttpURI().getPath();
       String query = queryWithoutKey(clientToProxyRequest.getHttpURI().getQuery());
-      String uri = c.upstreamBaseUrl() + path + (query == null ? "" : "?" + query);
+      // Jetty's server accepts characters (| { } ^ ...) that java.net.URI rejects: forward them
+      // percent-encoded, which means the same to the upstream.
+      String uri = upstreamBaseUrl + encodeIllegal(path)
+          + (query == null ? "" : "?" + encodeIllegal(query));
       String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
       org.eclipse.jetty.client.Request proxyToUpstreamRequest = client.newRequest(uri)
           .method(clientToProxyRequest.getMethod())
@@ -573,7 +622,9 @@ final class GeminiProxy {
     void finish(Throwable failure) {
       if (!finished.compareAndSet(false, true)) return;
       int recorded = failure != null && status < 400 ? 499 : status;
-      metrics.requestFinished(route, clientToProxyRequest.getMethod(), recorded, model, start);
+      String method = clientToProxyRequest.getMethod();
+      metrics.requestFinished(route, METHODS.contains(method) ? method : "OTHER", recorded, model,
+          start);
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId)
             .addKeyValue("method", clientToProxyRequest.getMethod()).addKeyValue("route", route)

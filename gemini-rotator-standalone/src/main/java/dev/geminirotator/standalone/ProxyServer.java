@@ -120,6 +120,10 @@ public final class ProxyServer implements AutoCloseable {
     clientThreads.setDaemon(true);
     client.setExecutor(clientThreads);
     client.start();
+    // No 401/407 authentication (or other protocol) handling: Jetty's handlers, installed by
+    // start(), would turn Gemini's 401 (a rejected key) into an exception. Gemini's answers go
+    // back to the classifier as they are, like Jetty's own proxy does.
+    client.getProtocolHandlers().clear();
 
     QueuedThreadPool threads = new QueuedThreadPool(400, 8);
     threads.setName("proxy");
@@ -149,7 +153,8 @@ public final class ProxyServer implements AutoCloseable {
     server.addConnector(serverConnector);
 
     GeminiProxy proxy = new GeminiProxy(client, rotator, guard, GeminiClassifier.defaults(),
-        metrics, scheduler, () -> settings, clock, new FilePins(clock));
+        metrics, scheduler, () -> settings, clock, new FilePins(clock),
+        config.upstreamBaseUrl().toString().replaceAll("/+$", ""));
     AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
         runtimeKeys);
     server.setHandler(new GracefulHandler(new Routes(proxy, admin)));
@@ -372,6 +377,20 @@ public final class ProxyServer implements AutoCloseable {
       Settings s = settings;
       if (s.config.corsEnabled() && cors(request, response, callback, s)) return true;
       String method = request.getMethod();
+      if ((GeminiProxy.isProxied(path) || path.startsWith("/admin"))
+          && !GeminiProxy.isCanonical(path)) {
+        Problems.send(request, response, callback, 400, "bad-path", "Bad request path",
+            "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
+                + " encoded dots, slashes or backslashes", GeminiProxy.isProxied(path), -1);
+        return true;
+      }
+      if (GeminiProxy.isProxied(path) && !GeminiProxy.METHODS.contains(method)) {
+        response.getHeaders().put("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+        Problems.send(request, response, callback, 405, "method-not-allowed",
+            "Method not allowed", "the Gemini API has no " + (method.length() <= 16 ? method
+                : method.substring(0, 16) + "…") + " requests", true, -1);
+        return true;
+      }
       if (GeminiProxy.isProxied(path)) {
         try {
           proxy.handle(request, response, callback);
