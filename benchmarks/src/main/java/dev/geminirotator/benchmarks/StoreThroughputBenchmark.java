@@ -1,5 +1,7 @@
 package dev.geminirotator.benchmarks;
 
+import dev.geminirotator.redis.RedisServer;
+
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.NoKeyAvailableException;
@@ -31,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Rotator throughput with the Redis store against the memory store, side by side: 1000 keys (one
  * project each), acquire + complete with 97% success, 2% 429 and 1% 500. The Redis run starts its
- * own redis-server on a free port ({@link RedisProcess}) and prints the Redis commands per request
+ * own redis-server on a free port ({@link RedisServer}) and prints the Redis commands per request
  * from {@code INFO commandstats} (every command counted, those run inside Lua scripts included).
  *
  * <p>Cooldowns are milliseconds long so that, at millions of requests a second, 429s never take
@@ -71,7 +73,7 @@ public class StoreThroughputBenchmark {
   private RequestContext[] contexts;
   private final LongAdder requests = new LongAdder();
   private final LongAdder noKey = new LongAdder();
-  private RedisProcess redis;
+  private RedisServer redis;
   private RedisKeyStateStore redisStore;
   private GeminiKeyRotator rotator;
   private long commandsBefore;
@@ -108,7 +110,7 @@ public class StoreThroughputBenchmark {
     GeminiKeyRotator.Builder builder = GeminiKeyRotator.builder().keys(pool)
         .cooldowns(CooldownPolicy.builder().minimum(Duration.ofMillis(1)).build());
     if (store.equals("redis")) {
-      redis = RedisProcess.startOnFreePort();
+      redis = RedisServer.startOnFreePort();
       redisStore = RedisKeyStateStore.open(redis.uri("/0"));
       builder.store(redisStore, true);
     }

@@ -50,6 +50,35 @@ public final class RedisServer implements AutoCloseable {
     return server;
   }
 
+  /** The sum of calls over {@code INFO commandstats}, read over a raw socket. */
+  public long commandCalls() {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5_000);
+      s.getOutputStream().write("INFO commandstats\r\n".getBytes(StandardCharsets.US_ASCII));
+      java.io.BufferedReader in = new java.io.BufferedReader(
+          new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+      String header = in.readLine(); // $<length>
+      int length = Integer.parseInt(header.substring(1));
+      char[] body = new char[length];
+      int read = 0;
+      while (read < length) {
+        int n = in.read(body, read, length - read);
+        if (n < 0) break;
+        read += n;
+      }
+      long sum = 0;
+      for (String line : new String(body, 0, read).split("\r?\n")) {
+        int i = line.indexOf("calls=");
+        if (line.startsWith("cmdstat_") && i > 0) {
+          sum += Long.parseLong(line.substring(i + 6, line.indexOf(',', i)));
+        }
+      }
+      return sum;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public int port() {
     return port;
   }
