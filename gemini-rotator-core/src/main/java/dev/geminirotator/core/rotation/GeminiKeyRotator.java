@@ -265,11 +265,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   /** Whether the key could serve this request now, without taking anything. */
   private static boolean usable(KeySlot slot, RequestContext ctx, String model, long now) {
-    if (slot.disabled) return false;
-    int status = slot.status;
-    if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
-      return false;
-    }
+    if (slot.disabled || !due(slot, slot.status, now)) return false;
     return !ctx.tried(slot.id) && !slot.project.cooling(slot, model, now)
         && (slot.quota == null || !slot.quota.spent());
   }
@@ -278,15 +274,29 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static int claim(KeySlot slot, RequestContext ctx, String model, long now) {
     if (slot.disabled) return NO;
     int status = slot.status;
-    if (status != KeySlot.HEALTHY && (status != KeySlot.UNHEALTHY || now < slot.statusUntil)) {
-      return NO;
-    }
+    if (!due(slot, status, now)) return NO;
     if (ctx.tried(slot.id) || slot.project.cooling(slot, model, now)) return NO;
     if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
     if (status == KeySlot.UNHEALTHY) {
-      return slot.tryStartTrial() ? TRIAL : NO;
+      return slot.tryStartTrial(now) ? TRIAL : NO;
+    }
+    if (status == KeySlot.PROBING) {
+      return slot.tryRetakeTrial(now) ? TRIAL : NO;
     }
     return YES;
+  }
+
+  /**
+   * Whether a key in this status may take a request now: healthy; unhealthy with its wait over
+   * (as the trial); or probing with its trial unanswered for {@link KeySlot#TRIAL_TIMEOUT_MILLIS}.
+   */
+  private static boolean due(KeySlot slot, int status, long now) {
+    return switch (status) {
+      case KeySlot.HEALTHY -> true;
+      case KeySlot.UNHEALTHY -> now >= slot.statusUntil;
+      case KeySlot.PROBING -> slot.trialLost(now);
+      default -> false;
+    };
   }
 
   private Lease lease(KeySlot slot, String model, int claim) {

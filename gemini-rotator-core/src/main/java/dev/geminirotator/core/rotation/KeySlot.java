@@ -22,6 +22,13 @@ final class KeySlot {
   private static final VarHandle SUCCESSES;
   private static final VarHandle FAILURES;
   private static final VarHandle COOLDOWN_HINT;
+  private static final VarHandle TRIAL_DEADLINE;
+
+  /**
+   * How long a trial may stay unanswered before another request may take the key as a trial: a
+   * lease whose body is never closed must not strand its key out of rotation.
+   */
+  static final long TRIAL_TIMEOUT_MILLIS = 10 * 60_000;
 
   static {
     try {
@@ -32,6 +39,7 @@ final class KeySlot {
       SUCCESSES = lookup.findVarHandle(KeySlot.class, "successes", long.class);
       FAILURES = lookup.findVarHandle(KeySlot.class, "failures", long.class);
       COOLDOWN_HINT = lookup.findVarHandle(KeySlot.class, "cooldownHint", long.class);
+      TRIAL_DEADLINE = lookup.findVarHandle(KeySlot.class, "trialDeadline", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -72,6 +80,8 @@ final class KeySlot {
    * Kept per key by {@link ProjectState} so a request reads no other object while nothing cools.
    */
   private volatile long cooldownHint;
+  /** While PROBING: when the trial counts as lost. Long.MAX_VALUE until a trial has started. */
+  private volatile long trialDeadline = Long.MAX_VALUE;
 
   KeySlot(ApiKey key, ProjectState project, QuotaGate quota) {
     this.key = key;
@@ -85,6 +95,7 @@ final class KeySlot {
    * that sees the new status (volatile) also sees its deadline.
    */
   void setStatus(int newStatus, long until, String why, long now) {
+    trialDeadline = Long.MAX_VALUE;
     statusUntil = until;
     status = newStatus;
     reason = why;
@@ -96,8 +107,23 @@ final class KeySlot {
     return status;
   }
 
-  boolean tryStartTrial() {
-    return STATUS.compareAndSet(this, UNHEALTHY, PROBING);
+  /** Takes a due UNHEALTHY key as the single trial. */
+  boolean tryStartTrial(long now) {
+    if (!STATUS.compareAndSet(this, UNHEALTHY, PROBING)) return false;
+    trialDeadline = now + TRIAL_TIMEOUT_MILLIS;
+    return true;
+  }
+
+  /** Whether the running trial has gone unanswered past its deadline. */
+  boolean trialLost(long now) {
+    return now >= trialDeadline;
+  }
+
+  /** Takes over a trial that went unanswered past its deadline; one caller wins. */
+  boolean tryRetakeTrial(long now) {
+    long deadline = trialDeadline;
+    return deadline != Long.MAX_VALUE && now >= deadline
+        && TRIAL_DEADLINE.compareAndSet(this, deadline, now + TRIAL_TIMEOUT_MILLIS);
   }
 
   double health() {

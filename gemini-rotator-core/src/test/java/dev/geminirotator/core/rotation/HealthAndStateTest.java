@@ -375,4 +375,24 @@ class HealthAndStateTest {
     again.complete(Outcome.success());
     assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
   }
+
+  @Test
+  void aTrialThatIsNeverAnsweredDoesNotStrandTheKey() {
+    GeminiKeyRotator rotator = rotator(2);
+    failUntilUnhealthy(rotator, "k0");
+    clock.advance(HealthPolicy.DEFAULT_COOLDOWN_BASE);
+    KeyLease leaked = only(rotator, "k0"); // its body is never closed
+    assertThat(leaked.isTrial()).isTrue();
+
+    clock.advance(Duration.ofMinutes(9));
+    assertThat(rotator.acquire(FLASH).key().id()).isEqualTo("k1");
+    clock.advance(Duration.ofMinutes(1));
+    KeyLease retake = only(rotator, "k0");
+    assertThat(retake.isTrial()).isTrue();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> rotator.acquire(FLASH.excluding("k1")))
+        .as("one retake at a time: the key is not handed out twice")
+        .isInstanceOf(NoKeyAvailableException.class);
+    retake.complete(Outcome.success());
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
+  }
 }
