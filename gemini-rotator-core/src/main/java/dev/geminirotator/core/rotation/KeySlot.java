@@ -102,9 +102,12 @@ final class KeySlot {
     stateSince = now;
   }
 
-  /** Reads the slot's hottest field, pulling it into cache ahead of use. */
-  int touch() {
-    return status;
+  /**
+   * Reads fields from each end of the slot, pulling all of its cache lines in ahead of use (the
+   * object spans two or three 64-byte lines).
+   */
+  long touch() {
+    return cooldownHint + status + (disabled ? 1 : 0);
   }
 
   /** Takes a due UNHEALTHY key as the single trial. */
