@@ -189,6 +189,24 @@ public final class GeminiKeyRotator implements KeyRotator {
   }
 
   private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
+    KeySlot[] cycle = p.schedule;
+    if (cycle != null) {
+      // The spelled-out cycle, read like round-robin (see Pool.schedule).
+      int len = cycle.length;
+      int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % len;
+      if (len >= PREFETCH_MIN_KEYS) {
+        int ahead = index + PREFETCH_DISTANCE;
+        cycle[ahead < len ? ahead : ahead - len].touch();
+      }
+      for (int i = 0; i < 4; i++) {
+        KeySlot slot = cycle[index];
+        if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
+        int claim = claim(slot, ctx, model, now);
+        if (claim != NO) return lease(slot, model, claim);
+        if (++index == len) index = 0;
+      }
+      return scan(p, ctx, model, now);
+    }
     for (int attempt = 0; attempt < 4; attempt++) {
       int turn = cursor.getAndIncrement() & Integer.MAX_VALUE;
       if (attempt == 0 && p.size() >= PREFETCH_MIN_KEYS) {

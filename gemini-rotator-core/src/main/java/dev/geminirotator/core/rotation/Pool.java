@@ -19,6 +19,16 @@ final class Pool {
    * chance (out of 2^32) that column i keeps itself, the low 31 bits the column it defers to.
    */
   private final long[] aliasTable;
+  /**
+   * Weighted selection when the weights are small enough to spell out: every key appears
+   * {@code weight} times, its turns placed at {@code (j + 0.5) / weight} of the cycle and the
+   * cycle read in order. Exact per cycle, smooth, and read sequentially like round-robin, which
+   * keeps large pools in cache (random alias picks over 100,000 keys missed on every request).
+   * {@code null} when the cycle would be too long; the alias table serves then.
+   */
+  final KeySlot[] schedule;
+  /** The longest cycle spelled out: 1M references, 4 MB (100,000 keys of weight up to 10). */
+  static final int MAX_SCHEDULE = 1 << 20;
 
   Pool(KeySlot[] slots) {
     this.slots = slots;
@@ -26,6 +36,27 @@ final class Pool {
     for (KeySlot slot : slots) index.put(slot.id, slot);
     this.byId = index;
     this.aliasTable = buildAliasTable(slots);
+    this.schedule = buildSchedule(slots);
+  }
+
+  private static KeySlot[] buildSchedule(KeySlot[] slots) {
+    long total = 0;
+    for (KeySlot slot : slots) total += slot.key.weight();
+    if (total == 0 || total > MAX_SCHEDULE || slots.length >= 1 << 24) return null;
+    long[] entries = new long[(int) total];
+    int e = 0;
+    for (int i = 0; i < slots.length; i++) {
+      int w = slots[i].key.weight();
+      for (int j = 0; j < w; j++) {
+        // the turn's place in the cycle, in 39 bits, then the key's index to break ties
+        long place = (long) (((j + 0.5) / w) * 0x1.0p39);
+        entries[e++] = place << 24 | i;
+      }
+    }
+    java.util.Arrays.sort(entries);
+    KeySlot[] cycle = new KeySlot[entries.length];
+    for (int k = 0; k < entries.length; k++) cycle[k] = slots[(int) (entries[k] & 0xFFFFFF)];
+    return cycle;
   }
 
   int size() {
