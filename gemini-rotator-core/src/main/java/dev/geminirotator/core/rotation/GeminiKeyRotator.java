@@ -95,6 +95,8 @@ public final class GeminiKeyRotator implements KeyRotator {
    * Remote stores skip an instance's own messages by origin.
    */
   private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
+  /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
+  private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
 
   private final LongAdder noKeyAvailable = new LongAdder();
   private final LongAdder retiredSuccesses = new LongAdder();
@@ -227,9 +229,30 @@ public final class GeminiKeyRotator implements KeyRotator {
     KeySlot[] slots = p.slots;
     int n = slots.length;
     ThreadLocalRandom random = ThreadLocalRandom.current();
+    int[] drawn = null;
+    if (n >= PREFETCH_MIN_KEYS) {
+      // Large pools: this thread's candidates were drawn (and their slots loaded) one request
+      // ago, so their cache misses overlapped that request; draw and warm the next pair now.
+      drawn = nextPair.get();
+      if (drawn[0] >= n || drawn[1] >= n) {
+        drawn[0] = random.nextInt(n);
+        drawn[1] = random.nextInt(n);
+      }
+    }
     for (int attempt = 0; attempt < 4; attempt++) {
-      KeySlot a = slots[random.nextInt(n)];
-      KeySlot b = n == 1 ? a : slots[random.nextInt(n)];
+      KeySlot a;
+      KeySlot b;
+      if (attempt == 0 && drawn != null) {
+        a = slots[drawn[0]];
+        b = slots[drawn[1]];
+        drawn[0] = random.nextInt(n);
+        drawn[1] = random.nextInt(n);
+        slots[drawn[0]].touch();
+        slots[drawn[1]].touch();
+      } else {
+        a = slots[random.nextInt(n)];
+        b = n == 1 ? a : slots[random.nextInt(n)];
+      }
       if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
       boolean aUsable = usable(a, ctx, model, now);
       boolean bUsable = b != a && usable(b, ctx, model, now);
