@@ -17,6 +17,7 @@ final class Pool {
   /**
    * Alias method, one long per column so a pick reads one array slot: the high 33 bits are the
    * chance (out of 2^32) that column i keeps itself, the low 31 bits the column it defers to.
+   * {@code null} when the {@link #schedule} serves.
    */
   private final long[] aliasTable;
   /**
@@ -35,8 +36,9 @@ final class Pool {
     Map<String, KeySlot> index = new HashMap<>(slots.length * 2);
     for (KeySlot slot : slots) index.put(slot.id, slot);
     this.byId = index;
-    this.aliasTable = buildAliasTable(slots);
     this.schedule = buildSchedule(slots);
+    // Only one of the two is ever read: the alias table serves when the cycle is too long.
+    this.aliasTable = schedule == null ? buildAliasTable(slots) : null;
   }
 
   private static KeySlot[] buildSchedule(KeySlot[] slots) {
