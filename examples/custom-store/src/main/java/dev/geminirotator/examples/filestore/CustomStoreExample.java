@@ -37,7 +37,8 @@ public final class CustomStoreExample {
       System.exit(2);
     }
     run(Path.of(args[0]), System.getenv(),
-        System.getenv().getOrDefault("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+        System.getenv().getOrDefault("GEMINI_BASE_URL",
+            "https://generativelanguage.googleapis.com"),
         args.length > 1 ? Integer.parseInt(args[1]) : 1, System.out);
   }
 

@@ -12,6 +12,7 @@ import java.util.Set;
  * Registered in {@code META-INF/services/dev.geminirotator.api.spi.KeyStateStoreProvider}, so a
  * configuration picks it with {@code storage: file:...}; nothing else needs to know it exists.
  */
+// README:custom-store:begin
 public final class FileStoreProvider implements KeyStateStoreProvider {
 
   @Override
@@ -29,3 +30,4 @@ public final class FileStoreProvider implements KeyStateStoreProvider {
     return FileKeyStateStore.open(Path.of(path));
   }
 }
+// README:custom-store:end

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.spi.KeyStateStores;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -131,6 +132,13 @@ class CustomStoreExampleTest {
 
   private String keyOf() throws InterruptedException {
     return gemini.takeRequest(5, TimeUnit.SECONDS).getHeaders().get("x-goog-api-key");
+  }
+
+  @Test
+  void readmeShowsTheExamplesSnippetExactly() {
+    ReadmeSnippets.assertInReadme(
+        Path.of("src/main/java/dev/geminirotator/examples/filestore/FileStoreProvider.java"),
+        "custom-store");
   }
 
   private static MockResponse json(int code, String body) {

@@ -30,14 +30,17 @@ public final class ThroughProxyExample {
 
   /** Asks one question plainly and one as a stream through the proxy, printing both answers. */
   public static void run(String proxyUrl, String accessToken, String model, PrintStream out) {
-    try (Client gemini = Client.builder()
+    // README:genai-proxy:begin
+    Client gemini = Client.builder()
         .apiKey(accessToken) // a proxy access token, sent where the SDK sends its key
         .httpOptions(HttpOptions.builder()
-            .baseUrl(proxyUrl)
+            .baseUrl(proxyUrl) // e.g. http://127.0.0.1:4806
             // the proxy has already retried on every key that could serve
             .retryOptions(HttpRetryOptions.builder().attempts(1).build())
             .build())
-        .build()) {
+        .build();
+    // README:genai-proxy:end
+    try {
       GenerateContentResponse answer =
           gemini.models.generateContent(model, "Why rotate API keys?", null);
       out.println("answer: " + answer.text());
@@ -48,6 +51,8 @@ public final class ThroughProxyExample {
         for (GenerateContentResponse chunk : stream) streamed.append(chunk.text());
       }
       out.println("streamed: " + streamed);
+    } finally {
+      gemini.close();
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.standalone.ProxyServer;
 import dev.geminirotator.standalone.StandaloneConfig;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -119,6 +120,13 @@ class GenAiSdkExamplesTest {
 
   private String output() {
     return bytes.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void readmeShowsTheExamplesSnippetExactly() {
+    ReadmeSnippets.assertInReadme(
+        Path.of("src/main/java/dev/geminirotator/examples/genai/ThroughProxyExample.java"),
+        "genai-proxy");
   }
 
   private static MockResponse json(int code, String body) {

@@ -43,7 +43,7 @@ public final class InterceptorExample {
     }
     String baseUrl = System.getenv().getOrDefault("GEMINI_BASE_URL", GOOGLE);
     String model = System.getenv().getOrDefault("GEMINI_MODEL", MODEL);
-    run(baseUrl, model, List.of(keys.split(",")), System.out);
+    run(baseUrl, model, List.of(keys.trim().split("\\s*,\\s*")), System.out);
   }
 
   /**
@@ -54,14 +54,17 @@ public final class InterceptorExample {
    */
   public static void run(String baseUrl, String model, List<String> secrets, PrintStream out)
       throws IOException {
-    try (GeminiKeyRotator rotator = GeminiKeyRotator.builder()
-        .key(ApiKey.builder(secrets.get(0).trim()).id("k1").build())
-        .key(ApiKey.builder(secrets.get(1).trim()).id("k2").build())
-        .key(ApiKey.builder(secrets.get(2).trim()).id("k3").build())
-        .build()) {
-      OkHttpClient client = new OkHttpClient.Builder()
-          .addInterceptor(GeminiKeyInterceptor.of(rotator))
-          .build();
+    // README:interceptor-minimal:begin
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder()
+        .key(ApiKey.builder(secrets.get(0)).id("k1").build())
+        .key(ApiKey.builder(secrets.get(1)).id("k2").build())
+        .key(ApiKey.builder(secrets.get(2)).id("k3").build())
+        .build();
+    OkHttpClient client = new OkHttpClient.Builder()
+        .addInterceptor(GeminiKeyInterceptor.of(rotator))
+        .build();
+    // README:interceptor-minimal:end
+    try {
       String prompt = "{\"contents\":[{\"parts\":[{\"text\":\"Why rotate API keys?\"}]}]}";
 
       // The app sends no key at all: the interceptor puts a pool key on every attempt.
@@ -100,6 +103,8 @@ public final class InterceptorExample {
         out.println("key " + key.id() + " " + key.masked() + " " + key.state()
             + (key.cooldowns().isEmpty() ? "" : " cooling " + key.cooldowns().keySet()));
       }
+    } finally {
+      rotator.close();
     }
   }
 

@@ -3,9 +3,11 @@ package dev.geminirotator.examples.okhttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
@@ -24,6 +26,9 @@ class InterceptorExampleTest {
 
   private static final List<String> KEYS = List.of("AIzaSyEXAMPLE-interceptor-key-one-01",
       "AIzaSyEXAMPLE-interceptor-key-two-02", "AIzaSyEXAMPLE-interceptor-key-three3");
+
+  private static final Path SOURCE =
+      Path.of("src/main/java/dev/geminirotator/examples/okhttp/InterceptorExample.java");
 
   private MockWebServer gemini;
 
@@ -72,6 +77,11 @@ class InterceptorExampleTest {
     assertThat(output).containsPattern("key k1 \\S+ RATE_LIMITED cooling \\[gemini-2.5-flash]");
     assertThat(output).containsPattern("key k2 \\S+ HEALTHY\\n");
     for (String key : KEYS) assertThat(output).doesNotContain(key);
+  }
+
+  @Test
+  void readmeShowsTheExamplesClientExactly() {
+    ReadmeSnippets.assertInReadme(SOURCE, "interceptor-minimal");
   }
 
   private static MockResponse json(int code, String body) {

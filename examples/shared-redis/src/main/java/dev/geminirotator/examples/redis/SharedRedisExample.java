@@ -41,7 +41,8 @@ public final class SharedRedisExample {
       System.exit(2);
     }
     run(System.getenv().getOrDefault("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        System.getenv().getOrDefault("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+        System.getenv().getOrDefault("GEMINI_BASE_URL",
+            "https://generativelanguage.googleapis.com"),
         List.of(keys.split(",")), System.out);
   }
 
@@ -57,8 +58,15 @@ public final class SharedRedisExample {
       keys.add(ApiKey.builder(secrets.get(i).trim()).id("k" + (i + 1))
           .project("project-" + (i + 1)).build());
     }
-    RotatorConfig config = RotatorConfig.builder().keys(keys).storage(redisUrl).build();
-    try (GeminiKeyRotator a = config.newRotator(); GeminiKeyRotator b = config.newRotator()) {
+    // README:shared-redis:begin
+    RotatorConfig config = RotatorConfig.builder()
+        .keys(keys)
+        .storage(redisUrl) // redis://host:6379/0, or rediss://:password@host:6380/0 for TLS
+        .build();
+    GeminiKeyRotator a = config.newRotator(); // instance A: its own store, on the shared Redis
+    GeminiKeyRotator b = config.newRotator(); // instance B, as it would be on another host
+    // README:shared-redis:end
+    try {
       out.println("instance A store: " + a.store().describe());
       out.println("instance A: " + call(a, baseUrl));
 
@@ -70,6 +78,9 @@ public final class SharedRedisExample {
       out.println("instance B: " + call(b, baseUrl));
       out.println("A sees " + view(a));
       out.println("B sees " + view(b));
+    } finally {
+      b.close();
+      a.close();
     }
   }
 

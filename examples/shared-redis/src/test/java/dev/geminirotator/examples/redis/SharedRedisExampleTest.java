@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.redis.RedisServer;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
@@ -67,6 +69,13 @@ class SharedRedisExampleTest {
 
   private String keyOf() throws InterruptedException {
     return gemini.takeRequest(5, TimeUnit.SECONDS).getHeaders().get("x-goog-api-key");
+  }
+
+  @Test
+  void readmeShowsTheExamplesSnippetExactly() {
+    ReadmeSnippets.assertInReadme(
+        Path.of("src/main/java/dev/geminirotator/examples/redis/SharedRedisExample.java"),
+        "shared-redis");
   }
 
   private static MockResponse json(int code, String body) {
