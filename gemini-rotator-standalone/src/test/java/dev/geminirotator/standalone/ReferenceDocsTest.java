@@ -2,9 +2,12 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.testsupport.Fixtures;
+import java.io.StringReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -17,12 +20,16 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
+import org.xml.sax.InputSource;
 
 /**
  * Keeps the proxy's reference documentation true: the configuration reference is generated from
  * the config model ({@code fields()}), the metrics table is compared with a real {@code /metrics}
- * scrape, and every {@code curl} example in README's proxy sections runs against a real proxy.
+ * scrape, every {@code curl} example in README's proxy sections runs against a real proxy, the
+ * {@code /health/detailed} sample has the fields of a real answer, and the Maven coordinates are
+ * the module's.
  */
 class ReferenceDocsTest {
 
@@ -140,6 +147,53 @@ class ReferenceDocsTest {
     }
   }
 
+  @Test
+  void theDetailedHealthSampleHasTheShapeOfARealAnswer() throws Exception {
+    String readme = Files.readString(README);
+    String sample = between(readme.substring(readme.indexOf("### Health endpoints")),
+        "```json\n", "```");
+    String real;
+    try (Harness h = new Harness("")) {
+      real = h.get("/health/detailed").body();
+    }
+    ObjectMapper json = new ObjectMapper();
+    assertThat(fieldPaths(json.readTree(sample), "")).as("README's /health/detailed sample")
+        .isEqualTo(fieldPaths(json.readTree(real), ""));
+  }
+
+  @Test
+  void theMavenCoordinatesAreTheModules() throws Exception {
+    String readme = Files.readString(README);
+    String xml = between(readme, "```xml\n", "```");
+    var doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        .parse(new InputSource(new StringReader(xml)));
+    var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        .parse(ROOT.resolve("gemini-rotator-okhttp/pom.xml").toFile());
+    assertThat(text(doc, "artifactId")).isEqualTo(text(pom, "artifactId", 1));
+    assertThat(text(doc, "groupId")).isEqualTo(text(pom, "groupId"));
+    assertThat(text(doc, "version")).isEqualTo(text(pom, "version"));
+  }
+
+  private static String text(org.w3c.dom.Document doc, String tag) {
+    return text(doc, tag, 0);
+  }
+
+  /** The text of the {@code index}th element named {@code tag} (a pom's parent comes first). */
+  private static String text(org.w3c.dom.Document doc, String tag, int index) {
+    return doc.getElementsByTagName(tag).item(index).getTextContent().trim();
+  }
+
+  /** Every object field's path in a JSON tree, e.g. {@code keys.byState.HEALTHY}. */
+  private static Set<String> fieldPaths(JsonNode node, String prefix) {
+    Set<String> out = new TreeSet<>();
+    node.fields().forEachRemaining(e -> {
+      String path = prefix + e.getKey();
+      out.add(path);
+      if (e.getValue().isObject()) out.addAll(fieldPaths(e.getValue(), path + "."));
+    });
+    return out;
+  }
+
   /** Metric families and their label names, from Prometheus text. */
   static Map<String, Set<String>> families(String text) {
     Map<String, String> types = new TreeMap<>();
@@ -172,9 +226,9 @@ class ReferenceDocsTest {
 
   private static String between(String text, String begin, String end) {
     int from = text.indexOf(begin);
-    int to = text.indexOf(end, Math.max(from, 0));
     assertThat(from).as("marker %s", begin).isNotNegative();
-    assertThat(to).as("marker %s", end).isGreaterThan(from);
+    int to = text.indexOf(end, from + begin.length());
+    assertThat(to).as("marker %s after %s", end, begin).isNotNegative();
     return text.substring(from + begin.length(), to);
   }
 }
