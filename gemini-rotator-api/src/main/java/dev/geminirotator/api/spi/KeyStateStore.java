@@ -2,6 +2,7 @@ package dev.geminirotator.api.spi;
 
 import dev.geminirotator.api.Subscription;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.function.Consumer;
 
 /**
@@ -45,6 +46,27 @@ public interface KeyStateStore extends AutoCloseable {
    * @param window the window length; windows are aligned to the epoch
    */
   long incrementWindow(String name, Duration window);
+
+  /**
+   * Adds {@code delta} to the counter of one window shared by every user of the store, atomically,
+   * and returns the total so far in that window, this delta included. The caller names the window
+   * by its start, so windows need not be aligned to the epoch (a day may start at midnight in
+   * America/Los_Angeles, and last 23 or 25 hours). The counter is dropped some time after the
+   * window ends. May block; callers keep it off the request path (see {@code SharedQuotas} in
+   * core, which claims blocks of permits in the background).
+   *
+   * <p>The default throws {@link UnsupportedOperationException}; callers then count locally.
+   *
+   * @param name the counter, e.g. {@code quota:key-1:rpm}
+   * @param windowStart when the window began
+   * @param window the window's length; the counter lives until {@code windowStart + window}
+   * @param delta how much to add, {@code >= 1}
+   */
+  default long incrementWindow(String name, Instant windowStart, Duration window,
+      long delta) {
+    throw new UnsupportedOperationException(getClass().getName()
+        + " has no shared window counters with a delta");
+  }
 
   /** Whether the backend is reachable right now. The memory store always is. */
   boolean isAvailable();

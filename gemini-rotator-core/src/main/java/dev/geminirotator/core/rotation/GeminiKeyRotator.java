@@ -22,6 +22,7 @@ import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.core.health.HealthPolicy;
+import dev.geminirotator.core.quota.SharedQuotas;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.time.Clock;
 import java.time.Duration;
@@ -49,7 +50,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link KeyRotator} of gemini-rotator: strategies, health, project-shared cooldowns, storm
- * guard, quotas, and state kept in a {@link KeyStateStore}.
+ * guard, quotas, and state kept in a {@link KeyStateStore}. A key's requests-per-minute and
+ * requests-per-day quotas are {@link SharedQuotas}: every rotator on the store counts them
+ * together, from blocks of permits claimed in the background.
  *
  * <p>The hot path ({@link #acquire} and completing a lease with success) takes no lock and, in a
  * pool without quotas, allocates only the lease. Selection reads an immutable {@link Pool} and
@@ -81,6 +84,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final boolean ownsStore;
   private final Subscription storeSubscription;
   private final ScheduledExecutorService reconciler;
+  private final SharedQuotas quotas;
 
   private volatile Pool pool = Pool.EMPTY;
   private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
@@ -113,6 +117,8 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
+    this.quotas = SharedQuotas.builder(store).clock(clock)
+        .dailyResetZone(cooldowns.dailyResetZone()).build();
     this.rateLimitStorm = new StormGuard(b.storm);
     this.rejectionStorm = new StormGuard(b.storm);
     for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
@@ -793,7 +799,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   private KeySlot newSlot(ApiKey key) {
     ProjectState project = projects.computeIfAbsent(key.project(), ProjectState::new);
-    return new KeySlot(key, project, QuotaGate.forKey(key));
+    return new KeySlot(key, project, QuotaGate.forKey(key, quotas));
   }
 
   /** Installs a new membership; caller holds {@link #adminLock}. */
@@ -1038,6 +1044,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   public void close() {
     if (!closed.compareAndSet(false, true)) return;
     if (reconciler != null) reconciler.shutdownNow();
+    quotas.close();
     for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
     storeSubscription.close();
     if (ownsStore) store.close();

@@ -1,72 +1,61 @@
 package dev.geminirotator.core.rotation;
 
 import dev.geminirotator.api.ApiKey;
-import io.github.resilience4j.ratelimiter.RateLimiterConfig;
-import io.github.resilience4j.ratelimiter.internal.AtomicRateLimiter;
-import java.time.Duration;
+import dev.geminirotator.core.quota.SharedQuota;
+import dev.geminirotator.core.quota.SharedQuotas;
 
 /**
- * A key's own request quotas (per minute, per day) on resilience4j rate limiters. Checked before
- * the key is handed out, so a key at its quota is skipped instead of earning a 429. Never waits.
+ * A key's own request quotas (per minute, per day) as {@link SharedQuota}s, so that every rotator
+ * sharing the store counts them together. Checked before the key is handed out, so a key at its
+ * quota is skipped instead of earning a 429. Never waits: permits are claimed from the store in the
+ * background. The per-day window runs from midnight to midnight in the cooldown policy's daily
+ * reset zone, where Gemini resets its per-day quotas.
  */
 final class QuotaGate {
 
-  private final AtomicRateLimiter perMinute;
-  private final AtomicRateLimiter perDay;
+  private final SharedQuota perMinute;
+  private final SharedQuota perDay;
 
-  private QuotaGate(AtomicRateLimiter perMinute, AtomicRateLimiter perDay) {
+  private QuotaGate(SharedQuota perMinute, SharedQuota perDay) {
     this.perMinute = perMinute;
     this.perDay = perDay;
   }
 
   /** A gate for the key's quotas, or {@code null} when it has none. */
-  static QuotaGate forKey(ApiKey key) {
+  static QuotaGate forKey(ApiKey key, SharedQuotas quotas) {
     if (key.requestsPerMinute().isEmpty() && key.requestsPerDay().isEmpty()) {
       return null;
     }
-    AtomicRateLimiter rpm = key.requestsPerMinute().isPresent()
-        ? limiter(key.id() + ":rpm", key.requestsPerMinute().getAsInt(), Duration.ofMinutes(1))
+    SharedQuota rpm = key.requestsPerMinute().isPresent()
+        ? quotas.perMinute("quota:" + key.id() + ":rpm", key.requestsPerMinute().getAsInt())
         : null;
-    AtomicRateLimiter rpd = key.requestsPerDay().isPresent()
-        ? limiter(key.id() + ":rpd", key.requestsPerDay().getAsInt(), Duration.ofDays(1))
+    SharedQuota rpd = key.requestsPerDay().isPresent()
+        ? quotas.perDay("quota:" + key.id() + ":rpd", key.requestsPerDay().getAsInt())
         : null;
     return new QuotaGate(rpm, rpd);
   }
 
-  private static AtomicRateLimiter limiter(String name, int limit, Duration period) {
-    return new AtomicRateLimiter(name, RateLimiterConfig.custom()
-        .limitForPeriod(limit)
-        .limitRefreshPeriod(period)
-        .timeoutDuration(Duration.ZERO)
-        .build());
-  }
-
   /** Takes one permit from each quota, or none when any is spent. */
   boolean tryAcquire() {
-    if (perDay != null && perDay.getMetrics().getAvailablePermissions() <= 0) {
+    if (perDay != null && perDay.spent()) {
       return false;
     }
-    if (perMinute != null && !perMinute.acquirePermission()) {
+    if (perMinute != null && !perMinute.tryAcquire()) {
       return false;
     }
     // A race for the last daily permit can waste the minute permit just taken: harmless.
-    return perDay == null || perDay.acquirePermission();
+    return perDay == null || perDay.tryAcquire();
   }
 
   /** Nanoseconds until a permit frees up in every quota that is spent now, or 0. */
   long nanosToWait() {
     long wait = 0;
-    if (perMinute != null && perMinute.getMetrics().getAvailablePermissions() <= 0) {
-      wait = Math.max(wait, perMinute.getDetailedMetrics().getNanosToWait());
-    }
-    if (perDay != null && perDay.getMetrics().getAvailablePermissions() <= 0) {
-      wait = Math.max(wait, perDay.getDetailedMetrics().getNanosToWait());
-    }
+    if (perMinute != null) wait = Math.max(wait, perMinute.nanosToWait());
+    if (perDay != null) wait = Math.max(wait, perDay.nanosToWait());
     return wait;
   }
 
   boolean spent() {
-    return (perMinute != null && perMinute.getMetrics().getAvailablePermissions() <= 0)
-        || (perDay != null && perDay.getMetrics().getAvailablePermissions() <= 0);
+    return (perMinute != null && perMinute.spent()) || (perDay != null && perDay.spent());
   }
 }

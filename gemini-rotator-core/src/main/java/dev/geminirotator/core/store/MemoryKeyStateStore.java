@@ -8,6 +8,7 @@ import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -112,11 +113,30 @@ public final class MemoryKeyStateStore implements KeyStateStore {
     if (windowMillis <= 0) {
       throw new IllegalArgumentException("window must be >= 1ms but was " + window);
     }
-    long index = clock.millis() / windowMillis;
-    Window w = windows.compute(name, (k, old) -> old != null && old.index == index ? old
-        : new Window(index));
+    long now = clock.millis();
+    return incrementWindow(name, Instant.ofEpochMilli(now - Math.floorMod(now, windowMillis)),
+        window, 1);
+  }
+
+  /**
+   * Adds {@code delta} to the named counter of the window starting at {@code windowStart}. Only the
+   * newest window per name is kept: a count for an older window starts a fresh one.
+   */
+  @Override
+  public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
+    Objects.requireNonNull(name, "name");
+    if (window.toMillis() <= 0) {
+      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
+    }
+    if (delta < 1) {
+      throw new IllegalArgumentException("delta must be >= 1 but was " + delta);
+    }
+    long start = windowStart.toEpochMilli();
+    Window w = windows.compute(name, (k, old) -> old != null && old.start == start ? old
+        : new Window(start));
     synchronized (w) {
-      return ++w.count;
+      w.count += delta;
+      return w.count;
     }
   }
 
@@ -146,11 +166,11 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   }
 
   private static final class Window {
-    final long index;
+    final long start;
     long count;
 
-    Window(long index) {
-      this.index = index;
+    Window(long start) {
+      this.start = start;
     }
   }
 }

@@ -1,0 +1,174 @@
+package dev.geminirotator.core.quota;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One limit of {@link #limit()} permits per window, counted together by every instance that shares
+ * the store of its {@link SharedQuotas}. {@link #tryAcquire()} spends from a block of permits this
+ * instance claimed from the store's shared counter; when the block runs low, the next one is
+ * claimed in the background. The request path never waits for the store.
+ *
+ * <p>How close it holds the limit, with N instances: each claim is an atomic add to the shared
+ * counter, so permits claimed never exceed the limit. While a claim is in flight an instance may
+ * admit up to one block on credit (it never makes a request wait for the store); that credit is
+ * charged with the next claim, so an instance can exceed its share by at most one block, and only
+ * when the limit runs out while it is in credit. Blocks shrink as the window's remaining permits
+ * shrink ({@link SharedQuotas.Builder#blockFraction}), so at the end of a window both the credit
+ * and the permits claimed but left unused are a few per instance.
+ *
+ * <p>Created by {@link SharedQuotas#perMinute}, {@link SharedQuotas#perDay} and
+ * {@link SharedQuotas#perWindow}. Thread-safe and lock-free on {@link #tryAcquire()}.
+ */
+public final class SharedQuota {
+
+  private final SharedQuotas owner;
+  private final String name;
+  private final long limit;
+  private final Windowing windowing;
+  private final AtomicReference<Window> current;
+  /** Set while this quota waits in the owner's queue, so it is queued once. */
+  final AtomicBoolean queued = new AtomicBoolean();
+
+  SharedQuota(SharedQuotas owner, String name, long limit, Windowing windowing) {
+    this.owner = owner;
+    this.name = name;
+    this.limit = limit;
+    this.windowing = windowing;
+    this.current = new AtomicReference<>(new Window(Long.MIN_VALUE, Long.MIN_VALUE, 0, 0));
+  }
+
+  /** The counter's name in the store, e.g. {@code quota:key-1:rpm}. */
+  public String name() {
+    return name;
+  }
+
+  /** The permits per window across all instances. */
+  public long limit() {
+    return limit;
+  }
+
+  /**
+   * Takes one permit if this instance has one (claimed, or on credit while a claim is in flight).
+   * Never blocks and never calls the store.
+   */
+  public boolean tryAcquire() {
+    Window w = window(owner.clock.millis());
+    AtomicLong used = w.used;
+    while (true) {
+      long u = used.get();
+      long granted = w.granted;
+      boolean exhausted = w.exhausted;
+      long allowance = exhausted ? granted : granted + w.credit;
+      if (u >= allowance) {
+        if (!exhausted) requestClaim();
+        return false;
+      }
+      if (used.compareAndSet(u, u + 1)) {
+        if (!exhausted && granted - (u + 1) < w.lowWater) requestClaim();
+        return true;
+      }
+    }
+  }
+
+  /** Whether {@link #tryAcquire()} would refuse now. */
+  public boolean spent() {
+    Window w = window(owner.clock.millis());
+    long granted = w.granted;
+    return w.used.get() >= (w.exhausted ? granted : granted + w.credit);
+  }
+
+  /**
+   * Nanoseconds until a permit may be free: to the end of the window when the shared limit is
+   * spent, a millisecond while this instance waits for its next block, 0 when a permit is free.
+   */
+  public long nanosToWait() {
+    long now = owner.clock.millis();
+    Window w = window(now);
+    if (!spent()) return 0;
+    return w.exhausted ? TimeUnit.MILLISECONDS.toNanos(Math.max(1, w.end - now))
+        : TimeUnit.MILLISECONDS.toNanos(1);
+  }
+
+  /** Permits this instance admitted in the current window. For tests and metrics. */
+  public long usedInWindow() {
+    return window(owner.clock.millis()).used.get();
+  }
+
+  @Override
+  public String toString() {
+    return "SharedQuota{" + name + ", limit=" + limit + '}';
+  }
+
+  private void requestClaim() {
+    if (queued.compareAndSet(false, true)) owner.enqueue(this);
+  }
+
+  /** The window holding {@code now}, starting a fresh one when the clock left the last. */
+  private Window window(long now) {
+    Window w = current.get();
+    if (now >= w.start && now < w.end) return w;
+    long start = windowing.start(now);
+    long block = SharedQuotas.block(limit, limit, owner.blockFraction);
+    Window fresh = new Window(start, windowing.end(start), block, block);
+    return current.compareAndSet(w, fresh) ? fresh : current.get();
+  }
+
+  /**
+   * Claims the next block from the store for the current window; runs on the owner's sync
+   * thread (or its executor), never on the request path.
+   */
+  void claim() {
+    queued.set(false); // a request that finds the block low after this queues the quota again
+    long now = owner.clock.millis();
+    Window w = window(now);
+    synchronized (w) {
+      if (w.exhausted) return;
+      long remaining = w.granted - w.used.get();
+      if (remaining >= w.lowWater) return; // another claim got here first
+      long want = w.block - Math.min(0, remaining); // the next block, plus any credit spent
+      long total = owner.add(name, w.start, w.end, want, w);
+      long granted = Math.max(0, Math.min(want, limit - (total - want)));
+      long next = SharedQuotas.block(limit, limit - total, owner.blockFraction);
+      w.block = next;
+      w.lowWater = Math.max(1, next / 2);
+      w.granted += granted;
+      if (total >= limit) {
+        w.exhausted = true; // every instance together reached the limit: no more this window
+      }
+      // credit never exceeds what the store said was left, so one instance alone never overshoots
+      w.credit = Math.min(next, Math.max(0, limit - total));
+    }
+  }
+
+  /** Where windows start and end: fixed lengths from the epoch, or days in a time zone. */
+  interface Windowing {
+    long start(long now);
+
+    long end(long start);
+  }
+
+  /** The state of one window on this instance. Written by claims, read by requests. */
+  static final class Window {
+    final long start;
+    final long end;
+    final AtomicLong used = new AtomicLong();
+    /** Counted locally while the store could not count: the local-only limit. */
+    final AtomicLong localClaims = new AtomicLong();
+    volatile long granted;
+    volatile long credit;
+    volatile boolean exhausted;
+    long block; // guarded by this
+    volatile long lowWater;
+
+    Window(long start, long end, long block, long credit) {
+      this.start = start;
+      this.end = end;
+      this.block = block;
+      this.credit = credit;
+      this.lowWater = Math.max(1, block / 2);
+    }
+  }
+}

@@ -1,0 +1,284 @@
+package dev.geminirotator.core.quota;
+
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.core.internal.Checks;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Request limits per window (per minute, per day, or any fixed length) that every instance sharing
+ * one {@link KeyStateStore} counts together, without the store on the request path. Each
+ * {@link SharedQuota} spends locally from blocks of permits ("budget leases") that it claims from
+ * the store's shared window counter ({@link KeyStateStore#incrementWindow(String, Instant,
+ * Duration, long)}, one atomic add per block) on a background thread. Blocks are a fraction of
+ * what is left in the window, so the limit holds across instances to within a few permits per
+ * instance (see {@link SharedQuota}).
+ *
+ * <p>Day windows start at midnight in {@link Builder#dailyResetZone} (America/Los_Angeles by
+ * default, where Gemini resets its per-day quotas), not at midnight UTC; minute windows are aligned
+ * to the epoch.
+ *
+ * <p>When the store cannot count (it reports itself unavailable, or its call fails), each instance
+ * enforces the limits on its own until it can again; this is logged once when it starts and once
+ * when it ends. No request ever waits for or fails because of the store.
+ *
+ * <p>Thread-safe. {@link #close()} stops the background thread.
+ */
+public final class SharedQuotas implements AutoCloseable {
+
+  /** The share of a window's remaining permits one claim takes. */
+  public static final double DEFAULT_BLOCK_FRACTION = 1.0 / 64;
+  /** Where per-day windows start: midnight in Gemini's own time zone. */
+  public static final ZoneId DEFAULT_DAILY_RESET_ZONE = ZoneId.of("America/Los_Angeles");
+
+  private static final Logger log = LoggerFactory.getLogger(SharedQuotas.class);
+  private static final long IDLE_PARK_NANOS = 1_000_000_000L;
+
+  private final KeyStateStore store;
+  final Clock clock;
+  private final ZoneId dailyResetZone;
+  final double blockFraction;
+  private final Executor executor;
+  private final ConcurrentLinkedQueue<SharedQuota> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean localOnly = new AtomicBoolean();
+  private final AtomicBoolean unsupportedWarned = new AtomicBoolean();
+  private final Object threadLock = new Object();
+  private volatile Thread thread;
+  private volatile boolean closed;
+
+  private SharedQuotas(Builder b) {
+    this.store = b.store;
+    this.clock = b.clock;
+    this.dailyResetZone = b.dailyResetZone;
+    this.blockFraction = b.blockFraction;
+    this.executor = b.executor;
+  }
+
+  /** Starts a builder for quotas counted in {@code store}. */
+  public static Builder builder(KeyStateStore store) {
+    return new Builder(store);
+  }
+
+  /** A limit per minute (windows aligned to the epoch), counted under {@code name}. */
+  public SharedQuota perMinute(String name, long limit) {
+    return perWindow(name, limit, Duration.ofMinutes(1));
+  }
+
+  /** A limit per day, from midnight to midnight in the daily reset zone. */
+  public SharedQuota perDay(String name, long limit) {
+    ZoneId zone = dailyResetZone;
+    return create(name, limit, new SharedQuota.Windowing() {
+      @Override
+      public long start(long now) {
+        return Instant.ofEpochMilli(now).atZone(zone).toLocalDate().atStartOfDay(zone)
+            .toInstant().toEpochMilli();
+      }
+
+      @Override
+      public long end(long start) {
+        // 23 or 25 hours on the days daylight saving time starts or ends
+        return Instant.ofEpochMilli(start).atZone(zone).toLocalDate().plusDays(1)
+            .atStartOfDay(zone).toInstant().toEpochMilli();
+      }
+    });
+  }
+
+  /** A limit per fixed window of {@code window} (aligned to the epoch). */
+  public SharedQuota perWindow(String name, long limit, Duration window) {
+    long length = Checks.positive("window", window).toMillis();
+    if (length < 1) {
+      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
+    }
+    return create(name, limit, new SharedQuota.Windowing() {
+      @Override
+      public long start(long now) {
+        return now - Math.floorMod(now, length);
+      }
+
+      @Override
+      public long end(long start) {
+        return start + length;
+      }
+    });
+  }
+
+  private SharedQuota create(String name, long limit, SharedQuota.Windowing windowing) {
+    Objects.requireNonNull(name, "name");
+    if (limit < 1) {
+      throw new IllegalArgumentException("the limit of quota " + name + " must be >= 1 but was "
+          + limit);
+    }
+    if (closed) throw new IllegalStateException("shared quotas are closed");
+    return new SharedQuota(this, name, limit, windowing);
+  }
+
+  /** Whether the last claim was counted by the store across instances (true before any claim). */
+  public boolean shared() {
+    return !localOnly.get();
+  }
+
+  /** Stops the background thread; quotas then keep only the permits they hold. */
+  @Override
+  public void close() {
+    closed = true;
+    Thread t = thread;
+    if (t != null) LockSupport.unpark(t);
+  }
+
+  @Override
+  public String toString() {
+    return "SharedQuotas{store=" + store.describe() + ", dailyResetZone=" + dailyResetZone
+        + ", blockFraction=" + blockFraction + '}';
+  }
+
+  /** The size of the next claim: a fraction of what is left, at least one. */
+  static long block(long limit, long remaining, double fraction) {
+    if (remaining <= 0) return 1;
+    return Math.max(1, (long) Math.ceil(Math.min(remaining, limit) * fraction));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Background claims
+
+  /** Called from the request path: lock-free (a queue offer and an unpark). */
+  void enqueue(SharedQuota quota) {
+    if (closed) {
+      quota.queued.set(false);
+      return;
+    }
+    pending.offer(quota);
+    if (executor != null) {
+      executor.execute(this::drain);
+      return;
+    }
+    Thread t = thread;
+    if (t == null) t = startThread();
+    LockSupport.unpark(t);
+  }
+
+  private Thread startThread() {
+    synchronized (threadLock) {
+      if (thread == null) {
+        Thread t = new Thread(this::run, "gemini-rotator-quota-sync");
+        t.setDaemon(true);
+        t.start();
+        thread = t;
+      }
+      return thread;
+    }
+  }
+
+  private void run() {
+    while (!closed) {
+      drain();
+      if (pending.isEmpty()) LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+    }
+  }
+
+  /** Runs every pending claim. Public for executors the builder was given; idempotent. */
+  void drain() {
+    SharedQuota q;
+    while ((q = pending.poll()) != null) {
+      try {
+        q.claim();
+      } catch (RuntimeException e) {
+        log.warn("shared quota {}: a claim failed; it is tried again with the next request",
+            q.name(), e);
+      }
+    }
+  }
+
+  /**
+   * Adds {@code delta} to the shared counter of a window and returns its total; counts in the
+   * window's local counter instead when the store cannot.
+   */
+  long add(String name, long start, long end, long delta, SharedQuota.Window w) {
+    if (store.isAvailable()) {
+      try {
+        long total = store.incrementWindow(name, Instant.ofEpochMilli(start),
+            Duration.ofMillis(end - start), delta);
+        if (localOnly.compareAndSet(true, false)) {
+          log.info("shared quotas: store {} counts again; limits hold across instances",
+              store.describe());
+        }
+        return total;
+      } catch (UnsupportedOperationException e) {
+        if (unsupportedWarned.compareAndSet(false, true)) {
+          log.warn("shared quotas: store {} has no shared counters; each instance enforces"
+              + " quotas on its own", store.describe());
+        }
+        return w.localClaims.addAndGet(delta);
+      } catch (RuntimeException e) {
+        goLocal(e.toString());
+        return w.localClaims.addAndGet(delta);
+      }
+    }
+    goLocal("unavailable");
+    return w.localClaims.addAndGet(delta);
+  }
+
+  private void goLocal(String why) {
+    if (localOnly.compareAndSet(false, true)) {
+      log.warn("shared quotas: store {} cannot count ({}); each instance enforces quotas on its"
+          + " own until it returns", store.describe(), why);
+    }
+  }
+
+  /** Builds {@link SharedQuotas}. Not thread-safe. */
+  public static final class Builder {
+    private final KeyStateStore store;
+    private Clock clock = Clock.systemUTC();
+    private ZoneId dailyResetZone = DEFAULT_DAILY_RESET_ZONE;
+    private double blockFraction = DEFAULT_BLOCK_FRACTION;
+    private Executor executor;
+
+    private Builder(KeyStateStore store) {
+      this.store = Objects.requireNonNull(store, "store");
+    }
+
+    /** The time source; tests pass a fake clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Where per-day windows start (midnight in this zone). */
+    public Builder dailyResetZone(ZoneId zone) {
+      this.dailyResetZone = Objects.requireNonNull(zone, "daily-reset-zone");
+      return this;
+    }
+
+    /**
+     * The share of a window's remaining permits that one claim takes, in (0, 1]. Smaller holds the
+     * limit closer (at most about {@code instances * fraction * limit} permits are claimed and
+     * left unused at the end of a window) at the cost of more claims.
+     */
+    public Builder blockFraction(double fraction) {
+      this.blockFraction = Checks.fraction("block-fraction", fraction);
+      return this;
+    }
+
+    /**
+     * Runs claims on this executor instead of the built-in background thread, e.g.
+     * {@code Runnable::run} in tests to claim synchronously. The executor must not run the task on
+     * a request thread in production: a claim calls the store.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    public SharedQuotas build() {
+      return new SharedQuotas(this);
+    }
+  }
+}
