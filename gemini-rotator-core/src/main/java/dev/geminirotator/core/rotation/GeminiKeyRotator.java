@@ -117,8 +117,11 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
-    this.quotas = SharedQuotas.builder(store).clock(clock)
-        .dailyResetZone(cooldowns.dailyResetZone()).build();
+    SharedQuotas.Builder quotas = SharedQuotas.builder(store).clock(clock)
+        .dailyResetZone(cooldowns.dailyResetZone());
+    // The memory store counts in this JVM without I/O: claim at once, so a quota is exact.
+    if (store instanceof MemoryKeyStateStore) quotas.executor(Runnable::run);
+    this.quotas = quotas.build();
     this.rateLimitStorm = new StormGuard(b.storm);
     this.rejectionStorm = new StormGuard(b.storm);
     for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
