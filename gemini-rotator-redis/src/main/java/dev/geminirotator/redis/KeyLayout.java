@@ -1,5 +1,9 @@
 package dev.geminirotator.redis;
 
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
 /**
  * The names of the Redis keys a store uses, all under one prefix, so that
  * {@code redis-cli --scan --pattern 'gemini_rotator:*'} lists the whole state:
@@ -13,7 +17,14 @@ package dev.geminirotator.redis;
  * {prefix}cooldowns                zset   "{project}:{model}" scored by until (index for load)
  * {prefix}breaker:{name}           hash   name, state, until, gen
  * {prefix}breakers                 set    breaker names (index for load)
- * {prefix}counter:{name}:{window}:{start} string  a fixed-window count; PEXPIRE at window end
+ * {prefix}counter:{name}:{window}:{start} string  a window's count (INCRBY); PEXPIRE 1 s after
+ *                                  the window ends. {window} is its length (1m; 1d, or 23h and 25h
+ *                                  on the days clocks change), {start} its first instant in UTC, e.g.
+ *   counter:quota:{keyId}:rpm:1m:20261126T120000Z     a key's requests-per-minute quota
+ *   counter:quota:{keyId}:rpd:1d:20261126T080000Z     its requests-per-day quota: the day starts
+ *                                                     at midnight America/Los_Angeles
+ *   counter:client:{client}:1m:20261126T120000Z       a proxy client's requests this minute
+ *   (quotas add blocks of permits claimed by each instance, not single requests)
  * {prefix}generation               string the generation of the last published change (ordering)
  * {prefix}meta                     hash   layout version; its absence means Redis lost its data
  * {prefix}changes                  pub/sub channel of state transitions
@@ -23,6 +34,10 @@ package dev.geminirotator.redis;
 final class KeyLayout {
 
   static final String LAYOUT_VERSION = "1";
+  private static final DateTimeFormatter SECONDS =
+      DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter MILLIS =
+      DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   private final String prefix;
 
@@ -75,7 +90,14 @@ final class KeyLayout {
   }
 
   String counter(String name, long windowMillis, long windowStart) {
-    return prefix + "counter:" + name + ":" + formatWindow(windowMillis) + ":" + windowStart;
+    return prefix + "counter:" + name + ":" + formatWindow(windowMillis) + ":"
+        + formatStart(windowStart);
+  }
+
+  /** A window's start in UTC, {@code 20261126T120000Z}, with milliseconds only when it has any. */
+  static String formatStart(long epochMillis) {
+    Instant at = Instant.ofEpochMilli(epochMillis);
+    return (epochMillis % 1_000 == 0 ? SECONDS : MILLIS).format(at);
   }
 
   String generation() {

@@ -267,25 +267,45 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Counts one event in the fixed window shared by every instance (Lua: INCR, and PEXPIRE on the
+   * Counts one event in the fixed window shared by every instance (Lua: INCRBY, and PEXPIRE on the
    * first hit) and returns the count so far. This is one round trip to Redis. While Redis is
    * unreachable it counts in a local window instead, so each instance then admits up to the limit
    * on its own; it never throws because Redis is down.
    */
   @Override
   public long incrementWindow(String name, Duration window) {
-    Objects.requireNonNull(name, "name");
     long windowMillis = window.toMillis();
     if (windowMillis <= 0) {
       throw new IllegalArgumentException("window must be >= 1ms but was " + window);
     }
     long now = clock.millis();
-    long start = now - Math.floorMod(now, windowMillis);
+    return incrementWindow(name, Instant.ofEpochMilli(now - Math.floorMod(now, windowMillis)),
+        window, 1);
+  }
+
+  /**
+   * Adds {@code delta} to the window's shared counter, atomically in one Lua script (INCRBY, and
+   * PEXPIRE when the key is new), and returns the total: one round trip to Redis. The key is
+   * {@code {prefix}counter:{name}:{window}:{start}} and expires a second after the window ends.
+   * While Redis is unreachable it counts in a local window instead and never throws for that.
+   */
+  @Override
+  public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
+    Objects.requireNonNull(name, "name");
+    long windowMillis = window.toMillis();
+    if (windowMillis <= 0) {
+      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
+    }
+    if (delta < 1) {
+      throw new IllegalArgumentException("delta must be >= 1 but was " + delta);
+    }
+    long now = clock.millis();
+    long start = windowStart.toEpochMilli();
     if (writerUp && !closed.get()) {
       String key = layout.counter(name, windowMillis, start);
-      String ttl = Long.toString(start + windowMillis - now + COUNTER_GRACE_MILLIS);
+      String ttl = Long.toString(Math.max(1, start + windowMillis - now) + COUNTER_GRACE_MILLIS);
       try {
-        return (Long) evalsha(Scripts.COUNTER, List.of(key), List.of(ttl));
+        return (Long) evalsha(Scripts.COUNTER, List.of(key), List.of(ttl, Long.toString(delta)));
       } catch (RuntimeException e) {
         if (isConnectionFailure(e)) {
           writerDown(e);
@@ -297,7 +317,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
     LocalWindow w = localWindows.compute(name + '\u0000' + windowMillis,
         (k, old) -> old != null && old.start == start ? old : new LocalWindow(start));
-    return w.count.incrementAndGet();
+    return w.count.addAndGet(delta);
   }
 
   @Override

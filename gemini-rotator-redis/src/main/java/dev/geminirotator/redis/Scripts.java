@@ -148,11 +148,11 @@ final class Scripts {
       """;
 
   /**
-   * One hit in a fixed window: INCR, and PEXPIRE on the first hit (or if a TTL is missing).
-   * KEYS: counter. ARGV: TTL ms. Returns the count.
+   * Adds to a fixed window's counter: INCRBY, and PEXPIRE when the key is new (or its TTL is
+   * missing). KEYS: counter. ARGV: TTL ms, delta. Returns the total.
    */
   static final String COUNTER = """
-      local c = redis.call('INCR', KEYS[1])
+      local c = redis.call('INCRBY', KEYS[1], ARGV[2])
       if c == 1 or redis.call('PTTL', KEYS[1]) < 0 then
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
       end

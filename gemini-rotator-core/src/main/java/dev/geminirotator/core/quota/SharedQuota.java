@@ -13,11 +13,15 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>How close it holds the limit, with N instances: each claim is an atomic add to the shared
  * counter, so permits claimed never exceed the limit. While a claim is in flight an instance may
- * admit up to one block on credit (it never makes a request wait for the store); that credit is
- * charged with the next claim, so an instance can exceed its share by at most one block, and only
- * when the limit runs out while it is in credit. Blocks shrink as the window's remaining permits
- * shrink ({@link SharedQuotas.Builder#blockFraction}), so at the end of a window both the credit
- * and the permits claimed but left unused are a few per instance.
+ * admit a few requests on credit (it never makes a request wait for the store): at most the block
+ * fraction of what the store last said was left, rounded down, and at least
+ * {@link SharedQuotas.Builder#minimumCredit}, never more than was left. That credit is charged
+ * with the next claim, so an instance exceeds its share only when the limit runs out while it is
+ * in credit, and by at most its credit. With no credit (small limits, and the default minimum of
+ * 0) a request that finds the block empty is refused until the next block arrives, a round trip
+ * later. Blocks shrink as the window's remaining permits shrink
+ * ({@link SharedQuotas.Builder#blockFraction}), so at the end of a window the permits claimed but
+ * left unused are a few per instance.
  *
  * <p>Created by {@link SharedQuotas#perMinute}, {@link SharedQuotas#perDay} and
  * {@link SharedQuotas#perWindow}. Thread-safe and lock-free on {@link #tryAcquire()}.
@@ -63,8 +67,11 @@ public final class SharedQuota {
       boolean exhausted = w.exhausted;
       long allowance = exhausted ? granted : granted + w.credit;
       if (u >= allowance) {
-        if (!exhausted) requestClaim();
-        return false;
+        if (exhausted) return false;
+        requestClaim();
+        // a claim run at once (an in-process store) may have brought permits: look again
+        if (w.granted == granted && !w.exhausted) return false;
+        continue;
       }
       if (used.compareAndSet(u, u + 1)) {
         if (!exhausted && granted - (u + 1) < w.lowWater) requestClaim();
@@ -73,11 +80,19 @@ public final class SharedQuota {
     }
   }
 
-  /** Whether {@link #tryAcquire()} would refuse now. */
+  /**
+   * Whether {@link #tryAcquire()} would refuse now. When this instance is out of permits but the
+   * shared limit is not known to be spent, it asks for the next block (in the background).
+   */
   public boolean spent() {
     Window w = window(owner.clock.millis());
     long granted = w.granted;
-    return w.used.get() >= (w.exhausted ? granted : granted + w.credit);
+    boolean exhausted = w.exhausted;
+    if (w.used.get() < (exhausted ? granted : granted + w.credit)) return false;
+    if (exhausted) return true;
+    requestClaim();
+    return w.granted == granted && !w.exhausted
+        && w.used.get() >= w.granted + w.credit; // a claim run at once may have brought permits
   }
 
   /**
@@ -112,7 +127,7 @@ public final class SharedQuota {
     if (now >= w.start && now < w.end) return w;
     long start = windowing.start(now);
     long block = SharedQuotas.block(limit, limit, owner.blockFraction);
-    Window fresh = new Window(start, windowing.end(start), block, block);
+    Window fresh = new Window(start, windowing.end(start), block, owner.credit(limit, limit));
     return current.compareAndSet(w, fresh) ? fresh : current.get();
   }
 
@@ -139,7 +154,7 @@ public final class SharedQuota {
         w.exhausted = true; // every instance together reached the limit: no more this window
       }
       // credit never exceeds what the store said was left, so one instance alone never overshoots
-      w.credit = Math.min(next, Math.max(0, limit - total));
+      w.credit = owner.credit(limit, limit - total);
     }
   }
 

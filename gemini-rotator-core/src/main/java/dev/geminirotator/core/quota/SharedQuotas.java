@@ -47,6 +47,7 @@ public final class SharedQuotas implements AutoCloseable {
   final Clock clock;
   private final ZoneId dailyResetZone;
   final double blockFraction;
+  private final long minimumCredit;
   private final Executor executor;
   private final ConcurrentLinkedQueue<SharedQuota> pending = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean localOnly = new AtomicBoolean();
@@ -60,6 +61,7 @@ public final class SharedQuotas implements AutoCloseable {
     this.clock = b.clock;
     this.dailyResetZone = b.dailyResetZone;
     this.blockFraction = b.blockFraction;
+    this.minimumCredit = b.minimumCredit;
     this.executor = b.executor;
   }
 
@@ -144,6 +146,13 @@ public final class SharedQuotas implements AutoCloseable {
   static long block(long limit, long remaining, double fraction) {
     if (remaining <= 0) return 1;
     return Math.max(1, (long) Math.ceil(Math.min(remaining, limit) * fraction));
+  }
+
+  /** What an instance may admit ahead of its next claim, given what the store said was left. */
+  long credit(long limit, long remaining) {
+    if (remaining <= 0) return 0;
+    long share = (long) Math.floor(Math.min(remaining, limit) * blockFraction);
+    return Math.min(remaining, Math.max(minimumCredit, share));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -240,6 +249,7 @@ public final class SharedQuotas implements AutoCloseable {
     private ZoneId dailyResetZone = DEFAULT_DAILY_RESET_ZONE;
     private double blockFraction = DEFAULT_BLOCK_FRACTION;
     private Executor executor;
+    private long minimumCredit;
 
     private Builder(KeyStateStore store) {
       this.store = Objects.requireNonNull(store, "store");
@@ -264,6 +274,21 @@ public final class SharedQuotas implements AutoCloseable {
      */
     public Builder blockFraction(double fraction) {
       this.blockFraction = Checks.fraction("block-fraction", fraction);
+      return this;
+    }
+
+    /**
+     * Requests an instance may admit on credit while its next block is being claimed, even when
+     * the limit is too small for the block fraction to allow any; default 0, so small limits are
+     * never exceeded and a request that finds the block empty is refused until it arrives. With
+     * {@code n}, the limit may be exceeded by up to {@code n} per instance per window, and no
+     * request is refused for want of a block in flight while the store said permits were left.
+     */
+    public Builder minimumCredit(long permits) {
+      if (permits < 0) {
+        throw new IllegalArgumentException("minimum-credit must be >= 0 but was " + permits);
+      }
+      this.minimumCredit = permits;
       return this;
     }
 
