@@ -1,36 +1,77 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.core.quota.SharedQuota;
+import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.store.MemoryKeyStateStore;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.github.resilience4j.ratelimiter.internal.AtomicRateLimiter;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Per-client request limits on resilience4j rate limiters, one per client (access token or
- * address), each allowing {@code requests-per-minute} per one-minute window. At most
- * {@value #MAX_CLIENTS} clients are tracked; beyond that the table is cleared, which only ever
- * lets a client through early. Thread-safe.
+ * Per-client request limits, {@code requests-per-minute} per one-minute window for each client
+ * (access token or address).
+ *
+ * <p>With a shared store (storage is Redis), the limit is global: every proxy on the store counts
+ * the client's requests together through {@link SharedQuotas} (counter
+ * {@code client:{client}}, blocks of permits claimed in the background, so no request waits for
+ * Redis). While the store is unreachable each proxy limits on its own with a resilience4j rate
+ * limiter per client, and says so once in the log; no request fails because the store is down.
+ * With the memory store the resilience4j limiters are all there is.
+ *
+ * <p>At most {@value #MAX_CLIENTS} clients are tracked; beyond that the table is cleared, which
+ * only ever lets a client through early (a shared limit keeps its count in the store). Thread-safe.
  */
-final class ClientRateLimits {
+final class ClientRateLimits implements AutoCloseable {
 
   static final int MAX_CLIENTS = 100_000;
+  private static final Logger log = LoggerFactory.getLogger(ClientRateLimits.class);
 
   private final int requestsPerMinute;
   private final RateLimiterConfig limiterConfig;
   private final ConcurrentHashMap<String, RateLimiter> limiters = new ConcurrentHashMap<>();
+  private final KeyStateStore store;
+  private final SharedQuotas quotas;
+  private final ConcurrentHashMap<String, SharedQuota> shared = new ConcurrentHashMap<>();
+  private final AtomicBoolean local = new AtomicBoolean();
 
+  /** Limits kept in this proxy only. */
   ClientRateLimits(int requestsPerMinute) {
+    this(requestsPerMinute, null, Clock.systemUTC());
+  }
+
+  /**
+   * Limits shared through {@code store} unless it is {@code null} or the memory store, which
+   * no other proxy can see.
+   */
+  ClientRateLimits(int requestsPerMinute, KeyStateStore store, Clock clock) {
     this.requestsPerMinute = requestsPerMinute;
     this.limiterConfig = requestsPerMinute <= 0 ? null : RateLimiterConfig.custom()
         .limitForPeriod(requestsPerMinute)
         .limitRefreshPeriod(Duration.ofMinutes(1))
         .timeoutDuration(Duration.ZERO)
         .build();
+    boolean sharable = requestsPerMinute > 0 && store != null
+        && !(store instanceof MemoryKeyStateStore);
+    this.store = sharable ? store : null;
+    // a credit of one request: a client's first request in a minute never waits for a claim
+    this.quotas = sharable
+        ? SharedQuotas.builder(store).clock(clock).minimumCredit(1).build() : null;
   }
 
   int requestsPerMinute() {
     return requestsPerMinute;
+  }
+
+  /** Whether the limits are counted across proxies through the store. */
+  boolean shared() {
+    return quotas != null;
   }
 
   /**
@@ -40,12 +81,45 @@ final class ClientRateLimits {
    */
   long tryAcquire(String client) {
     if (limiterConfig == null) return -1;
+    if (quotas != null) {
+      if (store.isAvailable()) {
+        if (local.compareAndSet(true, false)) {
+          log.info("per-client rate limits count across proxies again through {}",
+              store.describe());
+        }
+        return acquireShared(client);
+      }
+      if (local.compareAndSet(false, true)) {
+        log.warn("per-client rate limits: store {} is unreachable; each proxy limits its clients"
+            + " on its own until it returns", store.describe());
+      }
+    }
     if (limiters.size() >= MAX_CLIENTS) limiters.clear();
     RateLimiter limiter = limiters.computeIfAbsent(client,
         c -> RateLimiter.of("client", limiterConfig));
     if (limiter.acquirePermission()) return -1;
     long nanos = limiter instanceof AtomicRateLimiter a ? a.getDetailedMetrics().getNanosToWait()
         : 60_000_000_000L;
+    return seconds(nanos);
+  }
+
+  private long acquireShared(String client) {
+    if (shared.size() >= MAX_CLIENTS) shared.clear();
+    SharedQuota quota = shared.computeIfAbsent(client,
+        c -> quotas.perMinute("client:" + c, requestsPerMinute));
+    if (quota.tryAcquire()) return -1;
+    long nanos = quota.nanosToWait();
+    if (nanos == 0 && quota.tryAcquire()) return -1; // a block landed meanwhile
+    return seconds(nanos);
+  }
+
+  private static long seconds(long nanos) {
     return Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L);
+  }
+
+  /** Stops the background claims of shared limits. */
+  @Override
+  public void close() {
+    if (quotas != null) quotas.close();
   }
 }

@@ -86,8 +86,8 @@ public final class ProxyServer implements AutoCloseable {
     this.env = Map.copyOf(env);
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
-    this.settings = new Settings(config, null);
     this.rotator = config.rotator().newRotator();
+    this.settings = new Settings(config, null, rotator.store());
     this.guard = ResilientCircuitGuard.of(config.rotator().breaker());
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.rotatorMetrics = RotatorMetrics.builder(rotator).guard(guard).build();
@@ -238,7 +238,9 @@ public final class ProxyServer implements AutoCloseable {
         log.warn("reload: server, upstream and storage changes take effect after a restart");
       }
       rotator.updateKeys(runtimeKeys.mergeInto(next.rotator().keys()));
-      settings = new Settings(next, settings.rateLimits);
+      ClientRateLimits before = settings.rateLimits;
+      settings = new Settings(next, before, rotator.store());
+      if (settings.rateLimits != before) before.close();
       log.atInfo().addKeyValue("keys", next.rotator().keys().size())
           .log("configuration reloaded");
     }
@@ -280,6 +282,7 @@ public final class ProxyServer implements AutoCloseable {
       log.warn("upstream client stop: {}", e.toString());
     }
     scheduler.shutdownNow();
+    settings.rateLimits.close();
     try {
       rotatorMetrics.close();
     } catch (RuntimeException e) {

@@ -1,9 +1,11 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,11 +24,19 @@ final class Settings {
   private final byte[] adminDigest;
 
   Settings(StandaloneConfig config, ClientRateLimits previous) {
+    this(config, previous, null);
+  }
+
+  /**
+   * Settings whose per-client limits are shared through {@code store} when it is a shared one
+   * (Redis); {@code previous} limits are kept when the limit did not change.
+   */
+  Settings(StandaloneConfig config, ClientRateLimits previous, KeyStateStore store) {
     this.config = config;
     this.attempts = config.rotator().attempts();
     this.identity = new ClientIdentity(config.trustedProxies());
     this.rateLimits = previous != null && previous.requestsPerMinute() == config.requestsPerMinute()
-        ? previous : new ClientRateLimits(config.requestsPerMinute());
+        ? previous : new ClientRateLimits(config.requestsPerMinute(), store, Clock.systemUTC());
     List<byte[]> digests = new ArrayList<>();
     for (String t : config.accessTokens()) digests.add(sha256(t));
     this.tokenDigests = List.copyOf(digests);
