@@ -114,6 +114,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final Object subscriberLock = new Object();
   private Connection subscriberConnection; // guarded by subscriberLock
   private Listener pubSub; // guarded by subscriberLock
+  private volatile String lastFailure;
   private volatile long pingSentAt;
   private volatile long pongAt;
 
@@ -132,6 +133,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
         .database(options.database())
         .clientName("gemini-rotator-" + instanceId)
         .ssl(options.tls());
+    if (options.tls()) {
+      javax.net.ssl.SSLSocketFactory factory = Tls.socketFactory(options);
+      if (factory != null) config.sslSocketFactory(factory);
+      config.sslParameters(Tls.parameters());
+    }
     if (options.user() != null) config.user(options.user());
     if (options.password() != null) config.password(options.password());
     this.clientConfig = config.build();
@@ -189,6 +195,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
         throw new IllegalStateException("authentication failed for Redis store " + description
             + ": " + redact(rootMessage(e)) + "; check the user and password in the storage URI");
       }
+      if (Tls.isTlsFailure(e)) {
+        throw new IllegalStateException("TLS handshake with Redis store " + description
+            + " failed: " + redact(rootMessage(e)) + "; check that the server speaks TLS on this"
+            + " port, that its certificate names the host, and that it is trusted (the JVM's"
+            + " trust store, or truststore= in the storage URI)");
+      }
+      if (Tls.isTlsAnswerToPlainText(e)) {
+        throw new IllegalStateException("Redis store " + description + " answered in TLS: use a"
+            + " rediss:// URI for this port");
+      }
       if (!isConnectionFailure(e)) {
         throw new IllegalStateException("Redis store " + description + " could not be opened: "
             + redact(rootMessage(e)), e);
@@ -221,8 +237,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
   public StoreSnapshot load() {
     if (closed.get()) throw new IllegalStateException("Redis store " + description + " is closed");
     if (!writerUp) {
-      throw new IllegalStateException("Redis store " + description
-          + " is unreachable; serving from local state until it returns");
+      String why = lastFailure;
+      throw new IllegalStateException("Redis store " + description + " is unreachable"
+          + (why != null ? " (" + why + ")" : "") + "; serving from local state until it returns");
     }
     try {
       return loadAll().snapshot;
@@ -1086,6 +1103,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // Availability and errors
 
   private void updateAvailability(Throwable cause) {
+    if (cause != null) lastFailure = failure(cause);
     if (!started && writerUp) return; // still connecting; start() reports the outcome
     boolean up = writerUp && subscriberUp && !closing;
     int now = up ? UP : DOWN;
@@ -1102,8 +1120,25 @@ public final class RedisKeyStateStore implements KeyStateStore {
       outages.incrementAndGet();
       log.warn("Redis store {} is unreachable ({}); serving from local state and queuing writes"
           + " until it returns", description, cause == null ? "connection lost"
-          : redact(rootMessage(cause)));
+          : failure(cause));
     }
+  }
+
+  /**
+   * Why Redis cannot be reached, without the password, with a hint when TLS looks mismatched: a
+   * plain connection reset by a TLS port, or a TLS handshake that a plain port never answers.
+   */
+  private String failure(Throwable cause) {
+    String message = redact(rootMessage(cause));
+    if (!options.tls() && message != null && (message.contains("Connection reset")
+        || message.contains("end of stream"))) {
+      return message + "; if the server expects TLS on this port, use a rediss:// URI";
+    }
+    if (options.tls() && Tls.failedInHandshake(cause)) {
+      return message + " during the TLS handshake; check that the server speaks TLS on this port"
+          + " (a plain port needs a redis:// URI)";
+    }
+    return message;
   }
 
   private void warnOnce(String what, String format, Object... args) {

@@ -3,6 +3,8 @@ package dev.geminirotator.redis;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -14,6 +16,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * How a {@link RedisKeyStateStore} reaches Redis and how it writes behind: host, credentials,
@@ -23,11 +26,19 @@ import java.util.regex.Pattern;
  * storage URI with {@link #fromUri(String)}:
  * <pre>
  * redis://[user:password@]host[:port][/database][?option=value&amp;...]
- * rediss://...   (TLS, with the JVM's default trust store)
+ * rediss://...   (TLS)
  * </pre>
  * The URI options are {@code prefix}, {@code pool}, {@code timeout}, {@code connectTimeout},
  * {@code queue}, {@code batch}, {@code linger} and {@code retry}; durations are written
  * {@code 500ms}, {@code 2s} or {@code 1m}. An unknown option is an error that names it.
+ *
+ * <p>TLS ({@code rediss://}) trusts the JVM's default trust store unless given one:
+ * {@code truststore} (a file path), {@code truststorePassword} and {@code truststoreType}
+ * ({@code PKCS12}, the default, or {@code JKS}), e.g.
+ * {@code rediss://:pw@cache:6380/0?truststore=/etc/redis/ca.p12&truststorePassword=changeit};
+ * or, in code, {@link Builder#truststore} or {@link Builder#sslSocketFactory}. The server's
+ * certificate must name the host the URI gives (a DNS or IP subject alternative name): the host
+ * name is verified as HTTPS clients do.
  *
  * <p>{@link #toString()} masks the password. Instances are immutable and thread-safe; the builder
  * is not thread-safe.
@@ -52,7 +63,7 @@ public final class RedisStoreOptions {
   public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(250);
 
   private static final Set<String> OPTIONS = Set.of("prefix", "pool", "timeout", "connectTimeout",
-      "queue", "batch", "linger", "retry");
+      "queue", "batch", "linger", "retry", "truststore", "truststorePassword", "truststoreType");
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
   private static final Pattern PREFIX = Pattern.compile("[\\x21-\\x7e]{1,64}");
 
@@ -71,6 +82,10 @@ public final class RedisStoreOptions {
   private final Duration linger;
   private final Duration retryInterval;
   private final Clock clock;
+  private final Path truststore;
+  private final String truststorePassword;
+  private final String truststoreType;
+  private final SSLSocketFactory sslSocketFactory;
 
   private RedisStoreOptions(Builder b) {
     this.tls = b.tls;
@@ -88,6 +103,10 @@ public final class RedisStoreOptions {
     this.linger = b.linger;
     this.retryInterval = b.retryInterval;
     this.clock = b.clock;
+    this.truststore = b.truststore;
+    this.truststorePassword = b.truststorePassword;
+    this.truststoreType = b.truststoreType;
+    this.sslSocketFactory = b.sslSocketFactory;
   }
 
   /** Starts a builder for {@code redis://127.0.0.1:6379/0} with the defaults. */
@@ -171,6 +190,13 @@ public final class RedisStoreOptions {
         case "batch" -> b.batchSize(integer(name, value));
         case "linger" -> b.linger(duration(name, value));
         case "retry" -> b.retryInterval(duration(name, value));
+        case "truststore" -> b.truststore(Path.of(value), options.get("truststorePassword"));
+        case "truststorePassword" -> {
+          if (!options.containsKey("truststore")) {
+            throw new IllegalArgumentException("truststorePassword is given without truststore");
+          }
+        }
+        case "truststoreType" -> b.truststoreType(value);
         default -> throw new AssertionError(name);
       }
     });
@@ -289,6 +315,26 @@ public final class RedisStoreOptions {
     return clock;
   }
 
+  /** The trust store TLS connections trust, or {@code null} for the JVM's default. */
+  public Path truststore() {
+    return truststore;
+  }
+
+  /** The trust store's password, or {@code null}. Never log it. */
+  public String truststorePassword() {
+    return truststorePassword;
+  }
+
+  /** {@code PKCS12} (the default) or {@code JKS}. */
+  public String truststoreType() {
+    return truststoreType;
+  }
+
+  /** The socket factory given to the builder for TLS, or {@code null}. */
+  public SSLSocketFactory sslSocketFactory() {
+    return sslSocketFactory;
+  }
+
   /** The URI these options describe, with the password masked. */
   public String describe() {
     StringBuilder sb = new StringBuilder(tls ? "rediss://" : "redis://");
@@ -306,7 +352,11 @@ public final class RedisStoreOptions {
   public String toString() {
     return "RedisStoreOptions{" + describe() + ", pool=" + poolSize + ", timeout=" + timeout
         + ", connectTimeout=" + connectTimeout + ", queue=" + queueCapacity + ", batch="
-        + batchSize + ", linger=" + linger + ", retry=" + retryInterval + '}';
+        + batchSize + ", linger=" + linger + ", retry=" + retryInterval
+        + (truststore != null ? ", truststore=" + truststore + (truststorePassword != null
+            ? ", truststorePassword=****" : "") : "")
+        + (sslSocketFactory != null ? ", sslSocketFactory=" + sslSocketFactory.getClass().getName()
+            : "") + '}';
   }
 
   /** Builds {@link RedisStoreOptions}; each setter checks its value. Not thread-safe. */
@@ -326,6 +376,10 @@ public final class RedisStoreOptions {
     private Duration linger = DEFAULT_LINGER;
     private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
     private Clock clock = Clock.systemUTC();
+    private Path truststore;
+    private String truststorePassword;
+    private String truststoreType = "PKCS12";
+    private SSLSocketFactory sslSocketFactory;
 
     private Builder() {
     }
@@ -434,7 +488,50 @@ public final class RedisStoreOptions {
       return this;
     }
 
+    /**
+     * The trust store (a file) whose certificates TLS connections trust instead of the JVM's
+     * default, with its password ({@code null} for none). Only for {@code rediss://}.
+     */
+    public Builder truststore(Path truststore, String password) {
+      this.truststore = Objects.requireNonNull(truststore, "truststore");
+      this.truststorePassword = password == null || password.isEmpty() ? null : password;
+      return this;
+    }
+
+    /** The trust store's format: {@code PKCS12} (default) or {@code JKS}. */
+    public Builder truststoreType(String type) {
+      String t = type == null ? "" : type.toUpperCase(Locale.ROOT);
+      if (!t.equals("PKCS12") && !t.equals("JKS")) {
+        throw new IllegalArgumentException("truststoreType must be PKCS12 or JKS but was '"
+            + type + "'");
+      }
+      this.truststoreType = t;
+      return this;
+    }
+
+    /**
+     * The factory of TLS sockets, for full control (client certificates, pinned trust); the host
+     * name is still verified. Only for {@code rediss://}; excludes {@link #truststore}.
+     */
+    public Builder sslSocketFactory(SSLSocketFactory factory) {
+      this.sslSocketFactory = Objects.requireNonNull(factory, "sslSocketFactory");
+      return this;
+    }
+
+    /** @throws IllegalArgumentException when TLS settings are given without TLS, or both */
     public RedisStoreOptions build() {
+      if (!tls && (truststore != null || sslSocketFactory != null)) {
+        throw new IllegalArgumentException("truststore and sslSocketFactory apply to TLS only:"
+            + " use a rediss:// URI (or tls(true))");
+      }
+      if (truststore != null && sslSocketFactory != null) {
+        throw new IllegalArgumentException("give either a truststore or an sslSocketFactory,"
+            + " not both");
+      }
+      if (truststore != null && !Files.isReadable(truststore)) {
+        throw new IllegalArgumentException("truststore " + truststore
+            + " does not exist or cannot be read");
+      }
       return new RedisStoreOptions(this);
     }
 
