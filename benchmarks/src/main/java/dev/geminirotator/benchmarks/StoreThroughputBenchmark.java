@@ -66,6 +66,16 @@ public class StoreThroughputBenchmark {
   @Param({"1", "20"})
   public int cooldownMillis;
 
+  /**
+   * Each key's requests-per-minute quota, or 0 for none. With a quota every request also takes a
+   * permit from the key's {@code SharedQuota}, and each rotator claims blocks of permits from the
+   * store's window counter in the background (in Redis: one INCRBY script per block). 1,000,000
+   * per key is more than a run spends in a minute, so the quota never refuses: this measures what
+   * counting costs, not what refusing does.
+   */
+  @Param({"0", "1000000"})
+  public int rpm;
+
   private static final Outcome SUCCESS = Outcome.success();
   private static final Outcome SERVER_ERROR = Outcome.upstreamError(500, "INTERNAL");
 
@@ -101,7 +111,9 @@ public class StoreThroughputBenchmark {
   public void setUp() {
     List<ApiKey> pool = new ArrayList<>(keys);
     for (int i = 0; i < keys; i++) {
-      pool.add(ApiKey.builder(String.format("AIzaSyBENCH%028d", i)).id("k" + i).build());
+      ApiKey.Builder key = ApiKey.builder(String.format("AIzaSyBENCH%028d", i)).id("k" + i);
+      if (rpm > 0) key.requestsPerMinute(rpm);
+      pool.add(key.build());
     }
     rateLimited = Outcome.rateLimited(Duration.ofMillis(cooldownMillis), QuotaScope.PER_MINUTE);
     int models = cooldownMillis <= 1 ? 1 : 20;
@@ -125,14 +137,14 @@ public class StoreThroughputBenchmark {
     long n = requests.sum();
     if (redis != null) {
       long commands = redis.commandCalls() - commandsBefore - 1; // minus this INFO
-      System.out.printf("%n[redis, cooldown %d ms] %d requests, %d Redis commands (INFO commandstats), %.4f"
-          + " commands per request; writes dropped: %d; no key available: %d%n", cooldownMillis,
-          n, commands,
+      System.out.printf("%n[redis, cooldown %d ms, rpm %d] %d requests, %d Redis commands (INFO"
+          + " commandstats), %.4f commands per request; writes dropped: %d; no key available:"
+          + " %d%n", cooldownMillis, rpm, n, commands,
           (double) commands / n, dropped, noKey.sum());
       redis.close();
     } else {
-      System.out.printf("%n[memory, cooldown %d ms] %d requests; no key available: %d%n",
-          cooldownMillis, n, noKey.sum());
+      System.out.printf("%n[memory, cooldown %d ms, rpm %d] %d requests; no key available: %d%n",
+          cooldownMillis, rpm, n, noKey.sum());
     }
   }
 
