@@ -172,6 +172,8 @@ public final class SharedQuota {
     final AtomicLong used = new AtomicLong();
     /** Counted locally while the store could not count: the local-only limit. */
     final AtomicLong localClaims = new AtomicLong();
+    /** The highest total the store reported for this window. */
+    long lastSharedTotal; // guarded by this
     volatile long granted;
     volatile long credit;
     volatile boolean exhausted;

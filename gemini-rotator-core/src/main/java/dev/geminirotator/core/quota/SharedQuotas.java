@@ -193,7 +193,7 @@ public final class SharedQuotas implements AutoCloseable {
     }
   }
 
-  /** Runs every pending claim. Public for executors the builder was given; idempotent. */
+  /** Runs every pending claim; what the background thread or the given executor runs. */
   void drain() {
     SharedQuota q;
     while ((q = pending.poll()) != null) {
@@ -207,32 +207,37 @@ public final class SharedQuotas implements AutoCloseable {
   }
 
   /**
-   * Adds {@code delta} to the shared counter of a window and returns its total; counts in the
-   * window's local counter instead when the store cannot.
+   * Adds {@code delta} to the shared counter of a window and returns its total. When the store
+   * cannot count, counts locally instead, on top of the last total the store reported for this
+   * window: a short outage then lets this instance go on with what was left, not start over.
+   * Runs on the claiming thread only (one claim per window at a time).
    */
   long add(String name, long start, long end, long delta, SharedQuota.Window w) {
     if (store.isAvailable()) {
       try {
         long total = store.incrementWindow(name, Instant.ofEpochMilli(start),
             Duration.ofMillis(end - start), delta);
-        if (localOnly.compareAndSet(true, false)) {
-          log.info("shared quotas: store {} counts again; limits hold across instances",
-              store.describe());
+        if (store.isAvailable()) { // else the store may have counted locally, from zero
+          w.lastSharedTotal = Math.max(w.lastSharedTotal, total);
+          if (localOnly.compareAndSet(true, false)) {
+            log.info("shared quotas: store {} counts again; limits hold across instances",
+                store.describe());
+          }
+          return total;
         }
-        return total;
       } catch (UnsupportedOperationException e) {
         if (unsupportedWarned.compareAndSet(false, true)) {
           log.warn("shared quotas: store {} has no shared counters; each instance enforces"
               + " quotas on its own", store.describe());
         }
-        return w.localClaims.addAndGet(delta);
+        return w.lastSharedTotal + w.localClaims.addAndGet(delta);
       } catch (RuntimeException e) {
         goLocal(e.toString());
-        return w.localClaims.addAndGet(delta);
+        return w.lastSharedTotal + w.localClaims.addAndGet(delta);
       }
     }
     goLocal("unavailable");
-    return w.localClaims.addAndGet(delta);
+    return w.lastSharedTotal + w.localClaims.addAndGet(delta);
   }
 
   private void goLocal(String why) {

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Queue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -136,6 +137,26 @@ class SharedQuotaTest {
     assertThat(admitted).as("each instance enforces the limit on its own").isEqualTo(200);
     assertThat(quotas.shared()).isFalse();
     assertThat(((CountingStore) down).calls.get()).isZero();
+  }
+
+  @Test
+  void anOutageMidWindowGoesOnFromWhatTheStoreLastSaidWasLeft() {
+    AtomicBoolean up = new AtomicBoolean(true);
+    KeyStateStore flaky = new CountingStore(memory) {
+      @Override
+      public boolean isAvailable() {
+        return up.get();
+      }
+    };
+    SharedQuotas quotas = quotas(flaky);
+    SharedQuota quota = quotas.perMinute("quota:k:rpm", 640);
+    int admitted = 0;
+    while (admitted < 600 && quota.tryAcquire()) admitted++;
+    assertThat(admitted).isEqualTo(600);
+    up.set(false);
+    for (int i = 0; i < 2_000; i++) if (quota.tryAcquire()) admitted++;
+    assertThat(quotas.shared()).isFalse();
+    assertThat(admitted).as("not 600 plus a fresh local limit").isEqualTo(640);
   }
 
   @Test
