@@ -28,6 +28,8 @@ import java.time.format.DateTimeFormatter;
  * {prefix}generation               string the generation of the last published change (ordering)
  * {prefix}meta                     hash   layout version; its absence means Redis lost its data
  * {prefix}changes                  pub/sub channel of state transitions
+ * {prefix}heartbeat:{instance}     pub/sub channel an instance publishes to itself every 5 s,
+ *                                  to know its subscription is alive (no key is stored)
  * </pre>
  * Immutable and thread-safe.
  */
@@ -110,6 +112,10 @@ final class KeyLayout {
 
   String channel() {
     return prefix + "changes";
+  }
+
+  String heartbeat(String instanceId) {
+    return prefix + "heartbeat:" + instanceId;
   }
 
   static String formatWindow(long ms) {

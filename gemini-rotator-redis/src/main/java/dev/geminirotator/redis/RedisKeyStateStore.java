@@ -549,10 +549,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
         return;
       }
       try {
-        pubSub.ping();
+        // A message to this instance's own heartbeat channel, not PING: Jedis 8.0.2 queues the
+        // handler of a subscriber's PING after sending it, so a fast PONG can arrive first and
+        // end the subscription ("Unexpected message : PONG").
+        client.publish(layout.heartbeat(instanceId), "1");
         pingSentAt = now;
       } catch (RuntimeException e) {
-        log.debug("subscriber ping failed", e);
+        log.debug("subscriber heartbeat failed", e);
       }
     }
   }
@@ -1010,7 +1013,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
           subscriberConnection = connection;
           pubSub = listener;
         }
-        listener.proceed(connection, layout.channel());
+        listener.proceed(connection, layout.channel(), layout.heartbeat(instanceId));
       } catch (RuntimeException e) {
         failure = e;
       } finally {
@@ -1067,6 +1070,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
     @Override
     public void onMessage(String channel, String message) {
+      if (!channel.equals(layout.channel())) {
+        pongAt = System.currentTimeMillis(); // this instance's heartbeat came back
+        return;
+      }
       if (message.startsWith(ownPrefix)) return;
       try {
         received(message);

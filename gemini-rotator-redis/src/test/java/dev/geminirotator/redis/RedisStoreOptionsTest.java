@@ -60,7 +60,8 @@ class RedisStoreOptionsTest {
     assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis://h?pool=2&poolSize=3&ttl=1s"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("unknown Redis store options poolSize, ttl; known options: batch,"
-            + " connectTimeout, linger, pool, prefix, queue, retry, timeout");
+            + " connectTimeout, linger, pool, prefix, queue, retry, timeout, truststore,"
+            + " truststorePassword, truststoreType");
   }
 
   @Test
