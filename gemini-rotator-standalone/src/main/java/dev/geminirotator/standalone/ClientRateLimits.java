@@ -41,11 +41,6 @@ final class ClientRateLimits implements AutoCloseable {
   private final ConcurrentHashMap<String, SharedQuota> shared = new ConcurrentHashMap<>();
   private final AtomicBoolean local = new AtomicBoolean();
 
-  /** Limits kept in this proxy only. */
-  ClientRateLimits(int requestsPerMinute) {
-    this(requestsPerMinute, null, Clock.systemUTC());
-  }
-
   /**
    * Limits shared through {@code store} unless it is {@code null} or the memory store, which
    * no other proxy can see.

@@ -23,10 +23,6 @@ final class Settings {
   private final List<byte[]> tokenDigests;
   private final byte[] adminDigest;
 
-  Settings(StandaloneConfig config, ClientRateLimits previous) {
-    this(config, previous, null);
-  }
-
   /**
    * Settings whose per-client limits are shared through {@code store} when it is a shared one
    * (Redis); {@code previous} limits are kept when the limit did not change.
