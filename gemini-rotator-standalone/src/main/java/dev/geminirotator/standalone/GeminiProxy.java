@@ -396,6 +396,14 @@ final class GeminiProxy {
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
+    /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
+    volatile Throwable clientGone;
+    /** The attempt in flight, aborted when the client goes away. */
+    volatile org.eclipse.jetty.client.Request upstreamRequest;
+    /** Watches an HTTP/1 client's connection while it waits; stopped when the exchange ends. */
+    volatile ClientDisconnectWatch watch;
+    /** Body bytes left before the declared Content-Length completes the response, or -1. */
+    long lengthLeft = -1;
 
     Exchange(Settings s, Request request, Response response, Callback callback, String route,
         long start) {
@@ -408,8 +416,51 @@ final class GeminiProxy {
       this.requestId = RequestIds.get(request);
     }
 
+    /**
+     * The client went away (its connection closed or failed): abort the attempt in flight, so
+     * it stops holding an upstream connection and a key lease; its listener completes the lease
+     * as cancelled, which does not blame the key.
+     */
+    void onClientFailure(Throwable failure) {
+      if (clientGone != null) return;
+      clientGone = failure;
+      org.eclipse.jetty.client.Request current = upstreamRequest;
+      if (current != null) current.abort(clientLeft());
+    }
+
+    java.util.concurrent.CancellationException clientLeft() {
+      return new java.util.concurrent.CancellationException("client disconnected");
+    }
+
+    /**
+     * Call before each write to the client. Stops the disconnect watch before the write that may
+     * complete the response (the last one, or the one reaching the declared Content-Length): once
+     * the client has its response it may send its next request, which is Jetty's to read.
+     */
+    void beforeWrite(boolean last, int bytes) {
+      if (!last) {
+        if (lengthLeft < 0) return;
+        lengthLeft -= bytes;
+        if (lengthLeft > 0) return;
+      }
+      ClientDisconnectWatch w = watch;
+      if (w != null) w.stop();
+    }
+
+    /** If the client has gone: answer nothing more, record 499, and say so. */
+    boolean abandonIfClientGone() {
+      Throwable failure = clientGone;
+      if (failure == null) return false;
+      clientFailed(failure);
+      return true;
+    }
+
     void start(byte[] body) {
       this.body = body;
+      // A client that goes away stops the attempt in flight. Jetty reports stream resets and
+      // idle timeouts to failure listeners; an HTTP/1 connection closing needs a watch.
+      clientToProxyRequest.addFailureListener(this::onClientFailure);
+      watch = ClientDisconnectWatch.start(clientToProxyRequest, this::onClientFailure);
       String path = clientToProxyRequest.getHttpURI().getPath();
       this.openAi = isOpenAi(path);
       this.model = modelOf(path, body, openAi);
@@ -436,6 +487,7 @@ final class GeminiProxy {
     }
 
     void nextAttempt() {
+      if (abandonIfClientGone()) return;
       attempt++;
       // The guard first: a request it fails fast must not spend a key's quota permit.
       try {
@@ -515,9 +567,12 @@ final class GeminiProxy {
             .addKeyValue("keyId", lease.key().id())
             .log("proxy->upstream {} {}", clientToProxyRequest.getMethod(), path);
       }
+      upstreamRequest = proxyToUpstreamRequest;
       proxyToUpstreamRequest.onResponseHeaders(listener)
           .onResponseContentAsync(listener)
           .send(listener::onComplete); // a lambda: send() would register a listener object again
+      // The client may have left while this attempt was being set up.
+      if (clientGone != null) proxyToUpstreamRequest.abort(clientLeft());
     }
 
     private void copyRequestHeaders(HttpFields from, HttpFields.Mutable to, KeyLease lease) {
@@ -589,6 +644,7 @@ final class GeminiProxy {
       proxyToClientResponse.setStatus(k.status());
       copyResponseHeaders(k.headers(), proxyToClientResponse.getHeaders(), !k.complete());
       if (!k.complete()) proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
+      beforeWrite(true, k.body().length);
       proxyToClientResponse.write(true, ByteBuffer.wrap(k.body()), finishing());
     }
 
@@ -605,6 +661,7 @@ final class GeminiProxy {
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       this.status = status;
       boolean gemini = isProxied(clientToProxyRequest.getHttpURI().getPath());
+      beforeWrite(true, 0);
       Problems.send(clientToProxyRequest, proxyToClientResponse, finishing(), status, slug, title,
           detail, gemini, retryAfter);
     }
@@ -621,6 +678,9 @@ final class GeminiProxy {
 
     void finish(Throwable failure) {
       if (!finished.compareAndSet(false, true)) return;
+      ClientDisconnectWatch w = watch;
+      // Before completing: the connection must be free to read its next request.
+      if (w != null) w.stop();
       int recorded = failure != null && status < 400 ? 499 : status;
       String method = clientToProxyRequest.getMethod();
       metrics.requestFinished(route, METHODS.contains(method) ? method : "OTHER", recorded, model,
@@ -642,6 +702,7 @@ final class GeminiProxy {
       } else {
         proxyToClientCallback.succeeded();
       }
+      if (w != null) w.afterComplete();
     }
   }
 
@@ -730,6 +791,8 @@ final class GeminiProxy {
       ex.proxyToClientResponse.setStatus(upstreamToProxyResponse.getStatus());
       copyResponseHeaders(upstreamToProxyResponse.getHeaders(),
           ex.proxyToClientResponse.getHeaders(), dropLength);
+      ex.lengthLeft = ex.proxyToClientResponse.getHeaders().getLongField(
+          HttpHeader.CONTENT_LENGTH);
       String uploadUrl = upstreamToProxyResponse.getHeaders().get("X-Goog-Upload-URL");
       if (uploadUrl != null) {
         ex.proxyToClientResponse.getHeaders().put("X-Goog-Upload-URL",
@@ -785,6 +848,7 @@ final class GeminiProxy {
           // The client releases the chunk when onContent returns: keep it until written.
           tap(chunk.getByteBuffer());
           chunk.retain();
+          ex.beforeWrite(false, chunk.getByteBuffer().remaining());
           ex.proxyToClientResponse.write(false, chunk.getByteBuffer(), Callback.from(() -> {
             chunk.release();
             demander.run();
@@ -832,12 +896,15 @@ final class GeminiProxy {
         }
         if (complete) {
           phase = Phase.DONE;
+          ex.beforeWrite(true, peeked.length);
           ex.proxyToClientResponse.write(true, ByteBuffer.wrap(peeked), ex.finishing());
         } else {
           phase = Phase.STREAMING;
           ByteBuffer first = ByteBuffer.wrap(peeked);
+          ex.beforeWrite(false, peeked.length);
           ex.proxyToClientResponse.write(false, first, Callback.from(() -> {
             if (rest != null && rest.hasRemaining()) {
+              ex.beforeWrite(false, rest.remaining());
               ex.proxyToClientResponse.write(false, rest, Callback.from(demander,
                   upstreamToProxyResponse::abort));
             } else {
@@ -868,6 +935,7 @@ final class GeminiProxy {
           case STREAMING -> {
             phase = Phase.DONE;
             pinDeclaredFiles();
+            ex.beforeWrite(true, 0);
             ex.proxyToClientResponse.write(true, BufferUtil.EMPTY_BUFFER, ex.finishing());
           }
           default -> { }
@@ -875,6 +943,19 @@ final class GeminiProxy {
         return;
       }
       Throwable failure = result.getFailure();
+      if (ex.clientGone != null && (p == Phase.WAITING || p == Phase.PEEKING)) {
+        // Aborted because the client left: not the key's fault, and nobody to retry for.
+        phase = Phase.DONE;
+        lease.complete(Outcome.cancelled());
+        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        if (log.isDebugEnabled()) {
+          log.atDebug().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
+              .addKeyValue("keyId", lease.key().id())
+              .log("client left before the upstream answered; attempt aborted");
+        }
+        ex.clientFailed(ex.clientGone);
+        return;
+      }
       switch (p) {
         case WAITING, PEEKING -> {
           phase = Phase.DONE;
@@ -897,6 +978,11 @@ final class GeminiProxy {
         }
         case STREAMING -> {
           phase = Phase.DONE;
+          if (ex.clientGone != null) {
+            // The client left mid-response and the stream was aborted: nothing to report.
+            ex.clientFailed(ex.clientGone);
+            return;
+          }
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("keyId",
               lease.key().id()).log("upstream->proxy failed mid-response: {}",
               failure.getClass().getSimpleName());
