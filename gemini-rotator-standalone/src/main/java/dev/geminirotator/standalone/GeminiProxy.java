@@ -404,6 +404,11 @@ final class GeminiProxy {
     volatile ClientDisconnectWatch watch;
     /** Body bytes left before the declared Content-Length completes the response, or -1. */
     long lengthLeft = -1;
+    /**
+     * Permission and a key already taken for the next attempt: taken before dropping a failed
+     * response that is only partly read, which is returned whole when no next attempt is possible.
+     */
+    KeyLease reserved;
 
     Exchange(Settings s, Request request, Response response, Callback callback, String route,
         long start) {
@@ -486,9 +491,52 @@ final class GeminiProxy {
       return context.model();
     }
 
+    /**
+     * Takes the guard's permission and a key for the attempt after the current one, whose failed
+     * response is only partly read; {@code null} when no further attempt is possible now (the
+     * caller then returns that response whole). Same order and bookkeeping as {@link
+     * #nextAttempt()}.
+     */
+    KeyLease reserveNext(KeyLease current) {
+      try {
+        guard.acquirePermission(guardModel());
+      } catch (CircuitOpenException e) {
+        return null;
+      }
+      try {
+        return rotator.acquire(context.excluding(current.key().id()));
+      } catch (NoKeyAvailableException e) {
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
+        s.attempts.onNoKeyAvailable(attempt);
+        return null;
+      } catch (RuntimeException e) {
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        throw e;
+      }
+    }
+
     void nextAttempt() {
+      KeyLease lease = reserved;
+      reserved = null;
+      if (clientGone != null && lease != null) {
+        lease.close();
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+      }
       if (abandonIfClientGone()) return;
       attempt++;
+      if (lease == null) lease = acquireForAttempt();
+      if (lease == null) return; // answered
+      try {
+        send(lease);
+      } catch (RuntimeException e) {
+        lease.close();
+        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        throw e;
+      }
+    }
+
+    /** The guard's permission and a key for this attempt, or {@code null} once answered. */
+    private KeyLease acquireForAttempt() {
       // The guard first: a request it fails fast must not spend a key's quota permit.
       try {
         guard.acquirePermission(guardModel());
@@ -502,11 +550,10 @@ final class GeminiProxy {
           problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
               secondsUntil(e.retryAt()));
         }
-        return;
+        return null;
       }
-      KeyLease lease;
       try {
-        lease = rotator.acquire(context);
+        return rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
         guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
         s.attempts.onNoKeyAvailable(attempt - 1);
@@ -521,15 +568,8 @@ final class GeminiProxy {
           metrics.rejected("no-key");
           problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
         }
-        return;
+        return null;
       } catch (RuntimeException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
-        throw e;
-      }
-      try {
-        send(lease);
-      } catch (RuntimeException e) {
-        lease.close();
         guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
         throw e;
       }
@@ -887,7 +927,11 @@ final class GeminiProxy {
       Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.getHeaders()::get,
           new String(peeked, StandardCharsets.UTF_8));
       Decision decision = report(o);
-      if (decision.kind() == Decision.Kind.RETURN) {
+      // A response not read to its end cannot be kept whole for later: drop it only when the
+      // next attempt is secured, else it is the answer and goes back whole.
+      boolean last = decision.kind() == Decision.Kind.RETURN
+          || (!complete && (ex.reserved = ex.reserveNext(lease)) == null);
+      if (last) {
         commitHeaders(upstreamToProxyResponse, false);
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
