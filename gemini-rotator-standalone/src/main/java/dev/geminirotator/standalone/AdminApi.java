@@ -113,8 +113,7 @@ final class AdminApi {
     }
     if (parts.size() == 2 && parts.get(0).equals("keys") && method.equals("DELETE")) {
       String id = parts.get(1);
-      runtimeKeys.remove(id);
-      if (rotator.removeKey(id)) {
+      if (runtimeKeys.delete(id)) {
         log.atInfo().addKeyValue("keyId", id).log("admin removed key");
         response.setStatus(204);
         callback.succeeded();
@@ -221,7 +220,6 @@ final class AdminApi {
     }
     ArrayNode added = Problems.JSON.createArrayNode();
     for (ApiKey key : keys) {
-      rotator.addKey(key);
       runtimeKeys.add(key);
       log.atInfo().addKeyValue("keyId", key.id()).log("admin added key");
       rotator.snapshot(key.id()).ifPresent(s -> added.add(keyJson(s)));

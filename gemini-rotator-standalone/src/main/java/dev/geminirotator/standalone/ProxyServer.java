@@ -76,7 +76,7 @@ public final class ProxyServer implements AutoCloseable {
   private final Instant startedAt;
   private final Clock clock;
   private volatile Settings settings;
-  private final RuntimeKeys runtimeKeys = new RuntimeKeys();
+  private final RuntimeKeys runtimeKeys;
   private final Object lifecycle = new Object();
   private boolean closed;
 
@@ -88,6 +88,7 @@ public final class ProxyServer implements AutoCloseable {
     this.startedAt = clock.instant();
     this.rotator = config.rotator().newRotator();
     this.settings = new Settings(config, null, rotator.store());
+    this.runtimeKeys = new RuntimeKeys(rotator, config.rotator().keys());
     this.guard = ResilientCircuitGuard.of(config.rotator().breaker());
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.rotatorMetrics = RotatorMetrics.builder(rotator).guard(guard).build();
@@ -224,8 +225,9 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * Applies a new configuration: keys (added, removed, reweighted, state kept; keys added through
-   * the admin API and not deleted since are kept unless the file has a key with that id), access
+   * Applies a new configuration: keys (added, removed, reweighted, state kept; keys added at run
+   * time are kept, a file key with the same id replaces one, and a file key deleted through the
+   * admin API stays deleted while the file lists it: see {@link RuntimeKeys}), access
    * and admin tokens, limits and the attempt policy. Listening address, TLS, upstream, storage
    * and breaker settings need a restart; a change to them is logged and ignored.
    */
@@ -237,7 +239,7 @@ public final class ProxyServer implements AutoCloseable {
           || !current.rotator().storage().equals(next.rotator().storage())) {
         log.warn("reload: server, upstream and storage changes take effect after a restart");
       }
-      rotator.updateKeys(runtimeKeys.mergeInto(next.rotator().keys()));
+      runtimeKeys.applyFile(next.rotator().keys());
       ClientRateLimits before = settings.rateLimits;
       settings = new Settings(next, before, rotator.store());
       if (settings.rateLimits != before) before.close();
