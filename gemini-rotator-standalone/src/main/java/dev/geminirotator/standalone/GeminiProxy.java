@@ -929,8 +929,16 @@ final class GeminiProxy {
       Decision decision = report(o);
       // A response not read to its end cannot be kept whole for later: drop it only when the
       // next attempt is secured, else it is the answer and goes back whole.
-      boolean last = decision.kind() == Decision.Kind.RETURN
-          || (!complete && (ex.reserved = ex.reserveNext(lease)) == null);
+      boolean last = decision.kind() == Decision.Kind.RETURN;
+      if (!last && !complete) {
+        try {
+          ex.reserved = ex.reserveNext(lease);
+        } catch (RuntimeException e) {
+          log.atWarn().addKeyValue("requestId", ex.requestId)
+              .log("could not reserve the next attempt: {}", e.getClass().getName());
+        }
+        last = ex.reserved == null;
+      }
       if (last) {
         commitHeaders(upstreamToProxyResponse, false);
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {

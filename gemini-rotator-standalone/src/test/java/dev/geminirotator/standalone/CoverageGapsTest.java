@@ -222,4 +222,33 @@ class CoverageGapsTest {
     assertThat(text).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
         .doesNotContain("AIzaSyTEST-pool-key-three").doesNotContain(Harness.TOKEN);
   }
+
+  @Test
+  void adminKeysShowCooldownsPerModelCountersAndTheLastError() throws Exception {
+    h = new Harness("");
+    h.enqueue(429, Fixtures.geminiError("429-per-minute"));
+    h.enqueue(400, Fixtures.geminiError("400-api-key-invalid"));
+    HttpResponse<String> answer = h.post("/v1beta/models/gemini-2.5-flash:generateContent", "{}",
+        "x-goog-api-key", Harness.TOKEN);
+    assertThat(answer.statusCode()).isEqualTo(400);
+    String cooled = keyOf(h.upstream.takeRequest(5, TimeUnit.SECONDS));
+    String cooledId = cooled.equals(Harness.KEY_1) ? "k1" : "k2";
+    String rejectedId = cooledId.equals("k1") ? "k2" : "k1";
+
+    HttpResponse<String> list = h.admin("GET", "/admin/keys", null);
+
+    com.fasterxml.jackson.databind.JsonNode keys =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(list.body()).get("keys");
+    java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> byId = new java.util.HashMap<>();
+    keys.forEach(k -> byId.put(k.get("id").asText(), k));
+    com.fasterxml.jackson.databind.JsonNode c = byId.get(cooledId);
+    assertThat(c.get("state").asText()).isEqualTo("RATE_LIMITED");
+    assertThat(c.get("cooldowns").has("gemini-2.5-flash")).as(c.toString()).isTrue();
+    assertThat(c.get("failures").asLong()).isEqualTo(1);
+    com.fasterxml.jackson.databind.JsonNode r = byId.get(rejectedId);
+    assertThat(r.get("state").asText()).isEqualTo("INVALID");
+    assertThat(r.get("reason").asText()).contains("API_KEY_INVALID");
+    assertThat(r.get("failures").asLong()).isEqualTo(1);
+    assertThat(list.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);
+  }
 }
