@@ -25,6 +25,7 @@ import java.time.format.DateTimeFormatter;
  *                                                     at midnight America/Los_Angeles
  *   counter:client:{client}:1m:20261126T120000Z       a proxy client's requests this minute
  *   (quotas add blocks of permits claimed by each instance, not single requests)
+ * {prefix}value:{name}             string a shared value (putValue); PX its time to live
  * {prefix}generation               string the generation of the last published change (ordering)
  * {prefix}meta                     hash   layout version; its absence means Redis lost its data
  * {prefix}changes                  pub/sub channel of state transitions
@@ -65,6 +66,10 @@ final class KeyLayout {
 
   String removed() {
     return prefix + "keys:removed";
+  }
+
+  String value(String name) {
+    return prefix + "value:" + name;
   }
 
   String health() {

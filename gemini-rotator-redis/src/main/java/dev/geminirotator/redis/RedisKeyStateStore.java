@@ -337,6 +337,44 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return w.count.addAndGet(delta);
   }
 
+  /** SET with PX; one round trip. While Redis is unreachable nothing is kept. */
+  @Override
+  public void putValue(String name, String value, Duration ttl) {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(value, "value");
+    long millis = Math.max(1, ttl.toMillis());
+    if (!writerUp || closed.get()) return;
+    try {
+      client.set(layout.value(name), value,
+          redis.clients.jedis.params.SetParams.setParams().px(millis));
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) {
+        writerDown(e);
+      } else {
+        warnOnce("value", "Redis store {} could not keep a value ({})", description,
+            redact(rootMessage(e)));
+      }
+    }
+  }
+
+  /** GET; one round trip. While Redis is unreachable: {@code null}. */
+  @Override
+  public String getValue(String name) {
+    Objects.requireNonNull(name, "name");
+    if (!writerUp || closed.get()) return null;
+    try {
+      return client.get(layout.value(name));
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) {
+        writerDown(e);
+      } else {
+        warnOnce("value", "Redis store {} could not read a value ({})", description,
+            redact(rootMessage(e)));
+      }
+      return null;
+    }
+  }
+
   @Override
   public boolean isAvailable() {
     return writerUp && subscriberUp && !closed.get();

@@ -4,6 +4,8 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.RequestContext;
+import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -20,7 +22,11 @@ import java.util.regex.Pattern;
  * started it (upload id → key id), and an uploaded file is only visible to its key's project
  * (file name → project), so later requests naming the file go to a key of that project. Entries
  * expire after {@link #TTL} (Gemini keeps files 48 hours) and the tables are bounded (least
- * recently used entries go first). Thread-safe: every table access is synchronized on the table.
+ * recently used entries go first). Pins are also kept in the key-state store with the same time
+ * to live, so that with a shared store (Redis) an upload started or a file created through one
+ * instance is routed the same way by every other; a local miss asks the store (a blocking read,
+ * only for requests that name an upload or a file). Thread-safe: every table access is
+ * synchronized on the table.
  */
 final class FilePins {
 
@@ -37,9 +43,19 @@ final class FilePins {
   private final Map<String, Pin> uploads = lru(MAX_UPLOADS);
   private final Map<String, Pin> files = lru(MAX_FILES);
   private final Clock clock;
+  private final KeyStateStore store;
+  /** Whether the store is shared with other instances (else the local tables say it all). */
+  private final boolean shared;
 
   FilePins(Clock clock) {
+    this(clock, null);
+  }
+
+  /** Pins kept locally and in {@code store} (when not {@code null}). */
+  FilePins(Clock clock, KeyStateStore store) {
     this.clock = clock;
+    this.store = store;
+    this.shared = store != null && !(store instanceof MemoryKeyStateStore);
   }
 
   private static Map<String, Pin> lru(int max) {
@@ -57,17 +73,19 @@ final class FilePins {
     synchronized (uploads) {
       uploads.put(uploadId, new Pin(keyId, clock.instant().plus(TTL)));
     }
+    if (shared) store.putValue("upload:" + uploadId, keyId, TTL);
   }
 
   /** The id of the key that started this upload, or {@code null}. */
   String uploadKey(String uploadId) {
-    return get(uploads, uploadId);
+    return lookup(uploads, uploadId, "upload:");
   }
 
   void pinFile(String fileName, String project) {
     synchronized (files) {
       files.put(fileName, new Pin(project, clock.instant().plus(TTL)));
     }
+    if (shared) store.putValue("file:" + fileName, project, TTL);
   }
 
   boolean hasFiles() {
@@ -78,7 +96,7 @@ final class FilePins {
 
   /** The project of the first pinned file this request names (in its path or body), or null. */
   String projectFor(String path, byte[] body) {
-    if (!hasFiles()) return null;
+    if (!shared && !hasFiles()) return null;
     String found = firstPinned(path);
     if (found == null && body.length > 0) {
       found = firstPinned(new String(body, StandardCharsets.UTF_8));
@@ -89,10 +107,23 @@ final class FilePins {
   private String firstPinned(CharSequence text) {
     Matcher m = FILE_REF.matcher(text);
     while (m.find()) {
-      String project = get(files, "files/" + m.group(1));
+      String project = lookup(files, "files/" + m.group(1), "file:");
       if (project != null) return project;
     }
     return null;
+  }
+
+  /** The local pin, else the store's (cached locally), else {@code null}. */
+  private String lookup(Map<String, Pin> table, String key, String storePrefix) {
+    String local = get(table, key);
+    if (local != null || !shared) return local;
+    String remote = store.getValue(storePrefix + key);
+    if (remote != null) {
+      synchronized (table) {
+        table.put(key, new Pin(remote, clock.instant().plus(TTL)));
+      }
+    }
+    return remote;
   }
 
   private String get(Map<String, Pin> table, String key) {

@@ -154,7 +154,7 @@ public final class ProxyServer implements AutoCloseable {
     server.addConnector(serverConnector);
 
     GeminiProxy proxy = new GeminiProxy(client, rotator, guard, GeminiClassifier.defaults(),
-        metrics, scheduler, () -> settings, clock, new FilePins(clock),
+        metrics, scheduler, () -> settings, clock, new FilePins(clock, rotator.store()),
         config.upstreamBaseUrl().toString().replaceAll("/+$", ""));
     AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
         runtimeKeys);

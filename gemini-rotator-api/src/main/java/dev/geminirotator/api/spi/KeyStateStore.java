@@ -68,6 +68,27 @@ public interface KeyStateStore extends AutoCloseable {
         + " has no shared window counters with a delta");
   }
 
+  /**
+   * Keeps a small value under a name for a while, visible to every user of the store: for
+   * example which project owns a file uploaded through one instance, so that another instance
+   * sends later requests naming the file there. May block. Best effort: a store that cannot
+   * share values (the default) or cannot reach its backend keeps nothing.
+   *
+   * @param name the entry, e.g. {@code file:abc123}
+   * @param value the value, not a secret
+   * @param ttl how long to keep it, at least 1 ms
+   */
+  default void putValue(String name, String value, Duration ttl) {
+  }
+
+  /**
+   * The value {@link #putValue} kept under a name and not expired yet, or {@code null}. May block.
+   * Never throws because a backend is unreachable: that answers {@code null}.
+   */
+  default String getValue(String name) {
+    return null;
+  }
+
   /** Whether the backend is reachable right now. The memory store always is. */
   boolean isAvailable();
 

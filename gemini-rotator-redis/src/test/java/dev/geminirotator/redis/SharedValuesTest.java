@@ -1,0 +1,48 @@
+package dev.geminirotator.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** {@code putValue}/{@code getValue}: one instance's value is another's, and expires in Redis. */
+class SharedValuesTest {
+
+  @RegisterExtension
+  static final RedisServerExtension redis = new RedisServerExtension();
+
+  private final List<RedisKeyStateStore> stores = new ArrayList<>();
+
+  @AfterEach
+  void close() {
+    stores.forEach(RedisKeyStateStore::close);
+  }
+
+  private RedisKeyStateStore store() {
+    RedisKeyStateStore store = RedisKeyStateStore.open(RedisStoreOptions.builder()
+        .host("127.0.0.1").port(redis.port()).build());
+    stores.add(store);
+    return store;
+  }
+
+  @Test
+  void aValueKeptByOneInstanceIsReadByAnotherAndExpires() {
+    RedisKeyStateStore one = store();
+    RedisKeyStateStore two = store();
+
+    one.putValue("file:files/abc", "project-one", Duration.ofHours(48));
+
+    assertThat(two.getValue("file:files/abc")).isEqualTo("project-one");
+    assertThat(two.getValue("file:files/other")).isNull();
+    String key = "gemini_rotator:value:file:files/abc";
+    assertThat(redis.client().pttl(key)).isBetween(Duration.ofHours(47).toMillis(),
+        Duration.ofHours(48).toMillis());
+
+    one.putValue("upload:u1", "k1", Duration.ofMillis(1));
+    Await.until(Duration.ofSeconds(5), "expired", () -> two.getValue("upload:u1") == null);
+  }
+}
