@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Items of the standalone proxy's specification (issue 5) that no other test covered: the
  * OpenAI-compatible stream, Files API get/delete routing, methods other than GET/POST, a reload
- * removing a key under an in-flight request, and the per-key and rejection metrics.
+ * removing a key under an in-flight request, reweighting a key by reload, the admin key list
+ * after failures, and the per-key and rejection metrics.
  */
 class CoverageGapsTest {
 
@@ -250,5 +251,20 @@ class CoverageGapsTest {
     assertThat(r.get("reason").asText()).contains("API_KEY_INVALID");
     assertThat(r.get("failures").asLong()).isEqualTo(1);
     assertThat(list.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);
+  }
+
+  @Test
+  void aReloadReweightingAKeyKeepsWhatWasLearnedAboutIt() throws Exception {
+    h = new Harness("");
+    assertThat(h.admin("POST", "/admin/keys/k1/disable", null).statusCode()).isEqualTo(200);
+    String original = java.nio.file.Files.readString(h.configFile);
+    java.nio.file.Files.writeString(h.configFile, original.replace(
+        "    secret: " + Harness.KEY_1 + "\n", "    secret: " + Harness.KEY_1 + "\n    weight: 7\n"));
+
+    assertThat(h.admin("POST", "/admin/reload", null).statusCode()).isEqualTo(200);
+
+    dev.geminirotator.api.KeySnapshot k1 = h.proxy.rotator().snapshot("k1").orElseThrow();
+    assertThat(k1.weight()).isEqualTo(7);
+    assertThat(k1.state()).isEqualTo(dev.geminirotator.api.KeyState.DISABLED);
   }
 }
