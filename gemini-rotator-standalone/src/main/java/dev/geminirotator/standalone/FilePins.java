@@ -47,10 +47,6 @@ final class FilePins {
   /** Whether the store is shared with other instances (else the local tables say it all). */
   private final boolean shared;
 
-  FilePins(Clock clock) {
-    this(clock, null);
-  }
-
   /** Pins kept locally and in {@code store} (when not {@code null}). */
   FilePins(Clock clock, KeyStateStore store) {
     this.clock = clock;
