@@ -29,6 +29,10 @@ class GeminiRouteTest {
       "/v1beta/openai/chat/completions, *, true",
       "/v1/openai/embeddings, *, true",
       "/, *, false",
+      "/v1beta/models?pageToken=a:b, *, false",
+      "/v1beta/models/gemini-2.5-flash?x=%3A, *, false",
+      "/v1beta/models/gemini-2.5-flash:generateContent#part, gemini-2.5-flash, false",
+      "/v1beta/openai/chat/completions?alt=a:b, *, true",
   })
   void readsTheModelFromThePath(String path, String model, boolean openAi) {
     GeminiRoute route = GeminiRoute.of(HttpUrl.get("https://generativelanguage.googleapis.com"
@@ -36,6 +40,18 @@ class GeminiRouteTest {
     assertThat(route.model()).isEqualTo(model);
     assertThat(route.openAi()).isEqualTo(openAi);
     assertThat(route.context().model()).isEqualTo(model);
+  }
+
+  @ParameterizedTest(name = "{0} -> {1}")
+  @CsvSource({
+      "http://user:pw@127.0.0.1:8080/v1beta/models/gemini-2.5-flash:generateContent,"
+          + " gemini-2.5-flash",
+      "http://[::1]:8080/v1beta/models/gemini-2.5-pro:countTokens, gemini-2.5-pro",
+      "http://127.0.0.1:8080, *",
+      "http://h:1/models:x?models/a:b, *",
+  })
+  void readsThePathWhateverTheAuthority(String url, String model) {
+    assertThat(GeminiRoute.of(HttpUrl.get(url)).model()).isEqualTo(model);
   }
 
   @org.junit.jupiter.api.Test
