@@ -1,90 +1,197 @@
 package dev.geminirotator.benchmarks;
 
+import com.sun.management.ThreadMXBean;
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.okhttp.GeminiKeyInterceptor;
 import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import okhttp3.ConnectionPool;
+import okhttp3.Interceptor;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okhttp3.ResponseBody;
 
 /**
- * The loopback comparison of {@link InterceptorOverheadBenchmark}, interleaved: JMH runs the plain
- * and the intercepted method minutes apart, and on a shared machine the drift between them is
- * larger than the difference. Here both clients alternate in short rounds against the same
- * server, and the per-round differences are reported (median and quartiles).
+ * The comparison of {@link InterceptorOverheadBenchmark}, interleaved: JMH runs the plain and the
+ * intercepted method minutes apart, and on a shared machine the drift between them is larger
+ * than the difference. Here four clients alternate in short rounds (the order rotating from round
+ * to round) and the per-round differences are reported (median and quartiles):
+ *
+ * <ul>
+ *   <li>{@code plain}: a plain client, the request without any key;
+ *   <li>{@code plain+key}: a plain client, the request with the caller's own
+ *       {@code x-goog-api-key}, as every request that reaches Gemini without the interceptor does;
+ *   <li>{@code rotating}: the interceptor (8 keys, round-robin, default guard), no caller key;
+ *   <li>{@code rotating+key}: the interceptor, the same request as {@code plain+key}: the
+ *       interceptor strips the caller's key and sets a pool key of the same length.
+ * </ul>
+ *
+ * <p>{@code rotating+key − plain+key} is the same request through both clients, the same bytes on
+ * the wire; {@code rotating − plain} also counts the 56 bytes of the header the interceptor adds.
+ * Also reported: the calling thread's CPU time and allocation per call, which a busy machine
+ * disturbs much less than wall time, and how many connections the server accepted (one: the four
+ * clients share a connection pool, so every call reuses the same keep-alive connection).
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
- * dev.geminirotator.benchmarks.InterleavedOverhead [rounds] [callsPerRound]}.
+ * dev.geminirotator.benchmarks.InterleavedOverhead [rounds] [callsPerRound] [loopback|memory]}.
+ * {@code memory} answers in memory instead (a last interceptor with a canned response, as in the
+ * JMH {@code inMemory*} methods): the interceptor's own CPU cost with no socket at all.
  */
 public final class InterleavedOverhead {
+
+  private static final MediaType JSON = MediaType.get("application/json");
+  private static final ThreadMXBean THREADS =
+      (ThreadMXBean) ManagementFactory.getThreadMXBean();
 
   private InterleavedOverhead() {
   }
 
+  /** One client and request, with what its rounds measured. */
+  private static final class Variant {
+    final String name;
+    final OkHttpClient client;
+    final Request request;
+    final double[] wallUs;
+    long cpuNanos;
+    long allocatedBytes;
+    long calls;
+
+    Variant(String name, OkHttpClient client, Request request, int rounds) {
+      this.name = name;
+      this.client = client;
+      this.request = request;
+      this.wallUs = new double[rounds];
+    }
+  }
+
   public static void main(String[] args) throws IOException {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
-    int calls = args.length > 1 ? Integer.parseInt(args[1]) : 5_000;
-    MediaType json = MediaType.get("application/json");
-    try (LoopbackServer server = new LoopbackServer("{\"candidates\":[]}")) {
+    int calls = args.length > 1 ? Integer.parseInt(args[1]) : 4_000;
+    boolean memory = args.length > 2 && args[2].equals("memory");
+    String answer = "{\"candidates\":[]}";
+    String callerKey = "AIzaSyCALLER" + "0".repeat(27); // 39 characters, like the pool keys
+    try (LoopbackServer server = new LoopbackServer(answer)) {
       List<ApiKey> keys = new ArrayList<>();
       for (int i = 0; i < 8; i++) keys.add(ApiKey.of("k" + i, String.format("AIzaSyBENCH%028d", i)));
       GeminiKeyRotator rotator = GeminiKeyRotator.builder().keys(keys).build();
-      OkHttpClient plain = new OkHttpClient.Builder().connectionPool(new ConnectionPool()).build();
-      OkHttpClient rotating = plain.newBuilder().connectionPool(new ConnectionPool())
-          .addInterceptor(GeminiKeyInterceptor.of(rotator)).build();
-      Request request = new Request.Builder()
-          .url(server.url() + "/v1beta/models/gemini-2.5-flash:generateContent")
-          .post(RequestBody.create("{\"contents\":[]}", json)).build();
+      GeminiKeyInterceptor interceptor = GeminiKeyInterceptor.of(rotator);
+      String base = memory ? "https://generativelanguage.googleapis.com" : server.url();
+      Request bare = new Request.Builder()
+          .url(base + "/v1beta/models/gemini-2.5-flash:generateContent")
+          .post(RequestBody.create("{\"contents\":[]}", JSON)).build();
+      Request keyed = bare.newBuilder().header("x-goog-api-key", callerKey).build();
+
+      List<OkHttpClient> clients = new ArrayList<>();
+      Interceptor canned = chain -> new Response.Builder().request(chain.request())
+          .protocol(Protocol.HTTP_1_1).code(200).message("OK")
+          .header("Content-Type", "application/json; charset=UTF-8")
+          .body(ResponseBody.create(answer, JSON)).build();
+      // One connection pool for the four: the calls run one at a time, so they all take turns on
+      // the same keep-alive connection, served by the same server thread. With a connection each,
+      // the four differed by up to 10 us per call in a run, in whichever direction: each
+      // connection's pair of threads lands on the two vCPUs its own way and keeps that placement.
+      ConnectionPool pool = new ConnectionPool();
+      for (int i = 0; i < 4; i++) {
+        OkHttpClient.Builder b = new OkHttpClient.Builder().connectionPool(pool);
+        if (i >= 2) b.addInterceptor(interceptor);
+        if (memory) b.addInterceptor(canned);
+        clients.add(b.build());
+      }
+      List<Variant> variants = List.of(
+          new Variant("plain", clients.get(0), bare, rounds),
+          new Variant("plain+key", clients.get(1), keyed, rounds),
+          new Variant("rotating", clients.get(2), bare, rounds),
+          new Variant("rotating+key", clients.get(3), keyed, rounds));
 
       for (int i = 0; i < 3; i++) { // warm-up
-        run(plain, request, calls);
-        run(rotating, request, calls);
+        for (Variant v : variants) run(v, calls, -1);
       }
-      double[] plainUs = new double[rounds];
-      double[] rotatingUs = new double[rounds];
-      double[] diffUs = new double[rounds];
+      for (Variant v : variants) {
+        v.cpuNanos = 0;
+        v.allocatedBytes = 0;
+        v.calls = 0;
+      }
+      int n = variants.size();
+      long gcCount = gcCount();
+      long gcMillis = gcMillis();
+      long measureStart = System.nanoTime();
       for (int r = 0; r < rounds; r++) {
-        boolean plainFirst = r % 2 == 0; // alternate the order too
-        if (plainFirst) {
-          plainUs[r] = run(plain, request, calls);
-          rotatingUs[r] = run(rotating, request, calls);
-        } else {
-          rotatingUs[r] = run(rotating, request, calls);
-          plainUs[r] = run(plain, request, calls);
+        for (int j = 0; j < n; j++) {
+          run(variants.get((j + r) % n), calls, r); // rotate the order from round to round
         }
-        diffUs[r] = rotatingUs[r] - plainUs[r];
       }
-      System.out.printf("rounds=%d calls/round=%d%n", rounds, calls);
-      System.out.printf("plain        us/call: median %.2f  (q1 %.2f, q3 %.2f)%n",
-          q(plainUs, 0.5), q(plainUs, 0.25), q(plainUs, 0.75));
-      System.out.printf("interceptor  us/call: median %.2f  (q1 %.2f, q3 %.2f)%n",
-          q(rotatingUs, 0.5), q(rotatingUs, 0.25), q(rotatingUs, 0.75));
-      System.out.printf("difference   us/call: median %.2f  (q1 %.2f, q3 %.2f)%n",
-          q(diffUs, 0.5), q(diffUs, 0.25), q(diffUs, 0.75));
-      plain.connectionPool().evictAll();
-      rotating.connectionPool().evictAll();
-      plain.dispatcher().executorService().shutdown();
-      rotating.dispatcher().executorService().shutdown();
+
+      long measured = System.nanoTime() - measureStart;
+      System.out.printf("%s, rounds=%d calls/round=%d, %d connections accepted, %d GCs taking"
+              + " %.2f%% of the time%n", memory ? "memory" : "loopback", rounds, calls,
+          server.accepted(), gcCount() - gcCount, (gcMillis() - gcMillis) * 1e8 / measured);
+      for (Variant v : variants) {
+        System.out.printf("%-13s wall us/call median %6.2f (q1 %6.2f, q3 %6.2f)   caller thread"
+                + " cpu %5.2f us/call, %5.0f B/call%n", v.name, q(v.wallUs, 0.5),
+            q(v.wallUs, 0.25), q(v.wallUs, 0.75), v.cpuNanos / 1e3 / v.calls,
+            (double) v.allocatedBytes / v.calls);
+      }
+      difference("rotating     - plain    ", variants.get(2), variants.get(0));
+      difference("rotating+key - plain+key", variants.get(3), variants.get(1));
+      difference("plain+key    - plain    ", variants.get(1), variants.get(0));
+      for (OkHttpClient client : clients) {
+        client.connectionPool().evictAll();
+        client.dispatcher().executorService().shutdown();
+      }
       rotator.close();
     }
   }
 
-  private static double run(OkHttpClient client, Request request, int calls) throws IOException {
+  private static void difference(String label, Variant a, Variant b) {
+    double[] d = new double[a.wallUs.length];
+    for (int r = 0; r < d.length; r++) d[r] = a.wallUs[r] - b.wallUs[r];
+    System.out.printf("%s wall us/call median %+5.2f (q1 %+5.2f, q3 %+5.2f)   cpu %+5.2f us/call,"
+            + " %+5.0f B/call%n", label, q(d, 0.5), q(d, 0.25), q(d, 0.75),
+        a.cpuNanos / 1e3 / a.calls - b.cpuNanos / 1e3 / b.calls,
+        (double) a.allocatedBytes / a.calls - (double) b.allocatedBytes / b.calls);
+  }
+
+  private static void run(Variant v, int calls, int round) throws IOException {
+    long thread = Thread.currentThread().getId();
+    long cpu = THREADS.getCurrentThreadCpuTime();
+    long allocated = THREADS.getThreadAllocatedBytes(thread);
     long start = System.nanoTime();
     for (int i = 0; i < calls; i++) {
-      try (Response response = client.newCall(request).execute()) {
+      try (Response response = v.client.newCall(v.request).execute()) {
         if (response.code() != 200) throw new IOException("unexpected " + response.code());
         response.body().string();
       }
     }
-    return (System.nanoTime() - start) / 1_000.0 / calls;
+    long elapsed = System.nanoTime() - start;
+    v.cpuNanos += THREADS.getCurrentThreadCpuTime() - cpu;
+    v.allocatedBytes += THREADS.getThreadAllocatedBytes(thread) - allocated;
+    v.calls += calls;
+    if (round >= 0) v.wallUs[round] = elapsed / 1_000.0 / calls;
+  }
+
+  private static long gcCount() {
+    long count = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      count += Math.max(0, gc.getCollectionCount());
+    }
+    return count;
+  }
+
+  private static long gcMillis() {
+    long millis = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      millis += Math.max(0, gc.getCollectionTime());
+    }
+    return millis;
   }
 
   private static double q(double[] values, double quantile) {
