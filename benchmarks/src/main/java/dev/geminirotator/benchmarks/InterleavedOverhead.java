@@ -42,15 +42,23 @@ import okhttp3.ResponseBody;
  * clients share a connection pool, so every call reuses the same keep-alive connection).
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
- * dev.geminirotator.benchmarks.InterleavedOverhead [rounds] [callsPerRound] [loopback|memory]}.
- * {@code memory} answers in memory instead (a last interceptor with a canned response, as in the
- * JMH {@code inMemory*} methods): the interceptor's own CPU cost with no socket at all.
+ * dev.geminirotator.benchmarks.InterleavedOverhead [rounds] [callsPerRound]
+ * [loopback|memory|memory-cold]}. {@code memory} answers in memory instead (a last interceptor
+ * with a canned response, as in the JMH {@code inMemory*} methods): the interceptor's own CPU cost
+ * with no socket at all. {@code memory-cold} also writes over {@code -DcoldKb} (512 by default)
+ * KiB of memory before each call, so that each call starts with cold caches, as after a blocking
+ * socket read; use more calls per round, the walk dominates the time.
  */
 public final class InterleavedOverhead {
 
   private static final MediaType JSON = MediaType.get("application/json");
   private static final ThreadMXBean THREADS =
       (ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+  /** Bytes of memory walked before each call in memory-cold mode, to evict the caches. */
+  private static int coldBytes;
+  private static final byte[] COLD = new byte[4 << 20];
+  private static long coldSink;
 
   private InterleavedOverhead() {
   }
@@ -76,7 +84,8 @@ public final class InterleavedOverhead {
   public static void main(String[] args) throws IOException {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
     int calls = args.length > 1 ? Integer.parseInt(args[1]) : 4_000;
-    boolean memory = args.length > 2 && args[2].equals("memory");
+    boolean memory = args.length > 2 && args[2].startsWith("memory");
+    coldBytes = args.length > 2 && args[2].startsWith("memory-cold") ? Integer.getInteger("coldKb", 512) << 10 : 0;
     String answer = "{\"candidates\":[]}";
     String callerKey = "AIzaSyCALLER" + "0".repeat(27); // 39 characters, like the pool keys
     try (LoopbackServer server = new LoopbackServer(answer)) {
@@ -166,6 +175,7 @@ public final class InterleavedOverhead {
     long allocated = THREADS.getThreadAllocatedBytes(thread);
     long start = System.nanoTime();
     for (int i = 0; i < calls; i++) {
+      for (int b = 0; b < coldBytes; b += 64) coldSink += COLD[(b + i * 64) & (COLD.length - 1)]++;
       try (Response response = v.client.newCall(v.request).execute()) {
         if (response.code() != 200) throw new IOException("unexpected " + response.code());
         response.body().string();
