@@ -47,7 +47,9 @@ import okhttp3.ResponseBody;
  * with a canned response, as in the JMH {@code inMemory*} methods): the interceptor's own CPU cost
  * with no socket at all. {@code memory-cold} also writes over {@code -DcoldKb} (512 by default)
  * KiB of memory before each call, so that each call starts with cold caches, as after a blocking
- * socket read; use more calls per round, the walk dominates the time.
+ * socket read; use more calls per round, the walk dominates the time. With
+ * {@code -Dmemory.network=true} the canned answer also carries a network response whose request
+ * carries the key, as OkHttp's own answers do, so the interceptor rebuilds it as over a socket.
  */
 public final class InterleavedOverhead {
 
@@ -100,10 +102,23 @@ public final class InterleavedOverhead {
       Request keyed = bare.newBuilder().header("x-goog-api-key", callerKey).build();
 
       List<OkHttpClient> clients = new ArrayList<>();
-      Interceptor canned = chain -> new Response.Builder().request(chain.request())
-          .protocol(Protocol.HTTP_1_1).code(200).message("OK")
-          .header("Content-Type", "application/json; charset=UTF-8")
-          .body(ResponseBody.create(answer, JSON)).build();
+      boolean withNetwork = Boolean.getBoolean("memory.network");
+      Interceptor canned = chain -> {
+        Response.Builder b = new Response.Builder().request(chain.request())
+            .protocol(Protocol.HTTP_1_1).code(200).message("OK")
+            .header("Content-Type", "application/json; charset=UTF-8");
+        if (withNetwork) { // as OkHttp's own stack answers: with a body-less network response
+          Request sent = chain.request().newBuilder()
+              .header("Host", "generativelanguage.googleapis.com")
+              .header("Connection", "Keep-Alive")
+              .header("Accept-Encoding", "gzip")
+              .header("User-Agent", "okhttp/5.5.1")
+              .build();
+          b.networkResponse(b.build().newBuilder().request(sent)
+              .body(ResponseBody.create("", null)).build());
+        }
+        return b.body(ResponseBody.create(answer, JSON)).build();
+      };
       // One connection pool for the four: the calls run one at a time, so they all take turns on
       // the same keep-alive connection, served by the same server thread. With a connection each,
       // the four differed by up to 10 us per call in a run, in whichever direction: each
