@@ -87,12 +87,15 @@ public final class InterleavedOverhead {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;
     int calls = args.length > 1 ? Integer.parseInt(args[1]) : 4_000;
     boolean memory = args.length > 2 && args[2].startsWith("memory");
-    coldBytes = args.length > 2 && args[2].startsWith("memory-cold") ? Integer.getInteger("coldKb", 512) << 10 : 0;
+    boolean cold = args.length > 2 && args[2].startsWith("memory-cold");
+    coldBytes = cold ? Integer.getInteger("coldKb", 512) << 10 : 0;
     String answer = "{\"candidates\":[]}";
     String callerKey = "AIzaSyCALLER" + "0".repeat(27); // 39 characters, like the pool keys
     try (LoopbackServer server = new LoopbackServer(answer)) {
       List<ApiKey> keys = new ArrayList<>();
-      for (int i = 0; i < 8; i++) keys.add(ApiKey.of("k" + i, String.format("AIzaSyBENCH%028d", i)));
+      for (int i = 0; i < 8; i++) {
+        keys.add(ApiKey.of("k" + i, String.format("AIzaSyBENCH%028d", i)));
+      }
       GeminiKeyRotator rotator = GeminiKeyRotator.builder().keys(keys).build();
       GeminiKeyInterceptor interceptor = GeminiKeyInterceptor.of(rotator);
       String base = memory ? "https://generativelanguage.googleapis.com" : server.url();
