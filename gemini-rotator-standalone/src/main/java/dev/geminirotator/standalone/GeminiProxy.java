@@ -558,7 +558,8 @@ final class GeminiProxy {
         guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
         s.attempts.onNoKeyAvailable(attempt - 1);
         if (kept != null) {
-          sendKept();
+          // Every key is cooling: a kept 429 tells the client when the pool recovers.
+          sendKept(e.earliestAvailable().map(t -> secondsUntil(t)).orElse(-1L));
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
@@ -679,11 +680,23 @@ final class GeminiProxy {
 
     /** Sends the response kept from the last failed attempt (status and peeked body). */
     void sendKept() {
+      sendKept(-1);
+    }
+
+    /**
+     * Sends the kept response; a kept 429 gets {@code Retry-After: poolRetryAfter} (when not
+     * negative), the pool's earliest recovery rather than the one key's delay.
+     */
+    void sendKept(long poolRetryAfter) {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.setStatus(k.status());
       copyResponseHeaders(k.headers(), proxyToClientResponse.getHeaders(), !k.complete());
       if (!k.complete()) proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
+      if (k.status() == 429 && poolRetryAfter >= 0) {
+        proxyToClientResponse.getHeaders().put(HttpHeader.RETRY_AFTER,
+            Long.toString(poolRetryAfter));
+      }
       beforeWrite(true, k.body().length);
       proxyToClientResponse.write(true, ByteBuffer.wrap(k.body()), finishing());
     }
