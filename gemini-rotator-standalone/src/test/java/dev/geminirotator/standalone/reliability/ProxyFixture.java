@@ -56,6 +56,9 @@ final class ProxyFixture implements AutoCloseable {
   final Path dir;
   final Path configFile;
   final ProxyServer proxy;
+  /** The proxy's address, kept: a stopped proxy no longer reports its port. */
+  final URI base;
+  final int port;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
       .version(HttpClient.Version.HTTP_1_1).build();
 
@@ -67,6 +70,8 @@ final class ProxyFixture implements AutoCloseable {
     StandaloneConfig config = StandaloneConfig.load(configFile, Map.of(),
         new StandaloneConfig.Overrides(null, 0));
     proxy = ProxyServer.start(config, Map.of());
+    base = proxy.uri();
+    port = proxy.port();
   }
 
   /** A proxy in front of a fresh MockWebServer; {@code ${UPSTREAM}} in the YAML is its URL. */
@@ -89,7 +94,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   URI uri(String pathAndQuery) {
-    return URI.create(proxy.uri() + pathAndQuery);
+    return URI.create(base + pathAndQuery);
   }
 
   HttpRequest.Builder request(String pathAndQuery) {
@@ -142,7 +147,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   String raw(byte[] request) throws IOException {
-    try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+    try (Socket s = new Socket("127.0.0.1", port)) {
       s.setSoTimeout(10_000);
       OutputStream out = s.getOutputStream();
       out.write(request);
