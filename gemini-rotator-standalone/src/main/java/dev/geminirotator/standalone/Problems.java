@@ -36,7 +36,8 @@ final class Problems {
     body.put("title", title);
     body.put("status", status);
     body.put("detail", detail);
-    body.put("instance", request.getHttpURI().getPath());
+    String instance = instanceOf(request);
+    if (instance != null) body.put("instance", instance);
     String requestId = RequestIds.get(request);
     if (requestId != null) body.put("requestId", requestId);
     if (gemini) {
@@ -59,6 +60,15 @@ final class Problems {
     }
     response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
     response.write(true, java.nio.ByteBuffer.wrap(bytes), callback);
+  }
+
+  /** The request's path, or {@code null} for a request line too broken to have one. */
+  private static String instanceOf(Request request) {
+    try {
+      return request.getHttpURI() == null ? null : request.getHttpURI().getPath();
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 
   /** The google.rpc.Code name Gemini uses for an HTTP status. */

@@ -159,6 +159,7 @@ public final class ProxyServer implements AutoCloseable {
     AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
         runtimeKeys);
     server.setHandler(new GracefulHandler(new Routes(proxy, admin)));
+    server.setErrorHandler(new ProblemErrorHandler());
     server.setStopTimeout(config.drainTimeout().toMillis());
     server.setStopAtShutdown(false);
     try {
