@@ -432,6 +432,13 @@ public final class ProxyServer implements AutoCloseable {
         response.write(true, ByteBuffer.wrap(text), callback);
         return true;
       }
+      if (path.equals("/health") || path.equals("/health/detailed")
+          || path.equals("/metrics")) {
+        response.getHeaders().put("Allow", "GET, HEAD");
+        Problems.send(request, response, callback, 405, "method-not-allowed",
+            "Method not allowed", path + " answers GET and HEAD only", false, -1);
+        return true;
+      }
       if (path.equals("/admin") || path.startsWith("/admin/")) {
         admin.handle(request, response, callback);
         return true;
