@@ -310,7 +310,7 @@ final class GeminiProxy {
           if (Content.Chunk.isFailure(chunk)) {
             Throwable failure = chunk.getFailure();
             chunk.release();
-            exchange.clientFailed(failure);
+            exchange.bodyReadFailed(failure);
             return;
           }
           ByteBuffer buffer = chunk.getByteBuffer();
@@ -719,6 +719,32 @@ final class GeminiProxy {
           detail, gemini, retryAfter);
     }
 
+    /**
+     * Reading the client's body failed. While nothing was sent yet that is the client's mistake
+     * (a body shorter than its Content-Length, then silence or a half-close): answer a problem,
+     * 408 for a timeout, else 400, rather than letting Jetty turn the failure into a 500.
+     */
+    void bodyReadFailed(Throwable failure) {
+      if (!proxyToClientResponse.isCommitted()) {
+        boolean timeout = false;
+        for (Throwable c = failure; c != null; c = c.getCause()) {
+          if (c instanceof TimeoutException) timeout = true;
+        }
+        metrics.rejected(timeout ? "body-timeout" : "body-incomplete");
+        proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+        if (timeout) {
+          problem(408, "request-timeout", "Request body timed out",
+              "the request body did not arrive before the idle timeout", -1);
+        } else {
+          problem(400, "incomplete-body", "Request body incomplete",
+              "the request body ended before its declared length", -1);
+        }
+        return;
+      }
+      clientFailed(failure);
+    }
+
+    /** The client has gone: answer nothing more and record 499. */
     void clientFailed(Throwable failure) {
       status = 499;
       finishing().failed(failure);
