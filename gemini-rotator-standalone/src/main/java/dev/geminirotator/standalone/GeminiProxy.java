@@ -282,16 +282,32 @@ final class GeminiProxy {
     return scheme + "://" + host + (defaultPort || port <= 0 ? "" : ":" + port);
   }
 
-  /** The query without any {@code key} parameter; {@code null} when nothing is left. */
+  /**
+   * The query without any {@code key} parameter, however its name is spelled ({@code KEY},
+   * {@code %6Bey}, {@code key+}): the upstream may decode a name the proxy would not have
+   * recognised, and a client's credential must never reach it. {@code null} when nothing is left.
+   */
   static String queryWithoutKey(String query) {
     if (query == null || query.isEmpty()) return null;
     StringBuilder sb = new StringBuilder();
     for (String part : query.split("&")) {
-      if (part.isEmpty() || part.equals("key") || part.startsWith("key=")) continue;
+      if (part.isEmpty() || isKeyParameter(part)) continue;
       if (sb.length() > 0) sb.append('&');
       sb.append(part);
     }
     return sb.length() == 0 ? null : sb.toString();
+  }
+
+  /**
+   * Whether every {@code %} in a raw query starts a two-hex-digit escape. Jetty's server passes
+   * the query on undecoded; the upstream request cannot be built from a broken escape.
+   */
+  static boolean hasValidEscapes(String raw) {
+    for (int i = raw.indexOf('%'); i >= 0; i = raw.indexOf('%', i + 1)) {
+      if (icatch (IllegalArgumentException e) {
+      decoded = name;
+    }
+    return decoded.trim().equalsIgnoreCase("key");
   }
 
   /** Reads the client→proxy body into memory up to {@code max} bytes, with demand. */
