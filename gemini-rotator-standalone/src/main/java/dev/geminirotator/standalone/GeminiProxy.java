@@ -171,6 +171,14 @@ final class GeminiProxy {
     Exchange exchange = new Exchange(s, clientToProxyRequest, proxyToClientResponse, callback,
         route, start);
 
+    String rawQuery = clientToProxyRequest.getHttpURI().getQuery();
+    if (rawQuery != null && !hasValidEscapes(rawQuery)) {
+      metrics.rejected("bad-query");
+      exchange.problem(400, "bad-query", "Bad query string",
+          "the query string has a '%' that is not followed by two hex digits", -1);
+      return;
+    }
+
     // Client authentication: the access token sits where Gemini clients put their key.
     String peer = Request.getRemoteAddr(clientToProxyRequest);
     String clientId;
@@ -304,7 +312,22 @@ final class GeminiProxy {
    */
   static boolean hasValidEscapes(String raw) {
     for (int i = raw.indexOf('%'); i >= 0; i = raw.indexOf('%', i + 1)) {
-      if (icatch (IllegalArgumentException e) {
+      if (i + 2 >= raw.length() || Character.digit(raw.charAt(i + 1), 16) < 0
+          || Character.digit(raw.charAt(i + 2), 16) < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether a raw query part names the {@code key} parameter, decoded and in any case. */
+  static boolean isKeyParameter(String part) {
+    int eq = part.indexOf('=');
+    String name = eq < 0 ? part : part.substring(0, eq);
+    String decoded;
+    try {
+      decoded = URLDecoder.decode(name, StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
       decoded = name;
     }
     return decoded.trim().equalsIgnoreCase("key");
