@@ -1,0 +1,179 @@
+package dev.geminirotator.standalone.reliability;
+
+import static dev.geminirotator.standalone.reliability.ProxyFixture.ADMIN;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.STRANGER;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN_2;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.RecordedRequest;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+
+/**
+ * Generated request lines and headers (paths with dot segments, encoded slashes and odd bytes;
+ * queries with {@code key} in many spellings; credentials in every place, right and wrong;
+ * control characters) sent raw to one running proxy in front of an upstream that always answers
+ * 200. Properties: nothing answers 5xx, and the upstream never sees a client credential, only pool
+ * keys. Tries are bounded so the run takes seconds.
+ */
+class RequestFuzzPropertiesTest {
+
+  static ProxyFixture f;
+  static final List<String> upstreamSaw = new CopyOnWriteArrayList<>();
+  static final List<String> CLIENT_SECRETS = List.of(TOKEN, TOKEN_2, ADMIN, STRANGER);
+
+  @BeforeContainer
+  static void start() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2).server("  idle-timeout: 2s\n  drain-timeout: 1s\n"));
+    f.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        StringBuilder headers = new StringBuilder();
+        for (int i = 0; i < request.getHeaders().size(); i++) {
+          // Headers.toString() redacts Authorization: list them as they came.
+          headers.append(request.getHeaders().name(i)).append(": ")
+              .append(request.getHeaders().value(i)).append('\n');
+        }
+        upstreamSaw.add(request.getTarget() + "\n" + headers + "\n"
+            + (request.getBody() == null ? "" : request.getBody().string(
+                StandardCharsets.ISO_8859_1)));
+        return ProxyFixture.json(200, "{}");
+      }
+    });
+  }
+
+  @AfterContainer
+  static void stop() {
+    if (f != null) f.close();
+  }
+
+  @Provide
+  Arbitrary<String> segments() {
+    Arbitrary<String> segment = Arbitraries.oneOf(
+        Arbitraries.of("models", "gemini-2.5-flash:generateContent", "files", "admin", "keys",
+            "health", "metrics", "openai", "chat", "completions", "upload", "v1beta", "v1",
+            ".", "..", "%2e", "%2e%2e", ".%2e", "%2f", "%2F", "%5c", "\\", "%00", "%ff", "%C3%28",
+            "%25", "%", "%zz", ";x=1", "", "~", "%61dmin", "ADMIN", "a b", "\u00e9",
+            "\u00ff\u00fe", "\t", "?", "#frag", "*", "key=" + TOKEN),
+        Arbitraries.strings().withCharRange('!', '~').ofMaxLength(12));
+    return segment.list().ofMaxSize(6).map(l -> String.join("/", l));
+  }
+
+  @Provide
+  Arbitrary<String> paths() {
+    Arbitrary<String> prefix = Arbitraries.of("/v1beta/", "/v1/", "/upload/v1beta/",
+        "/v1beta/openai/", "/admin/", "/admin", "/", "//", "/health", "/metrics", "/x/../",
+        "http://127.0.0.1/v1beta/", "*", "");
+    return Combinators.combine(prefix, segments()).as((p, s) -> p + s);
+  }
+
+  @Provide
+  Arbitrary<String> queries() {
+    Arbitrary<String> name = Arbitraries.of("key", "KEY", "%6bey", "key%3D", "alt", "x", "key[]",
+        "", "upload_id", "pageToken");
+    Arbitrary<String> value = Arbitraries.oneOf(
+        Arbitraries.of(TOKEN, TOKEN_2, ADMIN, STRANGER, "", "%FF", "%", "a=b", "sse",
+            KEYS.get(0).substring(0, 10)),
+        Arbitraries.strings().withCharRange('!', '~').ofMaxLength(10));
+    Arbitrary<String> param = Combinators.combine(name, value).as((n, v) -> n + "=" + v);
+    return param.list().ofMaxSize(5).map(l -> l.isEmpty() ? "" : "?" + String.join("&", l));
+  }
+
+  @Provide
+  Arbitrary<String> headers() {
+    Arbitrary<String> credential = Arbitraries.of(TOKEN, TOKEN_2, ADMIN, STRANGER, "",
+        " " + TOKEN + " ", TOKEN + "\u0000", "Bearer " + TOKEN, TOKEN.toUpperCase(Locale.ROOT),
+        TOKEN.substring(0, 10));
+    Arbitrary<String> header = Arbitraries.oneOf(
+        credential.map(c -> "x-goog-api-key: " + c),
+        credential.map(c -> "Authorization: Bearer " + c),
+        credential.map(c -> "Authorization: " + c),
+        credential.map(c -> "X-Goog-Api-Key: " + c),
+        credential.map(c -> "Proxy-Authorization: Bearer " + c),
+        Arbitraries.of("X-Request-Id: <x>", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-For: ::1",
+            "Connection: x-goog-api-key", "Expect: 100-continue", "Content-Type: text/plain",
+            "Transfer-Encoding: gzip", "Host: evil.example", "Origin: http://evil",
+            "X-Goog-Upload-Protocol: resumable", "X-Goog-Upload-Command: upload, finalize"),
+        Combinators.combine(Arbitraries.strings().withCharRange('a', 'z').ofMinLength(1)
+                .ofMaxLength(8),
+            Arbitraries.strings().withCharRange('\u0001', '\u00ff').ofMaxLength(20))
+            .as((n, v) -> "X-" + n + ": " + v));
+    return header.list().ofMaxSize(5).map(l -> l.isEmpty() ? "" : String.join("\r\n", l)
+        + "\r\n");
+  }
+
+  @Property(tries = 300)
+  void nothingAnswers5xxAndNoClientCredentialReachesTheUpstream(
+      @ForAll("methods") String method, @ForAll("paths") String path,
+      @ForAll("queries") String query, @ForAll("headers") String headers) throws IOException {
+    int before = upstreamSaw.size();
+    boolean withBody = !method.equals("GET") && !method.equals("HEAD");
+    String request = method + " " + path + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers
+        + (withBody ? "Content-Type: application/json\r\nContent-Length: 2\r\n" : "")
+        + "Connection: close\r\n\r\n" + (withBody ? "{}" : "");
+    String response = f.raw(request.getBytes(StandardCharsets.ISO_8859_1));
+
+    if (!response.isEmpty()) {
+      assertThat(response).as("status line").matches("(?s)HTTP/1\\.1 \\d{3} .*");
+      int status = Integer.parseInt(response.substring(9, 12));
+      // 505: Jetty reads a request line without a target ("GET  HTTP/1.1") as HTTP/0.9, which
+      // it does not speak; that is the one 5xx a client can cause, and it names the cause.
+      if (status != 505) {
+        assertThat(status).as("status for %s", SecretScan.redact(request)).isLessThan(500);
+      }
+      if (status >= 400) {
+        assertThat(response).as("a problem document for %s", SecretScan.redact(request))
+            .contains("Content-Type: application/problem+json");
+      }
+    }
+    for (String seen : upstreamSaw.subList(before, upstreamSaw.size())) {
+      // Headers: only a pool key, never a client's token (wherever the client put it).
+      String headerLines = seen.substring(seen.indexOf('\n') + 1);
+      for (String secret : CLIENT_SECRETS) {
+        assertThat(headerLines.contains(secret)).as("a client credential reached the upstream"
+            + " in a header: %s", SecretScan.redact(seen)).isFalse();
+      }
+      assertThat(headerLines).as("the upstream got a pool key")
+          .containsAnyOf(KEYS.get(0), KEYS.get(1));
+      // Query: no parameter the upstream could read as "key", however it is spelled.
+      String target = seen.substring(0, seen.indexOf('\n'));
+      int q = target.indexOf('?');
+      if (q >= 0) {
+        for (String part : target.substring(q + 1).split("&")) {
+          String name = part.contains("=") ? part.substring(0, part.indexOf('=')) : part;
+          String decoded;
+          try {
+            decoded = URLDecoder.decode(name, StandardCharsets.UTF_8);
+          } catch (IllegalArgumentException e) {
+            decoded = name;
+          }
+          assertThat(decoded.trim()).as("a key parameter reached the upstream: %s",
+              SecretScan.redact(target)).isNotEqualToIgnoringCase("key");
+        }
+      }
+    }
+  }
+
+  @Provide
+  Arbitrary<String> methods() {
+    return Arbitraries.of("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "FOO",
+        "get");
+  }
+}
