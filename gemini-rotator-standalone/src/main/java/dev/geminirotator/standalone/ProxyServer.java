@@ -135,6 +135,10 @@ public final class ProxyServer implements AutoCloseable {
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
     http.setSendDateHeader(true);
+    // Jetty's header cache matches values case-insensitively by default: on a kept-alive
+    // connection "Authorization: Bearer <TOKEN in other case>" would come back as the cached
+    // field of the previous request, a wrong token accepted or a right one refused.
+    http.setHeaderCacheCaseSensitive(true);
     ServerConnector serverConnector;
     if (config.tlsKeystore() != null) {
       SslContextFactory.Server tls = new SslContextFactory.Server();
