@@ -96,6 +96,7 @@ public final class Main implements Callable<Integer> {
       return EXIT_INVALID_CONFIG;
     }
     if (validate) {
+      for (String warning : loaded.warnings()) out.println("warning: " + warning);
       out.println("configuration OK" + (config != null ? ": " + config : "") + " ("
           + loaded.rotator().keys().size() + " keys, listening on " + loaded.host() + ":"
           + loaded.port() + ")");
@@ -108,6 +109,7 @@ public final class Main implements Callable<Integer> {
     }
     LoggingSetup.apply(loaded);
     Logger log = LoggerFactory.getLogger(Main.class);
+    for (String warning : loaded.warnings()) log.warn(warning);
     ProxyServer server;
     try {
       server = ProxyServer.start(loaded, env);

@@ -420,6 +420,22 @@ public final class StandaloneConfig {
     return adminToken;
   }
 
+  /** Admin tokens shorter than this are weak: {@code --validate} and start-up warn about them. */
+  public static final int RECOMMENDED_ADMIN_TOKEN_LENGTH = 24;
+
+  /**
+   * Things that are valid but unwise, one sentence each, never quoting a secret: an admin token
+   * shorter than {@value #RECOMMENDED_ADMIN_TOKEN_LENGTH} characters.
+   */
+  public List<String> warnings() {
+    List<String> out = new ArrayList<>();
+    if (adminToken != null && adminToken.length() < RECOMMENDED_ADMIN_TOKEN_LENGTH) {
+      out.add("admin.token is weak: " + adminToken.length() + " characters; use at least "
+          + RECOMMENDED_ADMIN_TOKEN_LENGTH + " random characters (e.g. openssl rand -hex 24)");
+    }
+    return out;
+  }
+
   /** Whether the admin API is on (an admin token is configured). */
   public boolean adminEnabled() {
     return adminToken != null;
