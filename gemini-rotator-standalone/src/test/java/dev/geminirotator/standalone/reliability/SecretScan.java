@@ -45,6 +45,16 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
 
   @Override
   public void beforeAll(ExtensionContext context) {
+    begin();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    end(context.getDisplayName());
+  }
+
+  /** Starts capturing (for engines without Jupiter extensions, such as jqwik). */
+  void begin() {
     seen.setLength(0);
     LoggerContext lc = (LoggerContext) LoggerFactory.getILoggerFactory();
     Logger root = lc.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -68,8 +78,8 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
     active = true;
   }
 
-  @Override
-  public void afterAll(ExtensionContext context) {
+  /** Stops capturing and fails if any secret was seen. */
+  void end(String name) {
     active = false;
     System.setOut(out);
     System.setErr(err);
@@ -93,7 +103,7 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
       }
     }
     if (!leaks.isEmpty()) {
-      throw new AssertionError(leaks.size() + " line(s) of " + context.getDisplayName()
+      throw new AssertionError(leaks.size() + " line(s) of " + name
           + " output carry a secret:\n" + String.join("\n", leaks));
     }
   }
