@@ -73,6 +73,39 @@ class UpstreamFailuresTest {
         KEYS.get(1));
   }
 
+  @Test
+  void aResetBeforeHeadersOfANonReplayableUploadChunkIsNotSentToAnotherKey() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2));
+    String base = f.upstream.url("/").toString().replaceAll("/$", "");
+    f.upstream.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("X-Goog-Upload-URL", base + "/upload/v1beta/files?upload_id=UP-7"
+            + "&upload_protocol=resumable")
+        .addHeader("X-Goog-Upload-Status", "active").body("").build());
+    f.upstream.enqueue(new MockResponse.Builder()
+        .onResponseStart(new SocketEffect.CloseSocket(true, false, false)).build());
+    f.enqueue(200, "{}"); // would be taken by a wrong retry
+
+    HttpResponse<String> started = f.send(f.request("/upload/v1beta/files")
+        .header("x-goog-api-key", TOKEN).header("X-Goog-Upload-Protocol", "resumable")
+        .header("X-Goog-Upload-Command", "start").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"file\":{}}")).build());
+    assertThat(started.statusCode()).isEqualTo(200);
+    String key = f.upstream.takeRequest(5, TimeUnit.SECONDS).getHeaders().get("x-goog-api-key");
+
+    HttpResponse<String> chunk = f.send(f.request("/upload/v1beta/files?upload_id=UP-7"
+            + "&upload_protocol=resumable")
+        .header("x-goog-api-key", TOKEN).header("X-Goog-Upload-Command", "upload, finalize")
+        .header("X-Goog-Upload-Offset", "0")
+        .POST(HttpRequest.BodyPublishers.ofString("hello")).build());
+
+    // The upload lives on one key's project: replaying the chunk elsewhere cannot succeed.
+    assertThat(chunk.statusCode()).isEqualTo(502);
+    assertThat(JSON.readTree(chunk.body()).get("type").asText()).endsWith("upstream-unreachable");
+    RecordedRequest sent = f.upstream.takeRequest(5, TimeUnit.SECONDS);
+    assertThat(sent.getHeaders().get("x-goog-api-key")).isEqualTo(key);
+    assertThat(f.upstream.getRequestCount()).as("no second attempt").isEqualTo(2);
+  }
+
   /** Sends a raw request to the proxy and reads until EOF or reset; a hang fails the test. */
   static String readToEnd(ProxyFixture f, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", f.port)) {
