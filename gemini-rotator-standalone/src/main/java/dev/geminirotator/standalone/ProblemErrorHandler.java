@@ -42,6 +42,7 @@ final class ProblemErrorHandler extends ErrorHandler {
       case 413 -> "request-too-large";
       case 414 -> "uri-too-long";
       case 431 -> "headers-too-large";
+      case 503 -> "unavailable"; // Jetty's graceful shutdown refusing a new request
       default -> code >= 500 ? "proxy-error" : "http-" + code;
     };
     Problems.send(request, response, callback, code, slug, reason, detail,

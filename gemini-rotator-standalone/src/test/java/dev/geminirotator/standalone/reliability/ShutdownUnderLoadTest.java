@@ -73,8 +73,30 @@ class ShutdownUnderLoadTest {
     ProxyFixture.eventually("all requests in flight upstream",
         () -> f.upstream.getRequestCount() >= inFlightCount);
 
+    // A client with a kept-alive connection that it uses again during the drain.
+    java.net.Socket kept = new java.net.Socket("127.0.0.1", f.port);
+    kept.setSoTimeout(10_000);
+    kept.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+    byte[] first = new byte[4096];
+    int firstRead = kept.getInputStream().read(first);
+    assertThat(new String(first, 0, firstRead)).startsWith("HTTP/1.1 200");
+
     Thread closer = new Thread(f.proxy::close, "closer");
     closer.start();
+    Thread.sleep(100);
+    kept.getOutputStream().write(("POST " + ProxyFixture.GENERATE + " HTTP/1.1\r\nHost: x\r\n"
+        + "x-goog-api-key: " + TOKEN + "\r\nContent-Length: 2\r\n\r\n{}").getBytes());
+    String keptAnswer;
+    try {
+      keptAnswer = new String(kept.getInputStream().readAllBytes(),
+          java.nio.charset.StandardCharsets.ISO_8859_1);
+    } catch (java.net.SocketException e) {
+      keptAnswer = "reset";
+    }
+    kept.close();
+    // Used again during the drain, a kept-alive connection gets a clean 503 and is closed.
+    assertThat(keptAnswer).startsWith("HTTP/1.1 503").contains("application/problem+json")
+        .contains("Connection: close");
     List<CompletableFuture<HttpResponse<String>>> later = new ArrayList<>();
     for (int i = 0; i < 10; i++) {
       // New connections, as new clients would open them while the proxy stops.
