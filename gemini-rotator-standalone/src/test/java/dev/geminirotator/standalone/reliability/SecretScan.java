@@ -53,7 +53,7 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
     end(context.getDisplayName());
   }
 
-  /** Starts capturing (for engines without Jupiter extensions, such as jqwik). */
+  /** Starts capturing (for a test that manages capture itself). */
   void begin() {
     seen.setLength(0);
     LoggerContext lc = (LoggerContext) LoggerFactory.getILoggerFactory();
