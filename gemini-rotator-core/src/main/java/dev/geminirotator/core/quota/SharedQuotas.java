@@ -210,14 +210,18 @@ public final class SharedQuotas implements AutoCloseable {
    * Adds {@code delta} to the shared counter of a window and returns its total. When the store
    * cannot count, counts locally instead, on top of the last total the store reported for this
    * window: a short outage then lets this instance go on with what was left, not start over.
+   * When the store counts again within the window, what was claimed locally meanwhile is added
+   * to the shared counter with this claim, so those permits are not granted a second time.
    * Runs on the claiming thread only (one claim per window at a time).
    */
   long add(String name, long start, long end, long delta, SharedQuota.Window w) {
     if (store.isAvailable()) {
+      long carried = w.localClaims.get();
       try {
         long total = store.incrementWindow(name, Instant.ofEpochMilli(start),
-            Duration.ofMillis(end - start), delta);
+            Duration.ofMillis(end - start), delta + carried);
         if (store.isAvailable()) { // else the store may have counted locally, from zero
+          w.localClaims.addAndGet(-carried);
           w.lastSharedTotal = Math.max(w.lastSharedTotal, total);
           if (localOnly.compareAndSet(true, false)) {
             log.info("shared quotas: store {} counts again; limits hold across instances",

@@ -160,6 +160,29 @@ class SharedQuotaTest {
   }
 
   @Test
+  void whatWasAdmittedDuringAnOutageStillCountsWhenTheStoreReturnsInTheSameWindow() {
+    AtomicBoolean up = new AtomicBoolean(true);
+    KeyStateStore flaky = new CountingStore(memory) {
+      @Override
+      public boolean isAvailable() {
+        return up.get();
+      }
+    };
+    SharedQuota quota = quotas(flaky).perMinute("quota:k:rpm", 640);
+    int admitted = 0;
+    while (admitted < 300 && quota.tryAcquire()) admitted++;
+    up.set(false);
+    for (int i = 0; i < 200; i++) if (quota.tryAcquire()) admitted++;
+    assertThat(admitted).isEqualTo(500);
+    up.set(true); // back within the same minute
+    for (int i = 0; i < 2_000; i++) if (quota.tryAcquire()) admitted++;
+    assertThat(admitted).as("one instance alone never exceeds the limit").isEqualTo(640);
+    // and the store now holds what this instance admitted while it was away
+    assertThat(memory.incrementWindow("quota:k:rpm", clock.instant(), Duration.ofMinutes(1), 1))
+        .isGreaterThan(640);
+  }
+
+  @Test
   void aStoreWithoutSharedCountersLimitsEachInstanceLocally() {
     KeyStateStore plain = new CountingStore(memory) {
       @Override
