@@ -518,8 +518,16 @@ public final class StandaloneConfig {
     return sb.toString();
   }
 
-  private static String maskUri(String uri) {
-    return uri == null ? "" : uri.replaceAll("//([^:/@]*):[^@/]*@", "//$1:****@");
+  /**
+   * The storage URI with its secrets masked: the password in the user info (also when it stands
+   * alone, as in {@code redis://secret@host}) and any option whose name has "password" in it,
+   * such as {@code truststorePassword}.
+   */
+  static String maskUri(String uri) {
+    if (uri == null) return "";
+    String masked = uri.replaceAll("//([^:/@?#]*):[^@/?#]*@", "//$1:****@")
+        .replaceAll("//[^:/@?#]+@", "//****@");
+    return masked.replaceAll("(?i)([?&][^=&#]*password[^=&#]*=)[^&#]*", "$1****");
   }
 
   @Override

@@ -201,6 +201,23 @@ class LifecycleTest {
   }
 
   @Test
+  void printConfigMasksEveryPasswordInTheStorageUri() throws Exception {
+    for (String storage : new String[] {
+        "rediss://:RedisPw4711@cache.example:6380/0?truststore=/etc/redis/ca.p12"
+            + "&truststorePassword=TrustPw4711",
+        "redis://RedisPw4711@cache.example:6379/0"}) {
+      Path file = tmp.resolve("s.yaml");
+      Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nstorage: \"" + storage + "\"\n");
+      StringWriter out = new StringWriter();
+      int code = Main.run(new String[] {"--config", file.toString(), "--print-config"}, Map.of(),
+          new PrintWriter(out, true), new PrintWriter(new StringWriter()), false);
+      assertThat(code).isZero();
+      assertThat(out.toString()).contains("storage: redis").contains("cache.example")
+          .doesNotContain("RedisPw4711").doesNotContain("TrustPw4711");
+    }
+  }
+
+  @Test
   void helpAndVersionExitWithZero() {
     StringWriter out = new StringWriter();
     assertThat(Main.run(new String[] {"--help"}, Map.of(), new PrintWriter(out, true),
