@@ -119,8 +119,9 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Adds {@code delta} to the named counter of the window starting at {@code windowStart}. Only the
-   * newest window per name is kept: a count for an older window starts a fresh one.
+   * Adds {@code delta} to the named counter of the window starting at {@code windowStart}. The
+   * newest two windows per name are kept, so a late count for the window that just ended (a claim
+   * that read the clock before the window turned) neither resets the new window nor is lost.
    */
   @Override
   public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
@@ -132,12 +133,13 @@ public final class MemoryKeyStateStore implements KeyStateStore {
       throw new IllegalArgumentException("delta must be >= 1 but was " + delta);
     }
     long start = windowStart.toEpochMilli();
-    Window w = windows.compute(name, (k, old) -> old != null && old.start == start ? old
-        : new Window(start));
-    synchronized (w) {
-      w.count += delta;
-      return w.count;
-    }
+    long[] total = new long[1];
+    windows.compute(name, (k, counter) -> {
+      Window c = counter != null ? counter : new Window();
+      total[0] = c.add(start, delta);
+      return c;
+    });
+    return total[0];
   }
 
   @Override
@@ -165,12 +167,27 @@ public final class MemoryKeyStateStore implements KeyStateStore {
     return new ArrayList<>(cooldowns.values());
   }
 
+  /** The counts of a name's newest two windows; changed only inside the map's compute. */
   private static final class Window {
-    final long start;
-    long count;
+    private static final long NONE = Long.MIN_VALUE;
+    private long newestStart = NONE;
+    private long newestCount;
+    private long previousStart = NONE;
+    private long previousCount;
 
-    Window(long start) {
-      this.start = start;
+    long add(long start, long delta) {
+      if (start == newestStart) return newestCount += delta;
+      if (start == previousStart) return previousCount += delta;
+      if (newestStart == NONE || start > newestStart) {
+        previousStart = newestStart;
+        previousCount = newestCount;
+        newestStart = start;
+        newestCount = delta;
+        return delta;
+      }
+      previousStart = start; // older than the newest: it replaces the older one kept
+      previousCount = delta;
+      return delta;
     }
   }
 }

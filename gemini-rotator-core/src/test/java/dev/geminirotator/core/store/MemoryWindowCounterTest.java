@@ -1,0 +1,26 @@
+package dev.geminirotator.core.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+/** The memory store's shared window counters, as the SPI describes them. */
+class MemoryWindowCounterTest {
+
+  private static final Duration MINUTE = Duration.ofMinutes(1);
+  private static final Instant FIRST = Instant.parse("2026-11-26T12:00:00Z");
+  private static final Instant SECOND = FIRST.plus(MINUTE);
+
+  @Test
+  void aLateCountForThePreviousWindowDoesNotResetTheCurrentOne() {
+    MemoryKeyStateStore store = new MemoryKeyStateStore();
+    assertThat(store.incrementWindow("quota:k:rpm", FIRST, MINUTE, 10)).isEqualTo(10);
+    assertThat(store.incrementWindow("quota:k:rpm", SECOND, MINUTE, 5)).isEqualTo(5);
+    // a claim that read the clock just before the minute turned lands after the new minute's
+    assertThat(store.incrementWindow("quota:k:rpm", FIRST, MINUTE, 1)).isEqualTo(11);
+    assertThat(store.incrementWindow("quota:k:rpm", SECOND, MINUTE, 1))
+        .as("the current minute keeps its total").isEqualTo(6);
+  }
+}
