@@ -8,6 +8,7 @@ import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.redis.StoreMetrics;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -93,6 +94,7 @@ public final class ProxyServer implements AutoCloseable {
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.rotatorMetrics = RotatorMetrics.builder(rotator).guard(guard).build();
     rotatorMetrics.bindTo(registry);
+    new StoreMetrics(rotator.store()).bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmGcMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);

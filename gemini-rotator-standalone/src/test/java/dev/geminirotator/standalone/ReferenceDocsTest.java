@@ -6,12 +6,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.api.CircuitGuard;
+import dev.geminirotator.api.Outcome;
+import dev.geminirotator.redis.RedisServer;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.StringReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -69,7 +73,10 @@ class ReferenceDocsTest {
   @Test
   void theMetricsTableNamesEveryMetricAndLabelOfARealScrape() throws Exception {
     Map<String, Set<String>> scraped;
-    try (Harness h = new Harness("")) {
+    // Redis storage and a breaker that opens: every meter the proxy can register shows up.
+    try (RedisServer redis = RedisServer.startOnFreePort();
+        Harness h = new Harness("storage: \"" + redis.uri() + "\"\n"
+            + "breaker:\n  minimum-calls: 2\n  sliding-window-size: 2\n")) {
       h.enqueue(429, Fixtures.geminiError("429-per-minute"));
       h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
       h.post("/v1beta/models/gemini-2.5-flash:generateContent", "{}", "x-goog-api-key",
@@ -79,6 +86,14 @@ class ReferenceDocsTest {
       h.post("/v1beta/models/gemini-2.5-flash:generateContent", "{}", "x-goog-api-key",
           Harness.TOKEN);
       h.post("/v1beta/models/gemini-2.5-flash:generateContent", "{}"); // no token: rejected
+      CircuitGuard guard = h.proxy.guard(); // opened by hand: a breaker transition is counted
+      for (int i = 0; i < 4 && guard.state("gemini-2.5-flash") != CircuitGuard.State.OPEN;
+          i++) {
+        guard.acquirePermission("gemini-2.5-flash");
+        guard.onOutcome("gemini-2.5-flash", Outcome.upstreamError(503, "UNAVAILABLE"),
+            Duration.ZERO);
+      }
+      assertThat(guard.state("gemini-2.5-flash")).isEqualTo(CircuitGuard.State.OPEN);
       scraped = families(h.get("/metrics").body());
     }
     Map<String, Set<String>> ours = new TreeMap<>();

@@ -67,6 +67,9 @@ import java.util.function.ToDoubleFunction;
  *       <td>{@code from}, {@code to}</td><td>key state changes</td></tr>
  *   <tr><td>{@code gemini.rotator.breaker.state}</td><td>gauge</td><td>{@code scope}</td>
  *       <td>0 closed, 1 half-open, 2 open; only with a guard</td></tr>
+ *   <tr><td>{@code gemini.rotator.breaker.transitions}</td><td>counter</td>
+ *       <td>{@code scope}, {@code from}, {@code to}</td><td>breaker state changes; only with a
+ *       {@link ResilientCircuitGuard}</td></tr>
  * </table>
  *
  * <p>A scrape reads the pool once: the key counts and health scores come from one
@@ -94,6 +97,7 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
   static final String TRIALS = "gemini.rotator.trials";
   static final String STATE_TRANSITIONS = "gemini.rotator.state.transitions";
   static final String BREAKER_STATE = "gemini.rotator.breaker.state";
+  static final String BREAKER_TRANSITIONS = "gemini.rotator.breaker.transitions";
 
   private static final int STATES = KeyState.values().length;
 
@@ -258,7 +262,10 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
   }
 
   private void onBreakerTransition(BreakerTransition transition) {
-    for (Binding binding : bindings) binding.breakerGauge(transition.scope());
+    for (Binding binding : bindings) {
+      binding.breakerGauge(transition.scope());
+      binding.countBreakerTransition(transition);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -272,6 +279,8 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
     private final Map<String, Meter> keyGauges = new HashMap<>();
     /** Scopes with a breaker gauge. Guarded by this. */
     private final Set<String> breakerScopes = new HashSet<>();
+    /** Breaker transition counters by scope, from and to. Guarded by this. */
+    private final Map<List<Object>, Counter> breakerTransitions = new HashMap<>();
     private final AtomicReferenceArray<Counter> transitions =
         new AtomicReferenceArray<>(STATES * STATES);
     private boolean removed;
@@ -346,6 +355,23 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
           .tags(tags).tag("scope", scope)
           .description("Circuit breaker state: 0 closed, 1 half-open, 2 open")
           .register(registry));
+    }
+
+    void countBreakerTransition(BreakerTransition t) {
+      Counter counter;
+      synchronized (this) {
+        if (removed) return;
+        counter = breakerTransitions.computeIfAbsent(List.of(t.scope(), t.from(), t.to()), k -> {
+          Counter c = Counter.builder(BREAKER_TRANSITIONS)
+              .tags(tags).tag("scope", t.scope()).tag("from", lower(t.from()))
+              .tag("to", lower(t.to()))
+              .description("Circuit breaker state changes")
+              .register(registry);
+          meters.add(c);
+          return c;
+        });
+      }
+      counter.increment();
     }
 
     void countTransition(KeyState from, KeyState to) {

@@ -286,6 +286,35 @@ class RotatorMetricsTest {
   }
 
   @Test
+  void breakerTransitionsAreCountedByScopeFromAndTo() {
+    ResilientCircuitGuard guard = ResilientCircuitGuard.builder().clock(clock)
+        .policy(BreakerPolicy.builder().minimumCalls(2).slidingWindowSize(2)
+            .permittedCallsInHalfOpen(1).build()).build();
+    bind(RotatorMetrics.builder(rotator).guard(guard));
+    for (int i = 0; i < 2; i++) {
+      guard.acquirePermission(MODEL);
+      guard.onOutcome(MODEL, Outcome.upstreamError(503, "UNAVAILABLE"), Duration.ZERO);
+    }
+    clock.advance(BreakerPolicy.DEFAULT_WAIT_IN_OPEN.plusMillis(1));
+    guard.acquirePermission(MODEL); // half-open: the trial fails and opens it again
+    guard.onOutcome(MODEL, Outcome.upstreamError(503, "UNAVAILABLE"), Duration.ZERO);
+    clock.advance(Duration.ofMinutes(10)); // the wait grows after a failed trial
+    guard.acquirePermission(MODEL); // half-open again: the trial succeeds
+    guard.onOutcome(MODEL, Outcome.success(), Duration.ZERO);
+    guard.acquirePermission(MODEL);
+    guard.onOutcome(MODEL, Outcome.success(), Duration.ZERO);
+
+    assertThat(registry.get("gemini.rotator.breaker.transitions").tag("scope", "*")
+        .tag("from", "closed").tag("to", "open").counter().count()).isEqualTo(1.0);
+    assertThat(registry.get("gemini.rotator.breaker.transitions").tag("scope", "*")
+        .tag("from", "open").tag("to", "half_open").counter().count()).isEqualTo(2.0);
+    assertThat(registry.get("gemini.rotator.breaker.transitions").tag("scope", "*")
+        .tag("from", "half_open").tag("to", "open").counter().count()).isEqualTo(1.0);
+    assertThat(registry.get("gemini.rotator.breaker.transitions").tag("scope", "*")
+        .tag("from", "half_open").tag("to", "closed").counter().count()).isEqualTo(1.0);
+  }
+
+  @Test
   void perModelBreakersGetAGaugeOnceTheyChangeState() {
     ResilientCircuitGuard guard = ResilientCircuitGuard.builder().clock(clock)
         .policy(BreakerPolicy.builder().perModel(true).minimumCalls(2).slidingWindowSize(2)
