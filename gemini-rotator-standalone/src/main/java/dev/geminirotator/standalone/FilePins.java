@@ -34,6 +34,8 @@ final class FilePins {
   static final Duration TTL = Duration.ofHours(48);
   static final int MAX_UPLOADS = 10_000;
   static final int MAX_FILES = 100_000;
+  /** Store reads one request may cause for file names not pinned locally. */
+  static final int MAX_STORE_READS = 8;
 
   private static final Pattern FILE_REF = Pattern.compile("files/([a-z0-9][a-z0-9-]{0,62})");
 
@@ -90,20 +92,29 @@ final class FilePins {
     }
   }
 
-  /** The project of the first pinned file this request names (in its path or body), or null. */
+  /**
+   * The project of the first pinned file this request names (in its path or body), or null. At
+   * most {@link #MAX_STORE_READS} distinct names not pinned locally are looked up in the store:
+   * each is a blocking round trip, and a body (any prompt text) may name thousands.
+   */
   String projectFor(String path, byte[] body) {
     if (!shared && !hasFiles()) return null;
-    String found = firstPinned(path);
+    Set<String> asked = new java.util.HashSet<>();
+    String found = firstPinned(path, asked);
     if (found == null && body.length > 0) {
-      found = firstPinned(new String(body, StandardCharsets.UTF_8));
+      found = firstPinned(new String(body, StandardCharsets.UTF_8), asked);
     }
     return found;
   }
 
-  private String firstPinned(CharSequence text) {
+  private String firstPinned(CharSequence text, Set<String> asked) {
     Matcher m = FILE_REF.matcher(text);
     while (m.find()) {
-      String project = lookup(files, "files/" + m.group(1), "file:");
+      String name = "files/" + m.group(1);
+      String project = get(files, name);
+      if (project == null && shared && asked.size() < MAX_STORE_READS && asked.add(name)) {
+        project = fromStore(files, name, "file:");
+      }
       if (project != null) return project;
     }
     return null;
@@ -113,6 +124,11 @@ final class FilePins {
   private String lookup(Map<String, Pin> table, String key, String storePrefix) {
     String local = get(table, key);
     if (local != null || !shared) return local;
+    return fromStore(table, key, storePrefix);
+  }
+
+  /** The store's pin (cached locally), or {@code null}. A blocking read. */
+  private String fromStore(Map<String, Pin> table, String key, String storePrefix) {
     String remote = store.getValue(storePrefix + key);
     if (remote != null) {
       synchronized (table) {
