@@ -5,7 +5,6 @@ import dev.geminirotator.api.KeyRotator;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 
@@ -21,9 +20,10 @@ import java.util.Set;
  *   <li>A key added at run time with an id the file also lists is replaced by the file's key at
  *       the next reload (the file wins); if the file later drops that id, the runtime key stays.
  *   <li>A key deleted through the admin API stays deleted across reloads for as long as the file
- *       keeps listing its id. A reload whose file no longer lists the id forgets the deletion, so
- *       a file that lists it again adds it back. Adding the id through the admin API also undoes
- *       the deletion.
+ *       keeps listing its id, and so does one deleted through another instance sharing the store
+ *       while the file lists the key unchanged. A reload whose file no longer lists the id
+ *       forgets the deletion, so a file that lists it again adds it back. Adding the id through
+ *       the admin API also undoes the deletion.
  * </ul>
  *
  * Thread-safe (synchronized).
@@ -35,12 +35,12 @@ final class RuntimeKeys {
   private final Map<String, ApiKey> added = new LinkedHashMap<>();
   /** Ids the file lists but an operator deleted. */
   private final Set<String> deleted = new HashSet<>();
-  /** The ids the last applied file listed. */
-  private Set<String> fileIds;
+  /** The keys the last applied file listed, by id. */
+  private Map<String, ApiKey> fileKeys;
 
   RuntimeKeys(KeyRotator rotator, Collection<ApiKey> fileKeys) {
     this.rotator = rotator;
-    this.fileIds = idsOf(fileKeys);
+    this.fileKeys = byId(fileKeys);
   }
 
   /** Adds (or replaces) a key through the admin API. */
@@ -57,15 +57,15 @@ final class RuntimeKeys {
    */
   synchronized boolean delete(String id) {
     added.remove(id);
-    if (fileIds.contains(id)) deleted.add(id);
+    if (fileKeys.containsKey(id)) deleted.add(id);
     return rotator.removeKey(id);
   }
 
   /** Makes the pool follow a new file's keys, by the rules above. */
-  synchronized void applyFile(Collection<ApiKey> fileKeys) {
-    Set<String> next = idsOf(fileKeys);
-    for (String id : fileIds) {
-      if (next.contains(id)) continue;
+  synchronized void applyFile(Collection<ApiKey> keys) {
+    Map<String, ApiKey> next = byId(keys);
+    for (String id : fileKeys.keySet()) {
+      if (next.containsKey(id)) continue;
       ApiKey runtime = added.get(id);
       if (runtime != null) {
         rotator.addKey(runtime); // the file no longer overrides the operator's key
@@ -73,16 +73,29 @@ final class RuntimeKeys {
         rotator.removeKey(id);
       }
     }
-    deleted.retainAll(next);
-    for (ApiKey key : fileKeys) {
-      if (!deleted.contains(key.id())) rotator.addKey(key);
+    deleted.retainAll(next.keySet());
+    for (ApiKey key : keys) {
+      if (deleted.contains(key.id())) continue;
+      ApiKey before = fileKeys.get(key.id());
+      // A key the file did not change is left as it is: if the pool lacks it, it was deleted
+      // through the admin API of an instance sharing the store, and stays deleted. An operator's
+      // key with its id is still replaced (the file wins).
+      if (before != null && sameDefinition(before, key) && !added.containsKey(key.id())) continue;
+      rotator.addKey(key);
     }
-    fileIds = next;
+    fileKeys = next;
   }
 
-  private static Set<String> idsOf(Collection<ApiKey> keys) {
-    Set<String> ids = new LinkedHashSet<>();
-    for (ApiKey k : keys) ids.add(k.id());
+  private static Map<String, ApiKey> byId(Collection<ApiKey> keys) {
+    Map<String, ApiKey> ids = new LinkedHashMap<>();
+    for (ApiKey k : keys) ids.put(k.id(), k);
     return ids;
+  }
+
+  /** Whether two keys with one id are configured alike ({@link ApiKey#equals} compares ids). */
+  private static boolean sameDefinition(ApiKey a, ApiKey b) {
+    return a.secret().equals(b.secret()) && a.weight() == b.weight()
+        && a.labels().equals(b.labels()) && a.requestsPerMinute().equals(b.requestsPerMinute())
+        && a.requestsPerDay().equals(b.requestsPerDay());
   }
 }
