@@ -23,8 +23,8 @@ import org.eclipse.jetty.util.Callback;
  * once the request body is fully read: an end of stream or a failure there means the client left.
  *
  * <p>Bytes that arrive instead belong to a pipelined next request, which this watch has then
- * consumed: it stops watching and {@link #afterComplete()} closes the connection after the
- * response (a pipelining client retries unanswered requests on a new one).
+ * consumed: it stops watching and {@link #closeIfConsumed()} closes the connection once the
+ * response is written (a pipelining client retries unanswered requests on a new one).
  * {@link #stop()} must be called before the request completes, so that Jetty can register its own
  * read interest for the next request. Thread-safe.
  */
@@ -90,7 +90,7 @@ final class ClientDisconnectWatch {
         if (n < 0) {
           gone = new EofException("client closed the connection");
         } else if (n > 0) {
-          consumed = true; // a pipelined request: stop here; see afterComplete()
+          consumed = true; // a pipelined request: stop here; see closeIfConsumed()
           return;
         } else {
           registered = endPoint.tryFillInterested(readable);
@@ -130,10 +130,12 @@ final class ClientDisconnectWatch {
   }
 
   /**
-   * After the response completed: closes the connection if this watch consumed bytes of a
-   * pipelined next request, which Jetty can no longer parse.
+   * Once the response is written and before the request completes: closes the connection if
+   * this watch consumed bytes of a pipelined next request. Jetty resumes reading the moment the
+   * request completes and would parse what is left of that request (its body, say) as a request
+   * of its own, so the close must come first.
    */
-  void afterComplete() {
+  void closeIfConsumed() {
     boolean close;
     synchronized (lock) {
       close = consumed;

@@ -797,8 +797,12 @@ final class GeminiProxy {
     void finish(Throwable failure) {
       if (!finished.compareAndSet(false, true)) return;
       ClientDisconnectWatch w = watch;
-      // Before completing: the connection must be free to read its next request.
-      if (w != null) w.stop();
+      // Before completing: the connection must be free to read its next request, or closed if
+      // the watch consumed part of one (Jetty resumes reading as soon as this exchange completes).
+      if (w != null) {
+        w.stop();
+        w.closeIfConsumed();
+      }
       int recorded = failure != null && status < 400 ? 499 : status;
       String method = clientToProxyRequest.getMethod();
       metrics.requestFinished(route, METHODS.contains(method) ? method : "OTHER", recorded, model,
@@ -820,7 +824,6 @@ final class GeminiProxy {
       } else {
         proxyToClientCallback.succeeded();
       }
-      if (w != null) w.afterComplete();
     }
   }
 
