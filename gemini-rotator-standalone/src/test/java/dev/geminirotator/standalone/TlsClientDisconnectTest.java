@@ -1,0 +1,91 @@
+package dev.geminirotator.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.api.KeySnapshot;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import mockwebserver3.MockResponse;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The client-disconnect watch on a TLS connection, where the endpoint it reads is SslConnection's
+ * decrypted one: a kept-alive connection goes on serving, and a client leaving is noticed.
+ */
+class TlsClientDisconnectTest {
+
+  static final String BODY = "{\"contents\":[]}";
+
+  static String request() {
+    return "POST /v1beta/models/m:generateContent HTTP/1.1\r\nHost: 127.0.0.1\r\nx-goog-api-key: "
+        + Harness.TOKEN + "\r\nContent-Type: application/json\r\nContent-Length: "
+        + BODY.length() + "\r\n\r\n" + BODY;
+  }
+
+  @Test
+  void keepAliveAndDisconnectOverTls(@TempDir Path dir) throws Exception {
+    Path keystore = dir.resolve("proxy.p12");
+    String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+    Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", "proxy", "-keyalg", "EC",
+        "-dname", "CN=127.0.0.1", "-ext", "san=ip:127.0.0.1", "-validity", "2",
+        "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "changeit-pass")
+        .redirectErrorStream(true).start();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isZero();
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    try (var in = Files.newInputStream(keystore)) {
+      trust.load(in, "changeit-pass".toCharArray());
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(
+        TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    SSLContext ssl = SSLContext.getInstance("TLS");
+    ssl.init(null, tmf.getTrustManagers(), new SecureRandom());
+
+    try (Harness h = new Harness(Harness.withServer("  tls:\n    keystore: " + keystore
+        + "\n    keystore-password: changeit-pass\n"), Map.of())) {
+      int n = 20;
+      for (int i = 0; i < n; i++) h.enqueue(200, "{\"n\":" + i + "}");
+      try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1",
+          h.proxy.port())) {
+        s.setSoTimeout(10_000);
+        OutputStream out = s.getOutputStream();
+        InputStream in = s.getInputStream();
+        for (int i = 0; i < n; i++) {
+          out.write(request().getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          assertThat(ClientDisconnectTest.readResponse(in)).as("response " + i)
+              .isEqualTo("200 {\"n\":" + i + "}");
+        }
+      }
+
+      h.upstream.enqueue(new MockResponse.Builder().code(200).body("{}")
+          .headersDelay(8, TimeUnit.SECONDS).build());
+      try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1",
+          h.proxy.port())) {
+        s.getOutputStream().write(request().getBytes(StandardCharsets.UTF_8));
+        s.getOutputStream().flush();
+        for (int i = 0; i <= n; i++) {
+          assertThat(h.upstream.takeRequest(5, TimeUnit.SECONDS)).isNotNull();
+        }
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+      while (h.proxy.rotator().snapshot().stream().mapToInt(KeySnapshot::inFlight).sum() > 0) {
+        assertThat(System.nanoTime()).as("lease released after the TLS client left")
+            .isLessThan(deadline);
+        Thread.sleep(10);
+      }
+    }
+  }
+}
