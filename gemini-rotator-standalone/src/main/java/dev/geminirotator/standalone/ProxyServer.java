@@ -66,6 +66,8 @@ import org.slf4j.LoggerFactory;
 public final class ProxyServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+  /** Proxy→upstream requests that may wait for a connection; far above what the fds allow. */
+  static final int MAX_QUEUED_UPSTREAM_REQUESTS = 65_536;
 
   private final Server server;
   private final HttpClient client;
@@ -116,6 +118,11 @@ public final class ProxyServer implements AutoCloseable {
     client.setConnectTimeout(config.connectTimeout().toMillis());
     client.setIdleTimeout(config.upstreamIdleTimeout().toMillis());
     client.setMaxConnectionsPerDestination(config.maxConnections());
+    // Requests beyond max-connections wait for a free upstream connection (within the request
+    // timeout). Jetty's default queue of 1,024 failed the rest at once with
+    // RejectedExecutionException: a burst of streams then counted as upstream failures and
+    // opened the breaker for everyone (found by benchmarks/load/sse.sh).
+    client.setMaxRequestsQueuedPerDestination(MAX_QUEUED_UPSTREAM_REQUESTS);
     client.setUserAgentField(null);
     client.getContentDecoderFactories().clear();
     QueuedThreadPool clientThreads = new QueuedThreadPool();
