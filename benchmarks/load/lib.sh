@@ -1,0 +1,169 @@
+# Shared by run.sh, sse.sh and soak.sh (sourced, not run). Everything binds 127.0.0.1; every
+# process started here is recorded in PIDS and stopped, and WORK removed, on exit.
+
+LOAD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LOAD_DIR/../.." && pwd)
+PROXY_JAR=$REPO/gemini-rotator-standalone/target/gemini-rotator-standalone.jar
+BENCH_JAR=$REPO/benchmarks/target/benchmarks.jar
+FIXTURES=$REPO/gemini-rotator-test-support/src/main/resources/fixtures
+# The JVM flags a production user would run the proxy with: a fixed, small heap (the proxy keeps
+# little: key state, buffered request bodies up to server.max-request-size per request in flight)
+# and the default G1 collector. Override with PROXY_JAVA_OPTS.
+PROXY_JAVA_OPTS=${PROXY_JAVA_OPTS:--Xms64m -Xmx128m -XX:+ExitOnOutOfMemoryError}
+PIDS=()
+WORK=$(mktemp -d /tmp/gemini-load.XXXXXX)
+chmod 755 "$WORK"
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ ${KEEP_WORK:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Installs the Debian packages behind the named commands when they are missing.
+need() {
+  local missing=() cmd
+  for cmd in "$@"; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing ${missing[*]}"
+  local sudo=""; [[ $EUID -ne 0 ]] && sudo=sudo
+  $sudo apt-get install -y -q "${missing[@]}" >"$WORK/apt.log" 2>&1 \
+    || { $sudo apt-get update -q >>"$WORK/apt.log" 2>&1 \
+         && $sudo apt-get install -y -q "${missing[@]}" >>"$WORK/apt.log" 2>&1; } \
+    || die "apt-get install ${missing[*]} failed; see $WORK/apt.log"
+  for cmd in "$@"; do command -v "$cmd" >/dev/null || die "$cmd still missing after install"; done
+}
+
+# JAVA_HOME if set, else the newest JDK under /usr/lib/jvm (the proxy uses virtual threads from
+# Java 21 on), else java on the PATH.
+pick_java() {
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then JAVA=$JAVA_HOME/bin/java; else
+    local best="" v d
+    for d in /usr/lib/jvm/*/; do
+      [[ -x $d/bin/java && -x $d/bin/jcmd ]] || continue
+      v=$("$d/bin/java" -XshowSettings:properties -version 2>&1 \
+          | awk -F'= ' '/java.specification.version/ {print $2}')
+      if [[ -n $v && ( -z $best || $v -gt ${best%%:*} ) ]]; then best="$v:$d"; fi
+    done
+    if [[ -n $best ]]; then JAVA=${best#*:}bin/java; else JAVA=$(command -v java); fi
+  fi
+  JCMD=$(dirname "$JAVA")/jcmd
+  JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
+  log "java: $JAVA ($JAVA_VERSION)"
+}
+
+build_jars() {
+  local modules=()
+  [[ -f $PROXY_JAR ]] || modules+=(gemini-rotator-standalone)
+  [[ -f $BENCH_JAR || ${1:-} != with-bench ]] || modules+=(benchmarks)
+  ((${#modules[@]} == 0)) && return 0
+  log "building ${modules[*]}"
+  (cd "$REPO" && mvn -B -ntp -q package -DskipTests -pl "$(IFS=,; echo "${modules[*]}")" -am) \
+    || die "build failed"
+}
+
+# A port in 20000-32767 (below the ephemeral range) that nothing answers on.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12768))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port"
+}
+
+wait_port() { # port seconds
+  local i
+  for i in $(seq 1 $((${2:-30} * 10))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "nothing listening on 127.0.0.1:$1 after ${2:-30}s"
+}
+
+# nginx_conf DIR PORT SERVER-BODY [HTTP-EXTRA]: an nginx.conf for a private prefix DIR.
+nginx_conf() {
+  local dir=$1 port=$2 body=$3 extra=${4:-}
+  mkdir -p "$dir/tmp"
+  local user=""; [[ $EUID -eq 0 ]] && user="user root root;"
+  cat >"$dir/nginx.conf" <<CONF
+$user
+worker_processes ${NGINX_WORKERS:-auto};
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 10000; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  types { application/json json; }
+  default_type application/json;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  $extra
+  server {
+    listen 127.0.0.1:$port reuseport;
+$body
+  }
+}
+CONF
+}
+
+start_nginx() { # DIR PORT
+  nginx -t -q -p "$1" -e "$1/error.log" -c "$1/nginx.conf" || die "bad nginx config in $1"
+  nginx -p "$1" -e "$1/error.log" -c "$1/nginx.conf" -g 'daemon off;' &
+  PIDS+=($!)
+  wait_port "$2" 10
+}
+
+# The fixture's generate-content body, padded with trailing spaces (valid JSON) to 1,024 bytes.
+fixed_body() {
+  local f=$FIXTURES/gemini-responses/generate-content.json body
+  body=$(cat "$f")
+  [[ $body == *[\'\$\\]* ]] && die "$f has a ' \$ or \\ that an nginx return string would mangle"
+  printf '%s' "$body"
+  printf '%*s' $((1024 - ${#body})) ''
+}
+
+# write_proxy_config FILE PORT UPSTREAM-PORT KEYS [MAX-UPSTREAM-CONNECTIONS]
+write_proxy_config() {
+  local file=$1 port=$2 up=$3 keys=$4 maxconn=${5:-512} i
+  {
+    echo "keys:"
+    for ((i = 1; i <= keys; i++)); do printf '  - AIzaSyBench%06dxxxxxxxxxxxxxxxxxxxxxxxxx\n' "$i"; done
+    echo "server: {host: 127.0.0.1, port: $port}"
+    echo "upstream: {base-url: \"http://127.0.0.1:$up\", max-connections: $maxconn}"
+  } >"$file"
+}
+
+start_proxy() { # CONFIG PORT
+  # shellcheck disable=SC2086
+  "$JAVA" $PROXY_JAVA_OPTS -jar "$PROXY_JAR" --config "$1" >"$WORK/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  PIDS+=($PROXY_PID)
+  wait_port "$2" 60
+  curl -fsS "http://127.0.0.1:$2/health" >/dev/null || die "proxy /health failed"
+  log "proxy pid $PROXY_PID on 127.0.0.1:$2 ($PROXY_JAVA_OPTS)"
+}
+
+proc_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; } # PID FIELD (kB or count)
+proc_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# Heap used after a full GC, in MB (jcmd from the proxy's JDK).
+heap_after_gc_mb() {
+  "$JCMD" "$1" GC.run >/dev/null
+  "$JCMD" "$1" GC.heap_info | awk '
+    /garbage-first heap|def new generation|tenured generation|PSYoungGen|ParOldGen/ {
+      for (i = 1; i <= NF; i++) if ($i == "used") { v = $(i + 1); sub(/K,?$/, "", v); s += v } }
+    END { printf "%.1f\n", s / 1024 }'
+}
