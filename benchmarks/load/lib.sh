@@ -156,7 +156,9 @@ start_proxy() { # CONFIG PORT
   log "proxy pid $PROXY_PID on 127.0.0.1:$2 ($PROXY_JAVA_OPTS)"
 }
 
-proc_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; } # PID FIELD (kB or count)
+proc_field() { # PID FIELD -> value (kB or count), 0 when the process is gone
+  awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
 proc_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 # Heap used after a full GC, in MB (jcmd from the proxy's JDK).

@@ -53,6 +53,7 @@ rc=0; wait "$CLIENT_PID" || rc=$?
 grep -v PLATEAU_MAX "$WORK/client.log" | sed -n '/^t=/p' | awk 'NR % 5 == 1' >&2
 AFTER="threads $(proc_field "$PROXY_PID" Threads), RSS $(($(proc_field "$PROXY_PID" VmRSS) / 1024)) MB, fds $(proc_fds "$PROXY_PID"), peak RSS $(($(proc_field "$PROXY_PID" VmHWM) / 1024)) MB"
 errors_in_log=$(grep -c '"level":"ERROR"' "$WORK/proxy.log" || true)
+kill -0 "$PROXY_PID" 2>/dev/null || { log "the proxy died: $(tail -n 3 "$WORK/proxy.log")"; rc=1; AFTER="proxy DIED"; }
 
 echo
 echo "## gemini-rotator SSE streams, $(date -u '+%Y-%m-%d %H:%M UTC')"
