@@ -167,7 +167,7 @@ proc_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 heap_after_gc_mb() {
   "$JCMD" "$1" GC.run >/dev/null
   "$JCMD" "$1" GC.heap_info | awk '
-    /garbage-first heap|def new generation|tenured generation|PSYoungGen|ParOldGen/ {
+    /garbage-first heap|def new generation|tenured generation|DefNew|Tenured|PSYoungGen|ParOldGen/ {
       for (i = 1; i <= NF; i++) if ($i == "used") { v = $(i + 1); sub(/K,?$/, "", v); s += v } }
     END { printf "%.1f\n", s / 1024 }'
 }

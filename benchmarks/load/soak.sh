@@ -63,19 +63,20 @@ load() { # seconds logfile
   local rc=0; wait "$pid" || rc=$?
   return "$rc"
 }
-snapshot() { # -> "heapMB rssMB threads fds"
+snapshot() { # NAME -> "heapMB rssMB threads fds"; keeps a class histogram in WORK
   local heap; heap=$(heap_after_gc_mb "$PROXY_PID")
+  "$JCMD" "$PROXY_PID" GC.class_histogram >"$WORK/histogram-$1.txt" 2>&1 || true
   sleep 1
   echo "$heap $(($(proc_field "$PROXY_PID" VmRSS) / 1024)) $(proc_field "$PROXY_PID" Threads) $(proc_fds "$PROXY_PID")"
 }
 
 log "warm-up: ${WARMUP}s at $RATE req/s"
 load "$WARMUP" "$WORK/warmup.log" || log "warm-up: $(grep LOAD_RESULT "$WORK/warmup.log")"
-read -r H0 R0 T0 F0 < <(snapshot)
+read -r H0 R0 T0 F0 < <(snapshot start)
 log "after warm-up: heap ${H0} MB, RSS $R0 MB, threads $T0, fds $F0; soak ${DURATION}s at $RATE req/s"
 rc=0; load "$DURATION" "$WORK/soak.log" || rc=$?
 sleep 2
-read -r H1 R1 T1 F1 < <(snapshot)
+read -r H1 R1 T1 F1 < <(snapshot end)
 RESULT=$(grep '^LOAD_RESULT' "$WORK/soak.log" || echo "LOAD_RESULT missing: $(tail -n 5 "$WORK/soak.log")")
 MAX_T=$(sed -n 's/.* threads=\([0-9]*\).*/\1/p' "$WORK/soak.log" | sort -n | tail -n 1)
 MAX_F=$(sed -n 's/.* fds=\([0-9]*\).*/\1/p' "$WORK/soak.log" | sort -n | tail -n 1)
@@ -101,4 +102,8 @@ echo
 echo "- samples: see below; proxy ERROR log lines: $(grep -c '"level":"ERROR"' "$WORK/proxy.log" || true)"
 sed -n 's/^t=/  t=/p' "$WORK/soak.log"
 [[ -n $UPSTREAM ]] && { echo "- proxy metrics:"; sed 's/^/  /' <<<"$UPSTREAM"; }
+echo "- live heap growth by class, start -> end (KB; KEEP_WORK=1 keeps both histograms):"
+awk '$1 ~ /^[0-9]+:$/ { kb = $3 / 1024; if (FNR == NR) a[$4] = kb; else b[$4] = kb }
+     END { for (c in b) if (b[c] - a[c] >= 64) printf "  %+9.0f  %s\n", b[c] - a[c], c }' \
+  "$WORK/histogram-start.txt" "$WORK/histogram-end.txt" | sort -rn | head -n 10
 exit "$rc"
