@@ -17,9 +17,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * fraction of what the store last said was left, rounded down, and at least
  * {@link SharedQuotas.Builder#minimumCredit}, never more than was left. That credit is charged
  * with the next claim, so an instance exceeds its share only when the limit runs out while it is
- * in credit, and by at most its credit. With no credit (small limits, and the default minimum of
- * 0) a request that finds the block empty is refused until the next block arrives, a round trip
- * later. Blocks shrink as the window's remaining permits shrink
+ * in credit, and by at most its credit. With a minimum credit of 1 (what the key rotator and the
+ * proxy's per-client limits use) and a limit under {@code 2 / blockFraction} per window (under 128
+ * with the default fraction), the credit is exactly 1: a window can then be exceeded by at most one
+ * permit per instance, and only by a request admitted while that instance's claim was in flight.
+ * With no credit (small limits, and the builder's default minimum of 0) a request that finds the
+ * block empty is refused until the next block arrives, a round trip later, even the first request
+ * of a window on an idle limit. Blocks shrink as the window's remaining permits shrink
  * ({@link SharedQuotas.Builder#blockFraction}), so at the end of a window the permits claimed but
  * left unused are a few per instance.
  *
@@ -28,6 +32,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class SharedQuota {
 
+  /** What {@link #take()} returns when it refuses. */
+  public static final long REFUSED = Long.MIN_VALUE;
+
   private final SharedQuotas owner;
   private final String name;
   private final long limit;
@@ -35,6 +42,9 @@ public final class SharedQuota {
   private final AtomicReference<Window> current;
   /** Set while this quota waits in the owner's queue, so it is queued once. */
   final AtomicBoolean queued = new AtomicBoolean();
+  /** Claims failed in a row, and when the next may run (System.nanoTime); sync thread only. */
+  int failures;
+  long retryAt;
 
   SharedQuota(SharedQuotas owner, String name, long limit, Windowing windowing) {
     this.owner = owner;
@@ -59,24 +69,48 @@ public final class SharedQuota {
    * Never blocks and never calls the store.
    */
   public boolean tryAcquire() {
+    return take() != REFUSED;
+  }
+
+  /**
+   * Takes one permit like {@link #tryAcquire()}, for a caller that may have to give it back with
+   * {@link #giveBack(long)} (e.g. when another quota refuses the same request).
+   *
+   * @return the window the permit was taken in, or {@link #REFUSED}
+   */
+  public long take() {
     Window w = window(owner.clock.millis());
     AtomicLong used = w.used;
     while (true) {
       long u = used.get();
-      long granted = w.granted;
-      boolean exhausted = w.exhausted;
-      long allowance = exhausted ? granted : granted + w.credit;
+      Grant g = w.grant; // one volatile read: granted, credit and exhausted of the same claim
+      long allowance = g.exhausted ? g.granted : g.granted + g.credit;
       if (u >= allowance) {
-        if (exhausted) return false;
+        if (g.exhausted) return REFUSED;
         requestClaim();
         // a claim run at once (an in-process store) may have brought permits: look again
-        if (w.granted == granted && !w.exhausted) return false;
+        if (w.grant == g) return REFUSED;
         continue;
       }
       if (used.compareAndSet(u, u + 1)) {
-        if (!exhausted && granted - (u + 1) < w.lowWater) requestClaim();
-        return true;
+        if (!g.exhausted && g.granted - (u + 1) < w.lowWater) requestClaim();
+        return w.start;
       }
+    }
+  }
+
+  /**
+   * Gives back a permit {@link #take()} took in {@code window}, so this instance may admit another
+   * request in its place. Does nothing once that window has ended, or for {@link #REFUSED}.
+   */
+  public void giveBack(long window) {
+    if (window == REFUSED) return;
+    Window w = current.get();
+    if (w.start != window) return;
+    AtomicLong used = w.used;
+    while (true) {
+      long u = used.get();
+      if (u <= 0 || used.compareAndSet(u, u - 1)) return;
     }
   }
 
@@ -86,13 +120,12 @@ public final class SharedQuota {
    */
   public boolean spent() {
     Window w = window(owner.clock.millis());
-    long granted = w.granted;
-    boolean exhausted = w.exhausted;
-    if (w.used.get() < (exhausted ? granted : granted + w.credit)) return false;
-    if (exhausted) return true;
+    Grant g = w.grant;
+    if (w.used.get() < g.allowance()) return false;
+    if (g.exhausted) return true;
     requestClaim();
-    return w.granted == granted && !w.exhausted
-        && w.used.get() >= w.granted + w.credit; // a claim run at once may have brought permits
+    // a claim run at once (an in-process store) may have brought permits, or found none left
+    return w.used.get() >= w.grant.allowance();
   }
 
   /**
@@ -103,7 +136,7 @@ public final class SharedQuota {
     long now = owner.clock.millis();
     Window w = window(now);
     if (!spent()) return 0;
-    return w.exhausted ? TimeUnit.MILLISECONDS.toNanos(Math.max(1, w.end - now))
+    return w.grant.exhausted ? TimeUnit.MILLISECONDS.toNanos(Math.max(1, w.end - now))
         : TimeUnit.MILLISECONDS.toNanos(1);
   }
 
@@ -140,8 +173,9 @@ public final class SharedQuota {
     long now = owner.clock.millis();
     Window w = window(now);
     synchronized (w) {
-      if (w.exhausted) return;
-      long remaining = w.granted - w.used.get();
+      Grant g = w.grant;
+      if (g.exhausted) return;
+      long remaining = g.granted - w.used.get();
       if (remaining >= w.lowWater) return; // another claim got here first
       long want = w.block - Math.min(0, remaining); // the next block, plus any credit spent
       long total = owner.add(name, w.start, w.end, want, w);
@@ -149,12 +183,12 @@ public final class SharedQuota {
       long next = SharedQuotas.block(limit, limit - total, owner.blockFraction);
       w.block = next;
       w.lowWater = Math.max(1, next / 2);
-      w.granted += granted;
-      if (total >= limit) {
-        w.exhausted = true; // every instance together reached the limit: no more this window
-      }
-      // credit never exceeds what the store said was left, so one instance alone never overshoots
-      w.credit = owner.credit(limit, limit - total);
+      // Published as one immutable object through one volatile write, after every field of it is
+      // set: a request that reads the new grant sees its granted, credit and exhausted together
+      // (the volatile write happens-before the read that sees it), never the new granted with the
+      // old credit. Exhausted: every instance together reached the limit, no more this window.
+      // The credit never exceeds what the store said was left: one instance alone never overshoots.
+      w.grant = new Grant(g.granted + granted, owner.credit(limit, limit - total), total >= limit);
     }
   }
 
@@ -174,9 +208,8 @@ public final class SharedQuota {
     final AtomicLong localClaims = new AtomicLong();
     /** The highest total the store reported for this window. */
     long lastSharedTotal; // guarded by this
-    volatile long granted;
-    volatile long credit;
-    volatile boolean exhausted;
+    /** What the claims so far allow; replaced whole by each claim, never changed in place. */
+    volatile Grant grant;
     long block; // guarded by this
     volatile long lowWater;
 
@@ -184,8 +217,19 @@ public final class SharedQuota {
       this.start = start;
       this.end = end;
       this.block = block;
-      this.credit = credit;
+      this.grant = new Grant(0, credit, false);
       this.lowWater = Math.max(1, block / 2);
+    }
+  }
+
+  /**
+   * What this instance may admit in a window: the permits claimed so far ({@code granted}), how
+   * many more on credit while a claim is in flight, and whether the shared limit is reached.
+   * Immutable, so a reader never sees the fields of two different claims mixed.
+   */
+  record Grant(long granted, long credit, boolean exhausted) {
+    long allowance() {
+      return exhausted ? granted : granted + credit;
     }
   }
 }

@@ -6,6 +6,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
@@ -42,6 +45,9 @@ public final class SharedQuotas implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(SharedQuotas.class);
   private static final long IDLE_PARK_NANOS = 1_000_000_000L;
+  /** The wait before a claim that failed is tried again; doubled per failure in a row. */
+  static final long FIRST_RETRY_NANOS = 10_000_000L;
+  static final long MAX_RETRY_NANOS = 5_000_000_000L;
 
   private final KeyStateStore store;
   final Clock clock;
@@ -50,6 +56,8 @@ public final class SharedQuotas implements AutoCloseable {
   private final long minimumCredit;
   private final Executor executor;
   private final ConcurrentLinkedQueue<SharedQuota> pending = new ConcurrentLinkedQueue<>();
+  /** Claims that failed, waiting to be tried again (background thread only). */
+  private final List<SharedQuota> retry = new ArrayList<>();
   private final AtomicBoolean localOnly = new AtomicBoolean();
   private final AtomicBoolean unsupportedWarned = new AtomicBoolean();
   private final Object threadLock = new Object();
@@ -188,20 +196,60 @@ public final class SharedQuotas implements AutoCloseable {
 
   private void run() {
     while (!closed) {
-      drain();
-      if (pending.isEmpty()) LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+      drain(true);
+      // claims that failed go back to the queue once their wait is over
+      long now = System.nanoTime();
+      long wake = now + IDLE_PARK_NANOS;
+      for (Iterator<SharedQuota> it = retry.iterator(); it.hasNext(); ) {
+        SharedQuota q = it.next();
+        if (now - q.retryAt >= 0) {
+          it.remove();
+          pending.offer(q);
+        } else if (q.retryAt - wake < 0) {
+          wake = q.retryAt;
+        }
+      }
+      if (pending.isEmpty()) LockSupport.parkNanos(this, wake - now);
     }
   }
 
-  /** Runs every pending claim; what the background thread or the given executor runs. */
+  /** Runs every pending claim; what the given executor runs. */
   void drain() {
+    drain(false);
+  }
+
+  /**
+   * Runs every pending claim. A claim that fails with anything, an {@link Error} included, is
+   * logged and never ends the background thread. On the background thread ({@code backOff}) it is
+   * tried again after a wait that doubles with each failure in a row
+   * (10 ms, up to 5 s), even when requests keep
+   * asking for it meanwhile; on an executor it is tried again with the next request.
+   */
+  private void drain(boolean backOff) {
     SharedQuota q;
     while ((q = pending.poll()) != null) {
+      if (backOff && q.failures > 0 && System.nanoTime() - q.retryAt < 0) {
+        // queued again by a request while it waits to retry: it waits on
+        q.queued.set(true);
+        if (!retry.contains(q)) retry.add(q);
+        continue;
+      }
       try {
         q.claim();
-      } catch (RuntimeException e) {
-        log.warn("shared quota {}: a claim failed; it is tried again with the next request",
-            q.name(), e);
+        q.failures = 0;
+      } catch (Throwable e) { // an Error from a store must not stop every future claim
+        if (backOff && !closed) {
+          q.failures = Math.min(q.failures + 1, 30);
+          long wait = Math.min(MAX_RETRY_NANOS, FIRST_RETRY_NANOS << (q.failures - 1));
+          q.retryAt = System.nanoTime() + wait;
+          log.warn("shared quota {}: a claim failed ({} in a row); it is tried again in {} ms",
+              q.name(), q.failures, wait / 1_000_000, e);
+          // queued: requests leave it to the retry; one still in the queue is moved there above
+          if (q.queued.compareAndSet(false, true)) retry.add(q);
+        } else {
+          log.warn("shared quota {}: a claim failed; it is tried again with the next request",
+              q.name(), e);
+        }
       }
     }
   }

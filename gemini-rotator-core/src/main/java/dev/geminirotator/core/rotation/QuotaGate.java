@@ -16,7 +16,7 @@ final class QuotaGate {
   private final SharedQuota perMinute;
   private final SharedQuota perDay;
 
-  private QuotaGate(SharedQuota perMinute, SharedQuota perDay) {
+  QuotaGate(SharedQuota perMinute, SharedQuota perDay) {
     this.perMinute = perMinute;
     this.perDay = perDay;
   }
@@ -40,11 +40,20 @@ final class QuotaGate {
     if (perDay != null && perDay.spent()) {
       return false;
     }
-    if (perMinute != null && !perMinute.tryAcquire()) {
+    if (perMinute == null) {
+      return perDay.tryAcquire();
+    }
+    long minuteWindow = perMinute.take();
+    if (minuteWindow == SharedQuota.REFUSED) {
       return false;
     }
-    // A race for the last daily permit can waste the minute permit just taken: harmless.
-    return perDay == null || perDay.tryAcquire();
+    if (perDay != null && !perDay.tryAcquire()) {
+      // another request took the last daily permit since the check above: the request is not
+      // sent, so its minute permit goes back (on a small daily limit it would be lost otherwise)
+      perMinute.giveBack(minuteWindow);
+      return false;
+    }
+    return true;
   }
 
   /** Nanoseconds until a permit frees up in every quota that is spent now, or 0. */

@@ -234,6 +234,61 @@ class SharedQuotaTest {
     }
   }
 
+  @Test
+  void anErrorFromTheStoreDoesNotStopTheBackgroundClaimsForGood() throws Exception {
+    AtomicLong errors = new AtomicLong();
+    KeyStateStore once = new CountingStore(memory) {
+      @Override
+      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+        if (errors.getAndIncrement() == 0) throw new NoClassDefFoundError("a broken store");
+        return super.incrementWindow(name, start, window, delta);
+      }
+    };
+    SharedQuotas quotas = SharedQuotas.builder(once).clock(clock).build();
+    try {
+      SharedQuota quota = quotas.perMinute("quota:k:rpm", 200);
+      // the first request asks for the first claim, which fails with an Error
+      assertThat(quota.tryAcquire()).as("on credit").isTrue();
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (errors.get() < 2 && System.nanoTime() < deadline) Thread.sleep(1);
+      // the claim is retried on its own, with no request asking for it again
+      assertThat(errors.get()).as("store calls").isEqualTo(2);
+      long admitted = 1;
+      while (admitted < 200 && System.nanoTime() < deadline) {
+        if (quota.tryAcquire()) admitted++;
+        else Thread.sleep(1);
+      }
+      assertThat(admitted).isEqualTo(200);
+    } finally {
+      quotas.close();
+    }
+  }
+
+  @Test
+  void aStoreThatKeepsThrowingErrorsIsRetriedWithBackoffNotInALoop() throws Exception {
+    CountingStore broken = new CountingStore(memory) {
+      @Override
+      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+        calls.incrementAndGet();
+        throw new AssertionError("a broken store");
+      }
+    };
+    SharedQuotas quotas = SharedQuotas.builder(broken).clock(clock).build();
+    try {
+      SharedQuota quota = quotas.perMinute("quota:k:rpm", 200);
+      // requests keep asking for a block for 400 ms
+      long end = System.nanoTime() + Duration.ofMillis(400).toNanos();
+      while (System.nanoTime() < end) {
+        quota.tryAcquire();
+        Thread.sleep(0, 100_000);
+      }
+      // waits of 10, 20, 40, 80, 160 ms...: about 6 calls in 400 ms, not one per request
+      assertThat(broken.calls.get()).isBetween(2L, 10L);
+    } finally {
+      quotas.close();
+    }
+  }
+
   /** A store that counts the calls to its shared counter. */
   static class CountingStore implements KeyStateStore {
     final AtomicLong calls = new AtomicLong();
