@@ -101,21 +101,45 @@ class SharedQuotaAcrossInstancesTest {
   }
 
   @Test
+  void aLoneUserOfASmallQuotaIsNeverRefusedTheFirstRequestOfAMinute() {
+    FakeClock clock = FakeClock.at(Instant.parse("2026-11-26T12:00:00Z"));
+    ApiKey key = Pools.key("a").toBuilder().requestsPerMinute(10).build();
+    GeminiKeyRotator rotator = instance(clock, key);
+    for (int minute = 0; minute < 5; minute++) {
+      // one request a minute, far under the quota, while the minute's first block is unclaimed
+      KeyLease lease = rotator.acquire(FLASH);
+      lease.complete(Outcome.success());
+      // the credit is charged with the claim: the first block (1) plus the request on credit
+      String counter = "gemini_rotator:counter:quota:a:rpm:1m:20261126T120" + minute + "00Z";
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (redis.client().get(counter) == null && System.nanoTime() < deadline) {
+        LockSupport.parkNanos(1_000_000);
+      }
+      assertThat(redis.client().get(counter)).as(counter).isEqualTo("2");
+      clock.advance(Duration.ofMinutes(1));
+    }
+  }
+
+  @Test
   void aDayQuotaCountsFromMidnightInLosAngelesAndExpires() {
     // 07:30 UTC is 23:30 the day before in Los Angeles
     FakeClock clock = FakeClock.at(Instant.parse("2026-11-26T07:30:00Z"));
     ApiKey key = Pools.key("a").toBuilder().requestsPerDay(5).build();
     GeminiKeyRotator one = instance(clock, key);
     GeminiKeyRotator two = instance(clock, key);
+    // The documented bound: one request per instance over the limit, admitted on credit while
+    // its first claim is in flight. Here one spends the day alone (its credit never exceeds what
+    // Redis said was left), then two admits exactly one on credit before Redis says none is left.
+    int instances = 2;
     long admitted = hammer(one) + hammer(two);
-    assertThat(admitted).isEqualTo(5);
+    assertThat(admitted).isEqualTo(5 + instances - 1);
     String day = "gemini_rotator:counter:quota:a:rpd:1d:20261125T080000Z";
     assertThat(redis.client().get(day)).isNotNull();
     assertThat(redis.client().pttl(day)).as("expires after 00:00 in Los Angeles, +1 s")
         .isBetween(1L, Duration.ofMinutes(30).plusSeconds(1).toMillis());
 
     clock.set(Instant.parse("2026-11-26T08:00:00Z")); // midnight in Los Angeles
-    assertThat(hammer(one) + hammer(two)).isEqualTo(5);
+    assertThat(hammer(one) + hammer(two)).isEqualTo(5 + instances - 1);
     assertThat(redis.client().exists("gemini_rotator:counter:quota:a:rpd:1d:20261126T080000Z"))
         .isTrue();
   }

@@ -117,8 +117,12 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
+    // A credit of one request: the first request of a window on a key under 64 per window is
+    // never refused while the first block is claimed. Gemini is the final enforcer (a 429 is
+    // retried on another key), so refusing a legitimate request is worse than the bounded
+    // overshoot this allows: at most one request per instance per window (see SharedQuota).
     SharedQuotas.Builder quotas = SharedQuotas.builder(store).clock(clock)
-        .dailyResetZone(cooldowns.dailyResetZone());
+        .dailyResetZone(cooldowns.dailyResetZone()).minimumCredit(1);
     // The memory store counts in this JVM without I/O: claim at once, so a quota is exact.
     if (store instanceof MemoryKeyStateStore) quotas.executor(Runnable::run);
     this.quotas = quotas.build();
