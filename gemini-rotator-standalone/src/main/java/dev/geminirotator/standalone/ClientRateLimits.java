@@ -32,6 +32,8 @@ final class ClientRateLimits implements AutoCloseable {
 
   static final int MAX_CLIENTS = 100_000;
   private static final Logger log = LoggerFactory.getLogger(ClientRateLimits.class);
+  /** What {@link #acquireShared} returns when these limits were closed meanwhile. */
+  private static final long CLOSED = -2;
 
   private final int requestsPerMinute;
   private final RateLimiterConfig limiterConfig;
@@ -40,6 +42,8 @@ final class ClientRateLimits implements AutoCloseable {
   private final SharedQuotas quotas;
   private final ConcurrentHashMap<String, SharedQuota> shared = new ConcurrentHashMap<>();
   private final AtomicBoolean local = new AtomicBoolean();
+  /** Set by {@link #close()}: a reload replaced these limits; late requests limit locally. */
+  private volatile boolean closed;
 
   /**
    * Limits shared through {@code store} unless it is {@code null} or the memory store, which
@@ -76,15 +80,15 @@ final class ClientRateLimits implements AutoCloseable {
    */
   long tryAcquire(String client) {
     if (limiterConfig == null) return -1;
-    if (quotas != null) {
+    if (quotas != null && !closed) {
       if (store.isAvailable()) {
         if (local.compareAndSet(true, false)) {
           log.info("per-client rate limits count across proxies again through {}",
               store.describe());
         }
-        return acquireShared(client);
-      }
-      if (local.compareAndSet(false, true)) {
+        long shared = acquireShared(client);
+        if (shared != CLOSED) return shared;
+      } else if (local.compareAndSet(false, true)) {
         log.warn("per-client rate limits: store {} is unreachable; each proxy limits its clients"
             + " on its own until it returns", store.describe());
       }
@@ -100,9 +104,18 @@ final class ClientRateLimits implements AutoCloseable {
 
   private long acquireShared(String client) {
     if (shared.size() >= MAX_CLIENTS) shared.clear();
-    SharedQuota quota = shared.computeIfAbsent(client,
-        c -> quotas.perMinute("client:" + c, requestsPerMinute));
+    SharedQuota quota;
+    try {
+      quota = shared.computeIfAbsent(client,
+          c -> quotas.perMinute("client:" + c, requestsPerMinute));
+    } catch (IllegalStateException e) {
+      // a reload closed these limits after this request read them: never a 500 for that
+      if (closed) return CLOSED;
+      throw e;
+    }
     if (quota.tryAcquire()) return -1;
+    // a closed quota claims no more blocks: a refusal then says nothing, limit locally instead
+    if (closed) return CLOSED;
     long nanos = quota.nanosToWait();
     if (nanos == 0 && quota.tryAcquire()) return -1; // a block landed meanwhile
     return seconds(nanos);
@@ -115,6 +128,7 @@ final class ClientRateLimits implements AutoCloseable {
   /** Stops the background claims of shared limits. */
   @Override
   public void close() {
+    closed = true; // before the quotas close, so a request that then finds them closed sees it
     if (quotas != null) quotas.close();
   }
 }
