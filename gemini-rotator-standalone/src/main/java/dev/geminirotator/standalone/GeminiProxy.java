@@ -197,7 +197,7 @@ final class GeminiProxy {
             "the access token is not valid for this proxy", -1);
         return;
       }
-      clientId = "token-" + index;
+      clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
       String client = s.identity.clientAddress(peer,

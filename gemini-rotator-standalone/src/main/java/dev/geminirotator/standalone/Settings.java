@@ -7,6 +7,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -21,6 +22,7 @@ final class Settings {
   final ClientIdentity identity;
   final ClientRateLimits rateLimits;
   private final List<byte[]> tokenDigests;
+  private final List<String> tokenClientIds;
   private final byte[] adminDigest;
 
   /**
@@ -36,6 +38,9 @@ final class Settings {
     List<byte[]> digests = new ArrayList<>();
     for (String t : config.accessTokens()) digests.add(sha256(t));
     this.tokenDigests = List.copyOf(digests);
+    List<String> ids = new ArrayList<>();
+    for (byte[] d : digests) ids.add(clientId(d));
+    this.tokenClientIds = List.copyOf(ids);
     this.adminDigest = config.adminToken() == null ? null : sha256(config.adminToken());
   }
 
@@ -54,6 +59,20 @@ final class Settings {
       if (MessageDigest.isEqual(d, tokenDigests.get(i)) && found < 0) found = i;
     }
     return found;
+  }
+
+  /**
+   * Who presented the access token at {@code index} of {@link #matchToken}, for per-client limits
+   * (and their shared counters in the store): {@code token-} and the first 12 hex digits of the
+   * token's SHA-256. The same token has the same id on every proxy, whatever its place in the
+   * list; the token itself never appears.
+   */
+  String tokenClientId(int index) {
+    return tokenClientIds.get(index);
+  }
+
+  static String clientId(byte[] tokenDigest) {
+    return "token-" + HexFormat.of().formatHex(tokenDigest, 0, 6);
   }
 
   boolean adminEnabled() {

@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -99,6 +100,36 @@ class SharedClientRateLimitTest {
     try (RedisClient client = RedisClient.create(redis.uri())) {
       assertThat(client.keys("gemini_rotator:counter:client:*:1m:*")).isNotEmpty()
           .allSatisfy(key -> assertThat(client.pttl(key)).isBetween(1L, 61_000L));
+    }
+  }
+
+  @Test
+  void proxiesWithTheSameTokensInAnotherOrderCountAClientTogether() throws Exception {
+    int limit = 4;
+    Harness one = proxy(limit);
+    String reversed = Harness.defaultYaml().replace(
+        "tokens: [" + Harness.TOKEN + ", " + Harness.TOKEN_2 + "]",
+        "tokens: [" + Harness.TOKEN_2 + ", " + Harness.TOKEN + "]");
+    assertThat(reversed).isNotEqualTo(Harness.defaultYaml());
+    Harness two = new Harness(reversed + "storage: \"" + redis.uri("/0?retry=50ms&timeout=500ms")
+        + "\"\nrate-limit:\n  requests-per-minute: " + limit + "\n", Map.of());
+    proxies.add(two);
+    for (int i = 0; i < 4 * LIMIT; i++) two.enqueue(200, "{}");
+
+    Run run = run(one, two, Harness.TOKEN, 3 * limit);
+    if (!run.oneMinute()) run = run(one, two, Harness.TOKEN_2, 3 * limit);
+    assertThat(run.oneMinute()).isTrue();
+    // one limit for the client on both proxies (at most one request over it per other proxy,
+    // on credit), not one limit per proxy
+    assertThat(run.admitted()).isBetween(limit, limit + 1);
+
+    try (RedisClient client = RedisClient.create(redis.uri())) {
+      assertThat(client.keys("gemini_rotator:counter:client:*")).isNotEmpty()
+          .allSatisfy(key -> assertThat(key)
+              .matches("gemini_rotator:counter:client:token-[0-9a-f]{12}:1m:.*")
+              .doesNotContain(Harness.TOKEN).doesNotContain(Harness.TOKEN_2)
+              .doesNotContain(Harness.TOKEN.substring(0, 12))
+              .doesNotContain(Harness.TOKEN_2.substring(0, 12)));
     }
   }
 
