@@ -65,6 +65,7 @@ final class ClientIdentity {
 
   /** Whether an address literal is a loopback address. */
   static boolean isLoopback(String address) {
+    if ("127.0.0.1".equals(address)) return true; // the usual case, without parsing
     byte[] a = literal(address);
     if (a == null) return false;
     try {
