@@ -73,6 +73,7 @@ public final class ProxyServer implements AutoCloseable {
 
   private final Server server;
   private final HttpClient client;
+  private final QueuedThreadPool threads;
   private final GeminiKeyRotator rotator;
   private final ResilientCircuitGuard guard;
   private final PrometheusMeterRegistry registry;
@@ -127,20 +128,27 @@ public final class ProxyServer implements AutoCloseable {
     client.setMaxRequestsQueuedPerDestination(MAX_QUEUED_UPSTREAM_REQUESTS);
     client.setUserAgentField(null);
     client.getContentDecoderFactories().clear();
-    QueuedThreadPool clientThreads = new QueuedThreadPool();
-    clientThreads.setName("upstream");
-    clientThreads.setDaemon(true);
-    client.setExecutor(clientThreads);
-    client.start();
+    // One thread pool for the server and the upstream client, as Jetty's own ProxyHandler does:
+    // a second pool (Jetty's default, up to 200 threads) doubled the threads under load, each
+    // with its stack and malloc arena, for no throughput. Started here and stopped in
+    // closeQuietly(), so that neither the server nor the client stops it under the other.
+    this.threads = new QueuedThreadPool(400, 8);
+    threads.setName("proxy");
+    Executor virtual = virtualThreadExecutor();
+    if (virtual != null) threads.setVirtualThreadsExecutor(virtual);
+    threads.start();
+    client.setExecutor(threads);
+    try {
+      client.start();
+    } catch (Exception e) {
+      threads.stop();
+      throw e;
+    }
     // No 401/407 authentication (or other protocol) handling: Jetty's handlers, installed by
     // start(), would turn Gemini's 401 (a rejected key) into an exception. Gemini's answers go
     // back to the classifier as they are, like Jetty's own proxy does.
     client.getProtocolHandlers().clear();
 
-    QueuedThreadPool threads = new QueuedThreadPool(400, 8);
-    threads.setName("proxy");
-    Executor virtual = virtualThreadExecutor();
-    if (virtual != null) threads.setVirtualThreadsExecutor(virtual);
     this.server = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
@@ -320,6 +328,11 @@ public final class ProxyServer implements AutoCloseable {
       log.warn("rotator close: {}", e.toString());
     }
     registry.close();
+    try {
+      threads.stop();
+    } catch (Exception e) {
+      log.warn("thread pool stop: {}", e.toString());
+    }
   }
 
   /** The project version, from the jar. */
