@@ -77,7 +77,7 @@ THREADS_NOW=$(proc_field "$PROXY_PID" Threads)
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 echo
 echo "## gemini-rotator load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); $JAVA_VERSION; proxy flags: $PROXY_JAVA_OPTS"
+echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); $JAVA_VERSION; proxy flags: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS"
 echo "wrk -t$THREADS -d$DURATION (after $WARMUP warm-up per target), $KEYS keys; $(nproc) CPUs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| target | connections | req/s | p50 ms | p99 ms | errors |"
