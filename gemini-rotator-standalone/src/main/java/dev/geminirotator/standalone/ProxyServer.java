@@ -35,6 +35,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.ClientConnector;
@@ -127,6 +128,10 @@ public final class ProxyServer implements AutoCloseable {
     // opened the breaker for everyone (found by benchmarks/load/sse.sh).
     client.setMaxRequestsQueuedPerDestination(MAX_QUEUED_UPSTREAM_REQUESTS);
     client.setUserAgentField(null);
+    // No cookie jar: Jetty's default one kept the upstream's Set-Cookie and sent it with every
+    // later request, whichever client and key (a leak between clients); it also rebuilt each
+    // request's java.net.URI to look cookies up. A client's own Cookie header is still forwarded.
+    client.setHttpCookieStore(new HttpCookieStore.Empty());
     client.getContentDecoderFactories().clear();
     // One thread pool for the server and the upstream client, as Jetty's own ProxyHandler does:
     // a second pool (Jetty's default, up to 200 threads) doubled the threads under load, each
