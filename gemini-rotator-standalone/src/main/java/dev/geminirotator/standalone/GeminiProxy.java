@@ -224,11 +224,51 @@ final class GeminiProxy {
     long declared = clientToProxyRequest.getLength();
     if (declared > max) {
       metrics.rejected("too-large");
-      exchange.problem(413, "request-too-large", "Request body too large",
-          "the request body is " + declared + " bytes; this proxy accepts at most " + max, -1);
+      String detail = "the request body is " + declared + " bytes; this proxy accepts at most "
+          + max;
+      if (declared - max <= DISCARD_BEFORE_413) {
+        discardThen(clientToProxyRequest, 0, () -> exchange.problem(413, "request-too-large",
+            "Request body too large", detail, -1));
+      } else {
+        exchange.problem(413, "request-too-large", "Request body too large", detail, -1);
+      }
       return;
     }
     readBody(clientToProxyRequest, max, exchange);
+  }
+
+  /**
+   * How much of an oversized body is read and dropped before the 413 goes out. Answering while the
+   * client still sends, then closing with its bytes unread, makes the kernel reset the connection,
+   * and the reset can destroy the 413 before the client reads it (nginx's lingering close solves
+   * the same problem). Bodies beyond this get the 413 at once and may see a reset instead.
+   */
+  static final long DISCARD_BEFORE_413 = 1024 * 1024;
+
+  /** Reads and drops the rest of the request body (up to the cap), then runs {@code then}. */
+  private static void discardThen(Request request, long alreadyRead, Runnable then) {
+    Runnable reader = new Runnable() {
+      long dropped = alreadyRead;
+
+      @Override
+      public void run() {
+        while (true) {
+          Content.Chunk chunk = request.read();
+          if (chunk == null) {
+            request.demand(this);
+            return;
+          }
+          boolean done = Content.Chunk.isFailure(chunk) || chunk.isLast();
+          if (!Content.Chunk.isFailure(chunk)) dropped += chunk.remaining();
+          chunk.release();
+          if (done || dropped > DISCARD_BEFORE_413) {
+            then.run();
+            return;
+          }
+        }
+      }
+    };
+    reader.run();
   }
 
   /** The client's credential, from x-goog-api-key, then Authorization: Bearer, then ?key=. */
@@ -354,10 +394,18 @@ final class GeminiProxy {
           }
           ByteBuffer buffer = chunk.getByteBuffer();
           if (out.size() + (long) buffer.remaining() > max) {
+            long read = out.size() + (long) buffer.remaining();
+            boolean last = chunk.isLast();
             chunk.release();
             metrics.rejected("too-large");
-            exchange.problem(413, "request-too-large", "Request body too large",
+            Runnable answer = () -> exchange.problem(413, "request-too-large",
+                "Request body too large",
                 "the request body exceeds the " + max + " bytes this proxy accepts", -1);
+            if (last) {
+              answer.run();
+            } else {
+              discardThen(request, read - max, answer);
+            }
             return;
           }
           if (buffer.hasRemaining()) {

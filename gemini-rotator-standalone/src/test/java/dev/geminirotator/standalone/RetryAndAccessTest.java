@@ -208,6 +208,25 @@ class RetryAndAccessTest {
     assertThat(h.upstream.getRequestCount()).isZero();
   }
 
+  @Test
+  void aClientStillSendingAnOversizedBodyReadsItsWhole413() throws Exception {
+    // The 413 goes out while the client is still writing; closing with its bytes unread would
+    // reset the connection and could destroy the answer before the client reads it.
+    h = new Harness(Harness.withServer("  max-request-size: 1KB\n"), Map.of());
+    byte[] big = ("{\"x\":\"" + "a".repeat(300_000) + "\"}").getBytes();
+    for (int i = 0; i < 20; i++) {
+      boolean chunked = i % 2 == 0;
+      HttpResponse<String> r = h.send(h.request(PATH)
+          .header("x-goog-api-key", Harness.TOKEN)
+          .POST(chunked
+              ? HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(big))
+              : HttpRequest.BodyPublishers.ofByteArray(big)).build());
+      assertThat(r.statusCode()).as("request %d (%s)", i, chunked ? "chunked" : "declared")
+          .isEqualTo(413);
+    }
+    assertThat(h.upstream.getRequestCount()).isZero();
+  }
+
   static InetAddress nonLoopbackAddress() throws Exception {
     for (NetworkInterface ni : Collections.list(NetworkInterface.getNetworkInterfaces())) {
       if (!ni.isUp() || ni.isLoopback()) continue;
