@@ -163,6 +163,11 @@ public final class ProxyServer implements AutoCloseable {
     // connection "Authorization: Bearer <TOKEN in other case>" would come back as the cached
     // field of the previous request, a wrong token accepted or a right one refused.
     http.setHeaderCacheCaseSensitive(true);
+    // Jetty has no deadline for a request head: a client trickling header bytes would hold a
+    // connection forever (issue 7). HeaderDeadline adds one; 0s disables it.
+    HttpConnectionFactory http1 = config.headerTimeout().isZero()
+        ? new HttpConnectionFactory(http)
+        : new HeaderDeadline.Factory(http, config.headerTimeout());
     ServerConnector serverConnector;
     if (config.tlsKeystore() != null) {
       SslContextFactory.Server tls = new SslContextFactory.Server();
@@ -172,9 +177,9 @@ public final class ProxyServer implements AutoCloseable {
           config.tlsKeystorePassword());
       http.addCustomizer(new SecureRequestCustomizer());
       serverConnector = new ServerConnector(server, new SslConnectionFactory(tls, "http/1.1"),
-          new HttpConnectionFactory(http));
+          http1);
     } else {
-      serverConnector = new ServerConnector(server, new HttpConnectionFactory(http));
+      serverConnector = new ServerConnector(server, http1);
     }
     serverConnector.setHost(config.host());
     serverConnector.setPort(config.port());
@@ -189,7 +194,7 @@ public final class ProxyServer implements AutoCloseable {
         config.upstreamBaseUrl().toString().replaceAll("/+$", ""));
     AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
         runtimeKeys);
-    server.setHandler(new GracefulHandler(new Routes(proxy, admin)));
+    server.setHandler(HeaderDeadline.handler(new GracefulHandler(new Routes(proxy, admin))));
     server.setErrorHandler(new ProblemErrorHandler());
     server.setStopTimeout(config.drainTimeout().toMillis());
     server.setStopAtShutdown(false);

@@ -33,6 +33,7 @@ public final class StandaloneConfig {
   public static final long DEFAULT_MAX_REQUEST_SIZE = 20L * 1024 * 1024;
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
   public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com";
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofMinutes(10);
@@ -52,6 +53,7 @@ public final class StandaloneConfig {
   private final long maxRequestSize;
   private final Duration idleTimeout;
   private final Duration drainTimeout;
+  private final Duration headerTimeout;
   private final boolean allowPublicWithoutTokens;
   private final List<String> trustedProxies;
   private final String tlsKeystore;
@@ -78,6 +80,7 @@ public final class StandaloneConfig {
     this.maxRequestSize = r.maxRequestSize;
     this.idleTimeout = r.idleTimeout;
     this.drainTimeout = r.drainTimeout;
+    this.headerTimeout = r.headerTimeout;
     this.allowPublicWithoutTokens = r.allowPublicWithoutTokens;
     this.trustedProxies = List.copyOf(r.trustedProxies);
     this.tlsKeystore = r.tlsKeystore;
@@ -141,6 +144,7 @@ public final class StandaloneConfig {
     long maxRequestSize;
     Duration idleTimeout;
     Duration drainTimeout;
+    Duration headerTimeout;
     boolean allowPublicWithoutTokens;
     List<String> trustedProxies = List.of();
     String tlsKeystore;
@@ -184,6 +188,7 @@ public final class StandaloneConfig {
           DEFAULT_MAX_REQUEST_SIZE, StandaloneConfig::parseSize);
       idleTimeout = positive(server, "idle-timeout", DEFAULT_IDLE_TIMEOUT);
       drainTimeout = notNegative(server, "drain-timeout", DEFAULT_DRAIN_TIMEOUT);
+      headerTimeout = notNegative(server, "header-timeout", DEFAULT_HEADER_TIMEOUT);
       allowPublicWithoutTokens = server.bool("allow-public-without-tokens", false);
       trustedProxies = server.stringList("trusted-proxies", List.of());
       for (int i = 0; i < trustedProxies.size(); i++) {
@@ -362,6 +367,14 @@ public final class StandaloneConfig {
     return drainTimeout;
   }
 
+  /**
+   * How long a connection may take to deliver a complete request head, from its first bytes;
+   * then it is closed. Zero disables the deadline. See {@code HeaderDeadline}.
+   */
+  public Duration headerTimeout() {
+    return headerTimeout;
+  }
+
   public boolean allowPublicWithoutTokens() {
     return allowPublicWithoutTokens;
   }
@@ -490,6 +503,7 @@ public final class StandaloneConfig {
     sb.append("  max-request-size: ").append(maxRequestSize).append('\n');
     sb.append("  idle-timeout: ").append(idleTimeout).append('\n');
     sb.append("  drain-timeout: ").append(drainTimeout).append('\n');
+    sb.append("  header-timeout: ").append(headerTimeout).append('\n');
     sb.append("  allow-public-without-tokens: ").append(allowPublicWithoutTokens).append('\n');
     sb.append("  trusted-proxies: ").append(trustedProxies).append('\n');
     sb.append("  tls:\n");
