@@ -6,15 +6,11 @@ import dev.geminirotator.api.KeySnapshot;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.SecureRandom;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import mockwebserver3.MockResponse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,23 +31,8 @@ class TlsClientDisconnectTest {
 
   @Test
   void keepAliveAndDisconnectOverTls(@TempDir Path dir) throws Exception {
-    Path keystore = dir.resolve("proxy.p12");
-    String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-    Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", "proxy", "-keyalg", "EC",
-        "-dname", "CN=127.0.0.1", "-ext", "san=ip:127.0.0.1", "-validity", "2",
-        "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "changeit-pass")
-        .redirectErrorStream(true).start();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).isZero();
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    try (var in = Files.newInputStream(keystore)) {
-      trust.load(in, "changeit-pass".toCharArray());
-    }
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(
-        TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext ssl = SSLContext.getInstance("TLS");
-    ssl.init(null, tmf.getTrustManagers(), new SecureRandom());
+    Path keystore = TestCerts.selfSigned(dir);
+    SSLContext ssl = TestCerts.trusting(keystore);
 
     try (Harness h = new Harness(Harness.withServer("  tls:\n    keystore: " + keystore
         + "\n    keystore-password: changeit-pass\n"), Map.of())) {

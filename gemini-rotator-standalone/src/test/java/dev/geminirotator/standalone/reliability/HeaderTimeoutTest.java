@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.standalone.StandaloneConfig;
+import dev.geminirotator.standalone.TestCerts;
 import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;
@@ -22,14 +23,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.SecureRandom;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
@@ -173,23 +171,8 @@ class HeaderTimeoutTest {
 
   @Test
   void overTlsATricklingHeadIsCutOffAndKeepAliveStillWorks(@TempDir Path dir) throws Exception {
-    Path keystore = dir.resolve("proxy.p12");
-    String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-    Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", "proxy", "-keyalg", "EC",
-        "-dname", "CN=127.0.0.1", "-ext", "san=ip:127.0.0.1", "-validity", "2",
-        "-storetype", "PKCS12", "-keystore", keystore.toString(), "-storepass", "changeit-pass")
-        .redirectErrorStream(true).start();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).isZero();
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(keystore)) {
-      trust.load(in, "changeit-pass".toCharArray());
-    }
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(
-        TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext ssl = SSLContext.getInstance("TLS");
-    ssl.init(null, tmf.getTrustManagers(), new SecureRandom());
+    Path keystore = TestCerts.selfSigned(dir);
+    SSLContext ssl = TestCerts.trusting(keystore);
     f = ProxyFixture.start(Yaml.keys(2).server(SERVER + "  tls:\n    keystore: " + keystore
         + "\n    keystore-password: changeit-pass\n"));
 
