@@ -3,12 +3,16 @@ package dev.geminirotator.benchmarks.load;
 import java.util.HashMap;
 import java.util.Map;
 
-/** {@code --name value} command-line options with defaults; unknown names are an error. */
-final class Args {
+/**
+ * {@code --name value} command-line options with defaults; unknown names are an error. Shared by
+ * the load tools and the engine baselines ({@code ..benchmarks.engines}). Not thread-safe.
+ */
+public final class Args {
 
   private final Map<String, String> values = new HashMap<>();
 
-  Args(String[] argv, String... known) {
+  /** Parses {@code argv}, accepting only the option names in {@code known}. */
+  public Args(String[] argv, String... known) {
     for (int i = 0; i < argv.length; i++) {
       String name = argv[i];
       if (!name.startsWith("--") || i + 1 >= argv.length) {
@@ -24,13 +28,15 @@ final class Args {
     }
   }
 
-  String string(String name, String dflt) {
+  /** The option's value, else {@code dflt}; a missing option without default is an error. */
+  public String string(String name, String dflt) {
     String v = values.get(name);
     if (v == null && dflt == null) throw new IllegalArgumentException("--" + name + " is required");
     return v != null ? v : dflt;
   }
 
-  long number(String name, long dflt) {
+  /** The option's value as a whole number, else {@code dflt}. */
+  public long number(String name, long dflt) {
     String v = values.get(name);
     try {
       return v != null ? Long.parseLong(v) : dflt;
