@@ -1,5 +1,5 @@
-# Shared by run.sh, sse.sh and soak.sh (sourced, not run). Everything binds 127.0.0.1; every
-# process started here is recorded in PIDS and stopped, and WORK removed, on exit.
+# Shared by run.sh, engines.sh, sse.sh and soak.sh (sourced, not run). Everything binds 127.0.0.1;
+# every process started here is recorded in PIDS and stopped, and WORK removed, on exit.
 
 LOAD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LOAD_DIR/../.." && pwd)
@@ -175,4 +175,61 @@ heap_after_gc_mb() {
     /garbage-first heap|def new generation|tenured generation|DefNew|Tenured|PSYoungGen|ParOldGen/ {
       for (i = 1; i <= NF; i++) if ($i == "used") { v = $(i + 1); sub(/K,?$/, "", v); s += v } }
     END { printf "%.1f\n", s / 1024 }'
+}
+
+GC_PATH=/v1beta/models/gemini-2.5-flash:generateContent
+ECHO_KEY_PATH=/v1beta/echo-key
+
+# start_fast_upstream PORT: the fake Gemini, nginx answering every request with fixed_body and
+# ECHO_KEY_PATH with the x-goog-api-key it received (so check_target can see what a proxy sent).
+start_fast_upstream() {
+  local body; body=$(fixed_body)
+  nginx_conf "$WORK/upstream" "$1" "    location = $ECHO_KEY_PATH { return 200 '\$http_x_goog_api_key'; }
+    location / { return 200 '$body'; }"
+  start_nginx "$WORK/upstream" "$1"
+}
+
+# start_nginx_proxy PORT UPSTREAM-PORT: a plain nginx reverse proxy, the yardstick of issue 5
+# (proxy_pass with keepalive, injecting one x-goog-api-key).
+start_nginx_proxy() {
+  nginx_conf "$WORK/nginx-proxy" "$1" "    location / {
+      proxy_pass http://gemini;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header x-goog-api-key AIzaSyBench000001xxxxxxxxxxxxxxxxxxxxxxxxx;
+    }" "upstream gemini { server 127.0.0.1:$2; keepalive 256; keepalive_requests 10000000; }"
+  start_nginx "$WORK/nginx-proxy" "$1"
+}
+
+# check_target NAME BASE-URL [proxy]: a generateContent POST answers 200 with the fixture body;
+# with "proxy", the upstream also received one of the benchmark keys, not the client's.
+check_target() {
+  local name=$1 base=$2 out
+  out=$(curl -sS -o "$WORK/check.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -d '{"contents":[{"parts":[{"text":"hi"}]}]}' "$base$GC_PATH")
+  [[ $out == 200 ]] && grep -q candidates "$WORK/check.json" \
+    || die "$name answered $out: $(head -c 300 "$WORK/check.json")"
+  [[ ${3:-} == proxy ]] || return 0
+  out=$(curl -sS -H 'x-goog-api-key: client-key' "$base$ECHO_KEY_PATH")
+  [[ $out =~ ^AIzaSyBench[0-9]{6}x+$ ]] || die "$name sent the upstream the key '$out', not a pool key"
+}
+
+# measure ID URL CONNECTIONS DURATION WRK-THREADS: one wrk run (post.lua); sets RPS[ID], P50[ID]
+# and P99[ID] (microseconds) and ERR[ID] (socket errors + non-2xx) in the caller's arrays.
+measure() {
+  wrk -t"$5" -c"$3" -d"$4" --latency -s "$LOAD_DIR/post.lua" "$2" >"$WORK/wrk.out" 2>&1 \
+    || die "wrk failed: $(cat "$WORK/wrk.out")"
+  local r; r=$(grep '^WRK_RESULT' "$WORK/wrk.out") || die "no WRK_RESULT: $(cat "$WORK/wrk.out")"
+  RPS[$1]=$(( $(wrk_field requests "$r") * 1000000 / $(wrk_field duration_us "$r") ))
+  P50[$1]=$(wrk_field p50_us "$r"); P99[$1]=$(wrk_field p99_us "$r")
+  ERR[$1]=$(( $(wrk_field errors "$r") + $(wrk_field non2xx "$r") ))
+  log "$1: ${RPS[$1]} req/s p50 ${P50[$1]} us p99 ${P99[$1]} us errors ${ERR[$1]}"
+}
+wrk_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+
+# The lines under a report's title: commit, JDK, JVM flags, machine and load average.
+report_context() {
+  echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); $JAVA_VERSION; JVM flags: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS"
+  echo "$(nproc) CPUs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

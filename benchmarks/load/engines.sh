@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Engine baseline (issue 5, "Choose the upstream client by measurement"): how much of a plain nginx
+# reverse proxy's throughput each HTTP engine reaches on this machine with nothing of ours on top,
+# next to gemini-rotator, in one run. Against the same fake Gemini (nginx, fixed 1 KB body), with
+# wrk at each connection count: nginx reverse proxy (the yardstick), NettyBaselineProxy (Netty 4.2,
+# epoll), JettyBaselineProxy (Jetty 12 server + HttpClient) and gemini-rotator with 1,000 keys.
+# Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh).
+# Usage: benchmarks/load/engines.sh [--duration 15s] [--warmup 10s] [--keys 1000]
+#          [--connections "16 64"] [--threads 2] [--targets "nginx netty jetty rotator"]
+#          [--netty-transport epoll|nio|auto]      (add "direct" to --targets for the upstream alone)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+DURATION=15s WARMUP=10s KEYS=1000 CONNS="16 64" THREADS=2 TARGETS="nginx netty jetty rotator"
+NETTY_TRANSPORT=epoll
+while (($#)); do
+  case $1 in
+    --duration) DURATION=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --keys) KEYS=$2; shift 2 ;;
+    --connections) CONNS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --targets) TARGETS=$2; shift 2 ;;
+    --netty-transport) NETTY_TRANSPORT=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (try --help)" ;;
+  esac
+done
+for t in $TARGETS; do
+  [[ $t =~ ^(direct|nginx|netty|jetty|rotator)$ ]] || die "unknown target $t (direct nginx netty jetty rotator)"
+done
+
+need nginx wrk curl
+pick_java
+ENGINES_CLASS=dev/geminirotator/benchmarks/engines/NettyBaselineProxy.class
+if [[ -f $BENCH_JAR ]] && ! grep -aq "$ENGINES_CLASS" "$BENCH_JAR"; then
+  die "$BENCH_JAR predates the engine baselines; delete it (or rebuild benchmarks) and rerun"
+fi
+build_jars with-bench
+
+# start_baseline NAME PORT CLASS ARGS...: one engine baseline from the benchmarks jar.
+declare -A PID_OF
+start_baseline() {
+  local name=$1 port=$2 class=$3; shift 3
+  # shellcheck disable=SC2086
+  "$JAVA" $PROXY_JAVA_OPTS -cp "$BENCH_JAR" "dev.geminirotator.benchmarks.engines.$class" \
+    --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!); PID_OF[$name]=$!
+  wait_port "$port" 60
+  grep -q '^READY' "$WORK/$name.log" || { sleep 1; grep -q '^READY' "$WORK/$name.log"; } \
+    || die "$name did not start: $(tail -n 20 "$WORK/$name.log")"
+  log "$name pid $! on 127.0.0.1:$port: $(grep -m1 '^READY' "$WORK/$name.log")"
+}
+
+UP_PORT=$(free_port)
+start_fast_upstream "$UP_PORT"
+declare -A BASE=([direct]="http://127.0.0.1:$UP_PORT")
+for t in $TARGETS; do
+  port=$(free_port); BASE[$t]="http://127.0.0.1:$port"
+  case $t in
+    nginx) start_nginx_proxy "$port" "$UP_PORT" ;;
+    netty) start_baseline netty "$port" NettyBaselineProxy --upstream "${BASE[direct]}" \
+             --transport "$NETTY_TRANSPORT" ;;
+    jetty) start_baseline jetty "$port" JettyBaselineProxy --upstream "${BASE[direct]}" ;;
+    rotator) write_proxy_config "$WORK/proxy.yaml" "$port" "$UP_PORT" "$KEYS"
+             start_proxy "$WORK/proxy.yaml" "$port"; PID_OF[rotator]=$PROXY_PID ;;
+  esac
+  if [[ $t == direct ]]; then check_target "$t" "${BASE[$t]}"; else check_target "$t" "${BASE[$t]}" proxy; fi
+done
+
+declare -A RPS P50 P99 ERR
+log "warm-up $WARMUP per target at 64 connections"
+for t in $TARGETS; do measure "warm-up $t" "${BASE[$t]}$GC_PATH" 64 "$WARMUP" "$THREADS"; done
+for c in $CONNS; do
+  for t in $TARGETS; do measure "$t,$c" "${BASE[$t]}$GC_PATH" "$c" "$DURATION" "$THREADS"; done
+done
+
+declare -A LABEL=([direct]="direct (nginx upstream)" [nginx]="nginx reverse proxy"
+                  [netty]="Netty baseline" [jetty]="Jetty baseline" [rotator]="gemini-rotator")
+[[ -n ${PID_OF[netty]:-} ]] \
+  && LABEL[netty]="Netty baseline ($(sed -n 's/^READY.*transport=\([a-z]*\).*/\1/p' "$WORK/netty.log"))"
+echo
+echo "## Engine baseline, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "wrk -t$THREADS -d$DURATION (after $WARMUP warm-up per target at 64 connections), POST generateContent, 1 KB answer; gemini-rotator with $KEYS keys"
+report_context
+echo
+echo "| target | connections | req/s | × nginx | p50 ms | p99 ms | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for c in $CONNS; do for t in $TARGETS; do
+  ratio="-"
+  [[ -n ${RPS[nginx,$c]:-} ]] && ratio=$(awk -v a="${RPS[$t,$c]}" -v b="${RPS[nginx,$c]}" 'BEGIN { printf "%.2f", a / b }')
+  echo "| ${LABEL[$t]} | $c | ${RPS[$t,$c]} | $ratio | $(ms "${P50[$t,$c]}") | $(ms "${P99[$t,$c]}") | ${ERR[$t,$c]} |"
+done; done
+echo
+for t in $TARGETS; do
+  [[ -n ${PID_OF[$t]:-} ]] || continue
+  echo "- ${LABEL[$t]}: peak RSS (VmHWM) $(( $(proc_field "${PID_OF[$t]}" VmHWM) / 1024 )) MB, threads at end $(proc_field "${PID_OF[$t]}" Threads)"
+done
+total_err=0; for c in $CONNS; do for t in $TARGETS; do total_err=$((total_err + ERR[$t,$c])); done; done
+echo "- wrk errors (socket + non-2xx) over all runs: $total_err"
