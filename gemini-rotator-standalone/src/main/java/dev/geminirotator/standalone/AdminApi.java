@@ -16,11 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,50 +46,48 @@ final class AdminApi {
     this.reloader = reloader;
   }
 
-  void handle(Request request, Response response, Callback callback) {
+  /**
+   * Answers one admin request (its body read whole). May block on the store: call it off the
+   * event loop.
+   */
+  Answer handle(ProxyRequest request) {
     Settings s = settings.get();
-    String path = request.getHttpURI().getPath();
-    String method = request.getMethod();
+    String path = request.path();
+    String method = request.method();
     if (!s.adminEnabled()) {
-      Problems.send(request, response, callback, 404, "not-found", "Not found",
-          "the admin API is disabled: set admin.token to enable it", false, -1);
-      return;
+      return Answer.problem(request, 404, "not-found", "Not found",
+          "the admin API is disabled: set admin.token to enable it");
     }
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-    String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+    String auth = request.header("Authorization");
     if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)
         || auth.substring(7).isBlank()) {
-      response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"admin\"");
-      Problems.send(request, response, callback, 401, "unauthenticated", "Admin token required",
-          "send Authorization: Bearer <admin token>", false, -1);
-      return;
+      return Answer.problem(request, 401, "unauthenticated", "Admin token required",
+          "send Authorization: Bearer <admin token>")
+          .with("WWW-Authenticate", "Bearer realm=\"admin\"");
     }
     if (!s.matchAdmin(auth.substring(7).trim())) {
-      Problems.send(request, response, callback, 403, "forbidden", "Invalid admin token",
-          "the admin token is not valid", false, -1);
-      return;
+      return Answer.problem(request, 403, "forbidden", "Invalid admin token",
+          "the admin token is not valid");
     }
     try {
-      route(request, response, callback, path, method);
+      return route(request, path, method);
     } catch (ConfigException e) {
       ObjectNode body = problemBody(request, 422, "invalid-config", "Configuration invalid",
           "the configuration file has errors; the running configuration is kept");
       ArrayNode errors = body.putArray("errors");
       e.errors().forEach(errors::add);
-      send(response, callback, 422, body, "application/problem+json");
+      return Answer.json(422, body, "application/problem+json");
     } catch (BadRequest e) {
-      Problems.send(request, response, callback, 400, "bad-request", "Bad request",
-          e.getMessage(), false, -1);
+      return Answer.problem(request, 400, "bad-request", "Bad request", e.getMessage());
     } catch (Exception e) {
-      log.atError().addKeyValue("requestId", RequestIds.get(request))
+      log.atError().addKeyValue("requestId", request.requestId())
           .log("admin request failed: {}", e.getClass().getSimpleName());
-      Problems.send(request, response, callback, 500, "admin-error", "Admin request failed",
-          "the admin request failed; see the proxy log", false, -1);
+      return Answer.problem(request, 500, "admin-error", "Admin request failed",
+          "the admin request failed; see the proxy log");
     }
   }
 
-  private void route(Request request, Response response, Callback callback, String path,
-      String method) throws Exception {
+  private Answer route(ProxyRequest request, String path, String method) throws Exception {
     List<String> parts = new ArrayList<>();
     for (String p : path.substring("/admin".length()).split("/")) {
       if (!p.isEmpty()) parts.add(URLDecoder.decode(p, StandardCharsets.UTF_8));
@@ -104,23 +97,18 @@ final class AdminApi {
       for (KeySnapshot k : rotator.snapshot()) keys.add(keyJson(k));
       ObjectNode body = Problems.JSON.createObjectNode();
       body.set("keys", keys);
-      send(response, callback, 200, body, "application/json");
-      return;
+      return Answer.json(200, body, "application/json");
     }
     if (parts.size() == 1 && parts.get(0).equals("keys") && method.equals("POST")) {
-      addKeys(request, response, callback);
-      return;
+      return addKeys(request);
     }
     if (parts.size() == 2 && parts.get(0).equals("keys") && method.equals("DELETE")) {
       String id = parts.get(1);
       if (runtimeKeys.delete(id)) {
         log.atInfo().addKeyValue("keyId", id).log("admin removed key");
-        response.setStatus(204);
-        callback.succeeded();
-      } else {
-        notFound(request, response, callback, id);
+        return new Answer(204, null, new byte[0], Map.of());
       }
-      return;
+      return notFound(request, id);
     }
     if (parts.size() == 3 && parts.get(0).equals("keys") && method.equals("POST")) {
       String id = parts.get(1);
@@ -130,18 +118,12 @@ final class AdminApi {
         case "disable" -> found = rotator.disable(id);
         case "reset" -> found = rotator.reset(id);
         default -> {
-          notRoute(request, response, callback);
-          return;
+          return notRoute(request);
         }
       }
-      if (!found) {
-        notFound(request, response, callback, id);
-        return;
-      }
+      if (!found) return notFound(request, id);
       log.atInfo().addKeyValue("keyId", id).log("admin {} key", parts.get(2));
-      send(response, callback, 200, keyJson(rotator.snapshot(id).orElseThrow()),
-          "application/json");
-      return;
+      return Answer.json(200, keyJson(rotator.snapshot(id).orElseThrow()), "application/json");
     }
     if (parts.size() == 1 && parts.get(0).equals("reload") && method.equals("POST")) {
       StandaloneConfig current = settings.get().config;
@@ -152,8 +134,7 @@ final class AdminApi {
       ObjectNode body = Problems.JSON.createObjectNode();
       body.put("status", "reloaded");
       body.put("keys", next.rotator().keys().size());
-      send(response, callback, 200, body, "application/json");
-      return;
+      return Answer.json(200, body, "application/json");
     }
     if (parts.size() == 1 && parts.get(0).equals("stats") && method.equals("GET")) {
       RotatorStats stats = rotator.stats();
@@ -171,18 +152,13 @@ final class AdminApi {
       ObjectNode breakers = body.putObject("breaker");
       breakers.put("*", guard.state("*").name());
       for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
-      send(response, callback, 200, body, "application/json");
-      return;
+      return Answer.json(200, body, "application/json");
     }
-    notRoute(request, response, callback);
+    return notRoute(request);
   }
 
-  private void addKeys(Request request, Response response, Callback callback) throws Exception {
-    if (request.getLength() > MAX_BODY) throw new BadRequest("body larger than 1MB");
-    byte[] bytes;
-    try (java.io.InputStream in = Content.Source.asInputStream(request)) {
-      bytes = in.readNBytes(MAX_BODY + 1); // admin requests run on a pool thread: may block
-    }
+  private Answer addKeys(ProxyRequest request) throws Exception {
+    byte[] bytes = request.body();
     if (bytes.length > MAX_BODY) throw new BadRequest("body larger than 1MB");
     JsonNode root;
     try {
@@ -226,7 +202,7 @@ final class AdminApi {
     }
     ObjectNode body = Problems.JSON.createObjectNode();
     body.set("keys", added);
-    send(response, callback, 201, body, "application/json");
+    return Answer.json(201, body, "application/json");
   }
 
   static ObjectNode keyJson(KeySnapshot k) {
@@ -248,32 +224,47 @@ final class AdminApi {
     return n;
   }
 
-  private void notFound(Request request, Response response, Callback callback, String id) {
-    Problems.send(request, response, callback, 404, "key-not-found", "Key not found",
-        "no key with id " + (id.length() > 64 ? id.substring(0, 64) + "…" : id), false, -1);
+  private Answer notFound(ProxyRequest request, String id) {
+    return Answer.problem(request, 404, "key-not-found", "Key not found",
+        "no key with id " + (id.length() > 64 ? id.substring(0, 64) + "…" : id));
   }
 
-  private void notRoute(Request request, Response response, Callback callback) {
-    Problems.send(request, response, callback, 404, "not-found", "Not found",
-        "no admin route for " + request.getMethod() + " " + request.getHttpURI().getPath(), false,
-        -1);
+  private Answer notRoute(ProxyRequest request) {
+    return Answer.problem(request, 404, "not-found", "Not found",
+        "no admin route for " + request.method() + " " + request.path());
   }
 
-  private static ObjectNode problemBody(Request request, int status, String slug, String title,
-      String detail) {
+  private static ObjectNode problemBody(ProxyRequest request, int status, String slug,
+      String title, String detail) {
     ObjectNode body = Problems.JSON.createObjectNode();
     body.put("type", Problems.TYPE_BASE + slug);
     body.put("title", title);
     body.put("status", status);
     body.put("detail", detail);
-    body.put("instance", request.getHttpURI().getPath());
-    body.put("requestId", RequestIds.get(request));
+    body.put("instance", request.path());
+    body.put("requestId", request.requestId());
     return body;
   }
 
-  private static void send(Response response, Callback callback, int status, JsonNode body,
-      String type) {
-    ProxyServer.json(response, callback, status, body.toString(), type);
+  /** A whole admin response, written by the caller on the connection's event loop. */
+  record Answer(int status, String type, byte[] body, Map<String, String> headers) {
+
+    static Answer json(int status, JsonNode body, String type) {
+      return new Answer(status, type, body.toString().getBytes(StandardCharsets.UTF_8),
+          Map.of());
+    }
+
+    static Answer problem(ProxyRequest request, int status, String slug, String title,
+        String detail) {
+      return new Answer(status, "application/problem+json", Problems.body(status, slug, title,
+          detail, request.path(), request.requestId(), false), Map.of());
+    }
+
+    Answer with(String name, String value) {
+      Map<String, String> h = new java.util.LinkedHashMap<>(headers);
+      h.put(name, value);
+      return new Answer(status, type, body, Map.copyOf(h));
+    }
   }
 
   /** A client mistake in an admin request; the message is shown to the caller. */

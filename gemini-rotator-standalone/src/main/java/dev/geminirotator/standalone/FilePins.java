@@ -30,6 +30,8 @@ import java.util.regex.Pattern;
  */
 final class FilePins {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FilePins.class);
+
   /** How long a pin is kept. */
   static final Duration TTL = Duration.ofHours(48);
   static final int MAX_UPLOADS = 10_000;
@@ -49,8 +51,12 @@ final class FilePins {
   /** Whether the store is shared with other instances (else the local tables say it all). */
   private final boolean shared;
 
-  /** Pins kept locally and in {@code store} (when not {@code null}). */
-  FilePins(Clock clock, KeyStateStore store) {
+  /** Where store writes run: they block, and the caller is an event loop. */
+  private final java.util.concurrent.Executor writeBehind;
+
+  /** Pins kept locally and in {@code store} (when not {@code null}), written through an executor. */
+  FilePins(Clock clock, KeyStateStore store, java.util.concurrent.Executor writeBehind) {
+    this.writeBehind = writeBehind;
     this.clock = clock;
     this.store = store;
     this.shared = store != null && !(store instanceof MemoryKeyStateStore);
@@ -71,7 +77,21 @@ final class FilePins {
     synchronized (uploads) {
       uploads.put(uploadId, new Pin(keyId, clock.instant().plus(TTL)));
     }
-    if (shared) store.putValue("upload:" + uploadId, keyId, TTL);
+    if (shared) storeWrite("upload:" + uploadId, keyId);
+  }
+
+  private void storeWrite(String name, String value) {
+    try {
+      writeBehind.execute(() -> {
+        try {
+          store.putValue(name, value, TTL);
+        } catch (RuntimeException e) {
+          log.warn("could not keep a file pin in the store: {}", e.getClass().getSimpleName());
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.warn("could not keep a file pin in the store: shutting down");
+    }
   }
 
   /** The id of the key that started this upload, or {@code null}. */
@@ -83,7 +103,31 @@ final class FilePins {
     synchronized (files) {
       files.put(fileName, new Pin(project, clock.instant().plus(TTL)));
     }
-    if (shared) store.putValue("file:" + fileName, project, TTL);
+    if (shared) storeWrite("file:" + fileName, project);
+  }
+
+  /**
+   * Whether {@link #uploadKey} or {@link #projectFor} may read the shared store for this request
+   * (a blocking round trip, to be made off the event loop): only with a shared store, and only for
+   * an upload follow-up or a request that names a file.
+   */
+  boolean mayBlock(String path, String query, byte[] body) {
+    if (!shared) return false;
+    if (path.startsWith("/upload/")) return query != null && query.contains("upload_id=");
+    return path.contains("files/") || contains(body, FILES);
+  }
+
+  private static final byte[] FILES = "files/".getBytes(StandardCharsets.US_ASCII);
+
+  private static boolean contains(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (haystack[i + j] != needle[j]) continue outer;
+      }
+      return true;
+    }
+    return false;
   }
 
   boolean hasFiles() {

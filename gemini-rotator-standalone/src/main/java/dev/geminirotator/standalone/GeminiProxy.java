@@ -2,6 +2,15 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.KeyLease;
@@ -14,44 +23,32 @@ import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.eclipse.jetty.client.BytesRequestContent;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.Result;
-import org.eclipse.jetty.http.HttpField;
-import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.BufferUtil;
-import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Forwards Gemini REST calls ({@code /v1beta/**}, {@code /v1/**}, {@code /upload/**},
  * {@code /v1beta/openai/**}) to the upstream with a pool key, running core's attempt loop
- * asynchronously on Jetty's HttpClient: acquire a key, ask the circuit guard, send, classify the
+ * asynchronously on the client connection's event loop: acquire a key, ask the circuit guard, send, classify the
  * status and at most {@link GeminiClassifier#MAX_PEEK_BYTES} of an error body, then return the
- * response or retry on another key. Directions are named as in Jetty's {@code ProxyHandler}:
- * client→proxy, proxy→upstream, upstream→proxy, proxy→client.
+ * response or retry on another key. Directions are named client→proxy, proxy→upstream,
+ * upstream→proxy, proxy→client.
  *
  * <p>Request bodies are buffered (so a retry can replay them); response bodies are streamed chunk
- * by chunk with demand, never buffered, so server-sent events reach the client as they arrive.
+ * by chunk with back-pressure, never buffered, so server-sent events reach the client as they arrive.
  * Thread-safe: one instance serves every request; per-request state lives in {@link Exchange}.
  */
 final class GeminiProxy {
@@ -65,29 +62,33 @@ final class GeminiProxy {
   private static final Pattern MODEL_IN_PATH =
       Pattern.compile("/(?:models|tunedModels)/([^/:?]+)");
 
-  private final HttpClient client;
+  private final Upstream upstream;
   private final KeyRotator rotator;
   private final CircuitGuard guard;
   private final GeminiClassifier classifier;
   private final ProxyMetrics metrics;
-  private final ScheduledExecutorService scheduler;
+  private final Executor blocking;
   private final Supplier<Settings> settings;
   private final Clock clock;
   private final FilePins pins;
-  /** Fixed at start: a reload that changes it is logged and needs a restart. */
-  private final String upstreamBaseUrl;
+  /**
+   * The upstream base URL's path, prefixed to every forwarded path ({@code ""} for the usual
+   * {@code https://generativelanguage.googleapis.com}). Fixed at start: a reload that changes it
+   * is logged and needs a restart.
+   */
+  private final String upstreamPathPrefix;
 
-  GeminiProxy(HttpClient client, KeyRotator rotator, CircuitGuard guard,
-      GeminiClassifier classifier, ProxyMetrics metrics, ScheduledExecutorService scheduler,
-      Supplier<Settings> settings, Clock clock, FilePins pins, String upstreamBaseUrl) {
+  GeminiProxy(Upstream upstream, KeyRotator rotator, CircuitGuard guard,
+      GeminiClassifier classifier, ProxyMetrics metrics, Executor blocking,
+      Supplier<Settings> settings, Clock clock, FilePins pins, String upstreamPathPrefix) {
     this.pins = pins;
-    this.upstreamBaseUrl = upstreamBaseUrl;
-    this.client = client;
+    this.upstreamPathPrefix = upstreamPathPrefix;
+    this.upstream = upstream;
     this.rotator = rotator;
     this.guard = guard;
     this.classifier = classifier;
     this.metrics = metrics;
-    this.scheduler = scheduler;
+    this.blocking = blocking;
     this.settings = settings;
     this.clock = clock;
   }
@@ -111,6 +112,35 @@ final class GeminiProxy {
       if (segment.equals(".") || segment.equals("..")) return false;
     }
     return true;
+  }
+
+  /**
+   * Whether a raw path's escapes are well formed and decode to valid UTF-8 (as the upstream will
+   * decode them); a path that does not is refused rather than forwarded.
+   */
+  static boolean isUtf8Path(String rawPath) {
+    if (rawPath.indexOf('%') < 0) return true;
+    if (!hasValidEscapes(rawPath)) return false;
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(rawPath.length());
+    for (int i = 0; i < rawPath.length(); i++) {
+      char c = rawPath.charAt(i);
+      if (c == '%') {
+        bytes.write(Integer.parseInt(rawPath, i + 1, i + 3, 16));
+        i += 2;
+      } else {
+        byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+        bytes.write(b, 0, b.length);
+      }
+    }
+    try {
+      StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray()));
+      return true;
+    } catch (java.nio.charset.CharacterCodingException e) {
+      return false;
+    }
   }
 
   /** Percent-encodes every character that may not appear raw in a URI path or query. */
@@ -160,18 +190,19 @@ final class GeminiProxy {
 
   /**
    * Handles one client→proxy request on a proxied route. The caller has assigned a request id;
-   * this method authenticates, limits, buffers the body and starts the attempt loop.
+   * this method authenticates, limits, reads the body and starts the attempt loop. Runs on the
+   * client connection's event loop, as does everything of this request after it.
    */
-  void handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback) {
+  void handle(ClientConnection.Call call) {
+    ProxyRequest request = call.request;
     Settings s = settings.get();
-    String path = clientToProxyRequest.getHttpURI().getPath();
+    String path = request.path();
     String route = routeOf(path);
     long start = System.nanoTime();
     metrics.requestStarted();
-    Exchange exchange = new Exchange(s, clientToProxyRequest, proxyToClientResponse, callback,
-        route, start);
+    Exchange exchange = new Exchange(s, call, route, start);
 
-    String rawQuery = clientToProxyRequest.getHttpURI().getQuery();
+    String rawQuery = request.query();
     if (rawQuery != null && !hasValidEscapes(rawQuery)) {
       metrics.rejected("bad-query");
       exchange.problem(400, "bad-query", "Bad query string",
@@ -180,9 +211,9 @@ final class GeminiProxy {
     }
 
     // Client authentication: the access token sits where Gemini clients put their key.
-    String peer = Request.getRemoteAddr(clientToProxyRequest);
+    String peer = request.remoteAddress();
     String clientId;
-    String presented = presentedCredential(clientToProxyRequest);
+    String presented = presentedCredential(request);
     if (s.hasTokens()) {
       if (presented == null) {
         metrics.rejected("unauthenticated");
@@ -200,8 +231,7 @@ final class GeminiProxy {
       clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
-      String client = s.identity.clientAddress(peer,
-          clientToProxyRequest.getHeaders().get(HttpHeader.X_FORWARDED_FOR));
+      String client = s.identity.clientAddress(peer, request.header("X-Forwarded-For"));
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -221,20 +251,20 @@ final class GeminiProxy {
     }
 
     long max = s.config.maxRequestSize();
-    long declared = clientToProxyRequest.getLength();
+    long declared = request.contentLength();
     if (declared > max) {
       metrics.rejected("too-large");
       String detail = "the request body is " + declared + " bytes; this proxy accepts at most "
           + max;
-      if (declared - max <= DISCARD_BEFORE_413) {
-        discardThen(clientToProxyRequest, 0, () -> exchange.problem(413, "request-too-large",
-            "Request body too large", detail, -1));
-      } else {
-        exchange.problem(413, "request-too-large", "Request body too large", detail, -1);
-      }
+      call.discardThen(() -> exchange.problem(413, "request-too-large",
+          "Request body too large", detail, -1));
       return;
     }
-    readBody(clientToProxyRequest, max, exchange);
+    call.readBody(max, exchange::bodyRead, exchange::bodyReadFailed, () -> {
+      metrics.rejected("too-large");
+      exchange.problem(413, "request-too-large", "Request body too large",
+          "the request body exceeds the " + max + " bytes this proxy accepts", -1);
+    });
   }
 
   /**
@@ -245,43 +275,17 @@ final class GeminiProxy {
    */
   static final long DISCARD_BEFORE_413 = 1024 * 1024;
 
-  /** Reads and drops the rest of the request body (up to the cap), then runs {@code then}. */
-  private static void discardThen(Request request, long alreadyRead, Runnable then) {
-    Runnable reader = new Runnable() {
-      long dropped = alreadyRead;
-
-      @Override
-      public void run() {
-        while (true) {
-          Content.Chunk chunk = request.read();
-          if (chunk == null) {
-            request.demand(this);
-            return;
-          }
-          boolean done = Content.Chunk.isFailure(chunk) || chunk.isLast();
-          if (!Content.Chunk.isFailure(chunk)) dropped += chunk.remaining();
-          chunk.release();
-          if (done || dropped > DISCARD_BEFORE_413) {
-            then.run();
-            return;
-          }
-        }
-      }
-    };
-    reader.run();
-  }
-
   /** The client's credential, from x-goog-api-key, then Authorization: Bearer, then ?key=. */
-  static String presentedCredential(Request request) {
-    HttpFields h = request.getHeaders();
+  static String presentedCredential(ProxyRequest request) {
+    HttpHeaders h = request.headers();
     String key = h.get("x-goog-api-key");
     if (key != null && !key.isBlank()) return key.trim();
-    String auth = h.get(HttpHeader.AUTHORIZATION);
+    String auth = h.get(HttpHeaderNames.AUTHORIZATION);
     if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
       String token = auth.substring(7).trim();
       if (!token.isEmpty()) return token;
     }
-    String query = request.getHttpURI().getQuery();
+    String query = request.query();
     if (query != null) {
       for (String part : query.split("&")) {
         if (part.startsWith("key=")) {
@@ -311,23 +315,44 @@ final class GeminiProxy {
    * The scheme and authority the client used to reach this proxy; behind a trusted proxy, from
    * its {@code X-Forwarded-Proto} and {@code X-Forwarded-Host}.
    */
-  static String clientBase(Request request, ClientIdentity identity) {
-    HttpFields h = request.getHeaders();
+  static String clientBase(ProxyRequest request, ClientIdentity identity) {
+    HttpHeaders h = request.headers();
     String fwdProto = h.get("X-Forwarded-Proto");
     String fwdHost = h.get("X-Forwarded-Host");
-    if (fwdHost != null && identity.isTrustedProxy(Request.getRemoteAddr(request))) {
+    if (fwdHost != null && identity.isTrustedProxy(request.remoteAddress())) {
       String proto = "https".equalsIgnoreCase(fwdProto) ? "https" : "http";
       String host = fwdHost.split(",")[0].trim();
       if (host.matches("[A-Za-z0-9.\\-\\[\\]:]{1,255}")) return proto + "://" + host;
     }
-    org.eclipse.jetty.http.HttpURI uri = request.getHttpURI();
-    String scheme = uri.getScheme() == null ? "http" : uri.getScheme();
-    String host = uri.getHost() == null ? Request.getLocalAddr(request) : uri.getHost();
+    String scheme = request.secure() ? "https" : "http";
+    String host = hostOf(h.get(HttpHeaderNames.HOST));
+    int port = request.localPort();
+    if (host == null) {
+      host = request.localAddress();
+    } else {
+      int colon = host.lastIndexOf(':');
+      if (colon > 0 && host.indexOf(']') < colon) {
+        try {
+          port = Integer.parseInt(host.substring(colon + 1));
+        } catch (NumberFormatException e) {
+          port = -1;
+        }
+        host = host.substring(0, colon);
+      } else {
+        port = request.secure() ? 443 : 80;
+      }
+    }
     if (host.contains(":") && !host.startsWith("[")) host = "[" + host + "]";
-    int port = uri.getPort() > 0 ? uri.getPort() : Request.getLocalPort(request);
     boolean defaultPort = (scheme.equals("http") && port == 80)
         || (scheme.equals("https") && port == 443);
     return scheme + "://" + host + (defaultPort || port <= 0 ? "" : ":" + port);
+  }
+
+  /** A Host header's value if it is a plausible host[:port], else {@code null}. */
+  static String hostOf(String hostHeader) {
+    if (hostHeader == null) return null;
+    String h = hostHeader.trim();
+    return h.matches("[A-Za-z0-9.\\-\\[\\]:]{1,255}") ? h : null;
   }
 
   /**
@@ -347,7 +372,7 @@ final class GeminiProxy {
   }
 
   /**
-   * Whether every {@code %} in a raw query starts a two-hex-digit escape. Jetty's server passes
+   * Whether every {@code %} in a raw query starts a two-hex-digit escape. The server passes
    * the query on undecoded; the upstream request cannot be built from a broken escape.
    */
   static boolean hasValidEscapes(String raw) {
@@ -371,62 +396,6 @@ final class GeminiProxy {
       decoded = name;
     }
     return decoded.trim().equalsIgnoreCase("key");
-  }
-
-  /** Reads the client→proxy body into memory up to {@code max} bytes, with demand. */
-  private void readBody(Request request, long max, Exchange exchange) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(
-        (int) Math.min(Math.max(request.getLength(), 0), 64 * 1024));
-    Runnable reader = new Runnable() {
-      @Override
-      public void run() {
-        while (true) {
-          Content.Chunk chunk = request.read();
-          if (chunk == null) {
-            request.demand(this);
-            return;
-          }
-          if (Content.Chunk.isFailure(chunk)) {
-            Throwable failure = chunk.getFailure();
-            chunk.release();
-            exchange.bodyReadFailed(failure);
-            return;
-          }
-          ByteBuffer buffer = chunk.getByteBuffer();
-          if (out.size() + (long) buffer.remaining() > max) {
-            long read = out.size() + (long) buffer.remaining();
-            boolean last = chunk.isLast();
-            chunk.release();
-            metrics.rejected("too-large");
-            Runnable answer = () -> exchange.problem(413, "request-too-large",
-                "Request body too large",
-                "the request body exceeds the " + max + " bytes this proxy accepts", -1);
-            if (last) {
-              answer.run();
-            } else {
-              discardThen(request, read - max, answer);
-            }
-            return;
-          }
-          if (buffer.hasRemaining()) {
-            byte[] bytes = new byte[buffer.remaining()];
-            buffer.get(bytes);
-            out.write(bytes, 0, bytes.length);
-          }
-          boolean last = chunk.isLast();
-          chunk.release();
-          if (last) {
-            try {
-              exchange.start(out.toByteArray());
-            } catch (RuntimeException e) {
-              exchange.unexpected(e);
-            }
-            return;
-          }
-        }
-      }
-    };
-    reader.run();
   }
 
   /** The model a request names: from the path, or for OpenAI routes from the body's "model". */
@@ -453,22 +422,25 @@ final class GeminiProxy {
   }
 
   /** A response kept after a failed attempt, returned when no further attempt can be made. */
-  private record Kept(int status, HttpFields headers, byte[] body, boolean complete) {
+  private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete) {
   }
 
   /**
    * One client request through all its attempts. Each attempt has its own
    * {@link UpstreamListener}; only the current attempt may touch the proxy→client response.
+   * Confined to the client connection's event loop (upstream connections and retry timers run on
+   * the same loop).
    */
   private final class Exchange {
     final Settings s;
-    final Request clientToProxyRequest;
-    final Response proxyToClientResponse;
-    final Callback proxyToClientCallback;
+    final ClientConnection.Call call;
+    final ProxyRequest clientToProxyRequest;
+    final ProxyResponse proxyToClientResponse;
+    final EventLoop loop;
     final String route;
     final long start;
     final String requestId;
-    final AtomicBoolean finished = new AtomicBoolean();
+    boolean finished;
     byte[] body;
     String model;
     boolean openAi;
@@ -484,59 +456,44 @@ final class GeminiProxy {
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
     /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
-    volatile Throwable clientGone;
+    Throwable clientGone;
     /** The attempt in flight, aborted when the client goes away. */
-    volatile org.eclipse.jetty.client.Request upstreamRequest;
-    /** Watches an HTTP/1 client's connection while it waits; stopped when the exchange ends. */
-    volatile ClientDisconnectWatch watch;
-    /** Body bytes left before the declared Content-Length completes the response, or -1. */
-    long lengthLeft = -1;
+    Upstream.Attempt upstreamRequest;
     /**
      * Permission and a key already taken for the next attempt: taken before dropping a failed
      * response that is only partly read, which is returned whole when no next attempt is possible.
      */
     KeyLease reserved;
 
-    Exchange(Settings s, Request request, Response response, Callback callback, String route,
-        long start) {
+    Exchange(Settings s, ClientConnection.Call call, String route, long start) {
       this.s = s;
-      this.clientToProxyRequest = request;
-      this.proxyToClientResponse = response;
-      this.proxyToClientCallback = callback;
+      this.call = call;
+      this.clientToProxyRequest = call.request;
+      this.proxyToClientResponse = call.response;
+      this.loop = call.eventLoop();
       this.route = route;
       this.start = start;
-      this.requestId = RequestIds.get(request);
+      this.requestId = call.request.requestId();
     }
 
     /**
-     * The client went away (its connection closed or failed): abort the attempt in flight, so
+     * The client went away (its connection closed or idled out): abort the attempt in flight, so
      * it stops holding an upstream connection and a key lease; its listener completes the lease
      * as cancelled, which does not blame the key.
      */
     void onClientFailure(Throwable failure) {
       if (clientGone != null) return;
       clientGone = failure;
-      org.eclipse.jetty.client.Request current = upstreamRequest;
-      if (current != null) current.abort(clientLeft());
+      Upstream.Attempt current = upstreamRequest;
+      if (current != null) {
+        current.abort(clientLeft());
+      } else if (!finished) {
+        clientFailed(failure); // between attempts (a retry waits): nothing else will notice
+      }
     }
 
     java.util.concurrent.CancellationException clientLeft() {
       return new java.util.concurrent.CancellationException("client disconnected");
-    }
-
-    /**
-     * Call before each write to the client. Stops the disconnect watch before the write that may
-     * complete the response (the last one, or the one reaching the declared Content-Length): once
-     * the client has its response it may send its next request, which is Jetty's to read.
-     */
-    void beforeWrite(boolean last, int bytes) {
-      if (!last) {
-        if (lengthLeft < 0) return;
-        lengthLeft -= bytes;
-        if (lengthLeft > 0) return;
-      }
-      ClientDisconnectWatch w = watch;
-      if (w != null) w.stop();
     }
 
     /** If the client has gone: answer nothing more, record 499, and say so. */
@@ -547,30 +504,64 @@ final class GeminiProxy {
       return true;
     }
 
-    void start(byte[] body) {
-      this.body = body;
-      // A client that goes away stops the attempt in flight. Jetty reports stream resets and
-      // idle timeouts to failure listeners; an HTTP/1 connection closing needs a watch.
-      clientToProxyRequest.addFailureListener(this::onClientFailure);
-      watch = ClientDisconnectWatch.start(clientToProxyRequest, this::onClientFailure);
-      String path = clientToProxyRequest.getHttpURI().getPath();
-      this.openAi = isOpenAi(path);
-      this.model = modelOf(path, body, openAi);
-      this.context = RequestContext.forModel(model);
-      String uploadId = queryParam(clientToProxyRequest.getHttpURI().getQuery(), "upload_id");
+    void bodyRead(byte[] body) {
+      call.onGone(this::onClientFailure);
+      String path = clientToProxyRequest.path();
+      if (pins.mayBlock(path, clientToProxyRequest.query(), body)) {
+        // File pins may be read from a shared store: a blocking round trip, off the event loop.
+        blocking.execute(() -> {
+          RequestContext pinned;
+          try {
+            pinned = pinnedContext(path, body);
+          } catch (RuntimeException e) {
+            loop.execute(() -> unexpected(e));
+            return;
+          }
+          loop.execute(() -> startSafely(body, pinned));
+        });
+        return;
+      }
+      try {
+        start(body, pinnedContext(path, body));
+      } catch (RuntimeException e) {
+        unexpected(e);
+      }
+    }
+
+    private void startSafely(byte[] body, RequestContext pinned) {
+      try {
+        start(body, pinned);
+      } catch (RuntimeException e) {
+        unexpected(e);
+      }
+    }
+
+    /** The context the file pins allow (a key or a project), with {@link #replayable} set. */
+    private RequestContext pinnedContext(String path, byte[] body) {
+      boolean isOpenAi = isOpenAi(path);
+      RequestContext c = RequestContext.forModel(modelOf(path, body, isOpenAi));
+      String uploadId = queryParam(clientToProxyRequest.query(), "upload_id");
       if (path.startsWith("/upload/") && uploadId != null) {
         String keyId = pins.uploadKey(uploadId);
         if (keyId != null) {
-          context = FilePins.restrict(context, rotator, k -> k.id().equals(keyId));
           replayable = false;
+          return FilePins.restrict(c, rotator, k -> k.id().equals(keyId));
         }
-      } else {
-        String project = pins.projectFor(path, body);
-        if (project != null) {
-          context = FilePins.restrict(context, rotator,
-              k -> FilePins.projectOf(k).equals(project));
-        }
+        return c;
       }
+      String project = pins.projectFor(path, body);
+      if (project != null) {
+        return FilePins.restrict(c, rotator, k -> FilePins.projectOf(k).equals(project));
+      }
+      return c;
+    }
+
+    void start(byte[] body, RequestContext pinned) {
+      this.body = body;
+      String path = clientToProxyRequest.path();
+      this.openAi = isOpenAi(path);
+      this.model = modelOf(path, body, openAi);
+      this.context = pinned;
       nextAttempt();
     }
 
@@ -670,61 +661,55 @@ final class GeminiProxy {
 
     private void send(KeyLease lease) {
       StandaloneConfig c = s.config;
-      String path = clientToProxyRequest.getHttpURI().getPath();
-      String query = queryWithoutKey(clientToProxyRequest.getHttpURI().getQuery());
-      // Jetty's server accepts characters (| { } ^ ...) that java.net.URI rejects: forward them
-      // percent-encoded, which means the same to the upstream.
-      String uri = upstreamBaseUrl + encodeIllegal(path)
+      String path = clientToProxyRequest.path();
+      String query = queryWithoutKey(clientToProxyRequest.query());
+      // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
+      // means the same to the upstream.
+      String uri = upstreamPathPrefix + encodeIllegal(path)
           + (query == null ? "" : "?" + encodeIllegal(query));
-      String contentType = clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE);
-      org.eclipse.jetty.client.Request proxyToUpstreamRequest = client.newRequest(uri)
-          .method(clientToProxyRequest.getMethod())
-          .idleTimeout(c.upstreamIdleTimeout().toMillis(), TimeUnit.MILLISECONDS)
-          .headers(h -> copyRequestHeaders(clientToProxyRequest.getHeaders(), h, lease));
-      if (!c.requestTimeout().isZero()) {
-        proxyToUpstreamRequest.timeout(c.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-      }
-      String method = clientToProxyRequest.getMethod();
-      if (body.length > 0 || !(method.equals("GET") || method.equals("HEAD")
-          || method.equals("DELETE") || method.equals("OPTIONS"))) {
-        proxyToUpstreamRequest.body(new BytesRequestContent(contentType, body));
-      }
+      String method = clientToProxyRequest.method();
+      boolean withBody = body.length > 0 || !(method.equals("GET") || method.equals("HEAD")
+          || method.equals("DELETE") || method.equals("OPTIONS"));
+      DefaultFullHttpRequest proxyToUpstreamRequest = new DefaultFullHttpRequest(
+          HttpVersion.HTTP_1_1, clientToProxyRequest.head().method(), uri,
+          withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER);
+      HttpHeaders h = proxyToUpstreamRequest.headers();
+      copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
+      h.set(HttpHeaderNames.HOST, upstream.authority());
+      if (withBody) h.set("Content-Length", body.length);
       UpstreamListener listener = new UpstreamListener(this, lease, System.nanoTime());
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId).addKeyValue("attempt", attempt)
             .addKeyValue("keyId", lease.key().id())
-            .log("proxy->upstream {} {}", clientToProxyRequest.getMethod(), path);
+            .log("proxy->upstream {} {}", method, path);
       }
-      upstreamRequest = proxyToUpstreamRequest;
-      proxyToUpstreamRequest.onResponseHeaders(listener)
-          .onResponseContentAsync(listener)
-          .send(listener::onComplete); // a lambda: send() would register a listener object again
-      // The client may have left while this attempt was being set up.
-      if (clientGone != null) proxyToUpstreamRequest.abort(clientLeft());
+      upstreamRequest = upstream.send(loop, proxyToUpstreamRequest, listener,
+          c.requestTimeout());
     }
 
-    private void copyRequestHeaders(HttpFields from, HttpFields.Mutable to, KeyLease lease) {
+    private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
       Set<String> connectionTokens = connectionTokens(from);
-      for (HttpField f : from) {
-        String name = f.getLowerCaseName();
+      for (Map.Entry<String, String> f : from) {
+        String name = f.getKey().toLowerCase(Locale.ROOT);
         if (HOP_BY_HOP.contains(name) || connectionTokens.contains(name)) continue;
         switch (name) {
           case "host", "content-length", "x-goog-api-key", "authorization", "accept-encoding",
               "expect", "x-forwarded-for", "forwarded", "x-real-ip" -> {
             continue;
           }
-          default -> to.add(f);
+          default -> to.add(f.getKey(), f.getValue());
         }
       }
       if (openAi) {
-        to.put(HttpHeader.AUTHORIZATION, "Bearer " + lease.key().secret());
+        to.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + lease.key().secret());
       } else {
-        to.put("x-goog-api-key", lease.key().secret());
+        to.set("x-goog-api-key", lease.key().secret());
       }
     }
 
     /** After a retryable failure: remember the response, then go again (possibly later). */
     void retry(Decision decision, Outcome outcome, KeyLease lease, Kept keep) {
+      upstreamRequest = null;
       if (keep != null) {
         kept = keep;
         lastTransportFailure = null;
@@ -737,7 +722,7 @@ final class GeminiProxy {
             .log("retrying on another key: {}", decision);
       }
       if (decision.kind() == Decision.Kind.RETRY_AFTER) {
-        scheduler.schedule(this::nextAttemptSafely, decision.delay().toMillis(),
+        loop.schedule(this::nextAttemptSafely, decision.delay().toMillis(),
             TimeUnit.MILLISECONDS);
       } else {
         nextAttemptSafely();
@@ -756,13 +741,13 @@ final class GeminiProxy {
     void unexpected(RuntimeException e) {
       log.atError().addKeyValue("requestId", requestId)
           .log("attempt failed unexpectedly: {}", e.getClass().getName());
-      if (finished.get()) return;
-      try {
-        problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request",
-            -1);
-      } catch (RuntimeException again) {
-        finishing().failed(e);
+      if (finished) return;
+      if (proxyToClientResponse.isCommitted()) {
+        proxyToClientResponse.abort();
+        finish(e);
+        return;
       }
+      problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request", -1);
     }
 
     /** Sends the response kept from the last failed attempt (status and peeked body). */
@@ -777,15 +762,14 @@ final class GeminiProxy {
     void sendKept(long poolRetryAfter) {
       Kept k = kept;
       status = k.status();
-      proxyToClientResponse.setStatus(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.getHeaders(), !k.complete());
-      if (!k.complete()) proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
+      proxyToClientResponse.status(k.status());
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), !k.complete());
+      if (!k.complete()) proxyToClientResponse.headers().remove("Content-Length");
       if (k.status() == 429 && poolRetryAfter >= 0) {
-        proxyToClientResponse.getHeaders().put(HttpHeader.RETRY_AFTER,
+        proxyToClientResponse.headers().set("Retry-After",
             Long.toString(poolRetryAfter));
       }
-      beforeWrite(true, k.body().length);
-      proxyToClientResponse.write(true, ByteBuffer.wrap(k.body()), finishing());
+      proxyToClientResponse.write(true, Unpooled.wrappedBuffer(k.body()), this::finish);
     }
 
     /** Answers the last transport failure: 504 for a timeout, else 502. */
@@ -800,25 +784,24 @@ final class GeminiProxy {
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       this.status = status;
-      boolean gemini = isProxied(clientToProxyRequest.getHttpURI().getPath());
-      beforeWrite(true, 0);
-      Problems.send(clientToProxyRequest, proxyToClientResponse, finishing(), status, slug, title,
-          detail, gemini, retryAfter);
+      boolean gemini = isProxied(clientToProxyRequest.path());
+      Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
+          gemini, retryAfter, this::finish);
     }
 
     /**
      * Reading the client's body failed. While nothing was sent yet that is the client's mistake
      * (a body shorter than its Content-Length, then silence or a half-close): answer a problem,
-     * 408 for a timeout, else 400, rather than letting Jetty turn the failure into a 500.
+     * 408 for a timeout, else 400.
      */
     void bodyReadFailed(Throwable failure) {
-      if (!proxyToClientResponse.isCommitted()) {
+      if (!proxyToClientResponse.isCommitted() && !call.isGone()) {
         boolean timeout = false;
         for (Throwable c = failure; c != null; c = c.getCause()) {
           if (c instanceof TimeoutException) timeout = true;
         }
         metrics.rejected(timeout ? "body-timeout" : "body-incomplete");
-        proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+        proxyToClientResponse.closeAfter();
         if (timeout) {
           problem(408, "request-timeout", "Request body timed out",
               "the request body did not arrive before the idle timeout", -1);
@@ -834,49 +817,35 @@ final class GeminiProxy {
     /** The client has gone: answer nothing more and record 499. */
     void clientFailed(Throwable failure) {
       status = 499;
-      finishing().failed(failure);
+      proxyToClientResponse.abort();
+      finish(failure);
     }
 
-    /** A callback that completes the client exchange and records it, exactly once. */
-    Callback finishing() {
-      return Callback.from(() -> finish(null), this::finish);
-    }
-
+    /** Completes the client exchange and records it, exactly once. */
     void finish(Throwable failure) {
-      if (!finished.compareAndSet(false, true)) return;
-      ClientDisconnectWatch w = watch;
-      // Before completing: the connection must be free to read its next request, or closed if
-      // the watch consumed part of one (Jetty resumes reading as soon as this exchange completes).
-      if (w != null) {
-        w.stop();
-        w.closeIfConsumed();
-      }
+      if (finished) return;
+      finished = true;
       int recorded = failure != null && status < 400 ? 499 : status;
-      String method = clientToProxyRequest.getMethod();
+      String method = clientToProxyRequest.method();
       metrics.requestFinished(route, METHODS.contains(method) ? method : "OTHER", recorded, model,
           start);
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId)
-            .addKeyValue("method", clientToProxyRequest.getMethod()).addKeyValue("route", route)
+            .addKeyValue("method", method).addKeyValue("route", route)
             .addKeyValue("status", recorded).addKeyValue("model", model)
             .addKeyValue("attempts", attempt)
             .addKeyValue("millis", (System.nanoTime() - start) / 1_000_000)
             .log("proxy->client done");
-      }
-      if (failure != null) {
-        if (log.isDebugEnabled()) {
+        if (failure != null) {
           log.atDebug().addKeyValue("requestId", requestId)
               .log("proxy->client failed: {}", failure.getClass().getSimpleName());
         }
-        proxyToClientCallback.failed(failure);
-      } else {
-        proxyToClientCallback.succeeded();
       }
     }
   }
 
-  static Set<String> connectionTokens(HttpFields fields) {
-    String connection = fields.get(HttpHeader.CONNECTION);
+  static Set<String> connectionTokens(HttpHeaders fields) {
+    String connection = fields.get("Connection");
     if (connection == null) return Set.of();
     java.util.HashSet<String> out = new java.util.HashSet<>();
     for (String t : connection.split(",")) out.add(t.trim().toLowerCase(Locale.ROOT));
@@ -884,14 +853,14 @@ final class GeminiProxy {
   }
 
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
-  static void copyResponseHeaders(HttpFields from, HttpFields.Mutable to, boolean dropLength) {
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, boolean dropLength) {
     Set<String> connectionTokens = connectionTokens(from);
-    for (HttpField f : from) {
-      String name = f.getLowerCaseName();
+    for (Map.Entry<String, String> f : from) {
+      String name = f.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || connectionTokens.contains(name)) continue;
       if (name.equals("date") || name.equals("x-request-id")) continue;
       if (dropLength && name.equals("content-length")) continue;
-      to.add(f);
+      to.add(f.getKey(), f.getValue());
     }
   }
 
@@ -900,20 +869,17 @@ final class GeminiProxy {
   /**
    * Receives one attempt's upstream→proxy response. Decides from the status alone for 2xx and
    * plain client errors, else from up to {@link GeminiClassifier#MAX_PEEK_BYTES} of the body;
-   * then streams upstream→proxy chunks to the client, retaining each chunk until its
-   * proxy→client write completed and only then demanding the next. Callbacks of one response
-   * are serialised by the client, so fields need no locking.
+   * then streams upstream→proxy chunks to the client, pausing the upstream connection while the
+   * client cannot take more. Runs on the exchange's event loop.
    */
-  private final class UpstreamListener implements
-      org.eclipse.jetty.client.Response.HeadersListener,
-      org.eclipse.jetty.client.Response.AsyncContentListener,
-      org.eclipse.jetty.client.Response.CompleteListener {
+  private final class UpstreamListener implements Upstream.Listener {
 
     final Exchange ex;
     final KeyLease lease;
     final long sentAt;
-    volatile Phase phase = Phase.WAITING;
+    Phase phase = Phase.WAITING;
     int upstreamStatus;
+    HttpResponse head;
     ByteArrayOutputStream peek;
     Outcome outcome;
 
@@ -924,21 +890,22 @@ final class GeminiProxy {
     }
 
     @Override
-    public void onHeaders(org.eclipse.jetty.client.Response upstreamToProxyResponse) {
-      upstreamStatus = upstreamToProxyResponse.getStatus();
+    public void onHeaders(HttpResponse upstreamToProxyResponse) {
+      head = upstreamToProxyResponse;
+      upstreamStatus = upstreamToProxyResponse.status().code();
       metrics.upstream(ex.route, upstreamStatus, sentAt);
       if (needsBody(upstreamStatus)) {
         peek = new ByteArrayOutputStream(1024);
         phase = Phase.PEEKING;
         return;
       }
-      Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.getHeaders()::get,
+      Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.headers()::get,
           null);
       if (report(o).kind() != Decision.Kind.RETURN) {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
-      commitHeaders(upstreamToProxyResponse, false);
+      commitHeaders(false);
       phase = Phase.STREAMING;
     }
 
@@ -954,21 +921,15 @@ final class GeminiProxy {
       return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
     }
 
-    private void commitHeaders(org.eclipse.jetty.client.Response upstreamToProxyResponse,
-        boolean dropLength) {
-      ex.status = upstreamToProxyResponse.getStatus();
-      ex.proxyToClientResponse.setStatus(upstreamToProxyResponse.getStatus());
-      copyResponseHeaders(upstreamToProxyResponse.getHeaders(),
-          ex.proxyToClientResponse.getHeaders(), dropLength);
-      ex.lengthLeft = ex.proxyToClientResponse.getHeaders().getLongField(
-          HttpHeader.CONTENT_LENGTH);
-      String uploadUrl = upstreamToProxyResponse.getHeaders().get("X-Goog-Upload-URL");
+    private void commitHeaders(boolean dropLength) {
+      ex.status = upstreamStatus;
+      ex.proxyToClientResponse.status(upstreamStatus);
+      copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers(), dropLength);
+      String uploadUrl = head.headers().get("X-Goog-Upload-URL");
       if (uploadUrl != null) {
-        ex.proxyToClientResponse.getHeaders().put("X-Goog-Upload-URL",
-            rewriteUploadUrl(uploadUrl));
+        ex.proxyToClientResponse.headers().set("X-Goog-Upload-URL", rewriteUploadUrl(uploadUrl));
       }
-      int status = upstreamToProxyResponse.getStatus();
-      if (status >= 200 && status < 300
+      if (upstreamStatus >= 200 && upstreamStatus < 300
           && (ex.route.equals("upload") || ex.route.equals("files"))) {
         ex.tap = new ByteArrayOutputStream();
       }
@@ -993,12 +954,11 @@ final class GeminiProxy {
           + (query == null ? "" : "?" + query);
     }
 
-    private void tap(ByteBuffer buffer) {
+    private void tap(ByteBuf buffer) {
       if (ex.tap == null || ex.tap.size() >= GeminiClassifier.MAX_PEEK_BYTES) return;
-      ByteBuffer copy = buffer.duplicate();
-      int n = Math.min(copy.remaining(), GeminiClassifier.MAX_PEEK_BYTES - ex.tap.size());
+      int n = Math.min(buffer.readableBytes(), GeminiClassifier.MAX_PEEK_BYTES - ex.tap.size());
       byte[] bytes = new byte[n];
-      copy.get(bytes);
+      buffer.getBytes(buffer.readerIndex(), bytes);
       ex.tap.write(bytes, 0, n);
     }
 
@@ -1010,39 +970,45 @@ final class GeminiProxy {
     }
 
     @Override
-    public void onContent(org.eclipse.jetty.client.Response upstreamToProxyResponse,
-        Content.Chunk chunk, Runnable demander) {
+    public void onContent(ByteBuf chunk, boolean last) {
       switch (phase) {
         case STREAMING -> {
-          // The client releases the chunk when onContent returns: keep it until written.
-          tap(chunk.getByteBuffer());
-          chunk.retain();
-          ex.beforeWrite(false, chunk.getByteBuffer().remaining());
-          ex.proxyToClientResponse.write(false, chunk.getByteBuffer(), Callback.from(() -> {
-            chunk.release();
-            demander.run();
-          }, failure -> {
-            chunk.release();
-            upstreamToProxyResponse.abort(failure);
-          }));
-        }
-        case PEEKING -> {
-          ByteBuffer buffer = chunk.getByteBuffer();
-          int room = GeminiClassifier.MAX_PEEK_BYTES - peek.size();
-          int n = Math.min(room, buffer.remaining());
-          byte[] bytes = new byte[n];
-          buffer.get(bytes);
-          peek.write(bytes, 0, n);
-          if (peek.size() >= GeminiClassifier.MAX_PEEK_BYTES) {
-            // Copy what is left of this chunk: it is released when onContent returns.
-            byte[] left = new byte[buffer.remaining()];
-            buffer.get(left);
-            decideAfterPeek(upstreamToProxyResponse, false, ByteBuffer.wrap(left), demander);
-          } else {
-            demander.run();
+          tap(chunk);
+          if (last) {
+            phase = Phase.DONE;
+            pinDeclaredFiles();
+            ex.upstreamRequest = null;
+            ex.proxyToClientResponse.write(true, chunk, ex::finish);
+            return;
+          }
+          ex.proxyToClientResponse.write(false, chunk, failure -> {
+            if (failure != null) ex.onClientFailure(failure);
+          });
+          if (!ex.proxyToClientResponse.isWritable()) {
+            Upstream.Attempt a = ex.upstreamRequest;
+            if (a != null) {
+              a.pause();
+              ex.proxyToClientResponse.whenWritable(a::resume);
+            }
           }
         }
-        default -> demander.run();
+        case PEEKING -> {
+          int room = GeminiClassifier.MAX_PEEK_BYTES - peek.size();
+          int n = Math.min(room, chunk.readableBytes());
+          byte[] bytes = new byte[n];
+          chunk.readBytes(bytes);
+          peek.write(bytes, 0, n);
+          if (last) {
+            chunk.release();
+            ex.upstreamRequest = null;
+            decideAfterPeek(true, null);
+          } else if (peek.size() >= GeminiClassifier.MAX_PEEK_BYTES) {
+            decideAfterPeek(false, chunk); // the rest of this chunk goes after the peek
+          } else {
+            chunk.release();
+          }
+        }
+        default -> chunk.release();
       }
     }
 
@@ -1050,10 +1016,9 @@ final class GeminiProxy {
      * Classifies the peeked error body and either returns this response (peeked bytes first, then
      * whatever remains, streamed) or drops it and retries.
      */
-    private void decideAfterPeek(org.eclipse.jetty.client.Response upstreamToProxyResponse,
-        boolean complete, ByteBuffer rest, Runnable demander) {
+    private void decideAfterPeek(boolean complete, ByteBuf rest) {
       byte[] peeked = peek.toByteArray();
-      Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.getHeaders()::get,
+      Outcome o = classifier.classify(upstreamStatus, head.headers()::get,
           new String(peeked, StandardCharsets.UTF_8));
       Decision decision = report(o);
       // A response not read to its end cannot be kept whole for later: drop it only when the
@@ -1069,7 +1034,7 @@ final class GeminiProxy {
         last = ex.reserved == null;
       }
       if (last) {
-        commitHeaders(upstreamToProxyResponse, false);
+        commitHeaders(false);
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
@@ -1077,29 +1042,22 @@ final class GeminiProxy {
         }
         if (complete) {
           phase = Phase.DONE;
-          ex.beforeWrite(true, peeked.length);
-          ex.proxyToClientResponse.write(true, ByteBuffer.wrap(peeked), ex.finishing());
+          ex.proxyToClientResponse.write(true, Unpooled.wrappedBuffer(peeked), ex::finish);
         } else {
           phase = Phase.STREAMING;
-          ByteBuffer first = ByteBuffer.wrap(peeked);
-          ex.beforeWrite(false, peeked.length);
-          ex.proxyToClientResponse.write(false, first, Callback.from(() -> {
-            if (rest != null && rest.hasRemaining()) {
-              ex.beforeWrite(false, rest.remaining());
-              ex.proxyToClientResponse.write(false, rest, Callback.from(demander,
-                  upstreamToProxyResponse::abort));
-            } else {
-              demander.run();
-            }
-          }, upstreamToProxyResponse::abort));
+          ex.proxyToClientResponse.write(false, Unpooled.wrappedBuffer(peeked), x -> { });
+          onContent(rest, false);
         }
         return;
       }
-      Kept keep = new Kept(upstreamStatus, HttpFields.build(upstreamToProxyResponse.getHeaders())
-          .asImmutable(), peeked, complete);
+      Kept keep = new Kept(upstreamStatus, new DefaultHttpHeaders().set(head.headers()), peeked,
+          complete);
       if (!complete) {
         phase = Phase.DISCARDED;
-        upstreamToProxyResponse.abort(new java.util.concurrent.CancellationException(
+        rest.release();
+        Upstream.Attempt a = ex.upstreamRequest;
+        ex.upstreamRequest = null;
+        if (a != null) a.abort(new java.util.concurrent.CancellationException(
             "retrying on another key"));
       } else {
         phase = Phase.DONE;
@@ -1108,22 +1066,9 @@ final class GeminiProxy {
     }
 
     @Override
-    public void onComplete(Result result) {
+    public void onFailure(Throwable failure) {
       Phase p = phase;
-      if (result.isSucceeded()) {
-        switch (p) {
-          case PEEKING -> decideAfterPeek(result.getResponse(), true, null, null);
-          case STREAMING -> {
-            phase = Phase.DONE;
-            pinDeclaredFiles();
-            ex.beforeWrite(true, 0);
-            ex.proxyToClientResponse.write(true, BufferUtil.EMPTY_BUFFER, ex.finishing());
-          }
-          default -> { }
-        }
-        return;
-      }
-      Throwable failure = result.getFailure();
+      ex.upstreamRequest = null;
       if (ex.clientGone != null && (p == Phase.WAITING || p == Phase.PEEKING)) {
         // Aborted because the client left: not the key's fault, and nobody to retry for.
         phase = Phase.DONE;
@@ -1151,8 +1096,6 @@ final class GeminiProxy {
           ex.lastTimedOut = isTimeout(failure);
           if (decision.kind() != Decision.Kind.RETURN) {
             ex.retry(decision, o, lease, null);
-          } else if (ex.kept != null) {
-            ex.sendKept();
           } else {
             ex.transportProblem();
           }
@@ -1167,7 +1110,8 @@ final class GeminiProxy {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("keyId",
               lease.key().id()).log("upstream->proxy failed mid-response: {}",
               failure.getClass().getSimpleName());
-          ex.finishing().failed(failure);
+          ex.proxyToClientResponse.abort();
+          ex.finish(failure);
         }
         default -> { }
       }
@@ -1179,7 +1123,8 @@ final class GeminiProxy {
 
     private boolean isTimeout(Throwable t) {
       for (Throwable c = t; c != null; c = c.getCause()) {
-        if (c instanceof TimeoutException || c instanceof java.net.SocketTimeoutException) {
+        if (c instanceof TimeoutException || c instanceof java.net.SocketTimeoutException
+            || c instanceof io.netty.channel.ConnectTimeoutException) {
           return true;
         }
       }

@@ -23,7 +23,7 @@ final class LoggingSetup {
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) return;
     ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     root.setLevel(Level.toLevel(config.logLevel(), Level.INFO));
-    context.getLogger("org.eclipse.jetty").setLevel(Level.WARN);
+    context.getLogger("io.netty").setLevel(Level.WARN);
     Encoder<ILoggingEvent> encoder;
     if (config.logJson()) {
       JsonEncoder json = new JsonEncoder();

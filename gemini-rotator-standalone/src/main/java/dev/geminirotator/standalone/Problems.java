@@ -2,11 +2,9 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import java.nio.charset.StandardCharsets;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Callback;
+import java.util.function.Consumer;
 
 /**
  * Writes the RFC 7807 problem documents the proxy produces itself: {@code type}, {@code title},
@@ -23,22 +21,40 @@ final class Problems {
   }
 
   /**
-   * Sends a problem and completes the callback.
+   * Sends a problem, ending the response.
    *
    * @param slug the last part of the type URI, e.g. {@code no-key-available}
    * @param gemini whether to add Gemini's {@code error} object
    * @param retryAfterSeconds the {@code Retry-After} value, or a negative number for none
+   * @param onDone gets {@code null} once sent, else the failure
    */
-  static void send(Request request, Response response, Callback callback, int status, String slug,
+  static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
+      String title, String detail, boolean gemini, long retryAfterSeconds,
+      Consumer<Throwable> onDone) {
+    byte[] bytes = body(status, slug, title, detail, request.path(), request.requestId(),
+        gemini);
+    response.headers().set("Cache-Control", "no-store");
+    if (retryAfterSeconds >= 0) {
+      response.headers().set("Retry-After", Long.toString(retryAfterSeconds));
+    }
+    response.send(status, "application/problem+json", bytes, onDone);
+  }
+
+  /** Sends a problem; nothing to do when it is written. */
+  static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
       String title, String detail, boolean gemini, long retryAfterSeconds) {
+    send(request, response, status, slug, title, detail, gemini, retryAfterSeconds, x -> { });
+  }
+
+  /** The problem document's bytes. */
+  static byte[] body(int status, String slug, String title, String detail, String instance,
+      String requestId, boolean gemini) {
     ObjectNode body = JSON.createObjectNode();
     body.put("type", TYPE_BASE + slug);
     body.put("title", title);
     body.put("status", status);
     body.put("detail", detail);
-    String instance = instanceOf(request);
     if (instance != null) body.put("instance", instance);
-    String requestId = RequestIds.get(request);
     if (requestId != null) body.put("requestId", requestId);
     if (gemini) {
       ObjectNode error = body.putObject("error");
@@ -46,28 +62,10 @@ final class Problems {
       error.put("message", detail);
       error.put("status", grpcStatus(status));
     }
-    byte[] bytes;
     try {
-      bytes = JSON.writeValueAsBytes(body);
+      return JSON.writeValueAsBytes(body);
     } catch (Exception e) {
-      bytes = ("{\"status\":" + status + "}").getBytes(StandardCharsets.UTF_8);
-    }
-    response.setStatus(status);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/problem+json");
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-    if (retryAfterSeconds >= 0) {
-      response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(retryAfterSeconds));
-    }
-    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
-    response.write(true, java.nio.ByteBuffer.wrap(bytes), callback);
-  }
-
-  /** The request's path, or {@code null} for a request line too broken to have one. */
-  private static String instanceOf(Request request) {
-    try {
-      return request.getHttpURI() == null ? null : request.getHttpURI().getPath();
-    } catch (RuntimeException e) {
-      return null;
+      return ("{\"status\":" + status + "}").getBytes(StandardCharsets.UTF_8);
     }
   }
 

@@ -18,11 +18,32 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,56 +51,49 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
-import org.eclipse.jetty.http.HttpCookieStore;
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.http.HttpMethod;
-import org.eclipse.jetty.io.ClientConnector;
-import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
-import org.eclipse.jetty.server.NetworkConnector;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.SecureRequestCustomizer;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.SslConnectionFactory;
-import org.eclipse.jetty.server.handler.GracefulHandler;
-import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.ssl.SslContextFactory;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running proxy: a Jetty server with the proxied Gemini routes, {@code /health},
- * {@code /health/detailed}, {@code /metrics} and the admin API, an upstream HttpClient, the key
+ * The running proxy: a Netty HTTP/1.1 server with the proxied Gemini routes, {@code /health},
+ * {@code /health/detailed}, {@code /metrics} and the admin API, the upstream client, the key
  * rotator and the circuit guard. {@link #start} builds and starts everything; {@link #reload}
  * swaps in a new configuration's keys, tokens and limits without dropping a connection;
  * {@link #close} drains in-flight requests and streams up to {@code server.drain-timeout}, then
  * closes the rotator (which flushes its store). Thread-safe.
+ *
+ * <p>Each client connection lives on one event loop (one per core), and its requests' upstream
+ * connections, retries and timers on the same loop: a request never changes thread. Work that may
+ * block (the admin API, readiness, the metrics scrape, file pins in a shared store) runs on a
+ * small separate pool.
  */
 public final class ProxyServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
-  /** Proxy→upstream requests that may wait for a connection; far above what the fds allow. */
-  static final int MAX_QUEUED_UPSTREAM_REQUESTS = 65_536;
   /** Listen backlog: connections the kernel completes before the proxy accepts them. */
   static final int ACCEPT_QUEUE_SIZE = 1024;
+  /** The longest request line and the largest request head accepted (as Jetty's defaults). */
+  static final int MAX_REQUEST_LINE = 8 * 1024;
+  static final int MAX_REQUEST_HEAD = 8 * 1024;
 
-  private final Server server;
-  private final HttpClient client;
-  private final QueuedThreadPool threads;
+  private final EventLoopGroup loops;
+  private final Channel serverChannel;
+  private final ChannelGroup connections;
+  private final Upstream upstream;
+  private final ThreadPoolExecutor blocking;
+  private final Routes routes;
+  private final ProxyMetrics metrics;
   private final GeminiKeyRotator rotator;
   private final ResilientCircuitGuard guard;
   private final PrometheusMeterRegistry registry;
   private final RotatorMetrics rotatorMetrics;
-  private final ScheduledExecutorService scheduler;
   private final Instant startedAt;
   private final Clock clock;
   private volatile Settings settings;
@@ -108,99 +122,64 @@ public final class ProxyServer implements AutoCloseable {
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
-    ProxyMetrics metrics = new ProxyMetrics(registry);
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "gemini-rotator-retry");
-      t.setDaemon(true);
-      return t;
-    });
+    this.metrics = new ProxyMetrics(registry);
+    this.blocking = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(10_000), r -> {
+          Thread t = new Thread(r, "gemini-rotator-blocking");
+          t.setDaemon(true);
+          return t;
+        });
+    blocking.allowCoreThreadTimeOut(true);
 
-    ClientConnector connector = new ClientConnector();
-    connector.setSslContextFactory(new SslContextFactory.Client());
-    this.client = new HttpClient(new HttpClientTransportOverHTTP(connector));
-    client.setFollowRedirects(false);
-    client.setConnectTimeout(config.connectTimeout().toMillis());
-    client.setIdleTimeout(config.upstreamIdleTimeout().toMillis());
-    client.setMaxConnectionsPerDestination(config.maxConnections());
-    // Requests beyond max-connections wait for a free upstream connection (within the request
-    // timeout). Jetty's default queue of 1,024 failed the rest at once with
-    // RejectedExecutionException: a burst of streams then counted as upstream failures and
-    // opened the breaker for everyone (found by benchmarks/load/sse.sh).
-    client.setMaxRequestsQueuedPerDestination(MAX_QUEUED_UPSTREAM_REQUESTS);
-    client.setUserAgentField(null);
-    // No cookie jar: Jetty's default one kept the upstream's Set-Cookie and sent it with every
-    // later request, whichever client and key (a leak between clients); it also rebuilt each
-    // request's java.net.URI to look cookies up. A client's own Cookie header is still forwarded.
-    client.setHttpCookieStore(new HttpCookieStore.Empty());
-    client.getContentDecoderFactories().clear();
-    // One thread pool for the server and the upstream client, as Jetty's own ProxyHandler does:
-    // a second pool (Jetty's default, up to 200 threads) doubled the threads under load, each
-    // with its stack and malloc arena, for no throughput. Started here and stopped in
-    // closeQuietly(), so that neither the server nor the client stops it under the other.
-    this.threads = new QueuedThreadPool(400, 8);
-    threads.setName("proxy");
-    Executor virtual = virtualThreadExecutor();
-    if (virtual != null) threads.setVirtualThreadsExecutor(virtual);
-    threads.start();
-    client.setExecutor(threads);
+    boolean epoll = Epoll.isAvailable();
+    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    this.loops = new MultiThreadIoEventLoopGroup(Math.max(1,
+        Runtime.getRuntime().availableProcessors()), r -> {
+          Thread t = new Thread(r, "gemini-rotator-io");
+          t.setDaemon(false);
+          return t;
+        }, io);
+    Class<? extends SocketChannel> clientType = epoll ? EpollSocketChannel.class
+        : NioSocketChannel.class;
+    Class<? extends ServerChannel> serverType = epoll ? EpollServerSocketChannel.class
+        : NioServerSocketChannel.class;
+    this.connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     try {
-      client.start();
-    } catch (Exception e) {
-      threads.stop();
-      throw e;
-    }
-    // No 401/407 authentication (or other protocol) handling: Jetty's handlers, installed by
-    // start(), would turn Gemini's 401 (a rejected key) into an exception. Gemini's answers go
-    // back to the classifier as they are, like Jetty's own proxy does.
-    client.getProtocolHandlers().clear();
-
-    this.server = new Server(threads);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setSendServerVersion(false);
-    http.setSendXPoweredBy(false);
-    http.setSendDateHeader(true);
-    // Jetty's header cache matches values case-insensitively by default: on a kept-alive
-    // connection "Authorization: Bearer <TOKEN in other case>" would come back as the cached
-    // field of the previous request, a wrong token accepted or a right one refused.
-    http.setHeaderCacheCaseSensitive(true);
-    // Jetty has no deadline for a request head: a client trickling header bytes would hold a
-    // connection forever (issue 7). HeaderDeadline adds one; 0s disables it.
-    HttpConnectionFactory http1 = config.headerTimeout().isZero()
-        ? new HttpConnectionFactory(http)
-        : new HeaderDeadline.Factory(http, config.headerTimeout());
-    ServerConnector serverConnector;
-    if (config.tlsKeystore() != null) {
-      SslContextFactory.Server tls = new SslContextFactory.Server();
-      tls.setKeyStorePath(config.tlsKeystore());
-      tls.setKeyStoreType(config.tlsKeystoreType());
-      if (config.tlsKeystorePassword() != null) tls.setKeyStorePassword(
-          config.tlsKeystorePassword());
-      http.addCustomizer(new SecureRequestCustomizer());
-      serverConnector = new ServerConnector(server, new SslConnectionFactory(tls, "http/1.1"),
-          http1);
-    } else {
-      serverConnector = new ServerConnector(server, http1);
-    }
-    serverConnector.setHost(config.host());
-    serverConnector.setPort(config.port());
-    serverConnector.setIdleTimeout(config.idleTimeout().toMillis());
-    // The JDK's default listen backlog is 50: a burst of new client connections beyond it has
-    // its SYNs dropped and waits 1 s, 3 s, 7 s... to connect (found by benchmarks/load/sse.sh).
-    serverConnector.setAcceptQueueSize(ACCEPT_QUEUE_SIZE);
-    server.addConnector(serverConnector);
-
-    GeminiProxy proxy = new GeminiProxy(client, rotator, guard, GeminiClassifier.defaults(),
-        metrics, scheduler, () -> settings, clock, new FilePins(clock, rotator.store()),
-        config.upstreamBaseUrl().toString().replaceAll("/+$", ""));
-    AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
-        runtimeKeys);
-    server.setHandler(HeaderDeadline.handler(new GracefulHandler(new Routes(proxy, admin))));
-    server.setErrorHandler(new ProblemErrorHandler());
-    server.setStopTimeout(config.drainTimeout().toMillis());
-    server.setStopAtShutdown(false);
-    try {
-      server.start();
-    } catch (Exception e) {
+      this.upstream = new Upstream(config.upstreamBaseUrl(), loops, clientType,
+          config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout());
+      String basePath = config.upstreamBaseUrl().getRawPath();
+      GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
+          metrics, blocking, () -> settings, clock,
+          new FilePins(clock, rotator.store(), blocking),
+          basePath == null ? "" : basePath.replaceAll("/+$", ""));
+      AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
+          runtimeKeys);
+      this.routes = new Routes(() -> settings, proxy, admin, registry, this::detailedHealth,
+          blocking);
+      SslContext tls = config.tlsKeystore() == null ? null : serverTls(config);
+      long idleMillis = config.idleTimeout().toMillis();
+      ServerBootstrap bootstrap = new ServerBootstrap().group(loops).channel(serverType)
+          .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
+          .option(ChannelOption.SO_REUSEADDR, true)
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+              connections.add(ch);
+              HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
+              ch.pipeline().addLast(deadline);
+              if (tls != null) ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+              if (idleMillis > 0) {
+                ch.pipeline().addLast(new IdleStateHandler(0, 0, idleMillis,
+                    TimeUnit.MILLISECONDS));
+              }
+              ch.pipeline().addLast(new HttpServerCodec(MAX_REQUEST_LINE, MAX_REQUEST_HEAD,
+                  16 * 1024));
+              ch.pipeline().addLast(new ClientConnection(routes, deadline));
+            }
+          });
+      this.serverChannel = bootstrap.bind(config.host(), config.port()).sync().channel();
+    } catch (Exception | Error e) {
       closeQuietly();
       throw e;
     }
@@ -209,8 +188,22 @@ public final class ProxyServer implements AutoCloseable {
     }
     log.atInfo().addKeyValue("host", config.host()).addKeyValue("port", port())
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
-        .addKeyValue("virtualThreads", virtual != null)
+        .addKeyValue("transport", epoll ? "epoll" : "nio")
         .log("gemini-rotator proxy listening on {}", uri());
+  }
+
+  /** The server's TLS context from {@code server.tls.keystore}. */
+  private static SslContext serverTls(StandaloneConfig config) throws Exception {
+    KeyStore ks = KeyStore.getInstance(config.tlsKeystoreType());
+    char[] password = config.tlsKeystorePassword() == null ? new char[0]
+        : config.tlsKeystorePassword().toCharArray();
+    try (InputStream in = Files.newInputStream(Path.of(config.tlsKeystore()))) {
+      ks.load(in, password);
+    }
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(
+        KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, password);
+    return SslContextBuilder.forServer(kmf).build();
   }
 
   /**
@@ -234,12 +227,12 @@ public final class ProxyServer implements AutoCloseable {
 
   /** The bound port (useful when the configuration asked for port 0). */
   public int port() {
-    return ((NetworkConnector) server.getConnectors()[0]).getLocalPort();
+    return ((java.net.InetSocketAddress) serverChannel.localAddress()).getPort();
   }
 
-  /** The listening connector (tests pause its accepting). */
-  ServerConnector connector() {
-    return (ServerConnector) server.getConnectors()[0];
+  /** Stops or resumes accepting connections (tests fill the listen backlog). */
+  void accepting(boolean on) {
+    serverChannel.config().setAutoRead(on);
   }
 
   /** The base URI clients use. */
@@ -301,7 +294,8 @@ public final class ProxyServer implements AutoCloseable {
 
   /**
    * Stops accepting connections, lets in-flight requests and streams finish for up to
-   * {@code server.drain-timeout}, then stops the upstream client and closes the rotator.
+   * {@code server.drain-timeout} (new requests on open connections get 503 meanwhile), then closes
+   * every connection, the upstream client and the rotator.
    */
   @Override
   public void close() {
@@ -310,22 +304,35 @@ public final class ProxyServer implements AutoCloseable {
       closed = true;
     }
     log.info("shutting down: draining in-flight requests");
-    try {
-      server.stop();
-    } catch (Exception e) {
-      log.warn("server stop: {}", e.toString());
+    serverChannel.close().awaitUninterruptibly();
+    routes.drain();
+    for (Channel ch : connections) {
+      ch.eventLoop().execute(() -> {
+        ClientConnection c = ch.pipeline().get(ClientConnection.class);
+        if (c != null) c.drain();
+      });
     }
+    long deadline = System.nanoTime() + settings.config.drainTimeout().toNanos();
+    while (metrics.inFlight() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    if (metrics.inFlight() > 0) {
+      log.warn("drain timeout: closing {} requests still in flight", metrics.inFlight());
+    }
+    connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     closeQuietly();
     log.info("shut down");
   }
 
   private void closeQuietly() {
-    try {
-      client.stop();
-    } catch (Exception e) {
-      log.warn("upstream client stop: {}", e.toString());
-    }
-    scheduler.shutdownNow();
+    if (upstream != null) upstream.close();
+    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    blocking.shutdownNow();
     settings.rateLimits.close();
     try {
       rotatorMetrics.close();
@@ -338,11 +345,6 @@ public final class ProxyServer implements AutoCloseable {
       log.warn("rotator close: {}", e.toString());
     }
     registry.close();
-    try {
-      threads.stop();
-    } catch (Exception e) {
-      log.warn("thread pool stop: {}", e.toString());
-    }
   }
 
   /** The project version, from the jar. */
@@ -355,23 +357,6 @@ public final class ProxyServer implements AutoCloseable {
     } catch (IOException e) {
       return "unknown";
     }
-  }
-
-  /** Java 21+: a virtual-thread-per-task executor, found by reflection; else {@code null}. */
-  static Executor virtualThreadExecutor() {
-    if (Runtime.version().feature() < 21) return null;
-    try {
-      return (Executor) Executors.class.getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      return null;
-    }
-  }
-
-  /** Security headers every response carries. */
-  static void securityHeaders(Response response) {
-    response.getHeaders().put("X-Content-Type-Options", "nosniff");
-    response.getHeaders().put("X-Frame-Options", "DENY");
-    response.getHeaders().put("Referrer-Policy", "no-referrer");
   }
 
   /** The health document for {@code /health/detailed}, and whether the proxy is ready. */
@@ -408,135 +393,6 @@ public final class ProxyServer implements AutoCloseable {
     body.put("uptimeSeconds", Duration.between(startedAt, now).toSeconds());
     body.put("version", version());
     return body;
-  }
-
-  /** Routes requests to the proxy, health, metrics and admin endpoints. */
-  private final class Routes extends Handler.Abstract {
-    private final GeminiProxy proxy;
-    private final AdminApi admin;
-
-    Routes(GeminiProxy proxy, AdminApi admin) {
-      this.proxy = proxy;
-      this.admin = admin;
-    }
-
-    @Override
-    public boolean handle(Request request, Response response, Callback callback) {
-      String requestId = RequestIds.assign(request);
-      response.getHeaders().put(RequestIds.HEADER, requestId);
-      securityHeaders(response);
-      String path = request.getHttpURI().getPath();
-      Settings s = settings;
-      if (s.config.corsEnabled() && cors(request, response, callback, s)) return true;
-      String method = request.getMethod();
-      if ((GeminiProxy.isProxied(path) || path.startsWith("/admin"))
-          && !GeminiProxy.isCanonical(path)) {
-        Problems.send(request, response, callback, 400, "bad-path", "Bad request path",
-            "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
-                + " encoded dots, slashes or backslashes", GeminiProxy.isProxied(path), -1);
-        return true;
-      }
-      if (GeminiProxy.isProxied(path) && !GeminiProxy.METHODS.contains(method)) {
-        response.getHeaders().put("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
-        Problems.send(request, response, callback, 405, "method-not-allowed",
-            "Method not allowed", "the Gemini API has no " + (method.length() <= 16 ? method
-                : method.substring(0, 16) + "…") + " requests", true, -1);
-        return true;
-      }
-      if (GeminiProxy.isProxied(path)) {
-        try {
-          proxy.handle(request, response, callback);
-        } catch (RuntimeException e) {
-          log.atError().addKeyValue("requestId", requestId)
-              .log("proxy handler failed: {}", e.getClass().getName());
-          if (!response.isCommitted()) {
-            Problems.send(request, response, callback, 500, "proxy-error", "Proxy error",
-                "the proxy failed to handle the request", true, -1);
-          } else {
-            callback.failed(e);
-          }
-        }
-        return true;
-      }
-      if (path.equals("/health") && isGet(method)) {
-        json(response, callback, 200, "{\"status\":\"UP\"}");
-        return true;
-      }
-      if (path.equals("/health/detailed") && isGet(method)) {
-        ObjectNode body = detailedHealth();
-        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-        json(response, callback, "UP".equals(body.get("status").asText()) ? 200 : 503,
-            body.toString());
-        return true;
-      }
-      if (path.equals("/metrics") && isGet(method)) {
-        byte[] text = registry.scrape().getBytes(StandardCharsets.UTF_8);
-        response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8");
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, text.length);
-        response.write(true, ByteBuffer.wrap(text), callback);
-        return true;
-      }
-      if (path.equals("/health") || path.equals("/health/detailed")
-          || path.equals("/metrics")) {
-        response.getHeaders().put("Allow", "GET, HEAD");
-        Problems.send(request, response, callback, 405, "method-not-allowed",
-            "Method not allowed", path + " answers GET and HEAD only", false, -1);
-        return true;
-      }
-      if (path.equals("/admin") || path.startsWith("/admin/")) {
-        admin.handle(request, response, callback);
-        return true;
-      }
-      Problems.send(request, response, callback, 404, "not-found", "Not found",
-          "no route for " + method + " " + path + "; proxied prefixes are /v1beta/, /v1/ and"
-              + " /upload/", false, -1);
-      return true;
-    }
-
-    private boolean isGet(String method) {
-      return HttpMethod.GET.is(method) || HttpMethod.HEAD.is(method);
-    }
-
-    /** Adds CORS headers; answers preflights. Returns whether the request was answered. */
-    private boolean cors(Request request, Response response, Callback callback, Settings s) {
-      String origin = request.getHeaders().get(HttpHeader.ORIGIN);
-      if (origin == null) return false;
-      List<String> allowed = s.config.corsOrigins();
-      boolean ok = allowed.contains("*") || allowed.contains(origin);
-      if (!ok) return false;
-      response.getHeaders().put("Access-Control-Allow-Origin", allowed.contains("*") ? "*"
-          : origin);
-      response.getHeaders().add(HttpHeader.VARY, "Origin");
-      response.getHeaders().put("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
-      if (HttpMethod.OPTIONS.is(request.getMethod())
-          && request.getHeaders().get("Access-Control-Request-Method") != null) {
-        response.getHeaders().put("Access-Control-Allow-Methods",
-            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-        response.getHeaders().put("Access-Control-Allow-Headers",
-            "Content-Type, Authorization, x-goog-api-key, x-goog-api-client, X-Request-Id,"
-                + " X-Goog-Upload-Protocol, X-Goog-Upload-Command, X-Goog-Upload-Offset,"
-                + " X-Goog-Upload-Header-Content-Length, X-Goog-Upload-Header-Content-Type");
-        response.getHeaders().put("Access-Control-Max-Age", "600");
-        response.setStatus(204);
-        callback.succeeded();
-        return true;
-      }
-      return false;
-    }
-  }
-
-  static void json(Response response, Callback callback, int status, String json) {
-    json(response, callback, status, json, "application/json");
-  }
-
-  static void json(Response response, Callback callback, int status, String json, String type) {
-    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
-    response.setStatus(status);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
-    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
-    response.write(true, ByteBuffer.wrap(bytes), callback);
   }
 
   @Override

@@ -3,7 +3,6 @@ package dev.geminirotator.standalone;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
-import org.eclipse.jetty.server.Request;
 
 /**
  * Request ids: the client's {@code X-Request-Id} when it is sane (at most 64 characters of
@@ -17,17 +16,16 @@ import org.eclipse.jetty.server.Request;
 final class RequestIds {
 
   static final String HEADER = "X-Request-Id";
-  static final String ATTRIBUTE = RequestIds.class.getName();
   private static final Pattern SANE = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   private RequestIds() {
   }
 
   /** Assigns the request its id and returns it. */
-  static String assign(Request request) {
-    String given = request.getHeaders().get(HEADER);
+  static String assign(ProxyRequest request) {
+    String given = request.header(HEADER);
     String id = given != null && SANE.matcher(given).matches() ? given : newId();
-    request.setAttribute(ATTRIBUTE, id);
+    request.requestId(id);
     return id;
   }
 
@@ -37,11 +35,5 @@ final class RequestIds {
     long msb = (random.nextLong() & ~0xF000L) | 0x4000L;
     long lsb = (random.nextLong() & ~(0xC000L << 48)) | (0x8000L << 48);
     return new UUID(msb, lsb).toString();
-  }
-
-  /** The id assigned to this request, or {@code null}. */
-  static String get(Request request) {
-    Object id = request.getAttribute(ATTRIBUTE);
-    return id instanceof String s ? s : null;
   }
 }

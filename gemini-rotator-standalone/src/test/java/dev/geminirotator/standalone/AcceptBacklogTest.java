@@ -20,7 +20,7 @@ class AcceptBacklogTest {
   @Test
   void connectionsBeyondTheJdkDefaultBacklogConnectWhileAcceptingIsPaused() throws Exception {
     try (Harness h = new Harness("")) {
-      h.proxy.connector().setAccepting(false);
+      h.proxy.accepting(false);
       List<Socket> sockets = new ArrayList<>();
       int connected = 0;
       try {
@@ -36,7 +36,7 @@ class AcceptBacklogTest {
         }
       } finally {
         for (Socket s : sockets) s.close();
-        h.proxy.connector().setAccepting(true);
+        h.proxy.accepting(true);
       }
       assertEquals(CONNECTIONS, connected);
       assertEquals(200, h.get("/health").statusCode());

@@ -155,12 +155,31 @@ class BadInputTest {
     start(Yaml.keys(2));
     for (String header : List.of("X-Custom: a\u0000b\r\n", "X-Custom: a\rb\r\n",
         "X-Custom: a\u0001b\r\n", "x-goog-api-key: " + TOKEN + "\u0000\r\n",
-        "X-Request-Id: ab\u0000cd\r\n", "X-Folded: a\r\n injected: yes\r\n")) {
+        "X-Request-Id: ab\u0000cd\r\n")) {
       // (A bare LF ends a header line, as RFC 9112 lets a server read it: two headers, not one.)
       String raw = rawGet("/v1beta/models", header.startsWith("x-goog") ? header : AUTH + header);
       assertProblem(header.replace("\u0000", "\\0").replace("\r", "\\r"), raw, 400);
     }
     assertThat(f.upstream.getRequestCount()).isZero();
+    assertStillHealthy();
+  }
+
+  @Test
+  void aFoldedHeaderLineNeverBecomesAHeaderOfItsOwn() throws Exception {
+    // RFC 9112 5.2: a server either refuses obs-fold with 400 or replaces it with spaces before
+    // forwarding. Either way the continuation line must not turn into a header of its own.
+    start(Yaml.keys(2));
+    f.enqueue(200, "{\"models\":[]}");
+    String raw = rawGet("/v1beta/models", AUTH + "X-Folded: a\r\n injected: yes\r\n");
+    if (status(raw) == 400) {
+      assertProblem("folded header", raw, 400);
+      assertThat(f.upstream.getRequestCount()).isZero();
+    } else {
+      assertThat(status(raw)).isEqualTo(200);
+      RecordedRequest seen = f.upstream.takeRequest(5, TimeUnit.SECONDS);
+      assertThat(seen.getHeaders().values("X-Folded")).containsExactly("a injected: yes");
+      assertThat(seen.getHeaders().get("injected")).isNull();
+    }
     assertStillHealthy();
   }
 

@@ -1,0 +1,401 @@
+package dev.geminirotator.standalone;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.ClosedChannelException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * One client connection: decodes requests one at a time (pipelined requests wait, decoded, until
+ * the response before them has ended), reads each body whole up to a limit, hands each request to
+ * {@link Routes}, and tells the request's handler when the client goes away (the connection
+ * closes, or is idle for {@code server.idle-timeout}). Event-loop confined.
+ */
+final class ClientConnection extends ChannelInboundHandlerAdapter {
+
+  /** Decoded messages of pipelined requests held before reading pauses. */
+  private static final int MAX_QUEUED = 64;
+
+  private final Routes routes;
+  private final HeaderDeadline deadline;
+  private ChannelHandlerContext ctx;
+  private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
+  private final List<Runnable> writable = new ArrayList<>(1);
+  /** The request being read or answered, or null between requests. */
+  private Call call;
+  /** Dropping the rest of a body whose request was answered early. */
+  private long discarding = -1;
+
+  ClientConnection(Routes routes, HeaderDeadline deadline) {
+    this.routes = routes;
+    this.deadline = deadline;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof HttpObject o)) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if ((call != null && call.bodyRead && discarding < 0) || !queued.isEmpty()) {
+      queued.add(o);
+      if (queued.size() >= MAX_QUEUED) ctx.channel().config().setAutoRead(false);
+      return;
+    }
+    process(o);
+  }
+
+  private void process(HttpObject o) {
+    if (discarding >= 0) {
+      if (o instanceof HttpContent c) {
+        discarding += c.content().readableBytes();
+        boolean last = c instanceof LastHttpContent;
+        c.release();
+        if (discarding > GeminiProxy.DISCARD_BEFORE_413) {
+          ctx.close();
+          return;
+        }
+        if (last) discarding = -1;
+        return;
+      }
+      discarding = -1; // a new request: the last body ended without a LastHttpContent
+    }
+    if (o instanceof HttpRequest head) {
+      startCall(head);
+      if (o instanceof HttpContent c) content(c);
+      return;
+    }
+    if (o instanceof HttpContent c) content(c);
+  }
+
+  private void startCall(HttpRequest head) {
+    deadline.headComplete();
+    if (head.decoderResult().isFailure()) {
+      badHead(head);
+      return;
+    }
+    String[] target = ProxyRequest.isPrintableAscii(head.uri())
+        ? ProxyRequest.splitTarget(head.uri()) : null;
+    if (target == null) {
+      call = null;
+      plainError(400, "the request target must be a path or an absolute http(s) URL of visible ASCII characters");
+      return;
+    }
+    boolean secure = ctx.pipeline().get(SslHandler.class) != null;
+    ProxyRequest request = new ProxyRequest(head, target[0], target[1],
+        ctx.channel().remoteAddress(), ctx.channel().localAddress(), secure);
+    boolean http10 = head.protocolVersion().equals(HttpVersion.HTTP_1_0);
+    ProxyResponse response = new ProxyResponse(this, ctx.channel(), HttpUtil.isKeepAlive(head),
+        head.method().equals(HttpMethod.HEAD), http10);
+    Call c = new Call(request, response, HttpUtil.is100ContinueExpected(head));
+    call = c;
+    routes.handle(c);
+  }
+
+  private void content(HttpContent content) {
+    Call c = call;
+    if (c == null || c.bodyRead) {
+      content.release();
+      return;
+    }
+    c.received += content.content().readableBytes();
+    c.add(content);
+  }
+
+  /** The request line or a header could not be decoded: a problem, then close. */
+  private void badHead(HttpRequest head) {
+    Throwable cause = head.decoderResult().cause();
+    int status = 400;
+    String detail = "the request head is malformed";
+    if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      detail = "the request line is too long";
+    } else if (cause instanceof TooLongHttpHeaderException
+        || cause instanceof TooLongFrameException) {
+      status = 431;
+      detail = "the request headers are too large";
+    }
+    call = null;
+    routes.badRequestHead(ctx.channel(), status, detail);
+    ctx.channel().config().setAutoRead(false);
+  }
+
+  private void plainError(int status, String text) {
+    routes.badRequestHead(ctx.channel(), status, text);
+    ctx.channel().config().setAutoRead(false);
+  }
+
+  /** Called by {@link ProxyResponse} once the last byte of {@code response} was written. */
+  void responseEnded(ProxyResponse response, boolean close) {
+    Call c = call;
+    if (c == null || c.response != response) return;
+    call = null;
+    deadline.requestCompleted();
+    if (close || c.expectContinue && !c.bodyRead && !c.continued) {
+      ctx.close();
+      return;
+    }
+    if (!c.bodyRead) {
+      c.bodyRead = true;
+      c.body = null;
+      c.dropEarly();
+      discarding = c.ended ? -1 : c.received;
+    }
+    // Hand on the requests the client pipelined meanwhile, in order.
+    while (call == null || !call.bodyRead || discarding >= 0) {
+      HttpObject next = queued.poll();
+      if (next == null) break;
+      process(next);
+      if (!ctx.channel().isActive()) break;
+    }
+    if (queued.size() < MAX_QUEUED) ctx.channel().config().setAutoRead(true);
+  }
+
+  /** Shutting down: the connection closes after the response in progress, if any. */
+  void drain() {
+    Call c = call;
+    if (c != null) c.response.closeAfter();
+  }
+
+  void whenWritable(Runnable task) {
+    if (ctx.channel().isWritable()) {
+      task.run();
+    } else {
+      writable.add(task);
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable() && !writable.isEmpty()) {
+      List<Runnable> tasks = new ArrayList<>(writable);
+      writable.clear();
+      for (Runnable t : tasks) t.run();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) {
+      Call c = call;
+      if (c != null && !c.bodyRead && !c.response.isCommitted() && c.onBody != null) {
+        c.bodyFailed(new TimeoutException("idle timeout while reading the request body"));
+      } else {
+        ctx.close();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    for (HttpObject o; (o = queued.poll()) != null; ) ReferenceCountUtil.release(o);
+    writable.clear();
+    Call c = call;
+    call = null;
+    if (c != null) c.gone(new ClosedChannelException());
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close(); // a reset or a TLS failure: the client is gone
+  }
+
+  /**
+   * One request on this connection: its body as it arrives, and who wants to know when the client
+   * goes away.
+   */
+  final class Call {
+    final ProxyRequest request;
+    final ProxyResponse response;
+    final boolean expectContinue;
+    boolean continued;
+    boolean bodyRead;
+    long received;
+    private long max = -1;
+    private ByteArrayOutputStream body;
+    private Consumer<byte[]> onBody;
+    private Consumer<Throwable> onBodyFailure;
+    private Runnable onTooLarge;
+    private Runnable afterDiscard;
+    private Consumer<Throwable> onGone;
+    private final ArrayDeque<HttpContent> early = new ArrayDeque<>();
+    private boolean ended;
+
+    Call(ProxyRequest request, ProxyResponse response, boolean expectContinue) {
+      this.request = request;
+      this.response = response;
+      this.expectContinue = expectContinue;
+    }
+
+    /** Reads the body whole, up to {@code max} bytes; then {@code then}, or {@code tooLarge}. */
+    void readBody(long max, Consumer<byte[]> then, Consumer<Throwable> failed,
+        Runnable tooLarge) {
+      this.max = max;
+      this.onBody = then;
+      this.onBodyFailure = failed;
+      this.onTooLarge = tooLarge;
+      long declared = request.contentLength();
+      this.body = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 0), 64 * 1024));
+      sendContinue();
+      for (HttpContent c; (c = early.poll()) != null; ) add(c);
+      if (ended && !bodyRead) deliver();
+    }
+
+    /**
+     * Reads and drops the body, up to {@link GeminiProxy#DISCARD_BEFORE_413} bytes, then runs
+     * {@code then}; a larger body gets {@code then} at once and the connection closes after.
+     */
+    void discardThen(Runnable then) {
+      this.afterDiscard = then;
+      if (request.contentLength() - received > GeminiProxy.DISCARD_BEFORE_413) {
+        response.closeAfter();
+        then.run();
+        return;
+      }
+      sendContinue();
+      for (HttpContent c; (c = early.poll()) != null; ) add(c);
+    }
+
+    /** Runs {@code listener} once if the client goes away before the response ended. */
+    void onGone(Consumer<Throwable> listener) {
+      this.onGone = listener;
+    }
+
+    boolean isGone() {
+      return !ctx.channel().isActive();
+    }
+
+    /** The event loop of this connection. */
+    io.netty.channel.EventLoop eventLoop() {
+      return ctx.channel().eventLoop();
+    }
+
+    private void sendContinue() {
+      if (expectContinue && !continued && !ended) {
+        continued = true;
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+            HttpResponseStatus.CONTINUE));
+      }
+    }
+
+    void add(HttpContent content) {
+      boolean last = content instanceof LastHttpContent;
+      if (afterDiscard != null) {
+        content.release();
+        if (last || received > GeminiProxy.DISCARD_BEFORE_413) {
+          bodyRead = last;
+          if (!last) response.closeAfter();
+          Runnable then = afterDiscard;
+          afterDiscard = null;
+          then.run();
+        }
+        return;
+      }
+      if (onBody == null) {
+        // Not asked for yet: keep it (the handler decides on the head first).
+        if (last) ended = true;
+        if (content.content().isReadable()) {
+          early.add(content);
+        } else {
+          content.release();
+        }
+        return;
+      }
+      ByteBuf buf = content.content();
+      try {
+        if (body != null && buf.isReadable()) {
+          if (body.size() + (long) buf.readableBytes() > max) {
+            body = null;
+            Runnable tooLarge = onTooLarge;
+            onBody = null;
+            if (last) {
+              bodyRead = true;
+              tooLarge.run();
+            } else {
+              afterDiscard = tooLarge;
+              if (received > max + GeminiProxy.DISCARD_BEFORE_413) {
+                afterDiscard = null;
+                response.closeAfter();
+                tooLarge.run();
+              }
+            }
+            return;
+          }
+          buf.readBytes(body, buf.readableBytes());
+        }
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e); // a ByteArrayOutputStream does not fail
+      } finally {
+        content.release();
+      }
+      if (last) deliver();
+    }
+
+    private void deliver() {
+      bodyRead = true;
+      byte[] bytes = body == null ? new byte[0] : body.toByteArray();
+      body = null;
+      request.body(bytes);
+      onBody.accept(bytes);
+    }
+
+    void dropEarly() {
+      for (HttpContent c; (c = early.poll()) != null; ) c.release();
+    }
+
+    void bodyFailed(Throwable failure) {
+      Consumer<Throwable> f = onBodyFailure;
+      onBody = null;
+      if (f != null) f.accept(failure);
+    }
+
+    void gone(Throwable failure) {
+      for (HttpContent c; (c = early.poll()) != null; ) c.release();
+      if (afterDiscard != null) {
+        Runnable then = afterDiscard; // its answer fails to write, which ends the exchange
+        afterDiscard = null;
+        then.run();
+        return;
+      }
+      if (!bodyRead && onBodyFailure != null && !response.isEnded()) {
+        Consumer<Throwable> f = onBodyFailure;
+        onBodyFailure = null;
+        f.accept(failure);
+        return;
+      }
+      Consumer<Throwable> g = onGone;
+      onGone = null;
+      if (g != null && !response.isEnded()) g.accept(failure);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+package dev.geminirotator.standalone;
+
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * One client→proxy request: its head as received, its raw path and query, the client's address,
+ * its request id, and (once read) its body. Touched by the connection's event loop only, except
+ * for the immutable head fields.
+ */
+final class ProxyRequest {
+
+  private final HttpRequest head;
+  private final String path;
+  private final String query;
+  private final String remoteAddress;
+  private final String localAddress;
+  private final int localPort;
+  private final boolean secure;
+  private String requestId;
+  private byte[] body = new byte[0];
+
+  ProxyRequest(HttpRequest head, String path, String query, SocketAddress remote,
+      SocketAddress local, boolean secure) {
+    this.head = head;
+    this.path = path;
+    this.query = query;
+    this.remoteAddress = remote instanceof InetSocketAddress a && a.getAddress() != null
+        ? a.getAddress().getHostAddress() : "";
+    if (local instanceof InetSocketAddress a && a.getAddress() != null) {
+      this.localAddress = a.getAddress().getHostAddress();
+      this.localPort = a.getPort();
+    } else {
+      this.localAddress = "127.0.0.1";
+      this.localPort = -1;
+    }
+    this.secure = secure;
+  }
+
+  /**
+   * Whether a request target is all visible ASCII, as RFC 3986 requires: anything else (raw UTF-8,
+   * control characters) must arrive percent-encoded.
+   */
+  static boolean isPrintableAscii(String uri) {
+    for (int i = 0; i < uri.length(); i++) {
+      char c = uri.charAt(i);
+      if (c <= 0x20 || c >= 0x7f) return false;
+    }
+    return !uri.isEmpty();
+  }
+
+  /**
+   * The raw path and query of a request target: origin form ({@code /path?query}) or absolute
+   * form ({@code http://host/path?query}); {@code null} for anything else ({@code *}, an
+   * authority, garbage). A fragment is dropped.
+   */
+  static String[] splitTarget(String uri) {
+    String target = uri;
+    int hash = target.indexOf('#');
+    if (hash >= 0) target = target.substring(0, hash);
+    if (!target.startsWith("/")) {
+      int scheme = target.indexOf("://");
+      if (scheme <= 0) return null;
+      String s = target.substring(0, scheme);
+      if (!s.equalsIgnoreCase("http") && !s.equalsIgnoreCase("https")) return null;
+      int slash = target.indexOf('/', scheme + 3);
+      int q = target.indexOf('?', scheme + 3);
+      if (slash < 0 || (q >= 0 && q < slash)) {
+        target = "/" + (q >= 0 ? target.substring(q) : "");
+      } else {
+        target = target.substring(slash);
+      }
+    }
+    int q = target.indexOf('?');
+    return q < 0 ? new String[] {target, null}
+        : new String[] {target.substring(0, q), target.substring(q + 1)};
+  }
+
+  HttpRequest head() {
+    return head;
+  }
+
+  String method() {
+    return head.method().name();
+  }
+
+  /** The raw (undecoded) path. */
+  String path() {
+    return path;
+  }
+
+  /** The raw query, or {@code null}. */
+  String query() {
+    return query;
+  }
+
+  HttpHeaders headers() {
+    return head.headers();
+  }
+
+  String header(CharSequence name) {
+    return head.headers().get(name);
+  }
+
+  /** The declared body length, or -1. */
+  long contentLength() {
+    return HttpUtil.getContentLength(head, -1L);
+  }
+
+  /** The peer's IP address, as text. */
+  String remoteAddress() {
+    return remoteAddress;
+  }
+
+  String localAddress() {
+    return localAddress;
+  }
+
+  int localPort() {
+    return localPort;
+  }
+
+  boolean secure() {
+    return secure;
+  }
+
+  String requestId() {
+    return requestId;
+  }
+
+  void requestId(String id) {
+    this.requestId = id;
+  }
+
+  byte[] body() {
+    return body;
+  }
+
+  void body(byte[] body) {
+    this.body = body;
+  }
+}

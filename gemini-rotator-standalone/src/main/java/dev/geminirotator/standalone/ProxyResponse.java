@@ -1,0 +1,184 @@
+package dev.geminirotator.standalone;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.DateFormatter;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.util.Date;
+import java.util.function.Consumer;
+
+/**
+ * The proxy→client response of one request: status and headers until the first write commits
+ * them, then content written in order, each write flushed (a stream's event reaches the client as
+ * soon as the upstream sends it). A response without a declared length is sent chunked (HTTP/1.1)
+ * or ends by closing the connection (HTTP/1.0). Event-loop confined: call it on the connection's
+ * event loop only.
+ */
+final class ProxyResponse {
+
+  private final ClientConnection connection;
+  private final Channel channel;
+  private final boolean headRequest;
+  private final boolean http10;
+  private final HttpHeaders headers = new DefaultHttpHeaders(false);
+  private int status = 200;
+  private boolean committed;
+  private boolean ended;
+  private boolean keepAlive;
+
+  ProxyResponse(ClientConnection connection, Channel channel, boolean keepAlive,
+      boolean headRequest, boolean http10) {
+    this.connection = connection;
+    this.channel = channel;
+    this.keepAlive = keepAlive;
+    this.headRequest = headRequest;
+    this.http10 = http10;
+  }
+
+  void status(int status) {
+    this.status = status;
+  }
+
+  int status() {
+    return status;
+  }
+
+  HttpHeaders headers() {
+    return headers;
+  }
+
+  boolean isCommitted() {
+    return committed;
+  }
+
+  boolean isEnded() {
+    return ended;
+  }
+
+  /** Asks for the connection to be closed once this response is sent. */
+  void closeAfter() {
+    keepAlive = false;
+  }
+
+  /** Whether the client reads fast enough for more writes now. */
+  boolean isWritable() {
+    return channel.isWritable();
+  }
+
+  /** Runs {@code task} once when the client can take more writes (at once if it can now). */
+  void whenWritable(Runnable task) {
+    connection.whenWritable(task);
+  }
+
+  /** Sends a whole response at once. */
+  void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
+    this.status = status;
+    if (contentType != null) headers.set("Content-Type", contentType);
+    headers.set("Content-Length", body.length);
+    write(true, Unpooled.wrappedBuffer(body), onDone);
+  }
+
+  /**
+   * Writes {@code content} (released here), the head first if not yet committed; {@code last}
+   * ends the response. {@code onDone} gets {@code null} once written, else the failure (the
+   * client has gone and the connection is closed).
+   */
+  void write(boolean last, ByteBuf content, Consumer<Throwable> onDone) {
+    if (ended) {
+      content.release();
+      onDone.accept(new IllegalStateException("response already ended"));
+      return;
+    }
+    if (!committed) commit(last ? content.readableBytes() : -1);
+    ChannelFuture f;
+    if (last) {
+      ended = true;
+      LastHttpContent end = content.isReadable() && !headRequest
+          ? new DefaultLastHttpContent(content) : releaseThenEmpty(content);
+      f = channel.writeAndFlush(end);
+    } else if (!content.isReadable() || headRequest) {
+      content.release();
+      onDone.accept(null);
+      return;
+    } else {
+      f = channel.writeAndFlush(new DefaultHttpContent(content));
+    }
+    boolean close = last && !keepAlive;
+    f.addListener(done -> {
+      if (done.isSuccess()) {
+        if (last) connection.responseEnded(this, close);
+        onDone.accept(null);
+      } else {
+        channel.close();
+        onDone.accept(done.cause());
+      }
+    });
+  }
+
+  private static LastHttpContent releaseThenEmpty(ByteBuf content) {
+    content.release();
+    return LastHttpContent.EMPTY_LAST_CONTENT;
+  }
+
+  /** Abandons the response: the connection closes, the client sees it cut. */
+  void abort() {
+    ended = true;
+    channel.close();
+  }
+
+  private void commit(int wholeLength) {
+    committed = true;
+    boolean noBody = status < 200 || status == 204 || status == 304;
+    if (noBody) {
+      headers.remove("Content-Length");
+      headers.remove("Transfer-Encoding");
+    } else if (!headers.contains("Content-Length")) {
+      if (wholeLength >= 0 && !headRequest) {
+        headers.set("Content-Length", wholeLength);
+      } else if (!headRequest) {
+        if (http10) {
+          keepAlive = false; // the end of the body is the end of the connection
+        } else {
+          headers.set("Transfer-Encoding", HttpHeaderValues.CHUNKED);
+        }
+      }
+    }
+    if (!keepAlive) {
+      headers.set("Connection", HttpHeaderValues.CLOSE);
+    } else if (http10) {
+      headers.set("Connection", HttpHeaderValues.KEEP_ALIVE);
+    }
+    headers.set("Date", HttpDate.now());
+    DefaultHttpResponse head = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0
+        : HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), headers);
+    channel.write(head, channel.voidPromise());
+  }
+
+  /** The {@code Date} header's value, formatted once a second per thread. */
+  static final class HttpDate {
+    private static final ThreadLocal<HttpDate> CACHE = ThreadLocal.withInitial(HttpDate::new);
+    private long second = -1;
+    private String text;
+
+    static String now() {
+      HttpDate d = CACHE.get();
+      long nowSecond = System.currentTimeMillis() / 1000;
+      if (nowSecond != d.second) {
+        d.second = nowSecond;
+        d.text = DateFormatter.format(new Date(nowSecond * 1000));
+      }
+      return d.text;
+    }
+  }
+}

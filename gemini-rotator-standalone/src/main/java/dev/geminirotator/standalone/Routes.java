@@ -1,0 +1,235 @@
+package dev.geminirotator.standalone;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Routes each request: the proxied Gemini prefixes to {@link GeminiProxy}, and the proxy's own
+ * endpoints ({@code /health}, {@code /health/detailed}, {@code /metrics}, {@code /admin/**}),
+ * with request ids, security headers and CORS on every response. Runs on the connection's event
+ * loop; what may block (the admin API, readiness, the metrics scrape) runs on {@code blocking}
+ * and writes back on the event loop. Thread-safe.
+ */
+final class Routes {
+
+  private static final Logger log = LoggerFactory.getLogger(Routes.class);
+
+  private final Supplier<Settings> settings;
+  private final GeminiProxy proxy;
+  private final AdminApi admin;
+  private final PrometheusMeterRegistry registry;
+  private final Supplier<ObjectNode> detailedHealth;
+  private final Executor blocking;
+  private volatile boolean draining;
+
+  Routes(Supplier<Settings> settings, GeminiProxy proxy, AdminApi admin,
+      PrometheusMeterRegistry registry, Supplier<ObjectNode> detailedHealth, Executor blocking) {
+    this.settings = settings;
+    this.proxy = proxy;
+    this.admin = admin;
+    this.registry = registry;
+    this.detailedHealth = detailedHealth;
+    this.blocking = blocking;
+  }
+
+  /** From now on every new request gets 503 and its connection closes (graceful shutdown). */
+  void drain() {
+    draining = true;
+  }
+
+  void handle(ClientConnection.Call call) {
+    ProxyRequest request = call.request;
+    ProxyResponse response = call.response;
+    String requestId = RequestIds.assign(request);
+    response.headers().set(RequestIds.HEADER, requestId);
+    securityHeaders(response.headers());
+    String path = request.path();
+    String method = request.method();
+    if (draining) {
+      response.closeAfter();
+      Problems.send(request, response, 503, "unavailable", "Service Unavailable",
+          "the proxy is shutting down", GeminiProxy.isProxied(path), -1);
+      return;
+    }
+    Settings s = settings.get();
+    if (s.config.corsEnabled() && cors(request, response, s)) return;
+    if ((GeminiProxy.isProxied(path) || path.startsWith("/admin"))
+        && (!GeminiProxy.isCanonical(path) || !GeminiProxy.isUtf8Path(path))) {
+      Problems.send(request, response, 400, "bad-path", "Bad request path",
+          "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
+              + " encoded dots, slashes or backslashes", GeminiProxy.isProxied(path), -1);
+      return;
+    }
+    if (GeminiProxy.isProxied(path) && !GeminiProxy.METHODS.contains(method)) {
+      response.headers().set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+      Problems.send(request, response, 405, "method-not-allowed", "Method not allowed",
+          "the Gemini API has no " + (method.length() <= 16 ? method
+              : method.substring(0, 16) + "…") + " requests", true, -1);
+      return;
+    }
+    if (GeminiProxy.isProxied(path)) {
+      try {
+        proxy.handle(call);
+      } catch (RuntimeException e) {
+        log.atError().addKeyValue("requestId", requestId)
+            .log("proxy handler failed: {}", e.getClass().getName());
+        if (!response.isCommitted()) {
+          Problems.send(request, response, 500, "proxy-error", "Proxy error",
+              "the proxy failed to handle the request", true, -1);
+        } else {
+          response.abort();
+        }
+      }
+      return;
+    }
+    boolean get = method.equals("GET") || method.equals("HEAD");
+    if (path.equals("/health") && get) {
+      response.send(200, "application/json", "{\"status\":\"UP\"}".getBytes(
+          StandardCharsets.UTF_8), x -> { });
+      return;
+    }
+    if (path.equals("/health/detailed") && get) {
+      offload(call, () -> {
+        ObjectNode body = detailedHealth.get();
+        return new AdminApi.Answer("UP".equals(body.get("status").asText()) ? 200 : 503,
+            "application/json", body.toString().getBytes(StandardCharsets.UTF_8),
+            java.util.Map.of("Cache-Control", "no-store"));
+      });
+      return;
+    }
+    if (path.equals("/metrics") && get) {
+      offload(call, () -> new AdminApi.Answer(200, "text/plain; version=0.0.4; charset=utf-8",
+          registry.scrape().getBytes(StandardCharsets.UTF_8), java.util.Map.of()));
+      return;
+    }
+    if (path.equals("/health") || path.equals("/health/detailed")
+        || path.equals("/metrics")) {
+      response.headers().set("Allow", "GET, HEAD");
+      Problems.send(request, response, 405, "method-not-allowed", "Method not allowed",
+          path + " answers GET and HEAD only", false, -1);
+      return;
+    }
+    if (path.equals("/admin") || path.startsWith("/admin/")) {
+      response.headers().set("Cache-Control", "no-store");
+      call.readBody(AdminApi.MAX_BODY, body -> offload(call, () -> admin.handle(request)),
+          failure -> response.abort(),
+          () -> Problems.send(request, response, 413, "request-too-large",
+              "Request body too large", "admin requests carry at most 1 MB", false, -1));
+      return;
+    }
+    Problems.send(request, response, 404, "not-found", "Not found",
+        "no route for " + method + " " + path + "; proxied prefixes are /v1beta/, /v1/ and"
+            + " /upload/", false, -1);
+  }
+
+  /** Computes an answer on the blocking executor, then writes it on the event loop. */
+  private void offload(ClientConnection.Call call, Supplier<AdminApi.Answer> work) {
+    try {
+      blocking.execute(() -> {
+        AdminApi.Answer answer;
+        try {
+          answer = work.get();
+        } catch (RuntimeException e) {
+          log.atError().addKeyValue("requestId", call.request.requestId())
+              .log("request failed: {}", e.getClass().getSimpleName());
+          answer = AdminApi.Answer.problem(call.request, 500, "proxy-error", "Proxy error",
+              "the request failed; see the proxy log");
+        }
+        AdminApi.Answer a = answer;
+        call.eventLoop().execute(() -> {
+          if (call.response.isEnded()) return;
+          a.headers().forEach(call.response.headers()::set);
+          call.response.send(a.status(), a.type(), a.body(), x -> { });
+        });
+      });
+    } catch (RejectedExecutionException e) {
+      call.response.closeAfter();
+      Problems.send(call.request, call.response, 503, "unavailable", "Service Unavailable",
+          "the proxy is shutting down or overloaded", false, 1);
+    }
+  }
+
+  /**
+   * Answers a request whose head could not be decoded (or has no usable target): a problem
+   * document, then the connection closes.
+   */
+  void badRequestHead(Channel channel, int status, String detail) {
+    String slug = switch (status) {
+      case 414 -> "uri-too-long";
+      case 431 -> "headers-too-large";
+      default -> "bad-request";
+    };
+    String reason = HttpResponseStatus.valueOf(status).reasonPhrase();
+    String requestId = RequestIds.newId();
+    byte[] body = Problems.body(status, slug, reason, detail, null, requestId, false);
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(body));
+    HttpHeaders h = r.headers();
+    h.set("Content-Type", "application/problem+json");
+    h.set("Content-Length", body.length);
+    h.set("Cache-Control", "no-store");
+    h.set("Connection", HttpHeaderValues.CLOSE);
+    h.set(RequestIds.HEADER, requestId);
+    h.set("Date", ProxyResponse.HttpDate.now());
+    securityHeaders(h);
+    // Close gently: stop sending, read on (the decoder drops what follows a bad head) and close
+    // soon. Closing with the client's bytes unread would reset the connection, and the reset can
+    // destroy the answer before the client reads it.
+    channel.writeAndFlush(r).addListener(f -> {
+      if (channel instanceof io.netty.channel.socket.DuplexChannel d && f.isSuccess()) {
+        d.shutdownOutput();
+        channel.eventLoop().schedule(() -> channel.close(), 2, java.util.concurrent.TimeUnit.SECONDS);
+      } else {
+        channel.close();
+      }
+    });
+  }
+
+  /** Security headers every response carries. */
+  static void securityHeaders(HttpHeaders h) {
+    h.set("X-Content-Type-Options", "nosniff");
+    h.set("X-Frame-Options", "DENY");
+    h.set("Referrer-Policy", "no-referrer");
+  }
+
+  /** Adds CORS headers; answers preflights. Returns whether the request was answered. */
+  private boolean cors(ProxyRequest request, ProxyResponse response, Settings s) {
+    String origin = request.header(HttpHeaderNames.ORIGIN);
+    if (origin == null) return false;
+    List<String> allowed = s.config.corsOrigins();
+    boolean ok = allowed.contains("*") || allowed.contains(origin);
+    if (!ok) return false;
+    HttpHeaders h = response.headers();
+    h.set("Access-Control-Allow-Origin", allowed.contains("*") ? "*" : origin);
+    h.add("Vary", "Origin");
+    h.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+    if (request.method().equals("OPTIONS")
+        && request.header("Access-Control-Request-Method") != null) {
+      h.set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+      h.set("Access-Control-Allow-Headers",
+          "Content-Type, Authorization, x-goog-api-key, x-goog-api-client, X-Request-Id,"
+              + " X-Goog-Upload-Protocol, X-Goog-Upload-Command, X-Goog-Upload-Offset,"
+              + " X-Goog-Upload-Header-Content-Length, X-Goog-Upload-Header-Content-Type");
+      h.set("Access-Control-Max-Age", "600");
+      response.send(204, null, new byte[0], x -> { });
+      return true;
+    }
+    return false;
+  }
+}
