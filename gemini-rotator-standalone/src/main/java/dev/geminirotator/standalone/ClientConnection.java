@@ -46,6 +46,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private Call call;
   /** Dropping the rest of a body whose request was answered early. */
   private long discarding = -1;
+  /** The connection is closing (a bad head was answered): nothing more is processed. */
+  private boolean closing;
 
   ClientConnection(Routes routes, HeaderDeadline deadline) {
     this.routes = routes;
@@ -59,11 +61,13 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof HttpObject o)) {
+    if (!(msg instanceof HttpObject o) || closing) {
       ReferenceCountUtil.release(msg);
       return;
     }
-    if ((call != null && call.bodyRead && discarding < 0) || !queued.isEmpty()) {
+    // One request at a time: what follows a request that has fully arrived waits, decoded, until
+    // its response has ended (pipelined requests are answered in order).
+    if ((call != null && call.arrived) || !queued.isEmpty()) {
       queued.add(o);
       if (queued.size() >= MAX_QUEUED) ctx.channel().config().setAutoRead(false);
       return;
@@ -120,11 +124,19 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   private void content(HttpContent content) {
     Call c = call;
-    if (c == null || c.bodyRead) {
+    if (c == null || c.arrived) {
       content.release();
       return;
     }
+    if (content.decoderResult().isFailure()) {
+      // A malformed chunked body: the decoder drops everything after it.
+      content.release();
+      c.response.closeAfter();
+      c.malformed();
+      return;
+    }
     c.received += content.content().readableBytes();
+    if (content instanceof LastHttpContent) c.arrived = true;
     c.add(content);
   }
 
@@ -141,14 +153,14 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       status = 431;
       detail = "the request headers are too large";
     }
-    call = null;
-    routes.badRequestHead(ctx.channel(), status, detail);
-    ctx.channel().config().setAutoRead(false);
+    plainError(status, detail);
   }
 
   private void plainError(int status, String text) {
+    call = null;
+    closing = true;
+    for (HttpObject o; (o = queued.poll()) != null; ) ReferenceCountUtil.release(o);
     routes.badRequestHead(ctx.channel(), status, text);
-    ctx.channel().config().setAutoRead(false);
   }
 
   /** Called by {@link ProxyResponse} once the last byte of {@code response} was written. */
@@ -157,22 +169,16 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (c == null || c.response != response) return;
     call = null;
     deadline.requestCompleted();
-    if (close || c.expectContinue && !c.bodyRead && !c.continued) {
+    if (close || closing || c.expectContinue && !c.arrived && !c.continued) {
       ctx.close();
       return;
     }
-    if (!c.bodyRead) {
-      c.bodyRead = true;
-      c.body = null;
-      c.dropEarly();
-      discarding = c.ended ? -1 : c.received;
-    }
+    c.dropEarly();
+    if (!c.arrived) discarding = c.received; // drop the rest of its body, then go on
     // Hand on the requests the client pipelined meanwhile, in order.
-    while (call == null || !call.bodyRead || discarding >= 0) {
-      HttpObject next = queued.poll();
-      if (next == null) break;
-      process(next);
-      if (!ctx.channel().isActive()) break;
+    while (!queued.isEmpty() && (call == null || !call.arrived) && !closing
+        && ctx.channel().isActive()) {
+      process(queued.poll());
     }
     if (queued.size() < MAX_QUEUED) ctx.channel().config().setAutoRead(true);
   }
@@ -204,10 +210,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
+      // Nothing read for server.idle-timeout. A request being answered (a long generation, a
+      // stream) is not idle: the upstream's own idle timeout bounds it. A body that stalls gets
+      // 408; a connection between requests is closed.
       Call c = call;
-      if (c != null && !c.bodyRead && !c.response.isCommitted() && c.onBody != null) {
+      if (c == null) {
+        ctx.close();
+      } else if (!c.bodyRead && !c.response.isCommitted() && c.onBody != null) {
         c.bodyFailed(new TimeoutException("idle timeout while reading the request body"));
-      } else {
+      } else if (!c.bodyRead) {
         ctx.close();
       }
       return;
@@ -239,8 +250,16 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     final ProxyResponse response;
     final boolean expectContinue;
     boolean continued;
+    /** The body was handed to its reader (or dropped). */
     boolean bodyRead;
+    /** The last piece of the request has arrived from the client. */
+    boolean arrived;
+    /** The body was malformed (a bad chunk). */
+    private boolean bad;
     long received;
+    /** Bytes received beyond which a body being dropped makes the connection close instead. */
+    private long discardLimit;
+    private long earlyBytes;
     private long max = -1;
     private ByteArrayOutputStream body;
     private Consumer<byte[]> onBody;
@@ -249,7 +268,6 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private Runnable afterDiscard;
     private Consumer<Throwable> onGone;
     private final ArrayDeque<HttpContent> early = new ArrayDeque<>();
-    private boolean ended;
 
     Call(ProxyRequest request, ProxyResponse response, boolean expectContinue) {
       this.request = request;
@@ -266,9 +284,33 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       this.onTooLarge = tooLarge;
       long declared = request.contentLength();
       this.body = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 0), 64 * 1024));
+      if (bad) {
+        bodyFailed(new java.io.IOException("malformed request body"));
+        return;
+      }
       sendContinue();
+      replayEarly();
+      if (arrived && !bodyRead && onBody != null) deliver();
+    }
+
+    private void replayEarly() {
+      earlyBytes = 0;
+      ctx.channel().config().setAutoRead(true);
       for (HttpContent c; (c = early.poll()) != null; ) add(c);
-      if (ended && !bodyRead) deliver();
+    }
+
+    /** The client's body was malformed: whoever reads it hears so. */
+    void malformed() {
+      bad = true;
+      arrived = true;
+      if (onBody != null && !bodyRead) {
+        body = null;
+        bodyFailed(new java.io.IOException("malformed request body"));
+      } else if (afterDiscard != null) {
+        Runnable then = afterDiscard;
+        afterDiscard = null;
+        then.run();
+      }
     }
 
     /**
@@ -276,14 +318,26 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
      * {@code then}; a larger body gets {@code then} at once and the connection closes after.
      */
     void discardThen(Runnable then) {
+      if (arrived && early.isEmpty()) {
+        bodyRead = true;
+        then.run();
+        return;
+      }
       this.afterDiscard = then;
+      this.discardLimit = received + GeminiProxy.DISCARD_BEFORE_413;
       if (request.contentLength() - received > GeminiProxy.DISCARD_BEFORE_413) {
+        afterDiscard = null;
         response.closeAfter();
         then.run();
         return;
       }
       sendContinue();
-      for (HttpContent c; (c = early.poll()) != null; ) add(c);
+      replayEarly();
+      if (arrived && afterDiscard != null) {
+        afterDiscard = null;
+        bodyRead = true;
+        then.run();
+      }
     }
 
     /** Runs {@code listener} once if the client goes away before the response ended. */
@@ -301,7 +355,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void sendContinue() {
-      if (expectContinue && !continued && !ended) {
+      if (expectContinue && !continued && !arrived) {
         continued = true;
         ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
             HttpResponseStatus.CONTINUE));
@@ -312,7 +366,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       boolean last = content instanceof LastHttpContent;
       if (afterDiscard != null) {
         content.release();
-        if (last || received > GeminiProxy.DISCARD_BEFORE_413) {
+        if (last || received > discardLimit) {
           bodyRead = last;
           if (!last) response.closeAfter();
           Runnable then = afterDiscard;
@@ -322,10 +376,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         return;
       }
       if (onBody == null) {
-        // Not asked for yet: keep it (the handler decides on the head first).
-        if (last) ended = true;
+        // Not asked for yet: keep it (the handler decides on the head first), up to a bound.
         if (content.content().isReadable()) {
           early.add(content);
+          earlyBytes += content.content().readableBytes();
+          if (earlyBytes > 64 * 1024) ctx.channel().config().setAutoRead(false);
         } else {
           content.release();
         }
@@ -343,7 +398,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
               tooLarge.run();
             } else {
               afterDiscard = tooLarge;
-              if (received > max + GeminiProxy.DISCARD_BEFORE_413) {
+              discardLimit = max + GeminiProxy.DISCARD_BEFORE_413;
+              if (received > discardLimit) {
                 afterDiscard = null;
                 response.closeAfter();
                 tooLarge.run();

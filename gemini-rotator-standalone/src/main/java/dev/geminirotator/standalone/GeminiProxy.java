@@ -59,6 +59,9 @@ final class GeminiProxy {
   static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-authenticate",
       "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade");
 
+  private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
+      io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+
   private static final Pattern MODEL_IN_PATH =
       Pattern.compile("/(?:models|tunedModels)/([^/:?]+)");
 
@@ -196,11 +199,22 @@ final class GeminiProxy {
   void handle(ClientConnection.Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
-    String path = request.path();
-    String route = routeOf(path);
+    String route = routeOf(request.path());
     long start = System.nanoTime();
     metrics.requestStarted();
     Exchange exchange = new Exchange(s, call, route, start);
+    try {
+      admit(exchange, s);
+    } catch (RuntimeException e) {
+      exchange.unexpected(e);
+    }
+  }
+
+  /** Authenticates, limits and reads the body, then starts the attempt loop. */
+  private void admit(Exchange exchange, Settings s) {
+    ClientConnection.Call call = exchange.call;
+    ProxyRequest request = call.request;
+    String path = request.path();
 
     String rawQuery = request.query();
     if (rawQuery != null && !hasValidEscapes(rawQuery)) {
@@ -509,7 +523,8 @@ final class GeminiProxy {
       String path = clientToProxyRequest.path();
       if (pins.mayBlock(path, clientToProxyRequest.query(), body)) {
         // File pins may be read from a shared store: a blocking round trip, off the event loop.
-        blocking.execute(() -> {
+        try {
+          blocking.execute(() -> {
           RequestContext pinned;
           try {
             pinned = pinnedContext(path, body);
@@ -518,7 +533,12 @@ final class GeminiProxy {
             return;
           }
           loop.execute(() -> startSafely(body, pinned));
-        });
+          });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          metrics.rejected("overloaded");
+          problem(503, "overloaded", "Proxy overloaded",
+              "the proxy has too much work queued; try again shortly", 1);
+        }
         return;
       }
       try {
@@ -670,9 +690,11 @@ final class GeminiProxy {
       String method = clientToProxyRequest.method();
       boolean withBody = body.length > 0 || !(method.equals("GET") || method.equals("HEAD")
           || method.equals("DELETE") || method.equals("OPTIONS"));
+      // The client's headers were validated when decoded: no second validation on the copy.
       DefaultFullHttpRequest proxyToUpstreamRequest = new DefaultFullHttpRequest(
           HttpVersion.HTTP_1_1, clientToProxyRequest.head().method(), uri,
-          withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER);
+          withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER, UNVALIDATED,
+          UNVALIDATED);
       HttpHeaders h = proxyToUpstreamRequest.headers();
       copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
       h.set(HttpHeaderNames.HOST, upstream.authority());
@@ -683,8 +705,11 @@ final class GeminiProxy {
             .addKeyValue("keyId", lease.key().id())
             .log("proxy->upstream {} {}", method, path);
       }
-      upstreamRequest = upstream.send(loop, proxyToUpstreamRequest, listener,
+      Upstream.Attempt a = upstream.attempt(loop, proxyToUpstreamRequest, listener,
           c.requestTimeout());
+      listener.attempt = a;
+      upstreamRequest = a; // before go(): the listener may hear (and retry) within it
+      a.go();
     }
 
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
@@ -877,6 +902,7 @@ final class GeminiProxy {
     final Exchange ex;
     final KeyLease lease;
     final long sentAt;
+    Upstream.Attempt attempt;
     Phase phase = Phase.WAITING;
     int upstreamStatus;
     HttpResponse head;
@@ -891,6 +917,38 @@ final class GeminiProxy {
 
     @Override
     public void onHeaders(HttpResponse upstreamToProxyResponse) {
+      try {
+        headers(upstreamToProxyResponse);
+      } catch (RuntimeException e) {
+        failed(e);
+      }
+    }
+
+    @Override
+    public void onContent(ByteBuf chunk, boolean last) {
+      try {
+        content(chunk, last);
+      } catch (RuntimeException e) {
+        if (chunk.refCnt() > 0) chunk.release();
+        failed(e);
+      }
+    }
+
+    /** A bug (or a closed rotator) while handling this attempt: end it and the exchange. */
+    private void failed(RuntimeException e) {
+      if (phase == Phase.DONE && ex.finished) return;
+      phase = Phase.DONE;
+      if (outcome == null) {
+        outcome = Outcome.cancelled();
+        lease.complete(outcome);
+        guard.onOutcome(ex.guardModel(), outcome, Duration.ZERO);
+      }
+      forget();
+      attempt.abort(new java.util.concurrent.CancellationException("proxy error"));
+      ex.unexpected(e);
+    }
+
+    private void headers(HttpResponse upstreamToProxyResponse) {
       head = upstreamToProxyResponse;
       upstreamStatus = upstreamToProxyResponse.status().code();
       metrics.upstream(ex.route, upstreamStatus, sentAt);
@@ -969,15 +1027,14 @@ final class GeminiProxy {
       }
     }
 
-    @Override
-    public void onContent(ByteBuf chunk, boolean last) {
+    private void content(ByteBuf chunk, boolean last) {
       switch (phase) {
         case STREAMING -> {
           tap(chunk);
           if (last) {
             phase = Phase.DONE;
             pinDeclaredFiles();
-            ex.upstreamRequest = null;
+            forget();
             ex.proxyToClientResponse.write(true, chunk, ex::finish);
             return;
           }
@@ -999,8 +1056,12 @@ final class GeminiProxy {
           chunk.readBytes(bytes);
           peek.write(bytes, 0, n);
           if (last) {
+            // The whole rest goes with the peek (classified on its first MAX_PEEK_BYTES only).
+            byte[] rest = new byte[chunk.readableBytes()];
+            chunk.readBytes(rest);
+            peek.write(rest, 0, rest.length);
             chunk.release();
-            ex.upstreamRequest = null;
+            forget();
             decideAfterPeek(true, null);
           } else if (peek.size() >= GeminiClassifier.MAX_PEEK_BYTES) {
             decideAfterPeek(false, chunk); // the rest of this chunk goes after the peek
@@ -1018,8 +1079,8 @@ final class GeminiProxy {
      */
     private void decideAfterPeek(boolean complete, ByteBuf rest) {
       byte[] peeked = peek.toByteArray();
-      Outcome o = classifier.classify(upstreamStatus, head.headers()::get,
-          new String(peeked, StandardCharsets.UTF_8));
+      Outcome o = classifier.classify(upstreamStatus, head.headers()::get, new String(peeked, 0,
+          Math.min(peeked.length, GeminiClassifier.MAX_PEEK_BYTES), StandardCharsets.UTF_8));
       Decision decision = report(o);
       // A response not read to its end cannot be kept whole for later: drop it only when the
       // next attempt is secured, else it is the answer and goes back whole.
@@ -1055,10 +1116,8 @@ final class GeminiProxy {
       if (!complete) {
         phase = Phase.DISCARDED;
         rest.release();
-        Upstream.Attempt a = ex.upstreamRequest;
-        ex.upstreamRequest = null;
-        if (a != null) a.abort(new java.util.concurrent.CancellationException(
-            "retrying on another key"));
+        forget();
+        attempt.abort(new java.util.concurrent.CancellationException("retrying on another key"));
       } else {
         phase = Phase.DONE;
       }
@@ -1068,7 +1127,21 @@ final class GeminiProxy {
     @Override
     public void onFailure(Throwable failure) {
       Phase p = phase;
-      ex.upstreamRequest = null;
+      forget();
+      if (failure instanceof java.util.concurrent.RejectedExecutionException
+          && (p == Phase.WAITING || p == Phase.PEEKING)) {
+        // The proxy itself refused (shutting down, too many waiting): not the key's fault.
+        phase = Phase.DONE;
+        lease.complete(Outcome.cancelled());
+        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        if (ex.clientGone != null) {
+          ex.clientFailed(ex.clientGone);
+        } else {
+          metrics.rejected("overloaded");
+          ex.problem(503, "overloaded", "Proxy overloaded", failure.getMessage(), 1);
+        }
+        return;
+      }
       if (ex.clientGone != null && (p == Phase.WAITING || p == Phase.PEEKING)) {
         // Aborted because the client left: not the key's fault, and nobody to retry for.
         phase = Phase.DONE;
@@ -1115,6 +1188,11 @@ final class GeminiProxy {
         }
         default -> { }
       }
+    }
+
+    /** This attempt is over: the exchange no longer points at it. */
+    private void forget() {
+      if (ex.upstreamRequest == attempt) ex.upstreamRequest = null;
     }
 
     private String describe(Outcome o) {

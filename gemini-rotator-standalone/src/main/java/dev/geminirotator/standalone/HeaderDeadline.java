@@ -27,6 +27,8 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
   private final long timeoutNanos;
   private ChannelHandlerContext ctx;
   private boolean betweenRequests = true;
+  /** Request heads decoded on this connection. */
+  private long heads;
   private ScheduledFuture<?> timer;
 
   /** A deadline of {@code timeout}; zero disables it. */
@@ -41,14 +43,21 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (betweenRequests && timer == null && timeoutNanos > 0) {
-      timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
-    }
+    long started = betweenRequests && timer == null && timeoutNanos > 0 ? System.nanoTime() : 0;
+    long headsBefore = heads;
     ctx.fireChannelRead(msg);
+    // Usually the whole head came in this read and was decoded just now: no timer needed (and
+    // if its response already ended, the connection is idle, which has no deadline).
+    if (started != 0 && heads == headsBefore && betweenRequests && timer == null
+        && ctx.channel().isActive()) {
+      long left = timeoutNanos - (System.nanoTime() - started);
+      timer = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.NANOSECONDS);
+    }
   }
 
   /** A request head was decoded: no deadline until that request completes. */
   void headComplete() {
+    heads++;
     betweenRequests = false;
     cancel();
   }

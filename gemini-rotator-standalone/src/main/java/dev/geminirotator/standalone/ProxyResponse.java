@@ -117,8 +117,11 @@ final class ProxyResponse {
     boolean close = last && !keepAlive;
     f.addListener(done -> {
       if (done.isSuccess()) {
-        if (last) connection.responseEnded(this, close);
-        onDone.accept(null);
+        try {
+          onDone.accept(null); // first: the exchange is recorded before the next request runs
+        } finally {
+          if (last) connection.responseEnded(this, close);
+        }
       } else {
         channel.close();
         onDone.accept(done.cause());

@@ -36,6 +36,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -146,7 +147,8 @@ public final class ProxyServer implements AutoCloseable {
     this.connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     try {
       this.upstream = new Upstream(config.upstreamBaseUrl(), loops, clientType,
-          config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout());
+          config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
+          blocking);
       String basePath = config.upstreamBaseUrl().getRawPath();
       GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
           metrics, blocking, () -> settings, clock,
@@ -170,11 +172,15 @@ public final class ProxyServer implements AutoCloseable {
               ch.pipeline().addLast(deadline);
               if (tls != null) ch.pipeline().addLast(tls.newHandler(ch.alloc()));
               if (idleMillis > 0) {
-                ch.pipeline().addLast(new IdleStateHandler(0, 0, idleMillis,
+                // Reader idle only: an all-idle handler puts a listener on every write.
+                ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
                     TimeUnit.MILLISECONDS));
               }
-              ch.pipeline().addLast(new HttpServerCodec(MAX_REQUEST_LINE, MAX_REQUEST_HEAD,
-                  16 * 1024));
+              // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
+              // default) would close a connection that pipelines more.
+              ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
+                  .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
+                  .setMaxChunkSize(16 * 1024), Integer.MAX_VALUE));
               ch.pipeline().addLast(new ClientConnection(routes, deadline));
             }
           });

@@ -8,9 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.pool.AbstractChannelPoolHandler;
-import io.netty.channel.pool.ChannelHealthChecker;
-import io.netty.channel.pool.FixedChannelPool;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -31,7 +29,14 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import io.netty.util.NetUtil;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -56,16 +61,20 @@ final class Upstream implements AutoCloseable {
   private final String authority;
   private final SslContext ssl;
   private final Duration idleTimeout;
-  private final Map<EventExecutor, FixedChannelPool> pools = new HashMap<>();
+  /** Where host names are resolved: a lookup blocks, so never on an event loop. */
+  private final Executor resolver;
+  private final Map<EventExecutor, LoopPool> pools = new HashMap<>();
 
   Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
-      int maxConnections, Duration connectTimeout, Duration idleTimeout) throws SSLException {
+      int maxConnections, Duration connectTimeout, Duration idleTimeout, Executor resolver)
+      throws SSLException {
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
     this.host = base.getHost();
     this.port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
     this.authority = base.getPort() > 0 ? host + ":" + port : host;
     this.ssl = tls ? SslContextBuilder.forClient().build() : null;
     this.idleTimeout = idleTimeout;
+    this.resolver = resolver;
     int loops = 0;
     for (EventExecutor ignored : group) loops++;
     int perLoop = Math.max(1, (maxConnections + loops - 1) / loops);
@@ -75,13 +84,14 @@ final class Upstream implements AutoCloseable {
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
               Math.max(1, connectTimeout.toMillis())))
-          .remoteAddress(host, port);
-      pools.put(e, new FixedChannelPool(b, new AbstractChannelPoolHandler() {
+          ;
+      b.handler(new ChannelInitializer<Channel>() {
         @Override
-        public void channelCreated(Channel ch) {
-          initChannel(ch);
+        protected void initChannel(Channel ch) {
+          Upstream.this.initChannel(ch);
         }
-      }, ChannelHealthChecker.ACTIVE, null, -1, perLoop, MAX_PENDING, true, true));
+      });
+      pools.put(e, new LoopPool(b, perLoop, (EventLoop) e));
     }
   }
 
@@ -106,44 +116,146 @@ final class Upstream implements AutoCloseable {
   }
 
   /**
-   * Sends {@code request} (released here) on a connection of {@code loop}'s pool; {@code listener}
-   * hears on {@code loop}. A {@code timeout} above zero bounds the whole exchange.
+   * An attempt to send {@code request} (released by it) on a connection of {@code loop}'s pool,
+   * started by {@link Attempt#go()}; {@code listener} hears on {@code loop}, possibly before
+   * {@code go()} returns. A {@code timeout} above zero bounds the whole exchange. Call on
+   * {@code loop}.
    */
-  Attempt send(EventLoop loop, FullHttpRequest request, Listener listener, Duration timeout) {
-    Attempt attempt = new Attempt(listener);
-    FixedChannelPool pool = pools.get(loop);
-    if (pool == null) pool = pools.values().iterator().next();
-    FixedChannelPool p = pool;
-    if (!timeout.isZero()) {
-      attempt.timer = loop.schedule(() -> attempt.fail(new TimeoutException(
-          "no complete upstream response within " + timeout)), timeout.toMillis(),
-          TimeUnit.MILLISECONDS);
-    }
-    p.acquire().addListener(f -> {
-      if (!f.isSuccess()) {
-        request.release();
-        attempt.fail(f.cause());
-        return;
-      }
-      Channel ch = (Channel) f.getNow();
-      if (attempt.finished) {
-        request.release();
-        p.release(ch);
-        return;
-      }
-      attempt.channel = ch;
-      attempt.pool = p;
-      ch.pipeline().get(Connection.class).attempt = attempt;
-      ch.writeAndFlush(request).addListener(w -> {
-        if (!w.isSuccess()) attempt.fail(w.cause());
-      });
-    });
-    return attempt;
+  Attempt attempt(EventLoop loop, FullHttpRequest request, Listener listener,
+      Duration timeout) {
+    LoopPool pool = pools.get(loop);
+    if (pool == null) throw new IllegalStateException("not an event loop of this proxy");
+    return new Attempt(pool, request, listener, timeout);
   }
 
   @Override
   public void close() {
-    for (FixedChannelPool p : pools.values()) p.close();
+    for (LoopPool p : pools.values()) p.close();
+  }
+
+  /**
+   * One event loop's upstream connections: the idle ones (most recently used first), how many are
+   * open or opening, and the attempts waiting for one. Confined to its loop, so it needs no lock
+   * and no promise per request (Netty's FixedChannelPool made six per request here).
+   */
+  private final class LoopPool {
+    private final Bootstrap bootstrap;
+    private final EventLoop loop;
+    private final int max;
+    private final ArrayDeque<Channel> idle = new ArrayDeque<>();
+    private final ArrayDeque<Attempt> waiting = new ArrayDeque<>();
+    private int open;
+    private boolean closed;
+
+    LoopPool(Bootstrap bootstrap, int max, EventLoop loop) {
+      this.bootstrap = bootstrap;
+      this.max = max;
+      this.loop = loop;
+    }
+
+    void acquire(Attempt attempt) {
+      if (closed) {
+        attempt.fail(new RejectedExecutionException("the proxy is shutting down"));
+        return;
+      }
+      Channel ch = idle.pollFirst();
+      if (ch != null) {
+        attempt.start(ch);
+      } else if (open < max) {
+        connect(attempt);
+      } else if (waiting.size() < MAX_PENDING) {
+        waiting.add(attempt);
+      } else {
+        attempt.fail(new RejectedExecutionException(
+            "too many requests waiting for an upstream connection"));
+      }
+    }
+
+    private void connect(Attempt attempt) {
+      open++;
+      if (NetUtil.isValidIpV4Address(host) || NetUtil.isValidIpV6Address(host)) {
+        connect(attempt, new InetSocketAddress(NetUtil.createInetAddressFromIpAddressString(host),
+            port));
+        return;
+      }
+      try {
+        resolver.execute(() -> {
+          InetSocketAddress address;
+          try {
+            address = new InetSocketAddress(InetAddress.getByName(host), port);
+          } catch (UnknownHostException e) {
+            loop.execute(() -> connectFailed(attempt, e));
+            return;
+          }
+          loop.execute(() -> connect(attempt, address));
+        });
+      } catch (RejectedExecutionException e) {
+        connectFailed(attempt, e);
+      }
+    }
+
+    private void connectFailed(Attempt attempt, Throwable cause) {
+      open--;
+      attempt.fail(cause);
+      next();
+    }
+
+    private void connect(Attempt attempt, InetSocketAddress address) {
+      bootstrap.connect(address).addListener(f -> {
+        io.netty.channel.ChannelFuture cf = (io.netty.channel.ChannelFuture) f;
+        if (!cf.isSuccess()) {
+          connectFailed(attempt, cf.cause());
+          return;
+        }
+        Channel ch = cf.channel();
+        ch.closeFuture().addListener(x -> {
+          open--;
+          idle.remove(ch);
+          next();
+        });
+        if (attempt.finished) {
+          release(ch, true);
+        } else {
+          attempt.start(ch);
+        }
+      });
+    }
+
+    /** Hands a connection back: to the next waiting attempt, to the idle set, or closed. */
+    void release(Channel ch, boolean reusable) {
+      if (!reusable || closed || !ch.isActive()) {
+        ch.close(); // its close listener frees the slot
+        return;
+      }
+      for (Attempt w; (w = waiting.poll()) != null; ) {
+        if (!w.finished) {
+          w.start(ch);
+          return;
+        }
+      }
+      idle.addFirst(ch);
+    }
+
+    /** A slot freed up: open a connection for the next waiting attempt. */
+    private void next() {
+      if (closed || open >= max) return;
+      for (Attempt w; (w = waiting.poll()) != null; ) {
+        if (!w.finished) {
+          connect(w);
+          return;
+        }
+      }
+    }
+
+    void close() {
+      bootstrap.config().group().execute(() -> {
+        closed = true;
+        for (Channel ch; (ch = idle.poll()) != null; ) ch.close();
+        for (Attempt w; (w = waiting.poll()) != null; ) {
+          w.fail(new RejectedExecutionException("the proxy is shutting down"));
+        }
+      });
+    }
   }
 
   /** What one attempt hears, on its event loop; after a failure or the last content, nothing. */
@@ -158,15 +270,46 @@ final class Upstream implements AutoCloseable {
 
   /** One request on one upstream connection. Event-loop confined. */
   static final class Attempt {
+    private final LoopPool pool;
     private final Listener listener;
+    private FullHttpRequest request;
     Channel channel;
-    FixedChannelPool pool;
     ScheduledFuture<?> timer;
     boolean finished;
     private boolean keepAlive = true;
 
-    Attempt(Listener listener) {
+    private final Duration timeout;
+
+    private Attempt(LoopPool pool, FullHttpRequest request, Listener listener,
+        Duration timeout) {
+      this.pool = pool;
+      this.request = request;
       this.listener = listener;
+      this.timeout = timeout;
+    }
+
+    /** Starts the attempt: a connection now, or when one is free. */
+    void go() {
+      if (!timeout.isZero()) {
+        timer = pool.loop.schedule(() -> fail(new TimeoutException(
+            "no complete upstream response within " + timeout)), timeout.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
+      pool.acquire(this);
+    }
+
+    /** Sends the request on {@code ch}, now this attempt's. */
+    private void start(Channel ch) {
+      channel = ch;
+      ch.pipeline().get(Connection.class).attempt = this;
+      // The idle clock counts reads only: a connection idle in the pool starts afresh.
+      IdleStateHandler idle = ch.pipeline().get(IdleStateHandler.class);
+      if (idle != null) idle.resetReadTimeout();
+      FullHttpRequest r = request;
+      request = null;
+      ch.writeAndFlush(r).addListener(w -> {
+        if (!w.isSuccess()) fail(w.cause());
+      });
     }
 
     /** Stops reading the response (the client is slow); {@link #resume} reads on. */
@@ -190,11 +333,14 @@ final class Upstream implements AutoCloseable {
       if (finished) return;
       finished = true;
       if (timer != null) timer.cancel(false);
+      if (request != null) {
+        request.release();
+        request = null;
+      }
       Channel ch = channel;
       if (ch != null) {
         ch.pipeline().get(Connection.class).attempt = null;
-        ch.close();
-        pool.release(ch);
+        pool.release(ch, false);
       }
       listener.onFailure(cause);
     }
@@ -211,8 +357,7 @@ final class Upstream implements AutoCloseable {
         Channel ch = channel;
         ch.pipeline().get(Connection.class).attempt = null;
         ch.config().setAutoRead(true);
-        if (!keepAlive) ch.close();
-        pool.release(ch);
+        pool.release(ch, keepAlive);
       }
       listener.onContent(content, last);
     }
