@@ -34,8 +34,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,14 +54,28 @@ final class GeminiProxy {
   private static final Logger log = LoggerFactory.getLogger(GeminiProxy.class);
 
   /** Hop-by-hop headers (RFC 9110 7.6.1) and headers the proxy sets itself, lower case. */
-  static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-authenticate",
-      "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade");
+  static final Set<String> HOP_BY_HOP = caseInsensitive("connection", "keep-alive",
+      "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
+      "transfer-encoding", "upgrade");
+
+  /** Request headers the proxy never forwards: it sets them itself, or they carry credentials. */
+  private static final Set<String> NOT_FORWARDED = caseInsensitive("host", "content-length",
+      "x-goog-api-key", "authorization", "accept-encoding", "expect", "x-forwarded-for",
+      "forwarded", "x-real-ip");
+
+  /** Response headers the proxy sets itself. */
+  private static final Set<String> OWN_RESPONSE_HEADERS = caseInsensitive("date", "x-request-id");
+
+  /** A set of header names matched in any case, without lower-casing each name looked up. */
+  static Set<String> caseInsensitive(String... names) {
+    java.util.TreeSet<String> set = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    java.util.Collections.addAll(set, names);
+    return java.util.Collections.unmodifiableSet(set);
+  }
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
 
-  private static final Pattern MODEL_IN_PATH =
-      Pattern.compile("/(?:models|tunedModels)/([^/:?]+)");
 
   private final Upstream upstream;
   private final KeyRotator rotator;
@@ -109,10 +121,23 @@ final class GeminiProxy {
         || rawPath.indexOf(';') >= 0 || rawPath.indexOf('\\') >= 0) {
       return false;
     }
-    String lower = rawPath.toLowerCase(java.util.Locale.ROOT);
-    if (lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c")) return false;
-    for (String segment : rawPath.split("/", -1)) {
-      if (segment.equals(".") || segment.equals("..")) return false;
+    int n = rawPath.length();
+    for (int i = rawPath.indexOf('%'); i >= 0; i = rawPath.indexOf('%', i + 1)) {
+      if (i + 2 >= n) continue;
+      char hi = rawPath.charAt(i + 1);
+      char lo = Character.toLowerCase(rawPath.charAt(i + 2));
+      if ((hi == '2' && (lo == 'e' || lo == 'f')) || (hi == '5' && lo == 'c')) return false;
+    }
+    // No "." or ".." segment: a dot run of length 1 or 2 between slashes (or at the end).
+    for (int start = 1; start <= n; ) {
+      int end = rawPath.indexOf('/', start);
+      if (end < 0) end = n;
+      int len = end - start;
+      if ((len == 1 || len == 2) && rawPath.charAt(start) == '.'
+          && rawPath.charAt(end - 1) == '.') {
+        return false;
+      }
+      start = end + 1;
     }
     return true;
   }
@@ -412,10 +437,25 @@ final class GeminiProxy {
     return decoded.trim().equalsIgnoreCase("key");
   }
 
+  /**
+   * The segment after {@code /models/} or {@code /tunedModels/}, up to {@code /}, {@code :} or
+   * {@code ?}; {@code null} when there is none.
+   */
+  static String modelInPath(String path) {
+    int i = path.indexOf("/models/");
+    int from = i >= 0 ? i + 8 : -1;
+    int t = path.indexOf("/tunedModels/");
+    if (t >= 0 && (from < 0 || t < i)) from = t + 13;
+    if (from < 0) return null;
+    int end = from;
+    while (end < path.length() && "/:?".indexOf(path.charAt(end)) < 0) end++;
+    return end > from ? path.substring(from, end) : null;
+  }
+
   /** The model a request names: from the path, or for OpenAI routes from the body's "model". */
   static String modelOf(String path, byte[] body, boolean openAi) {
-    Matcher m = MODEL_IN_PATH.matcher(path);
-    if (m.find()) return m.group(1);
+    String inPath = modelInPath(path);
+    if (inPath != null) return inPath;
     if (openAi && body.length > 0) {
       try (JsonParser p = Problems.JSON.getFactory().createParser(body)) {
         if (p.nextToken() != JsonToken.START_OBJECT) return null;
@@ -715,15 +755,12 @@ final class GeminiProxy {
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
       Set<String> connectionTokens = connectionTokens(from);
       for (Map.Entry<String, String> f : from) {
-        String name = f.getKey().toLowerCase(Locale.ROOT);
-        if (HOP_BY_HOP.contains(name) || connectionTokens.contains(name)) continue;
-        switch (name) {
-          case "host", "content-length", "x-goog-api-key", "authorization", "accept-encoding",
-              "expect", "x-forwarded-for", "forwarded", "x-real-ip" -> {
-            continue;
-          }
-          default -> to.add(f.getKey(), f.getValue());
+        String name = f.getKey();
+        if (HOP_BY_HOP.contains(name) || NOT_FORWARDED.contains(name)
+            || connectionTokens.contains(name)) {
+          continue;
         }
+        to.add(name, f.getValue());
       }
       if (openAi) {
         to.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + lease.key().secret());
@@ -870,10 +907,13 @@ final class GeminiProxy {
   }
 
   static Set<String> connectionTokens(HttpHeaders fields) {
-    String connection = fields.get("Connection");
-    if (connection == null) return Set.of();
-    java.util.HashSet<String> out = new java.util.HashSet<>();
-    for (String t : connection.split(",")) out.add(t.trim().toLowerCase(Locale.ROOT));
+    String connection = fields.get(HttpHeaderNames.CONNECTION);
+    if (connection == null || connection.equalsIgnoreCase("keep-alive")
+        || connection.equalsIgnoreCase("close")) {
+      return Set.of(); // the usual values name no other header
+    }
+    java.util.TreeSet<String> out = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    for (String t : connection.split(",")) out.add(t.trim());
     return out;
   }
 
@@ -881,11 +921,13 @@ final class GeminiProxy {
   static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, boolean dropLength) {
     Set<String> connectionTokens = connectionTokens(from);
     for (Map.Entry<String, String> f : from) {
-      String name = f.getKey().toLowerCase(Locale.ROOT);
-      if (HOP_BY_HOP.contains(name) || connectionTokens.contains(name)) continue;
-      if (name.equals("date") || name.equals("x-request-id")) continue;
-      if (dropLength && name.equals("content-length")) continue;
-      to.add(f.getKey(), f.getValue());
+      String name = f.getKey();
+      if (HOP_BY_HOP.contains(name) || OWN_RESPONSE_HEADERS.contains(name)
+          || connectionTokens.contains(name)) {
+        continue;
+      }
+      if (dropLength && name.equalsIgnoreCase("content-length")) continue;
+      to.add(name, f.getValue());
     }
   }
 
