@@ -80,7 +80,7 @@ public final class ProxyServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
   /** Listen backlog: connections the kernel completes before the proxy accepts them. */
   static final int ACCEPT_QUEUE_SIZE = 1024;
-  /** The longest request line and the largest request head accepted (as Jetty's defaults). */
+  /** The longest request line and the largest request head accepted (8 KiB each, as before). */
   static final int MAX_REQUEST_LINE = 8 * 1024;
   static final int MAX_REQUEST_HEAD = 8 * 1024;
 
