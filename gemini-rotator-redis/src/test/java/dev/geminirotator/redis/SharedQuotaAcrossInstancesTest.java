@@ -96,8 +96,10 @@ class SharedQuotaAcrossInstancesTest {
     assertThat(Long.parseLong(redis.client().get(counter)))
         .as("claimed in Redis").isGreaterThanOrEqualTo(3_000L);
     assertThat(redis.client().pttl(counter)).as("expires after its minute").isBetween(1L, 61_000L);
-    // blocks of permits, not one round trip per request (the writer's other traffic included)
-    assertThat(calls).as("Redis commands for %d requests", total).isLessThan(total / 4);
+    // Blocks of permits, not one round trip per request (the writer's other traffic included).
+    // About 190 claims of up to 4 commands each: 700-760 here, so total / 4 flaked on a busy
+    // machine (755 of 3,001); one command per request would still be 3,000+.
+    assertThat(calls).as("Redis commands for %d requests", total).isLessThan(total / 2);
   }
 
   @Test
