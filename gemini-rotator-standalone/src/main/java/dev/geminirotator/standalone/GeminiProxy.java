@@ -61,7 +61,8 @@ final class GeminiProxy {
   /** Request headers the proxy never forwards: it sets them itself, or they carry credentials. */
   private static final Set<String> NOT_FORWARDED = caseInsensitive("host", "content-length",
       "x-goog-api-key", "authorization", "accept-encoding", "expect", "x-forwarded-for",
-      "forwarded", "x-real-ip");
+      "forwarded", "x-real-ip", "x-http2-stream-id", "x-http2-scheme", "x-http2-path",
+      "x-http2-stream-promise-id", "x-http2-stream-dependency-id", "x-http2-stream-weight");
 
   /** Response headers the proxy sets itself. */
   private static final Set<String> OWN_RESPONSE_HEADERS = caseInsensitive("date", "x-request-id");

@@ -176,6 +176,7 @@ public final class ProxyServer implements AutoCloseable {
                 ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
                     TimeUnit.MILLISECONDS));
               }
+              if (tls == null) ch.pipeline().addLast(new H2cDetector(routes, deadline));
               // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()

@@ -26,7 +26,8 @@ public final class SseStreams {
   }
 
   public static void main(String[] argv) throws Exception {
-    Args args = new Args(argv, "url", "streams", "ramp", "events", "proxy-pid", "timeout-s");
+    Args args = new Args(argv, "url", "streams", "ramp", "events", "proxy-pid", "timeout-s",
+        "protocol");
     String url = args.string("url", null);
     int streams = (int) args.number("streams", 10_000);
     long ramp = args.number("ramp", 1000);
@@ -36,7 +37,16 @@ public final class SseStreams {
 
     QueuedThreadPool threads = new QueuedThreadPool(32, 4);
     threads.setName("sse-client");
-    HttpClient client = new HttpClient();
+    String protocol = args.string("protocol", "http/1.1");
+    if (!protocol.equals("http/1.1") && !protocol.equals("h2c")) {
+      throw new IllegalArgumentException("--protocol must be http/1.1 or h2c, not " + protocol);
+    }
+    // h2c: HTTP/2 with prior knowledge, many streams per connection (one socket per stream
+    // otherwise, on both sides of the proxy).
+    HttpClient client = protocol.equals("h2c")
+        ? new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(
+            new org.eclipse.jetty.http2.client.HTTP2Client()))
+        : new HttpClient();
     client.setExecutor(threads);
     client.setMaxConnectionsPerDestination(streams + 16);
     client.setMaxRequestsQueuedPerDestination(streams + 16);

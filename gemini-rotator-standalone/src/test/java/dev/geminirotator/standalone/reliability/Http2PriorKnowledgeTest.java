@@ -1,0 +1,125 @@
+package dev.geminirotator.standalone.reliability;
+
+import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.STREAM;
+import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.RecordedRequest;
+import okhttp3.ConnectionPool;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Clients that speak HTTP/2 over cleartext with prior knowledge: each stream is proxied like an
+ * HTTP/1.1 request (credential swapped, streamed answers), and many streams share one connection.
+ * OkHttp as the HTTP/2 client, over real sockets.
+ */
+class Http2PriorKnowledgeTest {
+
+  private static final MediaType JSON = MediaType.get("application/json");
+  private ProxyFixture f;
+  private OkHttpClient client;
+
+  @AfterEach
+  void stop() {
+    if (client != null) {
+      client.dispatcher().executorService().shutdownNow();
+      client.connectionPool().evictAll();
+    }
+    if (f != null) f.close();
+  }
+
+  private OkHttpClient h2c() {
+    client = new OkHttpClient.Builder().protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE))
+        .connectionPool(new ConnectionPool(1, 1, TimeUnit.MINUTES))
+        .readTimeout(10, TimeUnit.SECONDS).build();
+    return client;
+  }
+
+  private Request post(String path, String body) {
+    return new Request.Builder().url("http://127.0.0.1:" + f.port + path)
+        .header("x-goog-api-key", TOKEN).post(RequestBody.create(body, JSON)).build();
+  }
+
+  @Test
+  void aGenerateCallAndAStreamGoThroughWithThePoolKeyInsteadOfTheToken() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2));
+    f.enqueue(200, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hi\"}]}}]}");
+    f.upstream.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "text/event-stream")
+        .body("data: {\"n\":1}\r\n\r\ndata: {\"n\":2}\r\n\r\n").build());
+    OkHttpClient c = h2c();
+    try (Response r = c.newCall(post(GENERATE, "{\"contents\":[]}")).execute()) {
+      assertThat(r.protocol()).isEqualTo(Protocol.H2_PRIOR_KNOWLEDGE);
+      assertThat(r.code()).isEqualTo(200);
+      assertThat(r.body().string()).contains("\"hi\"");
+      assertThat(r.header("X-Request-Id")).isNotBlank();
+    }
+    try (Response r = c.newCall(post(STREAM, "{\"contents\":[]}")).execute()) {
+      assertThat(r.code()).isEqualTo(200);
+      assertThat(r.body().string()).contains("{\"n\":1}").contains("{\"n\":2}");
+    }
+    for (int i = 0; i < 2; i++) {
+      RecordedRequest seen = f.upstream.takeRequest(5, TimeUnit.SECONDS);
+      assertThat(KEYS).contains(seen.getHeaders().get("x-goog-api-key"));
+      assertThat(seen.getHeaders().names()).noneMatch(n -> n.toLowerCase().startsWith("x-http2"));
+      assertThat(seen.getBody().utf8()).isEqualTo("{\"contents\":[]}");
+    }
+  }
+
+  @Test
+  void manyConcurrentStreamsShareOneConnection() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2));
+    f.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
+            .body("{\"candidates\":[]}").headersDelay(200, TimeUnit.MILLISECONDS).build();
+      }
+    });
+    OkHttpClient c = h2c();
+    List<CompletableFuture<Integer>> calls = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      calls.add(CompletableFuture.supplyAsync(() -> {
+        try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
+          return r.code();
+        } catch (java.io.IOException e) {
+          return -1;
+        }
+      }, c.dispatcher().executorService()));
+    }
+    for (CompletableFuture<Integer> call : calls) assertThat(call.get(20, TimeUnit.SECONDS))
+        .isEqualTo(200);
+    assertThat(c.connectionPool().connectionCount()).isEqualTo(1);
+    assertThat(f.upstream.getRequestCount()).isEqualTo(40);
+  }
+
+  @Test
+  void aStreamWithoutAValidTokenGetsTheProblemDocument() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2));
+    OkHttpClient c = h2c();
+    Request bad = new Request.Builder().url("http://127.0.0.1:" + f.port + GENERATE)
+        .header("x-goog-api-key", "not-a-token").post(RequestBody.create("{}", JSON)).build();
+    try (Response r = c.newCall(bad).execute()) {
+      assertThat(r.code()).isEqualTo(403);
+      assertThat(r.header("Content-Type")).isEqualTo("application/problem+json");
+      assertThat(r.body().string()).contains("\"PERMISSION_DENIED\"");
+    }
+    assertThat(f.upstream.getRequestCount()).isZero();
+  }
+}
