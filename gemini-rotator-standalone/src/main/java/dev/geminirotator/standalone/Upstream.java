@@ -307,9 +307,9 @@ final class Upstream implements AutoCloseable {
       if (idle != null) idle.resetReadTimeout();
       FullHttpRequest r = request;
       request = null;
-      ch.writeAndFlush(r).addListener(w -> {
-        if (!w.isSuccess()) fail(w.cause());
-      });
+      // A failed write reaches Connection.exceptionCaught, which fails this attempt: no promise
+      // (and listener) per request.
+      ch.writeAndFlush(r, ch.voidPromise());
     }
 
     /** Stops reading the response (the client is slow); {@link #resume} reads on. */
