@@ -15,6 +15,9 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -46,6 +49,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private Call call;
   /** Dropping the rest of a body whose request was answered early. */
   private long discarding = -1;
+  private ProxyRequest.Peer peer;
   /** The connection is closing (a bad head was answered): nothing more is processed. */
   private boolean closing;
 
@@ -112,8 +116,10 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       return;
     }
     boolean secure = ctx.pipeline().get(SslHandler.class) != null;
-    ProxyRequest request = new ProxyRequest(head, target[0], target[1],
-        ctx.channel().remoteAddress(), ctx.channel().localAddress(), secure);
+    if (peer == null) {
+      peer = new ProxyRequest.Peer(ctx.channel().remoteAddress(), ctx.channel().localAddress());
+    }
+    ProxyRequest request = new ProxyRequest(head, target[0], target[1], peer, secure);
     boolean http10 = head.protocolVersion().equals(HttpVersion.HTTP_1_0);
     ProxyResponse response = new ProxyResponse(this, ctx.channel(), HttpUtil.isKeepAlive(head),
         head.method().equals(HttpMethod.HEAD), http10);
@@ -169,11 +175,17 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     if (c == null || c.response != response) return;
     call = null;
     deadline.requestCompleted();
+    c.dropEarly();
+    if (!c.arrived && ctx.channel() instanceof Http2StreamChannel) {
+      // HTTP/2: the answer is complete; tell the client to stop sending (RFC 9113 8.1).
+      ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+      ctx.close();
+      return;
+    }
     if (close || closing || c.expectContinue && !c.arrived && !c.continued) {
       ctx.close();
       return;
     }
-    c.dropEarly();
     if (!c.arrived) discarding = c.received; // drop the rest of its body, then go on
     // Hand on the requests the client pipelined meanwhile, in order.
     while (!queued.isEmpty() && (call == null || !call.arrived) && !closing
@@ -267,7 +279,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private Runnable onTooLarge;
     private Runnable afterDiscard;
     private Consumer<Throwable> onGone;
-    private final ArrayDeque<HttpContent> early = new ArrayDeque<>();
+    private final ArrayDeque<HttpContent> early = new ArrayDeque<>(2);
 
     Call(ProxyRequest request, ProxyResponse response, boolean expectContinue) {
       this.request = request;
@@ -363,6 +375,10 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     void add(HttpContent content) {
+      if (bodyRead && afterDiscard == null) {
+        content.release(); // nobody reads it any more
+        return;
+      }
       boolean last = content instanceof LastHttpContent;
       if (afterDiscard != null) {
         content.release();

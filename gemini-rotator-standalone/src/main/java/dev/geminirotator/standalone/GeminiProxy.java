@@ -443,14 +443,23 @@ final class GeminiProxy {
    * {@code ?}; {@code null} when there is none.
    */
   static String modelInPath(String path) {
-    int i = path.indexOf("/models/");
-    int from = i >= 0 ? i + 8 : -1;
-    int t = path.indexOf("/tunedModels/");
-    if (t >= 0 && (from < 0 || t < i)) from = t + 13;
-    if (from < 0) return null;
-    int end = from;
-    while (end < path.length() && "/:?".indexOf(path.charAt(end)) < 0) end++;
-    return end > from ? path.substring(from, end) : null;
+    for (int at = 0; at < path.length(); ) {
+      int i = path.indexOf("/models/", at);
+      int t = path.indexOf("/tunedModels/", at);
+      int from;
+      if (i >= 0 && (t < 0 || i < t)) {
+        from = i + 8;
+      } else if (t >= 0) {
+        from = t + 13;
+      } else {
+        return null;
+      }
+      int end = from;
+      while (end < path.length() && "/:?".indexOf(path.charAt(end)) < 0) end++;
+      if (end > from) return path.substring(from, end);
+      at = from - 1; // an empty name: look for a later one, as the regex did
+    }
+    return null;
   }
 
   /** The model a request names: from the path, or for OpenAI routes from the body's "model". */
@@ -908,13 +917,16 @@ final class GeminiProxy {
   }
 
   static Set<String> connectionTokens(HttpHeaders fields) {
-    String connection = fields.get(HttpHeaderNames.CONNECTION);
-    if (connection == null || connection.equalsIgnoreCase("keep-alive")
-        || connection.equalsIgnoreCase("close")) {
+    java.util.List<String> values = fields.getAll(HttpHeaderNames.CONNECTION);
+    if (values.isEmpty()) return Set.of();
+    if (values.size() == 1 && (values.get(0).equalsIgnoreCase("keep-alive")
+        || values.get(0).equalsIgnoreCase("close"))) {
       return Set.of(); // the usual values name no other header
     }
     java.util.TreeSet<String> out = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    for (String t : connection.split(",")) out.add(t.trim());
+    for (String value : values) {
+      for (String t : value.split(",")) out.add(t.trim());
+    }
     return out;
   }
 

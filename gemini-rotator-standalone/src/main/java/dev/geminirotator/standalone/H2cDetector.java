@@ -17,6 +17,8 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.util.List;
 
 /**
@@ -30,17 +32,22 @@ import java.util.List;
  */
 final class H2cDetector extends ByteToMessageDecoder {
 
-  /** Concurrent streams a client may open on one HTTP/2 connection. */
-  static final int MAX_CONCURRENT_STREAMS = 1000;
+  /**
+   * Concurrent streams a client may open on one HTTP/2 connection, as Google's own front ends
+   * allow: bodies are read whole, so this also bounds what one socket can make the proxy hold.
+   */
+  static final int MAX_CONCURRENT_STREAMS = 100;
 
   private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
 
   private final Routes routes;
   private final HeaderDeadline deadline;
+  private final long idleMillis;
 
-  H2cDetector(Routes routes, HeaderDeadline deadline) {
+  H2cDetector(Routes routes, HeaderDeadline deadline, long idleMillis) {
     this.routes = routes;
     this.deadline = deadline;
+    this.idleMillis = idleMillis;
   }
 
   @Override
@@ -65,8 +72,13 @@ final class H2cDetector extends ByteToMessageDecoder {
         new ChannelInitializer<Http2StreamChannel>() {
           @Override
           protected void initChannel(Http2StreamChannel ch) {
-            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
-                new ClientConnection(routes, new HeaderDeadline(Duration.ZERO)));
+            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true));
+            // Each stream is idle on its own: a stalled body gets 408, a silent stream closes.
+            if (idleMillis > 0) {
+              ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
+                  TimeUnit.MILLISECONDS));
+            }
+            ch.pipeline().addLast(new ClientConnection(routes, new HeaderDeadline(Duration.ZERO)));
           }
         }));
     p.addAfter("h2-streams", "h2-idle", new ChannelInboundHandlerAdapter() {
@@ -79,7 +91,30 @@ final class H2cDetector extends ByteToMessageDecoder {
         }
         c.fireUserEventTriggered(evt);
       }
+
+      @Override
+      public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
+        // A protocol error or a reset from the client: close quietly (no stack trace per peer).
+        c.close();
+      }
     });
+    if (idleMillis > 0) closeWhenNoStreams(ctx, codec);
     p.remove(this); // the preface and what follows go on to the HTTP/2 codec
+  }
+
+  /**
+   * Closes the connection once it has had no stream open for a whole idle period, whatever
+   * control frames (PING, SETTINGS) keep it from being read-idle.
+   */
+  private void closeWhenNoStreams(ChannelHandlerContext ctx, Http2FrameCodec codec) {
+    int[] quietChecks = {0};
+    io.netty.util.concurrent.ScheduledFuture<?> task = ctx.executor().scheduleAtFixedRate(() -> {
+      if (codec.connection().numActiveStreams() > 0) {
+        quietChecks[0] = 0;
+      } else if (++quietChecks[0] >= 2) {
+        ctx.channel().close();
+      }
+    }, idleMillis, idleMillis, TimeUnit.MILLISECONDS);
+    ctx.channel().closeFuture().addListener(f -> task.cancel(false));
   }
 }

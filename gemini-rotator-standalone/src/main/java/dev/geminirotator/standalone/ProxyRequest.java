@@ -23,21 +23,33 @@ final class ProxyRequest {
   private String requestId;
   private byte[] body = new byte[0];
 
-  ProxyRequest(HttpRequest head, String path, String query, SocketAddress remote,
-      SocketAddress local, boolean secure) {
+  ProxyRequest(HttpRequest head, String path, String query, Peer peer, boolean secure) {
     this.head = head;
     this.path = path;
     this.query = query;
-    this.remoteAddress = remote instanceof InetSocketAddress a && a.getAddress() != null
-        ? a.getAddress().getHostAddress() : "";
-    if (local instanceof InetSocketAddress a && a.getAddress() != null) {
-      this.localAddress = a.getAddress().getHostAddress();
-      this.localPort = a.getPort();
-    } else {
-      this.localAddress = "127.0.0.1";
-      this.localPort = -1;
-    }
+    this.remoteAddress = peer.remote;
+    this.localAddress = peer.local;
+    this.localPort = peer.localPort;
     this.secure = secure;
+  }
+
+  /** A connection's two ends as text, worked out once per connection. */
+  static final class Peer {
+    final String remote;
+    final String local;
+    final int localPort;
+
+    Peer(SocketAddress remote, SocketAddress local) {
+      this.remote = remote instanceof InetSocketAddress a && a.getAddress() != null
+          ? a.getAddress().getHostAddress() : "";
+      if (local instanceof InetSocketAddress a && a.getAddress() != null) {
+        this.local = a.getAddress().getHostAddress();
+        this.localPort = a.getPort();
+      } else {
+        this.local = "127.0.0.1";
+        this.localPort = -1;
+      }
+    }
   }
 
   /**

@@ -38,6 +38,9 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -176,7 +179,7 @@ public final class ProxyServer implements AutoCloseable {
                 ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
                     TimeUnit.MILLISECONDS));
               }
-              if (tls == null) ch.pipeline().addLast(new H2cDetector(routes, deadline));
+              if (tls == null) ch.pipeline().addLast(new H2cDetector(routes, deadline, idleMillis));
               // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
@@ -317,6 +320,12 @@ public final class ProxyServer implements AutoCloseable {
       ch.eventLoop().execute(() -> {
         ClientConnection c = ch.pipeline().get(ClientConnection.class);
         if (c != null) c.drain();
+        Http2FrameCodec h2 = ch.pipeline().get(Http2FrameCodec.class);
+        if (h2 != null) {
+          // HTTP/2: no new streams (clients go elsewhere); open ones finish within the drain.
+          h2.gracefulShutdownTimeoutMillis(settings.config.drainTimeout().toMillis());
+          ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        }
       });
     }
     long deadline = System.nanoTime() + settings.config.drainTimeout().toNanos();

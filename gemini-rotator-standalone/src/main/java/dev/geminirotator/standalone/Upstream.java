@@ -341,6 +341,8 @@ final class Upstream implements AutoCloseable {
       if (ch != null) {
         ch.pipeline().get(Connection.class).attempt = null;
         pool.release(ch, false);
+      } else {
+        pool.waiting.remove(this); // no longer waiting: neither a slot nor its body held
       }
       listener.onFailure(cause);
     }
@@ -366,6 +368,8 @@ final class Upstream implements AutoCloseable {
   /** The handler of one pooled connection: passes what it reads to the current attempt. */
   private static final class Connection extends ChannelInboundHandlerAdapter {
     Attempt attempt;
+    /** A 1xx response was just read: its empty last content is not the response's end. */
+    private boolean skipInformationalEnd;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -384,7 +388,10 @@ final class Upstream implements AutoCloseable {
       if (o instanceof HttpResponse r) {
         int status = r.status().code();
         if (status >= 100 && status < 200 && status != 101) {
-          ReferenceCountUtil.release(msg); // 100 Continue and friends: wait for the real one
+          // 100 Continue, 103 Early Hints: the decoder ends each with an empty last content,
+          // which must not end this attempt; the final response follows.
+          ReferenceCountUtil.release(msg);
+          skipInformationalEnd = true;
           return;
         }
         a.headers(r);
@@ -394,6 +401,11 @@ final class Upstream implements AutoCloseable {
         }
       }
       if (o instanceof HttpContent c) {
+        if (skipInformationalEnd && c instanceof LastHttpContent) {
+          skipInformationalEnd = false;
+          c.release();
+          return;
+        }
         a.content(c.content(), c instanceof LastHttpContent);
       }
     }

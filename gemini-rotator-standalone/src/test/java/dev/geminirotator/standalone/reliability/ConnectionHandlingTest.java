@@ -100,6 +100,23 @@ class ConnectionHandlingTest {
   }
 
   @Test
+  void anInformationalUpstreamResponseBeforeTheFinalOneIsSkipped() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2).attempts("attempts:\n  max-attempts: 1\n"));
+    f.upstream.enqueue(new MockResponse.Builder().code(200).body("{\"candidates\":[]}")
+        .addHeader("Content-Type", "application/json")
+        .addInformationalResponse(new MockResponse.Builder().code(103)
+            .addHeader("Link", "</x>; rel=preload").build())
+        .build());
+    f.enqueue(200, "{\"second\":true}");
+    var first = f.post(GENERATE, "{}", "x-goog-api-key", TOKEN);
+    assertThat(first.statusCode()).isEqualTo(200);
+    assertThat(first.body()).isEqualTo("{\"candidates\":[]}");
+    // The connection stays in step: the next request gets its own answer.
+    var second = f.post(GENERATE, "{}", "x-goog-api-key", TOKEN);
+    assertThat(second.body()).isEqualTo("{\"second\":true}");
+  }
+
+  @Test
   void aBodyOverTheLimitSentChunkedGetsA413TheClientCanRead() throws Exception {
     f = ProxyFixture.start(Yaml.keys(2).server(
         "  drain-timeout: 3s\n  idle-timeout: 5s\n  max-request-size: 2MB\n"));
