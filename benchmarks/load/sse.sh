@@ -26,12 +26,12 @@ pick_java
 build_jars with-bench
 
 # The proxy holds two sockets per stream over HTTP/1.1 (client side and upstream side); with h2c
-# the client side is a few connections (up to 1,000 streams each).
-if [[ $PROTOCOL == h2c ]]; then NEED_FDS=$((STREAMS + STREAMS / 1000 + 200)); else NEED_FDS=$((2 * STREAMS + 200)); fi
+# the client side is a few connections (up to 100 streams each).
+if [[ $PROTOCOL == h2c ]]; then NEED_FDS=$((STREAMS + STREAMS / 100 + 200)); else NEED_FDS=$((2 * STREAMS + 200)); fi
 if (($(ulimit -n) < NEED_FDS)); then ulimit -n "$NEED_FDS" 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"; fi
 FDS=$(ulimit -n)
 if ((FDS < NEED_FDS)); then
-  if [[ $PROTOCOL == h2c ]]; then CAPPED=$((FDS - 300)); else CAPPED=$(((FDS - 200) / 2)); fi
+  if [[ $PROTOCOL == h2c ]]; then CAPPED=$(((FDS - 200) * 100 / 101)); else CAPPED=$(((FDS - 200) / 2)); fi
   log "WARNING: ulimit -n is capped at $FDS here (hard limit; raising it needs root/CAP_SYS_RESOURCE);"
   log "WARNING: $STREAMS streams need $NEED_FDS fds in the proxy: running $CAPPED streams instead"
   STREAMS=$CAPPED

@@ -64,6 +64,42 @@ final class Upstream implements AutoCloseable {
   /** Where host names are resolved: a lookup blocks, so never on an event loop. */
   private final Executor resolver;
   private final Map<EventExecutor, LoopPool> pools = new HashMap<>();
+  /** {@code upstream.max-connections}: one budget for all event loops. */
+  private final int maxConnections;
+  /** Connections open or opening, on every loop. */
+  private final java.util.concurrent.atomic.AtomicInteger open =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Takes a connection slot if one is free. */
+  private boolean reserve() {
+    for (int n = open.get(); n < maxConnections; n = open.get()) {
+      if (open.compareAndSet(n, n + 1)) return true;
+    }
+    return false;
+  }
+
+  /** A slot came free: the loops with waiting attempts (this one first) may use it. */
+  private void slotFreed(LoopPool from) {
+    open.decrementAndGet();
+    if (from.waitingCount > 0) {
+      from.next();
+      return;
+    }
+    for (LoopPool p : pools.values()) {
+      if (p != from && p.waitingCount > 0) {
+        p.loop.execute(p::next);
+        return;
+      }
+    }
+  }
+
+  /** Whether another loop has attempts waiting for a slot. */
+  private boolean othersWaiting(LoopPool self) {
+    for (LoopPool p : pools.values()) {
+      if (p != self && p.waitingCount > 0) return true;
+    }
+    return false;
+  }
 
   Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
       int maxConnections, Duration connectTimeout, Duration idleTimeout, Executor resolver)
@@ -75,23 +111,20 @@ final class Upstream implements AutoCloseable {
     this.ssl = tls ? SslContextBuilder.forClient().build() : null;
     this.idleTimeout = idleTimeout;
     this.resolver = resolver;
-    int loops = 0;
-    for (EventExecutor ignored : group) loops++;
-    int perLoop = Math.max(1, (maxConnections + loops - 1) / loops);
+    this.maxConnections = maxConnections;
     for (EventExecutor e : group) {
       Bootstrap b = new Bootstrap().group((EventLoop) e).channel(channelType)
           .option(ChannelOption.TCP_NODELAY, true)
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
-              Math.max(1, connectTimeout.toMillis())))
-          ;
+              Math.max(1, connectTimeout.toMillis())));
       b.handler(new ChannelInitializer<Channel>() {
         @Override
         protected void initChannel(Channel ch) {
           Upstream.this.initChannel(ch);
         }
       });
-      pools.put(e, new LoopPool(b, perLoop, (EventLoop) e));
+      pools.put(e, new LoopPool(b, (EventLoop) e));
     }
   }
 
@@ -141,15 +174,14 @@ final class Upstream implements AutoCloseable {
   private final class LoopPool {
     private final Bootstrap bootstrap;
     private final EventLoop loop;
-    private final int max;
     private final ArrayDeque<Channel> idle = new ArrayDeque<>();
     private final ArrayDeque<Attempt> waiting = new ArrayDeque<>();
-    private int open;
+    /** {@code waiting.size()}, for the other loops to read. */
+    private volatile int waitingCount;
     private boolean closed;
 
-    LoopPool(Bootstrap bootstrap, int max, EventLoop loop) {
+    LoopPool(Bootstrap bootstrap, EventLoop loop) {
       this.bootstrap = bootstrap;
-      this.max = max;
       this.loop = loop;
     }
 
@@ -161,18 +193,28 @@ final class Upstream implements AutoCloseable {
       Channel ch = idle.pollFirst();
       if (ch != null) {
         attempt.start(ch);
-      } else if (open < max) {
+      } else if (reserve()) {
         connect(attempt);
       } else if (waiting.size() < MAX_PENDING) {
         waiting.add(attempt);
+        waitingCount = waiting.size();
+        // Every slot is taken: connections idle on other loops give theirs up.
+        for (LoopPool p : pools.values()) {
+          if (p != this) p.loop.execute(p::shedIdle);
+        }
       } else {
         attempt.fail(new RejectedExecutionException(
             "too many requests waiting for an upstream connection"));
       }
     }
 
+    void removeWaiting(Attempt attempt) {
+      waiting.remove(attempt);
+      waitingCount = waiting.size();
+    }
+
+    /** With a slot reserved: opens a connection for {@code attempt}. */
     private void connect(Attempt attempt) {
-      open++;
       if (NetUtil.isValidIpV4Address(host) || NetUtil.isValidIpV6Address(host)) {
         connect(attempt, new InetSocketAddress(NetUtil.createInetAddressFromIpAddressString(host),
             port));
@@ -195,9 +237,8 @@ final class Upstream implements AutoCloseable {
     }
 
     private void connectFailed(Attempt attempt, Throwable cause) {
-      open--;
       attempt.fail(cause);
-      next();
+      slotFreed(this);
     }
 
     private void connect(Attempt attempt, InetSocketAddress address) {
@@ -209,9 +250,8 @@ final class Upstream implements AutoCloseable {
         }
         Channel ch = cf.channel();
         ch.closeFuture().addListener(x -> {
-          open--;
           idle.remove(ch);
-          next();
+          slotFreed(this);
         });
         if (attempt.finished) {
           release(ch, true);
@@ -228,22 +268,38 @@ final class Upstream implements AutoCloseable {
         return;
       }
       for (Attempt w; (w = waiting.poll()) != null; ) {
+        waitingCount = waiting.size();
         if (!w.finished) {
           w.start(ch);
           return;
         }
       }
+      if (open.get() >= maxConnections && othersWaiting(this)) {
+        ch.close(); // another loop needs the slot more than this loop needs an idle connection
+        return;
+      }
       idle.addFirst(ch);
     }
 
-    /** A slot freed up: open a connection for the next waiting attempt. */
-    private void next() {
-      if (closed || open >= max) return;
-      for (Attempt w; (w = waiting.poll()) != null; ) {
-        if (!w.finished) {
-          connect(w);
-          return;
+    /** Closes one idle connection, so that its slot goes to a loop that waits for one. */
+    private void shedIdle() {
+      Channel ch = idle.pollLast();
+      if (ch != null) ch.close();
+    }
+
+    /** A slot may be free: open a connection for the next waiting attempt. */
+    void next() {
+      if (closed) return;
+      while (!waiting.isEmpty()) {
+        if (!reserve()) return;
+        Attempt w = waiting.poll();
+        waitingCount = waiting.size();
+        if (w.finished) {
+          open.decrementAndGet(); // give the slot back and look again
+          continue;
         }
+        connect(w);
+        return;
       }
     }
 
@@ -254,6 +310,7 @@ final class Upstream implements AutoCloseable {
         for (Attempt w; (w = waiting.poll()) != null; ) {
           w.fail(new RejectedExecutionException("the proxy is shutting down"));
         }
+        waitingCount = 0;
       });
     }
   }
@@ -342,7 +399,7 @@ final class Upstream implements AutoCloseable {
         ch.pipeline().get(Connection.class).attempt = null;
         pool.release(ch, false);
       } else {
-        pool.waiting.remove(this); // no longer waiting: neither a slot nor its body held
+        pool.removeWaiting(this); // no longer waiting: neither a slot nor its body held
       }
       listener.onFailure(cause);
     }
