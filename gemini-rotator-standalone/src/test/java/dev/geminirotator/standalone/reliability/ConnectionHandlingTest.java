@@ -83,17 +83,17 @@ class ConnectionHandlingTest {
 
   @Test
   void aPooledUpstreamConnectionReusedLateGetsTheWholeIdleTimeout() throws Exception {
-    // Upstream idle timeout 1 s, one attempt only: a reused connection that sat idle 700 ms and
-    // then waits 600 ms for its answer must not time out (it read nothing for 1.3 s in all).
+    // Upstream idle timeout 2 s, one attempt only: a reused connection that sat idle 1.4 s and
+    // then waits 1.2 s for its answer must not time out (it read nothing for 2.6 s in all).
     f = ProxyFixture.start(Yaml.keys(2)
-        .upstreamLines("  connect-timeout: 1s\n  request-timeout: 5s\n  idle-timeout: 1s\n")
+        .upstreamLines("  connect-timeout: 1s\n  request-timeout: 5s\n  idle-timeout: 2s\n")
         .attempts("attempts:\n  max-attempts: 1\n"));
     f.enqueue(200, "{\"candidates\":[]}");
     assertThat(f.post(GENERATE, "{}", "x-goog-api-key", TOKEN).statusCode()).isEqualTo(200);
-    Thread.sleep(700);
+    Thread.sleep(1400);
     f.upstream.enqueue(new MockResponse.Builder().code(200).body("{\"candidates\":[]}")
         .addHeader("Content-Type", "application/json")
-        .headersDelay(600, TimeUnit.MILLISECONDS).build());
+        .headersDelay(1200, TimeUnit.MILLISECONDS).build());
     var second = f.post(GENERATE, "{}", "x-goog-api-key", TOKEN);
     assertThat(second.statusCode()).isEqualTo(200);
     assertThat(f.upstream.getRequestCount()).isEqualTo(2);
