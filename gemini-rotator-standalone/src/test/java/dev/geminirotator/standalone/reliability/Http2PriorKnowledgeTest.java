@@ -114,6 +114,40 @@ class Http2PriorKnowledgeTest {
   }
 
   @Test
+  void aStreamWhoseBodyStallsGetsA408AfterTheIdleTimeoutAndNeverGoesUpstream() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2).server("  drain-timeout: 3s\n  idle-timeout: 1s\n"));
+    f.enqueue(200, "{\"candidates\":[]}");
+    RequestBody stalling = new RequestBody() {
+      @Override
+      public MediaType contentType() {
+        return JSON;
+      }
+
+      @Override
+      public void writeTo(okio.BufferedSink sink) throws java.io.IOException {
+        sink.writeUtf8("{\"contents\":");
+        sink.flush();
+        try {
+          Thread.sleep(3_000); // three idle timeouts with nothing sent
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        sink.writeUtf8("[]}");
+      }
+    };
+    Request request = new Request.Builder().url("http://127.0.0.1:" + f.port + GENERATE)
+        .header("x-goog-api-key", TOKEN).post(stalling).build();
+    String outcome;
+    try (Response r = h2c().newCall(request).execute()) {
+      outcome = Integer.toString(r.code());
+    } catch (java.io.IOException e) {
+      outcome = "reset"; // the proxy ended the stream; OkHttp may report that rather than the 408
+    }
+    assertThat(outcome).isIn("408", "reset");
+    assertThat(f.upstream.getRequestCount()).isZero();
+  }
+
+  @Test
   void aStreamWithoutAValidTokenGetsTheProblemDocument() throws Exception {
     f = ProxyFixture.start(Yaml.keys(2));
     OkHttpClient c = h2c();
