@@ -432,9 +432,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return queue.dropped();
   }
 
-  /** Writes waiting for Redis (merged per key, cooldown and breaker). */
+  /** Writes not yet in Redis, merged per key, cooldown and breaker: queued or being sent. */
   public int pendingWrites() {
-    return queue.size();
+    return queue.unacknowledged();
   }
 
   /** How many times Redis became unreachable since the store opened. */

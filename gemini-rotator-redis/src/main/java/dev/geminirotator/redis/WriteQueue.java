@@ -133,6 +133,24 @@ final class WriteQueue {
     }
   }
 
+  /**
+   * Writes not yet acknowledged by Redis: queued or in the batch being sent (a slot in both counts
+   * once). During an outage the writer keeps taking a batch, failing and putting it back, so the
+   * queue alone reads 0 while a batch is out.
+   */
+  int unacknowledged() {
+    lock.lock();
+    try {
+      int n = pending.size();
+      for (Write w : inFlight) {
+        if (!pending.containsKey(w.slot())) n++;
+      }
+      return n;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   int size() {
     lock.lock();
     try {
