@@ -148,6 +148,41 @@ class Http2PriorKnowledgeTest {
   }
 
   @Test
+  void drainingSendsGoAwaySoNewStreamsGoElsewhereWhileOpenOnesFinish() throws Exception {
+    f = ProxyFixture.start(Yaml.keys(2));
+    f.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
+            .body("{\"candidates\":[]}").headersDelay(1500, TimeUnit.MILLISECONDS).build();
+      }
+    });
+    OkHttpClient c = h2c();
+    CompletableFuture<Integer> open = CompletableFuture.supplyAsync(() -> {
+      try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
+        return r.code();
+      } catch (java.io.IOException e) {
+        return -1;
+      }
+    });
+    ProxyFixture.eventually("the stream reached the upstream",
+        () -> f.upstream.getRequestCount() == 1);
+    Thread closer = new Thread(f.proxy::close, "closer");
+    closer.start();
+    Thread.sleep(500); // the GOAWAY reaches the client
+    String later;
+    try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
+      later = Integer.toString(r.code()); // a new stream on the old connection: no GOAWAY seen
+    } catch (java.io.IOException e) {
+      later = "refused"; // told to go away, the client opened a new connection: refused
+    }
+    assertThat(later).isEqualTo("refused");
+    assertThat(open.get(10, TimeUnit.SECONDS)).as("the open stream finished").isEqualTo(200);
+    closer.join(10_000);
+    assertThat(f.upstream.getRequestCount()).isEqualTo(1);
+  }
+
+  @Test
   void aStreamWithoutAValidTokenGetsTheProblemDocument() throws Exception {
     f = ProxyFixture.start(Yaml.keys(2));
     OkHttpClient c = h2c();
