@@ -492,7 +492,7 @@ public final class StandaloneConfig {
       sb.append('\n');
     }
     sb.append("strategy: ").append(rotator.strategy()).append('\n');
-    sb.append("storage: ").append(maskUri(rotator.storage())).append('\n');
+    sb.append("storage: ").append(RotatorConfig.redact(rotator.storage())).append('\n');
     sb.append("# health: ").append(rotator.health()).append('\n');
     sb.append("# cooldown: ").append(rotator.cooldown()).append('\n');
     sb.append("# attempts: ").append(rotator.attempts()).append('\n');
@@ -530,18 +530,6 @@ public final class StandaloneConfig {
     sb.append("logging:\n  level: ").append(logLevel.toLowerCase(Locale.ROOT))
         .append("\n  json: ").append(logJson).append('\n');
     return sb.toString();
-  }
-
-  /**
-   * The storage URI with its secrets masked: the password in the user info (also when it stands
-   * alone, as in {@code redis://secret@host}) and any option whose name has "password" in it,
-   * such as {@code truststorePassword}.
-   */
-  static String maskUri(String uri) {
-    if (uri == null) return "";
-    String masked = uri.replaceAll("//([^:/@?#]*):[^@/?#]*@", "//$1:****@")
-        .replaceAll("//[^:/@?#]+@", "//****@");
-    return masked.replaceAll("(?i)([?&][^=&#]*password[^=&#]*=)[^&#]*", "$1****");
   }
 
   @Override

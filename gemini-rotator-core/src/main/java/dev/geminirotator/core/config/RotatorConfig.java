@@ -41,9 +41,11 @@ public final class RotatorConfig {
   public static final String DEFAULT_STORAGE = "memory:";
 
   private static final RotatorConfig DEFAULTS = builder().build();
-  private static final Pattern URI_PASSWORD = Pattern.compile("(//[^/@:]*:)[^@/]*@");
-  private static final Pattern QUERY_SECRET =
-      Pattern.compile("(?i)([?&](?:password|pass|pwd|token|secret|key)=)[^&]*");
+  private static final Pattern URI_PASSWORD = Pattern.compile("(//[^/@:?#]*:)[^@/?#]*@");
+  /** User info without a colon: Redis reads {@code redis://secret@host} as a password. */
+  private static final Pattern URI_USER_ONLY = Pattern.compile("//[^:/@?#]+@");
+  private static final Pattern QUERY_SECRET = Pattern.compile(
+      "(?i)([?&](?:[^=&#]*password[^=&#]*|pass|pwd|token|secret|key)=)[^&#]*");
   private static final int KEYS_SHOWN = 10;
   /** {@code memory:}: a scheme alone, valid as a storage URI though not as a java.net.URI. */
   private static final Pattern SCHEME_ONLY = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*:");
@@ -189,9 +191,15 @@ public final class RotatorConfig {
         .append('}').toString();
   }
 
-  /** A URI with any password in its user info or query replaced by {@code ****}. */
-  static String redact(String uri) {
+  /**
+   * A storage URI with every secret it may carry replaced by {@code ****}: the password or lone
+   * user info before {@code @}, and query parameters named like a password, token, secret or key
+   * ({@code truststorePassword} included). For logs, errors and printed configuration.
+   */
+  public static String redact(String uri) {
+    if (uri == null) return "";
     String s = URI_PASSWORD.matcher(uri).replaceAll("$1****@");
+    s = URI_USER_ONLY.matcher(s).replaceAll("//****@");
     return QUERY_SECRET.matcher(s).replaceAll("$1****");
   }
 

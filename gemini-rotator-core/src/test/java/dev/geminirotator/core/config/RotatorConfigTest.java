@@ -17,6 +17,20 @@ import org.junit.jupiter.api.Test;
 
 class RotatorConfigTest {
 
+  @Test
+  void redactHidesEverySecretAStorageUriCanCarry() {
+    assertThat(RotatorConfig.redact("redis://user:hunter2@h:6379/0")).isEqualTo(
+        "redis://user:****@h:6379/0");
+    assertThat(RotatorConfig.redact("redis://:hunter2@h/0")).isEqualTo("redis://:****@h/0");
+    assertThat(RotatorConfig.redact("redis://hunter2@h/0")).isEqualTo("redis://****@h/0");
+    assertThat(RotatorConfig.redact(
+        "rediss://h/0?truststore=/t.p12&truststorePassword=hunter2&token=t0k&timeout=2s"))
+        .isEqualTo("rediss://h/0?truststore=/t.p12&truststorePassword=****&token=****&timeout=2s");
+    assertThat(RotatorConfig.redact("memory:")).isEqualTo("memory:");
+    assertThat(RotatorConfig.redact("redis://h:6379/0")).isEqualTo("redis://h:6379/0");
+  }
+
+
   static final ApiKey A = ApiKey.builder("AIzaSyA-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").id("a").build();
   static final ApiKey B = ApiKey.builder("AIzaSyB-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").id("b").build();
 
