@@ -3,7 +3,6 @@ package dev.geminirotator.standalone;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.quota.SharedQuota;
 import dev.geminirotator.core.quota.SharedQuotas;
-import dev.geminirotator.core.store.MemoryKeyStateStore;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.github.resilience4j.ratelimiter.internal.AtomicRateLimiter;
@@ -56,8 +55,7 @@ final class ClientRateLimits implements AutoCloseable {
         .limitRefreshPeriod(Duration.ofMinutes(1))
         .timeoutDuration(Duration.ZERO)
         .build();
-    boolean sharable = requestsPerMinute > 0 && store != null
-        && !(store instanceof MemoryKeyStateStore);
+    boolean sharable = requestsPerMinute > 0 && store != null && store.isShared();
     this.store = sharable ? store : null;
     // a credit of one request: a client's first request in a minute never waits for a claim
     this.quotas = sharable

@@ -5,7 +5,6 @@ import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.api.spi.KeyStateStore;
-import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -59,7 +58,7 @@ final class FilePins {
     this.writeBehind = writeBehind;
     this.clock = clock;
     this.store = store;
-    this.shared = store != null && !(store instanceof MemoryKeyStateStore);
+    this.shared = store != null && store.isShared();
   }
 
   private static Map<String, Pin> lru(int max) {

@@ -89,6 +89,15 @@ public interface KeyStateStore extends AutoCloseable {
     return null;
   }
 
+  /**
+   * Whether other processes share what this store holds (Redis), so that counters, file pins and
+   * client limits must go through it. A store private to this JVM answers {@code false} (the
+   * memory store): callers then keep such state locally and claim counters inline, without I/O.
+   */
+  default boolean isShared() {
+    return true;
+  }
+
   /** Whether the backend is reachable right now. The memory store always is. */
   boolean isAvailable();
 

@@ -123,8 +123,8 @@ public final class GeminiKeyRotator implements KeyRotator {
     // overshoot this allows: at most one request per instance per window (see SharedQuota).
     SharedQuotas.Builder quotas = SharedQuotas.builder(store).clock(clock)
         .dailyResetZone(cooldowns.dailyResetZone()).minimumCredit(1);
-    // The memory store counts in this JVM without I/O: claim at once, so a quota is exact.
-    if (store instanceof MemoryKeyStateStore) quotas.executor(Runnable::run);
+    // A store private to this JVM counts without I/O: claim at once, so a quota is exact.
+    if (!store.isShared()) quotas.executor(Runnable::run);
     this.quotas = quotas.build();
     this.rateLimitStorm = new StormGuard(b.storm);
     this.rejectionStorm = new StormGuard(b.storm);

@@ -142,6 +142,12 @@ public final class MemoryKeyStateStore implements KeyStateStore {
     return total[0];
   }
 
+  /** Private to this JVM: nobody else sees what it holds. */
+  @Override
+  public boolean isShared() {
+    return false;
+  }
+
   @Override
   public boolean isAvailable() {
     return true;

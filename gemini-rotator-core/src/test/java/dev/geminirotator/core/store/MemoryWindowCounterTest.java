@@ -14,6 +14,18 @@ class MemoryWindowCounterTest {
   private static final Instant SECOND = FIRST.plus(MINUTE);
 
   @Test
+  void theMemoryStoreIsPrivateToItsJvmWhileTheSpiDefaultIsShared() {
+    assertThat(new MemoryKeyStateStore().isShared()).isFalse();
+    // a store that does not say otherwise is treated as shared: state goes through it
+    var anyOther = (dev.geminirotator.api.spi.KeyStateStore) java.lang.reflect.Proxy
+        .newProxyInstance(getClass().getClassLoader(),
+            new Class<?>[] {dev.geminirotator.api.spi.KeyStateStore.class},
+            (proxy, method, args) -> method.isDefault()
+                ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args) : null);
+    assertThat(anyOther.isShared()).isTrue();
+  }
+
+  @Test
   void aLateCountForThePreviousWindowDoesNotResetTheCurrentOne() {
     MemoryKeyStateStore store = new MemoryKeyStateStore();
     assertThat(store.incrementWindow("quota:k:rpm", FIRST, MINUTE, 10)).isEqualTo(10);
