@@ -18,7 +18,6 @@ import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
-import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import java.io.ByteArrayOutputStream;
@@ -508,6 +507,8 @@ final class GeminiProxy {
     byte[] body;
     String model;
     boolean openAi;
+    /** The upstream request target, the same for every attempt. */
+    String upstreamUri;
     RequestContext context;
     int attempt;
     Kept kept;
@@ -571,6 +572,8 @@ final class GeminiProxy {
     void bodyRead(byte[] body) {
       call.onGone(this::onClientFailure);
       String path = clientToProxyRequest.path();
+      openAi = route.equals("openai");
+      model = modelOf(path, body, openAi);
       if (pins.mayBlock(path, clientToProxyRequest.query(), body)) {
         // File pins may be read from a shared store: a blocking round trip, off the event loop.
         try {
@@ -608,8 +611,7 @@ final class GeminiProxy {
 
     /** The context the file pins allow (a key or a project), with {@link #replayable} set. */
     private RequestContext pinnedContext(String path, byte[] body) {
-      boolean isOpenAi = isOpenAi(path);
-      RequestContext c = RequestContext.forModel(modelOf(path, body, isOpenAi));
+      RequestContext c = RequestContext.forModel(model);
       String uploadId = queryParam(clientToProxyRequest.query(), "upload_id");
       if (path.startsWith("/upload/") && uploadId != null) {
         String keyId = pins.uploadKey(uploadId);
@@ -628,10 +630,13 @@ final class GeminiProxy {
 
     void start(byte[] body, RequestContext pinned) {
       this.body = body;
-      String path = clientToProxyRequest.path();
-      this.openAi = isOpenAi(path);
-      this.model = modelOf(path, body, openAi);
       this.context = pinned;
+      String path = clientToProxyRequest.path();
+      String query = queryWithoutKey(clientToProxyRequest.query());
+      // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
+      // means the same to the upstream. The same for every attempt.
+      this.upstreamUri = upstreamPathPrefix + encodeIllegal(path)
+          + (query == null ? "" : "?" + encodeIllegal(query));
       nextAttempt();
     }
 
@@ -731,18 +736,12 @@ final class GeminiProxy {
 
     private void send(KeyLease lease) {
       StandaloneConfig c = s.config;
-      String path = clientToProxyRequest.path();
-      String query = queryWithoutKey(clientToProxyRequest.query());
-      // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
-      // means the same to the upstream.
-      String uri = upstreamPathPrefix + encodeIllegal(path)
-          + (query == null ? "" : "?" + encodeIllegal(query));
       String method = clientToProxyRequest.method();
       boolean withBody = body.length > 0 || !(method.equals("GET") || method.equals("HEAD")
-          || method.equals("DELETE") || method.equals("OPTIONS"));
+          || method.equals("DELETE"));
       // The client's headers were validated when decoded: no second validation on the copy.
       DefaultFullHttpRequest proxyToUpstreamRequest = new DefaultFullHttpRequest(
-          HttpVersion.HTTP_1_1, clientToProxyRequest.head().method(), uri,
+          HttpVersion.HTTP_1_1, clientToProxyRequest.head().method(), upstreamUri,
           withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER, UNVALIDATED,
           UNVALIDATED);
       HttpHeaders h = proxyToUpstreamRequest.headers();
@@ -753,7 +752,7 @@ final class GeminiProxy {
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId).addKeyValue("attempt", attempt)
             .addKeyValue("keyId", lease.key().id())
-            .log("proxy->upstream {} {}", method, path);
+            .log("proxy->upstream {} {}", method, clientToProxyRequest.path());
       }
       Upstream.Attempt a = upstream.attempt(loop, proxyToUpstreamRequest, listener,
           c.requestTimeout());
@@ -835,13 +834,14 @@ final class GeminiProxy {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), !k.complete());
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers());
+      // Only part of a longer body was kept: its length is no longer the upstream's.
       if (!k.complete()) proxyToClientResponse.headers().remove("Content-Length");
       if (k.status() == 429 && poolRetryAfter >= 0) {
         proxyToClientResponse.headers().set("Retry-After",
             Long.toString(poolRetryAfter));
       }
-      proxyToClientResponse.write(true, Unpooled.wrappedBuffer(k.body()), this::finish);
+      proxyToClientResponse.end(Unpooled.wrappedBuffer(k.body()), this::finish);
     }
 
     /** Answers the last transport failure: 504 for a timeout, else 502. */
@@ -899,7 +899,8 @@ final class GeminiProxy {
       finished = true;
       int recorded = failure != null && status < 400 ? 499 : status;
       String method = clientToProxyRequest.method();
-      metrics.requestFinished(route, METHODS.contains(method) ? method : "OTHER", recorded, model,
+      // Routes answered every other method with 405 before it got here.
+      metrics.requestFinished(route, method, recorded, model,
           start);
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId)
@@ -931,7 +932,7 @@ final class GeminiProxy {
   }
 
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
-  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, boolean dropLength) {
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
     Set<String> connectionTokens = connectionTokens(from);
     for (Map.Entry<String, String> f : from) {
       String name = f.getKey();
@@ -939,7 +940,6 @@ final class GeminiProxy {
           || connectionTokens.contains(name)) {
         continue;
       }
-      if (dropLength && name.equalsIgnoreCase("content-length")) continue;
       to.add(name, f.getValue());
     }
   }
@@ -1018,7 +1018,7 @@ final class GeminiProxy {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
-      commitHeaders(false);
+      commitHeaders();
       phase = Phase.STREAMING;
     }
 
@@ -1034,10 +1034,10 @@ final class GeminiProxy {
       return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
     }
 
-    private void commitHeaders(boolean dropLength) {
+    private void commitHeaders() {
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
-      copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers(), dropLength);
+      copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers());
       String uploadUrl = head.headers().get("X-Goog-Upload-URL");
       if (uploadUrl != null) {
         ex.proxyToClientResponse.headers().set("X-Goog-Upload-URL", rewriteUploadUrl(uploadUrl));
@@ -1090,12 +1090,11 @@ final class GeminiProxy {
             phase = Phase.DONE;
             pinDeclaredFiles();
             forget();
-            ex.proxyToClientResponse.write(true, chunk, ex::finish);
+            ex.proxyToClientResponse.end(chunk, ex::finish);
             return;
           }
-          ex.proxyToClientResponse.write(false, chunk, failure -> {
-            if (failure != null) ex.onClientFailure(failure);
-          });
+          // A failed write closes the client connection: onClientFailure hears it from there.
+          ex.proxyToClientResponse.stream(chunk);
           if (!ex.proxyToClientResponse.isWritable()) {
             Upstream.Attempt a = ex.upstreamRequest;
             if (a != null) {
@@ -1150,7 +1149,7 @@ final class GeminiProxy {
         last = ex.reserved == null;
       }
       if (last) {
-        commitHeaders(false);
+        commitHeaders();
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
@@ -1158,10 +1157,10 @@ final class GeminiProxy {
         }
         if (complete) {
           phase = Phase.DONE;
-          ex.proxyToClientResponse.write(true, Unpooled.wrappedBuffer(peeked), ex::finish);
+          ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(peeked), ex::finish);
         } else {
           phase = Phase.STREAMING;
-          ex.proxyToClientResponse.write(false, Unpooled.wrappedBuffer(peeked), x -> { });
+          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(peeked));
           onContent(rest, false);
         }
         return;

@@ -9,7 +9,6 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -50,10 +49,6 @@ final class ProxyResponse {
     this.status = status;
   }
 
-  int status() {
-    return status;
-  }
-
   HttpHeaders headers() {
     return headers;
   }
@@ -86,47 +81,52 @@ final class ProxyResponse {
     this.status = status;
     if (contentType != null) headers.set("Content-Type", contentType);
     headers.set("Content-Length", body.length);
-    write(true, Unpooled.wrappedBuffer(body), onDone);
+    end(Unpooled.wrappedBuffer(body), onDone);
   }
 
   /**
-   * Writes {@code content} (released here), the head first if not yet committed; {@code last}
-   * ends the response. {@code onDone} gets {@code null} once written, else the failure (the
-   * client has gone and the connection is closed).
+   * Writes {@code content} (released here) and ends the response, the head first if not yet
+   * committed. {@code onDone} gets {@code null} once written, else the failure (the client has
+   * gone and the connection is closed).
    */
-  void write(boolean last, ByteBuf content, Consumer<Throwable> onDone) {
+  void end(ByteBuf content, Consumer<Throwable> onDone) {
     if (ended) {
       content.release();
       onDone.accept(new IllegalStateException("response already ended"));
       return;
     }
-    if (!committed) commit(last ? content.readableBytes() : -1);
-    ChannelFuture f;
-    if (last) {
-      ended = true;
-      LastHttpContent end = content.isReadable() && !headRequest
-          ? new DefaultLastHttpContent(content) : releaseThenEmpty(content);
-      f = channel.writeAndFlush(end);
-    } else if (!content.isReadable() || headRequest) {
-      content.release();
-      onDone.accept(null);
-      return;
-    } else {
-      f = channel.writeAndFlush(new DefaultHttpContent(content));
-    }
-    boolean close = last && !keepAlive;
-    f.addListener(done -> {
+    if (!committed) commit(content.readableBytes());
+    ended = true;
+    LastHttpContent last = content.isReadable() && !headRequest
+        ? new DefaultLastHttpContent(content) : releaseThenEmpty(content);
+    boolean close = !keepAlive;
+    channel.writeAndFlush(last).addListener(done -> {
       if (done.isSuccess()) {
         try {
           onDone.accept(null); // first: the exchange is recorded before the next request runs
         } finally {
-          if (last) connection.responseEnded(this, close);
+          connection.responseEnded(this, close);
         }
       } else {
         channel.close();
         onDone.accept(done.cause());
       }
     });
+  }
+
+  /**
+   * Writes a piece of the body (released here) and flushes it, the head first if not yet
+   * committed. No listener: a failed write closes the connection, which the request's
+   * {@link ClientConnection.Call#onGone} listener hears.
+   */
+  void stream(ByteBuf content) {
+    if (ended || !content.isReadable() || headRequest) {
+      if (!committed && !ended) commit(-1);
+      content.release();
+      return;
+    }
+    if (!committed) commit(-1);
+    channel.writeAndFlush(new DefaultHttpContent(content), channel.voidPromise());
   }
 
   private static LastHttpContent releaseThenEmpty(ByteBuf content) {

@@ -61,41 +61,31 @@ final class Routes {
     securityHeaders(response.headers());
     String path = request.path();
     String method = request.method();
+    boolean proxied = GeminiProxy.isProxied(path);
     if (draining) {
       response.closeAfter();
       Problems.send(request, response, 503, "unavailable", "Service Unavailable",
-          "the proxy is shutting down", GeminiProxy.isProxied(path), -1);
+          "the proxy is shutting down", proxied, -1);
       return;
     }
     Settings s = settings.get();
     if (s.config.corsEnabled() && cors(request, response, s)) return;
-    if ((GeminiProxy.isProxied(path) || path.startsWith("/admin"))
+    if ((proxied || path.startsWith("/admin"))
         && (!GeminiProxy.isCanonical(path) || !GeminiProxy.isUtf8Path(path))) {
       Problems.send(request, response, 400, "bad-path", "Bad request path",
           "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
-              + " encoded dots, slashes or backslashes", GeminiProxy.isProxied(path), -1);
+              + " encoded dots, slashes or backslashes", proxied, -1);
       return;
     }
-    if (GeminiProxy.isProxied(path) && !GeminiProxy.METHODS.contains(method)) {
+    if (proxied && !GeminiProxy.METHODS.contains(method)) {
       response.headers().set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
       Problems.send(request, response, 405, "method-not-allowed", "Method not allowed",
           "the Gemini API has no " + (method.length() <= 16 ? method
               : method.substring(0, 16) + "…") + " requests", true, -1);
       return;
     }
-    if (GeminiProxy.isProxied(path)) {
-      try {
-        proxy.handle(call);
-      } catch (RuntimeException e) {
-        log.atError().addKeyValue("requestId", requestId)
-            .log("proxy handler failed: {}", e.getClass().getName());
-        if (!response.isCommitted()) {
-          Problems.send(request, response, 500, "proxy-error", "Proxy error",
-              "the proxy failed to handle the request", true, -1);
-        } else {
-          response.abort();
-        }
-      }
+    if (proxied) {
+      proxy.handle(call); // answers its own failures (502) and records them
       return;
     }
     boolean get = method.equals("GET") || method.equals("HEAD");
