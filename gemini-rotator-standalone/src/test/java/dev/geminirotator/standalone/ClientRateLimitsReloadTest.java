@@ -58,12 +58,14 @@ class ClientRateLimitsReloadTest {
     try {
       CountDownLatch go = new CountDownLatch(1);
       List<Future<Integer>> results = new ArrayList<>();
+      java.util.concurrent.CountDownLatch half = new java.util.concurrent.CountDownLatch(4);
       for (int t = 0; t < 4; t++) {
         int thread = t;
         results.add(threads.submit(() -> {
           go.await();
           int answered = 0;
           for (int i = 0; i < 2_000; i++) {
+            if (i == 1_000) half.countDown();
             long retryAfter = old.tryAcquire("client-" + thread + "-" + i); // new clients
             if (retryAfter == -1 || retryAfter > 0) answered++;
           }
@@ -71,7 +73,8 @@ class ClientRateLimitsReloadTest {
         }));
       }
       go.countDown();
-      Thread.sleep(5);
+      // Close once every thread is half-way through: calls still running race the close.
+      half.await();
       old.close();
       for (Future<Integer> f : results) assertThat(f.get()).isEqualTo(2_000);
     } finally {

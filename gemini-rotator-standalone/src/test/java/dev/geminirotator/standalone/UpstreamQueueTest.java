@@ -75,6 +75,8 @@ class UpstreamQueueTest {
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (inFlight(h) < REQUESTS && System.nanoTime() < deadline) Thread.sleep(20);
+      // Every request waits in the proxy at once (past the old 1,024 limit) before any is served.
+      assertEquals(REQUESTS, (int) inFlight(h), "requests waiting in the proxy before release");
       release.countDown();
 
       Map<Integer, Integer> statuses = new TreeMap<>();

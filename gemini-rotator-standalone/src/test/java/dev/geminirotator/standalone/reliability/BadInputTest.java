@@ -158,7 +158,8 @@ class BadInputTest {
         "X-Request-Id: ab\u0000cd\r\n")) {
       // (A bare LF ends a header line, as RFC 9112 lets a server read it: two headers, not one.)
       String raw = rawGet("/v1beta/models", header.startsWith("x-goog") ? header : AUTH + header);
-      assertProblem(header.replace("\u0000", "\\0").replace("\r", "\\r"), raw, 400);
+      assertProblem(SecretScan.redact(header.replace("\u0000", "\\0").replace("\r", "\\r")),
+          raw, 400);
     }
     assertThat(f.upstream.getRequestCount()).isZero();
     assertStillHealthy();
