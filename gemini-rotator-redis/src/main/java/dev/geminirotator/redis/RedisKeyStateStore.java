@@ -296,15 +296,24 @@ public final class RedisKeyStateStore implements KeyStateStore {
       throw new IllegalArgumentException("window must be >= 1ms but was " + window);
     }
     long now = clock.millis();
-    return incrementWindow(name, Instant.ofEpochMilli(now - Math.floorMod(now, windowMillis)),
-        window, 1);
+    long start = now - Math.floorMod(now, windowMillis);
+    try {
+      return incrementWindow(name, Instant.ofEpochMilli(start), window, 1);
+    } catch (IllegalStateException e) {
+      // Redis cannot count: this instance counts on its own meanwhile, and never throws for it.
+      LocalWindow w = localWindows.compute(name + '\u0000' + windowMillis,
+          (k, old) -> old != null && old.start == start ? old : new LocalWindow(start));
+      return w.count.incrementAndGet();
+    }
   }
 
   /**
    * Adds {@code delta} to the window's shared counter, atomically in one Lua script (INCRBY, and
    * PEXPIRE when the key is new), and returns the total: one round trip to Redis. The key is
    * {@code {prefix}counter:{name}:{window}:{start}} and expires a second after the window ends.
-   * While Redis is unreachable it counts in a local window instead and never throws for that.
+   *
+   * @throws IllegalStateException when Redis cannot count now (unreachable, or the command
+   *     failed): the caller keeps its own count (as {@code SharedQuotas} does)
    */
   @Override
   public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
@@ -330,11 +339,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
           warnOnce("counter", "Redis store {} could not count {} ({}); counting locally",
               description, name, redact(rootMessage(e)));
         }
+        throw new IllegalStateException("Redis store " + description + " could not count "
+            + name + ": " + redact(rootMessage(e)));
       }
     }
-    LocalWindow w = localWindows.compute(name + '\u0000' + windowMillis,
-        (k, old) -> old != null && old.start == start ? old : new LocalWindow(start));
-    return w.count.addAndGet(delta);
+    throw new IllegalStateException("Redis store " + description + " is unreachable");
   }
 
   /** SET with PX; one round trip. While Redis is unreachable nothing is kept. */

@@ -55,7 +55,9 @@ public interface KeyStateStore extends AutoCloseable {
    * window ends. May block; callers keep it off the request path (see {@code SharedQuotas} in
    * core, which claims blocks of permits in the background).
    *
-   * <p>The default throws {@link UnsupportedOperationException}; callers then count locally.
+   * <p>Throws when the shared backend cannot count right now (unreachable, an error): a total
+   * that only this process counted must not pass for the shared one. The default throws
+   * {@link UnsupportedOperationException}; callers then count locally.
    *
    * @param name the counter, e.g. {@code quota:key-1:rpm}
    * @param windowStart when the window began

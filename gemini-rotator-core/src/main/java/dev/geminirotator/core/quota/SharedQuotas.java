@@ -266,17 +266,17 @@ public final class SharedQuotas implements AutoCloseable {
     if (store.isAvailable()) {
       long carried = w.localClaims.get();
       try {
+        // A store that answers has counted in the shared backend (it throws when it cannot),
+        // even if it became unavailable since: the total is real, and carried is in it.
         long total = store.incrementWindow(name, Instant.ofEpochMilli(start),
             Duration.ofMillis(end - start), delta + carried);
-        if (store.isAvailable()) { // else the store may have counted locally, from zero
-          w.localClaims.addAndGet(-carried);
-          w.lastSharedTotal = Math.max(w.lastSharedTotal, total);
-          if (localOnly.compareAndSet(true, false)) {
-            log.info("shared quotas: store {} counts again; limits hold across instances",
-                store.describe());
-          }
-          return total;
+        w.localClaims.addAndGet(-carried);
+        w.lastSharedTotal = Math.max(w.lastSharedTotal, total);
+        if (localOnly.compareAndSet(true, false)) {
+          log.info("shared quotas: store {} counts again; limits hold across instances",
+              store.describe());
         }
+        return total;
       } catch (UnsupportedOperationException e) {
         if (unsupportedWarned.compareAndSet(false, true)) {
           log.warn("shared quotas: store {} has no shared counters; each instance enforces"

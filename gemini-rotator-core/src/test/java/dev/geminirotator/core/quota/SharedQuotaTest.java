@@ -289,6 +289,32 @@ class SharedQuotaTest {
     }
   }
 
+  @Test
+  void aCountTheStoreMadeJustBeforeGoingDownIsNotChargedTwice() {
+    AtomicBoolean up = new AtomicBoolean(true);
+    AtomicBoolean dropAfterFirstCount = new AtomicBoolean(true);
+    KeyStateStore flaky = new CountingStore(memory) {
+      @Override
+      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+        long total = super.incrementWindow(name, start, window, delta);
+        if (dropAfterFirstCount.getAndSet(false)) up.set(false); // the connection drops after
+        return total;
+      }
+
+      @Override
+      public boolean isAvailable() {
+        return up.get();
+      }
+    };
+    SharedQuota quota = quotas(flaky).perMinute("quota:k:rpm", 640);
+    assertThat(quota.tryAcquire()).isTrue();
+    up.set(true);
+    int admitted = 1;
+    for (int i = 0; i < 2_000; i++) if (quota.tryAcquire()) admitted++;
+    assertThat(admitted).as("the block counted before the drop is not charged again")
+        .isEqualTo(640);
+  }
+
   /** A store that counts the calls to its shared counter. */
   static class CountingStore implements KeyStateStore {
     final AtomicLong calls = new AtomicLong();
