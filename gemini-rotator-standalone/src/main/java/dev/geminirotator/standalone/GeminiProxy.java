@@ -52,26 +52,21 @@ final class GeminiProxy {
 
   private static final Logger log = LoggerFactory.getLogger(GeminiProxy.class);
 
-  /** Hop-by-hop headers (RFC 9110 7.6.1) and headers the proxy sets itself, lower case. */
-  static final Set<String> HOP_BY_HOP = caseInsensitive("connection", "keep-alive",
-      "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-      "transfer-encoding", "upgrade");
+  /** Hop-by-hop headers (RFC 9110 7.6.1). */
+  static final HeaderNames.NameSet HOP_BY_HOP = new HeaderNames.NameSet("connection",
+      "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+      "trailer", "transfer-encoding", "upgrade");
 
   /** Request headers the proxy never forwards: it sets them itself, or they carry credentials. */
-  private static final Set<String> NOT_FORWARDED = caseInsensitive("host", "content-length",
-      "x-goog-api-key", "authorization", "accept-encoding", "expect", "x-forwarded-for",
-      "forwarded", "x-real-ip", "x-http2-stream-id", "x-http2-scheme", "x-http2-path",
-      "x-http2-stream-promise-id", "x-http2-stream-dependency-id", "x-http2-stream-weight");
+  private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet("host",
+      "content-length", "x-goog-api-key", "authorization", "accept-encoding", "expect",
+      "x-forwarded-for", "forwarded", "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
+      "x-http2-path", "x-http2-stream-promise-id", "x-http2-stream-dependency-id",
+      "x-http2-stream-weight");
 
   /** Response headers the proxy sets itself. */
-  private static final Set<String> OWN_RESPONSE_HEADERS = caseInsensitive("date", "x-request-id");
-
-  /** A set of header names matched in any case, without lower-casing each name looked up. */
-  static Set<String> caseInsensitive(String... names) {
-    java.util.TreeSet<String> set = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    java.util.Collections.addAll(set, names);
-    return java.util.Collections.unmodifiableSet(set);
-  }
+  private static final HeaderNames.NameSet OWN_RESPONSE_HEADERS =
+      new HeaderNames.NameSet("date", "x-request-id");
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
@@ -270,7 +265,7 @@ final class GeminiProxy {
       clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
-      String client = s.identity.clientAddress(peer, request.header("X-Forwarded-For"));
+      String client = s.identity.clientAddress(peer, request.header(HeaderNames.X_FORWARDED_FOR));
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -317,7 +312,7 @@ final class GeminiProxy {
   /** The client's credential, from x-goog-api-key, then Authorization: Bearer, then ?key=. */
   static String presentedCredential(ProxyRequest request) {
     HttpHeaders h = request.headers();
-    String key = h.get("x-goog-api-key");
+    String key = h.get(HeaderNames.X_GOOG_API_KEY);
     if (key != null && !key.isBlank()) return key.trim();
     String auth = h.get(HttpHeaderNames.AUTHORIZATION);
     if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -356,8 +351,8 @@ final class GeminiProxy {
    */
   static String clientBase(ProxyRequest request, ClientIdentity identity) {
     HttpHeaders h = request.headers();
-    String fwdProto = h.get("X-Forwarded-Proto");
-    String fwdHost = h.get("X-Forwarded-Host");
+    String fwdProto = h.get(HeaderNames.X_FORWARDED_PROTO);
+    String fwdHost = h.get(HeaderNames.X_FORWARDED_HOST);
     if (fwdHost != null && identity.isTrustedProxy(request.remoteAddress())) {
       String proto = "https".equalsIgnoreCase(fwdProto) ? "https" : "http";
       String host = fwdHost.split(",")[0].trim();
@@ -502,7 +497,7 @@ final class GeminiProxy {
     final EventLoop loop;
     final String route;
     final long start;
-    final String requestId;
+    final io.netty.util.AsciiString requestId;
     boolean finished;
     byte[] body;
     String model;
@@ -538,7 +533,7 @@ final class GeminiProxy {
       this.loop = call.eventLoop();
       this.route = route;
       this.start = start;
-      this.requestId = call.request.requestId();
+      this.requestId = call.request.requestIdText();
     }
 
     /**
@@ -746,8 +741,8 @@ final class GeminiProxy {
           UNVALIDATED);
       HttpHeaders h = proxyToUpstreamRequest.headers();
       copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
-      h.set(HttpHeaderNames.HOST, upstream.authority());
-      if (withBody) h.set("Content-Length", body.length);
+      h.set(HeaderNames.HOST, upstream.authority());
+      if (withBody) h.set(HeaderNames.CONTENT_LENGTH, ascii(Integer.toString(body.length)));
       UpstreamListener listener = new UpstreamListener(this, lease, System.nanoTime());
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId).addKeyValue("attempt", attempt)
@@ -763,18 +758,22 @@ final class GeminiProxy {
 
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
       Set<String> connectionTokens = connectionTokens(from);
-      for (Map.Entry<String, String> f : from) {
-        String name = f.getKey();
+      // As CharSequences: names and values go on as decoded, never turned into Strings.
+      for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
+          from.iteratorCharSequence(); it.hasNext(); ) {
+        Map.Entry<CharSequence, CharSequence> f = it.next();
+        CharSequence name = f.getKey();
         if (HOP_BY_HOP.contains(name) || NOT_FORWARDED.contains(name)
-            || connectionTokens.contains(name)) {
+            || isConnectionToken(connectionTokens, name)) {
           continue;
         }
         to.add(name, f.getValue());
       }
+      String secret = lease.key().secret();
       if (openAi) {
-        to.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + lease.key().secret());
+        to.set(HeaderNames.AUTHORIZATION, ascii("Bearer " + secret));
       } else {
-        to.set("x-goog-api-key", lease.key().secret());
+        to.set(HeaderNames.X_GOOG_API_KEY, ascii(secret));
       }
     }
 
@@ -934,14 +933,28 @@ final class GeminiProxy {
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
   static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
     Set<String> connectionTokens = connectionTokens(from);
-    for (Map.Entry<String, String> f : from) {
-      String name = f.getKey();
+    for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
+        from.iteratorCharSequence(); it.hasNext(); ) {
+      Map.Entry<CharSequence, CharSequence> f = it.next();
+      CharSequence name = f.getKey();
       if (HOP_BY_HOP.contains(name) || OWN_RESPONSE_HEADERS.contains(name)
-          || connectionTokens.contains(name)) {
+          || isConnectionToken(connectionTokens, name)) {
         continue;
       }
       to.add(name, f.getValue());
     }
+  }
+
+  private static boolean isConnectionToken(Set<String> tokens, CharSequence name) {
+    return !tokens.isEmpty() && tokens.contains(name.toString());
+  }
+
+  /**
+   * Text known to be ASCII (a pool key, a number) as an {@link io.netty.util.AsciiString}: one
+   * array copy here, one bulk copy into the socket buffer.
+   */
+  static io.netty.util.AsciiString ascii(String text) {
+    return new io.netty.util.AsciiString(text.getBytes(StandardCharsets.ISO_8859_1), false);
   }
 
   private enum Phase { WAITING, PEEKING, STREAMING, DISCARDED, DONE }
@@ -1038,9 +1051,10 @@ final class GeminiProxy {
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
       copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers());
-      String uploadUrl = head.headers().get("X-Goog-Upload-URL");
+      String uploadUrl = head.headers().get(HeaderNames.X_GOOG_UPLOAD_URL);
       if (uploadUrl != null) {
-        ex.proxyToClientResponse.headers().set("X-Goog-Upload-URL", rewriteUploadUrl(uploadUrl));
+        ex.proxyToClientResponse.headers().set(HeaderNames.X_GOOG_UPLOAD_URL,
+            rewriteUploadUrl(uploadUrl));
       }
       if (upstreamStatus >= 200 && upstreamStatus < 300
           && (ex.route.equals("upload") || ex.route.equals("files"))) {

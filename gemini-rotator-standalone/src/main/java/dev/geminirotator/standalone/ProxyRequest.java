@@ -20,7 +20,7 @@ final class ProxyRequest {
   private final String localAddress;
   private final int localPort;
   private final boolean secure;
-  private String requestId;
+  private io.netty.util.AsciiString requestId;
   private byte[] body = new byte[0];
 
   ProxyRequest(HttpRequest head, String path, String query, Peer peer, boolean secure) {
@@ -140,10 +140,15 @@ final class ProxyRequest {
   }
 
   String requestId() {
+    return requestId == null ? null : requestId.toString(); // AsciiString keeps the String
+  }
+
+  /** The request id as assigned, without making a {@code String} of it. */
+  io.netty.util.AsciiString requestIdText() {
     return requestId;
   }
 
-  void requestId(String id) {
+  void requestId(io.netty.util.AsciiString id) {
     this.requestId = id;
   }
 

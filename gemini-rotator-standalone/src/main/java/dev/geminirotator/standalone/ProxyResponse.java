@@ -79,8 +79,8 @@ final class ProxyResponse {
   /** Sends a whole response at once. */
   void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
     this.status = status;
-    if (contentType != null) headers.set("Content-Type", contentType);
-    headers.set("Content-Length", body.length);
+    if (contentType != null) headers.set(HeaderNames.CONTENT_TYPE, contentType);
+    headers.set(HeaderNames.CONTENT_LENGTH, GeminiProxy.ascii(Integer.toString(body.length)));
     end(Unpooled.wrappedBuffer(body), onDone);
   }
 
@@ -144,25 +144,25 @@ final class ProxyResponse {
     committed = true;
     boolean noBody = status < 200 || status == 204 || status == 304;
     if (noBody) {
-      headers.remove("Content-Length");
-      headers.remove("Transfer-Encoding");
-    } else if (!headers.contains("Content-Length")) {
+      headers.remove(HeaderNames.CONTENT_LENGTH);
+      headers.remove(HeaderNames.TRANSFER_ENCODING);
+    } else if (!headers.contains(HeaderNames.CONTENT_LENGTH)) {
       if (wholeLength >= 0 && !headRequest) {
-        headers.set("Content-Length", wholeLength);
+        headers.set(HeaderNames.CONTENT_LENGTH, GeminiProxy.ascii(Integer.toString(wholeLength)));
       } else if (!headRequest) {
         if (http10) {
           keepAlive = false; // the end of the body is the end of the connection
         } else {
-          headers.set("Transfer-Encoding", HttpHeaderValues.CHUNKED);
+          headers.set(HeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
       }
     }
     if (!keepAlive) {
-      headers.set("Connection", HttpHeaderValues.CLOSE);
+      headers.set(HeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     } else if (http10) {
-      headers.set("Connection", HttpHeaderValues.KEEP_ALIVE);
+      headers.set(HeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     }
-    headers.set("Date", HttpDate.now());
+    headers.set(HeaderNames.DATE, HttpDate.now());
     DefaultHttpResponse head = new DefaultHttpResponse(http10 ? HttpVersion.HTTP_1_0
         : HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), headers);
     channel.write(head, channel.voidPromise());
@@ -172,14 +172,14 @@ final class ProxyResponse {
   static final class HttpDate {
     private static final ThreadLocal<HttpDate> CACHE = ThreadLocal.withInitial(HttpDate::new);
     private long second = -1;
-    private String text;
+    private io.netty.util.AsciiString text;
 
-    static String now() {
+    static io.netty.util.AsciiString now() {
       HttpDate d = CACHE.get();
       long nowSecond = System.currentTimeMillis() / 1000;
       if (nowSecond != d.second) {
         d.second = nowSecond;
-        d.text = DateFormatter.format(new Date(nowSecond * 1000));
+        d.text = new io.netty.util.AsciiString(DateFormatter.format(new Date(nowSecond * 1000)));
       }
       return d.text;
     }

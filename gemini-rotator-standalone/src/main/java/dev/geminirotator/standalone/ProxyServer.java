@@ -21,6 +21,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -79,6 +81,15 @@ import org.slf4j.LoggerFactory;
  * small separate pool.
  */
 public final class ProxyServer implements AutoCloseable {
+
+  /**
+   * Buffers for every connection, client and upstream: Netty's pooled allocator, whose per-thread
+   * caches suit a fixed set of event loops. Netty 4.2's default (the adaptive allocator, built for
+   * many short-lived threads) cost 11% more proxy CPU per request here (perf, wrk at 64
+   * connections, see benchmarks/README.md). {@code -Dio.netty.allocator.type} still chooses.
+   */
+  static final ByteBufAllocator ALLOCATOR = System.getProperty("io.netty.allocator.type") != null
+      ? ByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT;
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
   /** Listen backlog: connections the kernel completes before the proxy accepts them. */
@@ -167,6 +178,7 @@ public final class ProxyServer implements AutoCloseable {
           .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
           .option(ChannelOption.SO_REUSEADDR, true)
           .childOption(ChannelOption.TCP_NODELAY, true)
+          .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {

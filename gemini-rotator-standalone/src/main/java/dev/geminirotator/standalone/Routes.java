@@ -56,8 +56,7 @@ final class Routes {
   void handle(ClientConnection.Call call) {
     ProxyRequest request = call.request;
     ProxyResponse response = call.response;
-    String requestId = RequestIds.assign(request);
-    response.headers().set(RequestIds.HEADER, requestId);
+    response.headers().set(RequestIds.HEADER, RequestIds.assign(request));
     securityHeaders(response.headers());
     String path = request.path();
     String method = request.method();
@@ -166,7 +165,7 @@ final class Routes {
       default -> "bad-request";
     };
     String reason = HttpResponseStatus.valueOf(status).reasonPhrase();
-    String requestId = RequestIds.newId();
+    String requestId = RequestIds.newId().toString();
     byte[] body = Problems.body(status, slug, reason, detail, null, requestId, false);
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
         HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(body));
@@ -193,9 +192,9 @@ final class Routes {
 
   /** Security headers every response carries. */
   static void securityHeaders(HttpHeaders h) {
-    h.set("X-Content-Type-Options", "nosniff");
-    h.set("X-Frame-Options", "DENY");
-    h.set("Referrer-Policy", "no-referrer");
+    h.set(HeaderNames.X_CONTENT_TYPE_OPTIONS, HeaderNames.NOSNIFF);
+    h.set(HeaderNames.X_FRAME_OPTIONS, HeaderNames.DENY);
+    h.set(HeaderNames.REFERRER_POLICY, HeaderNames.NO_REFERRER);
   }
 
   /** Adds CORS headers; answers preflights. Returns whether the request was answered. */

