@@ -15,6 +15,8 @@ FIXTURES=$REPO/gemini-rotator-test-support/src/main/resources/fixtures
 # is slower), 512 KB thread stacks, a metaspace cap, and exit on OOM so a supervisor restarts
 # it. MALLOC_ARENA_MAX=2 keeps glibc from giving each busy thread its own malloc arena.
 # Override with PROXY_JAVA_OPTS and MALLOC_ARENA_MAX.
+# On Java 25+ (see pick_java) also the flags that give Netty back sun.misc.Unsafe, as README says.
+PROXY_JAVA_OPTS_GIVEN=${PROXY_JAVA_OPTS+given}
 PROXY_JAVA_OPTS=${PROXY_JAVA_OPTS:--Xms32m -Xmx128m -Xss512k -XX:+UseSerialGC -XX:-TieredCompilation -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError}
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 PIDS=()
@@ -62,6 +64,12 @@ pick_java() {
   fi
   JCMD=$(dirname "$JAVA")/jcmd
   JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
+  local major
+  major=$("$JAVA" -XshowSettings:properties -version 2>&1 \
+          | awk -F'= ' '/java.specification.version/ {print $2}')
+  if [[ -z $PROXY_JAVA_OPTS_GIVEN && ${major:-0} -ge 25 ]]; then
+    PROXY_JAVA_OPTS="$PROXY_JAVA_OPTS --sun-misc-unsafe-memory-access=allow -Dio.netty.noUnsafe=false"
+  fi
   log "java: $JAVA ($JAVA_VERSION)"
 }
 

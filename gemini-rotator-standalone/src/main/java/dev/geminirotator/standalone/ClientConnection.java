@@ -21,10 +21,10 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
-import java.io.ByteArrayOutputStream;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -273,7 +273,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private long discardLimit;
     private long earlyBytes;
     private long max = -1;
-    private ByteArrayOutputStream body;
+    private BodyBytes body;
     private Consumer<byte[]> onBody;
     private Consumer<Throwable> onBodyFailure;
     private Runnable onTooLarge;
@@ -295,7 +295,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       this.onBodyFailure = failed;
       this.onTooLarge = tooLarge;
       long declared = request.contentLength();
-      this.body = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 0), 64 * 1024));
+      this.body = new BodyBytes(declared);
       if (bad) {
         bodyFailed(new java.io.IOException("malformed request body"));
         return;
@@ -423,10 +423,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             }
             return;
           }
-          buf.readBytes(body, buf.readableBytes());
+          body.read(buf);
         }
-      } catch (java.io.IOException e) {
-        throw new IllegalStateException(e); // a ByteArrayOutputStream does not fail
       } finally {
         content.release();
       }
@@ -435,7 +433,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     private void deliver() {
       bodyRead = true;
-      byte[] bytes = body == null ? new byte[0] : body.toByteArray();
+      byte[] bytes = body == null ? new byte[0] : body.toArray();
       body = null;
       request.body(bytes);
       onBody.accept(bytes);
@@ -468,6 +466,43 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       Consumer<Throwable> g = onGone;
       onGone = null;
       if (g != null && !response.isEnded()) g.accept(failure);
+    }
+  }
+
+  /**
+   * A request body being read: copied once from each buffer into an array sized by the declared
+   * length (at first at most 64 KB, so a length alone reserves little), which is handed on as is
+   * when it fills exactly.
+   */
+  static final class BodyBytes {
+    private byte[] bytes;
+    private int size;
+    private final long declared;
+
+    BodyBytes(long declared) {
+      this.declared = declared;
+      this.bytes = new byte[(int) Math.min(Math.max(declared, 0), 64 * 1024)];
+    }
+
+    int size() {
+      return size;
+    }
+
+    /** Appends {@code buf}'s readable bytes (the caller keeps the total within an int). */
+    void read(ByteBuf buf) {
+      int n = buf.readableBytes();
+      int need = size + n;
+      if (need > bytes.length) {
+        long grown = Math.max(need, Math.min((long) bytes.length * 2, Integer.MAX_VALUE - 8));
+        if (declared >= need && grown > declared) grown = declared; // ends exactly full
+        bytes = Arrays.copyOf(bytes, (int) grown);
+      }
+      buf.readBytes(bytes, size, n);
+      size = need;
+    }
+
+    byte[] toArray() {
+      return size == bytes.length ? bytes : Arrays.copyOf(bytes, size);
     }
   }
 }

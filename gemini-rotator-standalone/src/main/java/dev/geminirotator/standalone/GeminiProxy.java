@@ -738,7 +738,7 @@ final class GeminiProxy {
       DefaultFullHttpRequest proxyToUpstreamRequest = new DefaultFullHttpRequest(
           HttpVersion.HTTP_1_1, clientToProxyRequest.head().method(), upstreamUri,
           withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER, UNVALIDATED,
-          UNVALIDATED);
+          HeaderNames.NO_TRAILERS);
       HttpHeaders h = proxyToUpstreamRequest.headers();
       copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
       h.set(HeaderNames.HOST, upstream.authority());

@@ -1,11 +1,14 @@
 package dev.geminirotator.standalone;
 
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.util.AsciiString;
 
 /**
- * Header names and fixed values the request path uses, as {@link AsciiString}s. Netty hashes an
+ * Header names, fixed values and header-map factories the request path uses. Names and values are
+ * {@link AsciiString}s. Netty hashes an
  * {@code AsciiString} name once and writes an {@code AsciiString} name or value with one bulk copy;
  * a {@code String} is hashed on every lookup and written to the socket buffer a character at a
  * time. Measured on the proxy's hot path (perf, 64 connections): header encoding of {@code String}s
@@ -35,6 +38,41 @@ final class HeaderNames {
   static final AsciiString DENY = AsciiString.cached("DENY");
   static final AsciiString NO_REFERRER = AsciiString.cached("no-referrer");
 
+  /**
+   * Trailers of a message the proxy builds itself, which never has any: no map at all. Netty makes
+   * a 16-slot map for every last piece of content otherwise (a quarter of the proxy's allocation
+   * per request, measured with JFR).
+   */
+  static final HttpHeadersFactory NO_TRAILERS = new HttpHeadersFactory() {
+    @Override
+    public HttpHeaders newHeaders() {
+      return EmptyHttpHeaders.INSTANCE;
+    }
+
+    @Override
+    public HttpHeaders newEmptyHeaders() {
+      return EmptyHttpHeaders.INSTANCE;
+    }
+  };
+
+  /**
+   * Trailers of a decoded message: validated like Netty's default, but in a 2-slot map, since
+   * Gemini traffic almost never has any.
+   */
+  static final HttpHeadersFactory SMALL_TRAILERS = new HttpHeadersFactory() {
+    private final DefaultHttpHeadersFactory validated = DefaultHttpHeadersFactory.trailersFactory();
+
+    @Override
+    public HttpHeaders newHeaders() {
+      return validated.newEmptyHeaders();
+    }
+
+    @Override
+    public HttpHeaders newEmptyHeaders() {
+      return validated.newEmptyHeaders();
+    }
+  };
+
   private HeaderNames() {
   }
 
@@ -53,10 +91,5 @@ final class HeaderNames {
     boolean contains(CharSequence name) {
       return names.contains(name);
     }
-  }
-
-  /** Whether {@code name} is an HTTP header name of the given case-insensitive text. */
-  static boolean is(CharSequence name, AsciiString expected) {
-    return AsciiString.contentEqualsIgnoreCase(name, expected);
   }
 }

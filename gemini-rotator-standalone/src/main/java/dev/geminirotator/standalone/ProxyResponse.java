@@ -98,7 +98,8 @@ final class ProxyResponse {
     if (!committed) commit(content.readableBytes());
     ended = true;
     LastHttpContent last = content.isReadable() && !headRequest
-        ? new DefaultLastHttpContent(content) : releaseThenEmpty(content);
+        ? new DefaultLastHttpContent(content, HeaderNames.NO_TRAILERS)
+        : releaseThenEmpty(content);
     boolean close = !keepAlive;
     channel.writeAndFlush(last).addListener(done -> {
       if (done.isSuccess()) {

@@ -304,7 +304,7 @@ public final class StandaloneConfig {
   static long parseSize(String text) {
     Matcher m = SIZE.matcher(text.trim());
     if (!m.matches()) {
-      throw new IllegalArgumentException("must be a size such as 20MB, 512KB or 1048576 but was");
+      throw new IllegalArgumentException("must be a size such as 20MB, 512KB or 1048576");
     }
     long n = Long.parseLong(m.group(1));
     String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
@@ -316,7 +316,7 @@ public final class StandaloneConfig {
     };
     long size = n * mult;
     if (size < 1 || size > Integer.MAX_VALUE - 16) {
-      throw new IllegalArgumentException("must be between 1 byte and 2GB but was");
+      throw new IllegalArgumentException("must be between 1 byte and 2GB");
     }
     return size;
   }
@@ -326,15 +326,14 @@ public final class StandaloneConfig {
     try {
       uri = URI.create(text.trim());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("must be an http(s) URL but was");
+      throw new IllegalArgumentException("must be an http(s) URL");
     }
     if (uri.getScheme() == null || !(uri.getScheme().equals("http")
         || uri.getScheme().equals("https")) || uri.getHost() == null) {
-      throw new IllegalArgumentException("must be an http(s) URL such as " + DEFAULT_BASE_URL
-          + " but was");
+      throw new IllegalArgumentException("must be an http(s) URL such as " + DEFAULT_BASE_URL);
     }
     if (uri.getRawQuery() != null || uri.getRawUserInfo() != null) {
-      throw new IllegalArgumentException("must not carry a query or user info but was");
+      throw new IllegalArgumentException("must not carry a query or user info");
     }
     String s = uri.toString();
     return URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);

@@ -12,6 +12,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
@@ -144,9 +145,13 @@ final class Upstream implements AutoCloseable {
       ch.pipeline().addLast(handler);
     }
     long idle = idleTimeout.toMillis();
-    if (idle > 0) ch.pipeline().addLast(new IdleStateHandler(idle, 0, 0, TimeUnit.MILLISECONDS));
-    ch.pipeline().addLast(new HttpClientCodec(4096, 64 * 1024, 16 * 1024));
-    ch.pipeline().addLast(new Connection());
+    IdleStateHandler idleHandler = idle > 0
+        ? new IdleStateHandler(idle, 0, 0, TimeUnit.MILLISECONDS) : null;
+    if (idleHandler != null) ch.pipeline().addLast(idleHandler);
+    ch.pipeline().addLast(new HttpClientCodec(new HttpDecoderConfig().setMaxInitialLineLength(4096)
+        .setMaxHeaderSize(64 * 1024).setMaxChunkSize(16 * 1024)
+        .setTrailersFactory(HeaderNames.SMALL_TRAILERS), false, false));
+    ch.pipeline().addLast(new Connection(ch, idleHandler));
   }
 
   /**
@@ -175,7 +180,7 @@ final class Upstream implements AutoCloseable {
   private final class LoopPool {
     private final Bootstrap bootstrap;
     private final EventLoop loop;
-    private final ArrayDeque<Channel> idle = new ArrayDeque<>();
+    private final ArrayDeque<Connection> idle = new ArrayDeque<>();
     private final ArrayDeque<Attempt> waiting = new ArrayDeque<>();
     /** {@code waiting.size()}, for the other loops to read. */
     private volatile int waitingCount;
@@ -191,9 +196,9 @@ final class Upstream implements AutoCloseable {
         attempt.fail(new RejectedExecutionException("the proxy is shutting down"));
         return;
       }
-      Channel ch = idle.pollFirst();
-      if (ch != null) {
-        attempt.start(ch);
+      Connection c = idle.pollFirst();
+      if (c != null) {
+        attempt.start(c);
       } else if (reserve()) {
         connect(attempt);
       } else if (waiting.size() < MAX_PENDING) {
@@ -250,42 +255,43 @@ final class Upstream implements AutoCloseable {
           return;
         }
         Channel ch = cf.channel();
+        Connection c = ch.pipeline().get(Connection.class); // once per connection
         ch.closeFuture().addListener(x -> {
-          idle.remove(ch);
+          idle.remove(c);
           slotFreed(this);
         });
         if (attempt.finished) {
-          release(ch, true);
+          release(c, true);
         } else {
-          attempt.start(ch);
+          attempt.start(c);
         }
       });
     }
 
     /** Hands a connection back: to the next waiting attempt, to the idle set, or closed. */
-    void release(Channel ch, boolean reusable) {
-      if (!reusable || closed || !ch.isActive()) {
-        ch.close(); // its close listener frees the slot
+    void release(Connection c, boolean reusable) {
+      if (!reusable || closed || !c.channel.isActive()) {
+        c.channel.close(); // its close listener frees the slot
         return;
       }
       for (Attempt w; (w = waiting.poll()) != null; ) {
         waitingCount = waiting.size();
         if (!w.finished) {
-          w.start(ch);
+          w.start(c);
           return;
         }
       }
       if (open.get() >= maxConnections && othersWaiting(this)) {
-        ch.close(); // another loop needs the slot more than this loop needs an idle connection
+        c.channel.close(); // another loop needs the slot more than this loop needs an idle one
         return;
       }
-      idle.addFirst(ch);
+      idle.addFirst(c);
     }
 
     /** Closes one idle connection, so that its slot goes to a loop that waits for one. */
     private void shedIdle() {
-      Channel ch = idle.pollLast();
-      if (ch != null) ch.close();
+      Connection c = idle.pollLast();
+      if (c != null) c.channel.close();
     }
 
     /** A slot may be free: open a connection for the next waiting attempt. */
@@ -307,7 +313,7 @@ final class Upstream implements AutoCloseable {
     void close() {
       bootstrap.config().group().execute(() -> {
         closed = true;
-        for (Channel ch; (ch = idle.poll()) != null; ) ch.close();
+        for (Connection c; (c = idle.poll()) != null; ) c.channel.close();
         for (Attempt w; (w = waiting.poll()) != null; ) {
           w.fail(new RejectedExecutionException("the proxy is shutting down"));
         }
@@ -332,6 +338,7 @@ final class Upstream implements AutoCloseable {
     private final Listener listener;
     private FullHttpRequest request;
     Channel channel;
+    private Connection connection;
     ScheduledFuture<?> timer;
     boolean finished;
     private boolean keepAlive = true;
@@ -357,12 +364,13 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Sends the request on {@code ch}, now this attempt's. */
-    private void start(Channel ch) {
+    private void start(Connection c) {
+      Channel ch = c.channel;
+      connection = c;
       channel = ch;
-      ch.pipeline().get(Connection.class).attempt = this;
+      c.attempt = this;
       // The idle clock counts reads only: a connection idle in the pool starts afresh.
-      IdleStateHandler idle = ch.pipeline().get(IdleStateHandler.class);
-      if (idle != null) idle.resetReadTimeout();
+      if (c.idle != null) c.idle.resetReadTimeout();
       FullHttpRequest r = request;
       request = null;
       // A failed write reaches Connection.exceptionCaught, which fails this attempt: no promise
@@ -395,10 +403,10 @@ final class Upstream implements AutoCloseable {
         request.release();
         request = null;
       }
-      Channel ch = channel;
-      if (ch != null) {
-        ch.pipeline().get(Connection.class).attempt = null;
-        pool.release(ch, false);
+      Connection c = connection;
+      if (c != null) {
+        c.attempt = null;
+        pool.release(c, false);
       } else {
         pool.removeWaiting(this); // no longer waiting: neither a slot nor its body held
       }
@@ -414,10 +422,10 @@ final class Upstream implements AutoCloseable {
       if (last) {
         finished = true;
         if (timer != null) timer.cancel(false);
-        Channel ch = channel;
-        ch.pipeline().get(Connection.class).attempt = null;
-        ch.config().setAutoRead(true);
-        pool.release(ch, keepAlive);
+        Connection c = connection;
+        c.attempt = null;
+        c.channel.config().setAutoRead(true);
+        pool.release(c, keepAlive);
       }
       listener.onContent(content, last);
     }
@@ -425,7 +433,15 @@ final class Upstream implements AutoCloseable {
 
   /** The handler of one pooled connection: passes what it reads to the current attempt. */
   private static final class Connection extends ChannelInboundHandlerAdapter {
+    final Channel channel;
+    /** The connection's read-idle handler, or {@code null} without an idle timeout. */
+    final IdleStateHandler idle;
     Attempt attempt;
+
+    Connection(Channel channel, IdleStateHandler idle) {
+      this.channel = channel;
+      this.idle = idle;
+    }
     /** A 1xx response was just read: its empty last content is not the response's end. */
     private boolean skipInformationalEnd;
 

@@ -174,6 +174,20 @@ class RetryAndAccessTest {
   }
 
   @Test
+  void badSizesAndUrlsAreNamedWithTheValueOnce() throws Exception {
+    Path file = Files.createTempFile("gr", ".yaml");
+    Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nserver:\n  max-request-size: 3GB\n"
+        + "upstream:\n  base-url: \"https://u:p@example.com/?a=1\"\n");
+    assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
+        StandaloneConfig.Overrides.NONE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("server.max-request-size must be between 1 byte and 2GB but was '3GB'")
+        .hasMessageContaining("upstream.base-url must not carry a query or user info but was")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("but was but was")
+            .doesNotContain("u:p@"));
+  }
+
+  @Test
   void eachClientIsLimitedToItsRequestsPerMinute() throws Exception {
     h = new Harness("rate-limit:\n  requests-per-minute: 2\n");
     for (int i = 0; i < 3; i++) h.enqueue(200, "{}");

@@ -593,7 +593,9 @@ public final class ConfigNode {
     try {
       return parser.apply(raw);
     } catch (IllegalArgumentException e) {
-      report(qualify(name) + " " + e.getMessage() + " but was '" + printable(raw) + "'",
+      // Redacted like a URI: a malformed URL may still carry user:password@ or a ?key=.
+      report(qualify(name) + " " + e.getMessage() + " but was '"
+          + printable(RotatorConfig.redact(raw)) + "'",
           envUsed.get(name));
       return null;
     }

@@ -109,7 +109,9 @@ final class ProjectState {
   }
 
   void resetStreak(String model) {
-    if (!streaks.isEmpty()) streaks.remove(model);
+    // get() first: it neither locks nor (unlike isEmpty()) sums the map's contended size cells,
+    // and after a success there is usually nothing to remove.
+    if (streaks.get(model) != null) streaks.remove(model);
   }
 
   private synchronized void recomputeLatest() {
