@@ -16,6 +16,12 @@ final class ProjectState {
   final String name;
   private final ConcurrentHashMap<String, Long> cooldowns = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Integer> streaks = new ConcurrentHashMap<>();
+  /**
+   * Whether {@link #streaks} may hold an entry: set before one is added, so that a success (most
+   * attempts) reads one field of this object instead of the map, whose table is likely out of
+   * cache with many keys. A reset racing with a concurrent first 429 may miss it, as before.
+   */
+  private volatile boolean mayHaveStreaks;
   /** The latest end of any cooldown, or 0; copied into each member's cooldown hint. */
   private long latestUntil; // guarded by this
   volatile KeySlot[] members = new KeySlot[0];
@@ -105,13 +111,14 @@ final class ProjectState {
 
   /** Consecutive 429s without a retry delay for this model, then counts this one. */
   int nextStreak(String model) {
+    mayHaveStreaks = true;
     return streaks.merge(model, 1, Integer::sum) - 1;
   }
 
   void resetStreak(String model) {
-    // get() first: it neither locks nor (unlike isEmpty()) sums the map's contended size cells,
-    // and after a success there is usually nothing to remove.
-    if (streaks.get(model) != null) streaks.remove(model);
+    // After a success there is usually nothing to remove. get() first: unlike isEmpty() it does
+    // not sum the map's contended size cells, and unlike remove() it never locks.
+    if (mayHaveStreaks && streaks.get(model) != null) streaks.remove(model);
   }
 
   private synchronized void recomputeLatest() {
