@@ -84,7 +84,8 @@ final class HeaderNames {
     private final HttpHeaders names =
         DefaultHttpHeadersFactory.headersFactory().withValidation(false).newHeaders();
 
-    NameSet(String... names) {
+    NameSet(String[] shared, String... names) {
+      for (String name : shared) this.names.add(AsciiString.cached(name), "");
       for (String name : names) this.names.add(AsciiString.cached(name), "");
     }
 
