@@ -16,7 +16,7 @@ FIXTURES=$REPO/gemini-rotator-test-support/src/main/resources/fixtures
 # it. MALLOC_ARENA_MAX=2 keeps glibc from giving each busy thread its own malloc arena.
 # Override with PROXY_JAVA_OPTS and MALLOC_ARENA_MAX.
 # On Java 25+ (see pick_java) also the flags that give Netty back sun.misc.Unsafe, as README says.
-PROXY_JAVA_OPTS_GIVEN=${PROXY_JAVA_OPTS+given}
+PROXY_JAVA_OPTS_GIVEN=${PROXY_JAVA_OPTS:+given}
 PROXY_JAVA_OPTS=${PROXY_JAVA_OPTS:--Xms32m -Xmx128m -Xss512k -XX:+UseSerialGC -XX:-TieredCompilation -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError}
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 PIDS=()

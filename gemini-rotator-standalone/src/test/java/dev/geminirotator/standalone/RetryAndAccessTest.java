@@ -185,6 +185,17 @@ class RetryAndAccessTest {
         .hasMessageContaining("upstream.base-url must not carry a query or user info but was")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("but was but was")
             .doesNotContain("u:p@"));
+    // A password with an unencoded '/', '?' or '#' makes the URL malformed, and still stays out.
+    for (String password : new String[] {"pa/ss", "pa?ss", "pa#ss"}) {
+      Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nupstream:\n  base-url: "
+          + "\"https://u:" + password + "@example.com\"\n");
+      assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
+          StandaloneConfig.Overrides.NONE))
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("upstream.base-url")
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain(password)
+              .contains("https://****@example.com"));
+    }
   }
 
   @Test

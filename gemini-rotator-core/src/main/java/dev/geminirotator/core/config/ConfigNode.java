@@ -595,7 +595,7 @@ public final class ConfigNode {
     } catch (IllegalArgumentException e) {
       // Redacted like a URI: a malformed URL may still carry user:password@ or a ?key=.
       report(qualify(name) + " " + e.getMessage() + " but was '"
-          + printable(RotatorConfig.redact(raw)) + "'",
+          + printable(maskUserInfo(RotatorConfig.redact(raw))) + "'",
           envUsed.get(name));
       return null;
     }
@@ -828,6 +828,18 @@ public final class ConfigNode {
   }
 
   /** A value as shown in a message: control characters replaced, long values cut. */
+  /**
+   * Masks everything between a {@code //} and the last {@code @} after it: the user info of a URL
+   * too malformed for {@link RotatorConfig#redact} (a password with an unencoded {@code /},
+   * {@code ?} or {@code #} is what makes such a URL malformed).
+   */
+  static String maskUserInfo(String s) {
+    int start = s.indexOf("//");
+    int at = s.lastIndexOf('@');
+    if (start < 0 || at < start + 2) return s;
+    return s.substring(0, start + 2) + "****" + s.substring(at);
+  }
+
   static String printable(String s) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < s.length() && sb.length() < 80; i++) {
