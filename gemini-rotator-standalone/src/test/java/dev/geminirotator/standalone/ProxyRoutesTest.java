@@ -183,6 +183,33 @@ class ProxyRoutesTest {
   }
 
   @Test
+  void chunkedBodiesWithTrailersGoThroughBothWays() throws Exception {
+    // Trailers are decoded into small maps and not passed on: the bodies must arrive whole.
+    h.upstream.enqueue(new MockResponse.Builder().code(200)
+        .addHeader("Content-Type", "application/json")
+        .chunkedBody("{\"candidates\":[{\"index\":0}]}", 1024)
+        .trailers(okhttp3.Headers.of("X-Checksum", "abc", "X-Other", "1"))
+        .build());
+
+    String raw = h.raw("POST /v1beta/models/gemini-2.5-flash:generateContent HTTP/1.1\r\n"
+        + "Host: example\r\n"
+        + "x-goog-api-key: " + Harness.TOKEN + "\r\n"
+        + "Content-Type: application/json\r\n"
+        + "Transfer-Encoding: chunked\r\n"
+        + "Connection: close\r\n"
+        + "\r\n"
+        + "9\r\n{\"a\":\"b\"}\r\n0\r\nX-Client-Trailer: t\r\nX-Two: 2\r\n\r\n");
+
+    assertThat(raw).startsWith("HTTP/1.1 200");
+    assertThat(raw).contains("{\"candidates\":[{\"index\":0}]}")
+        .as("the chunked answer ends properly, its trailers dropped").endsWith("\r\n0\r\n\r\n")
+        .doesNotContain("X-Checksum");
+    RecordedRequest r = h.upstream.takeRequest(5, TimeUnit.SECONDS);
+    assertThat(r.getBody().utf8()).isEqualTo("{\"a\":\"b\"}");
+    assertThat(r.getHeaders().get("X-Client-Trailer")).isNull();
+  }
+
+  @Test
   void hopByHopHeadersAreStrippedBothWays() throws Exception {
     h.upstream.enqueue(new MockResponse.Builder().code(200).body("{}")
         .addHeader("Content-Type", "application/json")
