@@ -179,6 +179,13 @@ final class Upstream implements AutoCloseable {
     for (LoopPool p : pools.values()) p.close();
   }
 
+  /** Attempts waiting for a connection, over every loop. For tests. */
+  int waiting() {
+    int n = 0;
+    for (LoopPool p : pools.values()) n += p.waitingCount;
+    return n;
+  }
+
   /**
    * Attempts whose deadline is watched, and loops sweeping for them, over every loop: waits for
    * each loop to answer. For tests.

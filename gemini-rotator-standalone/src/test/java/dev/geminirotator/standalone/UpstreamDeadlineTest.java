@@ -49,8 +49,13 @@ class UpstreamDeadlineTest {
     server.close();
   }
 
-  /** Sends one request on {@code loop}; completes with its status, or fails with its failure. */
   private CompletableFuture<Integer> send(EventLoop loop, Duration timeout) {
+    return send(upstream, loop, timeout);
+  }
+
+  /** Sends one request on {@code loop}; completes with its status, or fails with its failure. */
+  private static CompletableFuture<Integer> send(Upstream upstream, EventLoop loop,
+      Duration timeout) {
     CompletableFuture<Integer> done = new CompletableFuture<>();
     loop.execute(() -> {
       int[] status = new int[1];
@@ -105,6 +110,30 @@ class UpstreamDeadlineTest {
 
     for (CompletableFuture<?> f : all) assertThat(f.get()).isEqualTo(200);
     awaitNothingWatched();
+  }
+
+  @Test
+  void anAttemptWaitingForAConnectionTimesOutAndLeavesTheQueue() throws Exception {
+    // One connection allowed: the first attempt holds it for a second, the second waits.
+    Upstream one = new Upstream(URI.create("http://127.0.0.1:" + server.getPort()), group,
+        NioSocketChannel.class, 1, Duration.ofSeconds(2), Duration.ofSeconds(30), Runnable::run);
+    try {
+      server.enqueue(new MockResponse.Builder().code(200).body("{}")
+          .headersDelay(1, TimeUnit.SECONDS).build());
+      server.enqueue(new MockResponse.Builder().code(201).body("{}").build());
+      EventLoop loop = group.next();
+      CompletableFuture<Integer> holder = send(one, loop, Duration.ofSeconds(10));
+      Thread.sleep(100);
+      CompletableFuture<Integer> waiter = send(one, loop, Duration.ofMillis(300));
+
+      Throwable failure = waiter.handle((status, t) -> t).get(5, TimeUnit.SECONDS);
+      assertThat(failure).isInstanceOf(TimeoutException.class);
+      assertThat(one.waiting()).as("the timed-out attempt left the queue").isZero();
+      assertThat(holder.get(5, TimeUnit.SECONDS)).isEqualTo(200);
+      assertThat(server.getRequestCount()).as("the timed-out attempt was never sent").isEqualTo(1);
+    } finally {
+      one.close();
+    }
   }
 
   @Test
