@@ -24,9 +24,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The request timeout of upstream attempts, watched by one sweep per event loop instead of a timer
- * per attempt: a slow attempt fails in time, a finished one leaves nothing behind, and the sweep
- * stops once nothing is watched.
+ * Upstream attempts on their own: the request timeout, watched by one sweep per event loop instead
+ * of a timer per attempt (a slow attempt fails in time, also while waiting for a connection; a
+ * finished one leaves nothing behind; the sweep stops once nothing is watched), and host names
+ * resolved off the event loop.
  */
 class UpstreamDeadlineTest {
 
@@ -133,6 +134,30 @@ class UpstreamDeadlineTest {
       assertThat(server.getRequestCount()).as("the timed-out attempt was never sent").isEqualTo(1);
     } finally {
       one.close();
+    }
+  }
+
+  @Test
+  void aHostNameIsResolvedOffTheEventLoop() throws Exception {
+    // "localhost" comes from /etc/hosts: no traffic leaves the machine.
+    java.util.List<String> resolvedOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.ExecutorService lookups = java.util.concurrent.Executors
+        .newSingleThreadExecutor(r -> new Thread(r, "test-resolver"));
+    Upstream named = new Upstream(URI.create("http://localhost:" + server.getPort()), group,
+        NioSocketChannel.class, 4, Duration.ofSeconds(2), Duration.ofSeconds(30),
+        task -> lookups.execute(() -> {
+          resolvedOn.add(Thread.currentThread().getName());
+          task.run();
+        }));
+    try {
+      server.enqueue(new MockResponse.Builder().code(200).body("{}").build());
+      assertThat(send(named, group.next(), Duration.ofSeconds(5)).get(5, TimeUnit.SECONDS))
+          .isEqualTo(200);
+      assertThat(resolvedOn).as("one lookup, on the resolver's thread")
+          .containsExactly("test-resolver");
+    } finally {
+      named.close();
+      lookups.shutdownNow();
     }
   }
 
