@@ -4,25 +4,28 @@
 # next to gemini-rotator, in one run. Against the same fake Gemini (nginx, fixed 1 KB body), with
 # wrk at each connection count: nginx reverse proxy (the yardstick), NettyBaselineProxy (Netty 4.2,
 # epoll), JettyBaselineProxy (Jetty 12 server + HttpClient) and gemini-rotator with 1,000 keys.
-# Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh).
-# Usage: benchmarks/load/engines.sh [--duration 15s] [--warmup 10s] [--keys 1000]
+# Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh). The targets take turns,
+# --rounds times (see run.sh); "× nginx" is the median of the per-round ratios.
+# Usage: benchmarks/load/engines.sh [--duration 10s] [--warmup 10s] [--keys 1000] [--rounds 3]
 #          [--connections "16 64"] [--threads 2] [--targets "nginx netty jetty rotator"]
 #          [--netty-transport epoll|nio|auto]      (add "direct" to --targets for the upstream alone)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-DURATION=15s WARMUP=10s KEYS=1000 CONNS="16 64" THREADS=2 TARGETS="nginx netty jetty rotator"
+DURATION=10s WARMUP=10s KEYS=1000 CONNS="16 64" THREADS=2 TARGETS="nginx netty jetty rotator"
+ROUNDS=3
 NETTY_TRANSPORT=epoll
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --keys) KEYS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --targets) TARGETS=$2; shift 2 ;;
     --netty-transport) NETTY_TRANSPORT=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
@@ -68,12 +71,27 @@ for t in $TARGETS; do
   if [[ $t == direct ]]; then check_target "$t" "${BASE[$t]}"; else check_target "$t" "${BASE[$t]}" proxy; fi
 done
 
-declare -A RPS P50 P99 ERR
+declare -A RPS P50 P99 ERR RATIO RANGE
 log "warm-up $WARMUP per target at 64 connections"
 for t in $TARGETS; do measure "warm-up $t" "${BASE[$t]}$GC_PATH" 64 "$WARMUP" "$THREADS"; done
-for c in $CONNS; do
-  for t in $TARGETS; do measure "$t,$c" "${BASE[$t]}$GC_PATH" "$c" "$DURATION" "$THREADS"; done
+for ((r = 1; r <= ROUNDS; r++)); do
+  for c in $CONNS; do
+    for t in $TARGETS; do measure "$t,$c,$r" "${BASE[$t]}$GC_PATH" "$c" "$DURATION" "$THREADS"; done
+  done
 done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+for c in $CONNS; do for t in $TARGETS; do
+  rps=() p50=() p99=() ratios=() err=0
+  for ((r = 1; r <= ROUNDS; r++)); do
+    rps+=("${RPS[$t,$c,$r]}"); p50+=("${P50[$t,$c,$r]}"); p99+=("${P99[$t,$c,$r]}")
+    err=$((err + ERR[$t,$c,$r]))
+    [[ -n ${RPS[nginx,$c,$r]:-} ]] && ratios+=("$(awk -v a="${RPS[$t,$c,$r]}" \
+      -v b="${RPS[nginx,$c,$r]}" 'BEGIN { printf "%.2f", a / b }')")
+  done
+  RPS[$t,$c]=$(median "${rps[@]}"); P50[$t,$c]=$(median "${p50[@]}"); P99[$t,$c]=$(median "${p99[@]}")
+  ERR[$t,$c]=$err
+  if ((${#ratios[@]})); then RATIO[$t,$c]=$(median "${ratios[@]}"); RANGE[$t,$c]="${ratios[*]}"; fi
+done; done
 
 declare -A LABEL=([direct]="direct (nginx upstream)" [nginx]="nginx reverse proxy"
                   [netty]="Netty baseline" [jetty]="Jetty baseline" [rotator]="gemini-rotator")
@@ -81,14 +99,16 @@ declare -A LABEL=([direct]="direct (nginx upstream)" [nginx]="nginx reverse prox
   && LABEL[netty]="Netty baseline ($(sed -n 's/^READY.*transport=\([a-z]*\).*/\1/p' "$WORK/netty.log"))"
 echo
 echo "## Engine baseline, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "wrk -t$THREADS -d$DURATION (after $WARMUP warm-up per target at 64 connections), POST generateContent, 1 KB answer; gemini-rotator with $KEYS keys"
+echo "wrk -t$THREADS -d$DURATION per measurement (after $WARMUP warm-up per target at 64 connections), $ROUNDS rounds in which the targets take turns; POST generateContent, 1 KB answer; gemini-rotator with $KEYS keys"
 report_context
+echo
+echo "Medians over the rounds; × nginx: the median of each round's ratio (each round's in brackets)."
 echo
 echo "| target | connections | req/s | × nginx | p50 ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for c in $CONNS; do for t in $TARGETS; do
   ratio="-"
-  [[ -n ${RPS[nginx,$c]:-} ]] && ratio=$(awk -v a="${RPS[$t,$c]}" -v b="${RPS[nginx,$c]}" 'BEGIN { printf "%.2f", a / b }')
+  [[ -n ${RATIO[$t,$c]:-} ]] && ratio="${RATIO[$t,$c]} (${RANGE[$t,$c]})"
   echo "| ${LABEL[$t]} | $c | ${RPS[$t,$c]} | $ratio | $(ms "${P50[$t,$c]}") | $(ms "${P99[$t,$c]}") | ${ERR[$t,$c]} |"
 done; done
 echo
