@@ -759,17 +759,7 @@ final class GeminiProxy {
     }
 
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
-      Set<String> connectionTokens = connectionTokens(from);
-      // As CharSequences: names and values go on as decoded, never turned into Strings.
-      for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
-          from.iteratorCharSequence(); it.hasNext(); ) {
-        Map.Entry<CharSequence, CharSequence> f = it.next();
-        CharSequence name = f.getKey();
-        if (NOT_FORWARDED.contains(name) || isConnectionToken(connectionTokens, name)) {
-          continue;
-        }
-        to.add(name, f.getValue());
-      }
+      copyHeaders(from, to, NOT_FORWARDED);
       String secret = lease.key().secret();
       if (openAi) {
         to.set(HeaderNames.AUTHORIZATION, ascii("Bearer " + secret));
@@ -918,8 +908,8 @@ final class GeminiProxy {
   }
 
   static Set<String> connectionTokens(HttpHeaders fields) {
+    if (!fields.contains(HttpHeaderNames.CONNECTION)) return Set.of(); // no list to allocate
     java.util.List<String> values = fields.getAll(HttpHeaderNames.CONNECTION);
-    if (values.isEmpty()) return Set.of();
     if (values.size() == 1 && (values.get(0).equalsIgnoreCase("keep-alive")
         || values.get(0).equalsIgnoreCase("close"))) {
       return Set.of(); // the usual values name no other header
@@ -933,20 +923,27 @@ final class GeminiProxy {
 
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
   static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
+    copyHeaders(from, to, NOT_RETURNED);
+  }
+
+  /**
+   * Copies every header of {@code from} to {@code to} except those named in {@code dropped} or in
+   * {@code from}'s {@code Connection} header. As CharSequences: names and values go on as
+   * decoded, never turned into Strings.
+   */
+  private static void copyHeaders(HttpHeaders from, HttpHeaders to,
+      HeaderNames.NameSet dropped) {
     Set<String> connectionTokens = connectionTokens(from);
     for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
         from.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> f = it.next();
       CharSequence name = f.getKey();
-      if (NOT_RETURNED.contains(name) || isConnectionToken(connectionTokens, name)) {
+      if (dropped.contains(name)
+          || !connectionTokens.isEmpty() && connectionTokens.contains(name.toString())) {
         continue;
       }
       to.add(name, f.getValue());
     }
-  }
-
-  private static boolean isConnectionToken(Set<String> tokens, CharSequence name) {
-    return !tokens.isEmpty() && tokens.contains(name.toString());
   }
 
   /**

@@ -85,13 +85,7 @@ class Http2PriorKnowledgeTest {
   @Test
   void manyConcurrentStreamsShareOneConnection() throws Exception {
     f = ProxyFixture.start(Yaml.keys(2));
-    f.upstream.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
-            .body("{\"candidates\":[]}").headersDelay(200, TimeUnit.MILLISECONDS).build();
-      }
-    });
+    f.upstream.setDispatcher(answersAfter(200));
     OkHttpClient c = h2c();
     // One call first: calls racing on a client with no connection yet may each open one.
     try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
@@ -150,13 +144,7 @@ class Http2PriorKnowledgeTest {
   @Test
   void drainingSendsGoAwaySoNewStreamsGoElsewhereWhileOpenOnesFinish() throws Exception {
     f = ProxyFixture.start(Yaml.keys(2));
-    f.upstream.setDispatcher(new Dispatcher() {
-      @Override
-      public MockResponse dispatch(RecordedRequest request) {
-        return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
-            .body("{\"candidates\":[]}").headersDelay(1500, TimeUnit.MILLISECONDS).build();
-      }
-    });
+    f.upstream.setDispatcher(answersAfter(1500));
     OkHttpClient c = h2c();
     CompletableFuture<Integer> open = CompletableFuture.supplyAsync(() -> {
       try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
@@ -194,5 +182,16 @@ class Http2PriorKnowledgeTest {
       assertThat(r.body().string()).contains("\"PERMISSION_DENIED\"");
     }
     assertThat(f.upstream.getRequestCount()).isZero();
+  }
+
+  /** An upstream answering every request 200 with an empty candidates list after {@code millis}. */
+  private static Dispatcher answersAfter(long millis) {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json")
+            .body("{\"candidates\":[]}").headersDelay(millis, TimeUnit.MILLISECONDS).build();
+      }
+    };
   }
 }
