@@ -744,7 +744,7 @@ final class GeminiProxy {
       HttpHeaders h = proxyToUpstreamRequest.headers();
       copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
       h.set(HeaderNames.HOST, upstream.authority());
-      if (withBody) h.set(HeaderNames.CONTENT_LENGTH, ascii(Integer.toString(body.length)));
+      if (withBody) h.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(body.length)));
       UpstreamListener listener = new UpstreamListener(this, lease, System.nanoTime());
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId).addKeyValue("attempt", attempt)
@@ -762,9 +762,9 @@ final class GeminiProxy {
       copyHeaders(from, to, NOT_FORWARDED);
       String secret = lease.key().secret();
       if (openAi) {
-        to.set(HeaderNames.AUTHORIZATION, ascii("Bearer " + secret));
+        to.set(HeaderNames.AUTHORIZATION, HeaderNames.ascii("Bearer " + secret));
       } else {
-        to.set(HeaderNames.X_GOOG_API_KEY, ascii(secret));
+        to.set(HeaderNames.X_GOOG_API_KEY, HeaderNames.ascii(secret));
       }
     }
 
@@ -826,7 +826,7 @@ final class GeminiProxy {
       proxyToClientResponse.status(k.status());
       copyResponseHeaders(k.headers(), proxyToClientResponse.headers());
       // Only part of a longer body was kept: its length is no longer the upstream's.
-      if (!k.complete()) proxyToClientResponse.headers().remove("Content-Length");
+      if (!k.complete()) proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       if (k.status() == 429 && poolRetryAfter >= 0) {
         proxyToClientResponse.headers().set("Retry-After",
             Long.toString(poolRetryAfter));
@@ -944,14 +944,6 @@ final class GeminiProxy {
       }
       to.add(name, f.getValue());
     }
-  }
-
-  /**
-   * Text known to be ASCII (a pool key, a number) as an {@link io.netty.util.AsciiString}: one
-   * array copy here, one bulk copy into the socket buffer.
-   */
-  static io.netty.util.AsciiString ascii(String text) {
-    return new io.netty.util.AsciiString(text.getBytes(StandardCharsets.ISO_8859_1), false);
   }
 
   private enum Phase { WAITING, PEEKING, STREAMING, DISCARDED, DONE }

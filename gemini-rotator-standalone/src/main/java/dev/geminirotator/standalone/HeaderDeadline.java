@@ -43,15 +43,16 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    long started = betweenRequests && timer == null && timeoutNanos > 0 ? System.nanoTime() : 0;
+    boolean mayStartHead = betweenRequests && timer == null && timeoutNanos > 0;
     long headsBefore = heads;
     ctx.fireChannelRead(msg);
     // Usually the whole head came in this read and was decoded just now: no timer needed (and
-    // if its response already ended, the connection is idle, which has no deadline).
-    if (started != 0 && heads == headsBefore && betweenRequests && timer == null
+    // if its response already ended, the connection is idle, which has no deadline). Otherwise
+    // the deadline runs from the end of this read, which took microseconds: no clock is read
+    // for the usual case.
+    if (mayStartHead && heads == headsBefore && betweenRequests && timer == null
         && ctx.channel().isActive()) {
-      long left = timeoutNanos - (System.nanoTime() - started);
-      timer = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.NANOSECONDS);
+      timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
     }
   }
 

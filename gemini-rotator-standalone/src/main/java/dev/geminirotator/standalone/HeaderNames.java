@@ -77,6 +77,15 @@ final class HeaderNames {
   }
 
   /**
+   * Text known to be ASCII (a pool key, a number) as an {@link AsciiString}: one array copy here
+   * (an intrinsic, unlike {@code AsciiString.of}'s loop over characters), one bulk copy into the
+   * socket buffer.
+   */
+  static AsciiString ascii(String text) {
+    return new AsciiString(text.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), false);
+  }
+
+  /**
    * A fixed set of header names matched in any case. Backed by Netty's own header map, which
    * hashes names case-insensitively: a lookup neither lower-cases nor allocates.
    */

@@ -3,7 +3,6 @@ package dev.geminirotator.standalone;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.DateFormatter;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -80,7 +79,7 @@ final class ProxyResponse {
   void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
     this.status = status;
     if (contentType != null) headers.set(HeaderNames.CONTENT_TYPE, contentType);
-    headers.set(HeaderNames.CONTENT_LENGTH, GeminiProxy.ascii(Integer.toString(body.length)));
+    headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(body.length)));
     end(Unpooled.wrappedBuffer(body), onDone);
   }
 
@@ -121,12 +120,11 @@ final class ProxyResponse {
    * {@link ClientConnection.Call#onGone} listener hears.
    */
   void stream(ByteBuf content) {
+    if (!committed && !ended) commit(-1);
     if (ended || !content.isReadable() || headRequest) {
-      if (!committed && !ended) commit(-1);
       content.release();
       return;
     }
-    if (!committed) commit(-1);
     channel.writeAndFlush(new DefaultHttpContent(content), channel.voidPromise());
   }
 
@@ -149,7 +147,7 @@ final class ProxyResponse {
       headers.remove(HeaderNames.TRANSFER_ENCODING);
     } else if (!headers.contains(HeaderNames.CONTENT_LENGTH)) {
       if (wholeLength >= 0 && !headRequest) {
-        headers.set(HeaderNames.CONTENT_LENGTH, GeminiProxy.ascii(Integer.toString(wholeLength)));
+        headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(wholeLength)));
       } else if (!headRequest) {
         if (http10) {
           keepAlive = false; // the end of the body is the end of the connection

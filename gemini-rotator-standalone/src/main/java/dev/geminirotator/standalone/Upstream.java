@@ -402,7 +402,7 @@ final class Upstream implements AutoCloseable {
     }
 
     void close() {
-      bootstrap.config().group().execute(() -> {
+      loop.execute(() -> {
         closed = true;
         for (Connection c; (c = idle.poll()) != null; ) c.channel.close();
         for (Attempt w; (w = waiting.poll()) != null; ) {
@@ -428,7 +428,7 @@ final class Upstream implements AutoCloseable {
     private final LoopPool pool;
     private final Listener listener;
     private FullHttpRequest request;
-    Channel channel;
+    /** The connection the request went out on, once it has one. */
     private Connection connection;
     /** While {@link #tracked}: when the attempt times out ({@link System#nanoTime()}). */
     private long deadline;
@@ -461,7 +461,6 @@ final class Upstream implements AutoCloseable {
     private void start(Connection c) {
       Channel ch = c.channel;
       connection = c;
-      channel = ch;
       c.attempt = this;
       // The idle clock counts reads only: a connection idle in the pool starts afresh.
       if (c.idle != null) c.idle.resetReadTimeout();
@@ -474,13 +473,13 @@ final class Upstream implements AutoCloseable {
 
     /** Stops reading the response (the client is slow); {@link #resume} reads on. */
     void pause() {
-      if (channel != null) channel.config().setAutoRead(false);
+      if (connection != null) connection.channel.config().setAutoRead(false);
     }
 
     void resume() {
-      if (channel != null && !finished) {
-        channel.config().setAutoRead(true);
-        channel.read();
+      if (connection != null && !finished) {
+        connection.channel.config().setAutoRead(true);
+        connection.channel.read();
       }
     }
 

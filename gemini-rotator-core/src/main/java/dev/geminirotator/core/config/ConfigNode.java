@@ -827,7 +827,6 @@ public final class ConfigNode {
     return "a single value";
   }
 
-  /** A value as shown in a message: control characters replaced, long values cut. */
   /**
    * Masks everything between a {@code //} and the last {@code @} after it: the user info of a URL
    * too malformed for {@link RotatorConfig#redact} (a password with an unencoded {@code /},
@@ -840,6 +839,7 @@ public final class ConfigNode {
     return s.substring(0, start + 2) + "****" + s.substring(at);
   }
 
+  /** A value as shown in a message: control characters replaced, long values cut. */
   static String printable(String s) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < s.length() && sb.length() < 80; i++) {
