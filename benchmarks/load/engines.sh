@@ -3,18 +3,21 @@
 # reverse proxy's throughput each HTTP engine reaches on this machine with nothing of ours on top,
 # next to gemini-rotator, in one run. Against the same fake Gemini (nginx, fixed 1 KB body), with
 # wrk at each connection count: nginx reverse proxy (the yardstick), NettyBaselineProxy (Netty 4.2,
-# epoll), JettyBaselineProxy (Jetty 12 server + HttpClient) and gemini-rotator with 1,000 keys.
+# io_uring where it works, as the proxy picks), JettyBaselineProxy (Jetty 12 server + HttpClient)
+# and gemini-rotator with 1,000 keys. netty-epoll and rotator-epoll are the same two on epoll, to
+# compare the transports side by side.
 # Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh). The targets take turns,
 # --rounds times (see run.sh); "× nginx" is the median of the per-round ratios.
 # Usage: benchmarks/load/engines.sh [--duration 10s] [--warmup 10s] [--keys 1000] [--rounds 3]
 #          [--connections "16 64"] [--threads 2] [--targets "nginx netty jetty rotator"]
-#          [--netty-transport epoll|nio|auto]      (add "direct" to --targets for the upstream alone)
+#          [--netty-transport auto|io_uring|epoll|nio]
+# --targets may also name direct (the upstream alone), netty-epoll and rotator-epoll.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 DURATION=10s WARMUP=10s KEYS=1000 CONNS="16 64" THREADS=2 TARGETS="nginx netty jetty rotator"
 ROUNDS=3
-NETTY_TRANSPORT=epoll
+NETTY_TRANSPORT=auto
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -25,12 +28,12 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --targets) TARGETS=$2; shift 2 ;;
     --netty-transport) NETTY_TRANSPORT=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 for t in $TARGETS; do
-  [[ $t =~ ^(direct|nginx|netty|jetty|rotator)$ ]] || die "unknown target $t (direct nginx netty jetty rotator)"
+  [[ $t =~ ^(direct|nginx|netty|netty-epoll|jetty|rotator|rotator-epoll)$ ]] || die "unknown target $t (direct nginx netty netty-epoll jetty rotator rotator-epoll)"
 done
 
 need nginx wrk curl
@@ -64,9 +67,13 @@ for t in $TARGETS; do
     nginx) start_nginx_proxy "$port" "$UP_PORT" ;;
     netty) start_baseline netty "$port" NettyBaselineProxy --upstream "${BASE[direct]}" \
              --transport "$NETTY_TRANSPORT" ;;
+    netty-epoll) start_baseline netty-epoll "$port" NettyBaselineProxy \
+             --upstream "${BASE[direct]}" --transport epoll ;;
     jetty) start_baseline jetty "$port" JettyBaselineProxy --upstream "${BASE[direct]}" ;;
     rotator) write_proxy_config "$WORK/proxy.yaml" "$port" "$UP_PORT" "$KEYS"
              start_proxy "$WORK/proxy.yaml" "$port"; PID_OF[rotator]=$PROXY_PID ;;
+    rotator-epoll) write_proxy_config "$WORK/proxy-epoll.yaml" "$port" "$UP_PORT" "$KEYS" 512 epoll
+             start_proxy "$WORK/proxy-epoll.yaml" "$port"; PID_OF[rotator-epoll]=$PROXY_PID ;;
   esac
   if [[ $t == direct ]]; then check_target "$t" "${BASE[$t]}"; else check_target "$t" "${BASE[$t]}" proxy; fi
 done
@@ -94,9 +101,11 @@ for c in $CONNS; do for t in $TARGETS; do
 done; done
 
 declare -A LABEL=([direct]="direct (nginx upstream)" [nginx]="nginx reverse proxy"
-                  [netty]="Netty baseline" [jetty]="Jetty baseline" [rotator]="gemini-rotator")
+                  [netty]="Netty baseline" [netty-epoll]="Netty baseline (epoll)" [jetty]="Jetty baseline" [rotator]="gemini-rotator" [rotator-epoll]="gemini-rotator (epoll)")
 [[ -n ${PID_OF[netty]:-} ]] \
-  && LABEL[netty]="Netty baseline ($(sed -n 's/^READY.*transport=\([a-z]*\).*/\1/p' "$WORK/netty.log"))"
+  && LABEL[netty]="Netty baseline ($(sed -n 's/^READY.*transport=\([a-z_]*\).*/\1/p' "$WORK/netty.log"))"
+[[ -n ${PID_OF[rotator]:-} ]] \
+  && LABEL[rotator]="gemini-rotator ($(proxy_transport "${BASE[rotator]##*:}"))"
 echo
 echo "## Engine baseline, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "wrk -t$THREADS -d$DURATION per measurement (after $WARMUP warm-up per target at 64 connections), $ROUNDS rounds in which the targets take turns; POST generateContent, 1 KB answer; gemini-rotator with $KEYS keys"

@@ -150,25 +150,31 @@ fixed_body() {
   printf '%*s' $((1024 - ${#body})) ''
 }
 
-# write_proxy_config FILE PORT UPSTREAM-PORT KEYS [MAX-UPSTREAM-CONNECTIONS]
+# write_proxy_config FILE PORT UPSTREAM-PORT KEYS [MAX-UPSTREAM-CONNECTIONS [TRANSPORT]]
+# TRANSPORT (server.transport) defaults to PROXY_TRANSPORT, else the proxy's own default (auto).
 write_proxy_config() {
-  local file=$1 port=$2 up=$3 keys=$4 maxconn=${5:-512} i
+  local file=$1 port=$2 up=$3 keys=$4 maxconn=${5:-512} transport=${6:-${PROXY_TRANSPORT:-}} i
   {
     echo "keys:"
     for ((i = 1; i <= keys; i++)); do printf '  - AIzaSyBench%06dxxxxxxxxxxxxxxxxxxxxxxxxx\n' "$i"; done
-    echo "server: {host: 127.0.0.1, port: $port}"
+    echo "server: {host: 127.0.0.1, port: $port${transport:+, transport: $transport}}"
     echo "upstream: {base-url: \"http://127.0.0.1:$up\", max-connections: $maxconn}"
   } >"$file"
 }
 
-start_proxy() { # CONFIG PORT
+start_proxy() { # CONFIG PORT; logs to $WORK/<config name>.log
   # shellcheck disable=SC2086
-  "$JAVA" $PROXY_JAVA_OPTS -jar "$PROXY_JAR" --config "$1" >"$WORK/proxy.log" 2>&1 &
+  "$JAVA" $PROXY_JAVA_OPTS -jar "$PROXY_JAR" --config "$1" >"$WORK/$(basename "$1" .yaml).log" 2>&1 &
   PROXY_PID=$!
   PIDS+=($PROXY_PID)
   wait_port "$2" 60
   curl -fsS "http://127.0.0.1:$2/health" >/dev/null || die "proxy /health failed"
-  log "proxy pid $PROXY_PID on 127.0.0.1:$2 (MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS)"
+  log "proxy pid $PROXY_PID on 127.0.0.1:$2, transport $(proxy_transport "$2") (MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS)"
+}
+
+# The socket transport a proxy on PORT runs on, from its /health/detailed.
+proxy_transport() {
+  curl -fsS "http://127.0.0.1:$1/health/detailed" | sed -n 's/.*"transport":"\([a-z_]*\)".*/\1/p'
 }
 
 proc_field() { # PID FIELD -> value (kB or count), 0 when the process is gone

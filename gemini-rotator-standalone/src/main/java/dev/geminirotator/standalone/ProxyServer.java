@@ -25,19 +25,10 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
@@ -98,6 +89,7 @@ public final class ProxyServer implements AutoCloseable {
   static final int MAX_REQUEST_LINE = 8 * 1024;
   static final int MAX_REQUEST_HEAD = 8 * 1024;
 
+  private final Transport transport;
   private final EventLoopGroup loops;
   private final Channel serverChannel;
   private final ChannelGroup connections;
@@ -120,6 +112,8 @@ public final class ProxyServer implements AutoCloseable {
 
   private ProxyServer(StandaloneConfig config, Map<String, String> env) throws Exception {
     this.env = Map.copyOf(env);
+    // First: an unavailable transport must fail before anything (the store) is opened.
+    this.transport = Transport.resolve(config.transport());
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
     this.rotator = config.rotator().newRotator();
@@ -146,21 +140,15 @@ public final class ProxyServer implements AutoCloseable {
         });
     blocking.allowCoreThreadTimeOut(true);
 
-    boolean epoll = Epoll.isAvailable();
-    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     this.loops = new MultiThreadIoEventLoopGroup(Math.max(1,
         Runtime.getRuntime().availableProcessors()), r -> {
           Thread t = new Thread(r, "gemini-rotator-io");
           t.setDaemon(false);
           return t;
-        }, io);
-    Class<? extends SocketChannel> clientType = epoll ? EpollSocketChannel.class
-        : NioSocketChannel.class;
-    Class<? extends ServerChannel> serverType = epoll ? EpollServerSocketChannel.class
-        : NioServerSocketChannel.class;
+        }, transport.ioHandlerFactory());
     this.connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     try {
-      this.upstream = new Upstream(config.upstreamBaseUrl(), loops, clientType,
+      this.upstream = new Upstream(config.upstreamBaseUrl(), loops, transport.socketChannel(),
           config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
           blocking);
       String basePath = config.upstreamBaseUrl().getRawPath();
@@ -174,7 +162,8 @@ public final class ProxyServer implements AutoCloseable {
           blocking);
       SslContext tls = config.tlsKeystore() == null ? null : serverTls(config);
       long idleMillis = config.idleTimeout().toMillis();
-      ServerBootstrap bootstrap = new ServerBootstrap().group(loops).channel(serverType)
+      ServerBootstrap bootstrap = new ServerBootstrap().group(loops)
+          .channel(transport.serverChannel())
           .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
           .option(ChannelOption.SO_REUSEADDR, true)
           .childOption(ChannelOption.TCP_NODELAY, true)
@@ -211,7 +200,7 @@ public final class ProxyServer implements AutoCloseable {
     }
     log.atInfo().addKeyValue("host", config.host()).addKeyValue("port", port())
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
-        .addKeyValue("transport", epoll ? "epoll" : "nio")
+        .addKeyValue("transport", transport.label())
         .log("gemini-rotator proxy listening on {}", uri());
   }
 
@@ -286,13 +275,14 @@ public final class ProxyServer implements AutoCloseable {
    * Applies a new configuration: keys (added, removed, reweighted, state kept; keys added at run
    * time are kept, a file key with the same id replaces one, and a file key deleted through the
    * admin API stays deleted while the file lists it: see {@link RuntimeKeys}), access
-   * and admin tokens, limits and the attempt policy. Listening address, TLS, upstream, storage
-   * and breaker settings need a restart; a change to them is logged and ignored.
+   * and admin tokens, limits and the attempt policy. Listening address, transport, TLS, upstream,
+   * storage and breaker settings need a restart; a change to them is logged and ignored.
    */
   public void reload(StandaloneConfig next) {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
       if (!current.host().equals(next.host()) || current.port() != next.port()
+          || !current.transport().equals(next.transport())
           || !current.upstreamBaseUrl().equals(next.upstreamBaseUrl())
           || !current.rotator().storage().equals(next.rotator().storage())) {
         log.warn("reload: server, upstream and storage changes take effect after a restart");
@@ -421,6 +411,7 @@ public final class ProxyServer implements AutoCloseable {
     store.put("backend", rotator.store().describe());
     body.put("uptimeSeconds", Duration.between(startedAt, now).toSeconds());
     body.put("version", version());
+    body.put("transport", transport.label());
     return body;
   }
 

@@ -54,6 +54,7 @@ public final class StandaloneConfig {
   private final Duration idleTimeout;
   private final Duration drainTimeout;
   private final Duration headerTimeout;
+  private final String transport;
   private final boolean allowPublicWithoutTokens;
   private final List<String> trustedProxies;
   private final String tlsKeystore;
@@ -81,6 +82,7 @@ public final class StandaloneConfig {
     this.idleTimeout = r.idleTimeout;
     this.drainTimeout = r.drainTimeout;
     this.headerTimeout = r.headerTimeout;
+    this.transport = r.transport;
     this.allowPublicWithoutTokens = r.allowPublicWithoutTokens;
     this.trustedProxies = List.copyOf(r.trustedProxies);
     this.tlsKeystore = r.tlsKeystore;
@@ -145,6 +147,7 @@ public final class StandaloneConfig {
     Duration idleTimeout;
     Duration drainTimeout;
     Duration headerTimeout;
+    String transport;
     boolean allowPublicWithoutTokens;
     List<String> trustedProxies = List.of();
     String tlsKeystore;
@@ -189,6 +192,12 @@ public final class StandaloneConfig {
       idleTimeout = positive(server, "idle-timeout", DEFAULT_IDLE_TIMEOUT);
       drainTimeout = notNegative(server, "drain-timeout", DEFAULT_DRAIN_TIMEOUT);
       headerTimeout = notNegative(server, "header-timeout", DEFAULT_HEADER_TIMEOUT);
+      transport = server.string("transport", "auto").toLowerCase(Locale.ROOT);
+      if (!Transport.NAMES.contains(transport)) {
+        server.error("server.transport must be one of " + String.join(", ", Transport.NAMES)
+            + " but was " + transport);
+        transport = "auto";
+      }
       allowPublicWithoutTokens = server.bool("allow-public-without-tokens", false);
       trustedProxies = server.stringList("trusted-proxies", List.of());
       for (int i = 0; i < trustedProxies.size(); i++) {
@@ -374,6 +383,14 @@ public final class StandaloneConfig {
     return headerTimeout;
   }
 
+  /**
+   * The socket I/O to use: {@code auto} (io_uring, else epoll, else NIO), {@code io_uring},
+   * {@code epoll} or {@code nio}. See {@code Transport}.
+   */
+  public String transport() {
+    return transport;
+  }
+
   public boolean allowPublicWithoutTokens() {
     return allowPublicWithoutTokens;
   }
@@ -503,6 +520,7 @@ public final class StandaloneConfig {
     sb.append("  idle-timeout: ").append(idleTimeout).append('\n');
     sb.append("  drain-timeout: ").append(drainTimeout).append('\n');
     sb.append("  header-timeout: ").append(headerTimeout).append('\n');
+    sb.append("  transport: ").append(transport).append('\n');
     sb.append("  allow-public-without-tokens: ").append(allowPublicWithoutTokens).append('\n');
     sb.append("  trusted-proxies: ").append(trustedProxies).append('\n');
     sb.append("  tls:\n");

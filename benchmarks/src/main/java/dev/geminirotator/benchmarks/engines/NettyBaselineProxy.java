@@ -16,6 +16,10 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -50,8 +54,8 @@ import java.util.ArrayDeque;
  *
  * <p>Options: {@code --upstream http://host:port} (required), {@code --port} (0: a free one),
  * {@code --key}, {@code --threads} (event loops; default the number of CPUs) and
- * {@code --transport epoll|nio|auto} (default {@code auto}: epoll when its native library loads,
- * else NIO). Binds 127.0.0.1, prints {@code READY port=N transport=T threads=N} and runs until
+ * {@code --transport io_uring|epoll|nio|auto} (default {@code auto}: the first of io_uring, epoll
+ * and NIO that works here, as the proxy's {@code server.transport: auto}). Binds 127.0.0.1, prints {@code READY port=N transport=T threads=N} and runs until
  * killed.
  */
 public final class NettyBaselineProxy {
@@ -105,9 +109,10 @@ public final class NettyBaselineProxy {
     server.closeFuture().sync();
   }
 
-  /** Epoll (native, Linux) or NIO (JDK selectors). */
+  /** io_uring or epoll (native, Linux) or NIO (JDK selectors). */
   private enum Transport {
     EPOLL("epoll", EpollServerSocketChannel.class, EpollSocketChannel.class),
+    IO_URING("io_uring", IoUringServerSocketChannel.class, IoUringSocketChannel.class),
     NIO("nio", NioServerSocketChannel.class, NioSocketChannel.class);
 
     final String label;
@@ -122,14 +127,26 @@ public final class NettyBaselineProxy {
     }
 
     IoHandlerFactory ioHandlerFactory() {
-      return this == EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+      switch (this) {
+        case EPOLL:
+          return EpollIoHandler.newFactory();
+        case IO_URING:
+          return IoUringIoHandler.newFactory();
+        default:
+          return NioIoHandler.newFactory();
+      }
     }
 
     static Transport pick(String name) {
       switch (name) {
         case "nio":
           return NIO;
+        case "io_uring":
+          if (IoUring.isAvailable()) return IO_URING;
+          throw new IllegalStateException("--transport io_uring is unavailable here"
+              + " (use --transport epoll, nio or auto)", IoUring.unavailabilityCause());
         case "auto":
+          if (IoUring.isAvailable()) return IO_URING;
           if (Epoll.isAvailable()) return EPOLL;
           System.err.println("epoll unavailable, using NIO: " + Epoll.unavailabilityCause());
           return NIO;
@@ -138,8 +155,8 @@ public final class NettyBaselineProxy {
           throw new IllegalStateException("--transport epoll: the native library did not load"
               + " (use --transport nio or auto)", Epoll.unavailabilityCause());
         default:
-          throw new IllegalArgumentException("--transport must be epoll, nio or auto but was "
-              + name);
+          throw new IllegalArgumentException("--transport must be io_uring, epoll, nio or auto"
+              + " but was " + name);
       }
     }
   }

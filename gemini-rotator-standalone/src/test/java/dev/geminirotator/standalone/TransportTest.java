@@ -1,0 +1,120 @@
+package dev.geminirotator.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.testsupport.Fixtures;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.uring.IoUring;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import mockwebserver3.MockResponse;
+import mockwebserver3.RecordedRequest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The proxy works the same on each socket transport ({@code server.transport}). The rest of the
+ * suite runs on {@code auto}, so this is where the transports {@code auto} did not pick are
+ * exercised: a plain exchange, a retry on another key, a streamed answer, and bodies far larger
+ * than one socket read or write.
+ */
+class TransportTest {
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
+
+  static void assumeAvailable(String transport) {
+    if (transport.equals("io_uring")) {
+      assumeTrue(IoUring.isAvailable(), () -> "io_uring unavailable: "
+          + IoUring.unavailabilityCause());
+    } else if (transport.equals("epoll")) {
+      assumeTrue(Epoll.isAvailable(), () -> "epoll unavailable: " + Epoll.unavailabilityCause());
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"nio", "epoll", "io_uring"})
+  void proxiesRetriesAndStreamsOnEachTransport(String transport) throws Exception {
+    assumeAvailable(transport);
+    try (Harness h = new Harness(Harness.withServer("  transport: " + transport + "\n"), Map.of())) {
+      assertThat(JSON.readTree(h.get("/health/detailed").body()).path("transport").asText())
+          .isEqualTo(transport);
+
+      // A 429 on the first key is retried on the other; the client sees only the 200.
+      String fixture = Fixtures.geminiResponse("generate-content.json");
+      h.enqueue(429, Fixtures.geminiError("429-per-minute"));
+      h.enqueue(200, fixture);
+      HttpResponse<String> ok = h.post(GENERATE, ProxyRoutesTest.GENERATE_BODY,
+          "x-goog-api-key", Harness.TOKEN);
+      assertThat(ok.statusCode()).isEqualTo(200);
+      assertThat(ok.body()).isEqualTo(fixture);
+      RecordedRequest first = h.upstream.takeRequest(5, TimeUnit.SECONDS);
+      RecordedRequest second = h.upstream.takeRequest(5, TimeUnit.SECONDS);
+      assertThat(first.getHeaders().get("x-goog-api-key"))
+          .isNotEqualTo(second.getHeaders().get("x-goog-api-key"));
+      ProxyRoutesTest.assertPoolKeyOnly(second, "x-goog-api-key");
+
+      // 3 MB up and 3 MB down: many partial reads and writes on both sockets.
+      String big = "{\"contents\":[{\"parts\":[{\"text\":\"" + "x".repeat(3 << 20) + "\"}]}]}";
+      String bigAnswer = "{\"candidates\":[],\"pad\":\"" + "y".repeat(3 << 20) + "\"}";
+      h.enqueue(200, bigAnswer);
+      HttpResponse<String> large = h.post(GENERATE, big, "x-goog-api-key", Harness.TOKEN);
+      assertThat(large.statusCode()).isEqualTo(200);
+      assertThat(large.body()).isEqualTo(bigAnswer);
+      assertThat(h.upstream.takeRequest(5, TimeUnit.SECONDS).getBody().utf8()).isEqualTo(big);
+
+      // A chunked event stream arrives whole and in order.
+      String sse = Fixtures.geminiResponse("stream-generate-content.sse");
+      h.upstream.enqueue(new MockResponse.Builder().code(200)
+          .addHeader("Content-Type", "text/event-stream").chunkedBody(sse, 64).build());
+      HttpResponse<InputStream> stream = h.http.send(h.request(
+              "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+          .header("x-goog-api-key", Harness.TOKEN)
+          .POST(HttpRequest.BodyPublishers.ofString(ProxyRoutesTest.GENERATE_BODY)).build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+      assertThat(stream.statusCode()).isEqualTo(200);
+      StringBuilder received = new StringBuilder();
+      try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream.body(),
+          StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = reader.readLine()) != null) received.append(line).append('\n');
+      }
+      assertThat(received.toString().trim()).isEqualTo(sse.trim());
+    }
+  }
+
+  @Test
+  void autoPicksTheFirstTransportThatWorksHere() {
+    Transport expected = IoUring.isAvailable() ? Transport.IO_URING
+        : Epoll.isAvailable() ? Transport.EPOLL : Transport.NIO;
+    assertThat(Transport.resolve("auto")).isEqualTo(expected);
+    assertThat(Transport.resolve("NIO")).isEqualTo(Transport.NIO);
+  }
+
+  @Test
+  void anUnknownTransportIsRefusedWithTheChoices(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("config.yaml");
+    Files.writeString(file, "keys: [" + Harness.KEY_1 + "]\nserver:\n  transport: kqueue\n");
+    assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
+        StandaloneConfig.Overrides.NONE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("server.transport must be one of auto, io_uring, epoll, nio"
+            + " but was kqueue");
+    assertThat(StandaloneConfig.load(file, Map.of("GEMINI_ROTATOR_SERVER_TRANSPORT", "epoll"),
+        StandaloneConfig.Overrides.NONE).transport()).isEqualTo("epoll");
+  }
+}
