@@ -37,6 +37,7 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -140,9 +141,12 @@ public final class ProxyServer implements AutoCloseable {
         });
     blocking.allowCoreThreadTimeOut(true);
 
+    // FastThreadLocalThreads: on any other thread Netty 4.2 pools nothing (its Recycler hands out
+    // new buffers, messages and write entries each time, and the pooled allocator keeps no
+    // per-thread cache), and every FastThreadLocal lookup goes through a ThreadLocal.
     this.loops = new MultiThreadIoEventLoopGroup(Math.max(1,
         Runtime.getRuntime().availableProcessors()), r -> {
-          Thread t = new Thread(r, "gemini-rotator-io");
+          Thread t = new FastThreadLocalThread(r, "gemini-rotator-io");
           t.setDaemon(false);
           return t;
         }, transport.ioHandlerFactory());

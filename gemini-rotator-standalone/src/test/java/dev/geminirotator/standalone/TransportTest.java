@@ -9,6 +9,7 @@ import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.testsupport.Fixtures;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.uring.IoUring;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -17,8 +18,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
 import org.junit.jupiter.api.Test;
@@ -94,6 +97,18 @@ class TransportTest {
         while ((line = reader.readLine()) != null) received.append(line).append('\n');
       }
       assertThat(received.toString().trim()).isEqualTo(sse.trim());
+    }
+  }
+
+  @Test
+  void eventLoopsRunOnFastThreadLocalThreads() throws Exception {
+    // Netty 4.2 pools buffers and messages only on these (see ProxyServer).
+    try (Harness h = new Harness("")) {
+      assertThat(h.get("/health").statusCode()).isEqualTo(200);
+      List<Thread> loops = Thread.getAllStackTraces().keySet().stream()
+          .filter(t -> t.getName().equals("gemini-rotator-io")).collect(Collectors.toList());
+      assertThat(loops).isNotEmpty().allSatisfy(t -> assertThat(
+          FastThreadLocalThread.willCleanupFastThreadLocals(t)).as(t.toString()).isTrue());
     }
   }
 
