@@ -10,14 +10,16 @@
 # --rounds times (see run.sh); "× nginx" is the median of the per-round ratios.
 # Usage: benchmarks/load/engines.sh [--duration 10s] [--warmup 10s] [--keys 1000] [--rounds 3]
 #          [--connections "16 64"] [--threads 2] [--targets "nginx netty jetty rotator"]
-#          [--netty-transport auto|io_uring|epoll|nio]
-# --targets may also name direct (the upstream alone), netty-epoll and rotator-epoll.
+#          [--netty-transport auto|io_uring|epoll|nio] [--alt-opts "JVM FLAGS"]
+# --targets may also name direct (the upstream alone), netty-epoll, rotator-epoll, and rotator-alt:
+# gemini-rotator with --alt-opts added to its flags, to weigh a JVM or Netty setting side by side.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 DURATION=10s WARMUP=10s KEYS=1000 CONNS="16 64" THREADS=2 TARGETS="nginx netty jetty rotator"
 ROUNDS=3
 NETTY_TRANSPORT=auto
+ALT_OPTS=""
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift 2 ;;
@@ -28,12 +30,13 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --targets) TARGETS=$2; shift 2 ;;
     --netty-transport) NETTY_TRANSPORT=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --alt-opts) ALT_OPTS=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 for t in $TARGETS; do
-  [[ $t =~ ^(direct|nginx|netty|netty-epoll|jetty|rotator|rotator-epoll)$ ]] || die "unknown target $t (direct nginx netty netty-epoll jetty rotator rotator-epoll)"
+  [[ $t =~ ^(direct|nginx|netty|netty-epoll|jetty|rotator|rotator-epoll|rotator-alt)$ ]] || die "unknown target $t (direct nginx netty netty-epoll jetty rotator rotator-epoll rotator-alt)"
 done
 
 need nginx wrk curl
@@ -72,6 +75,10 @@ for t in $TARGETS; do
     jetty) start_baseline jetty "$port" JettyBaselineProxy --upstream "${BASE[direct]}" ;;
     rotator) write_proxy_config "$WORK/proxy.yaml" "$port" "$UP_PORT" "$KEYS"
              start_proxy "$WORK/proxy.yaml" "$port"; PID_OF[rotator]=$PROXY_PID ;;
+    rotator-alt) [[ -n $ALT_OPTS ]] || die "rotator-alt needs --alt-opts"
+             write_proxy_config "$WORK/proxy-alt.yaml" "$port" "$UP_PORT" "$KEYS"
+             PROXY_JAVA_OPTS="$PROXY_JAVA_OPTS $ALT_OPTS" start_proxy "$WORK/proxy-alt.yaml" "$port"
+             PID_OF[rotator-alt]=$PROXY_PID ;;
     rotator-epoll) write_proxy_config "$WORK/proxy-epoll.yaml" "$port" "$UP_PORT" "$KEYS" 512 epoll
              start_proxy "$WORK/proxy-epoll.yaml" "$port"; PID_OF[rotator-epoll]=$PROXY_PID ;;
   esac
@@ -101,7 +108,8 @@ for c in $CONNS; do for t in $TARGETS; do
 done; done
 
 declare -A LABEL=([direct]="direct (nginx upstream)" [nginx]="nginx reverse proxy"
-                  [netty]="Netty baseline" [netty-epoll]="Netty baseline (epoll)" [jetty]="Jetty baseline" [rotator]="gemini-rotator" [rotator-epoll]="gemini-rotator (epoll)")
+                  [netty]="Netty baseline" [netty-epoll]="Netty baseline (epoll)" [jetty]="Jetty baseline" [rotator]="gemini-rotator" [rotator-epoll]="gemini-rotator (epoll)"
+                  [rotator-alt]="gemini-rotator + $ALT_OPTS")
 [[ -n ${PID_OF[netty]:-} ]] \
   && LABEL[netty]="Netty baseline ($(sed -n 's/^READY.*transport=\([a-z_]*\).*/\1/p' "$WORK/netty.log"))"
 [[ -n ${PID_OF[rotator]:-} ]] \

@@ -77,8 +77,9 @@ public final class ProxyServer implements AutoCloseable {
   /**
    * Buffers for every connection, client and upstream: Netty's pooled allocator, whose per-thread
    * caches suit a fixed set of event loops. Netty 4.2's default (the adaptive allocator, built for
-   * many short-lived threads) cost 11% more proxy CPU per request here (perf, wrk at 64
-   * connections, see benchmarks/README.md). {@code -Dio.netty.allocator.type} still chooses.
+   * many short-lived threads) carried 11% fewer requests per second at 64 connections here
+   * (engines.sh, side by side; see benchmarks/README.md). {@code -Dio.netty.allocator.type} still
+   * chooses.
    */
   static final ByteBufAllocator ALLOCATOR = System.getProperty("io.netty.allocator.type") != null
       ? ByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT;
@@ -113,8 +114,6 @@ public final class ProxyServer implements AutoCloseable {
 
   private ProxyServer(StandaloneConfig config, Map<String, String> env) throws Exception {
     this.env = Map.copyOf(env);
-    // First: an unavailable transport must fail before anything (the store) is opened.
-    this.transport = Transport.resolve(config.transport());
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
     this.rotator = config.rotator().newRotator();
@@ -141,17 +140,20 @@ public final class ProxyServer implements AutoCloseable {
         });
     blocking.allowCoreThreadTimeOut(true);
 
-    // FastThreadLocalThreads: on any other thread Netty 4.2 pools nothing (its Recycler hands out
-    // new buffers, messages and write entries each time, and the pooled allocator keeps no
-    // per-thread cache), and every FastThreadLocal lookup goes through a ThreadLocal.
-    this.loops = new MultiThreadIoEventLoopGroup(Math.max(1,
-        Runtime.getRuntime().availableProcessors()), r -> {
-          Thread t = new FastThreadLocalThread(r, "gemini-rotator-io");
-          t.setDaemon(false);
-          return t;
-        }, transport.ioHandlerFactory());
     this.connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     try {
+      // FastThreadLocalThreads: on any other thread Netty 4.2 pools nothing (its Recycler hands
+      // out new buffers, messages and write entries each time, and the pooled allocator keeps no
+      // per-thread cache), and every FastThreadLocal lookup goes through a ThreadLocal.
+      int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+      Transport.Opened io = Transport.open(config.transport(), t ->
+          new MultiThreadIoEventLoopGroup(threads, r -> {
+            Thread thread = new FastThreadLocalThread(r, "gemini-rotator-io");
+            thread.setDaemon(false);
+            return thread;
+          }, t.ioHandlerFactory()));
+      this.transport = io.transport();
+      this.loops = io.loops();
       this.upstream = new Upstream(config.upstreamBaseUrl(), loops, transport.socketChannel(),
           config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
           blocking);
@@ -354,7 +356,9 @@ public final class ProxyServer implements AutoCloseable {
 
   private void closeQuietly() {
     if (upstream != null) upstream.close();
-    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    if (loops != null) {
+      loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
     blocking.shutdownNow();
     settings.rateLimits.close();
     try {

@@ -1,5 +1,6 @@
 package dev.geminirotator.standalone;
 
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -14,14 +15,18 @@ import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The socket I/O the event loops use ({@code server.transport}). io_uring and epoll are Linux
  * x86-64 native transports; NIO runs everywhere. {@code auto} picks the first of io_uring, epoll
- * and NIO that works here: io_uring measured about 20% more requests per second than epoll at
+ * and NIO that works here (see {@link #open}): io_uring measured about 20% more requests per second than epoll at
  * 64 connections on a 2-core machine (benchmarks/README.md), and containers whose seccomp profile
  * blocks io_uring (Docker's default) simply get epoll.
  */
@@ -31,6 +36,8 @@ enum Transport {
   EPOLL("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class,
       EpollSocketChannel.class),
   NIO("nio", NioIoHandler::newFactory, NioServerSocketChannel.class, NioSocketChannel.class);
+
+  private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
   /** The values {@code server.transport} accepts, in the order {@code auto} tries them. */
   static final List<String> NAMES = List.of("auto", "io_uring", "epoll", "nio");
@@ -53,27 +60,61 @@ enum Transport {
     return label;
   }
 
+  /** The transport in use and its event loops. */
+  record Opened(Transport transport, EventLoopGroup loops) {
+  }
+
   /**
-   * The transport a configured name stands for on this machine.
+   * Starts the event loops for a configured name. {@code auto} tries each transport that loads
+   * here, in order, and moves on (with a warning) when one's loops cannot be created: io_uring
+   * loads with a one-entry ring, and the loops' full-size rings can still be refused (locked
+   * memory on kernels before 5.12, for one). A named transport gets no fallback.
    *
+   * @param newLoops creates the event loops on a transport; a failure is a RuntimeException
    * @throws IllegalArgumentException for a name not in {@link #NAMES}
-   * @throws IllegalStateException when the named native transport cannot load here, with the
-   *     reason as its cause
+   * @throws IllegalStateException when a named transport does not load here, or no transport's
+   *     loops could be created; the message names the transport and the reason
    */
-  static Transport resolve(String name) {
+  static Opened open(String name, Function<Transport, EventLoopGroup> newLoops) {
+    List<Transport> candidates = candidates(name);
+    IllegalStateException failure = null;
+    for (int i = 0; i < candidates.size(); i++) {
+      Transport t = candidates.get(i);
+      try {
+        return new Opened(t, newLoops.apply(t));
+      } catch (RuntimeException e) {
+        IllegalStateException named = new IllegalStateException("server.transport " + t.label
+            + ": the event loops could not start (" + rootCause(e) + ")", e);
+        if (failure == null) failure = named; else failure.addSuppressed(named);
+        if (i + 1 < candidates.size()) {
+          LOG.warn("server.transport auto: {} event loops could not start ({}); trying {}",
+              t.label, rootCause(e), candidates.get(i + 1).label);
+        }
+      }
+    }
+    throw failure;
+  }
+
+  /**
+   * The transports a configured name may run on here, in the order to try them: for
+   * {@code auto} each that loads (NIO always does), else the one named.
+   */
+  static List<Transport> candidates(String name) {
     switch (name.toLowerCase(Locale.ROOT)) {
       case "auto":
-        if (IoUring.isAvailable()) return IO_URING;
-        if (Epoll.isAvailable()) return EPOLL;
-        return NIO;
+        List<Transport> loaded = new ArrayList<>(3);
+        if (IoUring.isAvailable()) loaded.add(IO_URING);
+        if (Epoll.isAvailable()) loaded.add(EPOLL);
+        loaded.add(NIO);
+        return loaded;
       case "io_uring":
-        if (IoUring.isAvailable()) return IO_URING;
+        if (IoUring.isAvailable()) return List.of(IO_URING);
         throw unavailable(name, IoUring.unavailabilityCause());
       case "epoll":
-        if (Epoll.isAvailable()) return EPOLL;
+        if (Epoll.isAvailable()) return List.of(EPOLL);
         throw unavailable(name, Epoll.unavailabilityCause());
       case "nio":
-        return NIO;
+        return List.of(NIO);
       default:
         throw new IllegalArgumentException("server.transport must be one of "
             + String.join(", ", NAMES) + " but was " + name);
@@ -83,6 +124,12 @@ enum Transport {
   private static IllegalStateException unavailable(String name, Throwable cause) {
     return new IllegalStateException("server.transport " + name + " is not available on this"
         + " machine (" + cause + "); use auto, which falls back to what works, or nio", cause);
+  }
+
+  private static String rootCause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+    return root.toString();
   }
 
   IoHandlerFactory ioHandlerFactory() {

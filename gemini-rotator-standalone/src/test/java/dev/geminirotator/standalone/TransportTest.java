@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.testsupport.Fixtures;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.ChannelException;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.uring.IoUring;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import java.io.BufferedReader;
@@ -21,6 +24,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
@@ -113,11 +117,39 @@ class TransportTest {
   }
 
   @Test
-  void autoPicksTheFirstTransportThatWorksHere() {
-    Transport expected = IoUring.isAvailable() ? Transport.IO_URING
-        : Epoll.isAvailable() ? Transport.EPOLL : Transport.NIO;
-    assertThat(Transport.resolve("auto")).isEqualTo(expected);
-    assertThat(Transport.resolve("NIO")).isEqualTo(Transport.NIO);
+  void autoMovesOnWhenATransportsEventLoopsCannotStart() throws Exception {
+    // The first transport auto tries fails as Netty reports a refused ring (io_uring_setup
+    // answering ENOMEM when locked memory runs out); the others start for real.
+    List<Transport> auto = Transport.candidates("auto");
+    assumeTrue(auto.size() > 1, "only NIO loads here");
+    Function<Transport, EventLoopGroup> newLoops = t -> {
+      if (t == auto.get(0)) {
+        throw new IllegalStateException("failed to create a child event loop",
+            new ChannelException("io_uring_setup() failed: Cannot allocate memory"));
+      }
+      return new MultiThreadIoEventLoopGroup(1, t.ioHandlerFactory());
+    };
+    Transport.Opened opened = Transport.open("auto", newLoops);
+    try {
+      assertThat(opened.transport()).isEqualTo(auto.get(1));
+      assertThat(opened.loops().submit(() -> 42).get(5, TimeUnit.SECONDS)).isEqualTo(42);
+    } finally {
+      opened.loops().shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+    // Named, it is not replaced: the start fails and says which transport and why.
+    assertThatThrownBy(() -> Transport.open(auto.get(0).label(), newLoops))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("server.transport " + auto.get(0).label() + ": the event loops could not"
+            + " start (io.netty.channel.ChannelException: io_uring_setup() failed: Cannot allocate"
+            + " memory)");
+  }
+
+  @Test
+  void autoTriesWhatLoadsHereAndEndsWithNio() {
+    List<Transport> auto = Transport.candidates("auto");
+    assertThat(auto).endsWith(Transport.NIO).doesNotHaveDuplicates();
+    assertThat(auto.contains(Transport.IO_URING)).isEqualTo(IoUring.isAvailable());
+    assertThat(Transport.candidates("NIO")).containsExactly(Transport.NIO);
   }
 
   @Test
