@@ -56,22 +56,36 @@ final class HeaderNames {
   };
 
   /**
-   * Trailers of a decoded message: validated like Netty's default, but in a 2-slot map, since
-   * Gemini traffic almost never has any.
+   * Trailers of a decoded message, which the proxy never passes on (a request goes upstream whole
+   * with none; a response's are dropped): one shared map that keeps nothing. Netty would otherwise
+   * make a map for the last piece of every message with a Content-Length, two per request.
    */
-  static final HttpHeadersFactory SMALL_TRAILERS = new HttpHeadersFactory() {
-    private final DefaultHttpHeadersFactory validated = DefaultHttpHeadersFactory.trailersFactory();
+  static final HttpHeadersFactory DISCARDED_TRAILERS = new HttpHeadersFactory() {
+    private final HttpHeaders discarding = new Discarding();
 
     @Override
     public HttpHeaders newHeaders() {
-      return validated.newEmptyHeaders();
+      return discarding;
     }
 
     @Override
     public HttpHeaders newEmptyHeaders() {
-      return validated.newEmptyHeaders();
+      return discarding;
     }
   };
+
+  /** Always empty; what the decoder adds to it (trailer fields) is dropped, not refused. */
+  private static final class Discarding extends EmptyHttpHeaders {
+    @Override
+    public HttpHeaders add(String name, Object value) {
+      return this;
+    }
+
+    @Override
+    public HttpHeaders add(CharSequence name, Object value) {
+      return this;
+    }
+  }
 
   private HeaderNames() {
   }

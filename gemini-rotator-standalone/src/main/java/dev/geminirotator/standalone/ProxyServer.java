@@ -191,7 +191,7 @@ public final class ProxyServer implements AutoCloseable {
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
                   .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
-                  .setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.SMALL_TRAILERS),
+                  .setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
                   Integer.MAX_VALUE));
               ch.pipeline().addLast(new ClientConnection(routes, deadline));
             }

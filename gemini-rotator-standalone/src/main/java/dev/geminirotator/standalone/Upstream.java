@@ -157,7 +157,7 @@ final class Upstream implements AutoCloseable {
     if (idleHandler != null) ch.pipeline().addLast(idleHandler);
     ch.pipeline().addLast(new HttpClientCodec(new HttpDecoderConfig().setMaxInitialLineLength(4096)
         .setMaxHeaderSize(64 * 1024).setMaxChunkSize(16 * 1024)
-        .setTrailersFactory(HeaderNames.SMALL_TRAILERS), false, false));
+        .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS), false, false));
     ch.pipeline().addLast(new Connection(ch, idleHandler));
   }
 

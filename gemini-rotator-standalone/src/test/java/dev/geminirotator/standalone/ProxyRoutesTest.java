@@ -184,7 +184,7 @@ class ProxyRoutesTest {
 
   @Test
   void chunkedBodiesWithTrailersGoThroughBothWays() throws Exception {
-    // Trailers are decoded into small maps and not passed on: the bodies must arrive whole.
+    // Trailers are decoded into a map that keeps nothing: the bodies must arrive whole.
     h.upstream.enqueue(new MockResponse.Builder().code(200)
         .addHeader("Content-Type", "application/json")
         .chunkedBody("{\"candidates\":[{\"index\":0}]}", 1024)
