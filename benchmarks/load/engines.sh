@@ -6,7 +6,7 @@
 # io_uring where it works, as the proxy picks), JettyBaselineProxy (Jetty 12 server + HttpClient)
 # and gemini-rotator with 1,000 keys. netty-epoll and rotator-epoll are the same two on epoll, to
 # compare the transports side by side.
-# Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh). The targets take turns,
+# Every Java target runs with the same flags (PROXY_JAVA_OPTS, see lib.sh; rotator-alt adds --alt-opts). The targets take turns,
 # --rounds times (see run.sh); "× nginx" is the median of the per-round ratios.
 # Usage: benchmarks/load/engines.sh [--duration 10s] [--warmup 10s] [--keys 1000] [--rounds 3]
 #          [--connections "16 64"] [--threads 2] [--targets "nginx netty jetty rotator"]
@@ -37,6 +37,7 @@ while (($#)); do
 done
 for t in $TARGETS; do
   [[ $t =~ ^(direct|nginx|netty|netty-epoll|jetty|rotator|rotator-epoll|rotator-alt)$ ]] || die "unknown target $t (direct nginx netty netty-epoll jetty rotator rotator-epoll rotator-alt)"
+  [[ $t != rotator-alt || -n $ALT_OPTS ]] || die "target rotator-alt needs --alt-opts"
 done
 
 need nginx wrk curl
@@ -75,8 +76,7 @@ for t in $TARGETS; do
     jetty) start_baseline jetty "$port" JettyBaselineProxy --upstream "${BASE[direct]}" ;;
     rotator) write_proxy_config "$WORK/proxy.yaml" "$port" "$UP_PORT" "$KEYS"
              start_proxy "$WORK/proxy.yaml" "$port"; PID_OF[rotator]=$PROXY_PID ;;
-    rotator-alt) [[ -n $ALT_OPTS ]] || die "rotator-alt needs --alt-opts"
-             write_proxy_config "$WORK/proxy-alt.yaml" "$port" "$UP_PORT" "$KEYS"
+    rotator-alt) write_proxy_config "$WORK/proxy-alt.yaml" "$port" "$UP_PORT" "$KEYS"
              PROXY_JAVA_OPTS="$PROXY_JAVA_OPTS $ALT_OPTS" start_proxy "$WORK/proxy-alt.yaml" "$port"
              PID_OF[rotator-alt]=$PROXY_PID ;;
     rotator-epoll) write_proxy_config "$WORK/proxy-epoll.yaml" "$port" "$UP_PORT" "$KEYS" 512 epoll

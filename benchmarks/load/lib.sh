@@ -9,9 +9,9 @@ FIXTURES=$REPO/gemini-rotator-test-support/src/main/resources/fixtures
 # The JVM flags a production user would run the proxy with (README "Running the proxy"): a small,
 # capped heap (the proxy keeps little: key state, and request bodies buffered while in flight)
 # that starts at 32 MB and grows only when needed, with a fixed 20 MB young generation (about
-# 4.6 KB is allocated per request: at 50,000 req/s the default third of a 32 MB heap filled every
-# 40 ms, and each pause stalls every connection; -Xmn20m measured 6% more req/s at 64 connections
-# for 7 MB more peak RSS, -Xmn40m 9% for 26 MB), the serial collector (G1's own structures added
+# 4.4 KB is allocated per request: at 50,000 req/s the default third of a 32 MB heap filled every
+# 40 ms, and each pause stalls every connection; in one side-by-side run -Xmn20m carried 6% more
+# req/s at 64 connections for 7 MB more peak RSS, -Xmn40m 9% for 25 MB), the serial collector (G1's own structures added
 # ~40-90 MB of RSS here for no gain at this heap size; the JVM picks serial by itself in a
 # container under 2 CPUs or 1,792 MB), C2 only (-TieredCompilation: the C1 tier's code and the
 # compiler arenas were 15-25 MB of peak RSS; steady-state throughput measured the same, warm-up

@@ -114,6 +114,8 @@ public final class ProxyServer implements AutoCloseable {
 
   private ProxyServer(StandaloneConfig config, Map<String, String> env) throws Exception {
     this.env = Map.copyOf(env);
+    // First: a named transport that does not load here fails before the store is opened.
+    List<Transport> transports = Transport.candidates(config.transport());
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
     this.rotator = config.rotator().newRotator();
@@ -146,7 +148,7 @@ public final class ProxyServer implements AutoCloseable {
       // out new buffers, messages and write entries each time, and the pooled allocator keeps no
       // per-thread cache), and every FastThreadLocal lookup goes through a ThreadLocal.
       int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-      Transport.Opened io = Transport.open(config.transport(), t ->
+      Transport.Opened io = Transport.open(transports, t ->
           new MultiThreadIoEventLoopGroup(threads, r -> {
             Thread thread = new FastThreadLocalThread(r, "gemini-rotator-io");
             thread.setDaemon(false);

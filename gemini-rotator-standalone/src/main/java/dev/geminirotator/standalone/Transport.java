@@ -65,39 +65,47 @@ enum Transport {
   }
 
   /**
-   * Starts the event loops for a configured name. {@code auto} tries each transport that loads
-   * here, in order, and moves on (with a warning) when one's loops cannot be created: io_uring
+   * Starts the event loops on the first of the candidates whose loops can be created, moving on
+   * (with a warning) when one's cannot; {@code auto}'s candidates are every transport that loads
+   * here, in order, a named transport's only itself: io_uring
    * loads with a one-entry ring, and the loops' full-size rings can still be refused (locked
-   * memory on kernels before 5.12, for one). A named transport gets no fallback.
+   * memory on kernels before 5.12, for one).
    *
+   * @param candidates what {@link #candidates} gave for the configured name
    * @param newLoops creates the event loops on a transport; a failure is a RuntimeException
-   * @throws IllegalArgumentException for a name not in {@link #NAMES}
-   * @throws IllegalStateException when a named transport does not load here, or no transport's
-   *     loops could be created; the message names the transport and the reason
+   * @throws IllegalStateException when no candidate's loops could be created; the message names
+   *     each transport tried and its reason
    */
-  static Opened open(String name, Function<Transport, EventLoopGroup> newLoops) {
-    List<Transport> candidates = candidates(name);
-    IllegalStateException failure = null;
+  static Opened open(List<Transport> candidates, Function<Transport, EventLoopGroup> newLoops) {
+    List<String> reasons = new ArrayList<>(candidates.size());
+    RuntimeException first = null;
     for (int i = 0; i < candidates.size(); i++) {
       Transport t = candidates.get(i);
       try {
         return new Opened(t, newLoops.apply(t));
       } catch (RuntimeException e) {
-        IllegalStateException named = new IllegalStateException("server.transport " + t.label
-            + ": the event loops could not start (" + rootCause(e) + ")", e);
-        if (failure == null) failure = named; else failure.addSuppressed(named);
+        if (first == null) first = e; else first.addSuppressed(e);
+        reasons.add(t.label + ": " + rootCause(e));
         if (i + 1 < candidates.size()) {
           LOG.warn("server.transport auto: {} event loops could not start ({}); trying {}",
               t.label, rootCause(e), candidates.get(i + 1).label);
         }
       }
     }
-    throw failure;
+    String message = candidates.size() == 1
+        ? "server.transport " + candidates.get(0).label + ": the event loops could not start ("
+            + rootCause(first) + ")"
+        : "server.transport auto: no transport's event loops could start ("
+            + String.join("; ", reasons) + ")";
+    throw new IllegalStateException(message, first);
   }
 
   /**
    * The transports a configured name may run on here, in the order to try them: for
    * {@code auto} each that loads (NIO always does), else the one named.
+   *
+   * @throws IllegalArgumentException for a name not in {@link #NAMES}
+   * @throws IllegalStateException when the named native transport does not load here
    */
   static List<Transport> candidates(String name) {
     switch (name.toLowerCase(Locale.ROOT)) {

@@ -129,7 +129,7 @@ class TransportTest {
       }
       return new MultiThreadIoEventLoopGroup(1, t.ioHandlerFactory());
     };
-    Transport.Opened opened = Transport.open("auto", newLoops);
+    Transport.Opened opened = Transport.open(auto, newLoops);
     try {
       assertThat(opened.transport()).isEqualTo(auto.get(1));
       assertThat(opened.loops().submit(() -> 42).get(5, TimeUnit.SECONDS)).isEqualTo(42);
@@ -137,11 +137,20 @@ class TransportTest {
       opened.loops().shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
     // Named, it is not replaced: the start fails and says which transport and why.
-    assertThatThrownBy(() -> Transport.open(auto.get(0).label(), newLoops))
+    assertThatThrownBy(() -> Transport.open(Transport.candidates(auto.get(0).label()), newLoops))
         .isInstanceOf(IllegalStateException.class)
         .hasMessage("server.transport " + auto.get(0).label() + ": the event loops could not"
             + " start (io.netty.channel.ChannelException: io_uring_setup() failed: Cannot allocate"
             + " memory)");
+    // When none can start, every reason is named.
+    assertThatThrownBy(() -> Transport.open(auto, t -> {
+      throw new IllegalStateException("failed to create a child event loop",
+          new ChannelException(t.label() + " refused"));
+    })).isInstanceOf(IllegalStateException.class)
+        .hasMessageStartingWith("server.transport auto: no transport's event loops could start (")
+        .hasMessageContaining(auto.get(0).label() + ": io.netty.channel.ChannelException: "
+            + auto.get(0).label() + " refused; ")
+        .hasMessageEndingWith("nio: io.netty.channel.ChannelException: nio refused)");
   }
 
   @Test
