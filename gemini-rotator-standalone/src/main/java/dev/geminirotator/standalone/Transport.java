@@ -26,9 +26,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The socket I/O the event loops use ({@code server.transport}). io_uring and epoll are Linux
  * x86-64 native transports; NIO runs everywhere. {@code auto} picks the first of io_uring, epoll
- * and NIO that works here (see {@link #open}): io_uring measured about 20% more requests per second than epoll at
- * 64 connections on a 2-core machine (benchmarks/README.md), and containers whose seccomp profile
- * blocks io_uring (Docker's default) simply get epoll.
+ * and NIO that works here (see {@link #open}): io_uring carried 21% and 31% more requests per
+ * second than epoll at 64 connections in two runs on a 2-core machine (benchmarks/README.md), and
+ * containers whose seccomp profile blocks io_uring (Docker's default) simply get epoll.
  */
 enum Transport {
   IO_URING("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel.class,
@@ -66,10 +66,10 @@ enum Transport {
 
   /**
    * Starts the event loops on the first of the candidates whose loops can be created, moving on
-   * (with a warning) when one's cannot; {@code auto}'s candidates are every transport that loads
-   * here, in order, a named transport's only itself: io_uring
-   * loads with a one-entry ring, and the loops' full-size rings can still be refused (locked
-   * memory on kernels before 5.12, for one).
+   * (with a warning) when one's cannot. {@code auto}'s candidates are every transport that loads
+   * here, in order; a named transport's, only itself. A transport can load and its loops still
+   * fail: io_uring loads with a one-entry ring, and the loops' full-size rings can be refused
+   * (locked memory on kernels before 5.12, for one).
    *
    * @param candidates what {@link #candidates} gave for the configured name
    * @param newLoops creates the event loops on a transport; a failure is a RuntimeException

@@ -57,7 +57,8 @@ class TransportTest {
   @ValueSource(strings = {"nio", "epoll", "io_uring"})
   void proxiesRetriesAndStreamsOnEachTransport(String transport) throws Exception {
     assumeAvailable(transport);
-    try (Harness h = new Harness(Harness.withServer("  transport: " + transport + "\n"), Map.of())) {
+    String yaml = Harness.withServer("  transport: " + transport + "\n");
+    try (Harness h = new Harness(yaml, Map.of())) {
       assertThat(JSON.readTree(h.get("/health/detailed").body()).path("transport").asText())
           .isEqualTo(transport);
 

@@ -55,8 +55,8 @@ import java.util.ArrayDeque;
  * <p>Options: {@code --upstream http://host:port} (required), {@code --port} (0: a free one),
  * {@code --key}, {@code --threads} (event loops; default the number of CPUs) and
  * {@code --transport io_uring|epoll|nio|auto} (default {@code auto}: the first of io_uring, epoll
- * and NIO that works here, as the proxy's {@code server.transport: auto}). Binds 127.0.0.1, prints {@code READY port=N transport=T threads=N} and runs until
- * killed.
+ * and NIO that works here, as the proxy's {@code server.transport: auto}). Binds 127.0.0.1,
+ * prints {@code READY port=N transport=T threads=N} and runs until killed.
  */
 public final class NettyBaselineProxy {
 
