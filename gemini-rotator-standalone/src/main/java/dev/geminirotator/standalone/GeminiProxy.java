@@ -20,6 +20,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.classify.GeminiClassifier;
+import io.netty.util.AsciiString;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -499,7 +500,7 @@ final class GeminiProxy {
     final EventLoop loop;
     final String route;
     final long start;
-    final io.netty.util.AsciiString requestId;
+    final AsciiString requestId;
     boolean finished;
     byte[] body;
     String model;
@@ -744,7 +745,7 @@ final class GeminiProxy {
       HttpHeaders h = proxyToUpstreamRequest.headers();
       copyRequestHeaders(clientToProxyRequest.headers(), h, lease);
       h.set(HeaderNames.HOST, upstream.authority());
-      if (withBody) h.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(body.length)));
+      if (withBody) h.set(HeaderNames.CONTENT_LENGTH, HeaderNames.decimal(body.length));
       UpstreamListener listener = new UpstreamListener(this, lease, System.nanoTime());
       if (log.isDebugEnabled()) {
         log.atDebug().addKeyValue("requestId", requestId).addKeyValue("attempt", attempt)

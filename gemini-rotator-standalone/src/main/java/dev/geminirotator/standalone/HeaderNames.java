@@ -99,6 +99,11 @@ final class HeaderNames {
     return new AsciiString(text.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), false);
   }
 
+  /** A whole number as header text, e.g. a {@code Content-Length}. */
+  static AsciiString decimal(long n) {
+    return ascii(Long.toString(n));
+  }
+
   /**
    * A fixed set of header names matched in any case. Backed by Netty's own header map, which
    * hashes names case-insensitively: a lookup neither lower-cases nor allocates.

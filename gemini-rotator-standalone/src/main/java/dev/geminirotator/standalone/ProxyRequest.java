@@ -3,6 +3,7 @@ package dev.geminirotator.standalone;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.AsciiString;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -20,7 +21,7 @@ final class ProxyRequest {
   private final String localAddress;
   private final int localPort;
   private final boolean secure;
-  private io.netty.util.AsciiString requestId;
+  private AsciiString requestId;
   private byte[] body = new byte[0];
 
   ProxyRequest(HttpRequest head, String path, String query, Peer peer, boolean secure) {
@@ -144,11 +145,11 @@ final class ProxyRequest {
   }
 
   /** The request id as assigned, without making a {@code String} of it. */
-  io.netty.util.AsciiString requestIdText() {
+  AsciiString requestIdText() {
     return requestId;
   }
 
-  void requestId(io.netty.util.AsciiString id) {
+  void requestId(AsciiString id) {
     this.requestId = id;
   }
 

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import java.util.Date;
 import java.util.function.Consumer;
 
@@ -79,7 +80,7 @@ final class ProxyResponse {
   void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
     this.status = status;
     if (contentType != null) headers.set(HeaderNames.CONTENT_TYPE, contentType);
-    headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(body.length)));
+    headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.decimal(body.length));
     end(Unpooled.wrappedBuffer(body), onDone);
   }
 
@@ -147,7 +148,7 @@ final class ProxyResponse {
       headers.remove(HeaderNames.TRANSFER_ENCODING);
     } else if (!headers.contains(HeaderNames.CONTENT_LENGTH)) {
       if (wholeLength >= 0 && !headRequest) {
-        headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.ascii(Integer.toString(wholeLength)));
+        headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.decimal(wholeLength));
       } else if (!headRequest) {
         if (http10) {
           keepAlive = false; // the end of the body is the end of the connection
@@ -171,14 +172,14 @@ final class ProxyResponse {
   static final class HttpDate {
     private static final ThreadLocal<HttpDate> CACHE = ThreadLocal.withInitial(HttpDate::new);
     private long second = -1;
-    private io.netty.util.AsciiString text;
+    private AsciiString text;
 
-    static io.netty.util.AsciiString now() {
+    static AsciiString now() {
       HttpDate d = CACHE.get();
       long nowSecond = System.currentTimeMillis() / 1000;
       if (nowSecond != d.second) {
         d.second = nowSecond;
-        d.text = new io.netty.util.AsciiString(DateFormatter.format(new Date(nowSecond * 1000)));
+        d.text = new AsciiString(DateFormatter.format(new Date(nowSecond * 1000)));
       }
       return d.text;
     }

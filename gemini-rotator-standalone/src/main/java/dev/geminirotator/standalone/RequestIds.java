@@ -18,7 +18,8 @@ final class RequestIds {
 
   static final AsciiString HEADER = HeaderNames.X_REQUEST_ID;
   private static final Pattern SANE = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] HEX =
+      "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   private RequestIds() {
   }

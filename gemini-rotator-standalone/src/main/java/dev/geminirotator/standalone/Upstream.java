@@ -5,15 +5,15 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
@@ -23,22 +23,25 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AsciiString;
+import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import io.netty.util.NetUtil;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLEngine;
@@ -66,7 +69,7 @@ final class Upstream implements AutoCloseable {
 
   private final String host;
   private final int port;
-  private final io.netty.util.AsciiString authority;
+  private final AsciiString authority;
   private final SslContext ssl;
   private final Duration idleTimeout;
   /** Where host names are resolved: a lookup blocks, so never on an event loop. */
@@ -115,7 +118,7 @@ final class Upstream implements AutoCloseable {
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
     this.host = base.getHost();
     this.port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
-    this.authority = new io.netty.util.AsciiString(base.getPort() > 0 ? host + ":" + port : host);
+    this.authority = new AsciiString(base.getPort() > 0 ? host + ":" + port : host);
     this.ssl = tls ? SslContextBuilder.forClient().build() : null;
     this.idleTimeout = idleTimeout;
     this.resolver = resolver;
@@ -138,7 +141,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** The {@code Host} header for upstream requests. */
-  io.netty.util.AsciiString authority() {
+  AsciiString authority() {
     return authority;
   }
 
@@ -382,10 +385,10 @@ final class Upstream implements AutoCloseable {
     /** Fails the attempts past their deadline; stops when none is left to watch. */
     private void sweep() {
       long now = System.nanoTime();
-      java.util.List<Attempt> expired = null;
+      List<Attempt> expired = null;
       for (Attempt a = timedFirst; a != null; a = a.timedNext) {
         if (now - a.deadline >= 0) {
-          if (expired == null) expired = new java.util.ArrayList<>();
+          if (expired == null) expired = new ArrayList<>();
           expired.add(a);
         }
       }
@@ -530,13 +533,13 @@ final class Upstream implements AutoCloseable {
     /** The connection's read-idle handler, or {@code null} without an idle timeout. */
     final IdleStateHandler idle;
     Attempt attempt;
+    /** A 1xx response was just read: its empty last content is not the response's end. */
+    private boolean skipInformationalEnd;
 
     Connection(Channel channel, IdleStateHandler idle) {
       this.channel = channel;
       this.idle = idle;
     }
-    /** A 1xx response was just read: its empty last content is not the response's end. */
-    private boolean skipInformationalEnd;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
