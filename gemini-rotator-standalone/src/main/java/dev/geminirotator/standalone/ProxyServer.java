@@ -388,7 +388,21 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /** The health document for {@code /health/detailed}, and whether the proxy is ready. */
+  /**
+   * The readiness document for {@code /health/detailed}. Ready means able to serve:
+   * <ul>
+   *   <li>{@code DOWN} (503) only when no key can serve, now or after a cooldown: every key is
+   *       {@code INVALID} or {@code DISABLED} (or the pool is empty). Only an operator brings
+   *       such a pool back, and other instances may have keys of their own.
+   *   <li>{@code DEGRADED} (200) while serving with less: the store unreachable (the proxy serves
+   *       from local state and reconciles when it returns), every key cooling down (clients get
+   *       429 with {@code Retry-After}), or a breaker open (clients get 503 with
+   *       {@code Retry-After} until its trial calls pass). These hit every instance at once, so
+   *       answering 503 for them would take the whole fleet out of a load balancer and turn a blip
+   *       into an outage; an open breaker also needs requests to close again.
+   *   <li>{@code UP} (200) otherwise.
+   * </ul>
+   */
   ObjectNode detailedHealth() {
     ObjectNode body = Problems.JSON.createObjectNode();
     Map<KeyState, Integer> byState = new EnumMap<>(KeyState.class);
@@ -400,22 +414,29 @@ public final class ProxyServer implements AutoCloseable {
       byState.merge(k.state(), 1, Integer::sum);
       if (k.availableFor("*", now)) usable++;
     }
+    int serviceable = keys.size() - byState.get(KeyState.INVALID)
+        - byState.get(KeyState.DISABLED);
     boolean storeUp;
     try {
       storeUp = rotator.store().isAvailable();
     } catch (RuntimeException e) {
       storeUp = false;
     }
-    boolean ready = usable > 0 && storeUp;
-    body.put("status", ready ? "UP" : "DOWN");
+    ObjectNode breakers = Problems.JSON.createObjectNode();
+    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
+    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
+    boolean breakerTripped = false; // open or half-open: failing fast, or trying
+    for (var state : breakers.properties()) {
+      breakerTripped |= !state.getValue().asText().equals(CircuitGuard.State.CLOSED.name());
+    }
+    body.put("status", serviceable == 0 ? "DOWN"
+        : !storeUp || usable == 0 || breakerTripped ? "DEGRADED" : "UP");
     ObjectNode k = body.putObject("keys");
     k.put("total", keys.size());
     k.put("usable", usable);
     ObjectNode states = k.putObject("byState");
     byState.forEach((s, n) -> states.put(s.name(), n));
-    ObjectNode breakers = body.putObject("breaker");
-    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
-    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
+    body.set("breaker", breakers);
     ObjectNode store = body.putObject("store");
     store.put("status", storeUp ? "UP" : "DOWN");
     store.put("backend", rotator.store().describe());

@@ -96,7 +96,7 @@ final class Routes {
     if (path.equals("/health/detailed") && get) {
       offload(call, () -> {
         ObjectNode body = detailedHealth.get();
-        return new AdminApi.Answer("UP".equals(body.get("status").asText()) ? 200 : 503,
+        return new AdminApi.Answer("DOWN".equals(body.get("status").asText()) ? 503 : 200,
             "application/json", body.toString().getBytes(StandardCharsets.UTF_8),
             java.util.Map.of("Cache-Control", "no-store"));
       });
