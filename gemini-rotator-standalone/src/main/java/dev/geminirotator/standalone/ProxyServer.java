@@ -94,6 +94,8 @@ public final class ProxyServer implements AutoCloseable {
   private final Transport transport;
   private final EventLoopGroup loops;
   private final Channel serverChannel;
+  /** The management listener ({@code server.management-port}), or null. */
+  private final Channel managementChannel;
   private final ChannelGroup connections;
   private final Upstream upstream;
   private final ThreadPoolExecutor blocking;
@@ -199,6 +201,8 @@ public final class ProxyServer implements AutoCloseable {
             }
           });
       this.serverChannel = bootstrap.bind(config.host(), config.port()).sync().channel();
+      this.managementChannel = config.managementPort() == null ? null
+          : managementListener(config, routes.management());
     } catch (Exception | Error e) {
       closeQuietly();
       throw e;
@@ -210,6 +214,43 @@ public final class ProxyServer implements AutoCloseable {
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
         .addKeyValue("transport", transport.label())
         .log("gemini-rotator proxy listening on {}", uri());
+    if (managementChannel != null) {
+      log.atInfo().addKeyValue("managementPort", managementPort())
+          .log("/metrics and /health/detailed are served on port {} only", managementPort());
+    }
+  }
+
+  /**
+   * The management listener: plain HTTP/1.1 on {@code server.host} and
+   * {@code server.management-port}, answering {@code /health}, {@code /health/detailed} and
+   * {@code /metrics} only, on the same event loops.
+   */
+  private Channel managementListener(StandaloneConfig config, Routes managementRoutes)
+      throws InterruptedException {
+    long idleMillis = config.idleTimeout().toMillis();
+    return new ServerBootstrap().group(loops)
+        .channel(transport.serverChannel())
+        .option(ChannelOption.SO_BACKLOG, 128)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            connections.add(ch);
+            HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
+            ch.pipeline().addLast(deadline);
+            if (idleMillis > 0) {
+              ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
+                  TimeUnit.MILLISECONDS));
+            }
+            ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
+                .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
+            ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline));
+          }
+        })
+        .bind(config.host(), config.managementPort()).sync().channel();
   }
 
   /** The server's TLS context from {@code server.tls.keystore}. */
@@ -248,6 +289,15 @@ public final class ProxyServer implements AutoCloseable {
   /** The bound port (useful when the configuration asked for port 0). */
   public int port() {
     return ((java.net.InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /**
+   * The bound management port ({@code server.management-port}), or -1 when {@code /metrics} and
+   * {@code /health/detailed} are served on {@link #port()}.
+   */
+  public int managementPort() {
+    return managementChannel == null ? -1
+        : ((java.net.InetSocketAddress) managementChannel.localAddress()).getPort();
   }
 
   /** Stops or resumes accepting connections (tests fill the listen backlog). */
@@ -290,6 +340,7 @@ public final class ProxyServer implements AutoCloseable {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
       if (!current.host().equals(next.host()) || current.port() != next.port()
+          || !java.util.Objects.equals(current.managementPort(), next.managementPort())
           || !current.transport().equals(next.transport())
           || !current.upstreamBaseUrl().equals(next.upstreamBaseUrl())
           || !current.rotator().storage().equals(next.rotator().storage())) {
@@ -326,6 +377,7 @@ public final class ProxyServer implements AutoCloseable {
     }
     log.info("shutting down: draining in-flight requests");
     serverChannel.close().awaitUninterruptibly();
+    if (managementChannel != null) managementChannel.close().awaitUninterruptibly();
     routes.drain();
     for (Channel ch : connections) {
       ch.eventLoop().execute(() -> {
