@@ -94,6 +94,8 @@ public final class ProxyServer implements AutoCloseable {
   private final Transport transport;
   private final EventLoopGroup loops;
   private final Channel serverChannel;
+  /** The management listener ({@code server.management-port}), or null. */
+  private final Channel managementChannel;
   private final ChannelGroup connections;
   private final Upstream upstream;
   private final ThreadPoolExecutor blocking;
@@ -199,6 +201,8 @@ public final class ProxyServer implements AutoCloseable {
             }
           });
       this.serverChannel = bootstrap.bind(config.host(), config.port()).sync().channel();
+      this.managementChannel = config.managementPort() == null ? null
+          : managementListener(config, routes.management());
     } catch (Exception | Error e) {
       closeQuietly();
       throw e;
@@ -210,6 +214,43 @@ public final class ProxyServer implements AutoCloseable {
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
         .addKeyValue("transport", transport.label())
         .log("gemini-rotator proxy listening on {}", uri());
+    if (managementChannel != null) {
+      log.atInfo().addKeyValue("managementPort", managementPort())
+          .log("/metrics and /health/detailed are served on port {} only", managementPort());
+    }
+  }
+
+  /**
+   * The management listener: plain HTTP/1.1 on {@code server.host} and
+   * {@code server.management-port}, answering {@code /health}, {@code /health/detailed} and
+   * {@code /metrics} only, on the same event loops.
+   */
+  private Channel managementListener(StandaloneConfig config, Routes managementRoutes)
+      throws InterruptedException {
+    long idleMillis = config.idleTimeout().toMillis();
+    return new ServerBootstrap().group(loops)
+        .channel(transport.serverChannel())
+        .option(ChannelOption.SO_BACKLOG, 128)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            connections.add(ch);
+            HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
+            ch.pipeline().addLast(deadline);
+            if (idleMillis > 0) {
+              ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
+                  TimeUnit.MILLISECONDS));
+            }
+            ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
+                .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
+            ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline));
+          }
+        })
+        .bind(config.host(), config.managementPort()).sync().channel();
   }
 
   /** The server's TLS context from {@code server.tls.keystore}. */
@@ -248,6 +289,15 @@ public final class ProxyServer implements AutoCloseable {
   /** The bound port (useful when the configuration asked for port 0). */
   public int port() {
     return ((java.net.InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /**
+   * The bound management port ({@code server.management-port}), or -1 when {@code /metrics} and
+   * {@code /health/detailed} are served on {@link #port()}.
+   */
+  public int managementPort() {
+    return managementChannel == null ? -1
+        : ((java.net.InetSocketAddress) managementChannel.localAddress()).getPort();
   }
 
   /** Stops or resumes accepting connections (tests fill the listen backlog). */
@@ -290,6 +340,7 @@ public final class ProxyServer implements AutoCloseable {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
       if (!current.host().equals(next.host()) || current.port() != next.port()
+          || !java.util.Objects.equals(current.managementPort(), next.managementPort())
           || !current.transport().equals(next.transport())
           || !current.upstreamBaseUrl().equals(next.upstreamBaseUrl())
           || !current.rotator().storage().equals(next.rotator().storage())) {
@@ -326,6 +377,7 @@ public final class ProxyServer implements AutoCloseable {
     }
     log.info("shutting down: draining in-flight requests");
     serverChannel.close().awaitUninterruptibly();
+    if (managementChannel != null) managementChannel.close().awaitUninterruptibly();
     routes.drain();
     for (Channel ch : connections) {
       ch.eventLoop().execute(() -> {
@@ -388,7 +440,21 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /** The health document for {@code /health/detailed}, and whether the proxy is ready. */
+  /**
+   * The readiness document for {@code /health/detailed}. Ready means able to serve:
+   * <ul>
+   *   <li>{@code DOWN} (503) only when no key can serve, now or after a cooldown: every key is
+   *       {@code INVALID} or {@code DISABLED} (or the pool is empty). Only an operator brings
+   *       such a pool back, and other instances may have keys of their own.
+   *   <li>{@code DEGRADED} (200) while serving with less: the store unreachable (the proxy serves
+   *       from local state and reconciles when it returns), every key cooling down (clients get
+   *       429 with {@code Retry-After}), or a breaker open (clients get 503 with
+   *       {@code Retry-After} until its trial calls pass). These hit every instance at once, so
+   *       answering 503 for them would take the whole fleet out of a load balancer and turn a blip
+   *       into an outage; an open breaker also needs requests to close again.
+   *   <li>{@code UP} (200) otherwise.
+   * </ul>
+   */
   ObjectNode detailedHealth() {
     ObjectNode body = Problems.JSON.createObjectNode();
     Map<KeyState, Integer> byState = new EnumMap<>(KeyState.class);
@@ -400,22 +466,29 @@ public final class ProxyServer implements AutoCloseable {
       byState.merge(k.state(), 1, Integer::sum);
       if (k.availableFor("*", now)) usable++;
     }
+    int serviceable = keys.size() - byState.get(KeyState.INVALID)
+        - byState.get(KeyState.DISABLED);
     boolean storeUp;
     try {
       storeUp = rotator.store().isAvailable();
     } catch (RuntimeException e) {
       storeUp = false;
     }
-    boolean ready = usable > 0 && storeUp;
-    body.put("status", ready ? "UP" : "DOWN");
+    ObjectNode breakers = Problems.JSON.createObjectNode();
+    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
+    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
+    boolean breakerTripped = false; // open or half-open: failing fast, or trying
+    for (var state : breakers.properties()) {
+      breakerTripped |= !state.getValue().asText().equals(CircuitGuard.State.CLOSED.name());
+    }
+    body.put("status", serviceable == 0 ? "DOWN"
+        : !storeUp || usable == 0 || breakerTripped ? "DEGRADED" : "UP");
     ObjectNode k = body.putObject("keys");
     k.put("total", keys.size());
     k.put("usable", usable);
     ObjectNode states = k.putObject("byState");
     byState.forEach((s, n) -> states.put(s.name(), n));
-    ObjectNode breakers = body.putObject("breaker");
-    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
-    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
+    body.set("breaker", breakers);
     ObjectNode store = body.putObject("store");
     store.put("status", storeUp ? "UP" : "DOWN");
     store.put("backend", rotator.store().describe());

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,6 +26,11 @@ import org.slf4j.LoggerFactory;
  * with request ids, security headers and CORS on every response. Runs on the connection's event
  * loop; what may block (the admin API, readiness, the metrics scrape) runs on {@code blocking}
  * and writes back on the event loop. Thread-safe.
+ *
+ * <p>With {@code server.management-port} set, {@code /metrics} and {@code /health/detailed} are
+ * answered only by the {@link #management()} routes of that port (which answer nothing else but
+ * {@code /health}), and the main port answers them 404. With {@code server.metrics-token} set,
+ * {@code /metrics} wants {@code Authorization: Bearer <token>} and answers 401 without it.
  */
 final class Routes {
 
@@ -36,21 +42,40 @@ final class Routes {
   private final PrometheusMeterRegistry registry;
   private final Supplier<ObjectNode> detailedHealth;
   private final Executor blocking;
-  private volatile boolean draining;
+  /** Whether these are the management port's routes. */
+  private final boolean management;
+  /** Shared with the management routes: both refuse new requests once shutdown starts. */
+  private final AtomicBoolean draining;
 
   Routes(Supplier<Settings> settings, GeminiProxy proxy, AdminApi admin,
       PrometheusMeterRegistry registry, Supplier<ObjectNode> detailedHealth, Executor blocking) {
+    this(settings, proxy, admin, registry, detailedHealth, blocking, false, new AtomicBoolean());
+  }
+
+  private Routes(Supplier<Settings> settings, GeminiProxy proxy, AdminApi admin,
+      PrometheusMeterRegistry registry, Supplier<ObjectNode> detailedHealth, Executor blocking,
+      boolean management, AtomicBoolean draining) {
     this.settings = settings;
     this.proxy = proxy;
     this.admin = admin;
     this.registry = registry;
     this.detailedHealth = detailedHealth;
     this.blocking = blocking;
+    this.management = management;
+    this.draining = draining;
+  }
+
+  /**
+   * The routes of the management port: {@code /health}, {@code /health/detailed} and
+   * {@code /metrics}, and 404 for everything else.
+   */
+  Routes management() {
+    return new Routes(settings, proxy, admin, registry, detailedHealth, blocking, true, draining);
   }
 
   /** From now on every new request gets 503 and its connection closes (graceful shutdown). */
   void drain() {
-    draining = true;
+    draining.set(true);
   }
 
   void handle(ClientConnection.Call call) {
@@ -61,13 +86,17 @@ final class Routes {
     String path = request.path();
     String method = request.method();
     boolean proxied = GeminiProxy.isProxied(path);
-    if (draining) {
+    if (draining.get()) {
       response.closeAfter();
       Problems.send(request, response, 503, "unavailable", "Service Unavailable",
           "the proxy is shutting down", proxied, -1);
       return;
     }
     Settings s = settings.get();
+    if (management) {
+      managementEndpoints(call, s);
+      return;
+    }
     if (s.config.corsEnabled() && cors(request, response, s)) return;
     if ((proxied || path.startsWith("/admin"))
         && (!GeminiProxy.isCanonical(path) || !GeminiProxy.isUtf8Path(path))) {
@@ -87,31 +116,10 @@ final class Routes {
       proxy.handle(call); // answers its own failures (502) and records them
       return;
     }
-    boolean get = method.equals("GET") || method.equals("HEAD");
-    if (path.equals("/health") && get) {
-      response.send(200, "application/json", "{\"status\":\"UP\"}".getBytes(
-          StandardCharsets.UTF_8), x -> { });
-      return;
-    }
-    if (path.equals("/health/detailed") && get) {
-      offload(call, () -> {
-        ObjectNode body = detailedHealth.get();
-        return new AdminApi.Answer("UP".equals(body.get("status").asText()) ? 200 : 503,
-            "application/json", body.toString().getBytes(StandardCharsets.UTF_8),
-            java.util.Map.of("Cache-Control", "no-store"));
-      });
-      return;
-    }
-    if (path.equals("/metrics") && get) {
-      offload(call, () -> new AdminApi.Answer(200, "text/plain; version=0.0.4; charset=utf-8",
-          registry.scrape().getBytes(StandardCharsets.UTF_8), java.util.Map.of()));
-      return;
-    }
-    if (path.equals("/health") || path.equals("/health/detailed")
-        || path.equals("/metrics")) {
-      response.headers().set("Allow", "GET, HEAD");
-      Problems.send(request, response, 405, "method-not-allowed", "Method not allowed",
-          path + " answers GET and HEAD only", false, -1);
+    if (path.equals("/health")
+        || s.config.managementPort() == null
+            && (path.equals("/health/detailed") || path.equals("/metrics"))) {
+      managementEndpoints(call, s);
       return;
     }
     if (path.equals("/admin") || path.startsWith("/admin/")) {
@@ -125,6 +133,60 @@ final class Routes {
     Problems.send(request, response, 404, "not-found", "Not found",
         "no route for " + method + " " + path + "; proxied prefixes are /v1beta/, /v1/ and"
             + " /upload/", false, -1);
+  }
+
+  /**
+   * {@code /health}, {@code /health/detailed} and {@code /metrics} (on the main port, or on the
+   * management port, which answers nothing else).
+   */
+  private void managementEndpoints(ClientConnection.Call call, Settings s) {
+    ProxyRequest request = call.request;
+    ProxyResponse response = call.response;
+    String path = request.path();
+    boolean get = request.method().equals("GET") || request.method().equals("HEAD");
+    boolean known = path.equals("/health") || path.equals("/health/detailed")
+        || path.equals("/metrics");
+    if (!known) {
+      Problems.send(request, response, 404, "not-found", "Not found",
+          "the management port answers /health, /health/detailed and /metrics only", false, -1);
+      return;
+    }
+    if (!get) {
+      response.headers().set("Allow", "GET, HEAD");
+      Problems.send(request, response, 405, "method-not-allowed", "Method not allowed",
+          path + " answers GET and HEAD only", false, -1);
+      return;
+    }
+    if (path.equals("/health")) {
+      response.send(200, "application/json", "{\"status\":\"UP\"}".getBytes(
+          StandardCharsets.UTF_8), x -> { });
+      return;
+    }
+    if (path.equals("/health/detailed")) {
+      offload(call, () -> {
+        ObjectNode body = detailedHealth.get();
+        return new AdminApi.Answer("DOWN".equals(body.get("status").asText()) ? 503 : 200,
+            "application/json", body.toString().getBytes(StandardCharsets.UTF_8),
+            java.util.Map.of("Cache-Control", "no-store"));
+      });
+      return;
+    }
+    if (s.metricsTokenRequired()) {
+      String auth = request.header("Authorization");
+      boolean bearer = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
+          && !auth.substring(7).isBlank();
+      if (!bearer || !s.matchMetrics(auth.substring(7).trim())) {
+        response.headers().set("WWW-Authenticate", bearer
+            ? "Bearer realm=\"metrics\", error=\"invalid_token\"" : "Bearer realm=\"metrics\"");
+        response.headers().set("Cache-Control", "no-store");
+        Problems.send(request, response, 401, "unauthenticated", "Metrics token required",
+            bearer ? "the metrics token is not valid"
+                : "send Authorization: Bearer <metrics token>", false, -1);
+        return;
+      }
+    }
+    offload(call, () -> new AdminApi.Answer(200, "text/plain; version=0.0.4; charset=utf-8",
+        registry.scrape().getBytes(StandardCharsets.UTF_8), java.util.Map.of()));
   }
 
   /** Computes an answer on the blocking executor, then writes it on the event loop. */

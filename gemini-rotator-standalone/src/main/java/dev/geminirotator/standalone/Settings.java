@@ -12,8 +12,9 @@ import java.util.List;
 
 /**
  * The part of a {@link StandaloneConfig} that requests read on every call and that a reload may
- * replace as a whole: access tokens (kept as SHA-256 digests), the admin token, limits, the attempt
- * policy. Immutable; published through a volatile field so a request sees one consistent set.
+ * replace as a whole: access tokens (kept as SHA-256 digests), the admin and metrics tokens,
+ * limits, the attempt policy. Immutable; published through a volatile field so a request sees one
+ * consistent set.
  */
 final class Settings {
 
@@ -24,6 +25,7 @@ final class Settings {
   private final List<byte[]> tokenDigests;
   private final List<String> tokenClientIds;
   private final byte[] adminDigest;
+  private final byte[] metricsDigest;
 
   /**
    * Settings whose per-client limits are shared through {@code store} when it is a shared one
@@ -42,6 +44,7 @@ final class Settings {
     for (byte[] d : digests) ids.add(clientId(d));
     this.tokenClientIds = List.copyOf(ids);
     this.adminDigest = config.adminToken() == null ? null : sha256(config.adminToken());
+    this.metricsDigest = config.metricsToken() == null ? null : sha256(config.metricsToken());
   }
 
   boolean hasTokens() {
@@ -81,6 +84,16 @@ final class Settings {
 
   boolean matchAdmin(String presented) {
     return adminDigest != null && MessageDigest.isEqual(sha256(presented), adminDigest);
+  }
+
+  /** Whether {@code /metrics} requires a bearer token. */
+  boolean metricsTokenRequired() {
+    return metricsDigest != null;
+  }
+
+  /** Whether this is the metrics token; compares digests in constant time. */
+  boolean matchMetrics(String presented) {
+    return metricsDigest != null && MessageDigest.isEqual(sha256(presented), metricsDigest);
   }
 
   static byte[] sha256(String s) {

@@ -60,6 +60,8 @@ public final class StandaloneConfig {
   private final String tlsKeystore;
   private final String tlsKeystorePassword;
   private final String tlsKeystoreType;
+  private final Integer managementPort;
+  private final String metricsToken;
   private final URI upstreamBaseUrl;
   private final Duration connectTimeout;
   private final Duration requestTimeout;
@@ -88,6 +90,8 @@ public final class StandaloneConfig {
     this.tlsKeystore = r.tlsKeystore;
     this.tlsKeystorePassword = r.tlsKeystorePassword;
     this.tlsKeystoreType = r.tlsKeystoreType;
+    this.managementPort = r.managementPort;
+    this.metricsToken = r.metricsToken;
     this.upstreamBaseUrl = r.upstreamBaseUrl;
     this.connectTimeout = r.connectTimeout;
     this.requestTimeout = r.requestTimeout;
@@ -153,6 +157,8 @@ public final class StandaloneConfig {
     String tlsKeystore;
     String tlsKeystorePassword;
     String tlsKeystoreType;
+    Integer managementPort;
+    String metricsToken;
     URI upstreamBaseUrl;
     Duration connectTimeout;
     Duration requestTimeout;
@@ -205,6 +211,17 @@ public final class StandaloneConfig {
           server.error("server.trusted-proxies[" + i + "] must be an IP address or CIDR range"
               + " (10.0.0.0/8) but was " + trustedProxies.get(i));
         }
+      }
+      managementPort = server.integer("management-port", null);
+      if (managementPort != null && (managementPort < 0 || managementPort > 65535)) {
+        server.error("server.management-port must be between 0 and 65535 (or unset to serve"
+            + " /metrics and /health/detailed on server.port) but was " + managementPort);
+        managementPort = null;
+      }
+      metricsToken = server.secret("metrics-token");
+      if (metricsToken != null && metricsToken.isBlank()) metricsToken = null;
+      if (metricsToken != null && metricsToken.length() < 8) {
+        server.error("server.metrics-token must be at least 8 characters long");
       }
       ConfigNode tls = server.child("tls");
       tlsKeystore = tls.string("keystore", null);
@@ -273,6 +290,12 @@ public final class StandaloneConfig {
 
     /** Rules across sections, checked once every field parsed. */
     void crossCheck(Path file) {
+      if (managementPort != null && managementPort != 0 && managementPort == port) {
+        throw new ConfigException(file == null ? null : file.toString(), List.of(
+            "server.management-port must differ from server.port but both are " + port
+                + ": pick another port, or unset server.management-port to serve /metrics and"
+                + " /health/detailed on server.port"));
+      }
       if (accessTokens.isEmpty() && !allowPublicWithoutTokens && !isLoopback(host)) {
         throw new ConfigException(file == null ? null : file.toString(), List.of(
             "server.host is " + host + " (not loopback) but no access tokens are configured:"
@@ -413,6 +436,25 @@ public final class StandaloneConfig {
     return tlsKeystoreType;
   }
 
+  /**
+   * The port of the management listener that serves {@code /metrics}, {@code /health} and
+   * {@code /health/detailed} instead of {@code server.port}, or {@code null} when they are served
+   * on {@code server.port}. Zero picks a free port.
+   */
+  public Integer managementPort() {
+    return managementPort;
+  }
+
+  /** The bearer token {@code /metrics} requires, or {@code null}; never printed. */
+  String metricsToken() {
+    return metricsToken;
+  }
+
+  /** Whether {@code /metrics} requires a bearer token. */
+  public boolean metricsTokenRequired() {
+    return metricsToken != null;
+  }
+
   /** Gemini's base URL, without a trailing slash. */
   public URI upstreamBaseUrl() {
     return upstreamBaseUrl;
@@ -523,6 +565,10 @@ public final class StandaloneConfig {
     sb.append("  transport: ").append(transport).append('\n');
     sb.append("  allow-public-without-tokens: ").append(allowPublicWithoutTokens).append('\n');
     sb.append("  trusted-proxies: ").append(trustedProxies).append('\n');
+    sb.append("  management-port: ").append(managementPort == null ? "" : managementPort)
+        .append('\n');
+    sb.append("  metrics-token: ").append(metricsToken == null ? "" : "****")
+        .append('\n');
     sb.append("  tls:\n");
     sb.append("    keystore: ").append(tlsKeystore == null ? "" : tlsKeystore).append('\n');
     sb.append("    keystore-password: ").append(tlsKeystorePassword == null ? "" : "****")

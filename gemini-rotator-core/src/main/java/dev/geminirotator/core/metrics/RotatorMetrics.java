@@ -78,7 +78,11 @@ import java.util.function.ToDoubleFunction;
  * or removed; the counters read one {@link KeyRotator#stats()} kept as long. Per-key gauges follow
  * keys added and removed at run time; turn them off for very large pools with
  * {@link Builder#perKeyMeters(boolean)}. Breaker gauges are registered for the scopes given; with a
- * {@link ResilientCircuitGuard}, a scope whose breaker changes state gets one too.
+ * {@link ResilientCircuitGuard}, a scope whose breaker changes state gets one too, up to
+ * {@link Builder#maxBreakerScopes(int) maxBreakerScopes} scopes in all
+ * ({@value #DEFAULT_MAX_BREAKER_SCOPES} by default): per-model breakers are named after models
+ * that clients choose, so past that cap a scope gets no gauge and its transitions are counted under
+ * scope {@code other} (still counted once each).
  *
  * <p>May be bound to several registries. {@link #close()} stops following the rotator and removes
  * every meter this binder registered. Thread-safe.
@@ -87,6 +91,12 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
 
   /** How long a snapshot or stats reading serves scrapes unless told otherwise. */
   public static final Duration DEFAULT_CACHE_FOR = Duration.ofSeconds(1);
+
+  /** How many breaker scopes get their own gauge and transition counters unless told otherwise. */
+  public static final int DEFAULT_MAX_BREAKER_SCOPES = 50;
+
+  /** The scope label of breaker transitions past {@link Builder#maxBreakerScopes(int)}. */
+  public static final String OTHER_SCOPE = "other";
 
   static final String KEYS = "gemini.rotator.keys";
   static final String KEY_HEALTH = "gemini.rotator.key.health";
@@ -105,6 +115,7 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
   private final CircuitGuard guard;
   private final List<String> scopes;
   private final boolean perKeyMeters;
+  private final int maxBreakerScopes;
   private final long cacheMillis;
   private final Clock clock;
   private final Tags tags;
@@ -125,6 +136,7 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
     this.guard = b.guard;
     this.scopes = List.copyOf(b.scopes);
     this.perKeyMeters = b.perKeyMeters;
+    this.maxBreakerScopes = b.maxBreakerScopes;
     this.cacheMillis = b.cacheFor.toMillis();
     this.clock = b.clock;
     this.tags = b.tags;
@@ -309,7 +321,9 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
           s -> s.cooldowns(), null);
       counter(TRIALS, "Trial attempts given to unhealthy keys", s -> s.trials(), null);
       if (guard != null) {
-        for (String scope : scopes) breakerGauge(scope);
+        synchronized (this) {
+          for (String scope : scopes) registerBreakerGauge(scope); // asked for: never capped
+        }
       }
       if (perKeyMeters) {
         synchronized (this) {
@@ -349,8 +363,18 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
       }
     }
 
+    /** A gauge for a scope learned from a transition, while under the cap. */
     synchronized void breakerGauge(String scope) {
-      if (guard == null || removed || !breakerScopes.add(scope)) return;
+      if (guard == null || removed || breakerScopes.contains(scope)
+          || breakerScopes.size() >= maxBreakerScopes) {
+        return;
+      }
+      registerBreakerGauge(scope);
+    }
+
+    /** Registers a scope's gauge once. Guarded by this. */
+    private void registerBreakerGauge(String scope) {
+      if (removed || !breakerScopes.add(scope)) return;
       meters.add(Gauge.builder(BREAKER_STATE, guard, g -> code(g.state(scope)))
           .tags(tags).tag("scope", scope)
           .description("Circuit breaker state: 0 closed, 1 half-open, 2 open")
@@ -361,9 +385,10 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
       Counter counter;
       synchronized (this) {
         if (removed) return;
-        counter = breakerTransitions.computeIfAbsent(List.of(t.scope(), t.from(), t.to()), k -> {
+        String scope = breakerScopes.contains(t.scope()) ? t.scope() : OTHER_SCOPE;
+        counter = breakerTransitions.computeIfAbsent(List.of(scope, t.from(), t.to()), k -> {
           Counter c = Counter.builder(BREAKER_TRANSITIONS)
-              .tags(tags).tag("scope", t.scope()).tag("from", lower(t.from()))
+              .tags(tags).tag("scope", scope).tag("from", lower(t.from()))
               .tag("to", lower(t.to()))
               .description("Circuit breaker state changes")
               .register(registry);
@@ -429,6 +454,7 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
     private CircuitGuard guard;
     private final Set<String> scopes = new LinkedHashSet<>();
     private boolean perKeyMeters = true;
+    private int maxBreakerScopes = DEFAULT_MAX_BREAKER_SCOPES;
     private Duration cacheFor = DEFAULT_CACHE_FOR;
     private Clock clock = Clock.systemUTC();
     private Tags tags = Tags.empty();
@@ -463,6 +489,21 @@ public final class RotatorMetrics implements MeterBinder, AutoCloseable {
     /** Whether to register a health gauge per key (default true); turn off for huge pools. */
     public Builder perKeyMeters(boolean perKeyMeters) {
       this.perKeyMeters = perKeyMeters;
+      return this;
+    }
+
+    /**
+     * How many breaker scopes get a state gauge and transition counters of their own (default
+     * {@value RotatorMetrics#DEFAULT_MAX_BREAKER_SCOPES}); the scopes given to {@link #guard}
+     * always do, and scopes learned later only while under the cap. Transitions of the rest are
+     * counted under scope {@value RotatorMetrics#OTHER_SCOPE}.
+     */
+    public Builder maxBreakerScopes(int maxBreakerScopes) {
+      if (maxBreakerScopes < 1) {
+        throw new IllegalArgumentException("max-breaker-scopes must be >= 1 but was "
+            + maxBreakerScopes);
+      }
+      this.maxBreakerScopes = maxBreakerScopes;
       return this;
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.KeySnapshot;
@@ -330,6 +331,37 @@ class RotatorMetricsTest {
         .gauge().value()).isEqualTo(2.0);
     assertThat(registry.get("gemini.rotator.breaker.state").tag("scope", "*").gauge().value())
         .isZero();
+  }
+
+  @Test
+  void breakerScopesPastTheCapShareTheOtherScopeAndEveryTransitionIsCounted() {
+    ResilientCircuitGuard guard = ResilientCircuitGuard.builder().clock(clock)
+        .policy(BreakerPolicy.builder().perModel(true).minimumCalls(2).slidingWindowSize(2)
+            .build()).build();
+    bind(RotatorMetrics.builder(rotator).guard(guard).maxBreakerScopes(3));
+
+    for (int m = 0; m < 10; m++) { // ten client-chosen model names, each breaker opens
+      String model = "model-" + m;
+      for (int i = 0; i < 2; i++) {
+        guard.acquirePermission(model);
+        guard.onOutcome(model, Outcome.transportError("timeout"), Duration.ZERO);
+      }
+      assertThat(guard.state(model)).isEqualTo(CircuitGuard.State.OPEN);
+    }
+
+    assertThat(registry.find("gemini.rotator.breaker.state").gauges()).extracting(
+        g -> g.getId().getTag("scope")).containsExactlyInAnyOrder("*", "model-0", "model-1");
+    assertThat(registry.find("gemini.rotator.breaker.transitions").counters()).extracting(
+        c -> c.getId().getTag("scope")).containsExactlyInAnyOrder("model-0", "model-1", "other");
+    assertThat(registry.get("gemini.rotator.breaker.transitions").tag("scope", "other")
+        .tag("from", "closed").tag("to", "open").counter().count()).isEqualTo(8.0);
+  }
+
+  @Test
+  void aBreakerScopeCapBelowOneIsRefused() {
+    assertThatThrownBy(() -> RotatorMetrics.builder(rotator).maxBreakerScopes(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("max-breaker-scopes must be >= 1 but was 0");
   }
 
   @Test
