@@ -589,8 +589,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       onBody = null;
       onBodyFailure = null;
       bodyRead = true;
-      lingerUpTo = max;
-      if (!last) response.closeAfter(); // unknown length: do not wait for the end of it
+      lingerUpTo = max; // the rest is drained up to the size limit, then the connection closes
       answer.run();
     }
 

@@ -45,8 +45,9 @@ import org.slf4j.LoggerFactory;
  * response or retry on another key. Directions are named client→proxy, proxy→upstream,
  * upstream→proxy, proxy→client.
  *
- * <p>Request bodies are buffered (so a retry can replay them); response bodies are streamed chunk
- * by chunk with back-pressure, never buffered, so server-sent events reach the client as they arrive.
+ * <p>Request bodies are buffered (so a retry can replay them), within the {@link BodyBudget};
+ * response bodies are streamed chunk by chunk with back-pressure, never buffered, so server-sent
+ * events reach the client as they arrive.
  * Thread-safe: one instance serves every request; per-request state lives in {@link Exchange}.
  */
 final class GeminiProxy {

@@ -107,7 +107,15 @@ class BodyBudgetProcessTest {
       }
       int ok = 0;
       for (int i = 0; i < calls.size(); i++) {
-        HttpResponse<String> r = calls.get(i).get(150, TimeUnit.SECONDS);
+        HttpResponse<String> r;
+        try {
+          r = calls.get(i).get(150, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+          proxy.waitFor(10, TimeUnit.SECONDS);
+          throw new AssertionError("request " + i + " got no answer (" + e.getCause() + "); the"
+              + " proxy " + (proxy.isAlive() ? "is alive" : "exited with " + proxy.exitValue())
+              + "; its log:\n" + Files.readString(log), e);
+        }
         if (r.statusCode() == 200) {
           ok++;
         } else {
