@@ -100,7 +100,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     // its response has ended (pipelined requests are answered in order).
     if ((call != null && call.arrived) || !queued.isEmpty()) {
       queued.add(o);
-      if (queued.size() >= MAX_QUEUED) ctx.channel().config().setAutoRead(false);
+      // A queued body belongs to a request not yet authenticated: read no more of it (what this
+      // read brought waits; a client that does not read its answers cannot pile up more).
+      if (queued.size() >= MAX_QUEUED || o instanceof HttpContent c && c.content().isReadable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
       return;
     }
     process(o);
@@ -290,6 +294,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       process(queued.poll());
     }
     if (queued.size() < MAX_QUEUED) ctx.channel().config().setAutoRead(true);
+  }
+
+  /** Body bytes of pipelined requests waiting, decoded, for their turn. For tests. */
+  long queuedBodyBytes() {
+    long n = 0;
+    for (HttpObject o : queued) {
+      if (o instanceof HttpContent c) n += c.content().readableBytes();
+    }
+    return n;
   }
 
   /** Shutting down: the connection closes after the response in progress, if any. */

@@ -267,6 +267,16 @@ public final class ProxyServer implements AutoCloseable {
     return clientConnections.get();
   }
 
+  /** Body bytes of pipelined requests waiting for their turn, over every connection. For tests. */
+  long queuedBodyBytes() throws Exception {
+    long n = 0;
+    for (Channel ch : connections) {
+      ClientConnection c = ch.pipeline().get(ClientConnection.class);
+      if (c != null) n += ch.eventLoop().submit(c::queuedBodyBytes).get();
+    }
+    return n;
+  }
+
   /** The request body budget. For tests. */
   BodyBudget bodyBudget() {
     return bodyBudget;

@@ -111,6 +111,43 @@ class AuthenticateBeforeBodyTest {
     assertThat(h.proxy.bodyBudget().used()).isZero();
   }
 
+  @Test
+  void aPipelinedBodyWaitingForItsTurnIsNotReadAhead() throws Exception {
+    h = new Harness("");
+    h.upstream.enqueue(new mockwebserver3.MockResponse.Builder().code(200)
+        .body(dev.geminirotator.testsupport.Fixtures.geminiResponse("generate-content.json"))
+        .headersDelay(2, TimeUnit.SECONDS).build());
+    try (Socket s = new Socket("127.0.0.1", h.proxy.port())) {
+      s.setSoTimeout(15_000);
+      String token = "x-goog-api-key: " + Harness.TOKEN;
+      // A request being answered (slowly), then a pipelined one with a 1 MB body.
+      s.getOutputStream().write((post(GENERATE, 2, token) + "{}"
+          + post(GENERATE, 1_000_000)).getBytes(StandardCharsets.US_ASCII));
+      Thread writer = new Thread(() -> {
+        try {
+          s.getOutputStream().write(new byte[1_000_000]);
+          s.getOutputStream().flush();
+        } catch (IOException e) {
+          // closed after the answers: fine
+        }
+      }, "pipelined-body");
+      writer.setDaemon(true);
+      writer.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      long held = 0;
+      while (h.upstream.getRequestCount() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      // While the first answer waits upstream, the second request's body is not read ahead.
+      for (int i = 0; i < 50 && h.upstream.getRequestCount() == 1; i++) {
+        held = Math.max(held, h.proxy.queuedBodyBytes());
+        Thread.sleep(10);
+      }
+      assertThat(held).as("body bytes of the waiting request held").isLessThan(200_000);
+      assertThat(readLine(s.getInputStream())).startsWith("HTTP/1.1 200");
+    }
+  }
+
   private static String post(String path, long contentLength, String... headers) {
     StringBuilder sb = new StringBuilder("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + "Content-Type: application/json\r\nContent-Length: " + contentLength + "\r\n");
