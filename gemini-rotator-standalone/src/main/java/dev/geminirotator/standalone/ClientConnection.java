@@ -26,22 +26,40 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One client connection: decodes requests one at a time (pipelined requests wait, decoded, until
  * the response before them has ended), reads each body whole up to a limit, hands each request to
  * {@link Routes}, and tells the request's handler when the client goes away (the connection
  * closes, or is idle for {@code server.idle-timeout}). Event-loop confined.
+ *
+ * <p>No byte of a body is held before its handler asks for it ({@link Call#readBody}, which a
+ * handler calls only once it has authenticated the request): what arrives earlier pauses reading,
+ * and what arrives once the request was answered is dropped. A body held whole reserves its room
+ * in the {@link BodyBudget} first and gives it back when the request ends. A body must arrive
+ * within {@code server.body-timeout} plus one second per {@code server.body-min-rate} bytes;
+ * otherwise its request gets 408 (or, if it was already answered, the connection closes).
  */
 final class ClientConnection extends ChannelInboundHandlerAdapter {
+
+  private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
   /** Decoded messages of pipelined requests held before reading pauses. */
   private static final int MAX_QUEUED = 64;
 
+  /** What every connection shares: the body budget and the settings in force. */
+  record Limits(BodyBudget budget, Supplier<Settings> settings) {
+  }
+
   private final Routes routes;
   private final HeaderDeadline deadline;
+  private final Limits limits;
   private ChannelHandlerContext ctx;
   private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
   private final List<Runnable> writable = new ArrayList<>(1);
@@ -49,13 +67,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private Call call;
   /** Dropping the rest of a body whose request was answered early. */
   private long discarding = -1;
+  /** Body bytes past which {@link #discarding} closes the connection instead. */
+  private long discardLimit = GeminiProxy.DISCARD_BEFORE_413;
   private ProxyRequest.Peer peer;
   /** The connection is closing (a bad head was answered): nothing more is processed. */
   private boolean closing;
+  /** A body is on its way (the clock below runs once a read ends with it still incomplete). */
+  private boolean bodyPending;
+  private long bodyStartNanos;
+  /** Body bytes received since the body clock started. */
+  private long bodyBytes;
+  private io.netty.util.concurrent.ScheduledFuture<?> bodyTimer;
 
-  ClientConnection(Routes routes, HeaderDeadline deadline) {
+  ClientConnection(Routes routes, HeaderDeadline deadline, Limits limits) {
     this.routes = routes;
     this.deadline = deadline;
+    this.limits = limits;
   }
 
   @Override
@@ -73,19 +100,27 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     // its response has ended (pipelined requests are answered in order).
     if ((call != null && call.arrived) || !queued.isEmpty()) {
       queued.add(o);
-      if (queued.size() >= MAX_QUEUED) ctx.channel().config().setAutoRead(false);
+      // A queued body belongs to a request not yet authenticated: read no more of it (what this
+      // read brought waits; a client that does not read its answers cannot pile up more).
+      if (queued.size() >= MAX_QUEUED || o instanceof HttpContent c && c.content().isReadable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
       return;
     }
     process(o);
   }
 
   private void process(HttpObject o) {
+    if (o instanceof HttpContent c && bodyPending) {
+      bodyBytes += c.content().readableBytes();
+      if (c instanceof LastHttpContent) stopBodyClock();
+    }
     if (discarding >= 0) {
       if (o instanceof HttpContent c) {
         discarding += c.content().readableBytes();
         boolean last = c instanceof LastHttpContent;
         c.release();
-        if (discarding > GeminiProxy.DISCARD_BEFORE_413) {
+        if (discarding > discardLimit) {
           ctx.close();
           return;
         }
@@ -125,7 +160,67 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         head.method().equals(HttpMethod.HEAD), http10);
     Call c = new Call(request, response, HttpUtil.is100ContinueExpected(head));
     call = c;
+    // A body follows unless this message ends the request; one sent after 100 Continue is timed
+    // from then.
+    if (!(head instanceof LastHttpContent) && !c.expectContinue) startBodyClock();
     routes.handle(c);
+  }
+
+  /** A body is on its way: timed from the end of the read that leaves it incomplete. */
+  private void startBodyClock() {
+    stopBodyClock();
+    bodyPending = true;
+    bodyBytes = 0;
+  }
+
+  private void stopBodyClock() {
+    bodyPending = false;
+    if (bodyTimer != null) {
+      bodyTimer.cancel(false);
+      bodyTimer = null;
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    // Usually a body arrives within the read that brought its head: no timer, no clock read.
+    if (bodyPending && bodyTimer == null && ctx.channel().isActive()) {
+      StandaloneConfig config = limits.settings().get().config;
+      long timeout = config.bodyTimeout().toNanos();
+      if (timeout > 0) {
+        bodyStartNanos = System.nanoTime();
+        bodyBytes = 0;
+        bodyTimer = ctx.executor().schedule(this::checkBodyClock, timeout, TimeUnit.NANOSECONDS);
+      }
+    }
+    ctx.fireChannelReadComplete();
+  }
+
+  /**
+   * The body's time is up unless it earned more: {@code server.body-timeout}, plus one second for
+   * every {@code server.body-min-rate} bytes received.
+   */
+  private void checkBodyClock() {
+    bodyTimer = null;
+    if (!bodyPending || !ctx.channel().isActive()) return;
+    StandaloneConfig config = limits.settings().get().config;
+    long rate = config.bodyMinRate();
+    long allowed = config.bodyTimeout().toNanos()
+        + (rate > 0 ? (long) (bodyBytes * 1e9 / rate) : 0);
+    long left = bodyStartNanos + allowed - System.nanoTime();
+    if (left > 0) {
+      bodyTimer = ctx.executor().schedule(this::checkBodyClock, left, TimeUnit.NANOSECONDS);
+      return;
+    }
+    bodyPending = false;
+    Call c = call;
+    if (c != null && c.onBody != null && !c.bodyRead && !c.response.isCommitted()) {
+      c.bodyFailed(new TimeoutException("the request body arrived too slowly"));
+      return;
+    }
+    log.atDebug().addKeyValue("peer", String.valueOf(ctx.channel().remoteAddress()))
+        .log("closing a connection whose request body arrived too slowly");
+    ctx.close();
   }
 
   private void content(HttpContent content) {
@@ -176,6 +271,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     call = null;
     deadline.requestCompleted();
     c.dropEarly();
+    c.releaseBudget();
     if (!c.arrived && ctx.channel() instanceof Http2StreamChannel) {
       // HTTP/2: the answer is complete; tell the client to stop sending (RFC 9113 8.1).
       ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
@@ -186,13 +282,27 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       ctx.close();
       return;
     }
-    if (!c.arrived) discarding = c.received; // drop the rest of its body, then go on
+    if (!c.arrived) {
+      discarding = c.received; // drop the rest of its body, then go on
+      discardLimit = Math.max(GeminiProxy.DISCARD_BEFORE_413, c.lingerUpTo);
+    } else {
+      stopBodyClock();
+    }
     // Hand on the requests the client pipelined meanwhile, in order.
     while (!queued.isEmpty() && (call == null || !call.arrived) && !closing
         && ctx.channel().isActive()) {
       process(queued.poll());
     }
     if (queued.size() < MAX_QUEUED) ctx.channel().config().setAutoRead(true);
+  }
+
+  /** Body bytes of pipelined requests waiting, decoded, for their turn. For tests. */
+  long queuedBodyBytes() {
+    long n = 0;
+    for (HttpObject o : queued) {
+      if (o instanceof HttpContent c) n += c.content().readableBytes();
+    }
+    return n;
   }
 
   /** Shutting down: the connection closes after the response in progress, if any. */
@@ -242,9 +352,13 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   public void channelInactive(ChannelHandlerContext ctx) {
     for (HttpObject o; (o = queued.poll()) != null; ) ReferenceCountUtil.release(o);
     writable.clear();
+    stopBodyClock();
     Call c = call;
     call = null;
-    if (c != null) c.gone(new ClosedChannelException());
+    if (c != null) {
+      c.releaseBudget();
+      c.gone(new ClosedChannelException());
+    }
     ctx.fireChannelInactive();
   }
 
@@ -271,12 +385,21 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     long received;
     /** Bytes received beyond which a body being dropped makes the connection close instead. */
     private long discardLimit;
-    private long earlyBytes;
     private long max = -1;
     private BodyBytes body;
+    /** Bytes of the {@link BodyBudget} this request holds. */
+    private long reserved;
+    /**
+     * Body bytes the connection reads and drops after the answer before closing, when more than
+     * {@link GeminiProxy#DISCARD_BEFORE_413}: a request refused for want of budget is answered
+     * at once, and its body (at most the size limit) is drained so the answer is not lost to a
+     * reset.
+     */
+    long lingerUpTo;
     private Consumer<byte[]> onBody;
     private Consumer<Throwable> onBodyFailure;
     private Runnable onTooLarge;
+    private Runnable onOverBudget;
     private Runnable afterDiscard;
     private Consumer<Throwable> onGone;
     private final ArrayDeque<HttpContent> early = new ArrayDeque<>(2);
@@ -287,15 +410,32 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       this.expectContinue = expectContinue;
     }
 
-    /** Reads the body whole, up to {@code max} bytes; then {@code then}, or {@code tooLarge}. */
+    /**
+     * Reads the body whole, up to {@code max} bytes; then {@code then}, or {@code tooLarge}. The
+     * body's room is reserved in the {@link BodyBudget} first (its declared length, else as it
+     * grows); when it does not fit, {@code overBudget} runs instead and nothing more is read
+     * (the caller answers; see {@link #lingerUpTo}). Call only once the request is authenticated.
+     */
     void readBody(long max, Consumer<byte[]> then, Consumer<Throwable> failed,
-        Runnable tooLarge) {
+        Runnable tooLarge, Runnable overBudget) {
       this.max = max;
+      long declared = request.contentLength();
+      long expected = declared > 0 ? Math.min(declared, max) : 0;
+      if (!bad) {
+        if (!limits.budget().tryReserve(expected)) {
+          dropEarly();
+          lingerUpTo = expected > 0 ? expected : max;
+          bodyRead = true; // nobody reads it: what arrives is dropped
+          overBudget.run();
+          return;
+        }
+        reserved = expected;
+      }
       this.onBody = then;
       this.onBodyFailure = failed;
       this.onTooLarge = tooLarge;
-      long declared = request.contentLength();
-      this.body = new BodyBytes(declared);
+      this.body = new BodyBytes(bad ? 0 : expected);
+      this.onOverBudget = overBudget;
       if (bad) {
         bodyFailed(new java.io.IOException("malformed request body"));
         return;
@@ -306,9 +446,16 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void replayEarly() {
-      earlyBytes = 0;
       ctx.channel().config().setAutoRead(true);
       for (HttpContent c; (c = early.poll()) != null; ) add(c);
+    }
+
+    /** Gives this request's share of the body budget back, once. */
+    void releaseBudget() {
+      body = null;
+      long r = reserved;
+      reserved = 0;
+      limits.budget().release(r);
     }
 
     /** The client's body was malformed: whoever reads it hears so. */
@@ -316,7 +463,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       bad = true;
       arrived = true;
       if (onBody != null && !bodyRead) {
-        body = null;
+        releaseBudget();
         bodyFailed(new java.io.IOException("malformed request body"));
       } else if (afterDiscard != null) {
         Runnable then = afterDiscard;
@@ -369,6 +516,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private void sendContinue() {
       if (expectContinue && !continued && !arrived) {
         continued = true;
+        startBodyClock();
         ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
             HttpResponseStatus.CONTINUE));
       }
@@ -392,21 +540,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         return;
       }
       if (onBody == null) {
-        // Not asked for yet: keep it (the handler decides on the head first), up to a bound.
-        if (content.content().isReadable()) {
-          early.add(content);
-          earlyBytes += content.content().readableBytes();
-          if (earlyBytes > 64 * 1024) ctx.channel().config().setAutoRead(false);
-        } else {
-          content.release();
+        if (response.isCommitted() || !content.content().isReadable()) {
+          content.release(); // answered without reading it: nobody ever will
+          return;
         }
+        // Not asked for yet: the handler decides on the head first (and authenticates). Keep
+        // what this read brought and read no more until it asks: no body is buffered for a
+        // request not yet admitted.
+        early.add(content);
+        ctx.channel().config().setAutoRead(false);
         return;
       }
       ByteBuf buf = content.content();
       try {
         if (body != null && buf.isReadable()) {
           if (body.size() + (long) buf.readableBytes() > max) {
-            body = null;
+            releaseBudget();
             Runnable tooLarge = onTooLarge;
             onBody = null;
             if (last) {
@@ -423,7 +572,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             }
             return;
           }
-          body.read(buf);
+          int grown = (int) Math.min(body.capacityFor(buf.readableBytes()), max);
+          if (grown > body.capacity()) {
+            // A body longer than declared, or chunked: reserve its new array before making it
+            // (the old one is given back once copied).
+            if (!limits.budget().tryReserve(grown)) {
+              overBudgetWhileReading(last);
+              return;
+            }
+            reserved += grown;
+            long old = body.capacity();
+            body.read(buf, grown);
+            reserved -= old;
+            limits.budget().release(old);
+          } else {
+            body.read(buf, body.capacity());
+          }
         }
       } finally {
         content.release();
@@ -431,9 +595,31 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       if (last) deliver();
     }
 
+    /** A body that grows past the budget: the caller answers, the rest of the body is dropped. */
+    private void overBudgetWhileReading(boolean last) {
+      releaseBudget();
+      Runnable answer = onOverBudget;
+      onBody = null;
+      onBodyFailure = null;
+      bodyRead = true;
+      lingerUpTo = max; // the rest is drained up to the size limit, then the connection closes
+      answer.run();
+    }
+
     private void deliver() {
       bodyRead = true;
-      byte[] bytes = body == null ? new byte[0] : body.toArray();
+      byte[] bytes;
+      if (body == null) {
+        bytes = new byte[0];
+      } else {
+        bytes = body.toArray();
+        // A chunked body was copied to its exact length: hold only that much from now on.
+        long excess = reserved - bytes.length;
+        if (excess > 0) {
+          reserved -= excess;
+          limits.budget().release(excess);
+        }
+      }
       body = null;
       request.body(bytes);
       onBody.accept(bytes);
@@ -445,6 +631,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     void bodyFailed(Throwable failure) {
       Consumer<Throwable> f = onBodyFailure;
+      releaseBudget();
       onBody = null;
       if (f != null) f.accept(failure);
     }
@@ -470,35 +657,43 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A request body being read: copied once from each buffer into an array sized by the declared
-   * length (at first at most 64 KB, so a length alone reserves little), which is handed on as is
-   * when it fills exactly.
+   * A request body being read: copied once from each buffer into an array of the declared length
+   * (reserved in the {@link BodyBudget} before the request's body is read), which is handed on as
+   * is when it fills exactly. Without a declared length the array doubles as needed.
    */
   static final class BodyBytes {
     private byte[] bytes;
     private int size;
-    private final long declared;
 
-    BodyBytes(long declared) {
-      this.declared = declared;
-      this.bytes = new byte[(int) Math.min(Math.max(declared, 0), 64 * 1024)];
+    BodyBytes(long expected) {
+      this.bytes = new byte[(int) Math.max(expected, 0)];
     }
 
     int size() {
       return size;
     }
 
-    /** Appends {@code buf}'s readable bytes (the caller keeps the total within an int). */
-    void read(ByteBuf buf) {
-      int n = buf.readableBytes();
+    int capacity() {
+      return bytes.length;
+    }
+
+    /** The array length that holds {@code n} more bytes: the current one if they fit. */
+    int capacityFor(int n) {
       int need = size + n;
-      if (need > bytes.length) {
-        long grown = Math.max(need, Math.min((long) bytes.length * 2, Integer.MAX_VALUE - 8));
-        if (declared >= need && grown > declared) grown = declared; // ends exactly full
-        bytes = Arrays.copyOf(bytes, (int) grown);
-      }
+      if (need <= bytes.length) return bytes.length;
+      return (int) Math.max(need, Math.min(Math.max((long) bytes.length * 2, 16 * 1024),
+          Integer.MAX_VALUE - 8));
+    }
+
+    /**
+     * Appends {@code buf}'s readable bytes into an array of {@code capacity} (from
+     * {@link #capacityFor}; the caller keeps the total within an int).
+     */
+    void read(ByteBuf buf, int capacity) {
+      int n = buf.readableBytes();
+      if (capacity > bytes.length) bytes = Arrays.copyOf(bytes, capacity);
       buf.readBytes(bytes, size, n);
-      size = need;
+      size += n;
     }
 
     byte[] toArray() {

@@ -145,7 +145,9 @@ final class FilePins {
     Set<String> asked = new java.util.HashSet<>();
     String found = firstPinned(path, asked);
     if (found == null && body.length > 0) {
-      found = firstPinned(new String(body, StandardCharsets.UTF_8), asked);
+      // Read in place, byte for char: file names are ASCII, and a body can be as large as the
+      // body budget allows (a String of it would be a second, unbudgeted copy).
+      found = firstPinned(new io.netty.util.AsciiString(body, false), asked);
     }
     return found;
   }

@@ -45,8 +45,9 @@ import org.slf4j.LoggerFactory;
  * response or retry on another key. Directions are named client→proxy, proxy→upstream,
  * upstream→proxy, proxy→client.
  *
- * <p>Request bodies are buffered (so a retry can replay them); response bodies are streamed chunk
- * by chunk with back-pressure, never buffered, so server-sent events reach the client as they arrive.
+ * <p>Request bodies are buffered (so a retry can replay them), within the {@link BodyBudget};
+ * response bodies are streamed chunk by chunk with back-pressure, never buffered, so server-sent
+ * events reach the client as they arrive.
  * Thread-safe: one instance serves every request; per-request state lives in {@link Exchange}.
  */
 final class GeminiProxy {
@@ -301,6 +302,10 @@ final class GeminiProxy {
       metrics.rejected("too-large");
       exchange.problem(413, "request-too-large", "Request body too large",
           "the request body exceeds the " + max + " bytes this proxy accepts", -1);
+    }, () -> {
+      metrics.rejected("body-budget");
+      exchange.problem(503, Routes.OVER_BUDGET_SLUG, Routes.OVER_BUDGET_TITLE,
+          Routes.OVER_BUDGET_DETAIL, Routes.OVER_BUDGET_RETRY_AFTER_SECONDS);
     });
   }
 
@@ -867,7 +872,8 @@ final class GeminiProxy {
         proxyToClientResponse.closeAfter();
         if (timeout) {
           problem(408, "request-timeout", "Request body timed out",
-              "the request body did not arrive before the idle timeout", -1);
+              "the request body did not arrive in time (server.body-timeout,"
+                  + " server.body-min-rate, server.idle-timeout)", -1);
         } else {
           problem(400, "incomplete-body", "Request body incomplete",
               "the request body ended before its declared length", -1);

@@ -43,11 +43,14 @@ final class H2cDetector extends ByteToMessageDecoder {
   private final Routes routes;
   private final HeaderDeadline deadline;
   private final long idleMillis;
+  private final ClientConnection.Limits limits;
 
-  H2cDetector(Routes routes, HeaderDeadline deadline, long idleMillis) {
+  H2cDetector(Routes routes, HeaderDeadline deadline, long idleMillis,
+      ClientConnection.Limits limits) {
     this.routes = routes;
     this.deadline = deadline;
     this.idleMillis = idleMillis;
+    this.limits = limits;
   }
 
   @Override
@@ -58,7 +61,10 @@ final class H2cDetector extends ByteToMessageDecoder {
       return;
     }
     if (n < PREFACE.readableBytes()) return; // a prefix of the preface so far: wait
-    deadline.headComplete(); // streams have no request-head deadline of their own
+    // The header deadline runs on from the preface's first byte until the first stream's head
+    // (HEADERS and its CONTINUATIONs) is complete: a preface alone holds no connection longer.
+    // Later streams have no head deadline of their own; a connection with none open closes
+    // after the idle timeout (below).
     ChannelPipeline p = ctx.pipeline();
     p.remove(HttpServerCodec.class);
     p.remove(ClientConnection.class);
@@ -78,7 +84,9 @@ final class H2cDetector extends ByteToMessageDecoder {
               ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
                   TimeUnit.MILLISECONDS));
             }
-            ch.pipeline().addLast(new ClientConnection(routes, new HeaderDeadline(Duration.ZERO)));
+            deadline.headComplete(); // idempotent after the first stream
+            ch.pipeline().addLast(new ClientConnection(routes, new HeaderDeadline(Duration.ZERO),
+                limits));
           }
         }));
     p.addAfter("h2-streams", "h2-idle", new ChannelInboundHandlerAdapter() {

@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * handshake's bytes count for the first request: this handler sits before TLS); the connection is
  * closed, without a response, if the head is not complete when it runs out. A connection idle
  * between keep-alive requests has no deadline (the idle timeout closes it), nor has a request
- * being handled: a slow body is bounded by the idle timeout, a stream by nothing here. No 408 is
+ * being handled: a slow body is bounded by {@code server.body-timeout} (see
+ * {@link ClientConnection}), a stream by nothing here. On an h2c connection the deadline runs
+ * from the preface until the first stream's head is complete (see {@link H2cDetector}). No 408 is
  * written: a client this slow is not owed one. One per connection; event-loop confined.
  */
 final class HeaderDeadline extends ChannelInboundHandlerAdapter {

@@ -109,6 +109,19 @@ public final class ProxyServer implements AutoCloseable {
   private final Clock clock;
   private volatile Settings settings;
   private final RuntimeKeys runtimeKeys;
+  /** Every request body held whole, together ({@code server.body-budget}). */
+  private final BodyBudget bodyBudget;
+  /** Client connections open now, against {@code server.max-connections}. */
+  private final java.util.concurrent.atomic.AtomicInteger clientConnections =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final io.micrometer.core.instrument.Counter refusedConnections;
+  /** Connections refused since the last warning, and when it was logged (rate-limited). */
+  private final java.util.concurrent.atomic.AtomicLong refusedSinceLog =
+      new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong lastRefusalLog =
+      new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS);
+  /** At most one warning about refused connections per this interval. */
+  static final long REFUSAL_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
   private final Object lifecycle = new Object();
   private boolean closed;
 
@@ -136,6 +149,12 @@ public final class ProxyServer implements AutoCloseable {
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
     this.metrics = new ProxyMetrics(registry);
+    this.bodyBudget = new BodyBudget(BodyBudget.resolve(config.bodyBudget()));
+    bodyBudget.bindTo(registry);
+    this.refusedConnections = io.micrometer.core.instrument.Counter
+        .builder("gemini.proxy.connections.refused")
+        .description("Client connections closed at accept: server.max-connections were open")
+        .register(registry);
     this.blocking = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(10_000), r -> {
           Thread t = new Thread(r, "gemini-rotator-blocking");
@@ -172,6 +191,7 @@ public final class ProxyServer implements AutoCloseable {
           blocking);
       SslContext tls = config.tlsKeystore() == null ? null : serverTls(config);
       long idleMillis = config.idleTimeout().toMillis();
+      ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget, () -> settings);
       ServerBootstrap bootstrap = new ServerBootstrap().group(loops)
           .channel(transport.serverChannel())
           .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
@@ -181,6 +201,7 @@ public final class ProxyServer implements AutoCloseable {
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
+              if (!admitConnection(ch)) return;
               connections.add(ch);
               HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
               ch.pipeline().addLast(deadline);
@@ -190,19 +211,21 @@ public final class ProxyServer implements AutoCloseable {
                 ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
                     TimeUnit.MILLISECONDS));
               }
-              if (tls == null) ch.pipeline().addLast(new H2cDetector(routes, deadline, idleMillis));
+              if (tls == null) {
+                ch.pipeline().addLast(new H2cDetector(routes, deadline, idleMillis, limits));
+              }
               // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
                   .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
                   .setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
                   Integer.MAX_VALUE));
-              ch.pipeline().addLast(new ClientConnection(routes, deadline));
+              ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
           });
       this.serverChannel = bootstrap.bind(config.host(), config.port()).sync().channel();
       this.managementChannel = config.managementPort() == null ? null
-          : managementListener(config, routes.management());
+          : managementListener(config, routes.management(), limits);
     } catch (Exception | Error e) {
       closeQuietly();
       throw e;
@@ -210,6 +233,7 @@ public final class ProxyServer implements AutoCloseable {
     if (!config.hasAccessTokens()) {
       log.warn("no access tokens configured: only loopback clients are accepted");
     }
+    warnIfBudgetBelowMaxRequest(config);
     log.atInfo().addKeyValue("host", config.host()).addKeyValue("port", port())
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
         .addKeyValue("transport", transport.label())
@@ -225,7 +249,8 @@ public final class ProxyServer implements AutoCloseable {
    * {@code server.management-port}, answering {@code /health}, {@code /health/detailed} and
    * {@code /metrics} only, on the same event loops.
    */
-  private Channel managementListener(StandaloneConfig config, Routes managementRoutes)
+  private Channel managementListener(StandaloneConfig config, Routes managementRoutes,
+      ClientConnection.Limits limits)
       throws InterruptedException {
     long idleMillis = config.idleTimeout().toMillis();
     return new ServerBootstrap().group(loops)
@@ -247,10 +272,66 @@ public final class ProxyServer implements AutoCloseable {
             ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
                 .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
-            ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline));
+            ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline, limits));
           }
         })
         .bind(config.host(), config.managementPort()).sync().channel();
+  }
+
+  /**
+   * Counts a new client connection against {@code server.max-connections}; past it, closes the
+   * connection at once (no byte read or written: whatever it speaks, HTTP/1.1, h2c or TLS, the
+   * client sees the connection end and can retry elsewhere) and warns at most once every 10 s.
+   */
+  private boolean admitConnection(SocketChannel ch) {
+    int max = settings.config.maxClientConnections();
+    if (clientConnections.incrementAndGet() > max) {
+      clientConnections.decrementAndGet();
+      refusedConnections.increment();
+      long refused = refusedSinceLog.incrementAndGet();
+      long now = System.nanoTime();
+      long last = lastRefusalLog.get();
+      if (now - last >= REFUSAL_LOG_INTERVAL_NANOS && lastRefusalLog.compareAndSet(last, now)) {
+        refusedSinceLog.addAndGet(-refused);
+        log.atWarn().addKeyValue("refused", refused).addKeyValue("max", max)
+            .log("refused {} client connection(s): server.max-connections ({}) are open", refused,
+                max);
+      }
+      ch.close();
+      return false;
+    }
+    ch.closeFuture().addListener(f -> clientConnections.decrementAndGet());
+    return true;
+  }
+
+  /** Client connections open now. For tests. */
+  int clientConnections() {
+    return clientConnections.get();
+  }
+
+  /** Body bytes of pipelined requests waiting for their turn, over every connection. For tests. */
+  long queuedBodyBytes() throws Exception {
+    long n = 0;
+    for (Channel ch : connections) {
+      ClientConnection c = ch.pipeline().get(ClientConnection.class);
+      if (c != null) n += ch.eventLoop().submit(c::queuedBodyBytes).get();
+    }
+    return n;
+  }
+
+  /** The request body budget. For tests. */
+  BodyBudget bodyBudget() {
+    return bodyBudget;
+  }
+
+  private void warnIfBudgetBelowMaxRequest(StandaloneConfig config) {
+    if (bodyBudget.limit() < config.maxRequestSize()) {
+      log.atWarn().addKeyValue("bodyBudget", bodyBudget.limit())
+          .addKeyValue("maxRequestSize", config.maxRequestSize())
+          .log("server.body-budget ({} bytes, half the heap) is below server.max-request-size"
+              + " ({} bytes): larger bodies get 503; raise -Xmx or lower"
+              + " server.max-request-size", bodyBudget.limit(), config.maxRequestSize());
+    }
   }
 
   /** The server's TLS context from {@code server.tls.keystore}. */
@@ -349,6 +430,8 @@ public final class ProxyServer implements AutoCloseable {
       runtimeKeys.applyFile(next.rotator().keys());
       ClientRateLimits before = settings.rateLimits;
       settings = new Settings(next, before, rotator.store());
+      bodyBudget.limit(BodyBudget.resolve(next.bodyBudget()));
+      warnIfBudgetBelowMaxRequest(next);
       if (settings.rateLimits != before) before.close();
       log.atInfo().addKeyValue("keys", next.rotator().keys().size())
           .log("configuration reloaded");

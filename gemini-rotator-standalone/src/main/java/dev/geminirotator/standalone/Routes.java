@@ -124,10 +124,17 @@ final class Routes {
     }
     if (path.equals("/admin") || path.startsWith("/admin/")) {
       response.headers().set("Cache-Control", "no-store");
+      // The token first, from the head: an unauthenticated body is never read (it is dropped).
+      AdminApi.Answer refused = admin.refusal(request);
+      if (refused != null) {
+        write(call, refused);
+        return;
+      }
       call.readBody(AdminApi.MAX_BODY, body -> offload(call, () -> admin.handle(request)),
-          failure -> response.abort(),
+          failure -> bodyFailed(call, failure),
           () -> Problems.send(request, response, 413, "request-too-large",
-              "Request body too large", "admin requests carry at most 1 MB", false, -1));
+              "Request body too large", "admin requests carry at most 1 MB", false, -1),
+          () -> overBudget(call, false));
       return;
     }
     Problems.send(request, response, 404, "not-found", "Not found",
@@ -203,17 +210,48 @@ final class Routes {
               "the request failed; see the proxy log");
         }
         AdminApi.Answer a = answer;
-        call.eventLoop().execute(() -> {
-          if (call.response.isEnded()) return;
-          a.headers().forEach(call.response.headers()::set);
-          call.response.send(a.status(), a.type(), a.body(), x -> { });
-        });
+        call.eventLoop().execute(() -> write(call, a));
       });
     } catch (RejectedExecutionException e) {
       call.response.closeAfter();
       Problems.send(call.request, call.response, 503, "unavailable", "Service Unavailable",
           "the proxy is shutting down or overloaded", false, 1);
     }
+  }
+
+  /** Writes a whole answer, unless the response already ended. On the event loop. */
+  private static void write(ClientConnection.Call call, AdminApi.Answer a) {
+    if (call.response.isEnded()) return;
+    a.headers().forEach(call.response.headers()::set);
+    call.response.send(a.status(), a.type(), a.body(), x -> { });
+  }
+
+  /**
+   * The bodies held whole already fill {@code server.body-budget}: 503 with {@code Retry-After}
+   * (the body is drained, not read; see {@link ClientConnection.Call#lingerUpTo}).
+   */
+  static void overBudget(ClientConnection.Call call, boolean gemini) {
+    Problems.send(call.request, call.response, 503, OVER_BUDGET_SLUG, OVER_BUDGET_TITLE,
+        OVER_BUDGET_DETAIL, gemini, OVER_BUDGET_RETRY_AFTER_SECONDS);
+  }
+
+  /** The problem a request refused for want of body budget gets. */
+  static final String OVER_BUDGET_SLUG = "body-budget";
+  static final String OVER_BUDGET_TITLE = "Proxy busy";
+  static final String OVER_BUDGET_DETAIL = "the proxy holds as many request bodies as its"
+      + " memory allows (server.body-budget); retry shortly";
+  static final long OVER_BUDGET_RETRY_AFTER_SECONDS = 1;
+
+  /** Reading an admin body failed: 408 when too slow and still answerable, else the cut. */
+  private static void bodyFailed(ClientConnection.Call call, Throwable failure) {
+    if (failure instanceof java.util.concurrent.TimeoutException
+        && !call.response.isCommitted() && !call.isGone()) {
+      call.response.closeAfter();
+      Problems.send(call.request, call.response, 408, "request-timeout",
+          "Request body timed out", "the request body did not arrive in time", false, -1);
+      return;
+    }
+    call.response.abort();
   }
 
   /**

@@ -34,6 +34,13 @@ public final class StandaloneConfig {
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
   public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+  /**
+   * About 13 MB of heap when all are idle keep-alive connections (3.2 KB each, measured with the
+   * README's flags): room beside the body budget at {@code -Xmx128m}.
+   */
+  public static final int DEFAULT_MAX_CLIENT_CONNECTIONS = 4096;
+  public static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(30);
+  public static final long DEFAULT_BODY_MIN_RATE = 16 * 1024;
   public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com";
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofMinutes(10);
@@ -54,6 +61,10 @@ public final class StandaloneConfig {
   private final Duration idleTimeout;
   private final Duration drainTimeout;
   private final Duration headerTimeout;
+  private final int maxClientConnections;
+  private final long bodyBudget;
+  private final Duration bodyTimeout;
+  private final long bodyMinRate;
   private final String transport;
   private final boolean allowPublicWithoutTokens;
   private final List<String> trustedProxies;
@@ -84,6 +95,10 @@ public final class StandaloneConfig {
     this.idleTimeout = r.idleTimeout;
     this.drainTimeout = r.drainTimeout;
     this.headerTimeout = r.headerTimeout;
+    this.maxClientConnections = r.maxClientConnections;
+    this.bodyBudget = r.bodyBudget;
+    this.bodyTimeout = r.bodyTimeout;
+    this.bodyMinRate = r.bodyMinRate;
     this.transport = r.transport;
     this.allowPublicWithoutTokens = r.allowPublicWithoutTokens;
     this.trustedProxies = List.copyOf(r.trustedProxies);
@@ -151,6 +166,10 @@ public final class StandaloneConfig {
     Duration idleTimeout;
     Duration drainTimeout;
     Duration headerTimeout;
+    int maxClientConnections;
+    long bodyBudget;
+    Duration bodyTimeout;
+    long bodyMinRate;
     String transport;
     boolean allowPublicWithoutTokens;
     List<String> trustedProxies = List.of();
@@ -198,6 +217,18 @@ public final class StandaloneConfig {
       idleTimeout = positive(server, "idle-timeout", DEFAULT_IDLE_TIMEOUT);
       drainTimeout = notNegative(server, "drain-timeout", DEFAULT_DRAIN_TIMEOUT);
       headerTimeout = notNegative(server, "header-timeout", DEFAULT_HEADER_TIMEOUT);
+      maxClientConnections = server.integer("max-connections", DEFAULT_MAX_CLIENT_CONNECTIONS);
+      if (maxClientConnections < 1) {
+        server.error("server.max-connections must be >= 1 but was " + maxClientConnections);
+        maxClientConnections = DEFAULT_MAX_CLIENT_CONNECTIONS;
+      }
+      String budget = server.value("body-budget", "size or auto (half the heap)", "auto",
+          text -> text.trim().equalsIgnoreCase("auto") ? "auto"
+              : Long.toString(parseSize(text)));
+      bodyBudget = budget.equals("auto") ? 0 : Long.parseLong(budget);
+      bodyTimeout = notNegative(server, "body-timeout", DEFAULT_BODY_TIMEOUT);
+      bodyMinRate = server.value("body-min-rate", "size per second (16KB; 0 turns it off)",
+          DEFAULT_BODY_MIN_RATE, text -> text.trim().equals("0") ? 0L : parseSize(text));
       transport = server.string("transport", "auto").toLowerCase(Locale.ROOT);
       if (!Transport.NAMES.contains(transport)) {
         server.error("server.transport must be one of " + String.join(", ", Transport.NAMES)
@@ -295,6 +326,12 @@ public final class StandaloneConfig {
             "server.management-port must differ from server.port but both are " + port
                 + ": pick another port, or unset server.management-port to serve /metrics and"
                 + " /health/detailed on server.port"));
+      }
+      if (bodyBudget > 0 && bodyBudget < maxRequestSize) {
+        throw new ConfigException(file == null ? null : file.toString(), List.of(
+            "server.body-budget (" + bodyBudget + " bytes) must be at least"
+                + " server.max-request-size (" + maxRequestSize + " bytes), or every body"
+                + " larger than the budget gets 503: raise it, or set it to auto"));
       }
       if (accessTokens.isEmpty() && !allowPublicWithoutTokens && !isLoopback(host)) {
         throw new ConfigException(file == null ? null : file.toString(), List.of(
@@ -404,6 +441,35 @@ public final class StandaloneConfig {
    */
   public Duration headerTimeout() {
     return headerTimeout;
+  }
+
+  /**
+   * Client connections open at once; past it a new connection is closed as soon as it is
+   * accepted (see {@code ProxyServer}).
+   */
+  public int maxClientConnections() {
+    return maxClientConnections;
+  }
+
+  /**
+   * The bytes all request bodies held for replay may take together, or 0 for the default (half
+   * of the heap). See {@code BodyBudget}.
+   */
+  public long bodyBudget() {
+    return bodyBudget;
+  }
+
+  /**
+   * How long a request body may take beyond one second per {@link #bodyMinRate()} bytes, from
+   * the end of the read that brought its head (or from 100 Continue); then 408. Zero disables it.
+   */
+  public Duration bodyTimeout() {
+    return bodyTimeout;
+  }
+
+  /** Bytes per second a request body must average to earn time beyond {@link #bodyTimeout()}. */
+  public long bodyMinRate() {
+    return bodyMinRate;
   }
 
   /**
@@ -562,6 +628,10 @@ public final class StandaloneConfig {
     sb.append("  idle-timeout: ").append(idleTimeout).append('\n');
     sb.append("  drain-timeout: ").append(drainTimeout).append('\n');
     sb.append("  header-timeout: ").append(headerTimeout).append('\n');
+    sb.append("  max-connections: ").append(maxClientConnections).append('\n');
+    sb.append("  body-budget: ").append(bodyBudget == 0 ? "auto" : bodyBudget).append('\n');
+    sb.append("  body-timeout: ").append(bodyTimeout).append('\n');
+    sb.append("  body-min-rate: ").append(bodyMinRate).append('\n');
     sb.append("  transport: ").append(transport).append('\n');
     sb.append("  allow-public-without-tokens: ").append(allowPublicWithoutTokens).append('\n');
     sb.append("  trusted-proxies: ").append(trustedProxies).append('\n');

@@ -1,0 +1,208 @@
+package dev.geminirotator.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.testsupport.Fixtures;
+import java.io.ByteArrayInputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import mockwebserver3.MockResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 14, item 3: one budget for every request body the proxy holds whole. A body reserves its
+ * declared length before it is read; one that does not fit gets 503 with {@code Retry-After};
+ * every way a request can end gives its share back (a leak would be a slow denial of service).
+ */
+class BodyBudgetTest {
+
+  private static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
+  private static final int BODY = 600_000;
+
+  private Harness h;
+
+  @AfterEach
+  void stop() {
+    if (h != null) h.close();
+  }
+
+  private void start(String serverLines) throws Exception {
+    h = new Harness(Harness.withServer(serverLines), Map.of());
+  }
+
+  @Test
+  void aBodyThatDoesNotFitTheBudgetGets503WithRetryAfterUntilTheOtherOneEnds() throws Exception {
+    start("  max-request-size: 600KB\n  body-budget: 1MB\n");
+    BodyBudget budget = h.proxy.bodyBudget();
+    try (Socket first = new Socket("127.0.0.1", h.proxy.port())) {
+      // A body on its way: its declared length is reserved before its first byte is read.
+      OutputStream out = first.getOutputStream();
+      out.write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[1000]);
+      out.flush();
+      eventually("the first body's reservation", () -> budget.used() == BODY);
+
+      HttpResponse<String> refused = postBody(BODY);
+      assertThat(refused.statusCode()).isEqualTo(503);
+      assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
+      assertThat(refused.headers().firstValue("Content-Type"))
+          .hasValue("application/problem+json");
+      assertThat(refused.body()).contains("body-budget").contains("\"UNAVAILABLE\"");
+      assertThat(budget.used()).isEqualTo(BODY);
+    } // the first client leaves mid-body
+    eventually("the budget back to zero after the client left", () -> budget.used() == 0);
+
+    h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
+    assertThat(postBody(BODY).statusCode()).isEqualTo(200);
+    assertThat(h.upstream.takeRequest().getBody().size()).isEqualTo(BODY);
+    eventually("the budget back to zero after a success", () -> budget.used() == 0);
+  }
+
+  @Test
+  void everyWayARequestEndsGivesItsBudgetBack() throws Exception {
+    start("  max-request-size: 600000\n  body-timeout: 300ms\n  body-min-rate: 1KB\n");
+    BodyBudget budget = h.proxy.bodyBudget();
+
+    // Success.
+    h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
+    assertThat(postBody(BODY).statusCode()).isEqualTo(200);
+    eventually("after a success", () -> budget.used() == 0);
+
+    // A retry on another key (429, then 200): the body is replayed, then given back.
+    h.enqueue(429, Fixtures.geminiError("429-per-minute"));
+    h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
+    assertThat(postBody(BODY).statusCode()).isEqualTo(200);
+    eventually("after a retry", () -> budget.used() == 0);
+
+    // The upstream fails (an overloaded 503 is returned, not retried).
+    int before = h.upstream.getRequestCount();
+    h.upstream.enqueue(new MockResponse.Builder().code(503)
+        .body(Fixtures.geminiError("503-overloaded")).build());
+    assertThat(postBody(BODY).statusCode()).isEqualTo(503);
+    assertThat(h.upstream.getRequestCount() - before).isEqualTo(1);
+    eventually("after upstream failures", () -> budget.used() == 0);
+
+    // Too large (declared, then undeclared), and a chunked body that is fine.
+    assertThat(postBody(BODY + 1).statusCode()).isEqualTo(413);
+    assertThat(postChunked(BODY + 1).statusCode()).isEqualTo(413);
+    eventually("after 413s", () -> budget.used() == 0);
+    h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
+    assertThat(postChunked(BODY).statusCode()).isEqualTo(200);
+    eventually("after a chunked body", () -> budget.used() == 0);
+
+    // A malformed chunked body.
+    assertThat(h.raw("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\nx-goog-api-key: "
+        + Harness.TOKEN + "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\nzz\r\n"))
+        .startsWith("HTTP/1.1 400");
+    eventually("after a malformed body", () -> budget.used() == 0);
+
+    // A body too slow for server.body-timeout: 408.
+    try (Socket slow = new Socket("127.0.0.1", h.proxy.port())) {
+      slow.setSoTimeout(10_000);
+      slow.getOutputStream().write((head(GENERATE, BODY) + "{").getBytes(
+          StandardCharsets.US_ASCII));
+      slow.getOutputStream().flush();
+      assertThat(new String(slow.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+          .startsWith("HTTP/1.1 408");
+    }
+    eventually("after a 408", () -> budget.used() == 0);
+
+    // The client leaves while the upstream is still answering.
+    h.upstream.enqueue(new MockResponse.Builder().code(200)
+        .body(Fixtures.geminiResponse("generate-content.json"))
+        .headersDelay(3, TimeUnit.SECONDS).build());
+    int sent = h.upstream.getRequestCount();
+    try (Socket leaving = new Socket("127.0.0.1", h.proxy.port())) {
+      leaving.getOutputStream().write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
+      leaving.getOutputStream().write(new byte[BODY]);
+      leaving.getOutputStream().flush();
+      eventually("the request upstream", () -> h.upstream.getRequestCount() > sent);
+      assertThat(budget.used()).isEqualTo(BODY);
+    }
+    eventually("after the client left mid-exchange", () -> budget.used() == 0);
+  }
+
+  @Test
+  void theDefaultBudgetIsHalfTheHeapAndAnExplicitOneMustHoldTheLargestBody(@TempDir Path dir)
+      throws Exception {
+    assertThat(BodyBudget.defaultFor(128L << 20)).isEqualTo(64L << 20);
+    assertThat(BodyBudget.resolve(0)).isEqualTo(Runtime.getRuntime().maxMemory() / 2);
+    assertThat(BodyBudget.resolve(5_000_000)).isEqualTo(5_000_000);
+
+    Path file = dir.resolve("config.yaml");
+    Files.writeString(file, "keys: [AIzaSyTEST-pool-key-one-0000000001]\n"
+        + "server:\n  max-request-size: 20MB\n  body-budget: 8MB\n");
+    assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
+        StandaloneConfig.Overrides.NONE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("server.body-budget (8388608 bytes) must be at least"
+            + " server.max-request-size (20971520 bytes)");
+    Files.writeString(file, "keys: [AIzaSyTEST-pool-key-one-0000000001]\n"
+        + "server:\n  body-budget: lots\n");
+    assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
+        StandaloneConfig.Overrides.NONE))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("server.body-budget");
+  }
+
+  @Test
+  void aReservationFitsOrIsRefusedWhole() {
+    BodyBudget budget = new BodyBudget(100);
+    assertThat(budget.tryReserve(60)).isTrue();
+    assertThat(budget.tryReserve(41)).isFalse();
+    assertThat(budget.used()).isEqualTo(60);
+    assertThat(budget.tryReserve(40)).isTrue();
+    budget.release(60);
+    budget.release(40);
+    assertThat(budget.used()).isZero();
+    assertThatThrownBy(() -> budget.limit(0)).hasMessage("body budget must be >= 1 but was 0");
+  }
+
+  private static String head(String path, int contentLength) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "x-goog-api-key: " + Harness.TOKEN + "\r\nContent-Length: " + contentLength + "\r\n\r\n";
+  }
+
+  private static byte[] json(int size) {
+    byte[] b = new byte[size];
+    Arrays.fill(b, (byte) ' ');
+    b[0] = '{';
+    b[size - 1] = '}';
+    return b;
+  }
+
+  private HttpResponse<String> postBody(int size) throws Exception {
+    return h.send(h.request(GENERATE).header("x-goog-api-key", Harness.TOKEN)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(json(size))).build());
+  }
+
+  /** A body of unknown length: sent chunked. */
+  private HttpResponse<String> postChunked(int size) throws Exception {
+    byte[] body = json(size);
+    return h.send(h.request(GENERATE).header("x-goog-api-key", Harness.TOKEN)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body)))
+        .build());
+  }
+
+  static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting: " + what);
+      Thread.sleep(10);
+    }
+  }
+}
