@@ -159,8 +159,9 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void drainingSendsGoAwaySoNewStreamsGoElsewhereWhileOpenOnesFinish() throws Exception {
-    f = Harness.start(Yaml.keys(2));
-    f.upstream.setDispatcher(answersAfter(1500));
+    // The open stream's answer comes 3 s after it reaches the upstream, within the 10 s drain.
+    f = Harness.start(Yaml.keys(2).server("  drain-timeout: 10s\n  idle-timeout: 5s\n"));
+    f.upstream.setDispatcher(answersAfter(3000));
     OkHttpClient c = h2c();
     CompletableFuture<Integer> open = CompletableFuture.supplyAsync(() -> {
       try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
@@ -177,6 +178,9 @@ class Http2PriorKnowledgeTest {
     // The GOAWAY reaches the client: OkHttp marks the connection unfit for new streams.
     Eventually.until("the client receives the proxy's GOAWAY",
         () -> !((RealConnection) first).isHealthy(false));
+    // ... while the open stream still runs: sent at the start of the drain, not at its end when
+    // the connection closes.
+    assertThat(open).as("the open stream when the GOAWAY arrived").isNotDone();
     String later;
     try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
       later = Integer.toString(r.code()); // a new stream on the old connection: no GOAWAY seen
