@@ -23,6 +23,7 @@ import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;
@@ -536,12 +537,8 @@ class GeminiKeyInterceptorTest {
     assertThat(rotator.snapshot("k2").orElseThrow().successes()).isEqualTo(1);
   }
 
-  private void awaitOutcome(Outcome.Kind kind) throws InterruptedException {
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (outcomes(rotator.stats(), kind) == 0) {
-      if (System.nanoTime() > until) throw new AssertionError("no " + kind + " outcome in time");
-      Thread.sleep(5);
-    }
+  private void awaitOutcome(Outcome.Kind kind) {
+    Eventually.until("a " + kind + " outcome", () -> outcomes(rotator.stats(), kind) > 0);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -81,10 +82,9 @@ class ConcurrentTransitionsTest {
     for (Future<?> f : done) f.get();
     pool.shutdown();
 
-    Await.until(Duration.ofSeconds(10), "writes drained",
+    Eventually.until("writes drained",
         () -> stores.stream().allMatch(s -> s.pendingWrites() == 0));
-    Map<String, String> expected = Await.value(Duration.ofSeconds(10),
-        "the three instances agree", () -> {
+    Map<String, String> expected = Eventually.value("the three instances agree", () -> {
           Map<String, String> a = Pools.view(instances.get(0));
           return a.equals(Pools.view(instances.get(1))) && a.equals(Pools.view(instances.get(2)))
               ? a : null;
@@ -116,7 +116,7 @@ class ConcurrentTransitionsTest {
     for (Future<?> f : done) f.get();
     pool.shutdown();
     String newest = "t5#299";
-    Await.until(Duration.ofSeconds(10), "Redis holds the newest status",
+    Eventually.until("Redis holds the newest status",
         () -> newest.equals(redis.client().hget("gemini_rotator:key:k:status", "reason")));
     for (RedisKeyStateStore s : stores) {
       assertThat(s.load().statuses().get("k").reason()).isEqualTo(newest);

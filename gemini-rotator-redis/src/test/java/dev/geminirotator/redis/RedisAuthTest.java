@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.KeyStateStores;
 import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -33,7 +34,7 @@ class RedisAuthTest {
       assertThat(store.toString()).doesNotContain(PASSWORD);
       assertThat(((RedisKeyStateStore) store).options().toString()).doesNotContain(PASSWORD);
       store.apply(new StateChange.KeyStatus("a", KeyState.INVALID, null, "x", Instant.now()));
-      Await.until(Duration.ofSeconds(5), "written",
+      Eventually.until("written",
           () -> store.load().statuses().containsKey("a"));
     }
   }

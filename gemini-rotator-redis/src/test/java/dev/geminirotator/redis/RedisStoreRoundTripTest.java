@@ -6,6 +6,7 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -29,7 +30,6 @@ class RedisStoreRoundTripTest {
   @RegisterExtension
   static final RedisServerExtension redis = new RedisServerExtension();
 
-  private static final Duration WAIT = Duration.ofSeconds(5);
   private final List<RedisKeyStateStore> stores = new ArrayList<>();
   private final Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
 
@@ -70,7 +70,7 @@ class RedisStoreRoundTripTest {
     writer.apply(new StateChange.Breaker("upstream", "OPEN", until));
 
     RedisKeyStateStore reader = open();
-    StoreSnapshot s = Await.value(WAIT, "everything in Redis", reader::load,
+    StoreSnapshot s = Eventually.value("everything in Redis", reader::load,
         x -> x.breakers().size() == 1 && x.health().size() == 1 && x.statuses().size() == 3
             && x.cooldowns().size() == 2 && x.addedKeys().size() == 1
             && x.removedKeyIds().size() == 1);
@@ -113,7 +113,7 @@ class RedisStoreRoundTripTest {
         "gemini_rotator:cooldown:proj-1:gemini-2.5-pro", "gemini_rotator:cooldowns",
         "gemini_rotator:health", "gemini_rotator:keys:added", "gemini_rotator:keys:removed",
         "gemini_rotator:breaker:upstream", "gemini_rotator:breakers", "gemini_rotator:meta");
-    Set<String> keys = Await.value(WAIT, "keys written", this::scan,
+    Set<String> keys = Eventually.value("keys written", this::scan,
         k -> k.containsAll(expected));
     assertThat(keys).anyMatch(k -> k.startsWith("gemini_rotator:counter:client:team-a:1m:"));
 
@@ -141,14 +141,14 @@ class RedisStoreRoundTripTest {
     List<StateChange> seenBySlow = new CopyOnWriteArrayList<>();
     slow.subscribe(seenBySlow::add);
     fast.apply(new StateChange.KeyStatus("k", KeyState.INVALID, null, "newer", now.plusMillis(50)));
-    Await.until(WAIT, "newer status stored",
+    Eventually.until("newer status stored",
         () -> "newer".equals(redis.client().hget("gemini_rotator:key:k:status", "reason")));
     seenBySlow.clear();
 
     slow.apply(new StateChange.KeyStatus("k", KeyState.UNHEALTHY, now.plusSeconds(5), "older", now));
 
     assertThat(redis.client().hget("gemini_rotator:key:k:status", "reason")).isEqualTo("newer");
-    Await.until(WAIT, "slow store hands its listeners the newer status", () ->
+    Eventually.until("slow store hands its listeners the newer status", () ->
         !seenBySlow.isEmpty() && seenBySlow.get(seenBySlow.size() - 1)
             instanceof StateChange.KeyStatus s && "newer".equals(s.reason()));
     assertThat(slow.load().statuses().get("k").reason()).isEqualTo("newer");
@@ -160,19 +160,19 @@ class RedisStoreRoundTripTest {
     RedisKeyStateStore b = open();
     String key = "gemini_rotator:cooldown:p:m";
     a.apply(new StateChange.Cooldown("p", "m", now.plusSeconds(60), false));
-    Await.until(WAIT, "cooldown stored", () -> redis.client().exists(key));
+    Eventually.until("cooldown stored", () -> redis.client().exists(key));
     b.apply(new StateChange.Cooldown("p", "m", now.plusSeconds(30), false));
     b.apply(new StateChange.Cooldown("q", "m", now.plusSeconds(1), false));
-    Await.until(WAIT, "b flushed", () -> redis.client().exists("gemini_rotator:cooldown:q:m"));
+    Eventually.until("b flushed", () -> redis.client().exists("gemini_rotator:cooldown:q:m"));
     assertThat(redis.client().hget(key, "until"))
         .isEqualTo(Long.toString(now.plusSeconds(60).toEpochMilli()));
 
     b.apply(new StateChange.Cooldown("p", "m", Instant.EPOCH, true));
-    Await.until(WAIT, "cleared", () -> "1".equals(redis.client().hget(key, "cleared")));
+    Eventually.until("cleared", () -> "1".equals(redis.client().hget(key, "cleared")));
     assertThat(a.load().cooldowns()).noneMatch(c -> c.project().equals("p"));
 
     a.apply(new StateChange.Cooldown("p", "m", now.plusSeconds(10), false));
-    Await.until(WAIT, "a shorter cooldown after a clear stands", () -> Long.toString(
+    Eventually.until("a shorter cooldown after a clear stands", () -> Long.toString(
         now.plusSeconds(10).toEpochMilli()).equals(redis.client().hget(key, "until")));
     assertThat(b.load().cooldowns()).contains(
         new StateChange.Cooldown("p", "m", now.plusSeconds(10), false));
@@ -184,9 +184,9 @@ class RedisStoreRoundTripTest {
     store.apply(new StateChange.KeyAdded(runtimeKey()));
     store.apply(new StateChange.KeyStatus("rt-1", KeyState.INVALID, null, "x", now));
     store.apply(new StateChange.Health("rt-1", 0.1));
-    Await.until(WAIT, "written", () -> redis.client().exists("gemini_rotator:key:rt-1:status"));
+    Eventually.until("written", () -> redis.client().exists("gemini_rotator:key:rt-1:status"));
     store.apply(new StateChange.KeyRemoved("rt-1"));
-    Await.until(WAIT, "removed", () -> !redis.client().exists("gemini_rotator:key:rt-1:status"));
+    Eventually.until("removed", () -> !redis.client().exists("gemini_rotator:key:rt-1:status"));
     StoreSnapshot s = open().load();
     assertThat(s.addedKeys()).isEmpty();
     assertThat(s.removedKeyIds()).containsExactly("rt-1");
@@ -194,7 +194,7 @@ class RedisStoreRoundTripTest {
     assertThat(s.health()).doesNotContainKey("rt-1");
 
     store.apply(new StateChange.KeyAdded(runtimeKey()));
-    StoreSnapshot again = Await.value(WAIT, "re-added", () -> open().load(),
+    StoreSnapshot again = Eventually.value("re-added", () -> open().load(),
         x -> x.addedKeys().size() == 1);
     assertThat(again.removedKeyIds()).isEmpty();
   }
@@ -212,9 +212,9 @@ class RedisStoreRoundTripTest {
       };
       Thread t = new Thread(() -> raw.subscribe(pubSub, "gemini_rotator:changes"));
       t.start();
-      Await.until(WAIT, "subscribed", pubSub::isSubscribed);
+      Eventually.until("subscribed", pubSub::isSubscribed);
       store.apply(new StateChange.KeyAdded(runtimeKey()));
-      Await.until(WAIT, "published", () -> !messages.isEmpty());
+      Eventually.until("published", () -> !messages.isEmpty());
       pubSub.unsubscribe();
       t.join(5_000);
     }

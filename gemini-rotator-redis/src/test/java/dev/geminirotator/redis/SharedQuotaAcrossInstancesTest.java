@@ -8,6 +8,7 @@ import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,25 +52,31 @@ class SharedQuotaAcrossInstancesTest {
   }
 
   /**
-   * Sends requests through a rotator from one thread until it has admitted nothing for 300 ms;
-   * returns how many it admitted.
+   * Sends requests through a rotator from one thread until it is told the quota is spent for the
+   * window, and returns how many it admitted. The signal is the refusal itself: out of permits
+   * while its next block is being claimed, the rotator says a key frees in a millisecond; once
+   * Redis says the limit is reached, it names the end of the window.
    */
-  private static long hammer(GeminiKeyRotator rotator) {
+  private static long hammer(GeminiKeyRotator rotator, FakeClock clock) {
     long admitted = 0;
-    long quietSince = System.nanoTime();
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (System.nanoTime() - quietSince < Duration.ofMillis(300).toNanos()
-        && System.nanoTime() < deadline) {
+    while (true) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("timed out after 30 s waiting to be told the quota is spent;"
+            + " admitted " + admitted);
+      }
       try {
         KeyLease lease = rotator.acquire(FLASH);
         lease.complete(Outcome.success());
         admitted++;
-        quietSince = System.nanoTime();
       } catch (NoKeyAvailableException e) {
-        LockSupport.parkNanos(200_000); // its next block is on the way, or the quota is spent
+        Instant inAMillisecond = clock.instant().plusMillis(1);
+        if (e.earliestAvailable().filter(t -> t.isAfter(inAMillisecond)).isPresent()) {
+          return admitted;
+        }
+        LockSupport.parkNanos(200_000); // its next block is on the way
       }
     }
-    return admitted;
   }
 
   @Test
@@ -81,7 +88,9 @@ class SharedQuotaAcrossInstancesTest {
     long callsBefore = redis.commandCalls();
     ExecutorService threads = Executors.newFixedThreadPool(3);
     List<Future<Long>> results = new ArrayList<>();
-    for (GeminiKeyRotator rotator : instances) results.add(threads.submit(() -> hammer(rotator)));
+    for (GeminiKeyRotator rotator : instances) {
+      results.add(threads.submit(() -> hammer(rotator, clock)));
+    }
     long total = 0;
     for (Future<Long> f : results) {
       long admitted = f.get();
@@ -113,10 +122,8 @@ class SharedQuotaAcrossInstancesTest {
       lease.complete(Outcome.success());
       // the credit is charged with the claim: the first block (1) plus the request on credit
       String counter = "gemini_rotator:counter:quota:a:rpm:1m:20261126T120" + minute + "00Z";
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (redis.client().get(counter) == null && System.nanoTime() < deadline) {
-        LockSupport.parkNanos(1_000_000);
-      }
+      Eventually.until("the claim reaches Redis: " + counter,
+          () -> redis.client().get(counter) != null);
       assertThat(redis.client().get(counter)).as(counter).isEqualTo("2");
       clock.advance(Duration.ofMinutes(1));
     }
@@ -133,7 +140,7 @@ class SharedQuotaAcrossInstancesTest {
     // its first claim is in flight. Here one spends the day alone (its credit never exceeds what
     // Redis said was left), then two admits exactly one on credit before Redis says none is left.
     int instances = 2;
-    long admitted = hammer(one) + hammer(two);
+    long admitted = hammer(one, clock) + hammer(two, clock);
     assertThat(admitted).isEqualTo(5 + instances - 1);
     String day = "gemini_rotator:counter:quota:a:rpd:1d:20261125T080000Z";
     assertThat(redis.client().get(day)).isNotNull();
@@ -141,7 +148,7 @@ class SharedQuotaAcrossInstancesTest {
         .isBetween(1L, Duration.ofMinutes(30).plusSeconds(1).toMillis());
 
     clock.set(Instant.parse("2026-11-26T08:00:00Z")); // midnight in Los Angeles
-    assertThat(hammer(one) + hammer(two)).isEqualTo(5 + instances - 1);
+    assertThat(hammer(one, clock) + hammer(two, clock)).isEqualTo(5 + instances - 1);
     assertThat(redis.client().exists("gemini_rotator:counter:quota:a:rpd:1d:20261126T080000Z"))
         .isTrue();
   }

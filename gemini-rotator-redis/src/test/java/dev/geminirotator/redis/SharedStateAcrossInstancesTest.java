@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,6 @@ class SharedStateAcrossInstancesTest {
   @RegisterExtension
   static final RedisServerExtension redis = new RedisServerExtension();
 
-  private static final Duration PROPAGATION = Duration.ofMillis(100);
   private static final List<String> IDS = List.of("a", "b", "c", "d");
   private final List<AutoCloseable> open = new ArrayList<>();
 
@@ -72,22 +72,19 @@ class SharedStateAcrossInstancesTest {
     }
   }
 
+  // How fast a change propagates is measured, not asserted: benchmarks/ PropagationBenchmark.
   @Test
-  void aRateLimitSeenByOneInstanceKeepsTheOtherTwoOffTheKeyWithin100ms() {
+  void aRateLimitSeenByOneInstanceKeepsTheOtherTwoOffTheKey() {
     GeminiKeyRotator one = instance();
     GeminiKeyRotator two = instance();
     GeminiKeyRotator three = instance();
     warmUp(one, two, three);
 
-    long start = System.nanoTime();
     one.acquire(Pools.only("a", IDS))
         .complete(Outcome.rateLimited(Duration.ofSeconds(30), QuotaScope.PER_MINUTE));
-    Duration took = Await.until(PROPAGATION, "the other instances see the cooldown", () ->
+    Eventually.until("the other instances see the cooldown", () ->
         two.snapshot("a").orElseThrow().state() == KeyState.RATE_LIMITED
             && three.snapshot("a").orElseThrow().state() == KeyState.RATE_LIMITED);
-    System.out.printf("429 reached two other instances in %.1f ms%n",
-        (System.nanoTime() - start) / 1e6);
-    assertThat(took).isLessThanOrEqualTo(PROPAGATION);
     for (int i = 0; i < 200; i++) {
       assertThat(two.acquire(FLASH).key().id()).isNotEqualTo("a");
       assertThat(three.acquire(FLASH).key().id()).isNotEqualTo("a");
@@ -95,7 +92,7 @@ class SharedStateAcrossInstancesTest {
   }
 
   @Test
-  void everyKindOfTransitionReachesTheOtherInstancesWithin100ms() {
+  void everyKindOfTransitionReachesTheOtherInstances() {
     GeminiKeyRotator one = instance();
     GeminiKeyRotator two = instance();
     GeminiKeyRotator three = instance();
@@ -127,7 +124,7 @@ class SharedStateAcrossInstancesTest {
         "until", "", "reason", "by an operator elsewhere", "at", Long.toString(now),
         "v", String.format("%015d-zzzzzzzzzzzz-%012d", now, 1)));
     redis.client().sadd("gemini_rotator:keys:status", "c");
-    Await.until(Duration.ofSeconds(5), "reconcile applies it",
+    Eventually.until("reconcile applies it",
         () -> state(rotator, "c") == KeyState.DISABLED);
   }
 
@@ -136,21 +133,18 @@ class SharedStateAcrossInstancesTest {
   }
 
   private static void propagates(String what, Runnable action, BooleanSupplier seen) {
-    long start = System.nanoTime();
     action.run();
-    Await.until(PROPAGATION, what + " reaches the other instances", seen);
-    System.out.printf("%s reached the other instances in %.1f ms%n", what,
-        (System.nanoTime() - start) / 1e6);
+    Eventually.until(what + " reaches the other instances", seen);
   }
 
-  /** One round of disable/enable so class loading and JIT are not what the deadline measures. */
+  /** One round of disable/enable from each instance: every subscription is live before a test. */
   private static void warmUp(GeminiKeyRotator one, GeminiKeyRotator two, GeminiKeyRotator three) {
     for (GeminiKeyRotator r : List.of(one, two, three)) {
       r.disable("d");
-      Await.until(Duration.ofSeconds(5), "warm-up", () -> state(one, "d") == KeyState.DISABLED
+      Eventually.until("warm-up", () -> state(one, "d") == KeyState.DISABLED
           && state(two, "d") == KeyState.DISABLED && state(three, "d") == KeyState.DISABLED);
       r.enable("d");
-      Await.until(Duration.ofSeconds(5), "warm-up", () -> state(one, "d") == KeyState.HEALTHY
+      Eventually.until("warm-up", () -> state(one, "d") == KeyState.HEALTHY
           && state(two, "d") == KeyState.HEALTHY && state(three, "d") == KeyState.HEALTHY);
     }
   }

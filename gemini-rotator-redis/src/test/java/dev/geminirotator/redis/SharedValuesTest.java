@@ -2,6 +2,7 @@ package dev.geminirotator.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,6 +44,6 @@ class SharedValuesTest {
         Duration.ofHours(48).toMillis());
 
     one.putValue("upload:u1", "k1", Duration.ofMillis(1));
-    Await.until(Duration.ofSeconds(5), "expired", () -> two.getValue("upload:u1") == null);
+    Eventually.until("expired", () -> two.getValue("upload:u1") == null);
   }
 }

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * Hot reload: polls the configuration file (modification time, then content digest) and applies a
  * changed file to the running {@link ProxyServer}. Polling rather than a {@code WatchService}
  * also catches editors that replace the file and mounted config maps that swap symlinks. An
- * invalid file is logged with every error and the running configuration is kept. Thread-safe;
+ * invalid file is logged with every error, a file that cannot be read (deleted) is logged once,
+ * and in both cases the running configuration is kept. Thread-safe;
  * runs on its own daemon thread until {@link #close()}.
  */
 public final class ConfigWatcher implements AutoCloseable {
@@ -61,7 +62,13 @@ public final class ConfigWatcher implements AutoCloseable {
       if (m == lastModified) return;
       lastModified = m;
       byte[] d = digest();
-      if (d == null || Arrays.equals(d, lastDigest)) return;
+      if (d == null) {
+        // said once per disappearance: the modification time stays -1 until it comes back
+        log.warn("config file {} cannot be read (deleted or moved?); keeping the running"
+            + " configuration", file);
+        return;
+      }
+      if (Arrays.equals(d, lastDigest)) return;
       lastDigest = d;
       StandaloneConfig next;
       try {

@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
+import dev.geminirotator.testsupport.Eventually;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -50,15 +52,6 @@ class ClientDisconnectTest {
 
   int inFlight() {
     return h.proxy.rotator().snapshot().stream().mapToInt(KeySnapshot::inFlight).sum();
-  }
-
-  static void await(String what, java.util.function.BooleanSupplier condition, long millis)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting: " + what);
-      Thread.sleep(10);
-    }
   }
 
   void assertKeysHealthyAndUnblamed() {
@@ -117,10 +110,11 @@ class ClientDisconnectTest {
     long t0 = System.nanoTime();
     try (Socket s = sendPost("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")) {
       assertThat(h.upstream.takeRequest(5, TimeUnit.SECONDS)).isNotNull();
-      await("lease taken", () -> inFlight() == 1, 5_000);
+      Eventually.until(Duration.ofMillis(5_000), "lease taken", () -> inFlight() == 1);
     }
     // The lease is given back long before the upstream would have answered.
-    await("lease released after the client left", () -> inFlight() == 0, 3_000);
+    Eventually.until(Duration.ofMillis(3_000), "lease released after the client left",
+        () -> inFlight() == 0);
     assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(4));
     assertKeysHealthyAndUnblamed();
     assertThat(upstreamSawClose.await(10, TimeUnit.SECONDS))
@@ -165,7 +159,7 @@ class ClientDisconnectTest {
     }
     assertThat(upstreamSawClose.await(3, TimeUnit.SECONDS))
         .as("upstream stream aborted promptly").isTrue();
-    await("lease released", () -> inFlight() == 0, 3_000);
+    Eventually.until(Duration.ofMillis(3_000), "lease released", () -> inFlight() == 0);
     assertKeysHealthyAndUnblamed();
     assertThat(h.upstream.getRequestCount()).isEqualTo(1);
   }
@@ -223,7 +217,7 @@ class ClientDisconnectTest {
       String next = readResponse(in);
       assertThat(next).isIn(null, "200 {\"second\":2}");
     }
-    await("leases released", () -> inFlight() == 0, 3_000);
+    Eventually.until(Duration.ofMillis(3_000), "leases released", () -> inFlight() == 0);
     assertKeysHealthyAndUnblamed();
   }
 }

@@ -2,6 +2,10 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.api.event.KeyAdded;
+import dev.geminirotator.api.event.KeyRemoved;
+import dev.geminirotator.api.event.RotatorListener;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,8 +17,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
@@ -38,19 +44,6 @@ class LifecycleTest {
     if (h != null) h.close();
   }
 
-  static void eventually(Runnable assertion) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (true) {
-      try {
-        assertion.run();
-        return;
-      } catch (AssertionError e) {
-        if (System.nanoTime() > deadline) throw e;
-        Thread.sleep(50);
-      }
-    }
-  }
-
   @Test
   void aChangedConfigFileIsAppliedAndABadOneIsKeptOut() throws Exception {
     h = new Harness("");
@@ -62,21 +55,46 @@ class LifecycleTest {
     Files.writeString(h.configFile, original
         .replace("keys:\n", "keys:\n  - id: k3\n    secret: " + third + "\n    weight: 5\n")
         .replace("  - id: k2\n    secret: " + Harness.KEY_2 + "\n", ""));
-    eventually(() -> assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+    Eventually.untilAsserted("the changed file is applied", () -> assertThat(
+        h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k3"));
     assertThat(h.proxy.rotator().snapshot("k3").orElseThrow().weight()).isEqualTo(5);
 
-    Files.writeString(h.configFile, "keys: [\n  unterminated");
-    Thread.sleep(500);
-    Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
-        + "    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
-    Thread.sleep(500);
+    // From here every key change is recorded: a bad file applied even for a moment shows up.
+    List<String> keyChanges = new CopyOnWriteArrayList<>();
+    h.proxy.rotator().addListener(new RotatorListener() {
+      @Override
+      public void onKeyAdded(KeyAdded event) {
+        keyChanges.add("added " + event.keyId());
+      }
+
+      @Override
+      public void onKeyRemoved(KeyRemoved event) {
+        keyChanges.add("removed " + event.keyId());
+      }
+    });
+    try (LogCapture watcherLog = LogCapture.of(ConfigWatcher.class)) {
+      // Each bad file is awaited through the watcher's warning that it keeps the running
+      // configuration: the signal that it read the file and turned it down.
+      Files.writeString(h.configFile, "keys: [\n  unterminated");
+      assertThat(watcherLog.awaitWarningAfter(0, "the watcher rejects the unterminated YAML"))
+          .contains("keeping the running configuration");
+      Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
+          + "    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
+      assertThat(watcherLog.awaitWarningAfter(1, "the watcher rejects the weight of 0"))
+          .contains("keeping the running configuration").contains("keys[0].weight");
+    }
     assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k3");
 
+    // The marker: the original file, applied after both bad ones were read. Once it is in force,
+    // the only key changes since the bad files are its own.
     Files.writeString(h.configFile, original);
-    eventually(() -> assertThat(h.proxy.rotator().snapshot()).extracting(k -> k.id())
+    Eventually.untilAsserted("the original file is applied again", () -> assertThat(
+        h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k2"));
+    assertThat(keyChanges).as("key changes since the bad files")
+        .containsExactlyInAnyOrder("added k2", "removed k3");
   }
 
   @Test
@@ -115,13 +133,15 @@ class LifecycleTest {
     byte[] first = body.readNBytes(firstEnd);
     assertThat(new String(first, StandardCharsets.UTF_8)).isEqualTo(sse.substring(0, firstEnd));
 
-    CompletableFuture<Void> closing = CompletableFuture.runAsync(h.proxy::close);
-    Thread.sleep(300);
-    assertThat(closing).isNotDone();
-    release.countDown();
-    String rest = new String(body.readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(rest).isEqualTo(sse.substring(firstEnd));
-    closing.get(10, TimeUnit.SECONDS);
+    try (Harness.KeptConnection probe = h.keepAlive()) {
+      CompletableFuture<Void> closing = CompletableFuture.runAsync(h.proxy::close);
+      probe.awaitDraining(); // the signal that shutdown is under way
+      assertThat(closing).as("shutdown waits for the open stream").isNotDone();
+      release.countDown();
+      String rest = new String(body.readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(rest).isEqualTo(sse.substring(firstEnd));
+      closing.get(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test

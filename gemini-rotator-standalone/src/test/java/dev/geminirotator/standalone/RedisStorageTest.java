@@ -3,6 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.http.HttpResponse;
 import java.util.Set;
@@ -38,21 +39,14 @@ class RedisStorageTest {
       String cooled = first.upstream.takeRequest().getHeaders().get("x-goog-api-key");
 
       try (RedisClient jedis = RedisClient.create(redis.uri())) {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        Set<String> keys = jedis.keys("gemini_rotator:cooldown:*");
-        while (keys.isEmpty() && System.nanoTime() < deadline) {
-          Thread.sleep(20);
-          keys = jedis.keys("gemini_rotator:cooldown:*");
-        }
+        Set<String> keys = Eventually.value("the cooldown written to Redis",
+            () -> jedis.keys("gemini_rotator:cooldown:*"), k -> !k.isEmpty());
         assertThat(keys).singleElement().asString().endsWith(":gemini-2.5-flash");
       }
 
       // The second proxy learned the cooldown through Redis: it never sends the cooled key.
-      long deadline = System.nanoTime() + 5_000_000_000L;
-      while (!second.admin("GET", "/admin/keys", null).body().contains("RATE_LIMITED")
-          && System.nanoTime() < deadline) {
-        Thread.sleep(20);
-      }
+      Eventually.untilAsserted("the second proxy lists the cooled key", () -> assertThat(
+          second.admin("GET", "/admin/keys", null).body()).contains("RATE_LIMITED"));
       for (int i = 0; i < 4; i++) {
         second.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
         assertThat(second.post("/v1beta/models/gemini-2.5-flash:generateContent", "{}",

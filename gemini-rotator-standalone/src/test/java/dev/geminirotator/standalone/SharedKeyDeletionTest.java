@@ -3,8 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.redis.RedisServer;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
+import dev.geminirotator.testsupport.Eventually;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,14 +13,6 @@ import org.junit.jupiter.api.Test;
  */
 class SharedKeyDeletionTest {
 
-  static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting: " + what);
-      Thread.sleep(20);
-    }
-  }
-
   @Test
   void aReloadOnAnotherInstanceDoesNotResurrectAFileKeyDeletedThroughTheAdminApi()
       throws Exception {
@@ -29,7 +20,7 @@ class SharedKeyDeletionTest {
       String storage = "storage: \"" + redis.uri() + "\"\n";
       try (Harness first = new Harness(storage); Harness second = new Harness(storage)) {
         assertThat(first.admin("DELETE", "/admin/keys/k1", null).statusCode()).isEqualTo(204);
-        await("the second instance drops k1",
+        Eventually.until("the second instance drops k1",
             () -> second.proxy.rotator().snapshot("k1").isEmpty());
 
         // The second instance's file is unchanged and still lists k1.
@@ -42,7 +33,7 @@ class SharedKeyDeletionTest {
         assertThat(second.admin("POST", "/admin/keys",
             "{\"keys\":[{\"id\":\"marker\",\"secret\":\"AIzaSyTEST-runtime-marker-000000\"}]}")
             .statusCode()).isEqualTo(201);
-        await("the first instance sees the marker",
+        Eventually.until("the first instance sees the marker",
             () -> first.proxy.rotator().snapshot("marker").isPresent());
         assertThat(first.proxy.rotator().snapshot("k1")).as("k1 on the first instance").isEmpty();
       }

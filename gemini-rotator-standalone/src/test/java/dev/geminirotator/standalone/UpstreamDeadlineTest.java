@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.testsupport.Eventually;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
@@ -120,17 +121,18 @@ class UpstreamDeadlineTest {
         NioSocketChannel.class, 1, Duration.ofSeconds(2), Duration.ofSeconds(30), Runnable::run);
     try {
       server.enqueue(new MockResponse.Builder().code(200).body("{}")
-          .headersDelay(1, TimeUnit.SECONDS).build());
+          .headersDelay(3, TimeUnit.SECONDS).build());
       server.enqueue(new MockResponse.Builder().code(201).body("{}").build());
       EventLoop loop = group.next();
       CompletableFuture<Integer> holder = send(one, loop, Duration.ofSeconds(10));
-      Thread.sleep(100);
+      // The signal that the first attempt holds the only connection: its request arrived.
+      assertThat(server.takeRequest(10, TimeUnit.SECONDS)).isNotNull();
       CompletableFuture<Integer> waiter = send(one, loop, Duration.ofMillis(300));
 
       Throwable failure = waiter.handle((status, t) -> t).get(5, TimeUnit.SECONDS);
       assertThat(failure).isInstanceOf(TimeoutException.class);
       assertThat(one.waiting()).as("the timed-out attempt left the queue").isZero();
-      assertThat(holder.get(5, TimeUnit.SECONDS)).isEqualTo(200);
+      assertThat(holder.get(10, TimeUnit.SECONDS)).isEqualTo(200);
       assertThat(server.getRequestCount()).as("the timed-out attempt was never sent").isEqualTo(1);
     } finally {
       one.close();
@@ -164,20 +166,17 @@ class UpstreamDeadlineTest {
   @Test
   void withoutATimeoutNothingIsWatched() throws Exception {
     server.enqueue(new MockResponse.Builder().code(200).body("{}")
-        .headersDelay(300, TimeUnit.MILLISECONDS).build());
+        .headersDelay(2, TimeUnit.SECONDS).build());
     CompletableFuture<Integer> call = send(group.next(), Duration.ZERO);
-    Thread.sleep(100);
+    // The attempt is in flight (its request arrived; the answer is held back): nothing watches it.
+    assertThat(server.takeRequest(10, TimeUnit.SECONDS)).isNotNull();
+    assertThat(call).isNotDone();
     assertThat(upstream.watched()).containsExactly(0, 0);
     assertThat(call.get(5, TimeUnit.SECONDS)).isEqualTo(200);
   }
 
   private void awaitNothingWatched() throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    int[] watched = upstream.watched();
-    while ((watched[0] != 0 || watched[1] != 0) && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-      watched = upstream.watched();
-    }
-    assertThat(watched).as("attempts watched, loops sweeping").containsExactly(0, 0);
+    Eventually.untilAsserted("nothing watched", () -> assertThat(upstream.watched())
+        .as("attempts watched, loops sweeping").containsExactly(0, 0));
   }
 }

@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.geminirotator.testsupport.Eventually;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -73,10 +74,10 @@ class UpstreamQueueTest {
             .POST(HttpRequest.BodyPublishers.ofString("{\"contents\":[]}")).build();
         calls.add(client.sendAsync(request, HttpResponse.BodyHandlers.ofString()));
       }
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (inFlight(h) < REQUESTS && System.nanoTime() < deadline) Thread.sleep(20);
+      Eventually.until("every request in flight in the proxy",
+          () -> requestsInFlight(h) >= REQUESTS);
       // Every request waits in the proxy at once (past the old 1,024 limit) before any is served.
-      assertEquals(REQUESTS, (int) inFlight(h), "requests waiting in the proxy before release");
+      assertEquals(REQUESTS, h.requestsInFlight(), "requests waiting in the proxy before release");
       release.countDown();
 
       Map<Integer, Integer> statuses = new TreeMap<>();
@@ -91,12 +92,11 @@ class UpstreamQueueTest {
     }
   }
 
-  private static double inFlight(Harness h) throws Exception {
-    for (String line : h.get("/metrics").body().split("\n")) {
-      if (line.startsWith("gemini_proxy_requests_inflight ")) {
-        return Double.parseDouble(line.substring(line.indexOf(' ') + 1));
-      }
+  private static int requestsInFlight(Harness h) {
+    try {
+      return h.requestsInFlight();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
     }
-    throw new AssertionError("no gemini_proxy_requests_inflight in /metrics");
   }
 }

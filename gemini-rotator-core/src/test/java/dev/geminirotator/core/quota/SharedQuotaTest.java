@@ -7,6 +7,7 @@ import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Duration;
 import java.time.Instant;
@@ -227,7 +228,10 @@ class SharedQuotaTest {
         else Thread.sleep(1);
       }
       assertThat(admitted).isEqualTo(200);
-      Thread.sleep(20);
+      // The barrier: the background claim after the last permit came back and said the limit
+      // is reached (the wait is then to the window's end, not the millisecond of a claim).
+      Eventually.until("the store says the limit is reached",
+          () -> quota.nanosToWait() > Duration.ofMillis(1).toNanos());
       assertThat(quota.tryAcquire()).isFalse();
     } finally {
       quotas.close();

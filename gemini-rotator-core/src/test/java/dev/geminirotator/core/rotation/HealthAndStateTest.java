@@ -1,6 +1,7 @@
 package dev.geminirotator.core.rotation;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyLease;
@@ -228,11 +229,9 @@ class HealthAndStateTest {
       assertThat(s.state()).isEqualTo(KeyState.RATE_LIMITED);
       assertThat(s.health()).isEqualTo(1.0);
     });
-    try {
-      rotator.acquire(FLASH);
-    } catch (NoKeyAvailableException e) {
-      assertThat(e.earliestAvailable()).contains(clock.instant().plusSeconds(30));
-    }
+    assertThatThrownBy(() -> rotator.acquire(FLASH))
+        .isInstanceOfSatisfying(NoKeyAvailableException.class, e -> assertThat(
+            e.earliestAvailable()).contains(clock.instant().plusSeconds(30)));
     clock.advance(Duration.ofSeconds(30));
     KeyLease lease = rotator.acquire(FLASH);
     lease.complete(Outcome.success());

@@ -42,31 +42,38 @@ class SharedKeyQuotaTest {
   }
 
   /**
-   * Acquires through the rotators in turn until none has admitted anything for a while (their
-   * claims run on a background thread), and returns how many each admitted.
+   * Acquires through the rotators in turn until each has been told the quota is spent for the
+   * window, and returns how many each admitted. The signal is the refusal itself: a rotator out of
+   * permits while its next block is being claimed (on a background thread) says a key frees in a
+   * millisecond; once the store says the limit is reached, it names the end of the window.
    */
-  private static long[] drain(List<GeminiKeyRotator> instances) throws InterruptedException {
+  private long[] drain(List<GeminiKeyRotator> instances) throws InterruptedException {
     long[] admitted = new long[instances.size()];
-    long quietSince = System.nanoTime();
-    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    while (System.nanoTime() - quietSince < Duration.ofMillis(300).toNanos()
-        && System.nanoTime() < deadline) {
+    boolean[] spent = new boolean[instances.size()];
+    int spentCount = 0;
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (spentCount < instances.size()) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("timed out after 30 s waiting for every rotator to be told the"
+            + " quota is spent; admitted " + java.util.Arrays.toString(admitted));
+      }
       boolean any = false;
       for (int i = 0; i < instances.size(); i++) {
+        if (spent[i]) continue;
         try {
           KeyLease lease = instances.get(i).acquire(FLASH);
           lease.complete(Outcome.success());
           admitted[i]++;
           any = true;
         } catch (NoKeyAvailableException e) {
-          // spent for now; its next block is being claimed, or the limit is reached
+          Instant inAMillisecond = clock.instant().plusMillis(1);
+          if (e.earliestAvailable().filter(t -> t.isAfter(inAMillisecond)).isPresent()) {
+            spent[i] = true;
+            spentCount++;
+          }
         }
       }
-      if (any) {
-        quietSince = System.nanoTime();
-      } else {
-        Thread.sleep(1);
-      }
+      if (!any) Thread.sleep(1); // a block is on its way
     }
     return admitted;
   }

@@ -14,6 +14,7 @@ import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Duration;
 import java.util.List;
@@ -117,12 +118,10 @@ class StoreConsistencyTest {
       only(rotator, "k0").complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
     });
     invalid.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     // Release the stuck write once the rejection is done, or is itself waiting to write.
-    while (rotator.snapshot("k0").orElseThrow().state() != KeyState.INVALID
-        && invalid.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
-      Thread.sleep(5);
-    }
+    Eventually.until("the rejection is applied or waits to write",
+        () -> rotator.snapshot("k0").orElseThrow().state() == KeyState.INVALID
+            || invalid.getState() == Thread.State.BLOCKED);
     store.release.countDown();
     unhealthy.join(10_000);
     invalid.join(10_000);

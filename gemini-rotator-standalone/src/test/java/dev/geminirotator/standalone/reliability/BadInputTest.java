@@ -1,14 +1,15 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.ADMIN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN_2;
+import static dev.geminirotator.standalone.Harness.ADMIN;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.TOKEN;
+import static dev.geminirotator.standalone.Harness.TOKEN_2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -36,7 +37,7 @@ class BadInputTest {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String AUTH = "x-goog-api-key: " + TOKEN + "\r\n";
 
-  ProxyFixture f;
+  Harness f;
 
   @AfterEach
   void stop() {
@@ -44,12 +45,12 @@ class BadInputTest {
   }
 
   void start(Yaml yaml) throws Exception {
-    f = ProxyFixture.start(yaml);
+    f = Harness.start(yaml);
   }
 
   /** A raw GET with these extra header lines, closing the connection. */
   String rawGet(String target, String headers) throws IOException {
-    return f.raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers
+    return f.rawLatin1("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers
         + "Connection: close\r\n\r\n");
   }
 
@@ -81,7 +82,7 @@ class BadInputTest {
   void assertStillHealthyOnNewConnections() throws Exception {
     assertThat(rawGet("/health", "")).startsWith("HTTP/1.1 200");
     f.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
-    assertThat(f.raw("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
+    assertThat(f.rawLatin1("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
         + "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))
         .startsWith("HTTP/1.1 200");
   }
@@ -122,7 +123,7 @@ class BadInputTest {
     start(Yaml.keys(2).server("  idle-timeout: 1s\n"));
     String head = "POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
         + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"contents\":";
-    String raw = f.raw(head);
+    String raw = f.rawLatin1(head);
     JsonNode problem = assertProblem("stalled body", raw, 408);
     assertThat(problem.get("error").get("status").asText()).isEqualTo("DEADLINE_EXCEEDED");
     assertThat(f.upstream.getRequestCount()).isZero();
@@ -144,7 +145,7 @@ class BadInputTest {
         + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         + Integer.toHexString(600) + "\r\n" + chunk + "\r\n"
         + Integer.toHexString(600) + "\r\n" + chunk + "\r\n0\r\n\r\n";
-    JsonNode problem = assertProblem("chunked body over the limit", f.raw(chunked), 413);
+    JsonNode problem = assertProblem("chunked body over the limit", f.rawLatin1(chunked), 413);
     assertThat(problem.get("detail").asText()).contains("1024");
     assertThat(f.upstream.getRequestCount()).isZero();
     assertStillHealthy();
@@ -226,14 +227,14 @@ class BadInputTest {
     }
     for (String request : List.of("POST /health", "DELETE /metrics", "PUT /health/detailed",
         "TRACE /v1beta/models", "CONNECT /v1beta/models")) {
-      String raw = f.raw(request + " HTTP/1.1\r\nHost: x\r\n" + AUTH
+      String raw = f.rawLatin1(request + " HTTP/1.1\r\nHost: x\r\n" + AUTH
           + "Content-Length: 0\r\nConnection: close\r\n\r\n");
       int status = status(raw);
       assertThat(status).as(request).isIn(400, 405);
       assertProblem(request, raw, status);
       if (status == 405) assertThat(raw).as(request).containsPattern("(?i)\r\nAllow: ");
     }
-    String post = f.raw("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+    String post = f.rawLatin1("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
         + "Connection: close\r\n\r\n");
     assertProblem("POST /health", post, 405);
     assertThat(post).contains("Allow: GET, HEAD");

@@ -1,10 +1,11 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class ConnectionHandlingTest {
 
   private static final String AUTH = "x-goog-api-key: " + TOKEN + "\r\n";
-  private ProxyFixture f;
+  private Harness f;
 
   @AfterEach
   void stop() {
@@ -37,9 +38,9 @@ class ConnectionHandlingTest {
 
   @Test
   void pipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlowerToAnswer() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     // /metrics is answered off the event loop, /health at once: the order must still hold.
-    String raw = f.raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    String raw = f.rawLatin1("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
         + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
         + "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
         + "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -51,19 +52,19 @@ class ConnectionHandlingTest {
 
   @Test
   void manyPipelinedRequestsInOneWriteAreAllAnswered() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     StringBuilder requests = new StringBuilder();
     int n = 300; // above Netty's default pipelining limit of 128
     for (int i = 1; i < n; i++) requests.append("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     requests.append("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    String raw = f.raw(requests.toString());
+    String raw = f.rawLatin1(requests.toString());
     assertThat(count(raw, "HTTP/1.1 200")).isEqualTo(n);
   }
 
   @Test
   void aMalformedChunkedBodyIsRefusedWith400AndNeverForwarded() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
-    String raw = f.raw("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
+    f = Harness.start(Yaml.keys(2));
+    String raw = f.rawLatin1("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
         + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         + "5\r\n{\"a\":\r\nZZZ\r\n1}\r\n0\r\n\r\n");
     assertThat(raw).startsWith("HTTP/1.1 400").contains("application/problem+json");
@@ -72,8 +73,8 @@ class ConnectionHandlingTest {
 
   @Test
   void requestsPipelinedBehindARefusedHeadAreNotProcessed() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
-    String raw = f.raw("GET /v1beta/models HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"
+    f = Harness.start(Yaml.keys(2));
+    String raw = f.rawLatin1("GET /v1beta/models HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"
         + "POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
         + "Content-Length: 2\r\n\r\n{}");
     assertThat(raw).startsWith("HTTP/1.1 400");
@@ -85,7 +86,7 @@ class ConnectionHandlingTest {
   void aPooledUpstreamConnectionReusedLateGetsTheWholeIdleTimeout() throws Exception {
     // Upstream idle timeout 2 s, one attempt only: a reused connection that sat idle 1.4 s and
     // then waits 1.2 s for its answer must not time out (it read nothing for 2.6 s in all).
-    f = ProxyFixture.start(Yaml.keys(2)
+    f = Harness.start(Yaml.keys(2)
         .upstreamLines("  connect-timeout: 1s\n  request-timeout: 5s\n  idle-timeout: 2s\n")
         .attempts("attempts:\n  max-attempts: 1\n"));
     f.enqueue(200, "{\"candidates\":[]}");
@@ -101,7 +102,7 @@ class ConnectionHandlingTest {
 
   @Test
   void anInformationalUpstreamResponseBeforeTheFinalOneIsSkipped() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).attempts("attempts:\n  max-attempts: 1\n"));
+    f = Harness.start(Yaml.keys(2).attempts("attempts:\n  max-attempts: 1\n"));
     f.upstream.enqueue(new MockResponse.Builder().code(200).body("{\"candidates\":[]}")
         .addHeader("Content-Type", "application/json")
         .addInformationalResponse(new MockResponse.Builder().code(103)
@@ -118,7 +119,7 @@ class ConnectionHandlingTest {
 
   @Test
   void aBodyOverTheLimitSentChunkedGetsA413TheClientCanRead() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server(
+    f = Harness.start(Yaml.keys(2).server(
         "  drain-timeout: 3s\n  idle-timeout: 5s\n  max-request-size: 2MB\n"));
     ByteArrayOutputStream req = new ByteArrayOutputStream();
     req.write(("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH

@@ -1,15 +1,16 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.STREAM;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.STREAM;
+import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
 import dev.geminirotator.standalone.StandaloneConfig;
 import dev.geminirotator.standalone.TestCerts;
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -46,7 +47,7 @@ class HeaderTimeoutTest {
 
   static final String SERVER = "  drain-timeout: 1s\n  idle-timeout: 5s\n  header-timeout: 1s\n";
 
-  ProxyFixture f;
+  Harness f;
 
   @AfterEach
   void stop() {
@@ -55,7 +56,7 @@ class HeaderTimeoutTest {
 
   @Test
   void aClientTricklingItsHeadIsCutOffWhileOthersAreServed() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server(SERVER));
+    f = Harness.start(Yaml.keys(2).server(SERVER));
     byte[] head = ("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(60) + "\r\n\r\n")
         .getBytes(StandardCharsets.US_ASCII);
     try (Socket loris = new Socket("127.0.0.1", f.port)) {
@@ -104,7 +105,7 @@ class HeaderTimeoutTest {
   @Test
   void keepAliveRequestsSpacedBeyondTheHeaderTimeoutAreServedOnOneConnection()
       throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server(SERVER));
+    f = Harness.start(Yaml.keys(2).server(SERVER));
     try (Socket s = new Socket("127.0.0.1", f.port)) {
       s.setSoTimeout(5_000);
       OutputStream out = s.getOutputStream();
@@ -125,7 +126,7 @@ class HeaderTimeoutTest {
 
   @Test
   void aSlowBodyIsNotCutByTheHeaderTimeout() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server(SERVER));
+    f = Harness.start(Yaml.keys(2).server(SERVER));
     f.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     String body = "{\"contents\":[]}";
     try (Socket s = new Socket("127.0.0.1", f.port)) {
@@ -147,7 +148,7 @@ class HeaderTimeoutTest {
 
   @Test
   void aStreamLongerThanTheHeaderTimeoutIsNotCut() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server(SERVER));
+    f = Harness.start(Yaml.keys(2).server(SERVER));
     StringBuilder events = new StringBuilder();
     for (int i = 0; i < 12; i++) events.append("data: {\"n\":").append(i).append("}\r\n\r\n");
     String sse = events.toString();
@@ -173,7 +174,7 @@ class HeaderTimeoutTest {
   void overTlsATricklingHeadIsCutOffAndKeepAliveStillWorks(@TempDir Path dir) throws Exception {
     Path keystore = TestCerts.selfSigned(dir);
     SSLContext ssl = TestCerts.trusting(keystore);
-    f = ProxyFixture.start(Yaml.keys(2).server(SERVER + "  tls:\n    keystore: " + keystore
+    f = Harness.start(Yaml.keys(2).server(SERVER + "  tls:\n    keystore: " + keystore
         + "\n    keystore-password: changeit-pass\n"));
 
     try (SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket("127.0.0.1", f.port)) {

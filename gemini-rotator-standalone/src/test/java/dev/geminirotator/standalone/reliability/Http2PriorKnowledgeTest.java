@@ -1,26 +1,33 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.STREAM;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.KEYS;
+import static dev.geminirotator.standalone.Harness.STREAM;
+import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
+import dev.geminirotator.testsupport.Eventually;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
+import okhttp3.Call;
+import okhttp3.Connection;
 import okhttp3.ConnectionPool;
+import okhttp3.EventListener;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.Response;
+import okhttp3.internal.connection.RealConnection;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +39,7 @@ import org.junit.jupiter.api.Test;
 class Http2PriorKnowledgeTest {
 
   private static final MediaType JSON = MediaType.get("application/json");
-  private ProxyFixture f;
+  private Harness f;
   private OkHttpClient client;
 
   @AfterEach
@@ -44,9 +51,18 @@ class Http2PriorKnowledgeTest {
     if (f != null) f.close();
   }
 
+  /** Every connection the client's calls used, in order. */
+  private final List<Connection> connections = new CopyOnWriteArrayList<>();
+
   private OkHttpClient h2c() {
     client = new OkHttpClient.Builder().protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE))
         .connectionPool(new ConnectionPool(1, 1, TimeUnit.MINUTES))
+        .eventListener(new EventListener() {
+          @Override
+          public void connectionAcquired(Call call, Connection connection) {
+            connections.add(connection);
+          }
+        })
         .readTimeout(10, TimeUnit.SECONDS).build();
     return client;
   }
@@ -58,7 +74,7 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void aGenerateCallAndAStreamGoThroughWithThePoolKeyInsteadOfTheToken() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     f.enqueue(200, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hi\"}]}}]}");
     f.upstream.enqueue(new MockResponse.Builder().code(200)
         .addHeader("Content-Type", "text/event-stream")
@@ -84,7 +100,7 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void manyConcurrentStreamsShareOneConnection() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     f.upstream.setDispatcher(answersAfter(200));
     OkHttpClient c = h2c();
     // One call first: calls racing on a client with no connection yet may each open one.
@@ -109,7 +125,7 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void aStreamWhoseBodyStallsGetsA408AfterTheIdleTimeoutAndNeverGoesUpstream() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server("  drain-timeout: 3s\n  idle-timeout: 1s\n"));
+    f = Harness.start(Yaml.keys(2).server("  drain-timeout: 3s\n  idle-timeout: 1s\n"));
     f.enqueue(200, "{\"candidates\":[]}");
     RequestBody stalling = new RequestBody() {
       @Override
@@ -143,8 +159,9 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void drainingSendsGoAwaySoNewStreamsGoElsewhereWhileOpenOnesFinish() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
-    f.upstream.setDispatcher(answersAfter(1500));
+    // The open stream's answer comes 3 s after it reaches the upstream, within the 10 s drain.
+    f = Harness.start(Yaml.keys(2).server("  drain-timeout: 10s\n  idle-timeout: 5s\n"));
+    f.upstream.setDispatcher(answersAfter(3000));
     OkHttpClient c = h2c();
     CompletableFuture<Integer> open = CompletableFuture.supplyAsync(() -> {
       try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
@@ -153,11 +170,17 @@ class Http2PriorKnowledgeTest {
         return -1;
       }
     });
-    ProxyFixture.eventually("the stream reached the upstream",
-        () -> f.upstream.getRequestCount() == 1);
+    Eventually.until("the stream reached the upstream",
+        () -> f.upstream.getRequestCount() == 1 && !connections.isEmpty());
+    Connection first = connections.get(0);
     Thread closer = new Thread(f.proxy::close, "closer");
     closer.start();
-    Thread.sleep(500); // the GOAWAY reaches the client
+    // The GOAWAY reaches the client: OkHttp marks the connection unfit for new streams.
+    Eventually.until("the client receives the proxy's GOAWAY",
+        () -> !((RealConnection) first).isHealthy(false));
+    // ... while the open stream still runs: sent at the start of the drain, not at its end when
+    // the connection closes.
+    assertThat(open).as("the open stream when the GOAWAY arrived").isNotDone();
     String later;
     try (Response r = c.newCall(post(GENERATE, "{}")).execute()) {
       later = Integer.toString(r.code()); // a new stream on the old connection: no GOAWAY seen
@@ -172,7 +195,7 @@ class Http2PriorKnowledgeTest {
 
   @Test
   void aStreamWithoutAValidTokenGetsTheProblemDocument() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     OkHttpClient c = h2c();
     Request bad = new Request.Builder().url("http://127.0.0.1:" + f.port + GENERATE)
         .header("x-goog-api-key", "not-a-token").post(RequestBody.create("{}", JSON)).build();

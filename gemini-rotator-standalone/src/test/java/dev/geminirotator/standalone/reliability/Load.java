@@ -1,11 +1,12 @@
 package dev.geminirotator.standalone.reliability;
 
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.testsupport.Eventually;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -47,7 +48,7 @@ final class Load implements AutoCloseable {
   }
 
   /** Load against the fixture's generateContent; any status but 200 is a failure. */
-  static Load generate(ProxyFixture f, int threadCount) {
+  static Load generate(Harness f, int threadCount) {
     return new Load(threadCount, failures -> {
       var r = f.generate();
       if (r.statusCode() != 200) failures.add(r.statusCode() + " " + r.body());
@@ -65,14 +66,13 @@ final class Load implements AutoCloseable {
   }
 
   /** Waits until at least {@code more} further requests have completed. */
-  void awaitMore(int more) throws InterruptedException {
+  void awaitMore(int more) {
     int target = total() + more;
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (total() < target) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("load stalled at " + total() + " requests: " + byStatus);
-      }
-      Thread.sleep(10);
+    try {
+      Eventually.until("the load to reach " + target + " completed requests",
+          () -> total() >= target);
+    } catch (AssertionError e) {
+      throw new AssertionError("load stalled at " + total() + " requests: " + byStatus, e);
     }
   }
 

@@ -1,8 +1,8 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.json;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.KEYS;
+import static dev.geminirotator.standalone.Harness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,7 +12,9 @@ import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.guard.BreakerTransition;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -40,7 +42,7 @@ class RateLimitAndOverloadTest {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String MODEL = "gemini-2.5-flash";
 
-  ProxyFixture f;
+  Harness f;
 
   @AfterEach
   void stop() {
@@ -92,7 +94,7 @@ class RateLimitAndOverloadTest {
     AtomicBoolean blocked = new AtomicBoolean(true);
     Map<String, String> delays = Map.of("k1", "2s", "k2", "5s", "k3", "5s");
     List<String> seenKeys = Collections.synchronizedList(new ArrayList<>());
-    f = ProxyFixture.start(Yaml.keys(3));
+    f = Harness.start(Yaml.keys(3));
     f.upstream.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
@@ -127,7 +129,8 @@ class RateLimitAndOverloadTest {
 
     // Upstream recovers; no operator action: k1 serves as soon as its cooldown is over.
     blocked.set(false);
-    Thread.sleep(Math.max(0, Duration.between(Instant.now(), earliestRecovery()).toMillis()) + 50);
+    Eventually.until("k1's cooldown is over", () -> f.proxy.rotator().snapshot("k1")
+        .orElseThrow().availableFor(MODEL, Instant.now()));
     HttpResponse<String> resumed = f.generate();
     assertThat(resumed.statusCode()).isEqualTo(200);
     assertThat(seenKeys.get(seenKeys.size() - 1)).isEqualTo("k1");
@@ -138,7 +141,7 @@ class RateLimitAndOverloadTest {
   @Test
   void anOverloadStormOpensTheBreakerKeepsKeysHealthyAndClosesOnRecovery() throws Exception {
     AtomicBoolean overloaded = new AtomicBoolean(true);
-    f = ProxyFixture.start(Yaml.keys(3).section("""
+    f = Harness.start(Yaml.keys(3).section("""
         breaker:
           minimum-calls: 4
           sliding-window-size: 4
@@ -188,7 +191,7 @@ class RateLimitAndOverloadTest {
 
   @Test
   void invalidKeysAmongGoodOnesEndInvalidAndNoClientRequestFails() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(5));
+    f = Harness.start(Yaml.keys(5));
     Map<String, Integer> callsByKey = new ConcurrentHashMap<>();
     f.upstream.setDispatcher(new Dispatcher() {
       @Override

@@ -1,25 +1,26 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.ADMIN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.STRANGER;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN_2;
+import static dev.geminirotator.standalone.Harness.ADMIN;
+import static dev.geminirotator.standalone.Harness.KEYS;
+import static dev.geminirotator.standalone.Harness.STRANGER;
+import static dev.geminirotator.standalone.Harness.TOKEN;
+import static dev.geminirotator.standalone.Harness.TOKEN_2;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
-import java.util.Random;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
  */
 class RequestFuzzTest {
 
-  static ProxyFixture f;
+  static Harness f;
   static final SecretScan scan = new SecretScan();
   static final List<String> upstreamSaw = new CopyOnWriteArrayList<>();
   static final List<String> CLIENT_SECRETS = List.of(TOKEN, TOKEN_2, ADMIN, STRANGER);
@@ -49,7 +50,7 @@ class RequestFuzzTest {
   @BeforeAll
   static void start() throws Exception {
     scan.begin();
-    f = ProxyFixture.start(Yaml.keys(2).server("  idle-timeout: 2s\n  drain-timeout: 1s\n"));
+    f = Harness.start(Yaml.keys(2).server("  idle-timeout: 2s\n  drain-timeout: 1s\n"));
     f.upstream.setDispatcher(new Dispatcher() {
       @Override
       public MockResponse dispatch(RecordedRequest request) {
@@ -62,7 +63,7 @@ class RequestFuzzTest {
         upstreamSaw.add(request.getTarget() + "\n" + headers + "\n"
             + (request.getBody() == null ? "" : request.getBody().string(
                 StandardCharsets.ISO_8859_1)));
-        return ProxyFixture.json(200, "{}");
+        return Harness.json(200, "{}");
       }
     });
   }

@@ -7,6 +7,8 @@ import ch.qos.logback.classic.encoder.JsonEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.AppenderBase;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.testsupport.SecretScanner;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -22,12 +24,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Captures everything a test class logs (every logback event at DEBUG and above, encoded as the
  * proxy's JSON log lines, with Jetty at INFO) and everything written to {@code System.out} and
- * {@code System.err}, then fails the class if any secret of {@link ProxyFixture#SECRETS} shows
- * up. Tests add what else they saw (response headers and bodies) with {@link #record}. The
- * console appenders are detached while capturing so DEBUG output does not flood the build log.
+ * {@code System.err}, then fails the class if any secret of {@link Harness#SECRETS} shows up:
+ * whole, any 8 or more characters of one, or URL-encoded ({@link SecretScanner}). Tests add what
+ * else they saw (response headers and bodies) with {@link #record}. The console appenders are
+ * detached while capturing so DEBUG output does not flood the build log. One test class at a
+ * time (the capture is static).
  */
 final class SecretScan implements BeforeAllCallback, AfterAllCallback {
 
+  /** Looks for every secret the harness configures or a test presents. */
+  static final SecretScanner SCANNER = SecretScanner.of(Harness.SECRETS);
   private static final StringBuffer seen = new StringBuffer();
   private static volatile boolean active;
 
@@ -94,17 +100,10 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
     if (capture.events == 0) {
       throw new AssertionError("nothing was logged: the capture is not working");
     }
-    List<String> leaks = new ArrayList<>();
-    for (String line : everything.split("\n")) {
-      for (int i = 0; i < ProxyFixture.SECRETS.size(); i++) {
-        if (line.contains(ProxyFixture.SECRETS.get(i))) {
-          leaks.add("secret #" + i + " in: " + redact(line));
-        }
-      }
-    }
+    List<String> leaks = SCANNER.findings(everything);
     if (!leaks.isEmpty()) {
       throw new AssertionError(leaks.size() + " line(s) of " + name
-          + " output carry a secret:\n" + String.join("\n", leaks));
+          + " output carry a secret or a part of one:\n" + String.join("\n", leaks));
     }
   }
 
@@ -113,11 +112,9 @@ final class SecretScan implements BeforeAllCallback, AfterAllCallback {
     return seen.toString();
   }
 
+  /** The line with every secret and part of one masked, at most 600 characters. */
   static String redact(String line) {
-    String out = line;
-    for (int i = 0; i < ProxyFixture.SECRETS.size(); i++) {
-      out = out.replace(ProxyFixture.SECRETS.get(i), "<secret #" + i + ">");
-    }
+    String out = SCANNER.redact(line);
     return out.length() > 600 ? out.substring(0, 600) + "…" : out;
   }
 

@@ -1,13 +1,14 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.ADMIN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN_2;
+import static dev.geminirotator.standalone.Harness.ADMIN;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.KEYS;
+import static dev.geminirotator.standalone.Harness.TOKEN;
+import static dev.geminirotator.standalone.Harness.TOKEN_2;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(SecretScan.class)
 class SecurityTest {
 
-  ProxyFixture f;
+  Harness f;
 
   @AfterEach
   void stop() {
@@ -52,7 +53,7 @@ class SecurityTest {
 
   @Test
   void onlyAnExactAccessTokenPassesAndNoNearMissDoes() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     for (String token : List.of(TOKEN, TOKEN_2)) {
       f.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
       assertThat(f.post(GENERATE, "{}", "x-goog-api-key", token).statusCode()).isEqualTo(200);
@@ -84,13 +85,13 @@ class SecurityTest {
   }
 
   /** Sends requests back to back on one kept-alive connection; returns their status codes. */
-  static List<Integer> onOneConnection(ProxyFixture f, List<String> requests) throws Exception {
+  static List<Integer> onOneConnection(Harness f, List<String> requests) throws Exception {
     StringBuilder all = new StringBuilder();
     for (int i = 0; i < requests.size(); i++) {
       all.append(requests.get(i)).append(i == requests.size() - 1 ? "Connection: close\r\n" : "")
           .append("\r\n");
     }
-    String raw = f.raw(all.toString());
+    String raw = f.rawLatin1(all.toString());
     SecretScan.record(raw);
     List<Integer> statuses = new ArrayList<>();
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("HTTP/1\\.1 (\\d{3}) ")
@@ -101,7 +102,7 @@ class SecurityTest {
 
   @Test
   void tokensAreComparedExactlyOnAKeptAliveConnectionToo() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     String exact = "GET /admin/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN
         + "\r\n";
     String otherCase = "GET /admin/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
@@ -118,7 +119,7 @@ class SecurityTest {
 
   @Test
   void withoutAnAdminTokenEveryAdminRouteIs404AndChangesNothing() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).admin(""));
+    f = Harness.start(Yaml.keys(2).admin(""));
     String[][] attempts = {{"GET", "/admin/keys"}, {"GET", "/admin/stats"}, {"GET", "/admin"},
         {"POST", "/admin/reload"}, {"DELETE", "/admin/keys/k1"}, {"POST", "/admin/keys/k1/disable"},
         {"POST", "/admin/keys/k1/reset"}};
@@ -143,7 +144,7 @@ class SecurityTest {
   @Test
   void withoutAccessTokensLoopbackClientsAreServedAndTheirCredentialsStayHome()
       throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).access(""));
+    f = Harness.start(Yaml.keys(2).access(""));
     assertThat(f.proxy.config().hasAccessTokens()).isFalse();
     assertThat(f.proxy.config().host()).isEqualTo("127.0.0.1");
     // A loopback client needs no token; whatever it sends as a key is replaced by a pool key.

@@ -1,9 +1,11 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
+import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.ConnectException;
 import java.net.http.HttpClient;
@@ -27,7 +29,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(SecretScan.class)
 class ShutdownUnderLoadTest {
 
-  ProxyFixture f;
+  Harness f;
 
   @AfterEach
   void stop() {
@@ -35,7 +37,7 @@ class ShutdownUnderLoadTest {
   }
 
   CompletableFuture<HttpResponse<String>> send(HttpClient client) {
-    return client.sendAsync(f.request(ProxyFixture.GENERATE).header("x-goog-api-key", TOKEN)
+    return client.sendAsync(f.request(Harness.GENERATE).header("x-goog-api-key", TOKEN)
         .POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
         HttpResponse.BodyHandlers.ofString());
   }
@@ -54,7 +56,7 @@ class ShutdownUnderLoadTest {
 
   @Test
   void everyRequestInFlightAtShutdownCompletesAndLaterOnesGetACleanAnswer() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).server("  drain-timeout: 5s\n  idle-timeout: 5s\n"));
+    f = Harness.start(Yaml.keys(2).server("  drain-timeout: 5s\n  idle-timeout: 5s\n"));
     String answer = Fixtures.geminiResponse("generate-content.json");
     f.upstream.setDispatcher(new Dispatcher() {
       @Override
@@ -70,7 +72,7 @@ class ShutdownUnderLoadTest {
     int inFlightCount = 12;
     List<CompletableFuture<HttpResponse<String>>> inFlight = new ArrayList<>();
     for (int i = 0; i < inFlightCount; i++) inFlight.add(send(client));
-    ProxyFixture.eventually("all requests in flight upstream",
+    Eventually.until("all requests in flight upstream",
         () -> f.upstream.getRequestCount() >= inFlightCount);
 
     // A client with a kept-alive connection that it uses again during the drain.
@@ -81,10 +83,13 @@ class ShutdownUnderLoadTest {
     int firstRead = kept.getInputStream().read(first);
     assertThat(new String(first, 0, firstRead)).startsWith("HTTP/1.1 200");
 
+    // A second kept-alive connection, the probe that tells when the drain is in force.
+    Harness.KeptConnection probe = f.keepAlive();
     Thread closer = new Thread(f.proxy::close, "closer");
     closer.start();
-    Thread.sleep(100);
-    kept.getOutputStream().write(("POST " + ProxyFixture.GENERATE + " HTTP/1.1\r\nHost: x\r\n"
+    probe.awaitDraining();
+    probe.close();
+    kept.getOutputStream().write(("POST " + Harness.GENERATE + " HTTP/1.1\r\nHost: x\r\n"
         + "x-goog-api-key: " + TOKEN + "\r\nContent-Length: 2\r\n\r\n{}").getBytes());
     String keptAnswer;
     try {

@@ -1,15 +1,17 @@
 package dev.geminirotator.standalone.reliability;
 
-import static dev.geminirotator.standalone.reliability.ProxyFixture.GENERATE;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.KEYS;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.STREAM;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.TOKEN;
-import static dev.geminirotator.standalone.reliability.ProxyFixture.json;
+import static dev.geminirotator.standalone.Harness.GENERATE;
+import static dev.geminirotator.standalone.Harness.KEYS;
+import static dev.geminirotator.standalone.Harness.STREAM;
+import static dev.geminirotator.standalone.Harness.TOKEN;
+import static dev.geminirotator.standalone.Harness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.geminirotator.standalone.reliability.ProxyFixture.Yaml;
+import dev.geminirotator.standalone.Harness;
+import dev.geminirotator.standalone.Harness.Yaml;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,7 +44,7 @@ class UpstreamFailuresTest {
   static final String SSE_HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
       + "Transfer-Encoding: chunked\r\n\r\n";
 
-  ProxyFixture f;
+  Harness f;
   RawUpstream raw;
   final CountDownLatch release = new CountDownLatch(1);
 
@@ -55,7 +57,7 @@ class UpstreamFailuresTest {
 
   @Test
   void aResetBeforeHeadersIsRetriedOnAnotherKeyWithTheSameBody() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     f.upstream.enqueue(new MockResponse.Builder()
         .onResponseStart(new SocketEffect.CloseSocket(true, false, false)).build());
     f.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
@@ -75,7 +77,7 @@ class UpstreamFailuresTest {
 
   @Test
   void aResetBeforeHeadersOfANonReplayableUploadChunkIsNotSentToAnotherKey() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2));
+    f = Harness.start(Yaml.keys(2));
     String base = f.upstream.url("/").toString().replaceAll("/$", "");
     f.upstream.enqueue(new MockResponse.Builder().code(200)
         .addHeader("X-Goog-Upload-URL", base + "/upload/v1beta/files?upload_id=UP-7"
@@ -107,7 +109,7 @@ class UpstreamFailuresTest {
   }
 
   /** Sends a raw request to the proxy and reads until EOF or reset; a hang fails the test. */
-  static String readToEnd(ProxyFixture f, String request) throws IOException {
+  static String readToEnd(Harness f, String request) throws IOException {
     try (Socket s = new Socket("127.0.0.1", f.port)) {
       s.setSoTimeout(8_000);
       s.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
@@ -143,7 +145,7 @@ class UpstreamFailuresTest {
       Thread.sleep(100);
       RawUpstream.reset(socket);
     });
-    f = ProxyFixture.startWithUpstream(Yaml.keys(2), raw.baseUrl());
+    f = Harness.startWithUpstream(Yaml.keys(2), raw.baseUrl());
 
     String response = readToEnd(f, streamRequest());
 
@@ -168,7 +170,7 @@ class UpstreamFailuresTest {
       Thread.sleep(100);
       RawUpstream.reset(socket);
     });
-    f = ProxyFixture.startWithUpstream(Yaml.keys(2), raw.baseUrl());
+    f = Harness.startWithUpstream(Yaml.keys(2), raw.baseUrl());
 
     assertThatThrownBy(() -> f.post(GENERATE, BODY, "x-goog-api-key", TOKEN))
         .isInstanceOf(IOException.class);
@@ -186,7 +188,7 @@ class UpstreamFailuresTest {
       out.flush();
       release.await(30, TimeUnit.SECONDS); // then silence
     });
-    f = ProxyFixture.startWithUpstream(Yaml.keys(2).upstreamLines(
+    f = Harness.startWithUpstream(Yaml.keys(2).upstreamLines(
         "  connect-timeout: 1s\n  request-timeout: 20s\n  idle-timeout: 400ms\n"), raw.baseUrl());
 
     long start = System.nanoTime();
@@ -201,7 +203,7 @@ class UpstreamFailuresTest {
 
   @Test
   void slowHeadersHitTheRequestTimeoutOnEachKeyThenA504() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(2).upstreamLines(
+    f = Harness.start(Yaml.keys(2).upstreamLines(
         "  connect-timeout: 1s\n  request-timeout: 500ms\n  idle-timeout: 5s\n"));
     for (int i = 0; i < 2; i++) {
       f.upstream.enqueue(new MockResponse.Builder().code(200).body("{}")
@@ -221,7 +223,7 @@ class UpstreamFailuresTest {
 
   @Test
   void slowStreamsDoNotStarveFastRequests() throws Exception {
-    f = ProxyFixture.start(Yaml.keys(3));
+    f = Harness.start(Yaml.keys(3));
     StringBuilder events = new StringBuilder();
     for (int i = 0; i < 20; i++) events.append("data: {\"n\":").append(i).append("}\r\n\r\n");
     String sse = events.toString();
@@ -245,7 +247,7 @@ class UpstreamFailuresTest {
           .POST(HttpRequest.BodyPublishers.ofString(BODY)).build(),
           HttpResponse.BodyHandlers.ofString()));
     }
-    ProxyFixture.eventually("all streams reached upstream",
+    Eventually.until("all streams reached upstream",
         () -> f.upstream.getRequestCount() >= streamCount);
 
     for (int i = 0; i < 20; i++) {
