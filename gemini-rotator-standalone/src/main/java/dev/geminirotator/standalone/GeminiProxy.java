@@ -20,6 +20,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.classify.GeminiClassifier;
+import dev.geminirotator.core.exchange.ClientCredentials;
 import io.netty.util.AsciiString;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
@@ -58,18 +59,32 @@ final class GeminiProxy {
       "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"};
 
   /**
-   * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, and ones that
-   * carry credentials. One set, so that each header costs one lookup.
+   * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, the ones that
+   * describe the client's hop to this proxy ({@code X-Forwarded-*}, {@code Forwarded}), and every
+   * client credential or quota attribution core names in {@link ClientCredentials#HEADERS}
+   * ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie}, {@code X-Goog-User-Project},
+   * {@code X-Goog-Quota-User}). One set, so that each header costs one lookup.
    */
-  private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(HOP_BY_HOP,
-      "host", "content-length", "x-goog-api-key", "authorization", "accept-encoding", "expect",
-      "x-forwarded-for", "forwarded", "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
+  private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(
+      concat(HOP_BY_HOP, ClientCredentials.HEADERS.toArray(new String[0])),
+      "host", "content-length", "accept-encoding", "expect",
+      "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded",
+      "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
       "x-http2-path", "x-http2-stream-promise-id", "x-http2-stream-dependency-id",
       "x-http2-stream-weight");
 
-  /** Response headers not passed on: hop-by-hop ones and the ones the proxy sets itself. */
+  /**
+   * Response headers not passed on: hop-by-hop ones, the ones the proxy sets itself, and the
+   * upstream's cookies (they belong to the pool key's session, not to any one client).
+   */
   private static final HeaderNames.NameSet NOT_RETURNED =
-      new HeaderNames.NameSet(HOP_BY_HOP, "date", "x-request-id");
+      new HeaderNames.NameSet(HOP_BY_HOP, "date", "x-request-id", "set-cookie", "set-cookie2");
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
@@ -393,19 +408,15 @@ final class GeminiProxy {
   }
 
   /**
-   * The query without any {@code key} parameter, however its name is spelled ({@code KEY},
-   * {@code %6Bey}, {@code key+}): the upstream may decode a name the proxy would not have
-   * recognised, and a client's credential must never reach it. {@code null} when nothing is left.
+   * The query as forwarded: without any credential or attribution parameter core names in
+   * {@link ClientCredentials#QUERY_PARAMETERS} ({@code key}, {@code access_token},
+   * {@code oauth_token}, {@code quotaUser}, {@code userProject}, ...), however the name is spelled
+   * ({@code KEY}, {@code %6Bey}, {@code $key}, {@code %24key}): the upstream decodes names the
+   * same way, and a client's credential must never reach it next to a pool key. {@code null} when
+   * nothing is left.
    */
-  static String queryWithoutKey(String query) {
-    if (query == null || query.isEmpty()) return null;
-    StringBuilder sb = new StringBuilder();
-    for (String part : query.split("&")) {
-      if (part.isEmpty() || isKeyParameter(part)) continue;
-      if (sb.length() > 0) sb.append('&');
-      sb.append(part);
-    }
-    return sb.length() == 0 ? null : sb.toString();
+  static String forwardedQuery(String query) {
+    return ClientCredentials.stripQuery(query);
   }
 
   /**
@@ -420,19 +431,6 @@ final class GeminiProxy {
       }
     }
     return true;
-  }
-
-  /** Whether a raw query part names the {@code key} parameter, decoded and in any case. */
-  static boolean isKeyParameter(String part) {
-    int eq = part.indexOf('=');
-    String name = eq < 0 ? part : part.substring(0, eq);
-    String decoded;
-    try {
-      decoded = URLDecoder.decode(name, StandardCharsets.UTF_8);
-    } catch (IllegalArgumentException e) {
-      decoded = name;
-    }
-    return decoded.trim().equalsIgnoreCase("key");
   }
 
   /**
@@ -630,7 +628,7 @@ final class GeminiProxy {
       this.body = body;
       this.context = pinned;
       String path = clientToProxyRequest.path();
-      String query = queryWithoutKey(clientToProxyRequest.query());
+      String query = forwardedQuery(clientToProxyRequest.query());
       // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
       // means the same to the upstream. The same for every attempt.
       this.upstreamUri = upstreamPathPrefix + encodeIllegal(path)
@@ -1065,7 +1063,7 @@ final class GeminiProxy {
       }
       String uploadId = queryParam(u.getRawQuery(), "upload_id");
       if (uploadId != null) pins.pinUpload(uploadId, lease.key().id());
-      String query = queryWithoutKey(u.getRawQuery());
+      String query = forwardedQuery(u.getRawQuery());
       return clientBase(ex.clientToProxyRequest, ex.s.identity)
           + (u.getRawPath() == null ? "" : u.getRawPath())
           + (query == null ? "" : "?" + query);
