@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.KeyLease;
@@ -79,6 +80,10 @@ final class GeminiProxy {
    */
   private static final HeaderNames.NameSet NOT_RETURNED =
       new HeaderNames.NameSet(HOP_BY_HOP, "date", "x-request-id", "set-cookie", "set-cookie2");
+
+  /** Upstream→proxy headers that hold a resumable-upload URL, rewritten to point at the proxy. */
+  private static final AsciiString[] UPLOAD_URL_HEADERS = {HeaderNames.X_GOOG_UPLOAD_URL,
+      HeaderNames.X_GOOG_UPLOAD_CONTROL_URL};
 
   private static String[] concat(String[] a, String[] b) {
     String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
@@ -481,7 +486,7 @@ final class GeminiProxy {
   }
 
   /** A response kept after a failed attempt, returned when no further attempt can be made. */
-  private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete) {
+  private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete, ApiKey key) {
   }
 
   /**
@@ -758,7 +763,7 @@ final class GeminiProxy {
     }
 
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
-      copyHeaders(from, to, NOT_FORWARDED);
+      copyHeaders(from, to, NOT_FORWARDED, null);
       String secret = lease.key().secret();
       if (openAi) {
         to.set(HeaderNames.AUTHORIZATION, HeaderNames.ascii("Bearer " + secret));
@@ -823,7 +828,9 @@ final class GeminiProxy {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.headers());
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
+      // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
+      for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
       // Only part of a longer body was kept: its length is no longer the upstream's.
       if (!k.complete()) proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       if (k.status() == 429 && poolRetryAfter >= 0) {
@@ -922,17 +929,27 @@ final class GeminiProxy {
 
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
   static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
-    copyHeaders(from, to, NOT_RETURNED);
+    copyHeaders(from, to, NOT_RETURNED, null);
+  }
+
+  /**
+   * Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones, with
+   * {@code key}'s secret taken out of every value (any header name; plain or percent-encoded).
+   */
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, ApiKey key) {
+    copyHeaders(from, to, NOT_RETURNED, key);
   }
 
   /**
    * Copies every header of {@code from} to {@code to} except those named in {@code dropped} or in
-   * {@code from}'s {@code Connection} header. As CharSequences: names and values go on as
-   * decoded, never turned into Strings.
+   * {@code from}'s {@code Connection} header, and with {@code scrubbed}'s secret (when not null)
+   * replaced in every value. As CharSequences: names and values go on as decoded, never turned
+   * into Strings.
    */
   private static void copyHeaders(HttpHeaders from, HttpHeaders to,
-      HeaderNames.NameSet dropped) {
+      HeaderNames.NameSet dropped, ApiKey scrubbed) {
     Set<String> connectionTokens = connectionTokens(from);
+    String secret = scrubbed == null ? null : scrubbed.secret();
     for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
         from.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> f = it.next();
@@ -941,7 +958,12 @@ final class GeminiProxy {
           || !connectionTokens.isEmpty() && connectionTokens.contains(name.toString())) {
         continue;
       }
-      to.add(name, f.getValue());
+      CharSequence value = f.getValue();
+      // Only a value at least as long as the secret can hold it: most are shorter.
+      if (secret != null && value.length() >= secret.length()) {
+        value = SecretScrub.scrub(value, scrubbed);
+      }
+      to.add(name, value);
     }
   }
 
@@ -1019,7 +1041,10 @@ final class GeminiProxy {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
-      commitHeaders();
+      if (!commitHeaders()) {
+        unusableUploadUrl(null);
+        return;
+      }
       phase = Phase.STREAMING;
     }
 
@@ -1035,37 +1060,77 @@ final class GeminiProxy {
       return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
     }
 
-    private void commitHeaders() {
+    /**
+     * Sets the proxy→client status and headers from this attempt's response, every value scrubbed
+     * of the pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
+     * pointed back at the proxy: such a URL is never passed on (fail closed), and the caller
+     * answers 502 instead.
+     */
+    private boolean commitHeaders() {
+      HttpHeaders from = head.headers();
+      String[] rewritten = null;
+      for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
+        String url = from.get(UPLOAD_URL_HEADERS[i]);
+        if (url == null) continue;
+        String local = rewriteUploadUrl(url);
+        if (local == null) return false;
+        if (rewritten == null) rewritten = new String[UPLOAD_URL_HEADERS.length];
+        rewritten[i] = local;
+      }
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
-      copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers());
-      String uploadUrl = head.headers().get(HeaderNames.X_GOOG_UPLOAD_URL);
-      if (uploadUrl != null) {
-        ex.proxyToClientResponse.headers().set(HeaderNames.X_GOOG_UPLOAD_URL,
-            rewriteUploadUrl(uploadUrl));
+      HttpHeaders to = ex.proxyToClientResponse.headers();
+      copyResponseHeaders(from, to, lease.key());
+      if (rewritten != null) {
+        for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
+          if (rewritten[i] != null) {
+            to.set(UPLOAD_URL_HEADERS[i], SecretScrub.scrub(rewritten[i], lease.key()));
+          }
+        }
       }
       if (upstreamStatus >= 200 && upstreamStatus < 300
           && (ex.route.equals("upload") || ex.route.equals("files"))) {
         ex.tap = new ByteArrayOutputStream();
       }
+      return true;
     }
 
     /**
-     * Points a resumable-upload URL back at this proxy, without the key it may carry, and pins
-     * the upload to this attempt's key.
+     * The upstream sent an upload URL the proxy cannot rewrite: end this attempt (its outcome is
+     * already reported) and answer 502, so that the URL, and the key it may carry, stay here.
+     */
+    private void unusableUploadUrl(ByteBuf rest) {
+      phase = Phase.DONE;
+      if (rest != null) rest.release();
+      forget();
+      attempt.abort(new java.util.concurrent.CancellationException("unusable upload URL"));
+      log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("keyId", lease.key().id())
+          .log("upstream sent an upload URL that cannot be rewritten; answering 502");
+      ex.problem(502, "bad-upload-url", "Unusable upload URL",
+          "Gemini answered with a resumable-upload URL the proxy cannot point back at itself", -1);
+    }
+
+    /**
+     * Points a resumable-upload URL back at this proxy, without the key or any other credential
+     * parameter it may carry, and pins the upload to this attempt's key; {@code null} when the URL
+     * is not an absolute http(s) URL with a path.
      */
     private String rewriteUploadUrl(String url) {
       java.net.URI u;
       try {
-        u = java.net.URI.create(url.trim());
-      } catch (IllegalArgumentException e) {
-        return url;
+        u = new java.net.URI(url.trim());
+      } catch (java.net.URISyntaxException e) {
+        return null;
+      }
+      if (u.isOpaque() || u.getRawPath() == null || !u.getRawPath().startsWith("/")
+          || u.getScheme() == null || !(u.getScheme().equalsIgnoreCase("http")
+              || u.getScheme().equalsIgnoreCase("https"))) {
+        return null;
       }
       String uploadId = queryParam(u.getRawQuery(), "upload_id");
       if (uploadId != null) pins.pinUpload(uploadId, lease.key().id());
       String query = forwardedQuery(u.getRawQuery());
-      return clientBase(ex.clientToProxyRequest, ex.s.identity)
-          + (u.getRawPath() == null ? "" : u.getRawPath())
+      return clientBase(ex.clientToProxyRequest, ex.s.identity) + u.getRawPath()
           + (query == null ? "" : "?" + query);
     }
 
@@ -1151,7 +1216,10 @@ final class GeminiProxy {
         last = ex.reserved == null;
       }
       if (last) {
-        commitHeaders();
+        if (!commitHeaders()) {
+          unusableUploadUrl(rest);
+          return;
+        }
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
@@ -1168,7 +1236,7 @@ final class GeminiProxy {
         return;
       }
       Kept keep = new Kept(upstreamStatus, new DefaultHttpHeaders().set(head.headers()), peeked,
-          complete);
+          complete, lease.key());
       if (!complete) {
         phase = Phase.DISCARDED;
         rest.release();
