@@ -831,13 +831,17 @@ final class GeminiProxy {
       copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
       // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
       for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
-      // Only part of a longer body was kept: its length is no longer the upstream's.
-      if (!k.complete()) proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+      byte[] body = SecretScrub.scrub(k.body(), k.key());
+      // Only part of a longer body was kept, or the key was taken out of it: its length is no
+      // longer the upstream's.
+      if (!k.complete() || body != k.body()) {
+        proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+      }
       if (k.status() == 429 && poolRetryAfter >= 0) {
         proxyToClientResponse.headers().set("Retry-After",
             Long.toString(poolRetryAfter));
       }
-      proxyToClientResponse.end(Unpooled.wrappedBuffer(k.body()), this::finish);
+      proxyToClientResponse.end(Unpooled.wrappedBuffer(body), this::finish);
     }
 
     /** Answers the last transport failure: 504 for a timeout, else 502. */
@@ -1225,12 +1229,15 @@ final class GeminiProxy {
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
               .log("returning upstream {} to the client", upstreamStatus);
         }
+        // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'").
+        byte[] sent = SecretScrub.scrub(peeked, lease.key());
+        if (sent != peeked) ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
         if (complete) {
           phase = Phase.DONE;
-          ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(peeked), ex::finish);
+          ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(sent), ex::finish);
         } else {
           phase = Phase.STREAMING;
-          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(peeked));
+          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
           onContent(rest, false);
         }
         return;

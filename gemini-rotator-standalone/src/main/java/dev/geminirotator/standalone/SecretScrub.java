@@ -3,7 +3,8 @@ package dev.geminirotator.standalone;
 import dev.geminirotator.api.ApiKey;
 
 /**
- * Takes a pool key out of upstream→proxy header values before they go proxy→client: every
+ * Takes a pool key out of upstream→proxy header values, and out of the error bodies the proxy
+ * buffers to classify, before they go proxy→client: every
  * occurrence of the secret, written plainly or with any of its characters percent-encoded
  * ({@code %41Iza…}), becomes the key's id (or {@code redacted} when the id is not URL-safe).
  *
@@ -69,6 +70,19 @@ final class SecretScrub {
     }
     if (sb == null) return value;
     return sb.append(value, copied, n).toString();
+  }
+
+  /**
+   * A buffered (error) body with every occurrence of {@code key}'s secret replaced; the same array
+   * when there is none. Bytes are read as ISO-8859-1, so everything but the secret stays byte for
+   * byte.
+   */
+  static byte[] scrub(byte[] body, ApiKey key) {
+    if (body.length < key.secret().length()) return body;
+    String text = new String(body, java.nio.charset.StandardCharsets.ISO_8859_1);
+    CharSequence scrubbed = scrub(text, key);
+    return scrubbed == text ? body
+        : scrubbed.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
   }
 
   /**

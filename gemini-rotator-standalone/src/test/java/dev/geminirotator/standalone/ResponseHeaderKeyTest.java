@@ -15,9 +15,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * No pool key reaches a client in a response header: whatever header the upstream puts the key
- * in, plainly or percent-encoded, the client sees the key's id instead; an upload URL the proxy
- * cannot point back at itself is never passed on.
+ * No pool key reaches a client in a response header or an error body: wherever the upstream puts
+ * the key, plainly or percent-encoded, the client sees the key's id instead; an upload URL the
+ * proxy cannot point back at itself is never passed on.
  */
 class ResponseHeaderKeyTest {
 
@@ -125,6 +125,47 @@ class ResponseHeaderKeyTest {
     assertThat(response.body()).contains("bad-upload-url");
     assertNoPoolKey(response);
     assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);
+  }
+
+  /** Answers {@code status} with {@code fixture}, its example key replaced by the key it got. */
+  private Dispatcher namingTheKeyInTheBody(int status, String body) {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String key = request.getHeaders().get("x-goog-api-key");
+        return new MockResponse.Builder().code(status)
+            .addHeader("Content-Type", "application/json")
+            .body(body.replace("AIzaSyD-EXAMPLE-ONLY-000000000000000", key)).build();
+      }
+    };
+  }
+
+  @Test
+  void poolKeyNamedInARejectionBodyReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    // Both keys are suspended; the last rejection goes back to the client.
+    h.upstream.setDispatcher(namingTheKeyInTheBody(403,
+        Fixtures.geminiError("403-consumer-suspended")));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+    assertThat(response.statusCode()).isEqualTo(403);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
+        .containsPattern("Consumer 'api_key:k[12]' has been suspended")
+        .contains("CONSUMER_SUSPENDED");
+    assertNoPoolKey(response);
+  }
+
+  @Test
+  void poolKeyEchoedInAClientErrorBodyIsScrubbed() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(namingTheKeyInTheBody(400, "{\"error\": {\"code\": 400, "
+        + "\"message\": \"Invalid value at 'key' (AIzaSyD-EXAMPLE-ONLY-000000000000000)\", "
+        + "\"status\": \"INVALID_ARGUMENT\"}}"));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(h.upstream.getRequestCount()).as("a client error is not retried").isEqualTo(1);
+    assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
+        .containsPattern("Invalid value at 'key' \\(k[12]\\)");
   }
 
   @Test
