@@ -1,5 +1,7 @@
 package dev.geminirotator.okhttp;
 
+import dev.geminirotator.core.exchange.ClientCredentials;
+import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -24,21 +26,31 @@ final class Credentials {
   }
 
   /**
-   * The request without any credential: no {@code x-goog-api-key}, no {@code Authorization}, no
-   * {@code key} query parameter. Returns the same instance when there was none.
+   * The request without any credential or quota attribution core's {@link ClientCredentials}
+   * names: no {@code x-goog-api-key}, {@code Authorization}, {@code Cookie},
+   * {@code X-Goog-User-Project} or {@code X-Goog-Quota-User} header, and no {@code key},
+   * {@code access_token}, {@code oauth_token}, {@code quotaUser}, {@code userProject} (...) query
+   * parameter in any spelling ({@code $key}, {@code %61ccess_token}, {@code KEY}). An OAuth
+   * credential next to a pool key makes Gemini answer 401 for the request. Returns the same
+   * instance when there was none.
    */
   static Request strip(Request request) {
-    boolean header = request.header(API_KEY_HEADER) != null;
-    boolean auth = request.header(AUTHORIZATION) != null;
-    boolean query = hasKeyParameter(request.url());
-    if (!header && !auth && !query) {
-      return request;
+    Headers headers = request.headers();
+    Request.Builder b = null;
+    for (int i = 0, n = headers.size(); i < n; i++) {
+      String name = headers.name(i);
+      if (ClientCredentials.isCredentialHeader(name)) {
+        if (b == null) b = request.newBuilder();
+        b.removeHeader(name);
+      }
     }
-    Request.Builder b = request.newBuilder();
-    if (header) b.removeHeader(API_KEY_HEADER);
-    if (auth) b.removeHeader(AUTHORIZATION);
-    if (query) b.url(request.url().newBuilder().removeAllQueryParameters(KEY_PARAMETER).build());
-    return b.build();
+    String query = request.url().encodedQuery();
+    String kept = ClientCredentials.stripQuery(query);
+    if (query != null && !query.equals(kept)) {
+      if (b == null) b = request.newBuilder();
+      b.url(request.url().newBuilder().encodedQuery(kept).build());
+    }
+    return b == null ? request : b.build();
   }
 
   /**
@@ -86,11 +98,5 @@ final class Credentials {
     Response prior = response.priorResponse();
     if (prior != null) b.priorResponse(scrub(prior, depth + 1));
     return b.build();
-  }
-
-  private static boolean hasKeyParameter(HttpUrl url) {
-    String query = url.encodedQuery();
-    return query != null && query.contains(KEY_PARAMETER)
-        && !url.queryParameterValues(KEY_PARAMETER).isEmpty();
   }
 }

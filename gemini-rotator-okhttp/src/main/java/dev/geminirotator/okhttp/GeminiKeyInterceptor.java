@@ -46,8 +46,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>For each call it
  * <ol>
- *   <li>removes any credential the caller set ({@code x-goog-api-key}, the {@code key} query
- *       parameter, {@code Authorization}), so the caller's own key never reaches Gemini;
+ *   <li>removes any credential the caller set, so that nothing but the pool key reaches Gemini:
+ *       the {@code x-goog-api-key}, {@code Authorization} and {@code Cookie} headers, the
+ *       {@code key}, {@code access_token} and {@code oauth_token} query parameters in any
+ *       spelling ({@code $key}, {@code %61ccess_token}), and the quota and billing attribution a
+ *       caller could move off the pool key's project ({@code X-Goog-User-Project},
+ *       {@code X-Goog-Quota-User}, {@code userProject}, {@code quotaUser}). Gemini answers a key
+ *       next to an OAuth credential with 401, which never blames the key. (A {@code CookieJar}
+ *       on the client adds its cookies below this interceptor: leave it at the default,
+ *       {@code CookieJar.NO_COOKIES}, for Gemini calls);
  *   <li>leases a key for the model named in the path ({@code .../models/{model}:{method}},
  *       {@code tunedModels/{id}}, under {@code /v1beta}, {@code /v1} or any prefix; other paths
  *       lease for any model) and asks the {@link CircuitGuard} for permission;

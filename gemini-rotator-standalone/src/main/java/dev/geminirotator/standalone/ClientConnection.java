@@ -6,6 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -150,6 +151,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       plainError(400, "the request target must be a path or an absolute http(s) URL of visible ASCII characters");
       return;
     }
+    String hostProblem = hostProblem(head);
+    if (hostProblem != null) {
+      plainError(400, hostProblem);
+      return;
+    }
     boolean secure = ctx.pipeline().get(SslHandler.class) != null;
     if (peer == null) {
       peer = new ProxyRequest.Peer(ctx.channel().remoteAddress(), ctx.channel().localAddress());
@@ -239,6 +245,24 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     c.received += content.content().readableBytes();
     if (content instanceof LastHttpContent) c.arrived = true;
     c.add(content);
+  }
+
+  /**
+   * What is wrong with the request's {@code Host} fields, or {@code null}: RFC 9112 section 3.2
+   * wants 400 for an HTTP/1.1 request without one and for any request with more than one (two
+   * hosts let a front end and this proxy disagree about the target). HTTP/1.0 may omit it; an
+   * HTTP/2 stream names its authority in {@code :authority} and is not checked here.
+   */
+  private String hostProblem(HttpRequest head) {
+    if (ctx.channel() instanceof Http2StreamChannel) return null;
+    java.util.Iterator<? extends CharSequence> hosts =
+        head.headers().valueCharSequenceIterator(HttpHeaderNames.HOST);
+    if (!hosts.hasNext()) {
+      return head.protocolVersion().equals(HttpVersion.HTTP_1_0) ? null
+          : "an HTTP/1.1 request must carry a Host header";
+    }
+    hosts.next();
+    return hosts.hasNext() ? "a request must carry exactly one Host header, not several" : null;
   }
 
   /** The request line or a header could not be decoded: a problem, then close. */

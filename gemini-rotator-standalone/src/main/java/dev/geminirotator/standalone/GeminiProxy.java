@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.KeyLease;
@@ -20,6 +21,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.classify.GeminiClassifier;
+import dev.geminirotator.core.exchange.ClientCredentials;
 import io.netty.util.AsciiString;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
@@ -59,18 +61,36 @@ final class GeminiProxy {
       "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"};
 
   /**
-   * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, and ones that
-   * carry credentials. One set, so that each header costs one lookup.
+   * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, the ones that
+   * describe the client's hop to this proxy ({@code X-Forwarded-*}, {@code Forwarded}), and every
+   * client credential or quota attribution core names in {@link ClientCredentials#HEADERS}
+   * ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie}, {@code X-Goog-User-Project},
+   * {@code X-Goog-Quota-User}). One set, so that each header costs one lookup.
    */
-  private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(HOP_BY_HOP,
-      "host", "content-length", "x-goog-api-key", "authorization", "accept-encoding", "expect",
-      "x-forwarded-for", "forwarded", "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
+  private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(
+      concat(HOP_BY_HOP, ClientCredentials.HEADERS.toArray(new String[0])),
+      "host", "content-length", "accept-encoding", "expect",
+      "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded",
+      "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
       "x-http2-path", "x-http2-stream-promise-id", "x-http2-stream-dependency-id",
       "x-http2-stream-weight");
 
-  /** Response headers not passed on: hop-by-hop ones and the ones the proxy sets itself. */
+  /**
+   * Response headers not passed on: hop-by-hop ones, the ones the proxy sets itself, and the
+   * upstream's cookies (they belong to the pool key's session, not to any one client).
+   */
   private static final HeaderNames.NameSet NOT_RETURNED =
-      new HeaderNames.NameSet(HOP_BY_HOP, "date", "x-request-id");
+      new HeaderNames.NameSet(HOP_BY_HOP, "date", "x-request-id", "set-cookie", "set-cookie2");
+
+  /** Upstream→proxy headers that hold a resumable-upload URL, rewritten to point at the proxy. */
+  private static final AsciiString[] UPLOAD_URL_HEADERS = {HeaderNames.X_GOOG_UPLOAD_URL,
+      HeaderNames.X_GOOG_UPLOAD_CONTROL_URL};
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
@@ -398,19 +418,15 @@ final class GeminiProxy {
   }
 
   /**
-   * The query without any {@code key} parameter, however its name is spelled ({@code KEY},
-   * {@code %6Bey}, {@code key+}): the upstream may decode a name the proxy would not have
-   * recognised, and a client's credential must never reach it. {@code null} when nothing is left.
+   * The query as forwarded: without any credential or attribution parameter core names in
+   * {@link ClientCredentials#QUERY_PARAMETERS} ({@code key}, {@code access_token},
+   * {@code oauth_token}, {@code quotaUser}, {@code userProject}, ...), however the name is spelled
+   * ({@code KEY}, {@code %6Bey}, {@code $key}, {@code %24key}): the upstream decodes names the
+   * same way, and a client's credential must never reach it next to a pool key. {@code null} when
+   * nothing is left.
    */
-  static String queryWithoutKey(String query) {
-    if (query == null || query.isEmpty()) return null;
-    StringBuilder sb = new StringBuilder();
-    for (String part : query.split("&")) {
-      if (part.isEmpty() || isKeyParameter(part)) continue;
-      if (sb.length() > 0) sb.append('&');
-      sb.append(part);
-    }
-    return sb.length() == 0 ? null : sb.toString();
+  static String forwardedQuery(String query) {
+    return ClientCredentials.stripQuery(query);
   }
 
   /**
@@ -425,19 +441,6 @@ final class GeminiProxy {
       }
     }
     return true;
-  }
-
-  /** Whether a raw query part names the {@code key} parameter, decoded and in any case. */
-  static boolean isKeyParameter(String part) {
-    int eq = part.indexOf('=');
-    String name = eq < 0 ? part : part.substring(0, eq);
-    String decoded;
-    try {
-      decoded = URLDecoder.decode(name, StandardCharsets.UTF_8);
-    } catch (IllegalArgumentException e) {
-      decoded = name;
-    }
-    return decoded.trim().equalsIgnoreCase("key");
   }
 
   /**
@@ -488,7 +491,7 @@ final class GeminiProxy {
   }
 
   /** A response kept after a failed attempt, returned when no further attempt can be made. */
-  private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete) {
+  private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete, ApiKey key) {
   }
 
   /**
@@ -635,7 +638,7 @@ final class GeminiProxy {
       this.body = body;
       this.context = pinned;
       String path = clientToProxyRequest.path();
-      String query = queryWithoutKey(clientToProxyRequest.query());
+      String query = forwardedQuery(clientToProxyRequest.query());
       // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
       // means the same to the upstream. The same for every attempt.
       this.upstreamUri = upstreamPathPrefix + encodeIllegal(path)
@@ -765,7 +768,7 @@ final class GeminiProxy {
     }
 
     private void copyRequestHeaders(HttpHeaders from, HttpHeaders to, KeyLease lease) {
-      copyHeaders(from, to, NOT_FORWARDED);
+      copyHeaders(from, to, NOT_FORWARDED, null);
       String secret = lease.key().secret();
       if (openAi) {
         to.set(HeaderNames.AUTHORIZATION, HeaderNames.ascii("Bearer " + secret));
@@ -830,14 +833,20 @@ final class GeminiProxy {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.headers());
-      // Only part of a longer body was kept: its length is no longer the upstream's.
-      if (!k.complete()) proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
+      // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
+      for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
+      byte[] body = SecretScrub.scrub(k.body(), k.key());
+      // Only part of a longer body was kept, or the key was taken out of it: its length is no
+      // longer the upstream's.
+      if (!k.complete() || body != k.body()) {
+        proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+      }
       if (k.status() == 429 && poolRetryAfter >= 0) {
         proxyToClientResponse.headers().set("Retry-After",
             Long.toString(poolRetryAfter));
       }
-      proxyToClientResponse.end(Unpooled.wrappedBuffer(k.body()), this::finish);
+      proxyToClientResponse.end(Unpooled.wrappedBuffer(body), this::finish);
     }
 
     /** Answers the last transport failure: 504 for a timeout, else 502. */
@@ -930,17 +939,27 @@ final class GeminiProxy {
 
   /** Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones. */
   static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
-    copyHeaders(from, to, NOT_RETURNED);
+    copyHeaders(from, to, NOT_RETURNED, null);
+  }
+
+  /**
+   * Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones, with
+   * {@code key}'s secret taken out of every value (any header name; plain or percent-encoded).
+   */
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, ApiKey key) {
+    copyHeaders(from, to, NOT_RETURNED, key);
   }
 
   /**
    * Copies every header of {@code from} to {@code to} except those named in {@code dropped} or in
-   * {@code from}'s {@code Connection} header. As CharSequences: names and values go on as
-   * decoded, never turned into Strings.
+   * {@code from}'s {@code Connection} header, and with {@code scrubbed}'s secret (when not null)
+   * replaced in every value. As CharSequences: names and values go on as decoded, never turned
+   * into Strings.
    */
   private static void copyHeaders(HttpHeaders from, HttpHeaders to,
-      HeaderNames.NameSet dropped) {
+      HeaderNames.NameSet dropped, ApiKey scrubbed) {
     Set<String> connectionTokens = connectionTokens(from);
+    String secret = scrubbed == null ? null : scrubbed.secret();
     for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
         from.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> f = it.next();
@@ -949,7 +968,12 @@ final class GeminiProxy {
           || !connectionTokens.isEmpty() && connectionTokens.contains(name.toString())) {
         continue;
       }
-      to.add(name, f.getValue());
+      CharSequence value = f.getValue();
+      // Only a value at least as long as the secret can hold it: most are shorter.
+      if (secret != null && value.length() >= secret.length()) {
+        value = SecretScrub.scrub(value, scrubbed);
+      }
+      to.add(name, value);
     }
   }
 
@@ -1027,7 +1051,10 @@ final class GeminiProxy {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
-      commitHeaders();
+      if (!commitHeaders()) {
+        unusableUploadUrl(null);
+        return;
+      }
       phase = Phase.STREAMING;
     }
 
@@ -1043,37 +1070,77 @@ final class GeminiProxy {
       return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
     }
 
-    private void commitHeaders() {
+    /**
+     * Sets the proxy→client status and headers from this attempt's response, every value scrubbed
+     * of the pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
+     * pointed back at the proxy: such a URL is never passed on (fail closed), and the caller
+     * answers 502 instead.
+     */
+    private boolean commitHeaders() {
+      HttpHeaders from = head.headers();
+      String[] rewritten = null;
+      for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
+        String url = from.get(UPLOAD_URL_HEADERS[i]);
+        if (url == null) continue;
+        String local = rewriteUploadUrl(url);
+        if (local == null) return false;
+        if (rewritten == null) rewritten = new String[UPLOAD_URL_HEADERS.length];
+        rewritten[i] = local;
+      }
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
-      copyResponseHeaders(head.headers(), ex.proxyToClientResponse.headers());
-      String uploadUrl = head.headers().get(HeaderNames.X_GOOG_UPLOAD_URL);
-      if (uploadUrl != null) {
-        ex.proxyToClientResponse.headers().set(HeaderNames.X_GOOG_UPLOAD_URL,
-            rewriteUploadUrl(uploadUrl));
+      HttpHeaders to = ex.proxyToClientResponse.headers();
+      copyResponseHeaders(from, to, lease.key());
+      if (rewritten != null) {
+        for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
+          if (rewritten[i] != null) {
+            to.set(UPLOAD_URL_HEADERS[i], SecretScrub.scrub(rewritten[i], lease.key()));
+          }
+        }
       }
       if (upstreamStatus >= 200 && upstreamStatus < 300
           && (ex.route.equals("upload") || ex.route.equals("files"))) {
         ex.tap = new ByteArrayOutputStream();
       }
+      return true;
     }
 
     /**
-     * Points a resumable-upload URL back at this proxy, without the key it may carry, and pins
-     * the upload to this attempt's key.
+     * The upstream sent an upload URL the proxy cannot rewrite: end this attempt (its outcome is
+     * already reported) and answer 502, so that the URL, and the key it may carry, stay here.
+     */
+    private void unusableUploadUrl(ByteBuf rest) {
+      phase = Phase.DONE;
+      if (rest != null) rest.release();
+      forget();
+      attempt.abort(new java.util.concurrent.CancellationException("unusable upload URL"));
+      log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("keyId", lease.key().id())
+          .log("upstream sent an upload URL that cannot be rewritten; answering 502");
+      ex.problem(502, "bad-upload-url", "Unusable upload URL",
+          "Gemini answered with a resumable-upload URL the proxy cannot point back at itself", -1);
+    }
+
+    /**
+     * Points a resumable-upload URL back at this proxy, without the key or any other credential
+     * parameter it may carry, and pins the upload to this attempt's key; {@code null} when the URL
+     * is not an absolute http(s) URL with a path.
      */
     private String rewriteUploadUrl(String url) {
       java.net.URI u;
       try {
-        u = java.net.URI.create(url.trim());
-      } catch (IllegalArgumentException e) {
-        return url;
+        u = new java.net.URI(url.trim());
+      } catch (java.net.URISyntaxException e) {
+        return null;
+      }
+      if (u.isOpaque() || u.getRawPath() == null || !u.getRawPath().startsWith("/")
+          || u.getScheme() == null || !(u.getScheme().equalsIgnoreCase("http")
+              || u.getScheme().equalsIgnoreCase("https"))) {
+        return null;
       }
       String uploadId = queryParam(u.getRawQuery(), "upload_id");
       if (uploadId != null) pins.pinUpload(uploadId, lease.key().id());
-      String query = queryWithoutKey(u.getRawQuery());
-      return clientBase(ex.clientToProxyRequest, ex.s.identity)
-          + (u.getRawPath() == null ? "" : u.getRawPath())
+      String query = forwardedQuery(u.getRawQuery());
+      return clientBase(ex.clientToProxyRequest, ex.s.identity) + u.getRawPath()
           + (query == null ? "" : "?" + query);
     }
 
@@ -1159,24 +1226,30 @@ final class GeminiProxy {
         last = ex.reserved == null;
       }
       if (last) {
-        commitHeaders();
+        if (!commitHeaders()) {
+          unusableUploadUrl(rest);
+          return;
+        }
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
               .log("returning upstream {} to the client", upstreamStatus);
         }
+        // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'").
+        byte[] sent = SecretScrub.scrub(peeked, lease.key());
+        if (sent != peeked) ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
         if (complete) {
           phase = Phase.DONE;
-          ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(peeked), ex::finish);
+          ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(sent), ex::finish);
         } else {
           phase = Phase.STREAMING;
-          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(peeked));
+          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
           onContent(rest, false);
         }
         return;
       }
       Kept keep = new Kept(upstreamStatus, new DefaultHttpHeaders().set(head.headers()), peeked,
-          complete);
+          complete, lease.key());
       if (!complete) {
         phase = Phase.DISCARDED;
         rest.release();

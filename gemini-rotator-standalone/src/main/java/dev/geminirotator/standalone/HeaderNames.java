@@ -23,6 +23,8 @@ final class HeaderNames {
   static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
   static final AsciiString X_FORWARDED_HOST = AsciiString.cached("X-Forwarded-Host");
   static final AsciiString X_GOOG_UPLOAD_URL = AsciiString.cached("X-Goog-Upload-URL");
+  static final AsciiString X_GOOG_UPLOAD_CONTROL_URL =
+      AsciiString.cached("X-Goog-Upload-Control-URL");
   static final AsciiString X_CONTENT_TYPE_OPTIONS = AsciiString.cached("X-Content-Type-Options");
   static final AsciiString X_FRAME_OPTIONS = AsciiString.cached("X-Frame-Options");
   static final AsciiString REFERRER_POLICY = AsciiString.cached("Referrer-Policy");

@@ -51,12 +51,15 @@ import javax.net.ssl.SSLHandshakeException;
  *       scope is {@link QuotaScope#PER_DAY} when any {@code google.rpc.QuotaFailure} violation (or
  *       an {@code ErrorInfo}'s {@code quota_limit}) names a per-day limit, {@link
  *       QuotaScope#PER_MINUTE} when one names a per-minute limit, else {@link QuotaScope#UNKNOWN}.
- *   <li>400, 401 and 403 are key rejections when the credential is at fault: a
+ *   <li>400, 401 and 403 are key rejections only when the answer says the key itself is bad: a
  *       {@code google.rpc.ErrorInfo} reason such as {@code API_KEY_INVALID},
- *       {@code CONSUMER_SUSPENDED} or {@code SERVICE_DISABLED}; any 401; or a 400/403 whose message
- *       <em>starts</em> the way Gemini's key, consumer and project denials start. Otherwise they
- *       are client errors: a 403 without key-level evidence (e.g. a file owned by another
- *       project) never blames the key.
+ *       {@code API_KEY_EXPIRED}, {@code CONSUMER_SUSPENDED} or {@code SERVICE_DISABLED}; or a
+ *       400/403 whose message <em>starts</em> the way Gemini's key, consumer and project denials
+ *       start. Otherwise they are client errors, returned as they are: a bare 401 (Google answers
+ *       one when a client puts an OAuth credential next to the key, or calls a method that takes
+ *       no API key), a 403 without key-level evidence (a file owned by another project), and
+ *       the key-restriction reasons that depend on the caller's own headers ({@code Referer},
+ *       {@code X-Android-Package}, {@code X-Ios-Bundle-Identifier}) never blame the key.
  *   <li>Other 4xx (404, 413, ...) are client errors, returned as is; their body is not read.
  *   <li>408 (Gemini gave up waiting for the request: transient, and retryable by HTTP's own
  *       rules) and every 5xx are upstream errors, with Gemini's {@code error.status}
@@ -99,13 +102,15 @@ public final class GeminiClassifier {
 
   /**
    * {@code ErrorInfo} reasons (google.api.ErrorReason) that blame the credential or the project
-   * behind it. OAuth-only reasons ({@code ACCESS_TOKEN_*}) and request-context reasons
-   * ({@code LOCATION_*}, {@code SECURITY_POLICY_VIOLATED}, {@code USER_PROJECT_DENIED}) are left
-   * out on purpose.
+   * behind it, whatever the caller sent. Left out on purpose: OAuth-only reasons
+   * ({@code ACCESS_TOKEN_*}, {@code CREDENTIALS_MISSING}), request-context reasons
+   * ({@code LOCATION_*}, {@code SECURITY_POLICY_VIOLATED}, {@code USER_PROJECT_DENIED}), and the
+   * key restrictions a caller's own headers decide ({@code API_KEY_HTTP_REFERRER_BLOCKED},
+   * {@code API_KEY_ANDROID_APP_BLOCKED}, {@code API_KEY_IOS_APP_BLOCKED}): a client must not be
+   * able to get a key marked invalid.
    */
   private static final Map<String, String> KEY_REASONS = tokens("API_KEY_INVALID",
-      "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
-      "API_KEY_IP_ADDRESS_BLOCKED", "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
+      "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
       "CONSUMER_SUSPENDED", "CONSUMER_INVALID", "SERVICE_DISABLED", "BILLING_DISABLED");
 
   /** How a 400 about the key starts when it carries no ErrorInfo. */
@@ -115,7 +120,7 @@ public final class GeminiClassifier {
   /** How a 403 about the key, its consumer or its project starts. */
   private static final Pattern KEY_403_MESSAGE = Pattern.compile("\\s*(?:Permission denied: )?(?:"
       + "Consumer '"
-      + "|API key"
+      + "|API key\\b" // not "API keys are not supported by this API": a method's, not the key's
       + "|Your API key"
       + "|Your project has been denied access"
       + "|Generative Language API has not been used in project"
@@ -252,12 +257,10 @@ public final class GeminiClassifier {
     if (reason != null) {
       return Outcome.keyRejected(status, reason);
     }
-    if (status == 401) {
-      String code = error == null ? null : known(STATUS_CODES, text(error.get("status")));
-      return Outcome.keyRejected(401, code != null ? code : "UNAUTHENTICATED");
-    }
     String message = error == null ? null : text(error.get("message"));
-    if (message == null) {
+    if (message == null || status == 401) {
+      // A bare 401 is what a client gets for an OAuth credential next to the key, or for a
+      // method that takes no API key: the client's doing, never proof the key is bad.
       return Outcome.clientError(status);
     }
     if (status == 400) {

@@ -115,6 +115,11 @@ class GeminiClassifierTest {
     }
 
     @Test
+    void oauthCredentialNextToTheKeyIsNotTheKeysFault() {
+      assertThat(fixture(401, "401-oauth-next-to-key")).isEqualTo(Outcome.clientError(401));
+    }
+
+    @Test
     void fileOfAnotherProjectIsNotTheKeysFault() {
       assertThat(fixture(403, "403-file-permission")).isEqualTo(Outcome.clientError(403));
     }
@@ -151,6 +156,7 @@ class GeminiClassifierTest {
         Arguments.of(400, "400-api-key-invalid"),
         Arguments.of(400, "400-api-key-expired"),
         Arguments.of(400, "400-invalid-argument"),
+        Arguments.of(401, "401-oauth-next-to-key"),
         Arguments.of(400, "400-failed-precondition-location"),
         Arguments.of(403, "403-consumer-suspended"),
         Arguments.of(403, "403-service-disabled"),
@@ -363,32 +369,57 @@ class GeminiClassifierTest {
   @Nested
   class Credentials {
 
+    /** What Google answers a request that carries an API key and an OAuth credential. */
+    private static final String OAUTH_NEXT_TO_KEY = """
+        {"error": {"code": 401, "message": "Request had invalid authentication credentials. \
+        Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+          "status": "UNAUTHENTICATED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+             "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED", "domain": "googleapis.com"}]}}""";
+
     @Test
-    void unauthenticatedIsAKeyRejection() {
+    void oauthCredentialNextToTheKeyDoesNotBlameTheKey() {
+      assertThat(classifier.classify(401, NO_HEADERS, OAUTH_NEXT_TO_KEY))
+          .isEqualTo(Outcome.clientError(401));
+    }
+
+    @Test
+    void methodThatTakesNoApiKeyDoesNotBlameTheKey() {
       String body = """
           {"error": {"code": 401, "message": "API keys are not supported by this API.",
                      "status": "UNAUTHENTICATED"}}""";
-      assertThat(classifier.classify(401, NO_HEADERS, body))
-          .isEqualTo(Outcome.keyRejected(401, "UNAUTHENTICATED"));
+      assertThat(classifier.classify(401, NO_HEADERS, body)).isEqualTo(Outcome.clientError(401));
+      assertThat(classifier.classify(403, NO_HEADERS, body.replace("401", "403")))
+          .isEqualTo(Outcome.clientError(403));
     }
 
     @Test
-    void unauthenticatedWithoutABodyIsStillAKeyRejection() {
-      assertThat(classifier.classify(401, NO_HEADERS, null))
-          .isEqualTo(Outcome.keyRejected(401, "UNAUTHENTICATED"));
+    void bareUnauthenticatedDoesNotBlameTheKey() {
+      assertThat(classifier.classify(401, NO_HEADERS, null)).isEqualTo(Outcome.clientError(401));
+      assertThat(classifier.classify(401, NO_HEADERS,
+          "{\"error\": {\"code\": 401, \"status\": \"Key AIzaSyD-SECRET is bad\"}}"))
+          .isEqualTo(Outcome.clientError(401));
     }
 
     @Test
-    void unauthenticatedWithAnUnknownStatusUsesTheFixedReason() {
-      String body = "{\"error\": {\"code\": 401, \"status\": \"Key AIzaSyD-SECRET is bad\"}}";
-      assertThat(classifier.classify(401, NO_HEADERS, body))
-          .isEqualTo(Outcome.keyRejected(401, "UNAUTHENTICATED"));
+    void unauthenticatedThatNamesTheKeyInvalidIsAKeyRejection() {
+      assertThat(classifier.classify(401, NO_HEADERS,
+          errorInfo(401, "UNAUTHENTICATED", "API_KEY_INVALID")))
+          .isEqualTo(Outcome.keyRejected(401, "API_KEY_INVALID"));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
-        "API_KEY_IP_ADDRESS_BLOCKED", "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
-        "BILLING_DISABLED", "CONSUMER_INVALID", "API_KEY_INVALID", "API_KEY_EXPIRED"})
+    @ValueSource(strings = {"API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_ANDROID_APP_BLOCKED",
+        "API_KEY_IOS_APP_BLOCKED"})
+    void keyRestrictionTheCallersHeadersDecideDoesNotBlameTheKey(String reason) {
+      assertThat(classifier.classify(403, NO_HEADERS, errorInfo(403, "PERMISSION_DENIED", reason)))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
+        "BILLING_DISABLED", "CONSUMER_SUSPENDED", "SERVICE_DISABLED", "CONSUMER_INVALID",
+        "API_KEY_INVALID", "API_KEY_EXPIRED"})
     void forbiddenWithAKeyLevelReasonIsAKeyRejection(String reason) {
       assertThat(classifier.classify(403, NO_HEADERS, errorInfo(403, "PERMISSION_DENIED", reason)))
           .isEqualTo(Outcome.keyRejected(403, reason));

@@ -1,0 +1,182 @@
+package dev.geminirotator.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.geminirotator.testsupport.Fixtures;
+import java.net.URLDecoder;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
+import mockwebserver3.RecordedRequest;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * No pool key reaches a client in a response header or an error body: wherever the upstream puts
+ * the key, plainly or percent-encoded, the client sees the key's id instead; an upload URL the
+ * proxy cannot point back at itself is never passed on.
+ */
+class ResponseHeaderKeyTest {
+
+  private static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
+
+  private Harness h;
+
+  @AfterEach
+  void stop() {
+    if (h != null) h.close();
+  }
+
+  /** Every character as a %XX escape. */
+  private static String encodeAll(String text) {
+    StringBuilder sb = new StringBuilder();
+    for (byte b : text.getBytes(StandardCharsets.UTF_8)) sb.append(String.format("%%%02X", b));
+    return sb.toString();
+  }
+
+  /** Echoes the key each request carried into several response headers, as it is told. */
+  private Dispatcher echoingKey(int status, String body) {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String key = request.getHeaders().get("x-goog-api-key");
+        String half = key.substring(0, 10) + encodeAll(key.substring(10, 20)).toLowerCase()
+            + key.substring(20);
+        return new MockResponse.Builder().code(status)
+            .addHeader("Content-Type", "application/json")
+            .addHeader("Location", h.baseUrl() + "/v1beta/files/abc?key=" + key + "&alt=json")
+            .addHeader("X-Goog-Upload-Control-URL", h.baseUrl()
+                + "/upload/v1beta/files?upload_id=UP-9&key=" + encodeAll(key))
+            .addHeader("X-Debug-Echo", "sent with " + half + " at the end " + key)
+            .addHeader("Link", "<" + h.baseUrl() + "/x?key=" + key + ">; rel=next")
+            .body(body).build();
+      }
+    };
+  }
+
+  private static void assertNoPoolKey(HttpResponse<String> response) {
+    for (Map.Entry<String, List<String>> e : response.headers().map().entrySet()) {
+      for (String value : e.getValue()) {
+        String decoded = URLDecoder.decode(value.replace("+", "%2B"), StandardCharsets.UTF_8);
+        for (String secret : new String[] {Harness.KEY_1, Harness.KEY_2}) {
+          assertThat(value).as(e.getKey()).doesNotContain(secret);
+          assertThat(decoded).as(e.getKey() + " decoded").doesNotContain(secret);
+        }
+      }
+    }
+  }
+
+  @Test
+  void poolKeyInAnyResponseHeaderReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(echoingKey(200, Fixtures.geminiResponse("generate-content.json")));
+    for (int i = 0; i < 4; i++) {
+      HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+      assertThat(response.statusCode()).isEqualTo(200);
+      assertNoPoolKey(response);
+      String location = response.headers().firstValue("Location").orElseThrow();
+      assertThat(location).matches(".*/v1beta/files/abc\\?key=k[12]&alt=json");
+      assertThat(response.headers().firstValue("X-Debug-Echo").orElseThrow())
+          .matches("sent with k[12] at the end k[12]");
+      assertThat(response.headers().firstValue("X-Goog-Upload-Control-URL").orElseThrow())
+          .as("pointed back at the proxy, without the key")
+          .isEqualTo(h.proxy.uri() + "/upload/v1beta/files?upload_id=UP-9");
+    }
+  }
+
+  @Test
+  void poolKeyInTheHeadersOfAKeptFailureIsScrubbedToo() throws Exception {
+    h = new Harness("");
+    // Both keys answer 429: the last 429 goes back to the client, headers and all.
+    h.upstream.setDispatcher(echoingKey(429, Fixtures.geminiError("429-per-minute")));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+    assertThat(response.statusCode()).isEqualTo(429);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertNoPoolKey(response);
+    assertThat(response.headers().firstValue("Location").orElseThrow()).contains("key=k");
+  }
+
+  @Test
+  void uploadUrlThatCannotBeRewrittenIsNeverPassedOn() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String key = request.getHeaders().get("x-goog-api-key");
+        return new MockResponse.Builder().code(200)
+            .addHeader("X-Goog-Upload-Status", "active")
+            .addHeader("X-Goog-Upload-URL", h.baseUrl()
+                + "/upload/v1beta/files?upload_id=UP 1|{bad}&key=" + key)
+            .body("").build();
+      }
+    });
+    HttpResponse<String> response = h.send(h.request("/upload/v1beta/files")
+        .header("x-goog-api-key", Harness.TOKEN)
+        .header("X-Goog-Upload-Protocol", "resumable")
+        .header("X-Goog-Upload-Command", "start")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build());
+    assertThat(response.statusCode()).isEqualTo(502);
+    assertThat(response.headers().firstValue("X-Goog-Upload-URL")).isEmpty();
+    assertThat(response.headers().firstValue("Content-Type"))
+        .hasValue("application/problem+json");
+    assertThat(response.body()).contains("bad-upload-url");
+    assertNoPoolKey(response);
+    assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);
+  }
+
+  /** Answers {@code status} with {@code fixture}, its example key replaced by the key it got. */
+  private Dispatcher namingTheKeyInTheBody(int status, String body) {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String key = request.getHeaders().get("x-goog-api-key");
+        return new MockResponse.Builder().code(status)
+            .addHeader("Content-Type", "application/json")
+            .body(body.replace("AIzaSyD-EXAMPLE-ONLY-000000000000000", key)).build();
+      }
+    };
+  }
+
+  @Test
+  void poolKeyNamedInARejectionBodyReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    // Both keys are suspended; the last rejection goes back to the client.
+    h.upstream.setDispatcher(namingTheKeyInTheBody(403,
+        Fixtures.geminiError("403-consumer-suspended")));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+    assertThat(response.statusCode()).isEqualTo(403);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
+        .containsPattern("Consumer 'api_key:k[12]' has been suspended")
+        .contains("CONSUMER_SUSPENDED");
+    assertNoPoolKey(response);
+  }
+
+  @Test
+  void poolKeyEchoedInAClientErrorBodyIsScrubbed() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(namingTheKeyInTheBody(400, "{\"error\": {\"code\": 400, "
+        + "\"message\": \"Invalid value at 'key' (AIzaSyD-EXAMPLE-ONLY-000000000000000)\", "
+        + "\"status\": \"INVALID_ARGUMENT\"}}"));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(h.upstream.getRequestCount()).as("a client error is not retried").isEqualTo(1);
+    assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
+        .containsPattern("Invalid value at 'key' \\(k[12]\\)");
+  }
+
+  @Test
+  void scrubbingFindsTheSecretInEveryFormAndLeavesOtherValuesAlone() {
+    String secret = "AIzaSecret-0123456789";
+    assertThat(SecretScrub.scrub("x=" + secret, secret, "k1")).isEqualTo("x=k1");
+    assertThat(SecretScrub.scrub("x=" + encodeAll(secret) + "&y=" + secret, secret, "k1"))
+        .isEqualTo("x=k1&y=k1");
+    assertThat(SecretScrub.scrub("AIzaSecret-012345678%39!", secret, "k1")).isEqualTo("k1!");
+    String other = "application/json; charset=UTF-8, AIzaSecret-012345678";
+    assertThat(SecretScrub.scrub(other, secret, "k1")).isSameAs(other);
+    assertThat(SecretScrub.scrub("short", secret, "k1")).isEqualTo("short");
+  }
+}
