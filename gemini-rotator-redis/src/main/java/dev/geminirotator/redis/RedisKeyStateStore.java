@@ -51,8 +51,12 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p>The request path never waits on Redis. {@link #apply} records the change locally, hands it to
  * this store's listeners and queues it; one writer thread drains the queue in pipelines, each change
- * one Lua script that compares, writes and publishes atomically (a status carries a version, its
- * timestamp first, and an older one never overwrites a newer one; a cooldown only moves later).
+ * one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
+ * Redis keeps (its {@code TIME}, kept rising), never by the instances' clocks: a status, or the
+ * clear of a cooldown, carries the generation of the state it was based on, and Redis refuses it
+ * when another instance wrote that state since (compare-and-set); a cooldown only moves later. So
+ * a reset queued during an outage and replayed afterwards never undoes what other instances wrote
+ * meanwhile; its writer is handed the state that stands.
  * State transitions are published on {@code {prefix}changes} and reach other instances within
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
@@ -94,7 +98,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final WriteQueue queue;
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
-  private final AtomicLong sequence = new AtomicLong();
   private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
 
   private final Thread writer;
@@ -258,16 +261,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
           change.getClass().getSimpleName());
       return;
     }
-    String version = change instanceof StateChange.KeyStatus s ? version(s.at()) : null;
-    Write write = Write.of(change, version);
+    Write write = Write.of(change);
     synchronized (mirror) {
-      if (!mirror.record(change, version, clock.millis(),
-          write instanceof Write.Cooldown c ? c.slot() : null)) {
-        // A newer status is known already (another instance's clock is ahead): that one stands.
-        StateChange.KeyStatus s = (StateChange.KeyStatus) change;
-        deliver(mirror.status(s.keyId()).status());
-        return;
+      // what this change replaces, as this instance knows it now: Redis refuses it if another
+      // instance wrote the same state after that (a reset replayed after an outage, say)
+      if (write instanceof Write.Status s) {
+        write = new Write.Status(s.status(), mirror.known(s.slot()));
+      } else if (write instanceof Write.Cooldown c && c.clearFirst()) {
+        write = c.withBase(mirror.known(c.slot()));
       }
+      mirror.record(change, clock.millis(), write instanceof Write.Cooldown c ? c.slot() : null);
       if (!(change instanceof StateChange.Health)) deliver(change);
     }
     if (queue.offer(write) && dropWarned.compareAndSet(false, true)) {
@@ -465,23 +468,26 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Delivery
 
-  private String version(Instant at) {
-    return String.format("%015d-%s-%012d", at.toEpochMilli(), instanceId,
-        sequence.incrementAndGet());
-  }
-
-  /** Hands a status from Redis to the listeners unless one as new is known. */
-  private void deliverStatus(StateChange.KeyStatus status, String version) {
-    synchronized (mirror) {
-      if (mirror.record(status, version, clock.millis())) deliver(status);
-    }
-  }
-
   /** Hands a change Redis numbered to the listeners unless a newer one of its slot is known. */
   private void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
-      mirror.record(change, null, clock.millis());
+      mirror.record(change, clock.millis());
+      deliver(change);
+    }
+  }
+
+  /**
+   * Hands listeners what Redis kept instead of a write of this instance that it refused, unless
+   * something newer of its slot is known: this instance applied its own change locally, so even a
+   * state it had seen before must be handed over again.
+   */
+  private void deliverStanding(StateChange change, long generation) {
+    synchronized (mirror) {
+      String slot = Write.slotOf(change);
+      if (generation < mirror.known(slot)) return;
+      mirror.advance(slot, generation);
+      mirror.record(change, clock.millis());
       deliver(change);
     }
   }
@@ -489,7 +495,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** Hands a change read by a load to the listeners. */
   private void deliverLoaded(StateChange change) {
     synchronized (mirror) {
-      mirror.record(change, null, clock.millis());
+      mirror.record(change, clock.millis());
       deliver(change);
     }
   }
@@ -691,11 +697,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Status s) {
       StateChange.KeyStatus st = s.status();
       return p.evalsha(shas.get(Scripts.STATUS),
-          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed()),
+          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed(),
+              layout.generation()),
           List.of(st.keyId(), st.state().name(),
               st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
               st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
-              s.version(), instanceId, layout.channel(), Codec.status(instanceId, st, s.version()),
+              Long.toString(s.base()), instanceId, layout.channel(), Codec.status(instanceId, st),
               Long.toString(HEALTHY_STATUS_TTL_MILLIS)));
     }
     if (w instanceof Write.Cooldown c) {
@@ -706,7 +713,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
               member, layout.channel(),
               c.clearFirst() ? Codec.cooldown(instanceId, c.project(), c.model(), 0, true) : "",
               c.until() > 0 ? Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false)
-                  : ""));
+                  : "", instanceId, Long.toString(c.base())));
     }
     if (w instanceof Write.Added a) {
       return p.evalsha(shas.get(Scripts.ADDED),
@@ -732,22 +739,30 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * What Redis answered to a write. A newer status or a later cooldown found there is handed to
-   * listeners. A change Redis took is handed to listeners again unless something newer arrived
-   * meanwhile: a message from another instance may have been delivered after this instance
-   * applied its change locally although Redis ordered it first.
+   * What Redis answered to a write. A status another instance wrote since the one this write was
+   * based on, or a cooldown that ends later or outlived a skipped clear, is handed to listeners:
+   * it stands. A status Redis took only advances what this instance knows (its listeners have it,
+   * and a newer local one may be queued). Any other change Redis took is handed to listeners again
+   * unless something newer arrived meanwhile: a message from another instance may have been
+   * delivered after this instance applied its change locally although Redis ordered it first.
    */
   private void answered(Write w, Object result) {
     if (!(result instanceof List<?> list) || list.isEmpty()) return;
     if (w instanceof Write.Status s) {
+      if (list.size() == 1) {
+        synchronized (mirror) {
+          mirror.advance(s.slot(), parseLong(str(list.get(0))));
+        }
+        return;
+      }
       if (list.size() != 5) return;
       StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
           str(list.get(1)), str(list.get(2)), str(list.get(3)));
-      if (newer != null) deliverStatus(newer, str(list.get(4)));
+      if (newer != null) deliverStanding(newer, parseLong(str(list.get(4))));
       return;
     }
     if (w instanceof Write.Cooldown c && list.size() == 2) {
-      deliverOrdered(new StateChange.Cooldown(c.project(), c.model(),
+      deliverStanding(new StateChange.Cooldown(c.project(), c.model(),
           Instant.ofEpochMilli(parseLong(str(list.get(0)))), false), parseLong(str(list.get(1))));
       return;
     }
@@ -756,7 +771,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (!mirror.advance(w.slot(), generation)) return;
       long now = clock.millis();
       for (StateChange change : changesOf(w)) {
-        mirror.record(change, null, now);
+        mirror.record(change, now);
         deliver(change);
       }
     }
@@ -817,8 +832,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  private record Loaded(StoreSnapshot snapshot, Map<String, String> versions,
-      List<StateChange.Cooldown> cleared) {
+  private record Loaded(StoreSnapshot snapshot, List<StateChange.Cooldown> cleared) {
   }
 
   /**
@@ -881,25 +895,27 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
     });
     Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
-    Map<String, String> versions = new HashMap<>();
+    Map<String, Map<String, String>> statusFields = new HashMap<>();
     List<String> stale = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
       Map<String, String> f = statusHashes.get(i);
       StateChange.KeyStatus status = f.isEmpty() ? null
           : status(ids.get(i), f.get("state"), f.get("until"), f.get("reason"), f.get("at"));
-      if (status == null || f.get("v") == null) {
+      if (status == null) {
         stale.add(ids.get(i));
       } else {
         statuses.put(status.keyId(), status);
-        versions.put(status.keyId(), f.get("v"));
+        statusFields.put(status.keyId(), f);
       }
     }
     if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
     Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
+    Map<String, Map<String, String>> cooldownFields = new HashMap<>();
     for (Map<String, String> f : cooldownHashes) {
       if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
       String slot = f.get("project") + '\u0000' + f.get("model");
+      cooldownFields.put(slot, f);
       if ("1".equals(f.get("cleared"))) {
         cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
             Instant.EPOCH, true));
@@ -928,17 +944,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
           until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
     }
 
-    // What this instance has not written yet is newer than what Redis holds.
+    // What this instance has not written yet is newer than what Redis holds, unless Redis will
+    // refuse it: another instance wrote that state after the one the write was based on.
     for (Write w : queue.pendingAndInFlight()) {
       if (w instanceof Write.Status s) {
-        String known = versions.get(s.status().keyId());
-        if (known == null || known.compareTo(s.version()) < 0) {
+        Map<String, String> f = statusFields.get(s.status().keyId());
+        if (f == null || otherGeneration(f) <= s.base()) {
           statuses.put(s.status().keyId(), s.status());
-          versions.put(s.status().keyId(), s.version());
+          statusFields.remove(s.status().keyId());
         }
       } else if (w instanceof Write.Cooldown c) {
         String slot = c.project() + '\u0000' + c.model();
-        if (c.clearFirst()) {
+        Map<String, String> f = cooldownFields.get(slot);
+        if (c.clearFirst() && (f == null || otherGeneration(f) <= c.base())) {
           cooldowns.remove(slot);
           cleared.put(slot, new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
         }
@@ -959,34 +977,53 @@ public final class RedisKeyStateStore implements KeyStateStore {
         added.remove(r.keyId());
         removed.add(r.keyId());
         statuses.remove(r.keyId());
-        versions.remove(r.keyId());
+        statusFields.remove(r.keyId());
         health.remove(r.keyId());
       } else if (w instanceof Write.Breaker b) {
         breakers.put(b.breaker().name(), b.breaker());
       }
     }
-    // A status this instance knows to be newer (already delivered) wins over an older stored one.
+    // A status this instance received after the load read it (a newer generation) wins over the
+    // stored one; otherwise what was read is the newest this instance knows of the key.
     synchronized (mirror) {
       for (Map.Entry<String, StateChange.KeyStatus> e : new ArrayList<>(statuses.entrySet())) {
-        Mirror.VersionedStatus known = mirror.status(e.getKey());
-        String version = versions.get(e.getKey());
-        if (known != null && known.version().compareTo(version) > 0) {
-          statuses.put(e.getKey(), known.status());
-          versions.put(e.getKey(), known.version());
+        Map<String, String> f = statusFields.get(e.getKey());
+        if (f == null) {
+          mirror.record(e.getValue(), now); // a local write still on its way
+          continue;
+        }
+        String slot = Write.Status.slotOf(e.getKey());
+        long stored = parseLong(f.getOrDefault("gen", "0"));
+        StateChange.KeyStatus known = mirror.status(e.getKey());
+        if (known != null && mirror.seenSinceLoad(slot) > stored) {
+          statuses.put(e.getKey(), known);
         } else {
-          mirror.record(e.getValue(), version, now);
+          mirror.record(e.getValue(), now);
+          mirror.advance(slot, stored);
         }
       }
-      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), null, now));
-      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), null, now));
-      cooldowns.values().forEach(c -> mirror.record(c, null, now));
-      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), null, now));
-      breakers.values().forEach(b -> mirror.record(b, null, now));
+      cooldownFields.forEach((slot, f) -> mirror.advance(
+          Write.Cooldown.slotOf(f.get("project"), f.get("model")),
+          parseLong(f.getOrDefault("gen", "0"))));
+      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), now));
+      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), now));
+      cooldowns.values().forEach(c -> mirror.record(c, now));
+      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), now));
+      breakers.values().forEach(b -> mirror.record(b, now));
       mirror.raiseFloor(generation);
     }
     StoreSnapshot snapshot = new StoreSnapshot(List.copyOf(added.values()), removed, statuses,
         List.copyOf(cooldowns.values()), health, breakers);
-    return new Loaded(snapshot, versions, List.copyOf(cleared.values()));
+    return new Loaded(snapshot, List.copyOf(cleared.values()));
+  }
+
+  /**
+   * The newest generation another instance than this one wrote to a stored hash: the same rule as
+   * the scripts' {@code other()} (see {@link Scripts}).
+   */
+  private long otherGeneration(Map<String, String> f) {
+    return instanceId.equals(f.get("origin")) ? parseLong(f.getOrDefault("other", "0"))
+        : parseLong(f.getOrDefault("gen", "0"));
   }
 
   private StateChange.KeyStatus status(String keyId, String state, String until, String reason,
@@ -1034,8 +1071,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     synchronized (mirror) {
       // statuses were recorded by loadAll; hand them over as they stand now
       s.statuses().keySet().forEach(id -> {
-        Mirror.VersionedStatus known = mirror.status(id);
-        if (known != null) deliver(known.status());
+        StateChange.KeyStatus known = mirror.status(id);
+        if (known != null) deliver(known);
       });
     }
     loaded.cleared.forEach(this::deliverLoaded);
@@ -1134,10 +1171,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void received(String text) {
     Codec.Message m = Codec.parse(text);
     if (m.origin().equals(instanceId)) return;
-    if (m.change() instanceof StateChange.KeyStatus s) {
-      deliverStatus(s, m.version());
-      return;
-    }
     if (m.addedId() == null) {
       deliverOrdered(m.change(), m.generation());
       return;
