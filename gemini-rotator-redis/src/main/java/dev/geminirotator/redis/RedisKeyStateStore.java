@@ -107,6 +107,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private volatile boolean resyncRequested;
   private volatile boolean closing;
   private volatile boolean started;
+  /** Whether Redis ever answered this store in plain text: a later drop is then no TLS mismatch. */
+  private volatile boolean answeredPlain;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger reported = new AtomicInteger(UNKNOWN);
   private final AtomicBoolean dropWarned = new AtomicBoolean();
@@ -190,6 +192,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void start() {
     try {
       client.ping();
+      answeredPlain = true;
       loadScripts();
       client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
       writerUp = true;
@@ -550,6 +553,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private boolean recover() {
     try {
       client.ping();
+      answeredPlain = true;
       loadScripts();
       checkDataLoss();
     } catch (RuntimeException e) {
@@ -1139,6 +1143,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       pongAt = System.currentTimeMillis();
       pingSentAt = 0;
       subscriberUp = true;
+      answeredPlain = true;
       if (started) {
         // anything published while this instance was not subscribed was missed: reload
         resyncRequested = true;
@@ -1212,13 +1217,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Why Redis cannot be reached, without the password, with a hint when TLS looks mismatched: a
-   * plain connection reset by a TLS port, or a TLS handshake that a plain port never answers.
+   * Why Redis cannot be reached, without the password, with a hint only when TLS looks
+   * mismatched: a plain connection answered with a TLS record, or reset on a port that never
+   * answered this store in plain text; or a TLS handshake that a plain port never answers. A plain
+   * connection dropped by a server that answered before (a restart, a network cut) gets no hint.
    */
   private String failure(Throwable cause) {
     String message = redact(rootMessage(cause));
-    if (!options.tls() && message != null && (message.contains("Connection reset")
-        || message.contains("end of stream"))) {
+    if (!options.tls() && message != null && (Tls.isTlsAnswerToPlainText(cause)
+        || (!answeredPlain && (message.contains("Connection reset")
+            || message.contains("end of stream"))))) {
       return message + "; if the server expects TLS on this port, use a rediss:// URI";
     }
     if (options.tls() && Tls.failedInHandshake(cause)) {
