@@ -32,7 +32,8 @@ import java.time.format.DateTimeFormatter;
  * {prefix}generation               string the generation of the last change (Redis's TIME in
  *                                  microseconds, kept rising): what orders changes, never the
  *                                  writers' clocks
- * {prefix}meta                     hash   layout version; its absence means Redis lost its data
+ * {prefix}meta                     hash   layout (version; its absence means Redis lost its
+ *                                  data), key-id-salt (the salt of ids derived from secrets)
  * {prefix}changes                  pub/sub channel of state transitions
  * {prefix}heartbeat:{instance}     pub/sub channel an instance publishes to itself every 5 s,
  *                                  to know its subscription is alive (no key is stored)
@@ -42,6 +43,8 @@ import java.time.format.DateTimeFormatter;
 final class KeyLayout {
 
   static final String LAYOUT_VERSION = "1";
+  /** The field of the meta hash that holds the salt of derived key ids. */
+  static final String KEY_ID_SALT = "key-id-salt";
   private static final DateTimeFormatter SECONDS =
       DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter MILLIS =

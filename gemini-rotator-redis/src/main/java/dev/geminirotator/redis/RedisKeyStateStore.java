@@ -107,6 +107,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private volatile boolean resyncRequested;
   private volatile boolean closing;
   private volatile boolean started;
+  /** The salt of derived key ids, shared in Redis; null when Redis was unreachable at start. */
+  private volatile String keyIdSalt;
   /** Whether Redis ever answered this store in plain text: a later drop is then no TLS mismatch. */
   private volatile boolean answeredPlain;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -195,6 +197,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
       answeredPlain = true;
       loadScripts();
       client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
+      client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
+      keyIdSalt = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
       writerUp = true;
     } catch (RuntimeException e) {
       if (isAuthFailure(e)) {
@@ -217,6 +221,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       writerUp = false;
       updateAvailability(e);
+      log.warn("Redis store {} is unreachable at start: ids derived from key secrets use this"
+          + " process's own salt and will differ from other instances' until it restarts with"
+          + " Redis up; give keys explicit ids, or the same key-id-salt everywhere, to avoid it",
+          description);
     }
     subscriber.start();
     if (writerUp) {
@@ -388,6 +396,17 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       return null;
     }
+  }
+
+  /**
+   * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
+   * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store
+   * writes its own back if Redis comes back without its data. {@code null} when Redis was
+   * unreachable when this store opened.
+   */
+  @Override
+  public String keyIdSalt() {
+    return keyIdSalt;
   }
 
   @Override
@@ -572,6 +591,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
    */
   private void checkDataLoss() {
     if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+      String salt = keyIdSalt;
+      if (salt != null) client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, salt);
       rewriteEverything();
     }
   }
