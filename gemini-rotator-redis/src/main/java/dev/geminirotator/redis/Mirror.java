@@ -101,6 +101,11 @@ final class Mirror {
     }
   }
 
+  /** The cooldown known for a slot ({@link Write.Cooldown#slotOf}), or null. */
+  StateChange.Cooldown cooldown(String slot) {
+    return cooldowns.get(slot);
+  }
+
   StateChange.KeyStatus status(String keyId) {
     return statuses.get(keyId);
   }

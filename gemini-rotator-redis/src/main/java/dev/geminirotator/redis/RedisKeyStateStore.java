@@ -273,6 +273,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       return;
     }
     Write write = Write.of(change);
+    boolean dropped;
     synchronized (mirror) {
       // what this change replaces, as this instance knows it now: Redis refuses it if another
       // instance wrote the same state after that (a reset replayed after an outage, say)
@@ -283,8 +284,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       mirror.record(change, clock.millis(), write instanceof Write.Cooldown c ? c.slot() : null);
       if (!(change instanceof StateChange.Health)) deliver(change);
+      // queued in the order listeners saw the changes: of two threads applying to one key, the
+      // one whose change was delivered last must be the one written last
+      dropped = queue.offer(write);
     }
-    if (queue.offer(write) && dropWarned.compareAndSet(false, true)) {
+    if (dropped && dropWarned.compareAndSet(false, true)) {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }
@@ -511,6 +515,38 @@ public final class RedisKeyStateStore implements KeyStateStore {
       mirror.advance(slot, generation);
       mirror.record(change, clock.millis());
       deliver(change);
+    }
+  }
+
+  /**
+   * Makes what listeners hold of a cooldown exactly what Redis held at {@code generation}
+   * ({@code until} 0: none), unless something newer of it is known. An answer to this instance's
+   * own write may come before the messages of changes Redis ordered earlier (another instance's
+   * clear, say), which are then skipped as old: moving a cooldown later is not enough, so a
+   * cooldown this instance holds that ends later than the stored one is cleared first.
+   */
+  private void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
+    synchronized (mirror) {
+      // the very generation known already (say, this instance's own set) still gets delivered:
+      // this instance may have cleared the cooldown locally since (a clear Redis skipped)
+      if (generation < mirror.known(c.slot())) return;
+      mirror.advance(c.slot(), generation);
+      long now = clock.millis();
+      StateChange.Cooldown held = mirror.cooldown(c.slot());
+      long heldUntil = held == null ? 0 : held.until().toEpochMilli();
+      if (heldUntil > until) {
+        StateChange.Cooldown clear =
+            new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
+        mirror.record(clear, now, c.slot());
+        deliver(clear);
+        heldUntil = 0;
+      }
+      if (until > heldUntil && until > now) {
+        StateChange.Cooldown set =
+            new StateChange.Cooldown(c.project(), c.model(), Instant.ofEpochMilli(until), false);
+        mirror.record(set, now, c.slot());
+        deliver(set);
+      }
     }
   }
 
@@ -786,9 +822,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (newer != null) deliverStanding(newer, parseLong(str(list.get(4))));
       return;
     }
-    if (w instanceof Write.Cooldown c && list.size() == 2) {
-      deliverStanding(new StateChange.Cooldown(c.project(), c.model(),
-          Instant.ofEpochMilli(parseLong(str(list.get(0)))), false), parseLong(str(list.get(1))));
+    if (w instanceof Write.Cooldown c) {
+      // Redis's cooldown at that generation: the one that stands, or this write's outcome
+      long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
+      deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
       return;
     }
     long generation = parseLong(str(list.get(0)));
