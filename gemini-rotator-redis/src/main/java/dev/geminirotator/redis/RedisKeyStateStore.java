@@ -1064,9 +1064,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
           mirror.advance(slot, stored);
         }
       }
-      cooldownFields.forEach((slot, f) -> mirror.advance(
-          Write.Cooldown.slotOf(f.get("project"), f.get("model")),
-          parseLong(f.getOrDefault("gen", "0"))));
       added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), now));
       removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), now));
       cooldowns.values().forEach(c -> mirror.record(c, now));
