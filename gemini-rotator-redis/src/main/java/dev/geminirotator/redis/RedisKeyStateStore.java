@@ -504,21 +504,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Hands listeners what Redis kept instead of a write of this instance that it refused, unless
-   * something newer of its slot is known: this instance applied its own change locally, so even a
-   * state it had seen before must be handed over again.
-   */
-  private void deliverStanding(StateChange change, long generation) {
-    synchronized (mirror) {
-      String slot = Write.slotOf(change);
-      if (generation < mirror.known(slot)) return;
-      mirror.advance(slot, generation);
-      mirror.record(change, clock.millis());
-      deliver(change);
-    }
-  }
-
-  /**
    * Makes what listeners hold of a cooldown exactly what Redis held at {@code generation}
    * ({@code until} 0: none), unless something newer of it is known. An answer to this instance's
    * own write may come before the messages of changes Redis ordered earlier (another instance's
@@ -819,7 +804,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (list.size() != 5) return;
       StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
           str(list.get(1)), str(list.get(2)), str(list.get(3)));
-      if (newer != null) deliverStanding(newer, parseLong(str(list.get(4))));
+      // the status that stands, unless this instance knows it (or newer) already: then it learnt
+      // it after applying the refused change, so its listeners have it (or newer) since
+      if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
       return;
     }
     if (w instanceof Write.Cooldown c) {
