@@ -1,8 +1,9 @@
 package dev.geminirotator.api;
 
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -13,8 +14,13 @@ import java.util.regex.Pattern;
  * One Gemini API key in a pool: a stable {@link #id()}, the {@link #secret()}, a selection weight,
  * free-form labels and optional request quotas.
  *
- * <p>The id never contains the secret. When none is given it is derived from a SHA-256 of the
- * secret ({@code key-1a2b3c4d5e6f}), so it is stable across restarts and instances. The label
+ * <p>The id never contains the secret. When none is given it is derived from the secret with an
+ * HMAC-SHA-256 under a salt ({@code key-1a2b3c4d5e6f}), so that an id shown in metrics or logs
+ * confirms nothing about a guessed key. The salt is this process's own random one unless one is
+ * given ({@link Builder#idSalt}, {@link #withIdSalt}): a rotator derives ids under the salt its
+ * store shares ({@code KeyStateStore.keyIdSalt()}), so instances on one Redis agree on them and
+ * they stay stable as long as the store keeps its state. An explicit {@link Builder#id id} is
+ * used as given. The label
  * {@value #PROJECT_LABEL} names the Google Cloud project the key belongs to: Gemini quotas are per
  * project and model, so keys of one project share rate-limit cooldowns. A key without the label is
  * its own project.
@@ -34,6 +40,8 @@ public final class ApiKey {
   private static final Pattern ID_PATTERN = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
 
   private final String id;
+  /** The salt a derived id was made with, or null for an explicit id. Never shown. */
+  private final String idSalt;
   private final String secret;
   private final int weight;
   private final Map<String, String> labels;
@@ -42,7 +50,9 @@ public final class ApiKey {
 
   private ApiKey(Builder builder) {
     this.secret = builder.secret;
-    this.id = builder.id != null ? builder.id : deriveId(builder.secret);
+    this.idSalt = builder.id != null ? null
+        : builder.idSalt != null ? builder.idSalt : ProcessSalt.VALUE;
+    this.id = builder.id != null ? builder.id : deriveId(idSalt, builder.secret);
     this.weight = builder.weight;
     this.labels = Map.copyOf(builder.labels);
     this.requestsPerMinute = builder.requestsPerMinute;
@@ -64,9 +74,11 @@ public final class ApiKey {
     return new Builder(secret);
   }
 
-  /** Returns a builder preloaded with this key's fields. */
+  /** Returns a builder preloaded with this key's fields (a derived id is derived alike). */
   public Builder toBuilder() {
-    Builder b = new Builder(secret).id(id).weight(weight).labels(labels);
+    Builder b = new Builder(secret).weight(weight).labels(labels);
+    if (idSalt == null) b.id(id);
+    else b.idSalt(idSalt);
     if (requestsPerMinute > 0) b.requestsPerMinute(requestsPerMinute);
     if (requestsPerDay > 0) b.requestsPerDay(requestsPerDay);
     return b;
@@ -75,6 +87,31 @@ public final class ApiKey {
   /** The stable, non-secret identifier used in logs, metrics, events and admin output. */
   public String id() {
     return id;
+  }
+
+  /** Whether the id was derived from the secret rather than given. */
+  public boolean hasDerivedId() {
+    return idSalt != null;
+  }
+
+  /**
+   * This key with its id derived under {@code salt}, when it was derived at all: a key with an
+   * explicit id is returned as it is. Rotators call it with the salt their store shares, so that
+   * every instance derives the same id for one secret.
+   *
+   * @throws IllegalArgumentException when the salt is blank
+   */
+  public ApiKey withIdSalt(String salt) {
+    checkSalt(salt);
+    if (idSalt == null || idSalt.equals(salt)) return this;
+    return toBuilder().idSalt(salt).build();
+  }
+
+  /** A new random salt for derived ids: 32 bytes from {@link SecureRandom}, in hex. */
+  public static String newIdSalt() {
+    byte[] salt = new byte[32];
+    new SecureRandom().nextBytes(salt);
+    return HexFormat.of().formatHex(salt);
   }
 
   /** The credential itself. Send it to Gemini; never log it. */
@@ -150,25 +187,40 @@ public final class ApiKey {
     return sb.append('}').toString();
   }
 
-  static String deriveId(String secret) {
+  /**
+   * {@code key-} and the first 48 bits of HMAC-SHA-256(salt, secret) in hex: without the salt, the
+   * id tells nothing about the secret, and cannot confirm a guess.
+   */
+  static String deriveId(String salt, String secret) {
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256")
-          .digest(secret.getBytes(StandardCharsets.UTF_8));
-      StringBuilder sb = new StringBuilder("key-");
-      for (int i = 0; i < 6; i++) { // 48 bits: collisions stay unlikely in pools of millions
-        sb.append(Character.forDigit((digest[i] >> 4) & 0xF, 16))
-            .append(Character.forDigit(digest[i] & 0xF, 16));
-      }
-      return sb.toString();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(salt.getBytes(StandardCharsets.UTF_8),
+          "HmacSHA256"));
+      byte[] digest = mac.doFinal(secret.getBytes(StandardCharsets.UTF_8));
+      // 48 bits: collisions stay unlikely in pools of millions
+      return "key-" + HexFormat.of().formatHex(digest, 0, 6);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is missing from this JDK", e);
     }
+  }
+
+  private static void checkSalt(String salt) {
+    Objects.requireNonNull(salt, "idSalt");
+    if (salt.isBlank()) {
+      throw new IllegalArgumentException("idSalt must not be blank");
+    }
+  }
+
+  /** This process's random salt, made on first use. */
+  private static final class ProcessSalt {
+    static final String VALUE = newIdSalt();
   }
 
   /** Builds an {@link ApiKey}; each setter checks its argument. Not thread-safe. */
   public static final class Builder {
     private final String secret;
     private String id;
+    private String idSalt;
     private int weight = DEFAULT_WEIGHT;
     private final Map<String, String> labels = new LinkedHashMap<>();
     private int requestsPerMinute;
@@ -200,6 +252,17 @@ public final class ApiKey {
         throw new IllegalArgumentException("id must not be the secret itself");
       }
       this.id = id;
+      return this;
+    }
+
+    /**
+     * Sets the salt a derived id is made with (when no {@link #id} is set); without it, this
+     * process's own random salt. Instances that share a store must use the same one, which a
+     * rotator sees to ({@link ApiKey#withIdSalt}).
+     */
+    public Builder idSalt(String salt) {
+      checkSalt(salt);
+      this.idSalt = salt;
       return this;
     }
 

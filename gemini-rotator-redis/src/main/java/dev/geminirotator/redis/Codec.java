@@ -31,29 +31,27 @@ final class Codec {
   }
 
   /**
-   * What a channel message says. {@code addedId} is set (and change null) for "added"; statuses
-   * carry their {@code version}, the other changes the {@code generation} Redis gave them.
+   * What a channel message says. {@code addedId} is set (and change null) for "added"; every
+   * message carries the {@code generation} Redis gave its change, which orders it.
    */
-  record Message(String origin, StateChange change, String version, long generation,
-      String addedId) {
+  record Message(String origin, StateChange change, long generation, String addedId) {
   }
 
   static String ownPrefix(String origin) {
     return "{\"o\":\"" + origin + "\"";
   }
 
-  static String status(String origin, StateChange.KeyStatus s, String version) {
+  // Messages are left open, ending in ,"g": ; the script appends the generation and }.
+
+  static String status(String origin, StateChange.KeyStatus s) {
     StringBuilder sb = head(origin, STATUS);
     string(sb, "key", s.keyId());
     string(sb, "state", s.state().name());
     if (s.until() != null) number(sb, "until", s.until().toEpochMilli());
     if (s.reason() != null) string(sb, "reason", s.reason());
     number(sb, "at", s.at().toEpochMilli());
-    string(sb, "v", version);
-    return sb.append('}').toString();
+    return open(sb);
   }
-
-  // The messages below are left open, ending in ,"g": ; the script appends the generation and }.
 
   static String cooldown(String origin, String project, String model, long until,
       boolean cleared) {
@@ -144,23 +142,23 @@ final class Codec {
             KeyState.valueOf(text(n, "state")), instant(n, "until"),
             n.hasNonNull("reason") ? n.get("reason").asText() : null,
             Instant.ofEpochMilli(n.path("at").asLong()));
-        return new Message(origin, s, text(n, "v"), 0, null);
+        return new Message(origin, s, gen, null);
       }
       case COOLDOWN -> {
         boolean cleared = n.path("cleared").asBoolean();
         Instant until = cleared ? Instant.EPOCH : Instant.ofEpochMilli(n.path("until").asLong());
         return new Message(origin, new StateChange.Cooldown(text(n, "project"), text(n, "model"),
-            until, cleared), null, gen, null);
+            until, cleared), gen, null);
       }
       case ADDED -> {
-        return new Message(origin, null, null, gen, text(n, "key"));
+        return new Message(origin, null, gen, text(n, "key"));
       }
       case REMOVED -> {
-        return new Message(origin, new StateChange.KeyRemoved(text(n, "key")), null, gen, null);
+        return new Message(origin, new StateChange.KeyRemoved(text(n, "key")), gen, null);
       }
       case BREAKER -> {
         return new Message(origin, new StateChange.Breaker(text(n, "name"), text(n, "state"),
-            instant(n, "until")), null, gen, null);
+            instant(n, "until")), gen, null);
       }
       default -> throw new IllegalArgumentException("unknown message type " + type);
     }

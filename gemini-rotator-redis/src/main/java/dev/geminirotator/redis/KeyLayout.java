@@ -8,12 +8,15 @@ import java.time.format.DateTimeFormatter;
  * The names of the Redis keys a store uses, all under one prefix, so that
  * {@code redis-cli --scan --pattern 'gemini_rotator:*'} lists the whole state:
  * <pre>
- * {prefix}key:{id}:status          hash   state, until, reason, at, v (version), origin
+ * {prefix}key:{id}:status          hash   state, until, reason, at, gen, origin, other (see
+ *                                  Scripts: gen orders it; origin wrote it last; other is the
+ *                                  newest gen another instance wrote before that run)
  * {prefix}keys:status              set    ids that have a status hash (index for load)
  * {prefix}keys:added               hash   id -&gt; JSON of a key added at run time (with its secret)
  * {prefix}keys:removed             set    ids removed at run time
  * {prefix}health                   hash   id -&gt; health score
- * {prefix}cooldown:{project}:{model} hash project, model, until, cleared, gen; PEXPIREAT until
+ * {prefix}cooldown:{project}:{model} hash project, model, until, cleared, gen, origin, other;
+ *                                  PEXPIREAT until
  * {prefix}cooldowns                zset   "{project}:{model}" scored by until (index for load)
  * {prefix}breaker:{name}           hash   name, state, until, gen
  * {prefix}breakers                 set    breaker names (index for load)
@@ -26,8 +29,11 @@ import java.time.format.DateTimeFormatter;
  *   counter:client:{client}:1m:20261126T120000Z       a proxy client's requests this minute
  *   (quotas add blocks of permits claimed by each instance, not single requests)
  * {prefix}value:{name}             string a shared value (putValue); PX its time to live
- * {prefix}generation               string the generation of the last published change (ordering)
- * {prefix}meta                     hash   layout version; its absence means Redis lost its data
+ * {prefix}generation               string the generation of the last change (Redis's TIME in
+ *                                  microseconds, kept rising): what orders changes, never the
+ *                                  writers' clocks
+ * {prefix}meta                     hash   layout (version; its absence means Redis lost its
+ *                                  data), key-id-salt (the salt of ids derived from secrets)
  * {prefix}changes                  pub/sub channel of state transitions
  * {prefix}heartbeat:{instance}     pub/sub channel an instance publishes to itself every 5 s,
  *                                  to know its subscription is alive (no key is stored)
@@ -37,6 +43,8 @@ import java.time.format.DateTimeFormatter;
 final class KeyLayout {
 
   static final String LAYOUT_VERSION = "1";
+  /** The field of the meta hash that holds the salt of derived key ids. */
+  static final String KEY_ID_SALT = "key-id-salt";
   private static final DateTimeFormatter SECONDS =
       DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter MILLIS =

@@ -10,20 +10,19 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What this instance knows of the shared state: every change it applied, received or loaded. It
- * orders key statuses (a status older than the one known is not delivered again), and it is what
- * the store writes back when Redis comes back without its data. Bounded by the pool: one entry per
- * key, per (project, model) with a running cooldown, per breaker.
+ * What this instance knows of the shared state: every change it applied, received or loaded, and
+ * the generation (Redis's own sequence, see {@link Scripts}) of what it last saw of each piece of
+ * state. Messages older than that are not delivered again, and each write that may undo another
+ * instance's (a status, the clear of a cooldown) carries it as its base: Redis refuses the write
+ * when another instance wrote that state after it. It is also what the store writes back when
+ * Redis comes back without its data. Bounded by the pool: one entry per key, per (project, model)
+ * with a running cooldown, per breaker.
  *
  * <p>Not thread-safe by itself: callers synchronize on the instance.
  */
 final class Mirror {
 
-  /** A status and its version. */
-  record VersionedStatus(StateChange.KeyStatus status, String version) {
-  }
-
-  private final Map<String, VersionedStatus> statuses = new HashMap<>();
+  private final Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
   private final Map<String, StateChange.Cooldown> cooldowns = new HashMap<>();
   private final Map<String, ApiKey> added = new HashMap<>();
   private final Set<String> removed = new HashSet<>();
@@ -44,6 +43,21 @@ final class Mirror {
     return true;
   }
 
+  /**
+   * The newest generation of a slot this instance has seen: its own acknowledged writes, messages
+   * and loads. What a write that may undo another instance's is based on.
+   */
+  long known(String slot) {
+    Long known = generations.get(slot);
+    return known == null ? floor : Math.max(floor, known);
+  }
+
+  /** The generation of a slot seen in a message or write since the last load, or 0. */
+  long seenSinceLoad(String slot) {
+    Long known = generations.get(slot);
+    return known == null ? 0 : known;
+  }
+
   /** A load saw everything up to this generation; older messages are stale. */
   void raiseFloor(long generation) {
     if (generation <= floor) return;
@@ -51,20 +65,15 @@ final class Mirror {
     generations.values().removeIf(g -> g <= generation);
   }
 
-  /**
-   * Records a change. Returns false, recording nothing, for a status whose version is not newer
-   * than the one known.
-   */
-  boolean record(StateChange change, String version, long now) {
-    return record(change, version, now, null);
+  /** Records a change as the newest known of its state. */
+  void record(StateChange change, long now) {
+    record(change, now, null);
   }
 
-  /** As {@link #record(StateChange, String, long)}, with the cooldown's slot when known. */
-  boolean record(StateChange change, String version, long now, String cooldownSlot) {
+  /** As {@link #record(StateChange, long)}, with the cooldown's slot when known. */
+  void record(StateChange change, long now, String cooldownSlot) {
     if (change instanceof StateChange.KeyStatus s) {
-      VersionedStatus known = statuses.get(s.keyId());
-      if (known != null && known.version.compareTo(version) >= 0) return false;
-      statuses.put(s.keyId(), new VersionedStatus(s, version));
+      statuses.put(s.keyId(), s);
     } else if (change instanceof StateChange.Cooldown c) {
       String slot = cooldownSlot != null ? cooldownSlot
           : Write.Cooldown.slotOf(c.project(), c.model());
@@ -90,10 +99,14 @@ final class Mirror {
     } else if (change instanceof StateChange.Breaker b) {
       breakers.put(b.name(), b);
     }
-    return true;
   }
 
-  VersionedStatus status(String keyId) {
+  /** The cooldown known for a slot ({@link Write.Cooldown#slotOf}), or null. */
+  StateChange.Cooldown cooldown(String slot) {
+    return cooldowns.get(slot);
+  }
+
+  StateChange.KeyStatus status(String keyId) {
     return statuses.get(keyId);
   }
 
@@ -102,9 +115,10 @@ final class Mirror {
     List<Write> writes = new ArrayList<>();
     removed.forEach(id -> writes.add(new Write.Removed(id)));
     added.values().forEach(k -> writes.add(new Write.Added(k)));
-    statuses.values().forEach(s -> writes.add(new Write.Status(s.status(), s.version())));
+    statuses.values().forEach(s -> writes.add(
+        new Write.Status(s, known(Write.Status.slotOf(s.keyId())))));
     cooldowns.values().forEach(c -> {
-      if (c.until().toEpochMilli() > now) writes.add(Write.of(c, null));
+      if (c.until().toEpochMilli() > now) writes.add(Write.of(c));
     });
     health.forEach((id, score) -> writes.add(new Write.Health(id, score)));
     breakers.values().forEach(b -> writes.add(new Write.Breaker(b)));

@@ -51,8 +51,12 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  *
  * <p>The request path never waits on Redis. {@link #apply} records the change locally, hands it to
  * this store's listeners and queues it; one writer thread drains the queue in pipelines, each change
- * one Lua script that compares, writes and publishes atomically (a status carries a version, its
- * timestamp first, and an older one never overwrites a newer one; a cooldown only moves later).
+ * one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
+ * Redis keeps (its {@code TIME}, kept rising), never by the instances' clocks: a status, or the
+ * clear of a cooldown, carries the generation of the state it was based on, and Redis refuses it
+ * when another instance wrote that state since (compare-and-set); a cooldown only moves later. So
+ * a reset queued during an outage and replayed afterwards never undoes what other instances wrote
+ * meanwhile; its writer is handed the state that stands.
  * State transitions are published on {@code {prefix}changes} and reach other instances within
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
@@ -94,7 +98,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final WriteQueue queue;
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
-  private final AtomicLong sequence = new AtomicLong();
   private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
 
   private final Thread writer;
@@ -104,6 +107,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private volatile boolean resyncRequested;
   private volatile boolean closing;
   private volatile boolean started;
+  /** The salt of derived key ids, shared in Redis; null when Redis was unreachable at start. */
+  private volatile String keyIdSalt;
+  /** Whether Redis ever answered this store in plain text: a later drop is then no TLS mismatch. */
+  private volatile boolean answeredPlain;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger reported = new AtomicInteger(UNKNOWN);
   private final AtomicBoolean dropWarned = new AtomicBoolean();
@@ -187,8 +194,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void start() {
     try {
       client.ping();
+      answeredPlain = true;
       loadScripts();
       client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
+      client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
+      keyIdSalt = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
       writerUp = true;
     } catch (RuntimeException e) {
       if (isAuthFailure(e)) {
@@ -211,6 +221,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       writerUp = false;
       updateAvailability(e);
+      log.warn("Redis store {} is unreachable at start: ids derived from key secrets use this"
+          + " process's own salt and will differ from other instances' until it restarts with"
+          + " Redis up; give keys explicit ids, or the same key-id-salt everywhere, to avoid it",
+          description);
     }
     subscriber.start();
     if (writerUp) {
@@ -258,19 +272,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
           change.getClass().getSimpleName());
       return;
     }
-    String version = change instanceof StateChange.KeyStatus s ? version(s.at()) : null;
-    Write write = Write.of(change, version);
+    Write write = Write.of(change);
+    boolean dropped;
     synchronized (mirror) {
-      if (!mirror.record(change, version, clock.millis(),
-          write instanceof Write.Cooldown c ? c.slot() : null)) {
-        // A newer status is known already (another instance's clock is ahead): that one stands.
-        StateChange.KeyStatus s = (StateChange.KeyStatus) change;
-        deliver(mirror.status(s.keyId()).status());
-        return;
+      // what this change replaces, as this instance knows it now: Redis refuses it if another
+      // instance wrote the same state after that (a reset replayed after an outage, say)
+      if (write instanceof Write.Status s) {
+        write = new Write.Status(s.status(), mirror.known(s.slot()));
+      } else if (write instanceof Write.Cooldown c && c.clearFirst()) {
+        write = c.withBase(mirror.known(c.slot()));
       }
+      mirror.record(change, clock.millis(), write instanceof Write.Cooldown c ? c.slot() : null);
       if (!(change instanceof StateChange.Health)) deliver(change);
+      // queued in the order listeners saw the changes: of two threads applying to one key, the
+      // one whose change was delivered last must be the one written last
+      dropped = queue.offer(write);
     }
-    if (queue.offer(write) && dropWarned.compareAndSet(false, true)) {
+    if (dropped && dropWarned.compareAndSet(false, true)) {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }
@@ -384,6 +402,17 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
+  /**
+   * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
+   * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store
+   * writes its own back if Redis comes back without its data. {@code null} when Redis was
+   * unreachable when this store opened.
+   */
+  @Override
+  public String keyIdSalt() {
+    return keyIdSalt;
+  }
+
   @Override
   public boolean isAvailable() {
     return writerUp && subscriberUp && !closed.get();
@@ -465,31 +494,51 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Delivery
 
-  private String version(Instant at) {
-    return String.format("%015d-%s-%012d", at.toEpochMilli(), instanceId,
-        sequence.incrementAndGet());
-  }
-
-  /** Hands a status from Redis to the listeners unless one as new is known. */
-  private void deliverStatus(StateChange.KeyStatus status, String version) {
-    synchronized (mirror) {
-      if (mirror.record(status, version, clock.millis())) deliver(status);
-    }
-  }
-
   /** Hands a change Redis numbered to the listeners unless a newer one of its slot is known. */
   private void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
-      mirror.record(change, null, clock.millis());
+      mirror.record(change, clock.millis());
       deliver(change);
+    }
+  }
+
+  /**
+   * Makes what listeners hold of a cooldown exactly what Redis held at {@code generation}
+   * ({@code until} 0: none), unless something newer of it is known. An answer to this instance's
+   * own write may come before the messages of changes Redis ordered earlier (another instance's
+   * clear, say), which are then skipped as old: moving a cooldown later is not enough, so a
+   * cooldown this instance holds that ends later than the stored one is cleared first.
+   */
+  private void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
+    synchronized (mirror) {
+      // the very generation known already (say, this instance's own set) still gets delivered:
+      // this instance may have cleared the cooldown locally since (a clear Redis skipped)
+      if (generation < mirror.known(c.slot())) return;
+      mirror.advance(c.slot(), generation);
+      long now = clock.millis();
+      StateChange.Cooldown held = mirror.cooldown(c.slot());
+      long heldUntil = held == null ? 0 : held.until().toEpochMilli();
+      if (heldUntil > until) {
+        StateChange.Cooldown clear =
+            new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
+        mirror.record(clear, now, c.slot());
+        deliver(clear);
+        heldUntil = 0;
+      }
+      if (until > heldUntil && until > now) {
+        StateChange.Cooldown set =
+            new StateChange.Cooldown(c.project(), c.model(), Instant.ofEpochMilli(until), false);
+        mirror.record(set, now, c.slot());
+        deliver(set);
+      }
     }
   }
 
   /** Hands a change read by a load to the listeners. */
   private void deliverLoaded(StateChange change) {
     synchronized (mirror) {
-      mirror.record(change, null, clock.millis());
+      mirror.record(change, clock.millis());
       deliver(change);
     }
   }
@@ -544,6 +593,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private boolean recover() {
     try {
       client.ping();
+      answeredPlain = true;
       loadScripts();
       checkDataLoss();
     } catch (RuntimeException e) {
@@ -562,6 +612,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
    */
   private void checkDataLoss() {
     if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+      String salt = keyIdSalt;
+      if (salt != null) client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, salt);
       rewriteEverything();
     }
   }
@@ -691,11 +743,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Status s) {
       StateChange.KeyStatus st = s.status();
       return p.evalsha(shas.get(Scripts.STATUS),
-          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed()),
+          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed(),
+              layout.generation()),
           List.of(st.keyId(), st.state().name(),
               st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
               st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
-              s.version(), instanceId, layout.channel(), Codec.status(instanceId, st, s.version()),
+              Long.toString(s.base()), instanceId, layout.channel(), Codec.status(instanceId, st),
               Long.toString(HEALTHY_STATUS_TTL_MILLIS)));
     }
     if (w instanceof Write.Cooldown c) {
@@ -706,7 +759,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
               member, layout.channel(),
               c.clearFirst() ? Codec.cooldown(instanceId, c.project(), c.model(), 0, true) : "",
               c.until() > 0 ? Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false)
-                  : ""));
+                  : "", instanceId, Long.toString(c.base())));
     }
     if (w instanceof Write.Added a) {
       return p.evalsha(shas.get(Scripts.ADDED),
@@ -732,23 +785,34 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * What Redis answered to a write. A newer status or a later cooldown found there is handed to
-   * listeners. A change Redis took is handed to listeners again unless something newer arrived
-   * meanwhile: a message from another instance may have been delivered after this instance
-   * applied its change locally although Redis ordered it first.
+   * What Redis answered to a write. A status another instance wrote since the one this write was
+   * based on, or a cooldown that ends later or outlived a skipped clear, is handed to listeners:
+   * it stands. A status Redis took only advances what this instance knows (its listeners have it,
+   * and a newer local one may be queued). Any other change Redis took is handed to listeners again
+   * unless something newer arrived meanwhile: a message from another instance may have been
+   * delivered after this instance applied its change locally although Redis ordered it first.
    */
   private void answered(Write w, Object result) {
     if (!(result instanceof List<?> list) || list.isEmpty()) return;
     if (w instanceof Write.Status s) {
+      if (list.size() == 1) {
+        synchronized (mirror) {
+          mirror.advance(s.slot(), parseLong(str(list.get(0))));
+        }
+        return;
+      }
       if (list.size() != 5) return;
       StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
           str(list.get(1)), str(list.get(2)), str(list.get(3)));
-      if (newer != null) deliverStatus(newer, str(list.get(4)));
+      // the status that stands, unless this instance knows it (or newer) already: then it learnt
+      // it after applying the refused change, so its listeners have it (or newer) since
+      if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
       return;
     }
-    if (w instanceof Write.Cooldown c && list.size() == 2) {
-      deliverOrdered(new StateChange.Cooldown(c.project(), c.model(),
-          Instant.ofEpochMilli(parseLong(str(list.get(0)))), false), parseLong(str(list.get(1))));
+    if (w instanceof Write.Cooldown c) {
+      // Redis's cooldown at that generation: the one that stands, or this write's outcome
+      long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
+      deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
       return;
     }
     long generation = parseLong(str(list.get(0)));
@@ -756,7 +820,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (!mirror.advance(w.slot(), generation)) return;
       long now = clock.millis();
       for (StateChange change : changesOf(w)) {
-        mirror.record(change, null, now);
+        mirror.record(change, now);
         deliver(change);
       }
     }
@@ -817,8 +881,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  private record Loaded(StoreSnapshot snapshot, Map<String, String> versions,
-      List<StateChange.Cooldown> cleared) {
+  private record Loaded(StoreSnapshot snapshot, List<StateChange.Cooldown> cleared) {
   }
 
   /**
@@ -881,25 +944,27 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
     });
     Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
-    Map<String, String> versions = new HashMap<>();
+    Map<String, Map<String, String>> statusFields = new HashMap<>();
     List<String> stale = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
       Map<String, String> f = statusHashes.get(i);
       StateChange.KeyStatus status = f.isEmpty() ? null
           : status(ids.get(i), f.get("state"), f.get("until"), f.get("reason"), f.get("at"));
-      if (status == null || f.get("v") == null) {
+      if (status == null) {
         stale.add(ids.get(i));
       } else {
         statuses.put(status.keyId(), status);
-        versions.put(status.keyId(), f.get("v"));
+        statusFields.put(status.keyId(), f);
       }
     }
     if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
     Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
+    Map<String, Map<String, String>> cooldownFields = new HashMap<>();
     for (Map<String, String> f : cooldownHashes) {
       if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
       String slot = f.get("project") + '\u0000' + f.get("model");
+      cooldownFields.put(slot, f);
       if ("1".equals(f.get("cleared"))) {
         cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
             Instant.EPOCH, true));
@@ -928,17 +993,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
           until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
     }
 
-    // What this instance has not written yet is newer than what Redis holds.
+    // What this instance has not written yet is newer than what Redis holds, unless Redis will
+    // refuse it: another instance wrote that state after the one the write was based on.
     for (Write w : queue.pendingAndInFlight()) {
       if (w instanceof Write.Status s) {
-        String known = versions.get(s.status().keyId());
-        if (known == null || known.compareTo(s.version()) < 0) {
+        Map<String, String> f = statusFields.get(s.status().keyId());
+        if (f == null || otherGeneration(f) <= s.base()) {
           statuses.put(s.status().keyId(), s.status());
-          versions.put(s.status().keyId(), s.version());
+          statusFields.remove(s.status().keyId());
         }
       } else if (w instanceof Write.Cooldown c) {
         String slot = c.project() + '\u0000' + c.model();
-        if (c.clearFirst()) {
+        Map<String, String> f = cooldownFields.get(slot);
+        if (c.clearFirst() && (f == null || otherGeneration(f) <= c.base())) {
           cooldowns.remove(slot);
           cleared.put(slot, new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
         }
@@ -959,34 +1026,50 @@ public final class RedisKeyStateStore implements KeyStateStore {
         added.remove(r.keyId());
         removed.add(r.keyId());
         statuses.remove(r.keyId());
-        versions.remove(r.keyId());
+        statusFields.remove(r.keyId());
         health.remove(r.keyId());
       } else if (w instanceof Write.Breaker b) {
         breakers.put(b.breaker().name(), b.breaker());
       }
     }
-    // A status this instance knows to be newer (already delivered) wins over an older stored one.
+    // A status this instance received after the load read it (a newer generation) wins over the
+    // stored one; otherwise what was read is the newest this instance knows of the key.
     synchronized (mirror) {
       for (Map.Entry<String, StateChange.KeyStatus> e : new ArrayList<>(statuses.entrySet())) {
-        Mirror.VersionedStatus known = mirror.status(e.getKey());
-        String version = versions.get(e.getKey());
-        if (known != null && known.version().compareTo(version) > 0) {
-          statuses.put(e.getKey(), known.status());
-          versions.put(e.getKey(), known.version());
+        Map<String, String> f = statusFields.get(e.getKey());
+        if (f == null) {
+          mirror.record(e.getValue(), now); // a local write still on its way
+          continue;
+        }
+        String slot = Write.Status.slotOf(e.getKey());
+        long stored = parseLong(f.getOrDefault("gen", "0"));
+        StateChange.KeyStatus known = mirror.status(e.getKey());
+        if (known != null && mirror.seenSinceLoad(slot) > stored) {
+          statuses.put(e.getKey(), known);
         } else {
-          mirror.record(e.getValue(), version, now);
+          mirror.record(e.getValue(), now);
+          mirror.advance(slot, stored);
         }
       }
-      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), null, now));
-      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), null, now));
-      cooldowns.values().forEach(c -> mirror.record(c, null, now));
-      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), null, now));
-      breakers.values().forEach(b -> mirror.record(b, null, now));
+      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), now));
+      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), now));
+      cooldowns.values().forEach(c -> mirror.record(c, now));
+      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), now));
+      breakers.values().forEach(b -> mirror.record(b, now));
       mirror.raiseFloor(generation);
     }
     StoreSnapshot snapshot = new StoreSnapshot(List.copyOf(added.values()), removed, statuses,
         List.copyOf(cooldowns.values()), health, breakers);
-    return new Loaded(snapshot, versions, List.copyOf(cleared.values()));
+    return new Loaded(snapshot, List.copyOf(cleared.values()));
+  }
+
+  /**
+   * The newest generation another instance than this one wrote to a stored hash: the same rule as
+   * the scripts' {@code other()} (see {@link Scripts}).
+   */
+  private long otherGeneration(Map<String, String> f) {
+    return instanceId.equals(f.get("origin")) ? parseLong(f.getOrDefault("other", "0"))
+        : parseLong(f.getOrDefault("gen", "0"));
   }
 
   private StateChange.KeyStatus status(String keyId, String state, String until, String reason,
@@ -1034,8 +1117,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     synchronized (mirror) {
       // statuses were recorded by loadAll; hand them over as they stand now
       s.statuses().keySet().forEach(id -> {
-        Mirror.VersionedStatus known = mirror.status(id);
-        if (known != null) deliver(known.status());
+        StateChange.KeyStatus known = mirror.status(id);
+        if (known != null) deliver(known);
       });
     }
     loaded.cleared.forEach(this::deliverLoaded);
@@ -1102,6 +1185,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       pongAt = System.currentTimeMillis();
       pingSentAt = 0;
       subscriberUp = true;
+      answeredPlain = true;
       if (started) {
         // anything published while this instance was not subscribed was missed: reload
         resyncRequested = true;
@@ -1134,10 +1218,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void received(String text) {
     Codec.Message m = Codec.parse(text);
     if (m.origin().equals(instanceId)) return;
-    if (m.change() instanceof StateChange.KeyStatus s) {
-      deliverStatus(s, m.version());
-      return;
-    }
     if (m.addedId() == null) {
       deliverOrdered(m.change(), m.generation());
       return;
@@ -1179,13 +1259,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Why Redis cannot be reached, without the password, with a hint when TLS looks mismatched: a
-   * plain connection reset by a TLS port, or a TLS handshake that a plain port never answers.
+   * Why Redis cannot be reached, without the password, with a hint only when TLS looks
+   * mismatched: a plain connection answered with a TLS record, or reset on a port that never
+   * answered this store in plain text; or a TLS handshake that a plain port never answers. A plain
+   * connection dropped by a server that answered before (a restart, a network cut) gets no hint.
    */
   private String failure(Throwable cause) {
     String message = redact(rootMessage(cause));
-    if (!options.tls() && message != null && (message.contains("Connection reset")
-        || message.contains("end of stream"))) {
+    if (!options.tls() && message != null && (Tls.isTlsAnswerToPlainText(cause)
+        || (!answeredPlain && (message.contains("Connection reset")
+            || message.contains("end of stream"))))) {
       return message + "; if the server expects TLS on this port, use a rediss:// URI";
     }
     if (options.tls() && Tls.failedInHandshake(cause)) {

@@ -3,38 +3,14 @@ package dev.geminirotator.redis;
 /**
  * The Lua scripts that make each change one atomic step in Redis: compare, write, index and
  * publish together, so two instances racing on one key never leave it half-written, a cooldown
- * only moves later, and an older status never overwrites a newer one. Constants only.
+ * only moves later, and a change made without knowing a newer one (a status, the clear of a
+ * cooldown, replayed after an outage) never overwrites it. Changes are ordered by a sequence
+ * Redis keeps ({@link #NEXT_GEN}), never by the writers' clocks. Constants only.
  */
 final class Scripts {
 
   private Scripts() {
   }
-
-  /**
-   * A key's status, last writer wins by version ({@code at}, origin, sequence).
-   * KEYS: status hash, status index, removed set.
-   * ARGV: id, state, until, reason, at, version, origin, channel, message, healthy TTL ms.
-   * Returns 1 when written, 0 when nothing changed, or the stored
-   * [state, until, reason, at, version] when a newer status is already there.
-   */
-  static final String STATUS = """
-      if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
-      local cur = redis.call('HGET', KEYS[1], 'v')
-      if cur and cur >= ARGV[6] then
-        if cur == ARGV[6] then return 0 end
-        return redis.call('HMGET', KEYS[1], 'state', 'until', 'reason', 'at', 'v')
-      end
-      redis.call('HSET', KEYS[1], 'state', ARGV[2], 'until', ARGV[3], 'reason', ARGV[4],
-        'at', ARGV[5], 'v', ARGV[6], 'origin', ARGV[7])
-      if ARGV[2] == 'HEALTHY' and ARGV[3] == '' then
-        redis.call('PEXPIRE', KEYS[1], ARGV[10])
-      else
-        redis.call('PERSIST', KEYS[1])
-      end
-      redis.call('SADD', KEYS[2], ARGV[1])
-      redis.call('PUBLISH', ARGV[8], ARGV[9])
-      return 1
-      """;
 
   /**
    * The next generation: a number that orders every published cooldown, membership and breaker
@@ -55,43 +31,110 @@ final class Scripts {
       """;
 
   /**
+   * Who wrote a hash last, for compare-and-set across instances: {@code other(f)} is the newest
+   * generation another instance than {@code me} wrote there (its {@code gen} when someone else
+   * wrote last, else the {@code other} kept when this instance took over), and
+   * {@code owned(f, me)} the fields that record this instance as the last writer. A write based on
+   * generation {@code base} may replace what is stored only when {@code other <= base}: every
+   * write by another instance was known to its writer. Prepended after {@link #NEXT_GEN}.
+   * {@code f} is an HMGET of gen, origin, other.
+   */
+  private static final String OWNER = """
+      local function other(f, me)
+        if f[2] == me then return tonumber(f[3] or '0') end
+        return tonumber(f[1] or '0')
+      end
+      local function owned(f, me)
+        if f[2] == me then return f[3] or '0' end
+        return f[1] or '0'
+      end
+      """;
+
+  /**
+   * A key's status, by compare-and-set on generations (never on the writers' clocks): it replaces
+   * the stored one only if no other instance wrote a status for the key after the one this write
+   * was based on. A replayed write from an outage therefore never beats a newer one. Published
+   * with {@code "g":generation} appended.
+   * KEYS: status hash, status index, removed set, sequence.
+   * ARGV: id, state, until, reason, at, base generation, origin, channel, message (open),
+   * healthy TTL ms.
+   * Returns {generation} when written, 0 when nothing changed (removed key, or the same status
+   * written again by its writer), or the stored [state, until, reason, at, generation] when
+   * another instance wrote a newer one.
+   */
+  static final String STATUS = NEXT_GEN + OWNER + """
+      if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+      local f = redis.call('HMGET', KEYS[1], 'gen', 'origin', 'other', 'state', 'until', 'reason',
+        'at')
+      if f[4] then
+        if other(f, ARGV[7]) > tonumber(ARGV[6]) then
+          return {f[4], f[5] or '', f[6] or '', f[7] or '0', f[1] or '0'}
+        end
+        if f[2] == ARGV[7] and f[4] == ARGV[2] and f[5] == ARGV[3] and f[6] == ARGV[4]
+            and f[7] == ARGV[5] then
+          return 0
+        end
+      end
+      local gen = nextgen()
+      redis.call('HSET', KEYS[1], 'state', ARGV[2], 'until', ARGV[3], 'reason', ARGV[4],
+        'at', ARGV[5], 'gen', gen, 'origin', ARGV[7], 'other', owned(f, ARGV[7]))
+      redis.call('HDEL', KEYS[1], 'v')
+      if ARGV[2] == 'HEALTHY' and ARGV[3] == '' then
+        redis.call('PEXPIRE', KEYS[1], ARGV[10])
+      else
+        redis.call('PERSIST', KEYS[1])
+      end
+      redis.call('SADD', KEYS[2], ARGV[1])
+      redis.call('PUBLISH', ARGV[8], ARGV[9] .. gen .. '}')
+      return {gen}
+      """;
+
+  /**
    * A (project, model) cooldown: optionally clear it first, then move it later (never earlier).
+   * The clear is skipped when another instance set the cooldown after the generation it was based
+   * on ({@link #OWNER}): a reset queued during an outage never wipes a cooldown set meanwhile.
    * A clear keeps the hash as a tombstone ({@code cleared=1}) until the cleared cooldown would
    * have ended, so instances that missed the clear learn it when they resynchronize. Messages are
    * published with {@code "g":generation} appended.
    * KEYS: cooldown hash, cooldown index, sequence.
    * ARGV: project, model, until ms (0: none), clear first (1/0), index member, channel,
-   * clear message (open), set message (open). Ended entries leave the index when the store
-   * trims it (every few seconds, and on load).
+   * clear message (open), set message (open), origin, base generation of the clear. Ended
+   * entries leave the index when the store trims it (every few seconds, and on load).
    * Returns {generation} when something changed, 0 when nothing did, or {until, generation} of
-   * the stored cooldown when it ends later than the one asked for.
+   * the stored cooldown when it ends later than the one asked for, or when it stands because
+   * the clear was skipped.
    */
-  static final String COOLDOWN = NEXT_GEN + """
-      local f = redis.call('HMGET', KEYS[1], 'cleared', 'until')
-      local live = f[1] == '0'
+  static final String COOLDOWN = NEXT_GEN + OWNER + """
+      local f = redis.call('HMGET', KEYS[1], 'gen', 'origin', 'other', 'cleared', 'until')
+      local live = f[4] == '0'
+      local mine = owned(f, ARGV[9])
       local gen = nil
+      local kept = false
       if ARGV[4] == '1' and live then
-        gen = nextgen()
-        redis.call('HSET', KEYS[1], 'cleared', '1', 'gen', gen)
-        redis.call('PUBLISH', ARGV[6], ARGV[7] .. gen .. '}')
-        live = false
+        if other(f, ARGV[9]) > tonumber(ARGV[10]) then
+          kept = true
+        else
+          gen = nextgen()
+          redis.call('HSET', KEYS[1], 'cleared', '1', 'gen', gen, 'origin', ARGV[9],
+            'other', mine)
+          redis.call('PUBLISH', ARGV[6], ARGV[7] .. gen .. '}')
+          live = false
+        end
       end
       local target = tonumber(ARGV[3])
-      if target > 0 then
-        local cur = 0
-        if live then cur = tonumber(f[2]) end
-        if target > cur then
-          gen = nextgen()
-          redis.call('HSET', KEYS[1], 'project', ARGV[1], 'model', ARGV[2], 'until', ARGV[3],
-            'cleared', '0', 'gen', gen)
-          redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-          redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
-          redis.call('PUBLISH', ARGV[6], ARGV[8] .. gen .. '}')
-          return {gen}
-        end
-        if target < cur and gen == nil then
-          return {tostring(cur), redis.call('HGET', KEYS[1], 'gen') or '0'}
-        end
+      local cur = 0
+      if live then cur = tonumber(f[5]) end
+      if target > 0 and target > cur then
+        gen = nextgen()
+        redis.call('HSET', KEYS[1], 'project', ARGV[1], 'model', ARGV[2], 'until', ARGV[3],
+          'cleared', '0', 'gen', gen, 'origin', ARGV[9], 'other', mine)
+        redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+        redis.call('PUBLISH', ARGV[6], ARGV[8] .. gen .. '}')
+        return {gen}
+      end
+      if gen == nil and live and (kept or target < cur) then
+        return {tostring(cur), redis.call('HGET', KEYS[1], 'gen') or '0'}
       end
       if gen then return {gen} end
       return 0

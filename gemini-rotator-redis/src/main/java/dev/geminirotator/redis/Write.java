@@ -17,21 +17,33 @@ sealed interface Write {
   /** The write that leaves the state as applying {@code older} then this one would. */
   Write mergeAfter(Write older);
 
-  /** A key's status with its version. */
-  record Status(StateChange.KeyStatus status, String version) implements Write {
-    @Override
-    public String slot() {
-      return "s\u0000" + status.keyId();
+  /**
+   * A key's status, and the generation of the stored status it replaces as this instance knew it
+   * when the change was made ({@code base}): Redis refuses it if another instance wrote a status
+   * for the key after that, whatever the writers' clocks say.
+   */
+  record Status(StateChange.KeyStatus status, long base) implements Write {
+    static String slotOf(String keyId) {
+      return "s\u0000" + keyId;
     }
 
     @Override
+    public String slot() {
+      return slotOf(status.keyId());
+    }
+
+    /** The newer change was made knowing at least what the older one knew: it replaces it. */
+    @Override
     public Write mergeAfter(Write older) {
-      return older instanceof Status o && o.version.compareTo(version) > 0 ? o : this;
+      return this;
     }
   }
 
   /**
-   * A cooldown to move later, optionally after clearing the one stored. A class rather than a
+   * A cooldown to move later, optionally after clearing the one stored. A clear carries the
+   * generation of the cooldown it clears as this instance knew it when the clear was made
+   * ({@code base}): Redis skips the clear if another instance set the cooldown after that, so a
+   * reset queued during an outage never wipes a cooldown set meanwhile. A class rather than a
    * record so its slot is built once: 429s are the most frequent change.
    */
   final class Cooldown implements Write {
@@ -39,18 +51,30 @@ sealed interface Write {
     private final String model;
     private final long until;
     private final boolean clearFirst;
+    private final long base;
     private final String slot;
 
     Cooldown(String project, String model, long until, boolean clearFirst) {
-      this(project, model, until, clearFirst, slotOf(project, model));
+      this(project, model, until, clearFirst, 0, slotOf(project, model));
     }
 
-    private Cooldown(String project, String model, long until, boolean clearFirst, String slot) {
+    Cooldown(String project, String model, long until, boolean clearFirst, long base) {
+      this(project, model, until, clearFirst, base, slotOf(project, model));
+    }
+
+    private Cooldown(String project, String model, long until, boolean clearFirst, long base,
+        String slot) {
       this.project = project;
       this.model = model;
       this.until = until;
       this.clearFirst = clearFirst;
+      this.base = base;
       this.slot = slot;
+    }
+
+    /** The same write, its clear based on generation {@code base}. */
+    Cooldown withBase(long base) {
+      return new Cooldown(project, model, until, clearFirst, base, slot);
     }
 
     static String slotOf(String project, String model) {
@@ -74,6 +98,11 @@ sealed interface Write {
       return clearFirst;
     }
 
+    /** The generation the clear is based on; meaningless without {@link #clearFirst()}. */
+    long base() {
+      return base;
+    }
+
     @Override
     public String slot() {
       return slot;
@@ -83,13 +112,13 @@ sealed interface Write {
     public Write mergeAfter(Write older) {
       if (clearFirst || !(older instanceof Cooldown o)) return this;
       return o.until >= until && o.clearFirst == clearFirst ? o
-          : new Cooldown(project, model, Math.max(o.until, until), o.clearFirst, slot);
+          : new Cooldown(project, model, Math.max(o.until, until), o.clearFirst, o.base, slot);
     }
 
     @Override
     public String toString() {
       return "Cooldown[" + project + ", " + model + ", until=" + until + ", clearFirst="
-          + clearFirst + ']';
+          + clearFirst + ", base=" + base + ']';
     }
   }
 
@@ -147,12 +176,12 @@ sealed interface Write {
 
   /** The slot a change sets. */
   static String slotOf(StateChange change) {
-    return of(change, "").slot();
+    return of(change).slot();
   }
 
-  /** The write for a change; {@code version} is used for statuses only. */
-  static Write of(StateChange change, String version) {
-    if (change instanceof StateChange.KeyStatus s) return new Status(s, version);
+  /** The write for a change, based on nothing (a status or clear then needs its base). */
+  static Write of(StateChange change) {
+    if (change instanceof StateChange.KeyStatus s) return new Status(s, 0);
     if (change instanceof StateChange.Cooldown c) {
       return c.cleared() ? new Cooldown(c.project(), c.model(), 0, true)
           : new Cooldown(c.project(), c.model(), Math.max(1, c.until().toEpochMilli()), false);

@@ -120,7 +120,7 @@ class RedisStoreRoundTripTest {
     var c = redis.client();
     assertThat(c.hgetAll("gemini_rotator:key:a:status"))
         .containsEntry("state", "INVALID").containsEntry("reason", "rejected")
-        .containsEntry("at", Long.toString(now.toEpochMilli())).containsKey("v");
+        .containsEntry("at", Long.toString(now.toEpochMilli())).containsKeys("gen", "origin");
     assertThat(c.hgetAll("gemini_rotator:cooldown:proj-1:gemini-2.5-pro"))
         .containsEntry("until", Long.toString(until.toEpochMilli()))
         .containsEntry("project", "proj-1").containsEntry("model", "gemini-2.5-pro");
@@ -135,23 +135,45 @@ class RedisStoreRoundTripTest {
   }
 
   @Test
-  void anOlderStatusNeverOverwritesANewerOneAndItsWriterLearnsTheWinner() {
-    RedisKeyStateStore fast = open();
+  void aStatusWrittenWithoutKnowingANewerOneNeverOverwritesItAndItsWriterLearnsTheWinner() {
     RedisKeyStateStore slow = open();
     List<StateChange> seenBySlow = new CopyOnWriteArrayList<>();
     slow.subscribe(seenBySlow::add);
-    fast.apply(new StateChange.KeyStatus("k", KeyState.INVALID, null, "newer", now.plusMillis(50)));
-    Eventually.until("newer status stored",
-        () -> "newer".equals(redis.client().hget("gemini_rotator:key:k:status", "reason")));
-    seenBySlow.clear();
+    // another instance's status, written after everything slow has seen (no message: slow cannot
+    // have learnt it), stamped by a clock far behind slow's
+    long gen = (System.currentTimeMillis() + 3_600_000) * 1_000; // Redis's sequence an hour on
+    redis.client().hset("gemini_rotator:key:k:status", Map.of("state", "INVALID", "until", "",
+        "reason", "newer", "at", Long.toString(now.minusSeconds(3600).toEpochMilli()),
+        "gen", Long.toString(gen), "origin", "elsewhere", "other", "0"));
+    redis.client().sadd("gemini_rotator:keys:status", "k");
 
-    slow.apply(new StateChange.KeyStatus("k", KeyState.UNHEALTHY, now.plusSeconds(5), "older", now));
+    slow.apply(new StateChange.KeyStatus("k", KeyState.UNHEALTHY, now.plusSeconds(5), "older",
+        now));
 
-    assertThat(redis.client().hget("gemini_rotator:key:k:status", "reason")).isEqualTo("newer");
-    Eventually.until("slow store hands its listeners the newer status", () ->
-        !seenBySlow.isEmpty() && seenBySlow.get(seenBySlow.size() - 1)
+    Eventually.until("slow store hands its listeners the status that stands", () ->
+        seenBySlow.size() > 1 && seenBySlow.get(seenBySlow.size() - 1)
             instanceof StateChange.KeyStatus s && "newer".equals(s.reason()));
+    assertThat(redis.client().hget("gemini_rotator:key:k:status", "reason")).isEqualTo("newer");
     assertThat(slow.load().statuses().get("k").reason()).isEqualTo("newer");
+  }
+
+  @Test
+  void aStatusWrittenAfterSeeingAnotherReplacesItWhateverTheWritersClocksSay() {
+    RedisKeyStateStore ahead = open();
+    RedisKeyStateStore behind = open();
+    List<StateChange> seenByBehind = new CopyOnWriteArrayList<>();
+    behind.subscribe(seenByBehind::add);
+    ahead.apply(new StateChange.KeyStatus("k", KeyState.INVALID, null, "first",
+        now.plusSeconds(3600)));
+    Eventually.until("the other instance learns the first status", () -> seenByBehind.stream()
+        .anyMatch(c -> c instanceof StateChange.KeyStatus s && "first".equals(s.reason())));
+
+    behind.apply(new StateChange.KeyStatus("k", KeyState.HEALTHY, null, "second", now));
+
+    Eventually.until("the later change stands in Redis",
+        () -> "second".equals(redis.client().hget("gemini_rotator:key:k:status", "reason")));
+    Eventually.until("and on the instance whose clock is ahead",
+        () -> "second".equals(ahead.load().statuses().get("k").reason()));
   }
 
   @Test

@@ -207,8 +207,8 @@ final class AdminApi {
       }
     }
     ArrayNode added = Problems.JSON.createArrayNode();
-    for (ApiKey key : keys) {
-      runtimeKeys.add(key);
+    for (ApiKey requested : keys) {
+      ApiKey key = runtimeKeys.add(requested); // its id as the pool derives it
       log.atInfo().addKeyValue("keyId", key.id()).log("admin added key");
       rotator.snapshot(key.id()).ifPresent(s -> added.add(keyJson(s)));
     }

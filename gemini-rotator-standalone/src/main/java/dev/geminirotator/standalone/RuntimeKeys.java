@@ -2,11 +2,15 @@ package dev.geminirotator.standalone;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyRotator;
+import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.List;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * The one place that changes which keys are in the pool: admin adds and deletes, and
@@ -26,11 +30,14 @@ import java.util.Set;
  *       the admin API also undoes the deletion.
  * </ul>
  *
- * Thread-safe (synchronized).
+ * Keys are kept as the rotator holds them ({@link GeminiKeyRotator#poolKey}): an id derived from a
+ * secret is derived under the rotator's salt, so the ids here, in the pool and on other instances
+ * agree. Thread-safe (synchronized).
  */
 final class RuntimeKeys {
 
   private final KeyRotator rotator;
+  private final UnaryOperator<ApiKey> poolKey;
   /** Keys added through the admin API and not deleted since, by id. */
   private final Map<String, ApiKey> added = new LinkedHashMap<>();
   /** Ids the file lists but an operator deleted. */
@@ -40,14 +47,17 @@ final class RuntimeKeys {
 
   RuntimeKeys(KeyRotator rotator, Collection<ApiKey> fileKeys) {
     this.rotator = rotator;
-    this.fileKeys = byId(fileKeys);
+    this.poolKey = rotator instanceof GeminiKeyRotator g ? g::poolKey : UnaryOperator.identity();
+    this.fileKeys = byId(pooled(fileKeys));
   }
 
-  /** Adds (or replaces) a key through the admin API. */
-  synchronized void add(ApiKey key) {
+  /** Adds (or replaces) a key through the admin API; returns it as the pool holds it. */
+  synchronized ApiKey add(ApiKey key) {
+    key = poolKey.apply(key);
     rotator.addKey(key);
     added.put(key.id(), key);
     deleted.remove(key.id());
+    return key;
   }
 
   /**
@@ -62,7 +72,8 @@ final class RuntimeKeys {
   }
 
   /** Makes the pool follow a new file's keys, by the rules above. */
-  synchronized void applyFile(Collection<ApiKey> keys) {
+  synchronized void applyFile(Collection<ApiKey> listed) {
+    List<ApiKey> keys = pooled(listed);
     Map<String, ApiKey> next = byId(keys);
     for (String id : fileKeys.keySet()) {
       if (next.containsKey(id)) continue;
@@ -84,6 +95,12 @@ final class RuntimeKeys {
       rotator.addKey(key);
     }
     fileKeys = next;
+  }
+
+  private List<ApiKey> pooled(Collection<ApiKey> keys) {
+    List<ApiKey> list = new ArrayList<>(keys.size());
+    for (ApiKey k : keys) list.add(poolKey.apply(k));
+    return list;
   }
 
   private static Map<String, ApiKey> byId(Collection<ApiKey> keys) {

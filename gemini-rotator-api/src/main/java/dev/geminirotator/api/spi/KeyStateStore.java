@@ -100,6 +100,17 @@ public interface KeyStateStore extends AutoCloseable {
     return true;
   }
 
+  /**
+   * The salt for ids derived from secrets ({@link dev.geminirotator.api.ApiKey#withIdSalt}),
+   * shared by every user of the store so that they agree on each key's id, and kept as long as
+   * the store keeps its state. {@code null} (the default, and a store private to this JVM): the
+   * rotator keeps this process's own random salt. The salt is what keeps an id from confirming a
+   * guessed key: never log or show it. May block on first call.
+   */
+  default String keyIdSalt() {
+    return null;
+  }
+
   /** Whether the backend is reachable right now. The memory store always is. */
   boolean isAvailable();
 

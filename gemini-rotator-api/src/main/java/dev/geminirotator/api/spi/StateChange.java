@@ -39,7 +39,10 @@ public sealed interface StateChange {
 
   /**
    * A project may not be used for a model until {@code until}. {@code until} in the past, or
-   * {@link Instant#EPOCH}, clears it. Merging keeps the later instant unless {@code cleared}.
+   * {@link Instant#EPOCH}, clears it. Merging keeps the later instant unless {@code cleared}. A
+   * store shared by several processes applies a clear only to the cooldown its maker knew of: a
+   * cooldown another process set after that stands (the Redis store orders them by a sequence it
+   * keeps, never by the processes' clocks).
    */
   record Cooldown(String project, String model, Instant until, boolean cleared)
       implements StateChange {

@@ -424,6 +424,12 @@ public final class ConfigNode {
     if (v != null) apply(name, () -> setter.accept(v));
   }
 
+  /** Reads a secret field and passes it to a setter, unless it is absent or blank. */
+  public void secret(String name, Consumer<String> setter) {
+    String v = secret(name);
+    if (v != null && !v.isBlank()) apply(name, () -> setter.accept(v));
+  }
+
   /** Reads an integer field and passes it to a setter; see {@link #check(Runnable)}. */
   public void integer(String name, int def, IntConsumer setter) {
     int v = integer(name, (Integer) def);

@@ -47,6 +47,8 @@ public final class RotatorConfig {
   private static final Pattern QUERY_SECRET = Pattern.compile(
       "(?i)([?&](?:[^=&#]*password[^=&#]*|pass|pwd|token|secret|key)=)[^&#]*");
   private static final int KEYS_SHOWN = 10;
+  /** The shortest {@code key-id-salt} accepted. */
+  public static final int MIN_KEY_ID_SALT = 16;
   /** {@code memory:}: a scheme alone, valid as a storage URI though not as a java.net.URI. */
   private static final Pattern SCHEME_ONLY = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*:");
 
@@ -58,9 +60,13 @@ public final class RotatorConfig {
   private final AttemptPolicy attempts;
   private final BreakerPolicy breaker;
   private final String storage;
+  private final String keyIdSalt;
 
   private RotatorConfig(Builder b) {
-    this.keys = List.copyOf(b.keys);
+    this.keyIdSalt = b.keyIdSalt;
+    List<ApiKey> keys = new ArrayList<>(b.keys.size());
+    for (ApiKey key : b.keys) keys.add(keyIdSalt == null ? key : key.withIdSalt(keyIdSalt));
+    this.keys = List.copyOf(keys);
     this.strategy = b.strategy;
     this.health = b.health;
     this.cooldown = b.cooldown;
@@ -81,7 +87,8 @@ public final class RotatorConfig {
 
   public Builder toBuilder() {
     return new Builder().keys(keys).strategy(strategy).health(health).cooldown(cooldown)
-        .storm(storm).attempts(attempts).breaker(breaker).storage(storage);
+        .storm(storm).attempts(attempts).breaker(breaker).storage(storage)
+        .keyIdSaltOrNone(keyIdSalt);
   }
 
   /**
@@ -129,12 +136,22 @@ public final class RotatorConfig {
   }
 
   /**
+   * The configured salt of ids derived from key secrets ({@code key-id-salt}), or {@code null}:
+   * rotators then use their store's ({@link KeyStateStore#keyIdSalt()}), else their process's.
+   * A secret: never log or show it.
+   */
+  public String keyIdSalt() {
+    return keyIdSalt;
+  }
+
+  /**
    * Sets this configuration's keys, strategy and health, cooldown and storm policies on a rotator
    * builder. The store is not set: pass one to the builder, or use {@link #newRotator()} to open
    * the one {@link #storage()} names. Attempt and breaker settings belong to the layers that run
    * requests, not to the rotator.
    */
   public GeminiKeyRotator.Builder applyTo(GeminiKeyRotator.Builder builder) {
+    if (keyIdSalt != null) builder.keyIdSalt(keyIdSalt);
     return builder.keys(keys).strategy(strategy).health(health).cooldowns(cooldown).storm(storm);
   }
 
@@ -188,6 +205,7 @@ public final class RotatorConfig {
         .append(", attempts=").append(attempts)
         .append(", breaker=").append(breaker)
         .append(", storage=").append(redact(storage))
+        .append(keyIdSalt == null ? "" : ", key-id-salt=****")
         .append('}').toString();
   }
 
@@ -242,8 +260,31 @@ public final class RotatorConfig {
     private AttemptPolicy attempts = AttemptPolicy.defaults();
     private BreakerPolicy breaker = BreakerPolicy.defaults();
     private String storage = DEFAULT_STORAGE;
+    private String keyIdSalt;
 
     private Builder() {
+    }
+
+    /**
+     * The salt of ids derived from key secrets, the same on every instance of a pool: without it,
+     * a rotator uses its store's ({@link KeyStateStore#keyIdSalt()}: shared through Redis), else
+     * its process's own random one. Set it when instances may start while Redis is unreachable,
+     * or for ids that survive a Redis that loses its data. At least 16 characters; keep it as
+     * secret as the keys (with it, an id confirms a guessed key). Explicit ids are unaffected.
+     */
+    public Builder keyIdSalt(String salt) {
+      Objects.requireNonNull(salt, "key-id-salt");
+      if (salt.strip().length() < MIN_KEY_ID_SALT) {
+        throw new IllegalArgumentException("key-id-salt must be at least " + MIN_KEY_ID_SALT
+            + " characters but was " + salt.strip().length() + "; use a random string");
+      }
+      this.keyIdSalt = salt.strip();
+      return this;
+    }
+
+    private Builder keyIdSaltOrNone(String salt) {
+      this.keyIdSalt = salt;
+      return this;
     }
 
     /** Adds a key. */

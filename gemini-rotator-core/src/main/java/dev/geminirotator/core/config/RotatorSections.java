@@ -43,6 +43,7 @@ final class RotatorSections {
     b.attempts(attempts(root.child("attempts")));
     b.breaker(breaker(root.child("breaker")));
     root.string("storage", RotatorConfig.DEFAULT_STORAGE, b::storage);
+    root.secret("key-id-salt", b::keyIdSalt);
     b.keys(keys);
     return root.build(b::build, RotatorConfig.defaults());
   }

@@ -81,6 +81,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final CooldownPolicy cooldowns;
   private final Clock clock;
   private final KeyStateStore store;
+  /** The salt of derived key ids: the builder's, else the store's; null: this process's own. */
+  private final String keyIdSalt;
   private final boolean ownsStore;
   private final Subscription storeSubscription;
   private final ScheduledExecutorService reconciler;
@@ -117,6 +119,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
+    this.keyIdSalt = b.keyIdSalt != null ? b.keyIdSalt : storeKeyIdSalt(store);
     // A credit of one request: the first request of a window on a key under 64 per window is
     // never refused while the first block is claimed. Gemini is the final enforcer (a 429 is
     // retried on another key), so refusing a legitimate request is worse than the bounded
@@ -133,7 +136,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
     synchronized (adminLock) {
       List<KeySlot> slots = new ArrayList<>();
-      for (ApiKey key : b.keys.values()) slots.add(newSlot(key));
+      for (ApiKey key : b.keys.values()) slots.add(newSlot(poolKey(key)));
       publishPool(slots);
     }
     applySnapshot(loadFromStore(), true);
@@ -154,6 +157,26 @@ public final class GeminiKeyRotator implements KeyRotator {
   /** Starts a builder with the defaults: round-robin, default policies, memory store. */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * The key as this rotator holds it: a derived id is derived under the salt the rotator uses
+   * (the builder's {@link Builder#keyIdSalt}, else its store's {@link KeyStateStore#keyIdSalt()},
+   * else this process's), so every instance on one store gives one secret the same id. A key
+   * with an explicit id is returned as it is. Callers that keep keys by id use this one's.
+   */
+  public ApiKey poolKey(ApiKey key) {
+    return keyIdSalt == null ? key : key.withIdSalt(keyIdSalt);
+  }
+
+  private static String storeKeyIdSalt(KeyStateStore store) {
+    try {
+      return store.keyIdSalt();
+    } catch (RuntimeException e) {
+      log.warn("store {} could not give its key id salt; ids derived from secrets are this"
+          + " process's own: {}", store.describe(), e.toString());
+      return null;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -661,7 +684,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public void addKey(ApiKey key) {
-    Objects.requireNonNull(key, "key");
+    key = poolKey(Objects.requireNonNull(key, "key"));
     if (addLocally(key)) {
       storeApply(new StateChange.KeyAdded(key));
     }
@@ -742,7 +765,10 @@ public final class GeminiKeyRotator implements KeyRotator {
    */
   public void updateKeys(Collection<ApiKey> keys) {
     Map<String, ApiKey> wanted = new LinkedHashMap<>();
-    for (ApiKey key : keys) wanted.put(key.id(), key);
+    for (ApiKey key : keys) {
+      ApiKey pooled = poolKey(key);
+      wanted.put(pooled.id(), pooled);
+    }
     for (KeySlot slot : pool.slots) {
       if (!wanted.containsKey(slot.id)) removeKey(slot.id);
     }
@@ -1073,6 +1099,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     private Clock clock = Clock.systemUTC();
     private KeyStateStore store;
     private boolean ownsStore;
+    private String keyIdSalt;
     private Duration reconcileInterval;
     private final List<RotatorListener> listeners = new ArrayList<>();
 
@@ -1132,6 +1159,18 @@ public final class GeminiKeyRotator implements KeyRotator {
     public Builder store(KeyStateStore store, boolean owned) {
       this.store = Objects.requireNonNull(store, "store");
       this.ownsStore = owned;
+      return this;
+    }
+
+    /**
+     * The salt ids derived from secrets are made with, for every instance of the pool alike;
+     * default: the store's ({@link KeyStateStore#keyIdSalt()}), else this process's random one.
+     * Keep it as secret as the keys: with it, an id confirms a guessed key.
+     */
+    public Builder keyIdSalt(String salt) {
+      Objects.requireNonNull(salt, "key-id-salt");
+      if (salt.isBlank()) throw new IllegalArgumentException("key-id-salt must not be blank");
+      this.keyIdSalt = salt;
       return this;
     }
 

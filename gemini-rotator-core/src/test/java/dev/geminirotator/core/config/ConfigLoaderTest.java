@@ -604,7 +604,8 @@ class ConfigLoaderTest {
 
     assertThatThrownBy(root::finish).isInstanceOfSatisfying(ConfigException.class, e ->
         assertThat(e.errors()).containsExactly("unknown field 'server' at the top level (known"
-            + " fields: keys, strategy, health, cooldown, storm, attempts, breaker, storage)"));
+            + " fields: keys, strategy, health, cooldown, storm, attempts, breaker, storage,"
+            + " key-id-salt)"));
   }
 
   @Test

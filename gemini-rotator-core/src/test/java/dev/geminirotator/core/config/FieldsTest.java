@@ -73,7 +73,8 @@ class FieldsTest {
         new FieldDoc("breaker.per-model", "boolean", "false", "GEMINI_ROTATOR_BREAKER_PER_MODEL"),
         new FieldDoc("breaker.max-model-breakers", "integer", "256",
             "GEMINI_ROTATOR_BREAKER_MAX_MODEL_BREAKERS"),
-        new FieldDoc("storage", "string", "memory:", "GEMINI_ROTATOR_STORAGE"));
+        new FieldDoc("storage", "string", "memory:", "GEMINI_ROTATOR_STORAGE"),
+        new FieldDoc("key-id-salt", "secret", null, "GEMINI_ROTATOR_KEY_ID_SALT"));
   }
 
   @Test
