@@ -194,9 +194,11 @@ final class AdminApi {
         throw new BadRequest("keys[" + i + "]." + msg.replace(secret.asText(), "****"));
       }
     }
+    // One membership change for the whole batch: adding keys one by one rebuilt the pool per
+    // key, quadratic in time and garbage (10,000 keys took 17.8 s and about 1.4 GB).
+    runtimeKeys.addAll(keys);
     ArrayNode added = Problems.JSON.createArrayNode();
     for (ApiKey key : keys) {
-      runtimeKeys.add(key);
       log.atInfo().addKeyValue("keyId", key.id()).log("admin added key");
       rotator.snapshot(key.id()).ifPresent(s -> added.add(keyJson(s)));
     }

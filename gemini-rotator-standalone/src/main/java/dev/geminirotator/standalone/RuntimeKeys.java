@@ -2,9 +2,11 @@ package dev.geminirotator.standalone;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyRotator;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -45,9 +47,19 @@ final class RuntimeKeys {
 
   /** Adds (or replaces) a key through the admin API. */
   synchronized void add(ApiKey key) {
-    rotator.addKey(key);
-    added.put(key.id(), key);
-    deleted.remove(key.id());
+    addAll(List.of(key));
+  }
+
+  /**
+   * Adds (or replaces) keys through the admin API with one membership change of the pool, so a
+   * batch of thousands costs time linear in the pool and the batch.
+   */
+  synchronized void addAll(Collection<ApiKey> keys) {
+    rotator.addKeys(keys);
+    for (ApiKey key : keys) {
+      added.put(key.id(), key);
+      deleted.remove(key.id());
+    }
   }
 
   /**
@@ -64,11 +76,12 @@ final class RuntimeKeys {
   /** Makes the pool follow a new file's keys, by the rules above. */
   synchronized void applyFile(Collection<ApiKey> keys) {
     Map<String, ApiKey> next = byId(keys);
+    List<ApiKey> toAdd = new ArrayList<>();
     for (String id : fileKeys.keySet()) {
       if (next.containsKey(id)) continue;
       ApiKey runtime = added.get(id);
       if (runtime != null) {
-        rotator.addKey(runtime); // the file no longer overrides the operator's key
+        toAdd.add(runtime); // the file no longer overrides the operator's key
       } else if (!deleted.contains(id)) {
         rotator.removeKey(id);
       }
@@ -81,8 +94,9 @@ final class RuntimeKeys {
       // through the admin API of an instance sharing the store, and stays deleted. An operator's
       // key with its id is still replaced (the file wins).
       if (before != null && sameDefinition(before, key) && !added.containsKey(key.id())) continue;
-      rotator.addKey(key);
+      toAdd.add(key);
     }
+    rotator.addKeys(toAdd); // one membership change for the whole file
     fileKeys = next;
   }
 

@@ -33,10 +33,12 @@ import java.util.Collection;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -757,48 +759,78 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public void addKey(ApiKey key) {
     Objects.requireNonNull(key, "key");
-    if (addLocally(key)) {
-      storeApply(new StateChange.KeyAdded(key));
-    }
+    addKeys(List.of(key));
   }
 
-  /** Adds or replaces a key; returns whether anything changed. */
-  private boolean addLocally(ApiKey key) {
-    boolean added;
+  /**
+   * Adds or replaces many keys with one change of membership: the pool is rebuilt once, not once
+   * per key, so a batch costs time and memory linear in the pool and the batch. When an id
+   * appears twice, the later key wins.
+   */
+  @Override
+  public void addKeys(Collection<ApiKey> keys) {
+    Objects.requireNonNull(keys, "keys");
+    for (ApiKey key : keys) Objects.requireNonNull(key, "keys contains null");
+    for (ApiKey key : addLocally(keys)) storeApply(new StateChange.KeyAdded(key));
+  }
+
+  /**
+   * Adds or replaces keys under one membership change; returns the keys that changed anything,
+   * the last of each id. A key replaced by one with the same secret keeps what was learned about
+   * it; a new secret is a new credential and starts healthy.
+   */
+  private Collection<ApiKey> addLocally(Collection<ApiKey> keys) {
+    Map<String, ApiKey> changed = new LinkedHashMap<>();
+    Set<String> addedIds = new LinkedHashSet<>();
     synchronized (adminLock) {
-      KeySlot existing = pool.byId.get(key.id());
-      if (existing != null && sameKey(existing.key, key)) return false;
-      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
-      KeySlot fresh = newSlot(key);
-      if (existing != null) {
-        synchronized (existing) {
-          fresh.disabled = existing.disabled;
-          if (existing.key.secret().equals(key.secret())) {
-            // Same credential, new weight/labels/quotas: it keeps what was learned about it.
-            // A new secret is a new credential and starts healthy.
-            fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
-                : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
-            fresh.trialFailures = existing.trialFailures;
-            fresh.setHealth(existing.health());
+      Pool current = pool;
+      List<KeySlot> slots = null; // the new membership, copied on the first change
+      Map<String, Integer> positions = null; // its slot index by id
+      for (ApiKey key : keys) {
+        Integer position = positions == null ? null : positions.get(key.id());
+        KeySlot existing = positions == null ? current.byId.get(key.id())
+            : position == null ? null : slots.get(position);
+        if (existing != null && sameKey(existing.key, key)) continue;
+        if (slots == null) {
+          slots = new ArrayList<>(current.size() + keys.size());
+          positions = new HashMap<>((current.size() + keys.size()) * 2);
+          for (KeySlot slot : current.slots) {
+            positions.put(slot.id, slots.size());
+            slots.add(slot);
           }
-          existing.removed = true; // under the old slot's lock: no transition slips past
+          position = positions.get(key.id());
         }
-        fresh.inherit(existing);
-        slots.set(slots.indexOf(existing), fresh);
-        added = false;
-      } else {
-        slots.add(fresh);
-        added = true;
+        KeySlot fresh = newSlot(key);
+        if (existing != null) {
+          synchronized (existing) {
+            fresh.disabled = existing.disabled;
+            if (existing.key.secret().equals(key.secret())) {
+              // Same credential, new weight/labels/quotas: it keeps what was learned about it.
+              fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
+                  : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
+              fresh.trialFailures = existing.trialFailures;
+              fresh.setHealth(existing.health());
+            }
+            existing.removed = true; // under the old slot's lock: no transition slips past
+          }
+          fresh.inherit(existing);
+          slots.set(position, fresh);
+        } else {
+          positions.put(key.id(), slots.size());
+          slots.add(fresh);
+          addedIds.add(key.id());
+        }
+        changed.put(key.id(), key);
       }
+      if (slots == null) return List.of();
       publishPool(slots);
     }
-    if (added) {
-      log.info("key {} added", key.id());
-      fire(new KeyAdded(key.id(), clock.instant()));
-    } else {
-      log.info("key {} updated", key.id());
+    Instant at = clock.instant();
+    for (String id : changed.keySet()) {
+      log.info("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
     }
-    return true;
+    for (String id : addedIds) fire(new KeyAdded(id, at));
+    return changed.values();
   }
 
   private static boolean sameKey(ApiKey a, ApiKey b) {
@@ -841,7 +873,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     for (KeySlot slot : pool.slots) {
       if (!wanted.containsKey(slot.id)) removeKey(slot.id);
     }
-    wanted.values().forEach(this::addKey);
+    addKeys(wanted.values());
   }
 
   @Override
@@ -1058,7 +1090,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    */
   private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
     snapshot.removedKeyIds().forEach(this::removeLocally);
-    snapshot.addedKeys().forEach(this::addLocally);
+    addLocally(snapshot.addedKeys()); // one membership change however many
     snapshot.statuses().values().forEach(this::applyStatus);
     snapshot.cooldowns().forEach(this::applyRemote);
     if (initial) {
@@ -1101,7 +1133,7 @@ public final class GeminiKeyRotator implements KeyRotator {
             c.until(), memberIds(project), Instant.ofEpochMilli(now)));
       }
     } else if (change instanceof StateChange.KeyAdded a) {
-      addLocally(a.key());
+      addLocally(List.of(a.key()));
     } else if (change instanceof StateChange.KeyRemoved r) {
       removeLocally(r.keyId());
     }
