@@ -58,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * together, from blocks of permits claimed in the background.
  *
  * <p>The hot path ({@link #acquire} and completing a lease with success) takes no lock and, in a
- * pool without quotas, allocates only the lease. Selection reads an immutable {@link Pool} and
- * per-key volatile state; it costs O(1) when most keys can serve, whatever the pool size. State
+ * pool without quotas, allocates only the lease (and, while most keys cannot serve, a list of those
+ * that can now and then). Selection reads an immutable {@link Pool} and per-key volatile state; it
+ * costs O(1) whatever the pool size (amortized when most keys cannot serve), and skipping keys that
+ * cannot serve never funnels their share onto a neighbour (see {@code pickFairly}). State
  * transitions synchronize on the key they change and are written to the store after the lock is
  * released. Changes from other rotators sharing the store arrive through its subscription and are
  * applied idempotently.
@@ -340,8 +342,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     for (;;) {
       // No key can serve the model: none can serve this request either (no pass over the pool).
       if (listed.usable.size() == 0) return null;
-      for (int i = 0; i < LIST_DRAWS; i++) {
-        Lease lease = claimDrawn(listed.usable, random, ctx, model, now);
+      Lease lease = claimListTurn(listed, random, ctx, model, now);
+      if (lease != null) return lease;
+      for (int i = 1; i < LIST_DRAWS; i++) {
+        lease = claimDrawn(listed.usable, random, ctx, model, now);
         if (lease != null) return lease;
       }
       if (fresh) break;
@@ -351,6 +355,43 @@ public final class GeminiKeyRotator implements KeyRotator {
       fresh = true;
     }
     return drawExhaustively(p, random, ctx, model, now);
+  }
+
+  /**
+   * The first pick from a {@link UsableKeys} list: the list's own turn (in order, or along the
+   * golden-ratio sequence by weight), with the slot a few turns ahead loaded early as the main
+   * cursor does, so a mostly unusable large pool is still read in order rather than at random.
+   * Power-of-two draws at random as usual. Picks after a refusal are random draws: walking on to
+   * the next listed key would hand it the turns of the refused one.
+   */
+  private Lease claimListTurn(UsableKeys listed, ThreadLocalRandom random, RequestContext ctx,
+      String model, long now) {
+    Pool from = listed.usable;
+    KeySlot[] slots = from.slots;
+    int m = slots.length;
+    KeySlot slot;
+    switch (strategy) {
+      case ROUND_ROBIN -> {
+        int index = (listed.turn() & Integer.MAX_VALUE) % m;
+        if (m >= PREFETCH_MIN_KEYS) {
+          int ahead = index + PREFETCH_DISTANCE;
+          slots[ahead < m ? ahead : ahead - m].touch();
+        }
+        slot = slots[index];
+      }
+      case WEIGHTED -> {
+        int turn = listed.turn() & Integer.MAX_VALUE;
+        if (m >= PREFETCH_MIN_KEYS) {
+          from.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
+          slots[from.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
+        }
+        slot = slots[from.weightedIndex((long) turn * GOLDEN)];
+      }
+      default -> {
+        return claimDrawn(from, random, ctx, model, now);
+      }
+    }
+    return claimOne(slot, ctx, model, now);
   }
 
   /** Draws one candidate (two under power-of-two) from {@code from} and claims it if it can. */
@@ -826,8 +867,17 @@ public final class GeminiKeyRotator implements KeyRotator {
       publishPool(slots);
     }
     Instant at = clock.instant();
-    for (String id : changed.keySet()) {
+    if (changed.size() == 1) {
+      String id = changed.keySet().iterator().next();
       log.info("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
+    } else {
+      // A batch of thousands logs one line, not one per key (the ids are at debug)
+      log.info("{} keys added, {} updated", addedIds.size(), changed.size() - addedIds.size());
+      if (log.isDebugEnabled()) {
+        for (String id : changed.keySet()) {
+          log.debug("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
+        }
+      }
     }
     for (String id : addedIds) fire(new KeyAdded(id, at));
     return changed.values();

@@ -1,6 +1,7 @@
 package dev.geminirotator.core.rotation;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The keys of one pool that could serve one model when it was built: the list a strategy draws
@@ -17,8 +18,8 @@ import java.util.Arrays;
  * while the pool and the rotator's state epoch (bumped at every state transition) are the ones it
  * was built from.
  *
- * <p>Immutable once built, so thread-safe; rotators publish it through a volatile reference, and
- * two threads that rebuild it at once only duplicate work.
+ * <p>Thread-safe: immutable once built but for its turn counter (atomic); rotators publish it
+ * through a volatile reference, and two threads that rebuild it at once only duplicate work.
  */
 final class UsableKeys {
 
@@ -32,6 +33,8 @@ final class UsableKeys {
   final long validUntil;
   /** The keys that could serve, drawn from uniformly or by weight. */
   final Pool usable;
+  /** This list's own turn counter, for reading it in order (see {@link #turn()}). */
+  private final AtomicInteger turns = new AtomicInteger();
 
   private UsableKeys(Pool pool, String model, int epoch, long validUntil, Pool usable) {
     this.pool = pool;
@@ -57,6 +60,11 @@ final class UsableKeys {
     }
     return new UsableKeys(pool, model, epoch, until,
         Pool.drawOnly(count == found.length ? found : Arrays.copyOf(found, count)));
+  }
+
+  /** The next turn on this list: requests that fall back to it take its keys in turn. */
+  int turn() {
+    return turns.getAndIncrement();
   }
 
   /** Whether this list may still serve draws for this pool, model and state epoch. */
