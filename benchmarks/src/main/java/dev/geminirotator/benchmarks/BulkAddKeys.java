@@ -14,14 +14,16 @@ import java.util.Map;
 
 /**
  * What {@code POST /admin/keys} costs for a large batch (issue 14 item 7): starts the standalone
- * proxy in this JVM (memory store, one configured key, logs to a temporary file), then posts
- * batches of new keys one after another and prints, per batch, the wall time of the request and
- * the bytes allocated meanwhile by every thread of the JVM (the proxy's event loop and admin
- * threads included), from {@code com.sun.management.ThreadMXBean#getThreadAllocatedBytes}.
+ * proxy in this JVM (memory store, one configured key), then posts batches of new keys one after
+ * another and prints, per batch, the wall time of the request and the bytes allocated meanwhile by
+ * every thread of the JVM (the proxy's event loop and admin threads included), from
+ * {@code com.sun.management.ThreadMXBean#getThreadAllocatedBytes}.
  *
- * <p>Target: at most 2 s and 100 MB for a batch of 10,000 keys, the first and the second alike.
- * Run: {@code java -Xms1g -Xmx1g -cp benchmarks/target/benchmarks.jar
- * dev.geminirotator.benchmarks.BulkAddKeys [keys per batch, default 10000] [batches, default 2]}
+ * <p>The proxy logs as it does in production (JSON lines on standard output, one per key added);
+ * the figures go to standard error. Target: at most 2 s and 100 MB for a batch of 10,000 keys,
+ * the first and the second alike. Run: {@code java -Xms1g -Xmx1g -cp
+ * benchmarks/target/benchmarks.jar dev.geminirotator.benchmarks.BulkAddKeys [keys per batch,
+ * default 10000] [batches, default 2] > /dev/null}
  */
 public final class BulkAddKeys {
 
@@ -34,9 +36,6 @@ public final class BulkAddKeys {
     int perBatch = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
     int batches = args.length > 1 ? Integer.parseInt(args[1]) : 2;
     Path dir = Files.createTempDirectory("bulk-add");
-    Path log = dir.resolve("proxy.log");
-    // slf4j-simple: INFO lines (one per key added) go to a file, as a production log would
-    System.setProperty("org.slf4j.simpleLogger.logFile", log.toString());
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, """
         keys:
@@ -59,7 +58,7 @@ public final class BulkAddKeys {
       URI uri = URI.create(proxy.uri() + "/admin/keys");
       // warm-up: a small batch, so the first measured batch does not pay for class loading
       post(http, uri, body(0, 100, "warm"));
-      System.out.printf("%-8s %8s %10s %14s %10s%n", "batch", "keys", "ms", "allocated MB",
+      System.err.printf("%-8s %8s %10s %14s %10s%n", "batch", "keys", "ms", "allocated MB",
           "pool");
       for (int b = 0; b < batches; b++) {
         String body = body(b, perBatch, "bulk");
@@ -70,7 +69,7 @@ public final class BulkAddKeys {
         long nanos = System.nanoTime() - start;
         long allocated = allocated(threads) - allocatedBefore;
         if (status != 201) throw new IllegalStateException("batch " + b + " answered " + status);
-        System.out.printf("%-8d %8d %10.0f %14.1f %10d%n", b + 1, perBatch, nanos / 1e6,
+        System.err.printf("%-8d %8d %10.0f %14.1f %10d%n", b + 1, perBatch, nanos / 1e6,
             allocated / 1e6, proxy.rotator().snapshot().size());
       }
     }
