@@ -361,8 +361,9 @@ public final class GeminiKeyRotator implements KeyRotator {
    * The first pick from a {@link UsableKeys} list: the list's own turn (in order, or along the
    * golden-ratio sequence by weight), with the slot a few turns ahead loaded early as the main
    * cursor does, so a mostly unusable large pool is still read in order rather than at random.
-   * Power-of-two draws at random as usual. Picks after a refusal are random draws: walking on to
-   * the next listed key would hand it the turns of the refused one.
+   * Power-of-two draws at random as usual. Picks after a refusal are random draws, so a refused
+   * turn is spread over the list whatever the refusal's cause (requests with different keys
+   * already tried refuse different keys), never handed to one neighbour.
    */
   private Lease claimListTurn(UsableKeys listed, ThreadLocalRandom random, RequestContext ctx,
       String model, long now) {
