@@ -7,7 +7,9 @@ import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.core.rotation.Strategy;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -29,6 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Targets (issue: core): at most 150 ns/op single-threaded at every pool size, flat from 10 to
  * 100,000 keys, and at most 64 B allocated per op.
+ *
+ * <p>{@code unusablePercent} disables that share of the keys (a seeded random choice, the same in
+ * every run) before measuring, so that the strategies' way past keys that cannot serve is measured
+ * too (issue 14 item 8: skipping must stay fair and cheap).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -44,6 +50,9 @@ public class AcquireCompleteBenchmark {
   @Param({"10", "1000", "100000"})
   public int keys;
 
+  @Param({"0", "90"})
+  public int unusablePercent;
+
   private GeminiKeyRotator rotator;
   private final RequestContext context = RequestContext.forModel("gemini-2.5-flash");
 
@@ -55,6 +64,10 @@ public class AcquireCompleteBenchmark {
           .weight(1 + i % 4).project("p" + (i % 50)).build());
     }
     rotator = GeminiKeyRotator.builder().keys(pool).strategy(strategy).build();
+    List<ApiKey> shuffled = new ArrayList<>(pool);
+    Collections.shuffle(shuffled, new Random(14));
+    int unusable = (int) ((long) keys * unusablePercent / 100);
+    for (int i = 0; i < unusable; i++) rotator.disable(shuffled.get(i).id());
   }
 
   @TearDown(Level.Trial)

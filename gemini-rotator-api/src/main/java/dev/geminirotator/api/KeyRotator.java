@@ -1,6 +1,7 @@
 package dev.geminirotator.api;
 
 import dev.geminirotator.api.event.RotatorListener;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 
@@ -26,6 +27,16 @@ public interface KeyRotator extends AutoCloseable {
 
   /** Adds a key, or replaces the key with the same id (new secret, weight, labels, quotas). */
   void addKey(ApiKey key);
+
+  /**
+   * Adds or replaces many keys, as {@link #addKey} does for each, in order (a later key with an id
+   * replaces an earlier one). Implementations change their membership once for the whole batch,
+   * so a batch of thousands costs about as much as one pass over the pool; this default adds the
+   * keys one at a time.
+   */
+  default void addKeys(Collection<ApiKey> keys) {
+    keys.forEach(this::addKey);
+  }
 
   /** Removes a key. Returns whether it was present. */
   boolean removeKey(String keyId);

@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 
@@ -53,11 +53,22 @@ final class RuntimeKeys {
 
   /** Adds (or replaces) a key through the admin API; returns it as the pool holds it. */
   synchronized ApiKey add(ApiKey key) {
-    key = poolKey.apply(key);
-    rotator.addKey(key);
-    added.put(key.id(), key);
-    deleted.remove(key.id());
-    return key;
+    return addAll(List.of(key)).get(0);
+  }
+
+  /**
+   * Adds (or replaces) keys through the admin API with one membership change of the pool, so a
+   * batch of thousands costs time linear in the pool and the batch; returns them as the pool
+   * holds them.
+   */
+  synchronized List<ApiKey> addAll(Collection<ApiKey> requested) {
+    List<ApiKey> keys = pooled(requested);
+    rotator.addKeys(keys);
+    for (ApiKey key : keys) {
+      added.put(key.id(), key);
+      deleted.remove(key.id());
+    }
+    return keys;
   }
 
   /**
@@ -75,11 +86,12 @@ final class RuntimeKeys {
   synchronized void applyFile(Collection<ApiKey> listed) {
     List<ApiKey> keys = pooled(listed);
     Map<String, ApiKey> next = byId(keys);
+    List<ApiKey> toAdd = new ArrayList<>();
     for (String id : fileKeys.keySet()) {
       if (next.containsKey(id)) continue;
       ApiKey runtime = added.get(id);
       if (runtime != null) {
-        rotator.addKey(runtime); // the file no longer overrides the operator's key
+        toAdd.add(runtime); // the file no longer overrides the operator's key
       } else if (!deleted.contains(id)) {
         rotator.removeKey(id);
       }
@@ -92,8 +104,9 @@ final class RuntimeKeys {
       // through the admin API of an instance sharing the store, and stays deleted. An operator's
       // key with its id is still replaced (the file wins).
       if (before != null && sameDefinition(before, key) && !added.containsKey(key.id())) continue;
-      rotator.addKey(key);
+      toAdd.add(key);
     }
+    rotator.addKeys(toAdd); // one membership change for the whole file
     fileKeys = next;
   }
 

@@ -33,10 +33,12 @@ import java.util.Collection;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -44,6 +46,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * together, from blocks of permits claimed in the background.
  *
  * <p>The hot path ({@link #acquire} and completing a lease with success) takes no lock and, in a
- * pool without quotas, allocates only the lease. Selection reads an immutable {@link Pool} and
- * per-key volatile state; it costs O(1) when most keys can serve, whatever the pool size. State
+ * pool without quotas, allocates only the lease (and, while most keys cannot serve, a list of those
+ * that can now and then). Selection reads an immutable {@link Pool} and per-key volatile state; it
+ * costs O(1) whatever the pool size (amortized when most keys cannot serve), and skipping keys that
+ * cannot serve never funnels their share onto a neighbour (see {@code pickFairly}). State
  * transitions synchronize on the key they change and are written to the store after the lock is
  * released. Changes from other rotators sharing the store arrive through its subscription and are
  * applied idempotently.
@@ -72,6 +77,10 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static final long UNKNOWN_TIME = Long.MIN_VALUE;
   private static final int PREFETCH_MIN_KEYS = 4_096;
   private static final int PREFETCH_DISTANCE = 4;
+  /** Random draws over the whole pool before {@link #pickFairly} turns to {@link UsableKeys}. */
+  private static final int POOL_DRAWS = 8;
+  /** Random draws from a {@link UsableKeys} list before it is rebuilt or given up. */
+  private static final int LIST_DRAWS = 16;
   private static final int NO = 0;
   private static final int YES = 1;
   private static final int TRIAL = 2;
@@ -101,6 +110,13 @@ public final class GeminiKeyRotator implements KeyRotator {
    * Remote stores skip an instance's own messages by origin.
    */
   private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
+  /**
+   * Bumped at every state transition and cooldown cleared, so that a {@link UsableKeys} list built
+   * before it (which may lack a key that can serve again) is not used.
+   */
+  private final AtomicInteger stateEpoch = new AtomicInteger();
+  /** {@link UsableKeys} lists by model, a few direct-mapped entries: bounded whatever the models. */
+  private final AtomicReferenceArray<UsableKeys> usableKeys = new AtomicReferenceArray<>(4);
   /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
   private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
 
@@ -216,18 +232,16 @@ public final class GeminiKeyRotator implements KeyRotator {
       int ahead = index + PREFETCH_DISTANCE;
       slots[ahead < n ? ahead : ahead - n].touch();
     }
-    for (int i = 0; i < n; i++) {
-      KeySlot slot = slots[index];
-      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-      int claim = claim(slot, ctx, model, now);
-      if (claim != NO) return lease(slot, model, claim);
-      if (++index == n) index = 0;
-    }
-    return null;
+    KeySlot slot = slots[index];
+    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
+    int claim = claim(slot, ctx, model, now);
+    if (claim != NO) return lease(slot, model, claim);
+    return pickFairly(p, ctx, model);
   }
 
   private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
     KeySlot[] cycle = p.schedule;
+    KeySlot slot;
     if (cycle != null) {
       // The spelled-out cycle, read like round-robin (see Pool.schedule).
       int len = cycle.length;
@@ -236,95 +250,218 @@ public final class GeminiKeyRotator implements KeyRotator {
         int ahead = index + PREFETCH_DISTANCE;
         cycle[ahead < len ? ahead : ahead - len].touch();
       }
-      for (int i = 0; i < 4; i++) {
-        KeySlot slot = cycle[index];
-        if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-        int claim = claim(slot, ctx, model, now);
-        if (claim != NO) return lease(slot, model, claim);
-        if (++index == len) index = 0;
-      }
-      return scan(p, ctx, model, now);
-    }
-    for (int attempt = 0; attempt < 4; attempt++) {
+      slot = cycle[index];
+    } else {
       int turn = cursor.getAndIncrement() & Integer.MAX_VALUE;
-      if (attempt == 0 && p.size() >= PREFETCH_MIN_KEYS) {
+      if (p.size() >= PREFETCH_MIN_KEYS) {
         // As for round-robin, in two independent steps: the alias entry of a turn far ahead,
         // and the slot of a nearer turn, whose alias entry an earlier request already warmed.
         p.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
         p.slots[p.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
       }
-      KeySlot slot = p.slots[p.weightedIndex((long) turn * GOLDEN)];
-      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-      int claim = claim(slot, ctx, model, now);
-      if (claim != NO) return lease(slot, model, claim);
+      slot = p.slots[p.weightedIndex((long) turn * GOLDEN)];
     }
-    return scan(p, ctx, model, now);
+    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
+    int claim = claim(slot, ctx, model, now);
+    if (claim != NO) return lease(slot, model, claim);
+    return pickFairly(p, ctx, model);
   }
 
   private Lease pickTwoChoices(Pool p, RequestContext ctx, String model, long now) {
     KeySlot[] slots = p.slots;
     int n = slots.length;
     ThreadLocalRandom random = ThreadLocalRandom.current();
-    int[] drawn = null;
+    KeySlot a;
+    KeySlot b;
     if (n >= PREFETCH_MIN_KEYS) {
       // Large pools: this thread's candidates were drawn (and their slots loaded) one request
       // ago, so their cache misses overlapped that request; draw and warm the next pair now.
-      drawn = nextPair.get();
+      int[] drawn = nextPair.get();
       if (drawn[0] >= n || drawn[1] >= n) {
         drawn[0] = random.nextInt(n);
         drawn[1] = random.nextInt(n);
       }
+      a = slots[drawn[0]];
+      b = slots[drawn[1]];
+      drawn[0] = random.nextInt(n);
+      drawn[1] = random.nextInt(n);
+      slots[drawn[0]].touch();
+      slots[drawn[1]].touch();
+    } else {
+      a = slots[random.nextInt(n)];
+      b = n == 1 ? a : slots[random.nextInt(n)];
     }
-    for (int attempt = 0; attempt < 4; attempt++) {
-      KeySlot a;
-      KeySlot b;
-      if (attempt == 0 && drawn != null) {
-        a = slots[drawn[0]];
-        b = slots[drawn[1]];
-        drawn[0] = random.nextInt(n);
-        drawn[1] = random.nextInt(n);
-        slots[drawn[0]].touch();
-        slots[drawn[1]].touch();
-      } else {
-        a = slots[random.nextInt(n)];
-        b = n == 1 ? a : slots[random.nextInt(n)];
-      }
-      if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
-      boolean aUsable = usable(a, ctx, model, now);
-      boolean bUsable = b != a && usable(b, ctx, model, now);
-      KeySlot first;
-      KeySlot second;
-      if (aUsable && bUsable) {
-        boolean aBetter = score(a) >= score(b);
-        first = aBetter ? a : b;
-        second = aBetter ? b : a;
-      } else if (aUsable || bUsable) {
-        first = aUsable ? a : b;
-        second = null;
-      } else {
-        continue;
-      }
-      int claim = claim(first, ctx, model, now);
-      if (claim != NO) return lease(first, model, claim);
-      if (second != null && (claim = claim(second, ctx, model, now)) != NO) {
-        return lease(second, model, claim);
-      }
+    if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
+    Lease lease = claimBetter(a, b, ctx, model, now);
+    return lease != null ? lease : pickFairly(p, ctx, model);
+  }
+
+  /** Power-of-two: claims the better of two candidates that can serve, else the other one. */
+  private Lease claimBetter(KeySlot a, KeySlot b, RequestContext ctx, String model, long now) {
+    boolean aUsable = usable(a, ctx, model, now);
+    boolean bUsable = b != a && usable(b, ctx, model, now);
+    KeySlot first;
+    KeySlot second;
+    if (aUsable && bUsable) {
+      boolean aBetter = score(a) >= score(b);
+      first = aBetter ? a : b;
+      second = aBetter ? b : a;
+    } else if (aUsable || bUsable) {
+      first = aUsable ? a : b;
+      second = null;
+    } else {
+      return null;
     }
-    return scan(p, ctx, model, now);
+    int claim = claim(first, ctx, model, now);
+    if (claim != NO) return lease(first, model, claim);
+    if (second != null && (claim = claim(second, ctx, model, now)) != NO) {
+      return lease(second, model, claim);
+    }
+    return null;
   }
 
   private static double score(KeySlot slot) {
     return slot.health() / (1 + slot.inFlight());
   }
 
-  /** The fallback when random or weighted draws keep missing: every key once, from a random one. */
+  /**
+   * Where every strategy goes when its own pick cannot serve this request.
+   *
+   * <p>Why not the next key along: skipping forward from an unusable key to the next usable one
+   * hands that key the turns of the whole run of unusable keys before it (a pool of 28 keys with
+   * 20 invalid in a row gave the key after the run 75% of the traffic instead of 12.5%). Instead,
+   * a replacement is drawn at random among all keys, uniformly (by weight under
+   * {@link Strategy#WEIGHTED}, as two candidates under {@link Strategy#POWER_OF_TWO}), and drawn
+   * again while it cannot serve. A key that can serve then gets the turns of the keys that cannot
+   * in proportion to its own share, so every usable key's share is its share among the usable
+   * keys, whichever keys are out. It stays O(1) and lock-free:
+   *
+   * <ol>
+   *   <li>a few independent draws over the whole pool: cheap while most keys can serve;
+   *   <li>when those miss (most keys cannot serve), draws from {@link UsableKeys}, a cached list
+   *       of the keys that can serve this model, so a mostly unusable pool costs O(1) per request
+   *       too, plus one pass over the pool per list built;
+   *   <li>only when even those are all refused (a request that already tried most of the listed
+   *       keys, a state changing under the draws): one pass over the pool that draws among every
+   *       key that can serve this request ({@link #drawExhaustively}).
+   * </ol>
+   */
+  private Lease pickFairly(Pool p, RequestContext ctx, String model) {
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    long now = clock.millis();
+    int epoch = stateEpoch.get();
+    int cacheSlot = model.hashCode() & (usableKeys.length() - 1);
+    UsableKeys listed = usableKeys.get(cacheSlot);
+    boolean fresh = false;
+    if (listed == null || !listed.validFor(p, model, epoch, now)) {
+      for (int i = 0; i < POOL_DRAWS; i++) {
+        Lease lease = claimDrawn(p, random, ctx, model, now);
+        if (lease != null) return lease;
+      }
+      listed = UsableKeys.build(p, model, epoch, now);
+      usableKeys.set(cacheSlot, listed);
+      fresh = true;
+    }
+    for (;;) {
+      // No key can serve the model: none can serve this request either (no pass over the pool).
+      if (listed.usable.size() == 0) return null;
+      Lease lease = claimListTurn(listed, random, ctx, model, now);
+      if (lease != null) return lease;
+      for (int i = 1; i < LIST_DRAWS; i++) {
+        lease = claimDrawn(listed.usable, random, ctx, model, now);
+        if (lease != null) return lease;
+      }
+      if (fresh) break;
+      // Every draw was refused: the list may have gone stale under a wave of transitions.
+      listed = UsableKeys.build(p, model, epoch, now);
+      usableKeys.set(cacheSlot, listed);
+      fresh = true;
+    }
+    return drawExhaustively(p, random, ctx, model, now);
+  }
+
+  /**
+   * The first pick from a {@link UsableKeys} list: the list's own turn (in order, or along the
+   * golden-ratio sequence by weight), with the slot a few turns ahead loaded early as the main
+   * cursor does, so a mostly unusable large pool is still read in order rather than at random.
+   * Power-of-two draws at random as usual. Picks after a refusal are random draws, so a refused
+   * turn is spread over the list whatever the refusal's cause (requests with different keys
+   * already tried refuse different keys), never handed to one neighbour.
+   */
+  private Lease claimListTurn(UsableKeys listed, ThreadLocalRandom random, RequestContext ctx,
+      String model, long now) {
+    Pool from = listed.usable;
+    KeySlot[] slots = from.slots;
+    int m = slots.length;
+    KeySlot slot;
+    switch (strategy) {
+      case ROUND_ROBIN -> {
+        int index = (listed.turn() & Integer.MAX_VALUE) % m;
+        if (m >= PREFETCH_MIN_KEYS) {
+          int ahead = index + PREFETCH_DISTANCE;
+          slots[ahead < m ? ahead : ahead - m].touch();
+        }
+        slot = slots[index];
+      }
+      case WEIGHTED -> {
+        int turn = listed.turn() & Integer.MAX_VALUE;
+        if (m >= PREFETCH_MIN_KEYS) {
+          from.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
+          slots[from.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
+        }
+        slot = slots[from.weightedIndex((long) turn * GOLDEN)];
+      }
+      default -> {
+        return claimDrawn(from, random, ctx, model, now);
+      }
+    }
+    return claimOne(slot, ctx, model, now);
+  }
+
+  /** Draws one candidate (two under power-of-two) from {@code from} and claims it if it can. */
+  private Lease claimDrawn(Pool from, ThreadLocalRandom random, RequestContext ctx, String model,
+      long now) {
+    KeySlot[] slots = from.slots;
+    return switch (strategy) {
+      case ROUND_ROBIN -> claimOne(slots[random.nextInt(slots.length)], ctx, model, now);
+      case WEIGHTED -> claimOne(from.drawByWeight(random), ctx, model, now);
+      case POWER_OF_TWO -> claimBetter(slots[random.nextInt(slots.length)],
+          slots[random.nextInt(slots.length)], ctx, model, now);
+    };
+  }
+
+  private Lease claimOne(KeySlot slot, RequestContext ctx, String model, long now) {
+    int claim = claim(slot, ctx, model, now);
+    return claim == NO ? null : lease(slot, model, claim);
+  }
+
+  /**
+   * One pass over the pool choosing at random, in proportion to share, among the keys that can
+   * serve this request (weighted reservoir sampling), then claiming it; falls back to the first
+   * key that claims only if the chosen one was taken meanwhile. O(n): the last resort.
+   */
+  private Lease drawExhaustively(Pool p, ThreadLocalRandom random, RequestContext ctx,
+      String model, long now) {
+    KeySlot chosen = null;
+    long total = 0;
+    for (KeySlot slot : p.slots) {
+      if (!usable(slot, ctx, model, now)) continue;
+      int share = strategy == Strategy.WEIGHTED ? slot.key.weight() : 1;
+      total += share;
+      if (random.nextLong(total) < share) chosen = slot;
+    }
+    if (chosen == null) return null;
+    Lease lease = claimOne(chosen, ctx, model, now);
+    return lease != null ? lease : scan(p, ctx, model, now);
+  }
+
+  /** Every key once, from a random one: when the key chosen to serve was taken meanwhile. */
   private Lease scan(Pool p, RequestContext ctx, String model, long now) {
     KeySlot[] slots = p.slots;
     int n = slots.length;
     int index = ThreadLocalRandom.current().nextInt(n);
     for (int i = 0; i < n; i++) {
       KeySlot slot = slots[index];
-      if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
       int claim = claim(slot, ctx, model, now);
       if (claim != NO) return lease(slot, model, claim);
       if (++index == n) index = 0;
@@ -532,6 +669,7 @@ public final class GeminiKeyRotator implements KeyRotator {
         slot.setStatus(KeySlot.UNHEALTHY, now, slot.reason, now);
       }
     }
+    stateEpoch.incrementAndGet(); // due for a new trial at once
   }
 
   /**
@@ -573,6 +711,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   private void afterTransition(KeySlot slot, KeyState from, KeyState to, String reason,
       Instant until, long now) {
+    stateEpoch.incrementAndGet();
     Instant at = Instant.ofEpochMilli(now);
     flushStatus(slot);
     if (from != to) {
@@ -684,49 +823,89 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public void addKey(ApiKey key) {
-    key = poolKey(Objects.requireNonNull(key, "key"));
-    if (addLocally(key)) {
-      storeApply(new StateChange.KeyAdded(key));
-    }
+    Objects.requireNonNull(key, "key");
+    addKeys(List.of(key));
   }
 
-  /** Adds or replaces a key; returns whether anything changed. */
-  private boolean addLocally(ApiKey key) {
-    boolean added;
+  /**
+   * Adds or replaces many keys with one change of membership: the pool is rebuilt once, not once
+   * per key, so a batch costs time and memory linear in the pool and the batch. When an id
+   * appears twice, the later key wins.
+   */
+  @Override
+  public void addKeys(Collection<ApiKey> keys) {
+    Objects.requireNonNull(keys, "keys");
+    List<ApiKey> pooled = new ArrayList<>(keys.size());
+    for (ApiKey key : keys) pooled.add(poolKey(Objects.requireNonNull(key, "keys contains null")));
+    for (ApiKey key : addLocally(pooled)) storeApply(new StateChange.KeyAdded(key));
+  }
+
+  /**
+   * Adds or replaces keys under one membership change; returns the keys that changed anything,
+   * the last of each id. A key replaced by one with the same secret keeps what was learned about
+   * it; a new secret is a new credential and starts healthy.
+   */
+  private Collection<ApiKey> addLocally(Collection<ApiKey> keys) {
+    Map<String, ApiKey> changed = new LinkedHashMap<>();
+    Set<String> addedIds = new LinkedHashSet<>();
     synchronized (adminLock) {
-      KeySlot existing = pool.byId.get(key.id());
-      if (existing != null && sameKey(existing.key, key)) return false;
-      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
-      KeySlot fresh = newSlot(key);
-      if (existing != null) {
-        synchronized (existing) {
-          fresh.disabled = existing.disabled;
-          if (existing.key.secret().equals(key.secret())) {
-            // Same credential, new weight/labels/quotas: it keeps what was learned about it.
-            // A new secret is a new credential and starts healthy.
-            fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
-                : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
-            fresh.trialFailures = existing.trialFailures;
-            fresh.setHealth(existing.health());
+      Pool current = pool;
+      List<KeySlot> slots = null; // the new membership, copied on the first change
+      Map<String, Integer> positions = null; // its slot index by id
+      for (ApiKey key : keys) {
+        Integer position = positions == null ? null : positions.get(key.id());
+        KeySlot existing = positions == null ? current.byId.get(key.id())
+            : position == null ? null : slots.get(position);
+        if (existing != null && sameKey(existing.key, key)) continue;
+        if (slots == null) {
+          slots = new ArrayList<>(current.size() + keys.size());
+          positions = new HashMap<>((current.size() + keys.size()) * 2);
+          for (KeySlot slot : current.slots) {
+            positions.put(slot.id, slots.size());
+            slots.add(slot);
           }
-          existing.removed = true; // under the old slot's lock: no transition slips past
+          position = positions.get(key.id());
         }
-        fresh.inherit(existing);
-        slots.set(slots.indexOf(existing), fresh);
-        added = false;
-      } else {
-        slots.add(fresh);
-        added = true;
+        KeySlot fresh = newSlot(key);
+        if (existing != null) {
+          synchronized (existing) {
+            fresh.disabled = existing.disabled;
+            if (existing.key.secret().equals(key.secret())) {
+              // Same credential, new weight/labels/quotas: it keeps what was learned about it.
+              fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
+                  : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
+              fresh.trialFailures = existing.trialFailures;
+              fresh.setHealth(existing.health());
+            }
+            existing.removed = true; // under the old slot's lock: no transition slips past
+          }
+          fresh.inherit(existing);
+          slots.set(position, fresh);
+        } else {
+          positions.put(key.id(), slots.size());
+          slots.add(fresh);
+          addedIds.add(key.id());
+        }
+        changed.put(key.id(), key);
       }
+      if (slots == null) return List.of();
       publishPool(slots);
     }
-    if (added) {
-      log.info("key {} added", key.id());
-      fire(new KeyAdded(key.id(), clock.instant()));
+    Instant at = clock.instant();
+    if (changed.size() == 1) {
+      String id = changed.keySet().iterator().next();
+      log.info("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
     } else {
-      log.info("key {} updated", key.id());
+      // A batch of thousands logs one line, not one per key (the ids are at debug)
+      log.info("{} keys added, {} updated", addedIds.size(), changed.size() - addedIds.size());
+      if (log.isDebugEnabled()) {
+        for (String id : changed.keySet()) {
+          log.debug("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
+        }
+      }
     }
-    return true;
+    for (String id : addedIds) fire(new KeyAdded(id, at));
+    return changed.values();
   }
 
   private static boolean sameKey(ApiKey a, ApiKey b) {
@@ -772,7 +951,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     for (KeySlot slot : pool.slots) {
       if (!wanted.containsKey(slot.id)) removeKey(slot.id);
     }
-    wanted.values().forEach(this::addKey);
+    addKeys(wanted.values());
   }
 
   @Override
@@ -989,7 +1168,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    */
   private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
     snapshot.removedKeyIds().forEach(this::removeLocally);
-    snapshot.addedKeys().forEach(this::addLocally);
+    addLocally(snapshot.addedKeys()); // one membership change however many
     snapshot.statuses().values().forEach(this::applyStatus);
     snapshot.cooldowns().forEach(this::applyRemote);
     if (initial) {
@@ -1025,13 +1204,14 @@ public final class GeminiKeyRotator implements KeyRotator {
       long now = clock.millis();
       if (c.cleared()) {
         project.clear(c.model(), now);
+        stateEpoch.incrementAndGet();
       } else if (c.until().toEpochMilli() > now && project.coolUntil(c.model(), c.until().toEpochMilli())
           && !listeners.isEmpty()) {
         fire(new CooldownStarted(null, project.name, c.model(), dev.geminirotator.api.QuotaScope.UNKNOWN,
             c.until(), memberIds(project), Instant.ofEpochMilli(now)));
       }
     } else if (change instanceof StateChange.KeyAdded a) {
-      addLocally(a.key());
+      addLocally(List.of(a.key()));
     } else if (change instanceof StateChange.KeyRemoved r) {
       removeLocally(r.keyId());
     }
@@ -1068,6 +1248,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       }
       to = slot.baseState();
     }
+    stateEpoch.incrementAndGet();
     if (from != to) {
       fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
     }

@@ -41,6 +41,28 @@ final class Pool {
     this.aliasTable = schedule == null ? buildAliasTable(slots) : null;
   }
 
+  private Pool(KeySlot[] slots, long[] aliasTable) {
+    this.slots = slots;
+    this.byId = Map.of();
+    this.schedule = null;
+    this.aliasTable = aliasTable;
+  }
+
+  /**
+   * A pool to draw from only (no index by id, no cycle): the alias table alone, built in O(n)
+   * without sorting. {@link UsableKeys} holds one of the keys that can serve.
+   */
+  static Pool drawOnly(KeySlot[] slots) {
+    return new Pool(slots, slots.length == 0 ? new long[0] : buildAliasTable(slots));
+  }
+
+  /** One key drawn at random in proportion to its weight. The pool must not be empty. */
+  KeySlot drawByWeight(java.util.concurrent.ThreadLocalRandom random) {
+    KeySlot[] cycle = schedule;
+    return cycle != null ? cycle[random.nextInt(cycle.length)]
+        : slots[weightedIndex(random.nextLong())];
+  }
+
   private static KeySlot[] buildSchedule(KeySlot[] slots) {
     long total = 0;
     for (KeySlot slot : slots) total += slot.key.weight();
