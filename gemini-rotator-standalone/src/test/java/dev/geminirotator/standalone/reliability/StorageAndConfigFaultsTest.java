@@ -170,7 +170,9 @@ class StorageAndConfigFaultsTest {
     // The watcher survived it all: a good file is applied again.
     Files.writeString(f.configFile, good.replace("keys:\n", "keys:\n  - id: k3\n    secret: "
         + KEYS.get(2) + "\n"));
-    until("the good file is applied", () -> f.proxy.rotator().snapshot("k3").isPresent());
+    // The listener hears of k3 after the pool holds it: wait for the event, not the pool.
+    until("the good file's key is announced", () -> keyChanges.contains("added k3"));
+    assertThat(f.proxy.rotator().snapshot("k3")).isPresent();
     assertThat(keyChanges).as("key changes since the first bad file").containsExactly("added k3");
     load.awaitMore(10);
     load.stop();
