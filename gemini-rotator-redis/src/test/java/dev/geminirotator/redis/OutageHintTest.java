@@ -1,9 +1,8 @@
 package dev.geminirotator.redis;
 
-import dev.geminirotator.testsupport.Eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Duration;
+import dev.geminirotator.testsupport.Eventually;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -18,7 +17,6 @@ import org.junit.jupiter.api.Test;
  */
 class OutageHintTest {
 
-  private static final Duration WAIT = Duration.ofSeconds(10);
   private RedisServer server;
   private final List<AutoCloseable> open = new ArrayList<>();
 

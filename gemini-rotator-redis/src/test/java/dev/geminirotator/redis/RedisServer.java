@@ -1,5 +1,6 @@
 package dev.geminirotator.redis;
 
+import dev.geminirotator.testsupport.Eventually;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -111,15 +112,19 @@ public final class RedisServer implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("could not start " + command.get(0), e);
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("redis-server exited at start: " + log());
-      }
-      if (answers()) return;
-      sleep(10);
+    try {
+      Eventually.until("redis-server answers on port " + port, () -> {
+        if (!process.isAlive()) {
+          throw new IllegalStateException("redis-server exited at start: " + log());
+        }
+        return answers();
+      });
+    } catch (AssertionError e) {
+      String log = log();
+      kill(); // not left running for the rest of the build
+      throw new IllegalStateException("redis-server did not answer on port " + port + ": "
+          + log, e);
     }
-    throw new IllegalStateException("redis-server did not answer on port " + port + ": " + log());
   }
 
   /** Ends the server at once, like a crash; its data is gone. */
@@ -219,15 +224,6 @@ public final class RedisServer implements AutoCloseable {
       return target;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted");
     }
   }
 }

@@ -1,6 +1,5 @@
 package dev.geminirotator.redis;
 
-import dev.geminirotator.testsupport.Eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.KeyState;
@@ -8,6 +7,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Eventually;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,7 +30,6 @@ class ResetReplayedAfterOutageTest {
   private static final List<String> IDS = List.of("k1", "k2", "k3");
   private static final String MODEL = Pools.FLASH.model();
   private static final String COOLDOWN_K1 = "gemini_rotator:cooldown:key:k1:" + MODEL;
-  private static final Duration WAIT = Duration.ofSeconds(10);
 
   private RedisServer server;
   private TcpRelay relay;

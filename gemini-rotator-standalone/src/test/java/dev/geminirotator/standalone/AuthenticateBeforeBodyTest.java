@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.testsupport.Eventually;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -133,12 +134,10 @@ class AuthenticateBeforeBodyTest {
       }, "pipelined-body");
       writer.setDaemon(true);
       writer.start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      long held = 0;
-      while (h.upstream.getRequestCount() == 0 && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
+      Eventually.until("the first request at the upstream",
+          () -> h.upstream.getRequestCount() > 0);
       // While the first answer waits upstream, the second request's body is not read ahead.
+      long held = 0;
       for (int i = 0; i < 50 && h.upstream.getRequestCount() == 1; i++) {
         held = Math.max(held, h.proxy.queuedBodyBytes());
         Thread.sleep(10);

@@ -3,8 +3,11 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -130,19 +133,15 @@ class BodyBudgetProcessTest {
       HttpResponse<String> health = http.send(HttpRequest.newBuilder(base.resolve("/health"))
           .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
       assertThat(health.statusCode()).isEqualTo(200);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      String used;
-      do {
+      Eventually.untilAsserted("the body budget back to zero in /metrics", () -> {
         String metrics = http.send(HttpRequest.newBuilder(base.resolve("/metrics"))
             .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
         Matcher m = Pattern.compile("(?m)^gemini_proxy_body_budget_used_bytes (\\S+)")
             .matcher(metrics);
         assertThat(m.find()).as("the budget gauge in /metrics").isTrue();
-        used = m.group(1);
-        if (Double.parseDouble(used) == 0) break;
-        Thread.sleep(50);
-      } while (System.nanoTime() < deadline);
-      assertThat(Double.parseDouble(used)).as("body budget in use after every request").isZero();
+        assertThat(Double.parseDouble(m.group(1))).as("body budget in use after every request")
+            .isZero();
+      });
     } finally {
       proxy.destroy();
       if (!proxy.waitFor(30, TimeUnit.SECONDS)) proxy.destroyForcibly().waitFor();
@@ -152,15 +151,24 @@ class BodyBudgetProcessTest {
   }
 
   /** The port the proxy logged, once it listens; fails with its log if it died first. */
-  private static int awaitPort(Process proxy, Path log) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    while (System.nanoTime() < deadline) {
-      String text = Files.exists(log) ? Files.readString(log) : "";
-      Matcher m = LISTENING.matcher(text);
-      if (m.find()) return Integer.parseInt(m.group(1));
-      if (!proxy.isAlive()) throw new AssertionError("the proxy exited: " + text);
-      Thread.sleep(50);
+  private static int awaitPort(Process proxy, Path log) {
+    String text = Eventually.value(Duration.ofSeconds(90), "the proxy to log its port", () -> {
+      String t = read(log);
+      if (!LISTENING.matcher(t).find() && !proxy.isAlive()) {
+        throw new AssertionError("the proxy exited: " + t);
+      }
+      return t;
+    }, t -> LISTENING.matcher(t).find());
+    Matcher m = LISTENING.matcher(text);
+    if (!m.find()) throw new AssertionError("no port in: " + text); // the wait saw one
+    return Integer.parseInt(m.group(1));
+  }
+
+  private static String read(Path log) {
+    try {
+      return Files.exists(log) ? Files.readString(log) : "";
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    throw new AssertionError("the proxy did not start: " + Files.readString(log));
   }
 }

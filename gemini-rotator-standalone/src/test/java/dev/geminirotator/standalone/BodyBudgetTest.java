@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayInputStream;
 import java.io.OutputStream;
@@ -16,7 +17,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import mockwebserver3.MockResponse;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -53,7 +53,7 @@ class BodyBudgetTest {
       out.write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
       out.write(new byte[1000]);
       out.flush();
-      eventually("the first body's reservation", () -> budget.used() == BODY);
+      Eventually.until("the first body's length reserved", () -> budget.used() == BODY);
 
       HttpResponse<String> refused = postBody(BODY);
       assertThat(refused.statusCode()).isEqualTo(503);
@@ -63,12 +63,12 @@ class BodyBudgetTest {
       assertThat(refused.body()).contains("body-budget").contains("\"UNAVAILABLE\"");
       assertThat(budget.used()).isEqualTo(BODY);
     } // the first client leaves mid-body
-    eventually("the budget back to zero after the client left", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after the client left", () -> budget.used() == 0);
 
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     assertThat(postBody(BODY).statusCode()).isEqualTo(200);
     assertThat(h.upstream.takeRequest().getBody().size()).isEqualTo(BODY);
-    eventually("the budget back to zero after a success", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a success", () -> budget.used() == 0);
   }
 
   @Test
@@ -79,13 +79,13 @@ class BodyBudgetTest {
     // Success.
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     assertThat(postBody(BODY).statusCode()).isEqualTo(200);
-    eventually("after a success", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a success", () -> budget.used() == 0);
 
     // A retry on another key (429, then 200): the body is replayed, then given back.
     h.enqueue(429, Fixtures.geminiError("429-per-minute"));
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     assertThat(postBody(BODY).statusCode()).isEqualTo(200);
-    eventually("after a retry", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a retry", () -> budget.used() == 0);
 
     // The upstream fails (an overloaded 503 is returned, not retried).
     int before = h.upstream.getRequestCount();
@@ -93,21 +93,21 @@ class BodyBudgetTest {
         .body(Fixtures.geminiError("503-overloaded")).build());
     assertThat(postBody(BODY).statusCode()).isEqualTo(503);
     assertThat(h.upstream.getRequestCount() - before).isEqualTo(1);
-    eventually("after upstream failures", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after upstream failures", () -> budget.used() == 0);
 
     // Too large (declared, then undeclared), and a chunked body that is fine.
     assertThat(postBody(BODY + 1).statusCode()).isEqualTo(413);
     assertThat(postChunked(BODY + 1).statusCode()).isEqualTo(413);
-    eventually("after 413s", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after 413s", () -> budget.used() == 0);
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     assertThat(postChunked(BODY).statusCode()).isEqualTo(200);
-    eventually("after a chunked body", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a chunked body", () -> budget.used() == 0);
 
     // A malformed chunked body.
     assertThat(h.raw("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\nx-goog-api-key: "
         + Harness.TOKEN + "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\nzz\r\n"))
         .startsWith("HTTP/1.1 400");
-    eventually("after a malformed body", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a malformed body", () -> budget.used() == 0);
 
     // A body too slow for server.body-timeout: 408.
     try (Socket slow = new Socket("127.0.0.1", h.proxy.port())) {
@@ -118,7 +118,7 @@ class BodyBudgetTest {
       assertThat(new String(slow.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
           .startsWith("HTTP/1.1 408");
     }
-    eventually("after a 408", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after a 408", () -> budget.used() == 0);
 
     // The client leaves while the upstream is still answering.
     h.upstream.enqueue(new MockResponse.Builder().code(200)
@@ -129,10 +129,11 @@ class BodyBudgetTest {
       leaving.getOutputStream().write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
       leaving.getOutputStream().write(new byte[BODY]);
       leaving.getOutputStream().flush();
-      eventually("the request upstream", () -> h.upstream.getRequestCount() > sent);
+      Eventually.until("the request at the upstream", () -> h.upstream.getRequestCount() > sent);
       assertThat(budget.used()).isEqualTo(BODY);
     }
-    eventually("after the client left mid-exchange", () -> budget.used() == 0);
+    Eventually.until("the budget back to zero after the client left mid-exchange",
+        () -> budget.used() == 0);
   }
 
   @Test
@@ -196,13 +197,5 @@ class BodyBudgetTest {
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body)))
         .build());
-  }
-
-  static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting: " + what);
-      Thread.sleep(10);
-    }
   }
 }

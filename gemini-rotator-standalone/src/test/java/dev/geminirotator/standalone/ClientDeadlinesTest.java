@@ -1,10 +1,10 @@
 package dev.geminirotator.standalone;
 
-import static dev.geminirotator.standalone.BodyBudgetTest.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.testsupport.Eventually;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -101,7 +101,7 @@ class ClientDeadlinesTest {
       assertThat(answer).startsWith("HTTP/1.1 408").contains("connection: close");
     }
     assertThat(h.upstream.getRequestCount()).isZero();
-    eventually("the budget back to zero", () -> h.proxy.bodyBudget().used() == 0);
+    Eventually.until("the budget back to zero", () -> h.proxy.bodyBudget().used() == 0);
   }
 
   @Test
@@ -109,7 +109,7 @@ class ClientDeadlinesTest {
     h = new Harness(Harness.withServer("  max-connections: 2\n"), Map.of());
     Socket first = keptAlive();
     keptAlive();
-    eventually("two connections counted", () -> h.proxy.clientConnections() == 2);
+    Eventually.until("two connections counted", () -> h.proxy.clientConnections() == 2);
 
     try (Socket third = new Socket("127.0.0.1", h.proxy.port())) {
       third.setSoTimeout(15_000);
@@ -126,7 +126,7 @@ class ClientDeadlinesTest {
     assertThat(h.proxy.clientConnections()).isEqualTo(2);
 
     first.close();
-    eventually("a connection freed", () -> h.proxy.clientConnections() == 1);
+    Eventually.until("a connection freed", () -> h.proxy.clientConnections() == 1);
     var metrics = h.get("/metrics");
     assertThat(metrics.statusCode()).isEqualTo(200);
     assertThat(metrics.body()).containsPattern(

@@ -8,10 +8,10 @@ import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,14 +44,15 @@ class ReadinessTest {
     assertReadiness(200, "UP", "UP");
 
     redis.kill();
-    eventually("the store notices Redis is gone", () -> !h.proxy.rotator().store().isAvailable());
+    Eventually.until("the store notices Redis is gone",
+        () -> !h.proxy.rotator().store().isAvailable());
     assertReadiness(200, "DEGRADED", "DOWN");
     h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
     assertThat(h.post(PATH, "{}", "x-goog-api-key", Harness.TOKEN).statusCode())
         .as("requests are served during the outage").isEqualTo(200);
 
     redis.start();
-    eventually("the store reconnects", () -> h.proxy.rotator().store().isAvailable());
+    Eventually.until("the store reconnects", () -> h.proxy.rotator().store().isAvailable());
     assertReadiness(200, "UP", "UP");
   }
 
@@ -65,7 +66,7 @@ class ReadinessTest {
     assertThat(h.post(PATH, "{}", "x-goog-api-key", Harness.TOKEN).statusCode()).isEqualTo(200);
 
     redis.start();
-    eventually("the store connects", () -> h.proxy.rotator().store().isAvailable());
+    Eventually.until("the store connects", () -> h.proxy.rotator().store().isAvailable());
     assertReadiness(200, "UP", "UP");
   }
 
@@ -131,14 +132,5 @@ class ReadinessTest {
     assertThat(answer.statusCode()).as(answer.body()).isEqualTo(status);
     assertThat(body.path("status").asText()).as(answer.body()).isEqualTo(state);
     assertThat(body.path("store").path("status").asText()).as(answer.body()).isEqualTo(store);
-  }
-
-  static void eventually(String what, java.util.function.BooleanSupplier condition)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("timed out waiting until " + what).isLessThan(deadline);
-      Thread.sleep(20);
-    }
   }
 }

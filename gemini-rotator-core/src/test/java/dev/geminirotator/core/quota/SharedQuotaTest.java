@@ -29,6 +29,18 @@ class SharedQuotaTest {
     return SharedQuotas.builder(store).clock(clock).executor(Runnable::run).build();
   }
 
+  /**
+   * Acquires from {@code quota} until {@code total} permits are admitted in all, {@code admitted}
+   * of them already; between refusals it waits for the background claims to come back.
+   */
+  private static void acquireUntilAdmitted(SharedQuota quota, long admitted, long total) {
+    long[] count = {admitted};
+    Eventually.until(total + " permits admitted as the background claims come back", () -> {
+      while (count[0] < total && quota.tryAcquire()) count[0]++;
+      return count[0] == total;
+    });
+  }
+
   @Test
   void threeInstancesOnOneStoreAdmitTheLimitTogether() {
     CountingStore store = new CountingStore(memory);
@@ -217,17 +229,11 @@ class SharedQuotaTest {
   }
 
   @Test
-  void theBackgroundThreadClaimsWithoutTheRequestThread() throws Exception {
+  void theBackgroundThreadClaimsWithoutTheRequestThread() {
     SharedQuotas quotas = SharedQuotas.builder(memory).clock(clock).build();
     try {
       SharedQuota quota = quotas.perMinute("quota:k:rpm", 200);
-      long admitted = 0;
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (admitted < 200 && System.nanoTime() < deadline) {
-        if (quota.tryAcquire()) admitted++;
-        else Thread.sleep(1);
-      }
-      assertThat(admitted).isEqualTo(200);
+      acquireUntilAdmitted(quota, 0, 200);
       // The barrier: the background claim after the last permit came back and said the limit
       // is reached (the wait is then to the window's end, not the millisecond of a claim).
       Eventually.until("the store says the limit is reached",
@@ -239,7 +245,7 @@ class SharedQuotaTest {
   }
 
   @Test
-  void anErrorFromTheStoreDoesNotStopTheBackgroundClaimsForGood() throws Exception {
+  void anErrorFromTheStoreDoesNotStopTheBackgroundClaimsForGood() {
     AtomicLong errors = new AtomicLong();
     KeyStateStore once = new CountingStore(memory) {
       @Override
@@ -253,16 +259,10 @@ class SharedQuotaTest {
       SharedQuota quota = quotas.perMinute("quota:k:rpm", 200);
       // the first request asks for the first claim, which fails with an Error
       assertThat(quota.tryAcquire()).as("on credit").isTrue();
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (errors.get() < 2 && System.nanoTime() < deadline) Thread.sleep(1);
       // the claim is retried on its own, with no request asking for it again
+      Eventually.until("the failed claim is retried", () -> errors.get() >= 2);
       assertThat(errors.get()).as("store calls").isEqualTo(2);
-      long admitted = 1;
-      while (admitted < 200 && System.nanoTime() < deadline) {
-        if (quota.tryAcquire()) admitted++;
-        else Thread.sleep(1);
-      }
-      assertThat(admitted).isEqualTo(200);
+      acquireUntilAdmitted(quota, 1, 200);
     } finally {
       quotas.close();
     }

@@ -9,10 +9,12 @@ import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -47,34 +49,29 @@ class SharedKeyQuotaTest {
    * permits while its next block is being claimed (on a background thread) says a key frees in a
    * millisecond; once the store says the limit is reached, it names the end of the window.
    */
-  private long[] drain(List<GeminiKeyRotator> instances) throws InterruptedException {
+  private long[] drain(List<GeminiKeyRotator> instances) {
     long[] admitted = new long[instances.size()];
     boolean[] spent = new boolean[instances.size()];
-    int spentCount = 0;
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (spentCount < instances.size()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("timed out after 30 s waiting for every rotator to be told the"
-            + " quota is spent; admitted " + java.util.Arrays.toString(admitted));
-      }
-      boolean any = false;
-      for (int i = 0; i < instances.size(); i++) {
-        if (spent[i]) continue;
-        try {
-          KeyLease lease = instances.get(i).acquire(FLASH);
-          lease.complete(Outcome.success());
-          admitted[i]++;
-          any = true;
-        } catch (NoKeyAvailableException e) {
-          Instant inAMillisecond = clock.instant().plusMillis(1);
-          if (e.earliestAvailable().filter(t -> t.isAfter(inAMillisecond)).isPresent()) {
-            spent[i] = true;
-            spentCount++;
+    Eventually.untilAsserted("every rotator told the quota is spent", () -> {
+      boolean any = true;
+      while (any) { // rounds while permits come; a pause once none does: a block is on its way
+        any = false;
+        for (int i = 0; i < instances.size(); i++) {
+          if (spent[i]) continue;
+          try {
+            KeyLease lease = instances.get(i).acquire(FLASH);
+            lease.complete(Outcome.success());
+            admitted[i]++;
+            any = true;
+          } catch (NoKeyAvailableException e) {
+            Instant inAMillisecond = clock.instant().plusMillis(1);
+            spent[i] = e.earliestAvailable().filter(t -> t.isAfter(inAMillisecond)).isPresent();
           }
         }
       }
-      if (!any) Thread.sleep(1); // a block is on its way
-    }
+      assertThat(spent).as("told the quota is spent; admitted %s", Arrays.toString(admitted))
+          .containsOnly(true);
+    });
     return admitted;
   }
 

@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
@@ -178,8 +179,16 @@ class RateLimitAndOverloadTest {
         .containsOnly(KeyState.HEALTHY);
 
     overloaded.set(false);
-    Thread.sleep(350);
-    HttpResponse<String> trial = f.generate();
+    // Once wait-in-open (300 ms) has passed, the next call half-opens the breaker and is its
+    // trial; until then each call is refused at once, without reaching the upstream.
+    AtomicReference<HttpResponse<String>> past = new AtomicReference<>();
+    Eventually.untilAsserted("a call let through after wait-in-open", () -> {
+      HttpResponse<String> r = f.generate();
+      assertThat(JSON.readTree(r.body()).path("type").asText())
+          .as("refused by the open breaker: %s", r.body()).doesNotEndWith("circuit-open");
+      past.set(r);
+    });
+    HttpResponse<String> trial = past.get();
     assertThat(trial.statusCode()).isEqualTo(200);
     assertThat(guard.state(MODEL)).isEqualTo(State.CLOSED);
     assertThat(transitions).extracting(t -> t.from() + "->" + t.to())
