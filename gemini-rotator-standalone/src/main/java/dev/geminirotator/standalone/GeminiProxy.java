@@ -1046,7 +1046,7 @@ final class GeminiProxy {
         return;
       }
       Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.headers()::get,
-          null);
+          null, lease.key());
       if (report(o).kind() != Decision.Kind.RETURN) {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
@@ -1211,7 +1211,8 @@ final class GeminiProxy {
     private void decideAfterPeek(boolean complete, ByteBuf rest) {
       byte[] peeked = peek.toByteArray();
       Outcome o = classifier.classify(upstreamStatus, head.headers()::get, new String(peeked, 0,
-          Math.min(peeked.length, GeminiClassifier.MAX_PEEK_BYTES), StandardCharsets.UTF_8));
+          Math.min(peeked.length, GeminiClassifier.MAX_PEEK_BYTES), StandardCharsets.UTF_8),
+          lease.key());
       Decision decision = report(o);
       // A response not read to its end cannot be kept whole for later: drop it only when the
       // next attempt is secured, else it is the answer and goes back whole.
