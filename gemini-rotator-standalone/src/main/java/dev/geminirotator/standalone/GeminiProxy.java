@@ -63,12 +63,15 @@ final class GeminiProxy {
   /**
    * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, the ones that
    * describe the client's hop to this proxy ({@code X-Forwarded-*}, {@code Forwarded}), and every
-   * client credential or quota attribution core names in {@link ClientCredentials#HEADERS}
-   * ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie}, {@code X-Goog-User-Project},
-   * {@code X-Goog-Quota-User}). One set, so that each header costs one lookup.
+   * header core's {@link ClientCredentials#isCredentialHeader} refuses: the client's credentials
+   * and quota attribution ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie},
+   * {@code X-Goog-User-Project}, {@code X-Goog-IAM-*}, ...), the method overrides, and every
+   * {@code x-goog-*} header but the few a Gemini client needs (an allowlist inside Google's own
+   * namespace, a denylist outside it: {@link ClientCredentials#GOOGLE_HEADERS_FORWARDED} says
+   * why). The interceptor strips by the same rule.
    */
   private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(
-      concat(HOP_BY_HOP, ClientCredentials.HEADERS.toArray(new String[0])),
+      ClientCredentials::isCredentialHeader, HOP_BY_HOP,
       "host", "content-length", "accept-encoding", "expect",
       "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded",
       "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
@@ -85,12 +88,6 @@ final class GeminiProxy {
   /** Upstream→proxy headers that hold a resumable-upload URL, rewritten to point at the proxy. */
   private static final AsciiString[] UPLOAD_URL_HEADERS = {HeaderNames.X_GOOG_UPLOAD_URL,
       HeaderNames.X_GOOG_UPLOAD_CONTROL_URL};
-
-  private static String[] concat(String[] a, String[] b) {
-    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
-  }
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
