@@ -1037,6 +1037,7 @@ final class GeminiProxy {
       head = upstreamToProxyResponse;
       upstreamStatus = upstreamToProxyResponse.status().code();
       metrics.upstream(ex.route, upstreamStatus, sentAt);
+      if (upstreamStatus >= 200 && upstreamStatus < 300) metrics.modelServed(ex.model);
       if (needsBody(upstreamStatus)) {
         peek = new ByteArrayOutputStream(1024);
         phase = Phase.PEEKING;
