@@ -992,6 +992,8 @@ final class GeminiProxy {
     int upstreamStatus;
     HttpResponse head;
     ByteArrayOutputStream peek;
+    /** Set when an error body longer than the peek is returned: scrubs the rest as it streams. */
+    SecretScrub.Chunks errorScrub;
     Outcome outcome;
 
     UpstreamListener(Exchange ex, KeyLease lease, long sentAt) {
@@ -1142,6 +1144,18 @@ final class GeminiProxy {
           + (query == null ? "" : "?" + query);
     }
 
+    /**
+     * The part of an error body's chunk that may go out now, scrubbed of the pool key (the
+     * chunk is released); {@code null} when all of it is held back for the next chunk.
+     */
+    private ByteBuf scrubbed(ByteBuf chunk, boolean last) {
+      byte[] bytes = new byte[chunk.readableBytes()];
+      chunk.readBytes(bytes);
+      chunk.release();
+      byte[] sent = errorScrub.next(bytes, last);
+      return sent.length == 0 && !last ? null : Unpooled.wrappedBuffer(sent);
+    }
+
     private void tap(ByteBuf buffer) {
       if (ex.tap == null || ex.tap.size() >= GeminiClassifier.MAX_PEEK_BYTES) return;
       int n = Math.min(buffer.readableBytes(), GeminiClassifier.MAX_PEEK_BYTES - ex.tap.size());
@@ -1161,6 +1175,10 @@ final class GeminiProxy {
       switch (phase) {
         case STREAMING -> {
           tap(chunk);
+          if (errorScrub != null) {
+            chunk = scrubbed(chunk, last);
+            if (chunk == null) return; // all held back, waiting for the next chunk
+          }
           if (last) {
             phase = Phase.DONE;
             pinDeclaredFiles();
@@ -1235,14 +1253,21 @@ final class GeminiProxy {
               .log("returning upstream {} to the client", upstreamStatus);
         }
         // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'").
-        byte[] sent = SecretScrub.scrub(peeked, lease.key());
-        if (sent != peeked) ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
         if (complete) {
+          byte[] sent = SecretScrub.scrub(peeked, lease.key());
+          if (sent != peeked) {
+            ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+          }
           phase = Phase.DONE;
           ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(sent), ex::finish);
         } else {
+          // The rest streams scrubbed too, a key split across chunks included; its length may
+          // change, so it goes without the upstream's Content-Length.
+          errorScrub = new SecretScrub.Chunks(lease.key());
+          ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
           phase = Phase.STREAMING;
-          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
+          byte[] sent = errorScrub.next(peeked, false);
+          if (sent.length > 0) ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
           onContent(rest, false);
         }
         return;

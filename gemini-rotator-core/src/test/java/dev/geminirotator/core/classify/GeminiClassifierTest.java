@@ -105,8 +105,8 @@ class GeminiClassifierTest {
 
     @Test
     void suspendedConsumerIsRejectedWhenItIsTheKeysProject() {
-      assertThat(classifier.classify(403, NO_HEADERS, Fixtures.geminiError("403-consumer-suspended"),
-          keyOfProject("000000000000")))
+      assertThat(classifier.classify(403, NO_HEADERS,
+          Fixtures.geminiError("403-consumer-suspended"), keyOfProject("000000000000")))
           .isEqualTo(Outcome.keyRejected(403, "CONSUMER_SUSPENDED"));
     }
 
