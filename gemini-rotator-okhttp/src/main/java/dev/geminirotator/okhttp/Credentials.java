@@ -26,9 +26,10 @@ final class Credentials {
   }
 
   /**
-   * The request without any credential or quota attribution core's {@link ClientCredentials}
-   * names: no {@code x-goog-api-key}, {@code Authorization}, {@code Cookie},
-   * {@code X-Goog-User-Project} or {@code X-Goog-Quota-User} header, and no {@code key},
+   * The request without any header or query parameter core's {@link ClientCredentials} refuses:
+   * no {@code x-goog-api-key}, {@code Authorization}, {@code Cookie}, {@code X-Goog-User-Project},
+   * {@code X-Goog-IAM-*}, {@code X-Goog-AuthUser}, {@code X-HTTP-Method-Override} header, no
+   * {@code x-goog-*} header outside the few a Gemini client needs, and no {@code key},
    * {@code access_token}, {@code oauth_token}, {@code quotaUser}, {@code userProject} (...) query
    * parameter in any spelling ({@code $key}, {@code %61ccess_token}, {@code KEY}). An OAuth
    * credential next to a pool key makes Gemini answer 401 for the request. Returns the same

@@ -260,7 +260,7 @@ public final class GeminiKeyInterceptor implements Interceptor {
       }
       ByteString peeked = bodyMatters(code) ? peek(response) : null;
       Outcome outcome = call.isCanceled() ? Outcome.cancelled()
-          : classifier.classify(code, response::header, text(response, peeked));
+          : classifier.classify(code, response::header, text(response, peeked), lease.key());
       current.complete(outcome);
       Decision decision = policy.decide(attempt, outcome, replayable);
       if (!decision.retries()) {

@@ -167,4 +167,69 @@ class CallerCredentialPoisoningTest {
   void appCredentialsInEverySpellingNeverTravelNextToAPoolKeyInTheQuery() throws Exception {
     callHundredTimes(GeminiKeyInterceptor.KeyPlacement.QUERY);
   }
+
+  /** Google-namespace and method-override headers an app may set; none may travel. */
+  private static final List<String[]> GOOGLE_CONTROL_HEADERS = List.of(
+      new String[] {"X-Goog-IAM-Authorization-Token", OAUTH},
+      new String[] {"x-goog-iam-authority-selector", "user:someone@example.com"},
+      new String[] {"X-Goog-AuthUser", "1"},
+      new String[] {"X-Goog-Request-Params", "name=projects/evil-project/files/x"},
+      new String[] {"X-HTTP-Method-Override", "DELETE"},
+      new String[] {"X-Method-Override", "DELETE"},
+      new String[] {"X-Goog-Some-Future-Credential", OAUTH});
+
+  /** Headers Gemini clients send; every one must arrive as set. */
+  private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(
+      new String[] {"Accept-Language", "de-CH"},
+      new String[] {"User-Agent", "google-genai-sdk/1.0 gl-java/17"},
+      new String[] {"X-Goog-Api-Client", "google-genai-sdk/1.0 gl-java/17"},
+      new String[] {"X-Goog-Upload-Protocol", "resumable"},
+      new String[] {"X-Goog-Upload-Command", "start"},
+      new String[] {"X-Server-Timeout", "600"});
+
+  @Test
+  void googleControlHeadersNeverTravelNextToAPoolKeyWhileGeminiClientHeadersDo()
+      throws Exception {
+    server.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        for (String[] header : GOOGLE_CONTROL_HEADERS) {
+          if (request.getHeaders().get(header[0]) != null) {
+            // A second credential next to the key: Google answers 401 for the key.
+            return Pools.json(401, Fixtures.geminiError("401-oauth-next-to-key"));
+          }
+        }
+        return Pools.json(200, Fixtures.geminiResponse("generate-content.json"));
+      }
+    });
+    OkHttpClient client = client(GeminiKeyInterceptor.builder().rotator(rotator).clock(clock)
+        .policy(Pools.FAST).build());
+    for (int i = 0; i < 100; i++) {
+      String[] control = GOOGLE_CONTROL_HEADERS.get(i % GOOGLE_CONTROL_HEADERS.size());
+      Request.Builder b = new Request.Builder().url(server.url(Pools.GENERATE))
+          .header(control[0], control[1])
+          .post(RequestBody.create(Pools.PROMPT, Pools.JSON));
+      for (String[] h : GEMINI_CLIENT_HEADERS) b.header(h[0], h[1]);
+      try (Response response = client.newCall(b.build()).execute()) {
+        assertThat(response.code()).as("call %d (%s)", i, control[0]).isEqualTo(200);
+        response.body().string();
+      }
+    }
+    assertThat(server.getRequestCount()).isEqualTo(100);
+    for (int i = 0; i < 100; i++) {
+      RecordedRequest r = server.takeRequest(5, TimeUnit.SECONDS);
+      assertThat(r).isNotNull();
+      for (String[] control : GOOGLE_CONTROL_HEADERS) {
+        assertThat(r.getHeaders().get(control[0])).as(control[0]).isNull();
+      }
+      for (String[] h : GEMINI_CLIENT_HEADERS) {
+        assertThat(r.getHeaders().get(h[0])).as(h[0]).isEqualTo(h[1]);
+      }
+      assertThat(r.getHeaders().toString()).doesNotContain(OAUTH).doesNotContain("evil-project");
+    }
+    for (int i = 1; i <= KEYS; i++) {
+      assertThat(rotator.snapshot("k" + i).orElseThrow().state()).as("k" + i)
+          .isEqualTo(KeyState.HEALTHY);
+    }
+  }
 }

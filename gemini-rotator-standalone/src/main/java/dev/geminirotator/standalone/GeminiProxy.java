@@ -63,12 +63,15 @@ final class GeminiProxy {
   /**
    * Request headers the proxy never forwards: hop-by-hop ones, ones it sets itself, the ones that
    * describe the client's hop to this proxy ({@code X-Forwarded-*}, {@code Forwarded}), and every
-   * client credential or quota attribution core names in {@link ClientCredentials#HEADERS}
-   * ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie}, {@code X-Goog-User-Project},
-   * {@code X-Goog-Quota-User}). One set, so that each header costs one lookup.
+   * header core's {@link ClientCredentials#isCredentialHeader} refuses: the client's credentials
+   * and quota attribution ({@code Authorization}, {@code x-goog-api-key}, {@code Cookie},
+   * {@code X-Goog-User-Project}, {@code X-Goog-IAM-*}, ...), the method overrides, and every
+   * {@code x-goog-*} header but the few a Gemini client needs (an allowlist inside Google's own
+   * namespace, a denylist outside it: {@link ClientCredentials#GOOGLE_HEADERS_FORWARDED} says
+   * why). The interceptor strips by the same rule.
    */
   private static final HeaderNames.NameSet NOT_FORWARDED = new HeaderNames.NameSet(
-      concat(HOP_BY_HOP, ClientCredentials.HEADERS.toArray(new String[0])),
+      ClientCredentials::isCredentialHeader, HOP_BY_HOP,
       "host", "content-length", "accept-encoding", "expect",
       "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded",
       "x-real-ip", "x-http2-stream-id", "x-http2-scheme",
@@ -85,12 +88,6 @@ final class GeminiProxy {
   /** Upstream→proxy headers that hold a resumable-upload URL, rewritten to point at the proxy. */
   private static final AsciiString[] UPLOAD_URL_HEADERS = {HeaderNames.X_GOOG_UPLOAD_URL,
       HeaderNames.X_GOOG_UPLOAD_CONTROL_URL};
-
-  private static String[] concat(String[] a, String[] b) {
-    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
-  }
 
   private static final io.netty.handler.codec.http.HttpHeadersFactory UNVALIDATED =
       io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
@@ -995,6 +992,8 @@ final class GeminiProxy {
     int upstreamStatus;
     HttpResponse head;
     ByteArrayOutputStream peek;
+    /** Set when an error body longer than the peek is returned: scrubs the rest as it streams. */
+    SecretScrub.Chunks errorScrub;
     Outcome outcome;
 
     UpstreamListener(Exchange ex, KeyLease lease, long sentAt) {
@@ -1040,13 +1039,14 @@ final class GeminiProxy {
       head = upstreamToProxyResponse;
       upstreamStatus = upstreamToProxyResponse.status().code();
       metrics.upstream(ex.route, upstreamStatus, sentAt);
+      if (upstreamStatus >= 200 && upstreamStatus < 300) metrics.modelServed(ex.model);
       if (needsBody(upstreamStatus)) {
         peek = new ByteArrayOutputStream(1024);
         phase = Phase.PEEKING;
         return;
       }
       Outcome o = classifier.classify(upstreamStatus, upstreamToProxyResponse.headers()::get,
-          null);
+          null, lease.key());
       if (report(o).kind() != Decision.Kind.RETURN) {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
@@ -1144,6 +1144,18 @@ final class GeminiProxy {
           + (query == null ? "" : "?" + query);
     }
 
+    /**
+     * The part of an error body's chunk that may go out now, scrubbed of the pool key (the
+     * chunk is released); {@code null} when all of it is held back for the next chunk.
+     */
+    private ByteBuf scrubbed(ByteBuf chunk, boolean last) {
+      byte[] bytes = new byte[chunk.readableBytes()];
+      chunk.readBytes(bytes);
+      chunk.release();
+      byte[] sent = errorScrub.next(bytes, last);
+      return sent.length == 0 && !last ? null : Unpooled.wrappedBuffer(sent);
+    }
+
     private void tap(ByteBuf buffer) {
       if (ex.tap == null || ex.tap.size() >= GeminiClassifier.MAX_PEEK_BYTES) return;
       int n = Math.min(buffer.readableBytes(), GeminiClassifier.MAX_PEEK_BYTES - ex.tap.size());
@@ -1163,6 +1175,10 @@ final class GeminiProxy {
       switch (phase) {
         case STREAMING -> {
           tap(chunk);
+          if (errorScrub != null) {
+            chunk = scrubbed(chunk, last);
+            if (chunk == null) return; // all held back, waiting for the next chunk
+          }
           if (last) {
             phase = Phase.DONE;
             pinDeclaredFiles();
@@ -1211,7 +1227,8 @@ final class GeminiProxy {
     private void decideAfterPeek(boolean complete, ByteBuf rest) {
       byte[] peeked = peek.toByteArray();
       Outcome o = classifier.classify(upstreamStatus, head.headers()::get, new String(peeked, 0,
-          Math.min(peeked.length, GeminiClassifier.MAX_PEEK_BYTES), StandardCharsets.UTF_8));
+          Math.min(peeked.length, GeminiClassifier.MAX_PEEK_BYTES), StandardCharsets.UTF_8),
+          lease.key());
       Decision decision = report(o);
       // A response not read to its end cannot be kept whole for later: drop it only when the
       // next attempt is secured, else it is the answer and goes back whole.
@@ -1236,14 +1253,21 @@ final class GeminiProxy {
               .log("returning upstream {} to the client", upstreamStatus);
         }
         // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'").
-        byte[] sent = SecretScrub.scrub(peeked, lease.key());
-        if (sent != peeked) ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
         if (complete) {
+          byte[] sent = SecretScrub.scrub(peeked, lease.key());
+          if (sent != peeked) {
+            ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
+          }
           phase = Phase.DONE;
           ex.proxyToClientResponse.end(Unpooled.wrappedBuffer(sent), ex::finish);
         } else {
+          // The rest streams scrubbed too, a key split across chunks included; its length may
+          // change, so it goes without the upstream's Content-Length.
+          errorScrub = new SecretScrub.Chunks(lease.key());
+          ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
           phase = Phase.STREAMING;
-          ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
+          byte[] sent = errorScrub.next(peeked, false);
+          if (sent.length > 0) ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
           onContent(rest, false);
         }
         return;

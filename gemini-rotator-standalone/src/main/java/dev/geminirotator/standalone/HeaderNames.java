@@ -107,20 +107,30 @@ final class HeaderNames {
   }
 
   /**
-   * A fixed set of header names matched in any case. Backed by Netty's own header map, which
-   * hashes names case-insensitively: a lookup neither lower-cases nor allocates.
+   * A fixed set of header names matched in any case, plus, optionally, a rule for the names a set
+   * cannot list (a prefix). Backed by Netty's own header map, which hashes names
+   * case-insensitively: a lookup neither lower-cases nor allocates.
    */
   static final class NameSet {
+    private static final java.util.function.Predicate<CharSequence> NONE = name -> false;
+
     private final HttpHeaders names =
         DefaultHttpHeadersFactory.headersFactory().withValidation(false).newHeaders();
+    private final java.util.function.Predicate<CharSequence> also;
 
     NameSet(String[] shared, String... names) {
+      this(NONE, shared, names);
+    }
+
+    /** The names given, and every name {@code also} accepts (it must not allocate). */
+    NameSet(java.util.function.Predicate<CharSequence> also, String[] shared, String... names) {
+      this.also = also;
       for (String name : shared) this.names.add(AsciiString.cached(name), "");
       for (String name : names) this.names.add(AsciiString.cached(name), "");
     }
 
     boolean contains(CharSequence name) {
-      return names.contains(name);
+      return names.contains(name) || also.test(name);
     }
   }
 }

@@ -23,8 +23,12 @@ import java.util.regex.Pattern;
  *   <li>{@code route} and {@code method} come from fixed sets; anything else is {@code other}.
  *   <li>{@code status} is exact for the statuses Gemini and the proxy answer
  *       ({@link #EXACT_STATUSES}) and its class ({@code 2xx}, {@code 4xx}, ...) otherwise.
- *   <li>{@code model} is the model of the request path when it is a sane name, and only the first
- *       {@value #MAX_MODELS} distinct ones; the rest count as {@code other}.
+ *   <li>{@code model} is the model of the request once the upstream has answered a request for
+ *       that model with a 2xx ({@link #modelServed}), for at most {@value #MAX_MODELS} distinct
+ *       sane names; every other model counts as {@code other}. A name a client invents is
+ *       answered 404 by Gemini and so never takes one of the slots, however many a client sends
+ *       (admitting the first names seen would let them squat every slot after each restart, and
+ *       the real models would show as {@code other}).
  *   <li>Each timer holds at most {@value #MAX_REQUEST_SERIES} (requests) or
  *       {@value #MAX_UPSTREAM_SERIES} (upstream latency) label combinations. A combination first
  *       seen past the cap is counted in an overflow series that keeps its route and status class
@@ -160,16 +164,23 @@ final class ProxyMetrics {
     return GeminiProxy.METHODS.contains(method) ? method : OTHER;
   }
 
-  private String modelLabel(String model) {
-    if (model == null || model.equals("*")) return "none";
-    if (models.contains(model)) return model; // only sane names get in
-    if (!SANE_MODEL.matcher(model).matches()) return OTHER;
+  /**
+   * The upstream answered a request for {@code model} with a 2xx: the model exists, so it may
+   * have a label of its own, while slots remain. Called before that request is recorded.
+   */
+  void modelServed(String model) {
+    if (model == null || model.equals("*") || models.contains(model)) return;
+    if (!SANE_MODEL.matcher(model).matches()) return;
     if (modelCount.incrementAndGet() > MAX_MODELS) {
       modelCount.decrementAndGet();
-      return OTHER;
+      return;
     }
     if (!models.add(model)) modelCount.decrementAndGet(); // raced with the same name
-    return model;
+  }
+
+  private String modelLabel(String model) {
+    if (model == null || model.equals("*")) return "none";
+    return models.contains(model) ? model : OTHER; // only served, sane names get in
   }
 
   /**

@@ -153,6 +153,75 @@ class ClientCredentialPoisoningTest {
     assertEveryKeyHealthy();
   }
 
+  /** Google-namespace and method-override headers a client may add; none may cross. */
+  private static final List<String[]> GOOGLE_CONTROL_HEADERS = List.of(
+      new String[] {"X-Goog-IAM-Authorization-Token", OAUTH},
+      new String[] {"x-goog-iam-authority-selector", "user:someone@example.com"},
+      new String[] {"X-Goog-AuthUser", "1"},
+      new String[] {"X-Goog-Request-Params", "name=projects/evil-project/files/x"},
+      new String[] {"X-HTTP-Method-Override", "DELETE"},
+      new String[] {"X-Method-Override", "DELETE"},
+      new String[] {"X-Goog-Some-Future-Credential", OAUTH});
+
+  /** Headers Gemini clients send; every one must arrive as sent. */
+  private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(
+      new String[] {"Content-Type", "application/json"},
+      new String[] {"Accept-Language", "de-CH"},
+      new String[] {"User-Agent", "google-genai-sdk/1.0 gl-python/3.12"},
+      new String[] {"X-Goog-Api-Client", "google-genai-sdk/1.0 gl-python/3.12"},
+      new String[] {"X-Goog-Upload-Protocol", "resumable"},
+      new String[] {"X-Goog-Upload-Command", "start"},
+      new String[] {"X-Server-Timeout", "600"});
+
+  /**
+   * Answers as Google would: 401 when a second credential (an IAM token, a signed-in user) arrives
+   * next to the key, 400 when the method is overridden or the request routed elsewhere, else 200.
+   */
+  private static Dispatcher googleReadingItsOwnHeaders() {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        for (String[] header : GOOGLE_CONTROL_HEADERS) {
+          if (request.getHeaders().get(header[0]) != null) {
+            return header[0].startsWith("X-Goog-IAM") || header[0].contains("AuthUser")
+                || header[0].contains("Credential")
+                ? json(401, Fixtures.geminiError("401-oauth-next-to-key"))
+                : json(400, Fixtures.geminiError("400-api-key-invalid"));
+          }
+        }
+        return json(200, Fixtures.geminiResponse("generate-content.json"));
+      }
+    };
+  }
+
+  @Test
+  void googleControlHeadersNeverReachTheUpstreamWhileGeminiClientHeadersDo() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(googleReadingItsOwnHeaders());
+    for (int i = 0; i < 100; i++) {
+      String[] control = GOOGLE_CONTROL_HEADERS.get(i % GOOGLE_CONTROL_HEADERS.size());
+      List<String> headers = new ArrayList<>(List.of("x-goog-api-key", Harness.TOKEN,
+          control[0], control[1]));
+      for (String[] client : GEMINI_CLIENT_HEADERS) headers.addAll(List.of(client));
+      HttpResponse<String> response = h.post(GENERATE, "{}", headers.toArray(new String[0]));
+      assertThat(response.statusCode()).as("request %d (%s)", i, control[0]).isEqualTo(200);
+    }
+
+    assertThat(h.upstream.getRequestCount()).isEqualTo(100);
+    for (int i = 0; i < 100; i++) {
+      RecordedRequest r = h.upstream.takeRequest(5, TimeUnit.SECONDS);
+      assertThat(r).isNotNull();
+      for (String[] control : GOOGLE_CONTROL_HEADERS) {
+        assertThat(r.getHeaders().get(control[0])).as(control[0]).isNull();
+      }
+      for (String[] client : GEMINI_CLIENT_HEADERS) {
+        assertThat(r.getHeaders().get(client[0])).as(client[0]).isEqualTo(client[1]);
+      }
+      assertThat(r.getHeaders().toString()).doesNotContain(OAUTH).doesNotContain("evil-project");
+    }
+    assertEveryKeyHealthy();
+  }
+
   @Test
   void unauthenticatedAnswerIsReturnedAsIsAndBlamesNoKey() throws Exception {
     h = new Harness("");

@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.testsupport.Fixtures;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.http.HttpRequest;
@@ -162,6 +163,43 @@ class MetricsCardinalityTest {
       assertThat(series.keySet()).as("past the cap, combinations collapse to other")
           .anySatisfy(labels -> assertThat(labels).contains("model=\"other\""));
       assertStatusesBucketed(series.keySet());
+    }
+  }
+
+  @Test
+  void inventedModelNamesNeverSquatTheModelLabelsOfRealModels() throws Exception {
+    String real = "gemini-2.5-flash";
+    try (Harness h = new Harness("")) {
+      h.upstream.setDispatcher(new Dispatcher() {
+        @Override
+        public MockResponse dispatch(RecordedRequest request) {
+          // As Gemini does: 404 NOT_FOUND for a model that does not exist.
+          boolean exists = request.getTarget().startsWith("/v1beta/models/" + real + ":");
+          return new MockResponse.Builder().code(exists ? 200 : 404)
+              .addHeader("Content-Type", "application/json")
+              .body(exists ? Fixtures.geminiResponse("generate-content.json")
+                  : Fixtures.geminiError("404-model-not-found"))
+              .build();
+        }
+      });
+      for (int i = 0; i < 2 * ProxyMetrics.MAX_MODELS; i++) {
+        HttpResponse<String> invented = h.post("/v1beta/models/squat-" + i + ":generateContent",
+            "{}", "x-goog-api-key", Harness.TOKEN);
+        assertThat(invented.statusCode()).as("invented model %d", i).isEqualTo(404);
+      }
+      assertThat(h.post(Harness.GENERATE, "{}", "x-goog-api-key", Harness.TOKEN).statusCode())
+          .isEqualTo(200);
+
+      String scrape = h.get("/metrics").body();
+      Map<String, Double> series = counts(scrape, COUNT);
+      assertThat(series).as("the real model has a label of its own")
+          .anySatisfy((labels, count) -> assertThat(labels)
+              .contains("model=\"" + real + "\"", "status=\"200\""));
+      assertThat(series).anySatisfy((labels, count) -> {
+        assertThat(labels).contains("model=\"other\"", "status=\"404\"");
+        assertThat(count).isEqualTo(2.0 * ProxyMetrics.MAX_MODELS);
+      });
+      assertThat(scrape).doesNotContain("squat-");
     }
   }
 

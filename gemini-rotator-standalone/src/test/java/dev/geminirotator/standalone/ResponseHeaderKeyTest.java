@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.URLDecoder;
 import java.net.http.HttpResponse;
@@ -178,5 +179,67 @@ class ResponseHeaderKeyTest {
     String other = "application/json; charset=UTF-8, AIzaSecret-012345678";
     assertThat(SecretScrub.scrub(other, secret, "k1")).isSameAs(other);
     assertThat(SecretScrub.scrub("short", secret, "k1")).isEqualTo("short");
+  }
+
+  /**
+   * An error body longer than the classifier's peek streams on after it; a pool key straddling
+   * the peek boundary (offset 65,530 of a 100 KB body), or deeper in the streamed part, plain or
+   * percent-encoded, reaches the client as the key's id.
+   */
+  @Test
+  void poolKeyStraddlingThePeekBoundaryOfALongErrorBodyIsScrubbed() throws Exception {
+    h = new Harness("");
+    int at = 65_530;
+    h.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String key = request.getHeaders().get("x-goog-api-key");
+        String head = "{\"error\": {\"code\": 400, \"status\": \"INVALID_ARGUMENT\", "
+            + "\"message\": \"";
+        StringBuilder body = new StringBuilder(head);
+        while (body.length() < at) body.append('a');
+        body.append(key);
+        while (body.length() < 90_000) body.append('b');
+        body.append(encodeAll(key));
+        while (body.length() < 100 * 1024 - 3) body.append('c');
+        body.append("\"}}");
+        return new MockResponse.Builder().code(400).addHeader("Content-Type", "application/json")
+            .body(body.toString()).build();
+      }
+    });
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+
+    assertThat(response.statusCode()).isEqualTo(400);
+    String body = response.body();
+    assertThat(body).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
+        .doesNotContain(encodeAll(Harness.KEY_1)).doesNotContain(encodeAll(Harness.KEY_2));
+    assertNoPoolKey(response);
+    String id = body.substring(at, at + 2);
+    assertThat(id).isIn("k1", "k2");
+    assertThat(body.substring(at + 2)).startsWith("bbbb").contains("b" + id + "ccc")
+        .endsWith("\"}}");
+  }
+
+  @Test
+  void chunkedScrubbingFindsAKeySplitAtEveryPosition() {
+    ApiKey key = ApiKey.of("k1", "AIzaSecret-0123456789");
+    for (String form : List.of(key.secret(), encodeAll(key.secret()))) {
+      String body = "head-" + form + "-middle-" + form + "-tail";
+      String expected = "head-k1-middle-k1-tail";
+      byte[] bytes = body.getBytes(StandardCharsets.ISO_8859_1);
+      for (int split = 0; split <= bytes.length; split++) {
+        for (int second = split; second <= bytes.length; second += 7) {
+          SecretScrub.Chunks chunks = new SecretScrub.Chunks(key);
+          StringBuilder out = new StringBuilder();
+          out.append(new String(chunks.next(java.util.Arrays.copyOfRange(bytes, 0, split), false),
+              StandardCharsets.ISO_8859_1));
+          out.append(new String(chunks.next(java.util.Arrays.copyOfRange(bytes, split, second),
+              false), StandardCharsets.ISO_8859_1));
+          out.append(new String(chunks.next(java.util.Arrays.copyOfRange(bytes, second,
+              bytes.length), true), StandardCharsets.ISO_8859_1));
+          assertThat(out.toString()).as("split at %d and %d", split, second).isEqualTo(expected);
+        }
+      }
+    }
   }
 }

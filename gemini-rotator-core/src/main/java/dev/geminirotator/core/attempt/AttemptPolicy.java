@@ -44,7 +44,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *     return last != null ? last : tooManyRequests(e);  // 429 + Retry-After when nothing was tried
  *   }
  *   Response response = send(request, lease.key());     // I/O failure: classifyTransportFailure
- *   Outcome outcome = classifier.classify(response.code(), response::header, peek(response));
+ *   Outcome outcome = classifier.classify(response.code(), response::header, peek(response),
+ *       lease.key());                                   // consumer answers checked against it
  *   lease.complete(outcome);
  *   guard.onOutcome(model, outcome, elapsed);
  *   Decision decision = policy.decide(attempt, outcome, request.isReplayable());

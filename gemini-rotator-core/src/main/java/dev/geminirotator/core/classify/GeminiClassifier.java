@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import java.io.EOFException;
@@ -20,7 +21,9 @@ import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.ClosedByInterruptException;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -52,14 +55,32 @@ import javax.net.ssl.SSLHandshakeException;
  *       an {@code ErrorInfo}'s {@code quota_limit}) names a per-day limit, {@link
  *       QuotaScope#PER_MINUTE} when one names a per-minute limit, else {@link QuotaScope#UNKNOWN}.
  *   <li>400, 401 and 403 are key rejections only when the answer says the key itself is bad: a
- *       {@code google.rpc.ErrorInfo} reason such as {@code API_KEY_INVALID},
- *       {@code API_KEY_EXPIRED}, {@code CONSUMER_SUSPENDED} or {@code SERVICE_DISABLED}; or a
- *       400/403 whose message <em>starts</em> the way Gemini's key, consumer and project denials
- *       start. Otherwise they are client errors, returned as they are: a bare 401 (Google answers
- *       one when a client puts an OAuth credential next to the key, or calls a method that takes
- *       no API key), a 403 without key-level evidence (a file owned by another project), and
- *       the key-restriction reasons that depend on the caller's own headers ({@code Referer},
- *       {@code X-Android-Package}, {@code X-Ios-Bundle-Identifier}) never blame the key.
+ *       {@code google.rpc.ErrorInfo} reason about the key ({@code API_KEY_INVALID},
+ *       {@code API_KEY_EXPIRED}, {@code API_KEY_SERVICE_BLOCKED},
+ *       {@code API_KEY_IP_ADDRESS_BLOCKED}), or a 400/403 whose message <em>starts</em> the way
+ *       Gemini's key denials start ("API key not valid", "Your API key was reported as leaked",
+ *       "Your project has been denied access"). Otherwise they are client errors, returned as
+ *       they are: a bare 401 (Google answers one when a client puts an OAuth credential next to
+ *       the key, or calls a method that takes no API key), a 403 without key-level evidence (a
+ *       file owned by another project), and the key-restriction reasons that depend on the
+ *       caller's own headers ({@code Referer}, {@code X-Android-Package},
+ *       {@code X-Ios-Bundle-Identifier}) never blame the key.
+ *   <li>Answers about a <em>consumer</em> ({@code SERVICE_DISABLED}, {@code BILLING_DISABLED},
+ *       {@code CONSUMER_INVALID}, {@code CONSUMER_SUSPENDED}, or a message starting "Consumer
+ *       '...'", "Project '...' has been suspended", "Generative Language API has not been used in
+ *       project ...") blame the key only when the consumer they name is provably the key's own,
+ *       because a request that names another project's resource (a {@code fileUri}, a
+ *       {@code cachedContent}) may be answered about that project. The consumer is the
+ *       ErrorInfo's {@code metadata.consumer} or the one the message starts with, and it is the
+ *       key's own when it is {@code api_key:<the key's secret>}, or {@code projects/N} or
+ *       {@code project_number:N} where N is the key's {@link ApiKey#PROJECT_LABEL project} label
+ *       (written {@code N} or {@code projects/N}). When that cannot be known (a key without a
+ *       project label, a label that is a project id rather than its number, an answer naming no
+ *       consumer, or {@link #classify(int, Function, String)} without a key), the answer is a
+ *       client error: it is returned, and the key stays as it was. A key whose own project is
+ *       disabled then keeps failing its share of requests until an operator looks (they show as
+ *       403 client errors), which beats letting any client disable the pool; label keys with
+ *       their project number to have such keys taken out automatically.
  *   <li>Other 4xx (404, 413, ...) are client errors, returned as is; their body is not read.
  *   <li>408 (Gemini gave up waiting for the request: transient, and retryable by HTTP's own
  *       rules) and every 5xx are upstream errors, with Gemini's {@code error.status}
@@ -101,31 +122,46 @@ public final class GeminiClassifier {
       "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS");
 
   /**
-   * {@code ErrorInfo} reasons (google.api.ErrorReason) that blame the credential or the project
-   * behind it, whatever the caller sent. Left out on purpose: OAuth-only reasons
-   * ({@code ACCESS_TOKEN_*}, {@code CREDENTIALS_MISSING}), request-context reasons
-   * ({@code LOCATION_*}, {@code SECURITY_POLICY_VIOLATED}, {@code USER_PROJECT_DENIED}), and the
-   * key restrictions a caller's own headers decide ({@code API_KEY_HTTP_REFERRER_BLOCKED},
+   * {@code ErrorInfo} reasons (google.api.ErrorReason) about the key itself, whatever the caller
+   * sent. Left out on purpose: OAuth-only reasons ({@code ACCESS_TOKEN_*},
+   * {@code CREDENTIALS_MISSING}), request-context reasons ({@code LOCATION_*},
+   * {@code SECURITY_POLICY_VIOLATED}, {@code USER_PROJECT_DENIED}), and the key restrictions a
+   * caller's own headers decide ({@code API_KEY_HTTP_REFERRER_BLOCKED},
    * {@code API_KEY_ANDROID_APP_BLOCKED}, {@code API_KEY_IOS_APP_BLOCKED}): a client must not be
    * able to get a key marked invalid.
    */
   private static final Map<String, String> KEY_REASONS = tokens("API_KEY_INVALID",
-      "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
-      "CONSUMER_SUSPENDED", "CONSUMER_INVALID", "SERVICE_DISABLED", "BILLING_DISABLED");
+      "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED");
+
+  /**
+   * {@code ErrorInfo} reasons about a consumer (a project or a key): the key's fault only when
+   * the consumer named is the key's own, see {@link #namesThisKey}.
+   */
+  private static final Map<String, String> CONSUMER_REASONS = tokens("CONSUMER_SUSPENDED",
+      "CONSUMER_INVALID", "SERVICE_DISABLED", "BILLING_DISABLED");
 
   /** How a 400 about the key starts when it carries no ErrorInfo. */
   private static final Pattern KEY_400_MESSAGE =
       Pattern.compile("\\s*API key (not valid|expired)", Pattern.CASE_INSENSITIVE);
 
-  /** How a 403 about the key, its consumer or its project starts. */
+  /** How a 403 about the key itself starts. */
   private static final Pattern KEY_403_MESSAGE = Pattern.compile("\\s*(?:Permission denied: )?(?:"
-      + "Consumer '"
-      + "|API key\\b" // not "API keys are not supported by this API": a method's, not the key's
+      + "API key\\b" // not "API keys are not supported by this API": a method's, not the key's
       + "|Your API key"
       + "|Your project has been denied access"
-      + "|Generative Language API has not been used in project"
-      + "|Project '?[\\w:.-]+'? has been suspended"
       + ")", Pattern.CASE_INSENSITIVE);
+
+  /** How a 403 about a named consumer starts; group 1 is the consumer as written. */
+  private static final Pattern CONSUMER_403_MESSAGE = Pattern.compile(
+      "\\s*(?:Permission denied: )?(?:"
+      + "Consumer '([^']{1,512})'"
+      + "|Generative Language API has not been used in project ([\\w:/.-]{1,128})"
+      + "|Project '?([\\w:/.-]{1,128}?)'? has been suspended"
+      + ")", Pattern.CASE_INSENSITIVE);
+
+  /** A project number as a consumer names it: {@code projects/N}, {@code project_number:N}. */
+  private static final Pattern PROJECT_CONSUMER =
+      Pattern.compile("(?:projects/|project_number:)?(\\d{1,20})");
 
   private static final Pattern PER_DAY = Pattern.compile("per[_\\- ]?day");
   private static final Pattern PER_MINUTE = Pattern.compile("per[_\\- ]?minute");
@@ -160,6 +196,15 @@ public final class GeminiClassifier {
   }
 
   /**
+   * Classifies one upstream response to a request sent with a key we know nothing of: answers
+   * about a consumer never blame it (see the class comment). Transports that hold the key call
+   * {@link #classify(int, Function, String, ApiKey)}.
+   */
+  public Outcome classify(int status, Function<String, String> header, String bodyPrefix) {
+    return classify(status, header, bodyPrefix, null);
+  }
+
+  /**
    * Classifies one upstream response.
    *
    * @param status the HTTP status
@@ -167,8 +212,11 @@ public final class GeminiClassifier {
    *     when absent. May itself be {@code null} when the transport has no headers to offer
    * @param bodyPrefix up to the first {@link #MAX_PEEK_BYTES} of the error body as text, possibly
    *     cut mid-JSON; {@code null} or empty when there is none. Ignored for 2xx
+   * @param key the key the request was sent with, so that an answer about a consumer is blamed
+   *     on it only when it names this key or its project; {@code null} when unknown
    */
-  public Outcome classify(int status, Function<String, String> header, String bodyPrefix) {
+  public Outcome classify(int status, Function<String, String> header, String bodyPrefix,
+      ApiKey key) {
     if (status >= 200 && status < 300) {
       return Outcome.success();
     }
@@ -176,7 +224,7 @@ public final class GeminiClassifier {
       return rateLimited(header, errorObject(bodyPrefix));
     }
     if (status == 400 || status == 401 || status == 403) {
-      return credentialOrClient(status, errorObject(bodyPrefix));
+      return credentialOrClient(status, errorObject(bodyPrefix), key);
     }
     if (status == 408 || (status >= 500 && status < 600)) {
       return Outcome.upstreamError(status, errorStatus(bodyPrefix));
@@ -252,12 +300,18 @@ public final class GeminiClassifier {
     return Outcome.rateLimited(delay, scope);
   }
 
-  private static Outcome credentialOrClient(int status, JsonNode error) {
-    String reason = keyReason(error);
-    if (reason != null) {
-      return Outcome.keyRejected(status, reason);
-    }
+  private static Outcome credentialOrClient(int status, JsonNode error, ApiKey key) {
     String message = error == null ? null : text(error.get("message"));
+    ErrorInfo info = errorInfo(error);
+    if (info != null && info.keyReason != null) {
+      return Outcome.keyRejected(status, info.keyReason);
+    }
+    if (info != null && info.consumerReason != null) {
+      // About a consumer: the key's fault only if that consumer is provably the key's own.
+      return namesThisKey(info.consumer, key) || namesThisKey(messageConsumer(message), key)
+          ? Outcome.keyRejected(status, info.consumerReason)
+          : Outcome.clientError(status);
+    }
     if (message == null || status == 401) {
       // A bare 401 is what a client gets for an OAuth credential next to the key, or for a
       // method that takes no API key: the client's doing, never proof the key is bad.
@@ -269,26 +323,72 @@ public final class GeminiClassifier {
         return Outcome.keyRejected(400,
             m.group(1).equalsIgnoreCase("expired") ? "API_KEY_EXPIRED" : "API_KEY_INVALID");
       }
-    } else if (KEY_403_MESSAGE.matcher(message).lookingAt()) {
+    } else if (KEY_403_MESSAGE.matcher(message).lookingAt()
+        || namesThisKey(messageConsumer(message), key)) {
       return Outcome.keyRejected(403, "PERMISSION_DENIED");
     }
     return Outcome.clientError(status);
   }
 
-  /** The first key-level ErrorInfo reason, as our own constant, or null. */
-  private static String keyReason(JsonNode error) {
+  /** The first key-level and consumer-level ErrorInfo reasons, as our own constants. */
+  private record ErrorInfo(String keyReason, String consumerReason, String consumer) {
+  }
+
+  /** What the ErrorInfo details say, or null when none names a reason of ours. */
+  private static ErrorInfo errorInfo(JsonNode error) {
     JsonNode details = error == null ? null : error.get("details");
     if (details == null || !details.isArray()) {
       return null;
     }
+    String consumerReason = null;
+    String consumer = null;
     for (JsonNode detail : details) {
       JsonNode type = detail.get("@type");
       if (type == null || type.asText("").endsWith("google.rpc.ErrorInfo")) {
-        String reason = known(KEY_REASONS, text(detail.get("reason")));
-        if (reason != null) return reason;
+        String text = text(detail.get("reason"));
+        String reason = known(KEY_REASONS, text);
+        if (reason != null) return new ErrorInfo(reason, null, null);
+        if (consumerReason == null) {
+          consumerReason = known(CONSUMER_REASONS, text);
+          if (consumerReason != null) consumer = text(detail.path("metadata").get("consumer"));
+        }
       }
     }
-    return null;
+    return consumerReason == null ? null : new ErrorInfo(null, consumerReason, consumer);
+  }
+
+  /** The consumer a 403 message starts by naming, as written, or null. */
+  private static String messageConsumer(String message) {
+    if (message == null) return null;
+    Matcher m = CONSUMER_403_MESSAGE.matcher(message);
+    if (!m.lookingAt()) return null;
+    return m.group(1) != null ? m.group(1) : m.group(2) != null ? m.group(2) : m.group(3);
+  }
+
+  /**
+   * Whether a consumer as Google names it ({@code api_key:<secret>}, {@code projects/N},
+   * {@code project_number:N}) is provably this key or its project: the secret compared in
+   * constant time, the project number against the key's numeric project label.
+   */
+  static boolean namesThisKey(String consumer, ApiKey key) {
+    if (consumer == null || key == null) return false;
+    consumer = consumer.trim();
+    if (consumer.regionMatches(true, 0, "api_key:", 0, 8)) {
+      return MessageDigest.isEqual(consumer.substring(8).getBytes(StandardCharsets.UTF_8),
+          key.secret().getBytes(StandardCharsets.UTF_8));
+    }
+    String label = key.labels().get(ApiKey.PROJECT_LABEL);
+    if (label == null) return false;
+    Matcher ours = PROJECT_CONSUMER.matcher(label.trim());
+    Matcher theirs = PROJECT_CONSUMER.matcher(consumer);
+    return ours.matches() && theirs.matches()
+        && stripZeros(ours.group(1)).equals(stripZeros(theirs.group(1)));
+  }
+
+  private static String stripZeros(String digits) {
+    int i = 0;
+    while (i < digits.length() - 1 && digits.charAt(i) == '0') i++;
+    return digits.substring(i);
   }
 
   // ---------------------------------------------------------------------------------------------

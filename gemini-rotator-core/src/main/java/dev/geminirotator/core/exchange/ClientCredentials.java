@@ -34,7 +34,14 @@ import java.util.Set;
  *       so a client could bill another project through a pool key, or get the pool key answered
  *       {@code 403 SERVICE_DISABLED} / {@code USER_PROJECT_DENIED} for a project it chose.
  *   <li>{@code Cookie}: a login cookie is a credential too (Google's 401 names "login cookie"
- *       among the credentials it accepts).
+ *       among the credentials it accepts), and {@code authuser} / {@code X-Goog-AuthUser} picks
+ *       which of a cookie's signed-in accounts acts.
+ *   <li>{@code X-Goog-IAM-Authorization-Token}, {@code X-Goog-IAM-Authority-Selector}: legacy
+ *       IAM credentials and the principal they act for.
+ *   <li>{@code X-Goog-Request-Params}: the resource a request is routed by; a REST call names its
+ *       resource in the path, which the proxy has seen and routed.
+ *   <li>{@code X-HTTP-Method-Override}: see {@link #HEADERS}.
+ *   <li>Any other {@code x-goog-*} header: see {@link #GOOGLE_HEADERS_FORWARDED}.
  * </ul>
  *
  * <p>Names are compared after percent-decoding (UTF-8), trimming, dropping one leading {@code $}
@@ -50,16 +57,54 @@ public final class ClientCredentials {
    * Query parameter names (lower case, without {@code $}) never forwarded upstream.
    */
   public static final Set<String> QUERY_PARAMETERS = Set.of("key", "access_token", "oauth_token",
-      "bearer_token", "passwd", "password", "quotauser", "userproject", "userip");
+      "bearer_token", "passwd", "password", "quotauser", "userproject", "userip", "authuser");
 
   /**
-   * Request header names (lower case) never forwarded upstream: the client's credentials and the
-   * headers that move quota or billing attribution.
+   * Request header names (lower case) never forwarded upstream, besides every {@code x-goog-*}
+   * header outside {@link #GOOGLE_HEADERS_FORWARDED}: the client's credentials, the headers that
+   * move quota or billing attribution, and the method overrides.
+   * <ul>
+   *   <li>{@code x-http-method-override} (Google's system parameter), and the
+   *       {@code x-method-override} / {@code x-http-method} spellings other front ends honour:
+   *       they change which method Google runs, and so what the pool key is used for, behind
+   *       the method the proxy saw and routed.
+   * </ul>
    */
   public static final Set<String> HEADERS = Set.of("x-goog-api-key", "authorization",
-      "proxy-authorization", "cookie", "x-goog-user-project", "x-goog-quota-user");
+      "proxy-authorization", "cookie", "x-goog-user-project", "x-goog-quota-user",
+      "x-goog-iam-authorization-token", "x-goog-iam-authority-selector", "x-goog-authuser",
+      "x-goog-request-params", "x-http-method-override", "x-method-override", "x-http-method");
+
+  /**
+   * The only {@code x-goog-*} request headers forwarded; every other one is dropped.
+   *
+   * <p>Why an allowlist for this prefix and a denylist for the rest. {@code x-goog-} is the
+   * namespace Google's front end reads its own controls from, and it keeps adding credential and
+   * identity headers there ({@code X-Goog-IAM-Authorization-Token},
+   * {@code X-Goog-IAM-Authority-Selector}, {@code X-Goog-AuthUser}, {@code X-Goog-User-Project},
+   * routing in {@code X-Goog-Request-Params}, ...): a name we have not heard of in that namespace
+   * is more likely a new way to move a credential or an attribution than something a Gemini call
+   * needs, so it does not cross. Outside it, a full allowlist would break clients for nothing:
+   * {@code Content-Type}, {@code Accept}, {@code Accept-Language}, {@code User-Agent},
+   * {@code X-Server-Timeout}, trace headers and whatever an SDK adds carry no Google credential,
+   * and the generic ones that do ({@code Authorization}, {@code Cookie},
+   * {@code Proxy-Authorization}) and the method overrides are named in {@link #HEADERS}. What a
+   * Gemini client does send in the namespace is kept: {@code X-Goog-Api-Client} (client
+   * identification, Google's system parameter), {@code X-Goog-Api-Version},
+   * {@code X-Goog-FieldMask} (response filtering) and the resumable-upload protocol headers
+   * ({@code X-Goog-Upload-*}, matched by prefix).
+   */
+  public static final Set<String> GOOGLE_HEADERS_FORWARDED = Set.of("x-goog-api-client",
+      "x-goog-api-version", "x-goog-fieldmask");
+
+  /** Forwarded by prefix: the resumable-upload protocol headers. */
+  public static final String GOOGLE_UPLOAD_HEADER_PREFIX = "x-goog-upload-";
+
+  private static final String GOOGLE_PREFIX = "x-goog-";
 
   private static final String[] HEADER_ARRAY = HEADERS.toArray(new String[0]);
+  private static final String[] GOOGLE_FORWARDED_ARRAY =
+      GOOGLE_HEADERS_FORWARDED.toArray(new String[0]);
 
   private ClientCredentials() {
   }
@@ -75,13 +120,35 @@ public final class ClientCredentials {
     return QUERY_PARAMETERS.contains(name.toLowerCase(Locale.ROOT));
   }
 
-  /** Whether a header name is one of {@link #HEADERS}, in any case. Allocates nothing. */
+  /**
+   * Whether a request header must not be forwarded upstream: one of {@link #HEADERS}, or an
+   * {@code x-goog-*} header that is neither in {@link #GOOGLE_HEADERS_FORWARDED} nor an
+   * {@code x-goog-upload-*} header; in any case. Allocates nothing.
+   */
   public static boolean isCredentialHeader(CharSequence name) {
     if (name == null) return false;
-    for (String h : HEADER_ARRAY) {
+    if (startsWithIgnoreAsciiCase(name, GOOGLE_PREFIX)) {
+      if (startsWithIgnoreAsciiCase(name, GOOGLE_UPLOAD_HEADER_PREFIX)) return false;
+      return !anyEquals(GOOGLE_FORWARDED_ARRAY, name);
+    }
+    return anyEquals(HEADER_ARRAY, name);
+  }
+
+  private static boolean anyEquals(String[] lowerNames, CharSequence name) {
+    for (String h : lowerNames) {
       if (h.length() == name.length() && equalsIgnoreAsciiCase(h, name)) return true;
     }
     return false;
+  }
+
+  private static boolean startsWithIgnoreAsciiCase(CharSequence name, String lowerPrefix) {
+    if (name.length() < lowerPrefix.length()) return false;
+    for (int i = 0; i < lowerPrefix.length(); i++) {
+      char c = name.charAt(i);
+      if (c >= 'A' && c <= 'Z') c = (char) (c + ('a' - 'A'));
+      if (c != lowerPrefix.charAt(i)) return false;
+    }
+    return true;
   }
 
   private static boolean equalsIgnoreAsciiCase(String lower, CharSequence name) {

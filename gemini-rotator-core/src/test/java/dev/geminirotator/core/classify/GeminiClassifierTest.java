@@ -3,6 +3,7 @@ package dev.geminirotator.core.classify;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.testsupport.FakeClock;
@@ -103,14 +104,16 @@ class GeminiClassifierTest {
     }
 
     @Test
-    void suspendedConsumerIsRejected() {
-      assertThat(fixture(403, "403-consumer-suspended"))
+    void suspendedConsumerIsRejectedWhenItIsTheKeysProject() {
+      assertThat(classifier.classify(403, NO_HEADERS,
+          Fixtures.geminiError("403-consumer-suspended"), keyOfProject("000000000000")))
           .isEqualTo(Outcome.keyRejected(403, "CONSUMER_SUSPENDED"));
     }
 
     @Test
-    void projectWithoutTheApiIsRejected() {
-      assertThat(fixture(403, "403-service-disabled"))
+    void projectWithoutTheApiIsRejectedWhenItIsTheKeysProject() {
+      assertThat(classifier.classify(403, NO_HEADERS, Fixtures.geminiError("403-service-disabled"),
+          keyOfProject("000000000000")))
           .isEqualTo(Outcome.keyRejected(403, "SERVICE_DISABLED"));
     }
 
@@ -418,7 +421,6 @@ class GeminiClassifierTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"API_KEY_SERVICE_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
-        "BILLING_DISABLED", "CONSUMER_SUSPENDED", "SERVICE_DISABLED", "CONSUMER_INVALID",
         "API_KEY_INVALID", "API_KEY_EXPIRED"})
     void forbiddenWithAKeyLevelReasonIsAKeyRejection(String reason) {
       assertThat(classifier.classify(403, NO_HEADERS, errorInfo(403, "PERMISSION_DENIED", reason)))
@@ -470,13 +472,9 @@ class GeminiClassifierTest {
 
     @ParameterizedTest
     @ValueSource(strings = {
-        "Permission denied: Consumer 'api_key:AIzaSyD-EXAMPLE' has been suspended.",
-        "Consumer 'projects/123' has been suspended.",
         "Your API key was reported as leaked. Please use another API key.",
-        "Your project has been denied access. Please contact support.",
-        "Project '123456' has been suspended.",
-        "Generative Language API has not been used in project 123 before or it is disabled."})
-    void forbiddenNamingTheKeyOrItsProjectIsAKeyRejection(String message) {
+        "Your project has been denied access. Please contact support."})
+    void forbiddenNamingTheKeyIsAKeyRejection(String message) {
       assertThat(classifier.classify(403, NO_HEADERS, message(403, "PERMISSION_DENIED", message)))
           .isEqualTo(Outcome.keyRejected(403, "PERMISSION_DENIED"));
     }
@@ -508,6 +506,139 @@ class GeminiClassifierTest {
       return "{\"error\": {\"code\": " + code + ", \"message\": \""
           + message.replace("\"", "\\\"") + "\", \"status\": \"" + status + "\"}}";
     }
+  }
+
+  /**
+   * Answers about a consumer (SERVICE_DISABLED, BILLING_DISABLED, CONSUMER_INVALID,
+   * CONSUMER_SUSPENDED) blame the key only when the consumer they name is the key's own: a
+   * request naming another project's resource must not get a pool key marked invalid.
+   */
+  @Nested
+  class ConsumerOfAnotherProject {
+
+    private static final String OUR_PROJECT = "123456789012";
+    private static final String SECRET = "AIzaSyD-our-own-pool-key-0000000000";
+
+    /** The 403-service-disabled fixture, about project {@code number}. */
+    private String serviceDisabled(String number) {
+      return Fixtures.geminiError("403-service-disabled").replace("000000000000", number);
+    }
+
+    /** The 403-consumer-suspended fixture, about project {@code number} and key {@code secret}. */
+    private String consumerSuspended(String number, String secret) {
+      return Fixtures.geminiError("403-consumer-suspended").replace("000000000000", number)
+          .replace("AIzaSyD-EXAMPLE-ONLY-000000000000000", secret);
+    }
+
+    private String errorInfo(String reason, String consumer) {
+      return """
+          {"error": {"code": 403, "message": "denied", "status": "PERMISSION_DENIED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "%s",
+             "domain": "googleapis.com",
+             "metadata": {"consumer": "%s", "service": "generativelanguage.googleapis.com"}}]}}"""
+          .formatted(reason, consumer);
+    }
+
+    private Outcome classify(String body, ApiKey key) {
+      return classifier.classify(403, NO_HEADERS, body, key);
+    }
+
+    @Test
+    void serviceDisabledForAnotherProjectDoesNotBlameTheKey() {
+      assertThat(classify(serviceDisabled("999999999999"), keyOfProject(OUR_PROJECT)))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    @Test
+    void serviceDisabledForTheKeysProjectBlamesTheKey() {
+      assertThat(classify(serviceDisabled(OUR_PROJECT), keyOfProject(OUR_PROJECT)))
+          .isEqualTo(Outcome.keyRejected(403, "SERVICE_DISABLED"));
+      assertThat(classify(serviceDisabled(OUR_PROJECT), keyOfProject("projects/" + OUR_PROJECT)))
+          .isEqualTo(Outcome.keyRejected(403, "SERVICE_DISABLED"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"BILLING_DISABLED", "CONSUMER_INVALID", "CONSUMER_SUSPENDED",
+        "SERVICE_DISABLED"})
+    void consumerReasonBlamesOnlyTheConsumerItNames(String reason) {
+      ApiKey ours = keyOfProject(OUR_PROJECT);
+      assertThat(classify(errorInfo(reason, "projects/" + OUR_PROJECT), ours))
+          .isEqualTo(Outcome.keyRejected(403, reason));
+      assertThat(classify(errorInfo(reason, "project_number:" + OUR_PROJECT), ours))
+          .isEqualTo(Outcome.keyRejected(403, reason));
+      assertThat(classify(errorInfo(reason, "projects/1" + OUR_PROJECT), ours))
+          .isEqualTo(Outcome.clientError(403));
+      assertThat(classify(errorInfo(reason, "projects/" + OUR_PROJECT.substring(1)), ours))
+          .isEqualTo(Outcome.clientError(403));
+      assertThat(classify(errorInfo(reason, "api_key:" + SECRET), ours))
+          .isEqualTo(Outcome.keyRejected(403, reason));
+      assertThat(classify(errorInfo(reason, "api_key:AIzaSyD-somebody-elses-key"), ours))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    @Test
+    void suspendedConsumerNamingThisKeyBlamesItWithoutAProjectLabel() {
+      // The real shape names the key itself in the message: proof enough whatever the label.
+      ApiKey unlabelled = ApiKey.of("k1", SECRET);
+      assertThat(classify(consumerSuspended("000000000000", SECRET), unlabelled))
+          .isEqualTo(Outcome.keyRejected(403, "CONSUMER_SUSPENDED"));
+      assertThat(classify(consumerSuspended("000000000000", "AIzaSyD-another-key"), unlabelled))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    @Test
+    void consumerAnswerIsNotBlamedWhenTheKeysProjectNumberIsUnknown() {
+      // No label, a project id for a label, or no key at all: nothing says whose project it is.
+      for (ApiKey key : new ApiKey[] {ApiKey.of("k1", SECRET), keyOfProject("my-project-a"),
+          null}) {
+        assertThat(classify(serviceDisabled(OUR_PROJECT), key)).isEqualTo(Outcome.clientError(403));
+        assertThat(classify(errorInfo("BILLING_DISABLED", "projects/" + OUR_PROJECT), key))
+            .isEqualTo(Outcome.clientError(403));
+      }
+    }
+
+    @Test
+    void consumerAnswerNamingNoConsumerIsNotBlamed() {
+      String body = """
+          {"error": {"code": 403, "message": "denied", "status": "PERMISSION_DENIED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
+             "domain": "googleapis.com"}]}}""";
+      assertThat(classify(body, keyOfProject(OUR_PROJECT))).isEqualTo(Outcome.clientError(403));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "Consumer 'projects/%s' has been suspended.",
+        "Project '%s' has been suspended.",
+        "Generative Language API has not been used in project %s before or it is disabled."})
+    void consumerMessageWithoutDetailsBlamesOnlyTheKeysProject(String message) {
+      ApiKey ours = keyOfProject(OUR_PROJECT);
+      assertThat(classify(message(message.formatted(OUR_PROJECT)), ours))
+          .isEqualTo(Outcome.keyRejected(403, "PERMISSION_DENIED"));
+      assertThat(classify(message(message.formatted("999999999999")), ours))
+          .isEqualTo(Outcome.clientError(403));
+      assertThat(classify(message(message.formatted(OUR_PROJECT)), ApiKey.of("k1", SECRET)))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    @Test
+    void consumerMessageNamingThisKeyBlamesIt() {
+      String message = "Permission denied: Consumer 'api_key:%s' has been suspended.";
+      ApiKey unlabelled = ApiKey.of("k1", SECRET);
+      assertThat(classify(message(message.formatted(SECRET)), unlabelled))
+          .isEqualTo(Outcome.keyRejected(403, "PERMISSION_DENIED"));
+      assertThat(classify(message(message.formatted("AIzaSyD-another")), unlabelled))
+          .isEqualTo(Outcome.clientError(403));
+    }
+
+    private String message(String message) {
+      return "{\"error\": {\"code\": 403, \"message\": \"" + message
+          + "\", \"status\": \"PERMISSION_DENIED\"}}";
+    }
+  }
+
+  private static ApiKey keyOfProject(String project) {
+    return ApiKey.builder("AIzaSyD-our-own-pool-key-0000000000").id("k1").project(project).build();
   }
 
   @Nested

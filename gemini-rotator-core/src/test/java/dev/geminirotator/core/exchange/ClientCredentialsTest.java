@@ -37,6 +37,12 @@ class ClientCredentialsTest {
   }
 
   @Test
+  void signedInAccountSelectorIsStripped() {
+    assertThat(ClientCredentials.stripQuery("authuser=1&alt=sse&%24authuser=2"))
+        .isEqualTo("alt=sse");
+  }
+
+  @Test
   void malformedEscapesAreComparedAsWritten() {
     assertThat(ClientCredentials.isCredentialParameter("%6key=x")).isFalse();
     assertThat(ClientCredentials.stripQuery("a=%&key=1")).isEqualTo("a=%");
@@ -44,7 +50,10 @@ class ClientCredentialsTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"Authorization", "x-goog-api-key", "X-Goog-Api-Key", "Cookie",
-      "X-Goog-User-Project", "x-goog-quota-user", "Proxy-Authorization"})
+      "X-Goog-User-Project", "x-goog-quota-user", "Proxy-Authorization",
+      "X-Goog-IAM-Authorization-Token", "x-goog-iam-authority-selector", "X-Goog-AuthUser",
+      "X-Goog-Request-Params", "X-HTTP-Method-Override", "x-method-override", "X-Http-Method",
+      "X-Goog-Anything-New", "x-goog-"})
   void credentialHeadersAreRecognisedInAnyCase(String name) {
     assertThat(ClientCredentials.isCredentialHeader(name)).isTrue();
   }
@@ -52,6 +61,11 @@ class ClientCredentialsTest {
   @Test
   void otherHeadersAreNotCredentials() {
     assertThat(ClientCredentials.isCredentialHeader("Content-Type")).isFalse();
-    assertThat(ClientCredentials.isCredentialHeader("X-Goog-Upload-Protocol")).isFalse();
+    for (String name : new String[] {"X-Goog-Upload-Protocol", "x-goog-upload-command",
+        "X-Goog-Upload-Header-Content-Length", "X-Goog-Api-Client", "x-goog-fieldmask",
+        "X-Goog-Api-Version", "Accept", "Accept-Language", "User-Agent", "X-Server-Timeout",
+        "traceparent", "x-goo", "x-goog"}) {
+      assertThat(ClientCredentials.isCredentialHeader(name)).as(name).isFalse();
+    }
   }
 }
