@@ -117,6 +117,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
   private final AtomicLong outages = new AtomicLong();
   private final AtomicLong resyncs = new AtomicLong();
+  private final AtomicLong refusedWrites = new AtomicLong();
+  /** Per key or cooldown slot, the generation of the stored state a refusal was last logged for. */
+  private final Map<String, Long> refusalsLogged = new ConcurrentHashMap<>();
 
   private final Object subscriberLock = new Object();
   private Connection subscriberConnection; // guarded by subscriberLock
@@ -480,6 +483,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return outages.get();
   }
 
+  /**
+   * Writes Redis refused by compare-and-set since the store opened: statuses (an operator's reset
+   * or disable, say) and cooldown clears based on state another instance changed since, replayed
+   * after an outage or raced. What the other instance wrote stands; each refusal is logged at WARN
+   * once per stored change.
+   */
+  public long refusedWrites() {
+    return refusedWrites.get();
+  }
+
   /** How many times the store reloaded state after its subscription came back. */
   public long resyncs() {
     return resyncs.get();
@@ -804,12 +817,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (list.size() != 5) return;
       StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
           str(list.get(1)), str(list.get(2)), str(list.get(3)));
+      refused(s.slot(), parseLong(str(list.get(4))), "the {} status set for key {} on this"
+          + " instance", s.status().state(), s.status().keyId(), str(list.get(0)));
       // the status that stands, unless this instance knows it (or newer) already: then it learnt
       // it after applying the refused change, so its listeners have it (or newer) since
       if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
       return;
     }
     if (w instanceof Write.Cooldown c) {
+      if (c.clearFirst() && list.size() == 2) {
+        // a clear is answered with the stored cooldown only when Redis skipped it
+        refused(c.slot(), parseLong(str(list.get(1))), "the clear of the cooldown of {} on {}"
+            + " made on this instance", c.project(), c.model(), "a cooldown");
+      }
       // Redis's cooldown at that generation: the one that stands, or this write's outcome
       long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
       deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
@@ -824,6 +844,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
         deliver(change);
       }
     }
+  }
+
+  /**
+   * Counts a write Redis refused and logs it at WARN, once per stored generation of its slot: an
+   * operator's reset that lost to a newer change would otherwise vanish while the admin API said
+   * 200. {@code what} has two placeholders; {@code stands} names what another instance wrote.
+   * Key ids, states and (project, model) only: no secret.
+   */
+  private void refused(String slot, long storedGeneration, String what, Object first,
+      Object second, String stands) {
+    refusedWrites.incrementAndGet();
+    Long logged = refusalsLogged.put(slot, storedGeneration);
+    if (logged != null && logged == storedGeneration) return;
+    if (refusalsLogged.size() > 10_000) refusalsLogged.clear(); // bounded; at worst logs again
+    log.warn("Redis store {}: Redis refused " + what + ": another instance wrote {} there since"
+        + " the state it was based on (generation {}), and that stands (see refusedWrites())",
+        description, first, second, stands, storedGeneration);
   }
 
   private static List<StateChange> changesOf(Write w) {

@@ -78,6 +78,8 @@ class ResetReplayedAfterOutageTest {
     Eventually.until("A is handed the cooldown that stands",
         () -> later.equals(a.snapshot("k1").orElseThrow().cooldowns().get(MODEL)));
     assertThat(b.snapshot("k1").orElseThrow().cooldowns()).containsEntry(MODEL, later);
+    assertThat(storeA.refusedWrites()).as("the skipped clear is counted (and logged)")
+        .isEqualTo(1);
   }
 
   @Test
@@ -103,6 +105,9 @@ class ResetReplayedAfterOutageTest {
     Eventually.until("A is handed the status that stands",
         () -> state(a, "k2") == KeyState.DISABLED);
     assertThat(state(b, "k2")).isEqualTo(KeyState.DISABLED);
+    assertThat(storeA.refusedWrites()).as("the refused reset is counted (and logged), not lost"
+        + " without a trace").isEqualTo(1);
+    assertThat(storeB.refusedWrites()).isZero();
   }
 
   @Test
@@ -160,6 +165,7 @@ class ResetReplayedAfterOutageTest {
         && state(b, "k2") == KeyState.HEALTHY);
     assertThat(state(a, "k1")).isEqualTo(KeyState.HEALTHY);
     assertThat(state(a, "k2")).isEqualTo(KeyState.HEALTHY);
+    assertThat(storeA.refusedWrites()).as("nothing was refused").isZero();
   }
 
   // ---------------------------------------------------------------------------------------------
