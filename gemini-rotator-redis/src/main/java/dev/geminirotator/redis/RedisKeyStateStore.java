@@ -199,11 +199,14 @@ public final class RedisKeyStateStore implements KeyStateStore {
       client.ping();
       answeredPlain = true;
       loadScripts();
-      client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
+      if (client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 0) {
+        checkLayout();
+      }
       client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
       keyIdSalt = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
       writerUp = true;
     } catch (RuntimeException e) {
+      if (e instanceof ForeignLayout) throw e;
       if (isAuthFailure(e)) {
         throw new IllegalStateException("authentication failed for Redis store " + description
             + ": " + redact(rootMessage(e)) + "; check the user and password in the storage URI");
@@ -624,10 +627,38 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
    */
   private void checkDataLoss() {
-    if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
+    if (client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1) {
       String salt = keyIdSalt;
       if (salt != null) client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, salt);
       rewriteEverything();
+    } else {
+      checkLayout();
+    }
+  }
+
+  /**
+   * Refuses a Redis whose meta hash names another layout version than this store writes (say, an
+   * instance of an older release wrote it, or recreated it after Redis lost its data): two layouts
+   * on one prefix undo each other's writes. At open the store then fails to open; later it stops
+   * writing (reported unreachable, serving from local state) and logs an error once.
+   */
+  private void checkLayout() {
+    String found = client.hget(layout.meta(), KeyLayout.LAYOUT);
+    if (found == null || KeyLayout.LAYOUT_VERSION.equals(found)) return;
+    ForeignLayout e = new ForeignLayout("Redis store " + description + " holds state in layout"
+        + " version " + found + " under the prefix '" + layout.prefix() + "', and this release"
+        + " writes layout " + KeyLayout.LAYOUT_VERSION + ": instances of two releases must not"
+        + " share one layout. Stop the other release's instances and delete their keys"
+        + " (redis-cli --scan --pattern '" + layout.prefix() + "*' | xargs redis-cli del), or give"
+        + " this release its own prefix (?prefix=... in the storage URI)");
+    if (started && warnedOnce.add("layout")) log.error(e.getMessage());
+    throw e;
+  }
+
+  /** Redis holds another layout version than this store writes; see {@link #checkLayout()}. */
+  private static final class ForeignLayout extends IllegalStateException {
+    ForeignLayout(String message) {
+      super(message);
     }
   }
 
@@ -648,7 +679,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       checkDataLoss();
       client.zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) writerDown(e);
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       return;
     }
     synchronized (subscriberLock) {
@@ -718,6 +749,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
         queue.requeue(again);
       }
       if (!retry) checkDataLoss(); // this batch needed a new connection: Redis may be new too
+    } catch (ForeignLayout e) {
+      writerDown(e); // the batch is in; checked after it
     } catch (RuntimeException e) {
       queue.requeue(batch);
       if (!isConnectionFailure(e)) {
@@ -1141,7 +1174,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       checkDataLoss();
       loaded = loadAll();
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) writerDown(e);
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       else warnOnce("resync", "Redis store {} could not reload: {}", description,
           redact(rootMessage(e)));
       return;
