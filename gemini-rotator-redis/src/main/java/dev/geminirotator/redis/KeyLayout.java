@@ -12,6 +12,8 @@ import java.time.format.DateTimeFormatter;
  *                                  Scripts: gen orders it; origin wrote it last; other is the
  *                                  newest gen another instance wrote before that run)
  * {prefix}keys:status              set    ids that have a status hash (index for load)
+ * {prefix}keys:gen                 hash   id -&gt; "gen origin other" of its last status, with no
+ *                                  TTL: a HEALTHY status expires, what orders it must not
  * {prefix}keys:added               hash   id -&gt; JSON of a key added at run time (with its secret)
  * {prefix}keys:removed             set    ids removed at run time
  * {prefix}health                   hash   id -&gt; health score
@@ -75,6 +77,10 @@ final class KeyLayout {
 
   String statusIndex() {
     return prefix + "keys:status";
+  }
+
+  String statusGenerations() {
+    return prefix + "keys:gen";
   }
 
   String added() {

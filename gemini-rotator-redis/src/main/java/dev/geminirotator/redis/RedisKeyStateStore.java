@@ -76,7 +76,8 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 public final class RedisKeyStateStore implements KeyStateStore {
 
   private static final Logger log = LoggerFactory.getLogger(RedisKeyStateStore.class);
-  private static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
+  /** How long a HEALTHY status without a deadline stays in Redis (its generation stays). */
+  static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
   private static final long KEEPALIVE_MILLIS = 5_000;
   private static final long COUNTER_GRACE_MILLIS = 1_000;
   private static final int UNKNOWN = 0;
@@ -84,6 +85,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private static final int DOWN = 2;
 
   private final RedisStoreOptions options;
+  private final long healthyStatusTtlMillis;
   private final KeyLayout layout;
   private final Clock clock;
   private final String instanceId;
@@ -128,8 +130,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private volatile long pingSentAt;
   private volatile long pongAt;
 
-  private RedisKeyStateStore(RedisStoreOptions options) {
+  private RedisKeyStateStore(RedisStoreOptions options, long healthyStatusTtlMillis) {
     this.options = options;
+    this.healthyStatusTtlMillis = healthyStatusTtlMillis;
     this.layout = new KeyLayout(options.prefix());
     this.clock = options.clock();
     this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(4);
@@ -178,8 +181,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
    *     contains the password
    */
   public static RedisKeyStateStore open(RedisStoreOptions options) {
+    return open(options, HEALTHY_STATUS_TTL_MILLIS);
+  }
+
+  /** As {@link #open(RedisStoreOptions)}, with HEALTHY statuses kept that long (tests). */
+  static RedisKeyStateStore open(RedisStoreOptions options, long healthyStatusTtlMillis) {
     Objects.requireNonNull(options, "options");
-    RedisKeyStateStore store = new RedisKeyStateStore(options);
+    RedisKeyStateStore store = new RedisKeyStateStore(options, healthyStatusTtlMillis);
     try {
       store.start();
     } catch (RuntimeException e) {
@@ -790,12 +798,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
       StateChange.KeyStatus st = s.status();
       return p.evalsha(shas.get(Scripts.STATUS),
           List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed(),
-              layout.generation()),
+              layout.statusGenerations(), layout.generation()),
           List.of(st.keyId(), st.state().name(),
               st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
               st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
               Long.toString(s.base()), instanceId, layout.channel(), Codec.status(instanceId, st),
-              Long.toString(HEALTHY_STATUS_TTL_MILLIS)));
+              Long.toString(healthyStatusTtlMillis)));
     }
     if (w instanceof Write.Cooldown c) {
       String member = KeyLayout.cooldownMember(c.project(), c.model());
@@ -816,7 +824,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Removed r) {
       return p.evalsha(shas.get(Scripts.REMOVED),
           List.of(layout.added(), layout.removed(), layout.status(r.keyId()),
-              layout.statusIndex(), layout.health(), layout.generation()),
+              layout.statusIndex(), layout.health(), layout.statusGenerations(),
+              layout.generation()),
           List.of(r.keyId(), layout.channel(), Codec.removed(instanceId, r.keyId())));
     }
     if (w instanceof Write.Breaker b) {
