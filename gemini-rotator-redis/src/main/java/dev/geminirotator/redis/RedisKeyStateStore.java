@@ -101,6 +101,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
   private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
+  private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
   private final Thread subscriber;
@@ -236,9 +237,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
       writerUp = false;
       updateAvailability(e);
       log.warn("Redis store {} is unreachable at start: ids derived from key secrets use this"
-          + " process's own salt and will differ from other instances' until it restarts with"
-          + " Redis up; give keys explicit ids, or the same key-id-salt everywhere, to avoid it",
-          description);
+          + " process's own salt until it connects, then change to the salt Redis shares; give"
+          + " keys explicit ids, or the same key-id-salt everywhere, to avoid it", description);
     }
     subscriber.start();
     if (writerUp) {
@@ -419,12 +419,26 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /**
    * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
    * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store
-   * writes its own back if Redis comes back without its data. {@code null} when Redis was
-   * unreachable when this store opened.
+   * writes its own back if Redis comes back without its data. When Redis holds another (this store
+   * opened while Redis was down, or another instance reached an emptied Redis first), this store
+   * adopts Redis's and tells {@link #onKeyIdSaltChange} listeners. {@code null} until this store
+   * first reached Redis.
    */
   @Override
   public String keyIdSalt() {
     return keyIdSalt;
+  }
+
+  /**
+   * Called when this store adopts the salt Redis holds: when it first reaches Redis after opening
+   * while Redis was down, or when Redis lost its data and another instance set a new salt first.
+   * Runs on the writer thread before anything more is written.
+   */
+  @Override
+  public Subscription onKeyIdSaltChange(Runnable listener) {
+    Objects.requireNonNull(listener, "listener");
+    saltListeners.add(listener);
+    return () -> saltListeners.remove(listener);
   }
 
   @Override
@@ -635,13 +649,43 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
    */
   private void checkDataLoss() {
-    if (client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1) {
-      String salt = keyIdSalt;
-      if (salt != null) client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, salt);
-      rewriteEverything();
+    boolean lost = client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
+    if (!lost) checkLayout();
+    syncSalt();
+    if (lost) rewriteEverything();
+  }
+
+  /**
+   * Makes this store's salt of derived ids the one Redis holds. This instance's own goes in first
+   * if Redis has none (HSETNX: whichever instance reaches an emptied Redis first sets the salt
+   * again, so a data loss changes no id when an instance that knew the old salt comes back first).
+   * If Redis holds another (an instance that opened on the emptied Redis first made a new one, or
+   * this store opened while Redis was down), Redis's wins: this store adopts it, tells its salt
+   * listeners (rotators re-derive their ids) and reloads, so every instance keeps one id per key.
+   */
+  private void syncSalt() {
+    String mine = keyIdSalt;
+    client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, mine != null ? mine : ApiKey.newIdSalt());
+    String stored = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
+    if (stored == null || stored.equals(mine)) return;
+    keyIdSalt = stored;
+    if (mine == null) {
+      log.info("Redis store {} reached: ids derived from key secrets now use the salt it shares",
+          description);
     } else {
-      checkLayout();
+      log.warn("Redis store {} holds another key id salt than this instance had (Redis lost its"
+          + " data and another instance set a new salt first): adopting it, so ids derived from"
+          + " key secrets change to agree with the other instances; set key-id-salt to keep ids"
+          + " across such a loss", description);
     }
+    for (Runnable listener : saltListeners) {
+      try {
+        listener.run();
+      } catch (RuntimeException e) {
+        log.warn("key id salt listener failed; ignored", e);
+      }
+    }
+    resyncRequested = true; // state under the new ids
   }
 
   /**
