@@ -162,6 +162,11 @@ public final class GeminiKeyRotator implements KeyRotator {
       for (ApiKey key : b.keys.values()) slots.add(newSlot(poolKey(key)));
       publishPool(slots);
     }
+    if (keyIdSalt == null && b.keys.values().stream().anyMatch(ApiKey::hasDerivedId)) {
+      log.info("keys without an id get ids derived under this process's own random salt: they"
+          + " change at every restart (metrics series, admin scripts); set key-id-salt, or give"
+          + " keys ids, for ids that last");
+    }
     this.saltSubscription = keyIdSaltConfigured ? () -> { }
         : store.onKeyIdSaltChange(this::followStoreSalt);
     followStoreSalt(); // the store may have connected while this rotator was being built
