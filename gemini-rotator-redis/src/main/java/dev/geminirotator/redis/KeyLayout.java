@@ -12,6 +12,8 @@ import java.time.format.DateTimeFormatter;
  *                                  Scripts: gen orders it; origin wrote it last; other is the
  *                                  newest gen another instance wrote before that run)
  * {prefix}keys:status              set    ids that have a status hash (index for load)
+ * {prefix}keys:gen                 hash   id -&gt; "gen origin other" of its last status, with no
+ *                                  TTL: a HEALTHY status expires, what orders it must not
  * {prefix}keys:added               hash   id -&gt; JSON of a key added at run time (with its secret)
  * {prefix}keys:removed             set    ids removed at run time
  * {prefix}health                   hash   id -&gt; health score
@@ -32,8 +34,9 @@ import java.time.format.DateTimeFormatter;
  * {prefix}generation               string the generation of the last change (Redis's TIME in
  *                                  microseconds, kept rising): what orders changes, never the
  *                                  writers' clocks
- * {prefix}meta                     hash   layout (version; its absence means Redis lost its
- *                                  data), key-id-salt (the salt of ids derived from secrets)
+ * {prefix}meta                     hash   layout (version, {@link #LAYOUT_VERSION}; its absence
+ *                                  means Redis lost its data), key-id-salt (the salt of ids
+ *                                  derived from secrets)
  * {prefix}changes                  pub/sub channel of state transitions
  * {prefix}heartbeat:{instance}     pub/sub channel an instance publishes to itself every 5 s,
  *                                  to know its subscription is alive (no key is stored)
@@ -42,7 +45,15 @@ import java.time.format.DateTimeFormatter;
  */
 final class KeyLayout {
 
-  static final String LAYOUT_VERSION = "1";
+  /**
+   * The version of this layout, kept in the meta hash. 2: statuses carry {@code gen}, {@code
+   * origin} and {@code other} (compare-and-set on Redis's generations) instead of a writer-clock
+   * {@code v}, and messages end with {@code "g":generation}. A store refuses a Redis whose meta
+   * names another version: instances of two layouts on one prefix would undo each other's writes.
+   */
+  static final String LAYOUT_VERSION = "2";
+  /** The field of the meta hash that holds {@link #LAYOUT_VERSION}. */
+  static final String LAYOUT = "layout";
   /** The field of the meta hash that holds the salt of derived key ids. */
   static final String KEY_ID_SALT = "key-id-salt";
   private static final DateTimeFormatter SECONDS =
@@ -66,6 +77,10 @@ final class KeyLayout {
 
   String statusIndex() {
     return prefix + "keys:status";
+  }
+
+  String statusGenerations() {
+    return prefix + "keys:gen";
   }
 
   String added() {

@@ -76,7 +76,8 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 public final class RedisKeyStateStore implements KeyStateStore {
 
   private static final Logger log = LoggerFactory.getLogger(RedisKeyStateStore.class);
-  private static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
+  /** How long a HEALTHY status without a deadline stays in Redis (its generation stays). */
+  static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
   private static final long KEEPALIVE_MILLIS = 5_000;
   private static final long COUNTER_GRACE_MILLIS = 1_000;
   private static final int UNKNOWN = 0;
@@ -84,6 +85,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private static final int DOWN = 2;
 
   private final RedisStoreOptions options;
+  private final long healthyStatusTtlMillis;
   private final KeyLayout layout;
   private final Clock clock;
   private final String instanceId;
@@ -99,6 +101,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
   private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
+  private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
   private final Thread subscriber;
@@ -117,6 +120,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
   private final AtomicLong outages = new AtomicLong();
   private final AtomicLong resyncs = new AtomicLong();
+  private final AtomicLong refusedWrites = new AtomicLong();
+  /** Per key or cooldown slot, the generation of the stored state a refusal was last logged for. */
+  private final Map<String, Long> refusalsLogged = new ConcurrentHashMap<>();
 
   private final Object subscriberLock = new Object();
   private Connection subscriberConnection; // guarded by subscriberLock
@@ -125,8 +131,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private volatile long pingSentAt;
   private volatile long pongAt;
 
-  private RedisKeyStateStore(RedisStoreOptions options) {
+  private RedisKeyStateStore(RedisStoreOptions options, long healthyStatusTtlMillis) {
     this.options = options;
+    this.healthyStatusTtlMillis = healthyStatusTtlMillis;
     this.layout = new KeyLayout(options.prefix());
     this.clock = options.clock();
     this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(4);
@@ -175,8 +182,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
    *     contains the password
    */
   public static RedisKeyStateStore open(RedisStoreOptions options) {
+    return open(options, HEALTHY_STATUS_TTL_MILLIS);
+  }
+
+  /** As {@link #open(RedisStoreOptions)}, with HEALTHY statuses kept that long (tests). */
+  static RedisKeyStateStore open(RedisStoreOptions options, long healthyStatusTtlMillis) {
     Objects.requireNonNull(options, "options");
-    RedisKeyStateStore store = new RedisKeyStateStore(options);
+    RedisKeyStateStore store = new RedisKeyStateStore(options, healthyStatusTtlMillis);
     try {
       store.start();
     } catch (RuntimeException e) {
@@ -196,11 +208,14 @@ public final class RedisKeyStateStore implements KeyStateStore {
       client.ping();
       answeredPlain = true;
       loadScripts();
-      client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION);
+      if (client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 0) {
+        checkLayout();
+      }
       client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
       keyIdSalt = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
       writerUp = true;
     } catch (RuntimeException e) {
+      if (e instanceof ForeignLayout) throw e;
       if (isAuthFailure(e)) {
         throw new IllegalStateException("authentication failed for Redis store " + description
             + ": " + redact(rootMessage(e)) + "; check the user and password in the storage URI");
@@ -222,9 +237,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
       writerUp = false;
       updateAvailability(e);
       log.warn("Redis store {} is unreachable at start: ids derived from key secrets use this"
-          + " process's own salt and will differ from other instances' until it restarts with"
-          + " Redis up; give keys explicit ids, or the same key-id-salt everywhere, to avoid it",
-          description);
+          + " process's own salt until it connects, then change to the salt Redis shares; give"
+          + " keys explicit ids, or the same key-id-salt everywhere, to avoid it", description);
     }
     subscriber.start();
     if (writerUp) {
@@ -405,12 +419,26 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /**
    * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
    * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store
-   * writes its own back if Redis comes back without its data. {@code null} when Redis was
-   * unreachable when this store opened.
+   * writes its own back if Redis comes back without its data. When Redis holds another (this store
+   * opened while Redis was down, or another instance reached an emptied Redis first), this store
+   * adopts Redis's and tells {@link #onKeyIdSaltChange} listeners. {@code null} until this store
+   * first reached Redis.
    */
   @Override
   public String keyIdSalt() {
     return keyIdSalt;
+  }
+
+  /**
+   * Called when this store adopts the salt Redis holds: when it first reaches Redis after opening
+   * while Redis was down, or when Redis lost its data and another instance set a new salt first.
+   * Runs on the writer thread before anything more is written.
+   */
+  @Override
+  public Subscription onKeyIdSaltChange(Runnable listener) {
+    Objects.requireNonNull(listener, "listener");
+    saltListeners.add(listener);
+    return () -> saltListeners.remove(listener);
   }
 
   @Override
@@ -478,6 +506,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** How many times Redis became unreachable since the store opened. */
   public long outages() {
     return outages.get();
+  }
+
+  /**
+   * Writes Redis refused by compare-and-set since the store opened: statuses (an operator's reset
+   * or disable, say) and cooldown clears based on state another instance changed since, replayed
+   * after an outage or raced. What the other instance wrote stands; each refusal is logged at WARN
+   * once per stored change.
+   */
+  public long refusedWrites() {
+    return refusedWrites.get();
   }
 
   /** How many times the store reloaded state after its subscription came back. */
@@ -611,10 +649,68 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
    */
   private void checkDataLoss() {
-    if (client.hsetnx(layout.meta(), "layout", KeyLayout.LAYOUT_VERSION) == 1) {
-      String salt = keyIdSalt;
-      if (salt != null) client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, salt);
-      rewriteEverything();
+    boolean lost = client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
+    if (!lost) checkLayout();
+    syncSalt();
+    if (lost) rewriteEverything();
+  }
+
+  /**
+   * Makes this store's salt of derived ids the one Redis holds. This instance's own goes in first
+   * if Redis has none (HSETNX: whichever instance reaches an emptied Redis first sets the salt
+   * again, so a data loss changes no id when an instance that knew the old salt comes back first).
+   * If Redis holds another (an instance that opened on the emptied Redis first made a new one, or
+   * this store opened while Redis was down), Redis's wins: this store adopts it, tells its salt
+   * listeners (rotators re-derive their ids) and reloads, so every instance keeps one id per key.
+   */
+  private void syncSalt() {
+    String mine = keyIdSalt;
+    client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, mine != null ? mine : ApiKey.newIdSalt());
+    String stored = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
+    if (stored == null || stored.equals(mine)) return;
+    keyIdSalt = stored;
+    if (mine == null) {
+      log.info("Redis store {} reached: ids derived from key secrets now use the salt it shares",
+          description);
+    } else {
+      log.warn("Redis store {} holds another key id salt than this instance had (Redis lost its"
+          + " data and another instance set a new salt first): adopting it, so ids derived from"
+          + " key secrets change to agree with the other instances; set key-id-salt to keep ids"
+          + " across such a loss", description);
+    }
+    for (Runnable listener : saltListeners) {
+      try {
+        listener.run();
+      } catch (RuntimeException e) {
+        log.warn("key id salt listener failed; ignored", e);
+      }
+    }
+    resyncRequested = true; // state under the new ids
+  }
+
+  /**
+   * Refuses a Redis whose meta hash names another layout version than this store writes (say, an
+   * instance of an older release wrote it, or recreated it after Redis lost its data): two layouts
+   * on one prefix undo each other's writes. At open the store then fails to open; later it stops
+   * writing (reported unreachable, serving from local state) and logs an error once.
+   */
+  private void checkLayout() {
+    String found = client.hget(layout.meta(), KeyLayout.LAYOUT);
+    if (found == null || KeyLayout.LAYOUT_VERSION.equals(found)) return;
+    ForeignLayout e = new ForeignLayout("Redis store " + description + " holds state in layout"
+        + " version " + found + " under the prefix '" + layout.prefix() + "', and this release"
+        + " writes layout " + KeyLayout.LAYOUT_VERSION + ": instances of two releases must not"
+        + " share one layout. Stop the other release's instances and delete their keys"
+        + " (redis-cli --scan --pattern '" + layout.prefix() + "*' | xargs redis-cli del), or give"
+        + " this release its own prefix (?prefix=... in the storage URI)");
+    if (started && warnedOnce.add("layout")) log.error(e.getMessage());
+    throw e;
+  }
+
+  /** Redis holds another layout version than this store writes; see {@link #checkLayout()}. */
+  private static final class ForeignLayout extends IllegalStateException {
+    ForeignLayout(String message) {
+      super(message);
     }
   }
 
@@ -635,7 +731,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       checkDataLoss();
       client.zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) writerDown(e);
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       return;
     }
     synchronized (subscriberLock) {
@@ -705,6 +801,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
         queue.requeue(again);
       }
       if (!retry) checkDataLoss(); // this batch needed a new connection: Redis may be new too
+    } catch (ForeignLayout e) {
+      writerDown(e); // the batch is in; checked after it
     } catch (RuntimeException e) {
       queue.requeue(batch);
       if (!isConnectionFailure(e)) {
@@ -744,12 +842,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
       StateChange.KeyStatus st = s.status();
       return p.evalsha(shas.get(Scripts.STATUS),
           List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed(),
-              layout.generation()),
+              layout.statusGenerations(), layout.generation()),
           List.of(st.keyId(), st.state().name(),
               st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
               st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
               Long.toString(s.base()), instanceId, layout.channel(), Codec.status(instanceId, st),
-              Long.toString(HEALTHY_STATUS_TTL_MILLIS)));
+              Long.toString(healthyStatusTtlMillis)));
     }
     if (w instanceof Write.Cooldown c) {
       String member = KeyLayout.cooldownMember(c.project(), c.model());
@@ -770,7 +868,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Removed r) {
       return p.evalsha(shas.get(Scripts.REMOVED),
           List.of(layout.added(), layout.removed(), layout.status(r.keyId()),
-              layout.statusIndex(), layout.health(), layout.generation()),
+              layout.statusIndex(), layout.health(), layout.statusGenerations(),
+              layout.generation()),
           List.of(r.keyId(), layout.channel(), Codec.removed(instanceId, r.keyId())));
     }
     if (w instanceof Write.Breaker b) {
@@ -804,12 +903,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (list.size() != 5) return;
       StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
           str(list.get(1)), str(list.get(2)), str(list.get(3)));
+      refused(s.slot(), parseLong(str(list.get(4))), "the {} status set for key {} on this"
+          + " instance", s.status().state(), s.status().keyId(), str(list.get(0)));
       // the status that stands, unless this instance knows it (or newer) already: then it learnt
       // it after applying the refused change, so its listeners have it (or newer) since
       if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
       return;
     }
     if (w instanceof Write.Cooldown c) {
+      if (c.clearFirst() && list.size() == 2) {
+        // a clear is answered with the stored cooldown only when Redis skipped it
+        refused(c.slot(), parseLong(str(list.get(1))), "the clear of the cooldown of {} on {}"
+            + " made on this instance", c.project(), c.model(), "a cooldown");
+      }
       // Redis's cooldown at that generation: the one that stands, or this write's outcome
       long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
       deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
@@ -824,6 +930,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
         deliver(change);
       }
     }
+  }
+
+  /**
+   * Counts a write Redis refused and logs it at WARN, once per stored generation of its slot: an
+   * operator's reset that lost to a newer change would otherwise vanish while the admin API said
+   * 200. {@code what} has two placeholders; {@code stands} names what another instance wrote.
+   * Key ids, states and (project, model) only: no secret.
+   */
+  private void refused(String slot, long storedGeneration, String what, Object first,
+      Object second, String stands) {
+    refusedWrites.incrementAndGet();
+    Long logged = refusalsLogged.put(slot, storedGeneration);
+    if (logged != null && logged == storedGeneration) return;
+    if (refusalsLogged.size() > 10_000) refusalsLogged.clear(); // bounded; at worst logs again
+    log.warn("Redis store {}: Redis refused " + what + ": another instance wrote {} there since"
+        + " the state it was based on (generation {}), and that stands (see refusedWrites())",
+        description, first, second, stands, storedGeneration);
   }
 
   private static List<StateChange> changesOf(Write w) {
@@ -1104,7 +1227,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       checkDataLoss();
       loaded = loadAll();
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) writerDown(e);
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       else warnOnce("resync", "Redis store {} could not reload: {}", description,
           redact(rootMessage(e)));
       return;

@@ -54,8 +54,11 @@ final class Scripts {
    * A key's status, by compare-and-set on generations (never on the writers' clocks): it replaces
    * the stored one only if no other instance wrote a status for the key after the one this write
    * was based on. A replayed write from an outage therefore never beats a newer one. Published
-   * with {@code "g":generation} appended.
-   * KEYS: status hash, status index, removed set, sequence.
+   * with {@code "g":generation} appended. A HEALTHY status without a deadline expires after the
+   * healthy TTL, but its generation, writer and {@code other} stay in the generations hash (no
+   * TTL; a removed key's entry goes with it), so a write replayed after a longer outage is still
+   * compared with it: it is refused and handed a HEALTHY status.
+   * KEYS: status hash, status index, removed set, generations hash, sequence.
    * ARGV: id, state, until, reason, at, base generation, origin, channel, message (open),
    * healthy TTL ms.
    * Returns {generation} when written, 0 when nothing changed (removed key, or the same status
@@ -74,11 +77,26 @@ final class Scripts {
             and f[7] == ARGV[5] then
           return 0
         end
+      else
+        -- an expired HEALTHY status: its generation outlives it
+        local kept = redis.call('HGET', KEYS[4], ARGV[1])
+        if kept then
+          local g, o, x = string.match(kept, '^(%d+) (%S*) (%d+)$')
+          if g then
+            f[1] = g
+            f[2] = o
+            f[3] = x
+            if other(f, ARGV[7]) > tonumber(ARGV[6]) then
+              return {'HEALTHY', '', '', '0', g}
+            end
+          end
+        end
       end
       local gen = nextgen()
+      local was = owned(f, ARGV[7])
       redis.call('HSET', KEYS[1], 'state', ARGV[2], 'until', ARGV[3], 'reason', ARGV[4],
-        'at', ARGV[5], 'gen', gen, 'origin', ARGV[7], 'other', owned(f, ARGV[7]))
-      redis.call('HDEL', KEYS[1], 'v')
+        'at', ARGV[5], 'gen', gen, 'origin', ARGV[7], 'other', was)
+      redis.call('HSET', KEYS[4], ARGV[1], gen .. ' ' .. ARGV[7] .. ' ' .. was)
       if ARGV[2] == 'HEALTHY' and ARGV[3] == '' then
         redis.call('PEXPIRE', KEYS[1], ARGV[10])
       else
@@ -155,8 +173,9 @@ final class Scripts {
       """;
 
   /**
-   * A key removed at run time; its status and health go with it.
-   * KEYS: added hash, removed set, status hash, status index, health hash, sequence.
+   * A key removed at run time; its status, status generation and health go with it.
+   * KEYS: added hash, removed set, status hash, status index, health hash, generations hash,
+   * sequence.
    * ARGV: id, channel, message (open). Returns {generation} when something changed, else 0.
    */
   static final String REMOVED = NEXT_GEN + """
@@ -165,6 +184,7 @@ final class Scripts {
       redis.call('DEL', KEYS[3])
       redis.call('SREM', KEYS[4], ARGV[1])
       redis.call('HDEL', KEYS[5], ARGV[1])
+      redis.call('HDEL', KEYS[6], ARGV[1])
       if a == 1 or r == 1 then
         local gen = nextgen()
         redis.call('PUBLISH', ARGV[2], ARGV[3] .. gen .. '}')

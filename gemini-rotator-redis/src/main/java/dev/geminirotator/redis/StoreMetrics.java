@@ -22,6 +22,9 @@ import java.util.Objects;
  *       <td>writes waiting for Redis; Redis store only</td></tr>
  *   <tr><td>{@code gemini.rotator.store.writes.dropped}</td><td>counter</td>
  *       <td>writes dropped because the queue was full; Redis store only</td></tr>
+ *   <tr><td>{@code gemini.rotator.store.writes.refused}</td><td>counter</td>
+ *       <td>writes Redis refused because another instance changed that state since (a reset
+ *       replayed after an outage, say); Redis store only</td></tr>
  *   <tr><td>{@code gemini.rotator.store.outages}</td><td>counter</td>
  *       <td>times the backend became unreachable; Redis store only</td></tr>
  * </table>
@@ -58,6 +61,11 @@ public final class StoreMetrics implements MeterBinder {
       FunctionCounter.builder("gemini.rotator.store.writes.dropped", redis,
           RedisKeyStateStore::droppedWrites)
           .tags(tags).description("writes dropped because the write queue was full")
+          .register(registry);
+      FunctionCounter.builder("gemini.rotator.store.writes.refused", redis,
+          RedisKeyStateStore::refusedWrites)
+          .tags(tags).description("writes refused because another instance changed that state"
+              + " since")
           .register(registry);
       FunctionCounter.builder("gemini.rotator.store.outages", redis, RedisKeyStateStore::outages)
           .tags(tags).description("times the state store's backend became unreachable")

@@ -77,6 +77,8 @@ class ResetReplayedAfterOutageTest {
     Eventually.until("A is handed the cooldown that stands",
         () -> later.equals(a.snapshot("k1").orElseThrow().cooldowns().get(MODEL)));
     assertThat(b.snapshot("k1").orElseThrow().cooldowns()).containsEntry(MODEL, later);
+    assertThat(storeA.refusedWrites()).as("the skipped clear is counted (and logged)")
+        .isEqualTo(1);
   }
 
   @Test
@@ -102,6 +104,9 @@ class ResetReplayedAfterOutageTest {
     Eventually.until("A is handed the status that stands",
         () -> state(a, "k2") == KeyState.DISABLED);
     assertThat(state(b, "k2")).isEqualTo(KeyState.DISABLED);
+    assertThat(storeA.refusedWrites()).as("the refused reset is counted (and logged), not lost"
+        + " without a trace").isEqualTo(1);
+    assertThat(storeB.refusedWrites()).isZero();
   }
 
   @Test
@@ -159,9 +164,44 @@ class ResetReplayedAfterOutageTest {
         && state(b, "k2") == KeyState.HEALTHY);
     assertThat(state(a, "k1")).isEqualTo(KeyState.HEALTHY);
     assertThat(state(a, "k2")).isEqualTo(KeyState.HEALTHY);
+    assertThat(storeA.refusedWrites()).as("nothing was refused").isZero();
+  }
+
+  @Test
+  void aStatusReplayedAfterTheHealthyStatusItWasBasedOnExpiredStillLoses() {
+    // HEALTHY statuses expire (a day in production; a moment here), their generation must not
+    RedisKeyStateStore storeA = store(relay.uri(""), 200);
+    RedisKeyStateStore storeB = store(server.uri(""), 200);
+    GeminiKeyRotator a = rotator(storeA, Clock.systemUTC());
+    GeminiKeyRotator b = rotator(storeB, Clock.systemUTC());
+    b.acquire(Pools.only("k2", IDS)).complete(Outcome.keyRejected(400, "API_KEY_INVALID"));
+    Eventually.until("A learns the key is invalid", () -> state(a, "k2") == KeyState.INVALID);
+
+    cutOff(storeA);
+    a.disable("k2"); // based on INVALID
+    b.reset("k2"); // an operator on B, after A's change: HEALTHY, which expires
+    Eventually.until("B's HEALTHY status expired from Redis",
+        () -> "HEALTHY".equals(state(b, "k2").name())
+            && redis.hget("gemini_rotator:keys:gen", "k2") != null
+            && !redis.exists("gemini_rotator:key:k2:status"));
+
+    reconnect(storeA);
+    assertThat(redis.hget("gemini_rotator:key:k2:status", "state"))
+        .as("the replayed status did not beat the expired, newer one").isNotEqualTo("DISABLED");
+    Eventually.until("A is handed the status that stands",
+        () -> state(a, "k2") == KeyState.HEALTHY);
+    assertThat(state(b, "k2")).isEqualTo(KeyState.HEALTHY);
+    assertThat(storeA.refusedWrites()).isEqualTo(1);
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  private RedisKeyStateStore store(String uri, long healthyStatusTtlMillis) {
+    RedisKeyStateStore store = RedisKeyStateStore.open(
+        RedisStoreOptions.fromUri(uri + "/0?retry=50ms&timeout=500ms"), healthyStatusTtlMillis);
+    open.add(store);
+    return store;
+  }
 
   private RedisKeyStateStore store(String uri) {
     RedisKeyStateStore store = RedisKeyStateStore.open(uri + "/0?retry=50ms&timeout=500ms");

@@ -3,10 +3,12 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.event.KeyAdded;
 import dev.geminirotator.api.event.RotatorListener;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -72,5 +74,36 @@ class BulkAdminAddTest {
 
     assertThat(lastKeyInPoolAtEachEvent).hasSize(300).containsOnly(true);
     assertThat(h.proxy.rotator().snapshot()).hasSize(302);
+  }
+
+  /**
+   * Keys posted without ids under a configured {@code key-id-salt}: the ids the response names are
+   * the pool's (derived under that salt, not this process's own), so listing and deleting by them
+   * work. Broke when {@code addKeys} took keys without {@code poolKey}.
+   */
+  @Test
+  void idsAnsweredForKeysWithoutIdsAreThePoolsUnderAConfiguredSalt() throws Exception {
+    String salt = "salt-for-the-bulk-add-test-0001";
+    String one = "AIzaSyTEST-bulk-noid-000000000001";
+    String two = "AIzaSyTEST-bulk-noid-000000000002";
+    h = new Harness("key-id-salt: " + salt + "\n");
+    String body = "{\"keys\":[{\"secret\":\"" + one + "\"},{\"secret\":\"" + two + "\"}]}";
+
+    HttpResponse<String> added = h.admin("POST", "/admin/keys", body);
+
+    assertThat(added.statusCode()).isEqualTo(201);
+    List<String> answered = new ArrayList<>();
+    Problems.JSON.readTree(added.body()).get("keys").forEach(k -> answered.add(k.get("id").asText()));
+    assertThat(answered).containsExactly(ApiKey.builder(one).idSalt(salt).build().id(),
+        ApiKey.builder(two).idSalt(salt).build().id());
+    List<String> listed = new ArrayList<>();
+    Problems.JSON.readTree(h.admin("GET", "/admin/keys", null).body()).get("keys")
+        .forEach(k -> listed.add(k.get("id").asText()));
+    assertThat(listed).containsAll(answered);
+    for (String id : answered) {
+      assertThat(h.admin("DELETE", "/admin/keys/" + id, null).statusCode()).isEqualTo(204);
+    }
+    assertThat(h.proxy.rotator().snapshot()).extracting(KeySnapshot::id)
+        .containsExactlyInAnyOrder("k1", "k2");
   }
 }

@@ -11,7 +11,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.LoggerFactory;
 
 /**
- * Collects what one class logs at WARN and above, so a test can wait for a log line as a real
+ * Collects what one class logs at WARN and above (and, for {@link #messages()}, at INFO), so a test can wait for a log line as a real
  * signal (for example the config watcher's "keeping the running configuration") instead of
  * sleeping. Attached on creation, detached by {@link #close()}. Thread-safe.
  */
@@ -19,9 +19,13 @@ public final class LogCapture implements AutoCloseable {
 
   private final Logger logger;
   private final List<String> lines = new CopyOnWriteArrayList<>();
+  private final List<String> all = new CopyOnWriteArrayList<>();
   private final AppenderBase<ILoggingEvent> appender = new AppenderBase<>() {
     @Override
     protected void append(ILoggingEvent event) {
+      if (event.getLevel().isGreaterOrEqual(Level.INFO)) {
+        all.add(event.getLevel() + " " + event.getFormattedMessage());
+      }
       if (event.getLevel().isGreaterOrEqual(Level.WARN)) lines.add(event.getFormattedMessage());
     }
   };
@@ -43,6 +47,11 @@ public final class LogCapture implements AutoCloseable {
   /** The WARN and ERROR messages so far, formatted, oldest first. */
   public List<String> warnings() {
     return List.copyOf(lines);
+  }
+
+  /** Every message at INFO and above so far, as {@code "LEVEL message"}, oldest first. */
+  public List<String> messages() {
+    return List.copyOf(all);
   }
 
   /** Waits until more than {@code seen} warnings were logged; returns the newest. */

@@ -111,6 +111,18 @@ public interface KeyStateStore extends AutoCloseable {
     return null;
   }
 
+  /**
+   * Calls {@code listener} whenever {@link #keyIdSalt()} changes: a store that could not reach
+   * its backend at start learns the shared salt when it connects, and one whose backend lost its
+   * data may find another instance's salt there. Rotators re-derive their keys' ids then, so that
+   * instances keep agreeing on them. Called before the store writes anything more to its backend;
+   * the listener must not write to the store. The default, for stores whose salt never changes,
+   * never calls it.
+   */
+  default dev.geminirotator.api.Subscription onKeyIdSaltChange(Runnable listener) {
+    return () -> { };
+  }
+
   /** Whether the backend is reachable right now. The memory store always is. */
   boolean isAvailable();
 

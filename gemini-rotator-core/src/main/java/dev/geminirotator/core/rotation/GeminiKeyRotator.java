@@ -90,8 +90,14 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final CooldownPolicy cooldowns;
   private final Clock clock;
   private final KeyStateStore store;
-  /** The salt of derived key ids: the builder's, else the store's; null: this process's own. */
-  private final String keyIdSalt;
+  /**
+   * The salt of derived key ids: the builder's, else the store's (followed when it changes);
+   * null: this process's own. Written under {@link #adminLock}.
+   */
+  private volatile String keyIdSalt;
+  /** Whether the builder set the salt: the store's is then never followed. */
+  private final boolean keyIdSaltConfigured;
+  private final Subscription saltSubscription;
   private final boolean ownsStore;
   private final Subscription storeSubscription;
   private final ScheduledExecutorService reconciler;
@@ -135,6 +141,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
+    this.keyIdSaltConfigured = b.keyIdSalt != null;
     this.keyIdSalt = b.keyIdSalt != null ? b.keyIdSalt : storeKeyIdSalt(store);
     // A credit of one request: the first request of a window on a key under 64 per window is
     // never refused while the first block is claimed. Gemini is the final enforcer (a 429 is
@@ -155,6 +162,14 @@ public final class GeminiKeyRotator implements KeyRotator {
       for (ApiKey key : b.keys.values()) slots.add(newSlot(poolKey(key)));
       publishPool(slots);
     }
+    if (keyIdSalt == null && b.keys.values().stream().anyMatch(ApiKey::hasDerivedId)) {
+      log.info("keys without an id get ids derived under this process's own random salt: they"
+          + " change at every restart (metrics series, admin scripts); set key-id-salt, or give"
+          + " keys ids, for ids that last");
+    }
+    this.saltSubscription = keyIdSaltConfigured ? () -> { }
+        : store.onKeyIdSaltChange(this::followStoreSalt);
+    followStoreSalt(); // the store may have connected while this rotator was being built
     applySnapshot(loadFromStore(), true);
     this.storeSubscription = store.subscribe(this::applyRemote);
     if (b.reconcileInterval != null) {
@@ -183,6 +198,48 @@ public final class GeminiKeyRotator implements KeyRotator {
    */
   public ApiKey poolKey(ApiKey key) {
     return keyIdSalt == null ? key : key.withIdSalt(keyIdSalt);
+  }
+
+  /**
+   * Re-derives the ids of keys that have derived ones under the store's salt when it differs from
+   * the one this rotator uses: one membership change. Keys with explicit ids are untouched. A
+   * re-keyed key starts afresh locally and takes the state the store holds under its new id.
+   */
+  private void followStoreSalt() {
+    if (keyIdSaltConfigured) return;
+    String salt = storeKeyIdSalt(store);
+    if (salt == null || salt.equals(keyIdSalt)) return;
+    int rekeyed = 0;
+    List<String> oldIds = new ArrayList<>();
+    List<String> newIds = new ArrayList<>();
+    synchronized (adminLock) {
+      if (salt.equals(keyIdSalt)) return;
+      keyIdSalt = salt;
+      List<KeySlot> slots = new ArrayList<>(pool.size());
+      for (KeySlot slot : pool.slots) {
+        ApiKey key = slot.key.withIdSalt(salt);
+        if (key.id().equals(slot.id)) {
+          slots.add(slot);
+          continue;
+        }
+        synchronized (slot) {
+          slot.removed = true;
+        }
+        retiredSuccesses.add(slot.successes());
+        slots.add(newSlot(key));
+        oldIds.add(slot.id);
+        newIds.add(key.id());
+        rekeyed++;
+      }
+      if (rekeyed > 0) publishPool(slots);
+    }
+    if (rekeyed == 0) return;
+    log.warn("the store's key id salt differs from this rotator's (it connected after starting"
+        + " unreachable, or lost its data and another instance set a new salt): {} keys without an"
+        + " id now have ids derived under the store's salt, like every instance on it", rekeyed);
+    Instant at = clock.instant();
+    for (String id : oldIds) fire(new KeyRemoved(id, at));
+    for (String id : newIds) fire(new KeyAdded(id, at));
   }
 
   private static String storeKeyIdSalt(KeyStateStore store) {
@@ -1261,6 +1318,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     quotas.close();
     for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
     storeSubscription.close();
+    saltSubscription.close();
     if (ownsStore) store.close();
   }
 
