@@ -336,8 +336,10 @@ public final class GeminiKeyRotator implements KeyRotator {
    * <ol>
    *   <li>a few independent draws over the whole pool: cheap while most keys can serve;
    *   <li>when those miss (most keys cannot serve), draws from {@link UsableKeys}, a cached list
-   *       of the keys that can serve this model, so a mostly unusable pool costs O(1) per request
-   *       too, plus one pass over the pool per list built;
+   *       of the keys that can serve ({@link FallbackLists}: one for every model, a few for models
+   *       cooling on their own), so a mostly unusable pool costs O(1) per request too, plus one
+   *       pass over the pool per list built: when a key may serve again, every 250 ms at most,
+   *       never per model name a client sends;
    *   <li>only when even those are all refused (a request that already tried most of the listed
    *       keys, a state changing under the draws): one pass over the pool that draws among every
    *       key that can serve this request ({@link #drawExhaustively}).
