@@ -46,7 +46,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -117,12 +116,10 @@ public final class GeminiKeyRotator implements KeyRotator {
    */
   private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
   /**
-   * Bumped at every state transition and cooldown cleared, so that a {@link UsableKeys} list built
-   * before it (which may lack a key that can serve again) is not used.
+   * The lists {@link #pickFairly} draws from when most keys cannot serve: one shared by every
+   * model, and a few for models with a cooldown of their own. Told when a key may serve again.
    */
-  private final AtomicInteger stateEpoch = new AtomicInteger();
-  /** {@link UsableKeys} lists by model, a few direct-mapped entries: bounded whatever the models. */
-  private final AtomicReferenceArray<UsableKeys> usableKeys = new AtomicReferenceArray<>(4);
+  private final FallbackLists fallback = new FallbackLists();
   /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
   private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
 
@@ -396,8 +393,10 @@ public final class GeminiKeyRotator implements KeyRotator {
    * <ol>
    *   <li>a few independent draws over the whole pool: cheap while most keys can serve;
    *   <li>when those miss (most keys cannot serve), draws from {@link UsableKeys}, a cached list
-   *       of the keys that can serve this model, so a mostly unusable pool costs O(1) per request
-   *       too, plus one pass over the pool per list built;
+   *       of the keys that can serve ({@link FallbackLists}: one for every model, a few for models
+   *       cooling on their own), so a mostly unusable pool costs O(1) per request too, plus one
+   *       pass over the pool per list built: when a key may serve again, every 250 ms at most,
+   *       never per model name a client sends;
    *   <li>only when even those are all refused (a request that already tried most of the listed
    *       keys, a state changing under the draws): one pass over the pool that draws among every
    *       key that can serve this request ({@link #drawExhaustively}).
@@ -406,33 +405,33 @@ public final class GeminiKeyRotator implements KeyRotator {
   private Lease pickFairly(Pool p, RequestContext ctx, String model) {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     long now = clock.millis();
-    int epoch = stateEpoch.get();
-    int cacheSlot = model.hashCode() & (usableKeys.length() - 1);
-    UsableKeys listed = usableKeys.get(cacheSlot);
-    boolean fresh = false;
-    if (listed == null || !listed.validFor(p, model, epoch, now)) {
+    UsableKeys listed = fallback.cached(p, model, now);
+    if (listed == null) {
       for (int i = 0; i < POOL_DRAWS; i++) {
         Lease lease = claimDrawn(p, random, ctx, model, now);
         if (lease != null) return lease;
       }
-      listed = UsableKeys.build(p, model, epoch, now);
-      usableKeys.set(cacheSlot, listed);
-      fresh = true;
+      listed = fallback.obtain(p, model, now);
+      // Only while another caller builds the first list of a new pool: the last resort.
+      if (listed == null) return drawExhaustively(p, random, ctx, model, now);
     }
-    for (;;) {
-      // No key can serve the model: none can serve this request either (no pass over the pool).
-      if (listed.usable.size() == 0) return null;
+    for (boolean refreshed = false; ; refreshed = true) {
+      if (listed.usable.size() == 0) {
+        // No key can serve the model: none can serve this request either (no pass over the pool).
+        if (fallback.valid(listed, p, now)) return null;
+        break;
+      }
       Lease lease = claimListTurn(listed, random, ctx, model, now);
       if (lease != null) return lease;
       for (int i = 1; i < LIST_DRAWS; i++) {
         lease = claimDrawn(listed.usable, random, ctx, model, now);
         if (lease != null) return lease;
       }
-      if (fresh) break;
-      // Every draw was refused: the list may have gone stale under a wave of transitions.
-      listed = UsableKeys.build(p, model, epoch, now);
-      usableKeys.set(cacheSlot, listed);
-      fresh = true;
+      if (refreshed) break;
+      // Every draw was refused: rebuilt (by one caller) only if keys stopped serving since it
+      // was built, not when the refusals were this request's own.
+      listed = fallback.refreshIfStale(p, listed, model, now);
+      if (listed == null) break;
     }
     return drawExhaustively(p, random, ctx, model, now);
   }
@@ -629,6 +628,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     int streak = outcome.retryDelay() == null ? project.nextStreak(model) : 0;
     Instant until = cooldowns.cooldownUntil(outcome, Instant.ofEpochMilli(now), streak,
         ThreadLocalRandom.current().nextDouble());
+    fallback.modelCooling(model, until.toEpochMilli(), now);
     if (project.coolUntil(model, until.toEpochMilli())) {
       cooldownsStarted.increment();
       storeApply(new StateChange.Cooldown(project.name, model, until, false));
@@ -714,19 +714,22 @@ public final class GeminiKeyRotator implements KeyRotator {
       }
     }
     if (changed) {
+      fallback.keyMayServeAgain();
       afterTransition(slot, KeyState.UNHEALTHY, KeyState.HEALTHY, "trial succeeded", null, now);
     }
   }
 
   /** The trial said nothing about the key (429, client error, cancel): let the next one try. */
   private void trialInconclusive(KeySlot slot) {
+    boolean changed = false;
     synchronized (slot) {
       if (slot.status == KeySlot.PROBING) {
         long now = clock.millis();
         slot.setStatus(KeySlot.UNHEALTHY, now, slot.reason, now);
+        changed = true;
       }
     }
-    stateEpoch.incrementAndGet(); // due for a new trial at once
+    if (changed) fallback.keyMayServeAgain(); // due for a new trial at once
   }
 
   /**
@@ -736,6 +739,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private void toUnhealthy(KeySlot slot, long now, String reason, int expected) {
     KeyState from;
     long until;
+    long freeBefore;
     synchronized (slot) {
       int status = slot.status;
       boolean matches = expected == -1
@@ -743,12 +747,15 @@ public final class GeminiKeyRotator implements KeyRotator {
           : status == expected;
       if (!matches) return;
       from = slot.baseState();
+      freeBefore = slot.statusFreeAt();
       if (status == KeySlot.PROBING && expected == -1) slot.trialFailures++;
       until = now + health.cooldown(slot.trialFailures,
           ThreadLocalRandom.current().nextDouble()).toMillis();
       slot.setStatus(KeySlot.UNHEALTHY, until, reason, now);
       queueStatus(slot, now);
     }
+    // A failed trial's wait may end before the trial's own deadline would have.
+    if (until < freeBefore) fallback.keyMayServeAgain();
     // From UNHEALTHY (a failed trial): still unhealthy with a longer wait; no transition event.
     afterTransition(slot, from, KeyState.UNHEALTHY, reason, Instant.ofEpochMilli(until), now);
   }
@@ -756,19 +763,22 @@ public final class GeminiKeyRotator implements KeyRotator {
   private void transition(KeySlot slot, int status, long until, String reason, long now) {
     KeyState from;
     KeyState to;
+    boolean sooner;
     synchronized (slot) {
       if (slot.status == status && slot.statusUntil == until) return;
       from = slot.baseState();
+      long freeBefore = slot.statusFreeAt();
       slot.setStatus(status, until, reason, now);
       to = slot.baseState();
+      sooner = slot.statusFreeAt() < freeBefore;
       queueStatus(slot, now);
     }
+    if (sooner) fallback.keyMayServeAgain();
     afterTransition(slot, from, to, reason, until == 0 ? null : Instant.ofEpochMilli(until), now);
   }
 
   private void afterTransition(KeySlot slot, KeyState from, KeyState to, String reason,
       Instant until, long now) {
-    stateEpoch.incrementAndGet();
     Instant at = Instant.ofEpochMilli(now);
     flushStatus(slot);
     if (from != to) {
@@ -1034,6 +1044,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       to = slot.baseState();
       queueStatus(slot, slot.stateSince);
     }
+    if (!disabled) fallback.keyMayServeAgain();
     afterTransition(slot, from, to, disabled ? "disabled by an operator"
         : "enabled by an operator", statusUntil(slot), clock.millis());
     return true;
@@ -1046,8 +1057,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     long now = clock.millis();
     KeyState from;
     KeyState to;
+    boolean sooner;
     synchronized (slot) {
       from = slot.baseState();
+      sooner = slot.statusFreeAt() > Long.MIN_VALUE;
       slot.setStatus(KeySlot.HEALTHY, 0, null, now);
       slot.trialFailures = 0;
       slot.setHealth(1.0);
@@ -1057,7 +1070,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     for (Map.Entry<String, Long> c : slot.project.active(now).entrySet()) {
       storeApply(new StateChange.Cooldown(slot.project.name, c.getKey(), Instant.EPOCH, true));
     }
-    slot.project.clearAll(now);
+    if (slot.project.clearAll(now) || sooner) fallback.keyMayServeAgain();
     afterTransition(slot, from, to, "reset by an operator", null, now);
     return true;
   }
@@ -1142,6 +1155,11 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
     return new RotatorStats(completed + inFlight, noKeyAvailable.sum(), byKind,
         cooldownsStarted.sum(), trials.sum());
+  }
+
+  /** Fallback lists built so far (see {@link FallbackLists}): for tests. */
+  long fallbackListBuilds() {
+    return fallback.builds();
   }
 
   /** Whether a storm of the given kind is in progress. */
@@ -1260,9 +1278,9 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (project == null) return;
       long now = clock.millis();
       if (c.cleared()) {
-        project.clear(c.model(), now);
-        stateEpoch.incrementAndGet();
-      } else if (c.until().toEpochMilli() > now && project.coolUntil(c.model(), c.until().toEpochMilli())
+        if (project.clear(c.model(), now)) fallback.keyMayServeAgain();
+      } else if (c.until().toEpochMilli() > now
+          && remoteCooldown(project, c.model(), c.until().toEpochMilli(), now)
           && !listeners.isEmpty()) {
         fire(new CooldownStarted(null, project.name, c.model(), dev.geminirotator.api.QuotaScope.UNKNOWN,
             c.until(), memberIds(project), Instant.ofEpochMilli(now)));
@@ -1275,6 +1293,12 @@ public final class GeminiKeyRotator implements KeyRotator {
     // Health is written behind and read at load; breaker state belongs to the guard.
   }
 
+  /** Applies a cooldown learnt from the store; returns whether it moved the project's later. */
+  private boolean remoteCooldown(ProjectState project, String model, long until, long now) {
+    fallback.modelCooling(model, until, now);
+    return project.coolUntil(model, until);
+  }
+
   private void applyStatus(StateChange.KeyStatus s) {
     KeySlot slot = pool.byId.get(s.keyId());
     if (slot == null) return;
@@ -1282,8 +1306,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     long now = clock.millis();
     KeyState from;
     KeyState to;
+    boolean sooner;
     synchronized (slot) {
       from = slot.baseState();
+      long freeBefore = slot.statusFreeAt();
       if (s.state() == KeyState.DISABLED) {
         if (!slot.disabled) slot.stateSince = now;
         slot.disabled = true;
@@ -1304,8 +1330,11 @@ public final class GeminiKeyRotator implements KeyRotator {
         }
       }
       to = slot.baseState();
+      sooner = slot.statusFreeAt() < freeBefore;
     }
-    stateEpoch.incrementAndGet();
+    // Only a key that may serve sooner than before needs the fallback lists rebuilt: a status
+    // that says what this instance already knew (most messages in a fleet) changes nothing.
+    if (sooner) fallback.keyMayServeAgain();
     if (from != to) {
       fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
     }

@@ -110,6 +110,22 @@ final class KeySlot {
     return cooldownHint + status + (disabled ? 1 : 0);
   }
 
+  /**
+   * From when the key's own state lets it serve, whatever the model: {@link Long#MIN_VALUE} when
+   * healthy, the end of its wait when unhealthy, the running trial's deadline when probing,
+   * {@link Long#MAX_VALUE} when disabled or invalid (only an event brings it back). A change that
+   * lowers it may return the key to the fallback lists ({@link FallbackLists#keyMayServeAgain}).
+   */
+  long statusFreeAt() {
+    if (disabled) return Long.MAX_VALUE;
+    return switch (status) {
+      case HEALTHY -> Long.MIN_VALUE;
+      case UNHEALTHY -> statusUntil;
+      case PROBING -> trialDeadline;
+      default -> Long.MAX_VALUE;
+    };
+  }
+
   /** Takes a due UNHEALTHY key as the single trial. */
   boolean tryStartTrial(long now) {
     if (!STATUS.compareAndSet(this, UNHEALTHY, PROBING)) return false;
