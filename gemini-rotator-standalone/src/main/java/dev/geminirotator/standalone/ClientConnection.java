@@ -79,6 +79,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** Body bytes received since the body clock started. */
   private long bodyBytes;
   private io.netty.util.concurrent.ScheduledFuture<?> bodyTimer;
+  /** Inside a read (between channelRead and channelReadComplete). */
+  private boolean inRead;
 
   ClientConnection(Routes routes, HeaderDeadline deadline, Limits limits) {
     this.routes = routes;
@@ -93,6 +95,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    inRead = true;
     if (!(msg instanceof HttpObject o) || closing) {
       ReferenceCountUtil.release(msg);
       return;
@@ -172,11 +175,26 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     routes.handle(c);
   }
 
-  /** A body is on its way: timed from the end of the read that leaves it incomplete. */
+  /**
+   * A body is on its way: timed from the end of the read that leaves it incomplete, or from now
+   * when no read is under way (a pipelined request taken up once the answer before it was
+   * written, or 100 Continue sent then): no read may ever come to start it.
+   */
   private void startBodyClock() {
     stopBodyClock();
     bodyPending = true;
     bodyBytes = 0;
+    if (!inRead) scheduleBodyClock();
+  }
+
+  private void scheduleBodyClock() {
+    if (!bodyPending || bodyTimer != null || !ctx.channel().isActive()) return;
+    long timeout = limits.settings().get().config.bodyTimeout().toNanos();
+    if (timeout > 0) {
+      bodyStartNanos = System.nanoTime();
+      bodyBytes = 0; // what arrives from now on earns time
+      bodyTimer = ctx.executor().schedule(this::checkBodyClock, timeout, TimeUnit.NANOSECONDS);
+    }
   }
 
   private void stopBodyClock() {
@@ -189,22 +207,18 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
+    inRead = false;
     // Usually a body arrives within the read that brought its head: no timer, no clock read.
-    if (bodyPending && bodyTimer == null && ctx.channel().isActive()) {
-      StandaloneConfig config = limits.settings().get().config;
-      long timeout = config.bodyTimeout().toNanos();
-      if (timeout > 0) {
-        bodyStartNanos = System.nanoTime();
-        bodyBytes = 0;
-        bodyTimer = ctx.executor().schedule(this::checkBodyClock, timeout, TimeUnit.NANOSECONDS);
-      }
-    }
+    scheduleBodyClock();
     ctx.fireChannelReadComplete();
   }
 
   /**
-   * The body's time is up unless it earned more: {@code server.body-timeout}, plus one second for
-   * every {@code server.body-min-rate} bytes received.
+   * The body's time is up unless what arrived earned more: {@code server.body-timeout}, plus one
+   * second for every {@code server.body-min-rate} bytes received. As a body is at most
+   * {@code server.max-request-size}, none holds its connection and its share of the budget longer
+   * than {@code body-timeout + max-request-size / body-min-rate} (140 s by default), however it
+   * is trickled.
    */
   private void checkBodyClock() {
     bodyTimer = null;
