@@ -45,13 +45,13 @@ class BodyBudgetTest {
 
   @Test
   void aBodyThatDoesNotFitTheBudgetGets503WithRetryAfterUntilTheOtherOneEnds() throws Exception {
-    start("  max-request-size: 600KB\n  body-budget: 1MB\n");
+    start("  max-request-size: 600KB\n  body-budget: 1200KB\n");
     BodyBudget budget = h.proxy.bodyBudget();
     try (Socket first = new Socket("127.0.0.1", h.proxy.port())) {
-      // A body on its way: its declared length is reserved before its first byte is read.
+      // A body on its way, all but its last byte sent: its buffer (its declared length) is held.
       OutputStream out = first.getOutputStream();
       out.write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
-      out.write(new byte[1000]);
+      out.write(new byte[BODY - 1]);
       out.flush();
       eventually("the first body's reservation", () -> budget.used() == BODY);
 
@@ -148,7 +148,7 @@ class BodyBudgetTest {
     assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
         StandaloneConfig.Overrides.NONE))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("server.body-budget (8388608 bytes) must be at least"
+        .hasMessageContaining("server.body-budget (8388608 bytes) must be at least twice"
             + " server.max-request-size (20971520 bytes)");
     Files.writeString(file, "keys: [AIzaSyTEST-pool-key-one-0000000001]\n"
         + "server:\n  body-budget: lots\n");
