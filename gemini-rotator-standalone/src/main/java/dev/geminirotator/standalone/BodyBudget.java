@@ -2,16 +2,22 @@ package dev.geminirotator.standalone;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One memory budget for every request body the proxy holds whole ({@code server.body-budget}):
  * bodies are buffered so that a retry can replay them, and without a bound across requests a few
- * large ones exhaust the heap. A request reserves its declared {@code Content-Length} before a
- * byte of its body is read (a chunked body reserves as its buffer grows) and gives it back when
- * its exchange ends, however it ends; a request that does not fit is answered 503 with
+ * large ones exhaust the heap. A request reserves each buffer its body grows into before making
+ * it (so it holds the budget for what it sent, not for its declared length) and gives it back
+ * when its exchange ends, however it ends; a request that does not fit is answered 503 with
  * {@code Retry-After} (see {@link GeminiProxy}). The default is half of the heap
- * ({@link Runtime#maxMemory()}). Thread-safe and lock-free.
+ * ({@link Runtime#maxMemory()}).
+ *
+ * <p>One client (an access token, or an address when the proxy has none) may hold at most its
+ * {@linkplain #clientShare share}: half the budget, or two of the largest bodies if that is more
+ * (a body's buffer briefly holds twice its size while it grows). So one client cannot lock the
+ * others out. Thread-safe; the total is lock-free, each client's count is updated atomically.
  */
 final class BodyBudget {
 
@@ -20,6 +26,9 @@ final class BodyBudget {
 
   private final AtomicLong used = new AtomicLong();
   private volatile long limit;
+  private volatile long clientShare = Long.MAX_VALUE;
+  /** Bytes each client holds now; a client holding nothing has no entry. */
+  private final ConcurrentHashMap<String, Long> byClient = new ConcurrentHashMap<>();
 
   /** A budget of {@code limit} bytes. */
   BodyBudget(long limit) {
@@ -46,6 +55,25 @@ final class BodyBudget {
     return limit;
   }
 
+  /** The share of {@code limit} one client may hold when bodies are at most {@code maxBody}. */
+  static long shareFor(long limit, long maxBody) {
+    return Math.min(limit, Math.max(limit / 2, 2 * maxBody));
+  }
+
+  /** Sets the bytes one client may hold at most (see {@link #shareFor}). */
+  void clientShare(long bytes) {
+    this.clientShare = bytes;
+  }
+
+  long clientShare() {
+    return clientShare;
+  }
+
+  /** Bytes {@code client} holds now. */
+  long usedBy(String client) {
+    return byClient.getOrDefault(client, 0L);
+  }
+
   /** Bytes reserved now. */
   long used() {
     return used.get();
@@ -64,6 +92,31 @@ final class BodyBudget {
   /** Gives back {@code bytes} reserved earlier. */
   void release(long bytes) {
     if (bytes > 0) used.addAndGet(-bytes);
+  }
+
+  /**
+   * Reserves {@code bytes} for {@code client} if they fit both under the limit and within the
+   * client's share; a {@code null} client is held to the limit only.
+   */
+  boolean tryReserve(String client, long bytes) {
+    if (client == null || bytes <= 0) return tryReserve(bytes);
+    boolean[] reserved = new boolean[1];
+    byClient.compute(client, (k, held) -> {
+      long h = held == null ? 0 : held;
+      if (h + bytes > clientShare || !tryReserve(bytes)) return held;
+      reserved[0] = true;
+      return h + bytes;
+    });
+    return reserved[0];
+  }
+
+  /** Gives back {@code bytes} that {@code client} reserved earlier. */
+  void release(String client, long bytes) {
+    if (bytes <= 0) return;
+    release(bytes);
+    if (client != null) {
+      byClient.computeIfPresent(client, (k, held) -> held - bytes > 0 ? held - bytes : null);
+    }
   }
 
   /** Registers {@code gemini.proxy.body.budget.used} and {@code .limit} (bytes). */

@@ -43,9 +43,11 @@ import org.slf4j.LoggerFactory;
  * <p>No byte of a body is held before its handler asks for it ({@link Call#readBody}, which a
  * handler calls only once it has authenticated the request): what arrives earlier pauses reading,
  * and what arrives once the request was answered is dropped. A body held whole reserves its room
- * in the {@link BodyBudget} first and gives it back when the request ends. A body must arrive
- * within {@code server.body-timeout} plus one second per {@code server.body-min-rate} bytes;
- * otherwise its request gets 408 (or, if it was already answered, the connection closes).
+ * in the {@link BodyBudget} as it grows (for the bytes that arrived, not the length announced)
+ * and gives it back when the request ends. A body must arrive within {@code server.body-timeout}
+ * plus one second per {@code server.body-min-rate} bytes, timed from the end of the read that
+ * brought its head or, when no read is under way, from when it is due; otherwise its request gets
+ * 408 (or, if it was already answered, the connection closes).
  */
 final class ClientConnection extends ChannelInboundHandlerAdapter {
 
@@ -79,6 +81,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** Body bytes received since the body clock started. */
   private long bodyBytes;
   private io.netty.util.concurrent.ScheduledFuture<?> bodyTimer;
+  /** Inside a read (between channelRead and channelReadComplete). */
+  private boolean inRead;
 
   ClientConnection(Routes routes, HeaderDeadline deadline, Limits limits) {
     this.routes = routes;
@@ -93,6 +97,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    inRead = true;
     if (!(msg instanceof HttpObject o) || closing) {
       ReferenceCountUtil.release(msg);
       return;
@@ -172,11 +177,26 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     routes.handle(c);
   }
 
-  /** A body is on its way: timed from the end of the read that leaves it incomplete. */
+  /**
+   * A body is on its way: timed from the end of the read that leaves it incomplete, or from now
+   * when no read is under way (a pipelined request taken up once the answer before it was
+   * written, or 100 Continue sent then): no read may ever come to start it.
+   */
   private void startBodyClock() {
     stopBodyClock();
     bodyPending = true;
     bodyBytes = 0;
+    if (!inRead) scheduleBodyClock();
+  }
+
+  private void scheduleBodyClock() {
+    if (!bodyPending || bodyTimer != null || !ctx.channel().isActive()) return;
+    long timeout = limits.settings().get().config.bodyTimeout().toNanos();
+    if (timeout > 0) {
+      bodyStartNanos = System.nanoTime();
+      bodyBytes = 0; // what arrives from now on earns time
+      bodyTimer = ctx.executor().schedule(this::checkBodyClock, timeout, TimeUnit.NANOSECONDS);
+    }
   }
 
   private void stopBodyClock() {
@@ -189,22 +209,18 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
+    inRead = false;
     // Usually a body arrives within the read that brought its head: no timer, no clock read.
-    if (bodyPending && bodyTimer == null && ctx.channel().isActive()) {
-      StandaloneConfig config = limits.settings().get().config;
-      long timeout = config.bodyTimeout().toNanos();
-      if (timeout > 0) {
-        bodyStartNanos = System.nanoTime();
-        bodyBytes = 0;
-        bodyTimer = ctx.executor().schedule(this::checkBodyClock, timeout, TimeUnit.NANOSECONDS);
-      }
-    }
+    scheduleBodyClock();
     ctx.fireChannelReadComplete();
   }
 
   /**
-   * The body's time is up unless it earned more: {@code server.body-timeout}, plus one second for
-   * every {@code server.body-min-rate} bytes received.
+   * The body's time is up unless what arrived earned more: {@code server.body-timeout}, plus one
+   * second for every {@code server.body-min-rate} bytes received. As a body is at most
+   * {@code server.max-request-size}, none holds its connection and its share of the budget longer
+   * than {@code body-timeout + max-request-size / body-min-rate} (140 s by default), however it
+   * is trickled.
    */
   private void checkBodyClock() {
     bodyTimer = null;
@@ -329,6 +345,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     return n;
   }
 
+  /** Capacity of the distinct buffers that queued body pieces keep alive. For tests. */
+  long queuedBufferBytes() {
+    java.util.Set<ByteBuf> held = java.util.Collections.newSetFromMap(
+        new java.util.IdentityHashMap<>());
+    for (HttpObject o : queued) {
+      if (o instanceof HttpContent c && c.content().isReadable()) {
+        ByteBuf b = c.content();
+        while (b.unwrap() != null) b = b.unwrap();
+        held.add(b);
+      }
+    }
+    long n = 0;
+    for (ByteBuf b : held) n += b.capacity();
+    return n;
+  }
+
   /** Shutting down: the connection closes after the response in progress, if any. */
   void drain() {
     Call c = call;
@@ -413,6 +445,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private BodyBytes body;
     /** Bytes of the {@link BodyBudget} this request holds. */
     private long reserved;
+    /** Whose share of the {@link BodyBudget} the body counts against, or null: nobody's. */
+    private String client;
     /**
      * Body bytes the connection reads and drops after the answer before closing, when more than
      * {@link GeminiProxy#DISCARD_BEFORE_413}: a request refused for want of budget is answered
@@ -436,29 +470,41 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * Reads the body whole, up to {@code max} bytes; then {@code then}, or {@code tooLarge}. The
-     * body's room is reserved in the {@link BodyBudget} first (its declared length, else as it
-     * grows); when it does not fit, {@code overBudget} runs instead and nothing more is read
-     * (the caller answers; see {@link #lingerUpTo}). Call only once the request is authenticated.
+     * body's buffer grows as its bytes arrive (doubling, up to its declared length), and each
+     * array is reserved in the {@link BodyBudget} before it is made: a body holds the budget for
+     * what it sent, not for what it announced. When the budget is full, {@code overBudget} runs
+     * instead and nothing more is read (the caller answers; see {@link #lingerUpTo}). Call only
+     * once the request is authenticated.
      */
+    /**
+     * The client this request's body counts against (its token's digest, or its address): set it
+     * before {@link #readBody}, once the request is authenticated.
+     */
+    void budgetClient(String client) {
+      this.client = client;
+    }
+
     void readBody(long max, Consumer<byte[]> then, Consumer<Throwable> failed,
         Runnable tooLarge, Runnable overBudget) {
       this.max = max;
       long declared = request.contentLength();
       long expected = declared > 0 ? Math.min(declared, max) : 0;
+      // The first array: what already arrived (usually the whole body), at least a step.
+      int first = (int) Math.min(Math.max(received, BodyBytes.STEP), expected);
       if (!bad) {
-        if (!limits.budget().tryReserve(expected)) {
+        if (!limits.budget().tryReserve(client, first)) {
           dropEarly();
           lingerUpTo = expected > 0 ? expected : max;
           bodyRead = true; // nobody reads it: what arrives is dropped
           overBudget.run();
           return;
         }
-        reserved = expected;
+        reserved = first;
       }
       this.onBody = then;
       this.onBodyFailure = failed;
       this.onTooLarge = tooLarge;
-      this.body = new BodyBytes(bad ? 0 : expected);
+      this.body = new BodyBytes(bad ? 0 : first, expected);
       this.onOverBudget = overBudget;
       if (bad) {
         bodyFailed(new java.io.IOException("malformed request body"));
@@ -479,7 +525,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
       body = null;
       long r = reserved;
       reserved = 0;
-      limits.budget().release(r);
+      limits.budget().release(client, r);
     }
 
     /** The client's body was malformed: whoever reads it hears so. */
@@ -598,9 +644,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
           }
           int grown = (int) Math.min(body.capacityFor(buf.readableBytes()), max);
           if (grown > body.capacity()) {
-            // A body longer than declared, or chunked: reserve its new array before making it
-            // (the old one is given back once copied).
-            if (!limits.budget().tryReserve(grown)) {
+            // Reserve the larger array before making it (the old one is given back once copied).
+            if (!limits.budget().tryReserve(client, grown)) {
               overBudgetWhileReading(last);
               return;
             }
@@ -608,7 +653,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             long old = body.capacity();
             body.read(buf, grown);
             reserved -= old;
-            limits.budget().release(old);
+            limits.budget().release(client, old);
           } else {
             body.read(buf, body.capacity());
           }
@@ -631,19 +676,26 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void deliver() {
-      bodyRead = true;
       byte[] bytes;
       if (body == null) {
         bytes = new byte[0];
+      } else if (body.size() == body.capacity()) {
+        bytes = body.toArray(); // the usual case: a declared length, filled exactly
       } else {
-        bytes = body.toArray();
-        // A chunked body was copied to its exact length: hold only that much from now on.
-        long excess = reserved - bytes.length;
-        if (excess > 0) {
-          reserved -= excess;
-          limits.budget().release(excess);
+        // A chunked body, copied to its exact length: both arrays exist until the copy is done,
+        // so the copy is reserved too; then only the copy is held.
+        int size = body.size();
+        if (!limits.budget().tryReserve(client, size)) {
+          overBudgetWhileReading(true);
+          return;
         }
+        reserved += size;
+        bytes = body.toArray();
+        long excess = reserved - size;
+        reserved = size;
+        limits.budget().release(client, excess);
       }
+      bodyRead = true;
       body = null;
       request.body(bytes);
       onBody.accept(bytes);
@@ -681,16 +733,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A request body being read: copied once from each buffer into an array of the declared length
-   * (reserved in the {@link BodyBudget} before the request's body is read), which is handed on as
-   * is when it fills exactly. Without a declared length the array doubles as needed.
+   * A request body being read: copied from each buffer into an array that doubles as the bytes
+   * arrive, never past the declared length (so a declared body ends in an array of exactly its
+   * length, handed on as is). The caller reserves each array in the {@link BodyBudget} first.
    */
   static final class BodyBytes {
+    /** The smallest array: a normal request's whole body fits, in one allocation. */
+    static final int STEP = 64 * 1024;
+
     private byte[] bytes;
     private int size;
+    /** The declared length (the array never grows past it), or 0 when not declared. */
+    private final long expected;
 
-    BodyBytes(long expected) {
-      this.bytes = new byte[(int) Math.max(expected, 0)];
+    BodyBytes(int first, long expected) {
+      this.bytes = new byte[Math.max(first, 0)];
+      this.expected = expected;
     }
 
     int size() {
@@ -705,8 +763,9 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     int capacityFor(int n) {
       int need = size + n;
       if (need <= bytes.length) return bytes.length;
-      return (int) Math.max(need, Math.min(Math.max((long) bytes.length * 2, 16 * 1024),
-          Integer.MAX_VALUE - 8));
+      long doubled = Math.max((long) bytes.length * 2, STEP);
+      if (expected > 0) doubled = Math.min(doubled, expected);
+      return (int) Math.max(need, Math.min(doubled, Integer.MAX_VALUE - 8));
     }
 
     /**

@@ -315,6 +315,7 @@ final class GeminiProxy {
           "Request body too large", detail, -1));
       return;
     }
+    call.budgetClient(clientId); // one client holds at most its share of the body budget
     call.readBody(max, exchange::bodyRead, exchange::bodyReadFailed, () -> {
       metrics.rejected("too-large");
       exchange.problem(413, "request-too-large", "Request body too large",

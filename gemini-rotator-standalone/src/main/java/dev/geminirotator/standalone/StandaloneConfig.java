@@ -31,6 +31,11 @@ public final class StandaloneConfig {
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 4806;
   public static final long DEFAULT_MAX_REQUEST_SIZE = 20L * 1024 * 1024;
+  /**
+   * The largest {@code server.max-request-size}: a body is held in one array, and Gemini's own
+   * inline request limit is far below it (larger files go through the Files API).
+   */
+  public static final long MAX_MAX_REQUEST_SIZE = 1L << 30;
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
   public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
@@ -39,8 +44,12 @@ public final class StandaloneConfig {
    * README's flags): room beside the body budget at {@code -Xmx128m}.
    */
   public static final int DEFAULT_MAX_CLIENT_CONNECTIONS = 4096;
-  public static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(30);
-  public static final long DEFAULT_BODY_MIN_RATE = 16 * 1024;
+  /**
+   * With {@link #DEFAULT_BODY_MIN_RATE}, a body of the default maximum size must arrive within
+   * 60 s + 20 MB at 256 KB/s = 140 s: a 2 Mbit/s uplink manages it.
+   */
+  public static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(60);
+  public static final long DEFAULT_BODY_MIN_RATE = 256 * 1024;
   public static final String DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com";
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofMinutes(10);
@@ -214,6 +223,12 @@ public final class StandaloneConfig {
       }
       maxRequestSize = server.value("max-request-size", "size (20MB, 512KB, 1048576)",
           DEFAULT_MAX_REQUEST_SIZE, StandaloneConfig::parseSize);
+      if (maxRequestSize > MAX_MAX_REQUEST_SIZE) {
+        server.error("server.max-request-size must be at most " + MAX_MAX_REQUEST_SIZE
+            + " bytes (1GB) but was " + maxRequestSize + ": bodies are held whole in memory;"
+            + " send larger files through the Files API");
+        maxRequestSize = DEFAULT_MAX_REQUEST_SIZE;
+      }
       idleTimeout = positive(server, "idle-timeout", DEFAULT_IDLE_TIMEOUT);
       drainTimeout = notNegative(server, "drain-timeout", DEFAULT_DRAIN_TIMEOUT);
       headerTimeout = notNegative(server, "header-timeout", DEFAULT_HEADER_TIMEOUT);
@@ -227,7 +242,7 @@ public final class StandaloneConfig {
               : Long.toString(parseSize(text)));
       bodyBudget = budget.equals("auto") ? 0 : Long.parseLong(budget);
       bodyTimeout = notNegative(server, "body-timeout", DEFAULT_BODY_TIMEOUT);
-      bodyMinRate = server.value("body-min-rate", "size per second (16KB; 0 turns it off)",
+      bodyMinRate = server.value("body-min-rate", "size per second (256KB; 0 turns it off)",
           DEFAULT_BODY_MIN_RATE, text -> text.trim().equals("0") ? 0L : parseSize(text));
       transport = server.string("transport", "auto").toLowerCase(Locale.ROOT);
       if (!Transport.NAMES.contains(transport)) {
@@ -327,11 +342,13 @@ public final class StandaloneConfig {
                 + ": pick another port, or unset server.management-port to serve /metrics and"
                 + " /health/detailed on server.port"));
       }
-      if (bodyBudget > 0 && bodyBudget < maxRequestSize) {
+      if (bodyBudget > 0 && bodyBudget < 2 * maxRequestSize) {
+        // A body's buffer grows as it arrives: while the last array is filled from the one
+        // before, one body briefly holds up to twice its size.
         throw new ConfigException(file == null ? null : file.toString(), List.of(
-            "server.body-budget (" + bodyBudget + " bytes) must be at least"
-                + " server.max-request-size (" + maxRequestSize + " bytes), or every body"
-                + " larger than the budget gets 503: raise it, or set it to auto"));
+            "server.body-budget (" + bodyBudget + " bytes) must be at least twice"
+                + " server.max-request-size (" + maxRequestSize + " bytes), or a body near"
+                + " the size limit gets 503 while its buffer grows: raise it, or set it to auto"));
       }
       if (accessTokens.isEmpty() && !allowPublicWithoutTokens && !isLoopback(host)) {
         throw new ConfigException(file == null ? null : file.toString(), List.of(
@@ -460,14 +477,19 @@ public final class StandaloneConfig {
   }
 
   /**
-   * How long a request body may take beyond one second per {@link #bodyMinRate()} bytes, from
-   * the end of the read that brought its head (or from 100 Continue); then 408. Zero disables it.
+   * How long a request body may take beyond its size at {@link #bodyMinRate()}: a body must
+   * arrive whole within this plus its size (its declared length, or what arrived of a chunked
+   * one) divided by the rate, from the end of the read that brought its head (or from when it is
+   * due: 100 Continue, or its turn after a pipelined request); then 408. Zero disables it.
    */
   public Duration bodyTimeout() {
     return bodyTimeout;
   }
 
-  /** Bytes per second a request body must average to earn time beyond {@link #bodyTimeout()}. */
+  /**
+   * Bytes per second a request body's size earns beyond {@link #bodyTimeout()}: the slowest
+   * average rate a large body may arrive at. Zero gives every body just {@link #bodyTimeout()}.
+   */
   public long bodyMinRate() {
     return bodyMinRate;
   }

@@ -45,13 +45,13 @@ class BodyBudgetTest {
 
   @Test
   void aBodyThatDoesNotFitTheBudgetGets503WithRetryAfterUntilTheOtherOneEnds() throws Exception {
-    start("  max-request-size: 600KB\n  body-budget: 1MB\n");
+    start("  max-request-size: 600KB\n  body-budget: 1200KB\n");
     BodyBudget budget = h.proxy.bodyBudget();
     try (Socket first = new Socket("127.0.0.1", h.proxy.port())) {
-      // A body on its way: its declared length is reserved before its first byte is read.
+      // A body on its way, all but its last byte sent: its buffer (its declared length) is held.
       OutputStream out = first.getOutputStream();
       out.write(head(GENERATE, BODY).getBytes(StandardCharsets.US_ASCII));
-      out.write(new byte[1000]);
+      out.write(new byte[BODY - 1]);
       out.flush();
       Eventually.until("the first body's length reserved", () -> budget.used() == BODY);
 
@@ -149,7 +149,7 @@ class BodyBudgetTest {
     assertThatThrownBy(() -> StandaloneConfig.load(file, Map.of(),
         StandaloneConfig.Overrides.NONE))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("server.body-budget (8388608 bytes) must be at least"
+        .hasMessageContaining("server.body-budget (8388608 bytes) must be at least twice"
             + " server.max-request-size (20971520 bytes)");
     Files.writeString(file, "keys: [AIzaSyTEST-pool-key-one-0000000001]\n"
         + "server:\n  body-budget: lots\n");
@@ -169,6 +169,145 @@ class BodyBudgetTest {
     budget.release(40);
     assertThat(budget.used()).isZero();
     assertThatThrownBy(() -> budget.limit(0)).hasMessage("body budget must be >= 1 but was 0");
+  }
+
+  /** An h2c stream reset by its client while its body is being read gives its share back. */
+  @Test
+  void anH2StreamResetMidBodyGivesItsBudgetBack() throws Exception {
+    start("");
+    BodyBudget budget = h.proxy.bodyBudget();
+    okhttp3.OkHttpClient client = new okhttp3.OkHttpClient.Builder()
+        .protocols(java.util.List.of(okhttp3.Protocol.H2_PRIOR_KNOWLEDGE)).build();
+    PartBody body = new PartBody(5000);
+    okhttp3.Call call = client.newCall(new okhttp3.Request.Builder()
+        .url("http://127.0.0.1:" + h.proxy.port() + GENERATE)
+        .header("x-goog-api-key", Harness.TOKEN).post(body).build());
+    try {
+      call.enqueue(new okhttp3.Callback() {
+        @Override
+        public void onFailure(okhttp3.Call c, java.io.IOException e) {
+          // cancelled: expected
+        }
+
+        @Override
+        public void onResponse(okhttp3.Call c, okhttp3.Response r) {
+          r.close();
+        }
+      });
+      dev.geminirotator.testsupport.Eventually.until("the stream's body being read",
+          () -> budget.used() > 0);
+      call.cancel(); // RST_STREAM(CANCEL) mid-body
+      dev.geminirotator.testsupport.Eventually.until("the budget back to zero after the reset",
+          () -> budget.used() == 0);
+      assertThat(h.upstream.getRequestCount()).isZero();
+    } finally {
+      client.dispatcher().executorService().shutdownNow();
+      client.connectionPool().evictAll();
+    }
+  }
+
+  /** A pipelined request's body is read in its turn and given back when it is answered. */
+  @Test
+  void aPipelinedRequestsBodyGivesItsBudgetBack() throws Exception {
+    start("");
+    BodyBudget budget = h.proxy.bodyBudget();
+    h.upstream.enqueue(new MockResponse.Builder().code(200)
+        .body(Fixtures.geminiResponse("generate-content.json"))
+        .headersDelay(500, TimeUnit.MILLISECONDS).build());
+    h.enqueue(200, Fixtures.geminiResponse("generate-content.json"));
+    try (Socket s = new Socket("127.0.0.1", h.proxy.port())) {
+      s.setSoTimeout(30_000);
+      OutputStream out = s.getOutputStream();
+      out.write((head(GENERATE, 2) + "{}" + head(GENERATE, 100_000))
+          .getBytes(StandardCharsets.US_ASCII));
+      out.write(json(100_000));
+      out.flush();
+      java.io.InputStream in = s.getInputStream();
+      for (int i = 0; i < 2; i++) {
+        String answer = BodyHoldingTest.readHead(in);
+        assertThat(answer).as("answer %d", i).startsWith("HTTP/1.1 200");
+        BodyHoldingTest.skip(in, BodyHoldingTest.contentLength(answer));
+      }
+    }
+    h.upstream.takeRequest();
+    assertThat(h.upstream.takeRequest().getBody().size()).isEqualTo(100_000);
+    dev.geminirotator.testsupport.Eventually.until("the budget back to zero",
+        () -> budget.used() == 0);
+  }
+
+  /** A chunked body whose buffer cannot grow within the budget: 503, and its share back. */
+  @Test
+  void aChunkedBodyGoingOverBudgetWhileReadGets503AndGivesItsBudgetBack() throws Exception {
+    start("  max-request-size: 64KB\n  body-budget: 128KB\n");
+    BodyBudget budget = h.proxy.bodyBudget();
+    try (Socket big = holding(65_536); Socket small = holding(1000)) {
+      dev.geminirotator.testsupport.Eventually.until("two bodies held",
+          () -> budget.used() == 66_536);
+      // Its first piece needs a 64 KB buffer (the step, capped at the size limit): no room.
+      HttpResponse<String> refused = postChunked(60_000);
+      assertThat(refused.statusCode()).isEqualTo(503);
+      assertThat(refused.body()).contains("body-budget");
+      assertThat(budget.used()).isEqualTo(66_536);
+    }
+    dev.geminirotator.testsupport.Eventually.until("the budget back to zero",
+        () -> budget.used() == 0);
+  }
+
+  /** Expect: 100-continue over budget: the 503 is sent instead of 100 Continue. */
+  @Test
+  void expectContinueOverBudgetGets503InsteadOf100ContinueAndHoldsNothing() throws Exception {
+    start("  max-request-size: 64KB\n  body-budget: 128KB\n");
+    BodyBudget budget = h.proxy.bodyBudget();
+    try (Socket one = holding(65_536); Socket two = holding(65_536)) {
+      dev.geminirotator.testsupport.Eventually.until("the budget full",
+          () -> budget.used() == 131_072);
+      try (Socket s = new Socket("127.0.0.1", h.proxy.port())) {
+        s.setSoTimeout(30_000);
+        s.getOutputStream().write(head(GENERATE, 1000).replace("\r\n\r\n",
+            "\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        String answer = BodyHoldingTest.readHead(s.getInputStream());
+        assertThat(answer).startsWith("HTTP/1.1 503").containsIgnoringCase("Retry-After: 1");
+      }
+      assertThat(budget.used()).isEqualTo(131_072);
+    }
+    dev.geminirotator.testsupport.Eventually.until("the budget back to zero",
+        () -> budget.used() == 0);
+    assertThat(h.upstream.getRequestCount()).isZero();
+  }
+
+  /** A connection whose body of {@code length} bytes has all but its last byte sent. */
+  private Socket holding(int length) throws Exception {
+    Socket s = new Socket("127.0.0.1", h.proxy.port());
+    s.getOutputStream().write(head(GENERATE, length).getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().write(new byte[length - 1]);
+    s.getOutputStream().flush();
+    return s;
+  }
+
+  /** A streamed body that sends {@code size} bytes, then holds its stream open. */
+  private static final class PartBody extends okhttp3.RequestBody {
+    private final int size;
+
+    PartBody(int size) {
+      this.size = size;
+    }
+
+    @Override
+    public okhttp3.MediaType contentType() {
+      return okhttp3.MediaType.get("application/json");
+    }
+
+    @Override
+    public boolean isDuplex() {
+      return true;
+    }
+
+    @Override
+    public void writeTo(okio.BufferedSink sink) throws java.io.IOException {
+      sink.write(json(size));
+      sink.flush(); // held open: the rest never comes
+    }
   }
 
   private static String head(String path, int contentLength) {
