@@ -17,7 +17,8 @@ public enum Strategy {
   WEIGHTED,
   /**
    * Two random keys, keeping the one with the better health per request in flight. Adapts to slow
-   * or flaky keys without a global view.
+   * or flaky keys without a global view. Shares are equal among keys that are equally busy: a
+   * key whose requests stay in flight longer is picked less, by design.
    */
   POWER_OF_TWO;
 }
