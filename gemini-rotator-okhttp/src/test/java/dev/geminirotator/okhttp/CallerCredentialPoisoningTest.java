@@ -8,6 +8,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.FakeClock;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.GoogleControlHeaders;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -169,14 +170,8 @@ class CallerCredentialPoisoningTest {
   }
 
   /** Google-namespace and method-override headers an app may set; none may travel. */
-  private static final List<String[]> GOOGLE_CONTROL_HEADERS = List.of(
-      new String[] {"X-Goog-IAM-Authorization-Token", OAUTH},
-      new String[] {"x-goog-iam-authority-selector", "user:someone@example.com"},
-      new String[] {"X-Goog-AuthUser", "1"},
-      new String[] {"X-Goog-Request-Params", "name=projects/evil-project/files/x"},
-      new String[] {"X-HTTP-Method-Override", "DELETE"},
-      new String[] {"X-Method-Override", "DELETE"},
-      new String[] {"X-Goog-Some-Future-Credential", OAUTH});
+  private static final List<String[]> GOOGLE_CONTROL_HEADERS =
+      GoogleControlHeaders.carrying(OAUTH);
 
   /** Headers Gemini clients send; every one must arrive as set. */
   private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(

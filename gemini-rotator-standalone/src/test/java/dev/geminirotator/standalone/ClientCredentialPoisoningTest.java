@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.GoogleControlHeaders;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -154,14 +155,8 @@ class ClientCredentialPoisoningTest {
   }
 
   /** Google-namespace and method-override headers a client may add; none may cross. */
-  private static final List<String[]> GOOGLE_CONTROL_HEADERS = List.of(
-      new String[] {"X-Goog-IAM-Authorization-Token", OAUTH},
-      new String[] {"x-goog-iam-authority-selector", "user:someone@example.com"},
-      new String[] {"X-Goog-AuthUser", "1"},
-      new String[] {"X-Goog-Request-Params", "name=projects/evil-project/files/x"},
-      new String[] {"X-HTTP-Method-Override", "DELETE"},
-      new String[] {"X-Method-Override", "DELETE"},
-      new String[] {"X-Goog-Some-Future-Credential", OAUTH});
+  private static final List<String[]> GOOGLE_CONTROL_HEADERS =
+      GoogleControlHeaders.carrying(OAUTH);
 
   /** Headers Gemini clients send; every one must arrive as sent. */
   private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(
