@@ -9,6 +9,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import java.io.IOException;
@@ -200,12 +201,24 @@ public final class GeminiKeyInterceptor implements Interceptor {
     final long deadline = timeoutNanos > 0 ? startNanos + timeoutNanos : 0;
 
     RequestContext context = route.context();
+    Attempts attempts = policy.newAttempts(guard, model, replayable);
+    try {
+      return loop(chain, call, base, route, context, attempts, deadline);
+    } finally {
+      attempts.finish(call.isCanceled()); // the breaker hears the request once
+    }
+  }
+
+  /** The attempt loop; core's {@link Attempts} decides every step. */
+  private Response loop(Chain chain, Call call, Request base, GeminiRoute route,
+      RequestContext context, Attempts attempts, long deadline) throws IOException {
+    final String model = route.model();
     Response lastResponse = null; // the last failure, as a response with its peeked body
     IOException lastFailure = null; // or as an exception
-    for (int attempt = 1; ; attempt++) {
+    while (true) {
       // The guard first: a call it fails fast must not spend a key's quota permit.
       try {
-        guard.acquirePermission(model);
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
         if (lastResponse != null) return lastResponse;
         if (lastFailure != null) throw lastFailure;
@@ -215,16 +228,19 @@ public final class GeminiKeyInterceptor implements Interceptor {
       try {
         lease = rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(model, Outcome.cancelled(), null); // hand the permission back unused
-        policy.onNoKeyAvailable(attempt - 1); // always RETURN: the answer would not change
-        if (lastResponse != null) return lastResponse;
-        if (lastFailure != null) throw lastFailure;
+        attempts.handBack(); // the permission, unused
+        // After a key's own failure (rate-limited, rejected) the caller gets the pool's answer,
+        // never that key's; after an upstream or transport error, that failure.
+        if (!attempts.answerFromPool()) {
+          if (lastResponse != null) return lastResponse;
+          if (lastFailure != null) throw lastFailure;
+        }
         return noKeyAvailable(base, e);
       } catch (RuntimeException | Error e) {
-        guard.onOutcome(model, Outcome.cancelled(), null);
+        attempts.handBack();
         throw e;
       }
-      Attempt current = new Attempt(lease, guard, model);
+      Attempt current = new Attempt(lease, attempts, model);
 
       Response response;
       try {
@@ -233,16 +249,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
       } catch (IOException e) {
         Outcome outcome = call.isCanceled() ? Outcome.cancelled()
             : classifier.classifyTransportFailure(e);
-        current.complete(outcome);
         IOException failure = Redaction.redact(e, lease.key());
-        Decision decision = outcome.kind() == Outcome.Kind.CANCELLED ? Decision.returnResult()
-            : policy.decide(attempt, outcome, replayable);
+        Decision decision = current.decide(outcome); // cancelled: RETURN
         if (!decision.retries()) {
           throw failure;
         }
         lastResponse = null;
         lastFailure = failure;
-        logRetry(lease, model, attempt, outcome, decision);
+        logRetry(lease, model, attempts.made(), outcome, decision);
         if (!pause(call, decision.delay(), deadline)) throw lastFailure;
         context = context.excluding(lease.key().id());
         continue;
@@ -256,20 +270,20 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
       int code = response.code();
       if (code >= 200 && code < 300) {
+        attempts.served(); // failed attempts before this one were recovered
         return success(response, base, current, call);
       }
       ByteString peeked = bodyMatters(code) ? peek(response) : null;
       Outcome outcome = call.isCanceled() ? Outcome.cancelled()
           : classifier.classify(code, response::header, text(response, peeked), lease.key());
-      current.complete(outcome);
-      Decision decision = policy.decide(attempt, outcome, replayable);
+      Decision decision = current.decide(outcome);
       if (!decision.retries()) {
         return Credentials.scrubbed(response, base).build();
       }
       lastResponse = retained(response, base, peeked);
       lastFailure = null;
       response.close();
-      logRetry(lease, model, attempt, outcome, decision);
+      logRetry(lease, model, attempts.made(), outcome, decision);
       if (!pause(call, decision.delay(), deadline)) return lastResponse;
       context = context.excluding(lease.key().id());
     }

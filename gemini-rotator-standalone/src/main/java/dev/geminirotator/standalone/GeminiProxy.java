@@ -20,6 +20,7 @@ import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
 import io.netty.util.AsciiString;
@@ -517,6 +518,10 @@ final class GeminiProxy {
     int attempt;
     Kept kept;
     int status;
+    /** This request's attempts: core's budget and breaker rule; set when the request starts. */
+    Attempts attempts;
+    /** Why {@link #reserveNext} found no key, for the pool's answer. */
+    NoKeyAvailableException noKey;
     /** The last attempt's transport failure, answered when no further attempt can be made. */
     Outcome lastTransportFailure;
     boolean lastTimedOut;
@@ -641,6 +646,7 @@ final class GeminiProxy {
       // means the same to the upstream. The same for every attempt.
       this.upstreamUri = upstreamPathPrefix + encodeIllegal(path)
           + (query == null ? "" : "?" + encodeIllegal(query));
+      this.attempts = s.attempts.newAttempts(guard, guardModel(), replayable);
       nextAttempt();
     }
 
@@ -656,18 +662,18 @@ final class GeminiProxy {
      */
     KeyLease reserveNext(KeyLease current) {
       try {
-        guard.acquirePermission(guardModel());
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
         return null;
       }
       try {
         return rotator.acquire(context.excluding(current.key().id()));
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
-        s.attempts.onNoKeyAvailable(attempt);
+        attempts.handBack(); // the permission, unused
+        noKey = e;
         return null;
       } catch (RuntimeException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
       }
     }
@@ -677,7 +683,7 @@ final class GeminiProxy {
       reserved = null;
       if (clientGone != null && lease != null) {
         lease.close();
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
       }
       if (abandonIfClientGone()) return;
       attempt++;
@@ -687,7 +693,7 @@ final class GeminiProxy {
         send(lease);
       } catch (RuntimeException e) {
         lease.close();
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
       }
     }
@@ -696,7 +702,7 @@ final class GeminiProxy {
     private KeyLease acquireForAttempt() {
       // The guard first: a request it fails fast must not spend a key's quota permit.
       try {
-        guard.acquirePermission(guardModel());
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
         if (kept != null) {
           sendKept();
@@ -712,25 +718,30 @@ final class GeminiProxy {
       try {
         return rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
-        s.attempts.onNoKeyAvailable(attempt - 1);
-        if (kept != null) {
-          // Every key is cooling: a kept 429 tells the client when the pool recovers.
+        attempts.handBack(); // the permission, unused
+        // After a key's own failure (rate-limited, rejected) the client gets the pool's answer,
+        // never that key's response; after an upstream or transport error, that failure.
+        if (kept != null && !attempts.answerFromPool()) {
           sendKept(e.earliestAvailable().map(t -> secondsUntil(t)).orElse(-1L));
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
-          long retryAfter = e.earliestAvailable()
-              .map(t -> secondsUntil(t))
-              .orElse(60L);
-          metrics.rejected("no-key");
-          problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
+          noKeyAvailable(e);
         }
         return null;
       } catch (RuntimeException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
       }
+    }
+
+    /** The pool's answer when no key can serve: 429 with Retry-After until a key frees up. */
+    void noKeyAvailable(NoKeyAvailableException e) {
+      long retryAfter = e.earliestAvailable()
+          .map(t -> secondsUntil(t))
+          .orElse(60L);
+      metrics.rejected("no-key");
+      problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
     }
 
     private long secondsUntil(Instant t) {
@@ -901,6 +912,7 @@ final class GeminiProxy {
     void finish(Throwable failure) {
       if (finished) return;
       finished = true;
+      if (attempts != null) attempts.finish(failure != null || clientGone != null);
       int recorded = failure != null && status < 400 ? 499 : status;
       String method = clientToProxyRequest.method();
       // Routes answered every other method with 405 before it got here.
@@ -1029,7 +1041,7 @@ final class GeminiProxy {
       if (outcome == null) {
         outcome = Outcome.cancelled();
         lease.complete(outcome);
-        guard.onOutcome(ex.guardModel(), outcome, Duration.ZERO);
+        ex.attempts.record(lease.key(), outcome, Duration.ZERO);
       }
       forget();
       attempt.abort(new java.util.concurrent.CancellationException("proxy error"));
@@ -1067,8 +1079,7 @@ final class GeminiProxy {
     private Decision report(Outcome o) {
       this.outcome = o;
       lease.complete(o);
-      guard.onOutcome(ex.guardModel(), o, Duration.ofNanos(System.nanoTime() - sentAt));
-      return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
+      return ex.attempts.completed(lease.key(), o, Duration.ofNanos(System.nanoTime() - sentAt));
     }
 
     /**
@@ -1242,6 +1253,15 @@ final class GeminiProxy {
               .log("could not reserve the next attempt: {}", e.getClass().getName());
         }
         last = ex.reserved == null;
+        if (last && ex.noKey != null && ex.attempts.answerFromPool()) {
+          // No key left after this key's own failure: the pool answers, not this key.
+          phase = Phase.DISCARDED;
+          rest.release();
+          forget();
+          attempt.abort(new java.util.concurrent.CancellationException("no key left"));
+          ex.noKeyAvailable(ex.noKey);
+          return;
+        }
       }
       if (last) {
         if (!commitHeaders()) {
@@ -1295,7 +1315,7 @@ final class GeminiProxy {
         // The proxy itself refused (shutting down, too many waiting): not the key's fault.
         phase = Phase.DONE;
         lease.complete(Outcome.cancelled());
-        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        ex.attempts.record(lease.key(), Outcome.cancelled(), Duration.ZERO);
         if (ex.clientGone != null) {
           ex.clientFailed(ex.clientGone);
         } else {
@@ -1308,7 +1328,7 @@ final class GeminiProxy {
         // Aborted because the client left: not the key's fault, and nobody to retry for.
         phase = Phase.DONE;
         lease.complete(Outcome.cancelled());
-        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        ex.attempts.record(lease.key(), Outcome.cancelled(), Duration.ZERO);
         if (log.isDebugEnabled()) {
           log.atDebug().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id())
