@@ -42,9 +42,10 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>The breaker rule</h2>
  *
- * <p>The breaker measures whether the upstream can serve, so it records requests, not attempts:
- * every permission the transport takes ({@link #acquirePermission()}) is answered exactly once,
- * but at most one per request is recorded, the rest are handed back. A request is
+ * <p>The breaker measures whether the upstream can serve, so it records requests, not attempts. A
+ * request takes one permission from the guard at its first attempt and keeps it through its
+ * retries (a later attempt only checks that the breaker has not opened meanwhile); that permission
+ * is answered exactly once, when the request's outcome is known. A request is
  * <ul>
  *   <li>a <b>success</b> as soon as one of its attempts succeeded: failed attempts that another
  *       key recovered are handed back, not counted;
@@ -73,12 +74,11 @@ public final class Attempts {
   private int upstreamFailures;
   private Outcome last;
 
-  /** Permissions taken for attempts under way (or reserved), not yet answered. */
-  private int open;
-  /** Failed attempts whose permission waits for the request's end. */
-  private int deferred;
-  private Outcome deferredFailure;
-  private Duration deferredElapsed;
+  /** Whether the request holds its guard permission, not yet answered. */
+  private boolean held;
+  /** The last upstream or transport error, recorded against the permission if the rule says so. */
+  private Outcome failure;
+  private Duration failureElapsed;
   private String failedProject;
   private boolean failuresSpanProjects;
   /** An attempt ended other than with an upstream or transport error: Gemini answered it. */
@@ -97,20 +97,32 @@ public final class Attempts {
   // The guard
 
   /**
-   * Asks the guard for one attempt's permission. Answer it with {@link #completed}, {@link
-   * #record} or {@link #handBack()}.
+   * Asks the guard before an attempt. The first attempt takes the request's one permission, which
+   * it keeps through its retries (so a half-open breaker's trial request is not refused its own
+   * retry); a later attempt only checks that the breaker has not opened meanwhile.
    *
    * @throws dev.geminirotator.api.CircuitOpenException while the breaker is open
    */
   public synchronized void acquirePermission() {
-    guard.acquirePermission(model);
-    open++;
+    if (!held) {
+      guard.acquirePermission(model);
+      held = true;
+    } else if (guard.state(model) == CircuitGuard.State.OPEN) {
+      guard.acquirePermission(model); // throws while open, with when it half-opens
+      tell(Outcome.cancelled(), Duration.ZERO); // its wait just ended: not needed, we hold one
+    }
   }
 
-  /** Hands back a permission taken for an attempt that was not made (no key, an error). */
+  /**
+   * The attempt a permission was asked for was not made (no key, an error before sending). Before
+   * any attempt ended this hands the request's permission back; afterwards the permission waits
+   * for {@link #finish}.
+   */
   public synchronized void handBack() {
-    if (open > 0) open--;
-    tell(Outcome.cancelled(), Duration.ZERO);
+    if (held && failure == null && !answered && !cancelled && !settled) {
+      held = false;
+      tell(Outcome.cancelled(), Duration.ZERO);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -147,25 +159,30 @@ public final class Attempts {
 
   /**
    * An attempt ended, but nothing is to be decided (it was aborted, or it is a streamed success
-   * whose body ended after the request's answer was chosen): reports it to the guard under the
-   * breaker rule only.
+   * whose body ended after the request's answer was chosen): reports it under the breaker rule
+   * only.
    */
   public synchronized void record(ApiKey key, Outcome outcome, Duration elapsed) {
     Objects.requireNonNull(outcome, "outcome");
-    if (open > 0) open--;
     if (settled) {
-      tell(outcome, elapsed); // the request's last attempt, after its answer
+      // The request's last attempt, ending after its answer was chosen (a streamed body).
+      if (held) {
+        held = false;
+        tell(outcome, elapsed);
+      }
       return;
     }
     switch (outcome.kind()) {
       case SUCCESS -> {
-        tell(outcome, elapsed);
-        served();
+        settled = true; // failed attempts before it were recovered: not counted
+        if (held) {
+          held = false;
+          tell(outcome, elapsed);
+        }
       }
       case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
-        deferred++;
-        deferredFailure = outcome;
-        deferredElapsed = elapsed;
+        failure = outcome;
+        failureElapsed = elapsed;
         String project = key == null ? null : key.project();
         if (failedProject == null) {
           failedProject = project;
@@ -173,45 +190,36 @@ public final class Attempts {
           failuresSpanProjects = true;
         }
       }
-      case CANCELLED -> {
-        cancelled = true;
-        tell(outcome, elapsed);
-      }
-      default -> {
-        answered = true;
-        tell(outcome, elapsed);
-      }
+      case CANCELLED -> cancelled = true;
+      default -> answered = true; // rate-limited, rejected, client error: Gemini is up
     }
   }
 
   /**
-   * The request got a success whose outcome is recorded later (a streamed body): the failed
-   * attempts before it were recovered and are handed back now.
+   * The request got a success whose outcome is {@linkplain #record recorded} later, when its
+   * streamed body ends: the failed attempts before it were recovered and do not count.
    */
   public synchronized void served() {
-    if (settled) return;
     settled = true;
-    release(deferred);
   }
 
   /**
-   * The request has its answer (or the caller left): settles the failed attempts under the
-   * breaker rule, recording at most one failure. Idempotent; attempts recorded afterwards go to
-   * the guard as they are.
+   * The request has its answer (or the caller left): answers the request's permission under the
+   * breaker rule, recording at most one failure. Idempotent, and a no-op after a success.
    *
    * @param callerLeft whether the request ended because the caller went away
    */
   public synchronized void finish(boolean callerLeft) {
     if (settled) return;
     settled = true;
-    if (callerLeft) cancelled = true;
-    if (deferred == 0) return;
-    boolean upstreamDown = failuresSpanProjects || (!answered && !cancelled);
+    if (!held) return;
+    held = false;
+    boolean upstreamDown = failure != null
+        && (failuresSpanProjects || (!answered && !cancelled && !callerLeft));
     if (upstreamDown) {
-      tell(deferredFailure, deferredElapsed);
-      release(deferred - 1);
+      tell(failure, failureElapsed);
     } else {
-      release(deferred);
+      tell(Outcome.cancelled(), Duration.ZERO); // handed back, not recorded
     }
   }
 
@@ -221,13 +229,6 @@ public final class Attempts {
       guard.onOutcome(model, outcome, elapsed);
     } catch (RuntimeException e) {
       log.warn("circuit guard {} failed to record an outcome for model {}", guard, model, e);
-    }
-  }
-
-  private void release(int n) {
-    deferred = 0;
-    for (int i = 0; i < n; i++) {
-      tell(Outcome.cancelled(), Duration.ZERO);
     }
   }
 
@@ -261,7 +262,7 @@ public final class Attempts {
 
   @Override
   public synchronized String toString() {
-    return "Attempts{made=" + made + ", upstreamFailures=" + upstreamFailures + ", open=" + open
-        + ", deferred=" + deferred + ", settled=" + settled + '}';
+    return "Attempts{made=" + made + ", upstreamFailures=" + upstreamFailures + ", held=" + held
+        + ", settled=" + settled + '}';
   }
 }
