@@ -839,6 +839,7 @@ final class GeminiProxy {
      * negative), the pool's earliest recovery rather than the one key's delay.
      */
     void sendKept(long poolRetryAfter) {
+      settle();
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
@@ -869,6 +870,7 @@ final class GeminiProxy {
 
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
+      settle();
       this.status = status;
       boolean gemini = isProxied(clientToProxyRequest.path());
       Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
@@ -906,6 +908,14 @@ final class GeminiProxy {
       status = 499;
       proxyToClientResponse.abort();
       finish(failure);
+    }
+
+    /**
+     * The answer is chosen: the request is reported to the breaker now, before the client can
+     * see the answer (and send the next request).
+     */
+    void settle() {
+      if (attempts != null) attempts.finish(clientGone != null);
     }
 
     /** Completes the client exchange and records it, exactly once. */
@@ -1064,6 +1074,7 @@ final class GeminiProxy {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
+      ex.settle();
       if (!commitHeaders()) {
         unusableUploadUrl(null);
         return;
@@ -1264,6 +1275,7 @@ final class GeminiProxy {
         }
       }
       if (last) {
+        ex.settle();
         if (!commitHeaders()) {
           unusableUploadUrl(rest);
           return;
