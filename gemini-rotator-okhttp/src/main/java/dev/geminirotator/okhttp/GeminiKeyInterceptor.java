@@ -64,10 +64,13 @@ import org.slf4j.LoggerFactory;
  *       OpenAI-compatible surface ({@code /v1beta/openai/**}) whatever the placement;
  *   <li>classifies the answer with the {@link GeminiClassifier} from its status, headers and, for
  *       errors only, a peek of at most {@link GeminiClassifier#MAX_PEEK_BYTES} of the body, and
- *       lets the {@link AttemptPolicy} decide: rate-limited and rejected keys are retried at once
- *       on another key, upstream and transport errors after a backoff, client errors are returned
- *       untouched. A failed response is closed before the next attempt. The caller sees one
- *       response: the first success, or the last failure.
+ *       lets the request's {@link dev.geminirotator.core.attempt.Attempts} (core's attempt budget
+ *       and breaker rule) decide: rate-limited and rejected keys are retried at once on another
+ *       key without spending {@link AttemptPolicy#maxAttempts()}, upstream and transport errors
+ *       after a backoff, client errors are returned untouched. A failed response is closed before
+ *       the next attempt. The caller sees one response: the first success, a client error, the
+ *       last upstream or transport failure, or, when no usable key is left after a key's own
+ *       failure, the pool's answer (below), never that key's response.
  * </ol>
  *
  * <p>A successful body is never read ahead or buffered: it streams to the caller (server-sent
@@ -220,8 +223,10 @@ public final class GeminiKeyInterceptor implements Interceptor {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
-        if (lastResponse != null) return lastResponse;
-        if (lastFailure != null) throw lastFailure;
+        if (!attempts.answerFromPool()) { // never one key's own failure
+          if (lastResponse != null) return lastResponse;
+          if (lastFailure != null) throw lastFailure;
+        }
         return circuitOpen(base, e);
       }
       KeyLease lease;

@@ -704,7 +704,7 @@ final class GeminiProxy {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
-        if (kept != null) {
+        if (kept != null && !attempts.answerFromPool()) {
           sendKept();
         } else if (lastTransportFailure != null) {
           transportProblem();
