@@ -282,7 +282,7 @@ class AttemptBudgetAndBreakerTest {
     ResilientCircuitGuard guard = defaultBreaker();
     OkHttpClient client = client(interceptor(keys, Pools.FAST, guard));
 
-    int requests = BreakerPolicy.DEFAULT_MINIMUM_CALLS * 5;
+    int requests = BreakerPolicy.DEFAULT_SLIDING_WINDOW_SIZE; // 2.5 times minimum-calls
     for (int i = 0; i < requests; i++) {
       try (Response response = client.newCall(generate(server)).execute()) {
         assertThat(response.code()).as("request %d", i).isEqualTo(200);

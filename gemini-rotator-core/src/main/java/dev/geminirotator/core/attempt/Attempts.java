@@ -28,10 +28,11 @@ import org.slf4j.LoggerFactory;
  *       key after a backoff of {@code backoffBase * 2^(n - 1)}, n being the upstream errors so
  *       far.
  *   <li>Success, a client error and a cancellation end the request at once.
- *   <li>A body that cannot be replayed gets exactly one attempt.
+ *   <li>A body that cannot be replayed gets exactly one attempt, and its answer as it is.
  *   <li>Hard bound: each attempt excludes its key, so a request never tries more keys than the
  *       pool holds, and never makes more than {@link AttemptPolicy#MAX_ATTEMPTS_PER_REQUEST}
- *       attempts in all, however many keys fail on their own.
+ *       attempts in all, however many keys fail on their own; the last one's answer is returned
+ *       whatever it is.
  * </ul>
  *
  * <p>When the rotator has no key left for the next attempt and the last attempt failed on its

@@ -245,7 +245,7 @@ class AttemptBudgetAndBreakerTest {
     ResilientCircuitGuard guard = (ResilientCircuitGuard) f.proxy.guard();
     assertThat(guard.policy().minimumCalls()).isEqualTo(BreakerPolicy.DEFAULT_MINIMUM_CALLS);
 
-    int requests = BreakerPolicy.DEFAULT_MINIMUM_CALLS * 5;
+    int requests = BreakerPolicy.DEFAULT_SLIDING_WINDOW_SIZE; // 2.5 times minimum-calls
     for (int i = 0; i < requests; i++) {
       HttpResponse<String> response = f.generate();
       assertThat(response.statusCode()).as("request %d: %s", i, response.body()).isEqualTo(200);
