@@ -110,12 +110,6 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final StormGuard rejectionStorm;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
   /**
-   * Set while this rotator writes to the store, so a store that delivers synchronously (the
-   * memory store) does not hand the rotator its own change back, possibly behind a newer one.
-   * Remote stores skip an instance's own messages by origin.
-   */
-  private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
-  /**
    * The lists {@link #pickFairly} draws from when most keys cannot serve: one shared by every
    * model, and a few for models with a cooldown of their own. Told when a key may serve again.
    */
@@ -1067,10 +1061,12 @@ public final class GeminiKeyRotator implements KeyRotator {
       to = slot.baseState();
       queueStatus(slot, now);
     }
-    for (Map.Entry<String, Long> c : slot.project.active(now).entrySet()) {
-      storeApply(new StateChange.Cooldown(slot.project.name, c.getKey(), Instant.EPOCH, true));
+    // here first, then the store, like every change: the store hands each back in its order
+    java.util.Set<String> cleared = slot.project.clearAll(now);
+    for (String model : cleared) {
+      storeApply(new StateChange.Cooldown(slot.project.name, model, Instant.EPOCH, true));
     }
-    if (slot.project.clearAll(now) || sooner) fallback.keyMayServeAgain();
+    if (!cleared.isEmpty() || sooner) fallback.keyMayServeAgain();
     afterTransition(slot, from, to, "reset by an operator", null, now);
     return true;
   }
@@ -1198,15 +1194,21 @@ public final class GeminiKeyRotator implements KeyRotator {
   // ---------------------------------------------------------------------------------------------
   // Store
 
+  /**
+   * Hands a change this rotator already made locally to the store. The store hands it back to
+   * {@link #applyRemote} (the memory and Redis stores do so at once, in the order they took the
+   * changes), and the rotator applies it again: changes are idempotent, and this is what makes the
+   * rotator end in the store's order. Two threads may make their changes locally in one order and
+   * reach the store in the other (a reset clearing a cooldown while a 429 sets one, say); without
+   * the echo, the rotator would keep the order it made them in while the store and every other
+   * instance keep the other.
+   */
   private void storeApply(StateChange change) {
-    applyingOwnChange.set(Boolean.TRUE);
     try {
       store.apply(change);
     } catch (RuntimeException e) {
       log.warn("store {} refused a {} change; local state kept", store.describe(),
           change.getClass().getSimpleName(), e);
-    } finally {
-      applyingOwnChange.remove();
     }
   }
 
@@ -1270,7 +1272,6 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   /** Applies a change made elsewhere. Idempotent; fires events only for real changes. */
   private void applyRemote(StateChange change) {
-    if (applyingOwnChange.get() != null) return; // our own change, echoed
     if (change instanceof StateChange.KeyStatus s) {
       applyStatus(s);
     } else if (change instanceof StateChange.Cooldown c) {

@@ -91,16 +91,19 @@ final class ProjectState {
     return removed != null && removed > now;
   }
 
-  /** Ends every cooldown; returns whether any was running. */
-  boolean clearAll(long now) {
-    boolean running;
-    synchronized (this) {
-      running = latestUntil > now;
+  /**
+   * Clears every cooldown; returns the models whose cooldown was still running, each removed by
+   * this call (a cooldown set meanwhile by another thread is either removed and listed, or kept).
+   */
+  java.util.Set<String> clearAll(long now) {
+    java.util.Set<String> cleared = new java.util.HashSet<>();
+    for (String model : cooldowns.keySet()) {
+      Long until = cooldowns.remove(model);
+      if (until != null && until > now) cleared.add(model);
     }
-    cooldowns.clear();
     streaks.clear();
     recomputeLatest();
-    return running;
+    return cleared;
   }
 
   /** Running cooldowns, model to end in epoch millis. Expired entries are dropped. */
