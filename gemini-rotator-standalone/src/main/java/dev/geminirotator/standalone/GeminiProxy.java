@@ -124,6 +124,11 @@ final class GeminiProxy {
     this.clock = clock;
   }
 
+  /** The operator log of the proxy's refusals, shared with the proxy's own routes. */
+  RefusalLog refusals() {
+    return metrics.refusals;
+  }
+
   /** Methods the Gemini REST surface uses; anything else is answered 405 without going upstream. */
   static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE");
 
@@ -256,6 +261,9 @@ final class GeminiProxy {
     ClientConnection.Call call = exchange.call;
     ProxyRequest request = call.request;
     String path = request.path();
+    // Who asked, for the operator's log: the address until a token names the client.
+    exchange.client = s.identity.clientAddress(request.remoteAddress(),
+        request.header(HeaderNames.X_FORWARDED_FOR));
 
     String rawQuery = request.query();
     if (rawQuery != null && !hasValidEscapes(rawQuery)) {
@@ -266,7 +274,6 @@ final class GeminiProxy {
     }
 
     // Client authentication: the access token sits where Gemini clients put their key.
-    String peer = request.remoteAddress();
     String clientId;
     String presented = presentedCredential(request);
     if (s.hasTokens()) {
@@ -284,9 +291,10 @@ final class GeminiProxy {
         return;
       }
       clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
+      exchange.client = clientId;
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
-      String client = s.identity.clientAddress(peer, request.header(HeaderNames.X_FORWARDED_FOR));
+      String client = exchange.client;
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -524,6 +532,8 @@ final class GeminiProxy {
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
+    /** Who asked, for the operator's log: the token's client id, else the address. */
+    String client;
     /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
     Throwable clientGone;
     /** The attempt in flight, aborted when the client goes away. */
@@ -859,6 +869,9 @@ final class GeminiProxy {
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       this.status = status;
+      if (status < 500 || status == 503) { // refusals; 502 and 504 are logged where they occur
+        metrics.refusals.refused(slug, status, requestId, route, client, detail);
+      }
       boolean gemini = isProxied(clientToProxyRequest.path());
       Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
           gemini, retryAfter, this::finish);
