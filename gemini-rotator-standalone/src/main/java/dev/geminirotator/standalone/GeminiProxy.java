@@ -261,9 +261,6 @@ final class GeminiProxy {
     ClientConnection.Call call = exchange.call;
     ProxyRequest request = call.request;
     String path = request.path();
-    // Who asked, for the operator's log: the address until a token names the client.
-    exchange.client = s.identity.clientAddress(request.remoteAddress(),
-        request.header(HeaderNames.X_FORWARDED_FOR));
 
     String rawQuery = request.query();
     if (rawQuery != null && !hasValidEscapes(rawQuery)) {
@@ -274,6 +271,7 @@ final class GeminiProxy {
     }
 
     // Client authentication: the access token sits where Gemini clients put their key.
+    String peer = request.remoteAddress();
     String clientId;
     String presented = presentedCredential(request);
     if (s.hasTokens()) {
@@ -294,7 +292,8 @@ final class GeminiProxy {
       exchange.client = clientId;
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
-      String client = exchange.client;
+      String client = s.identity.clientAddress(peer, request.header(HeaderNames.X_FORWARDED_FOR));
+      exchange.client = client;
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -532,7 +531,10 @@ final class GeminiProxy {
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
-    /** Who asked, for the operator's log: the token's client id, else the address. */
+    /**
+     * Who asked, for the operator's log: the token's client id, else the address; found only when
+     * a refusal is logged, until then {@code null}.
+     */
     String client;
     /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
     Throwable clientGone;
@@ -869,12 +871,23 @@ final class GeminiProxy {
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       this.status = status;
-      if (status < 500 || status == 503) { // refusals; 502 and 504 are logged where they occur
-        metrics.refusals.refused(slug, status, requestId, route, client, detail);
-      }
+      logRefusal(status, slug, detail);
       boolean gemini = isProxied(clientToProxyRequest.path());
       Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
           gemini, retryAfter, this::finish);
+    }
+
+    /**
+     * Logs a refusal for the operator (rate-limited per kind, see {@link RefusalLog}): every
+     * answer of the proxy's own but 502 and 504, which are logged where the upstream failed.
+     */
+    private void logRefusal(int status, String slug, String detail) {
+      if (status >= 500 && status != 503) return;
+      if (client == null) {
+        client = s.identity.clientAddress(clientToProxyRequest.remoteAddress(),
+            clientToProxyRequest.header(HeaderNames.X_FORWARDED_FOR));
+      }
+      metrics.refusals.refused(slug, status, requestId, route, client, detail);
     }
 
     /**
