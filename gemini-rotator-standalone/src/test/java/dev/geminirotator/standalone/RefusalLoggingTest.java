@@ -114,6 +114,20 @@ class RefusalLoggingTest {
   }
 
   @Test
+  void aWrongMetricsTokenIsLoggedWithoutTheToken() throws Exception {
+    String metricsToken = "mtk-7f3a9c2e-q81z-b6d0";
+    h = new Harness(Harness.withServer("  metrics-token: ${METRICS_TOKEN}\n"),
+        Map.of("METRICS_TOKEN", metricsToken));
+    HttpResponse<String> wrong = h.get("/metrics", "Authorization", "Bearer " + metricsToken
+        + "x");
+    assertThat(wrong.statusCode()).isEqualTo(401);
+    assertThat(lineFor(wrong)).contains("on metrics").contains("401 metrics-unauthenticated")
+        .contains("wrong metrics token");
+    assertThat(SecretScanner.of(metricsToken).findings(String.join("\n", log.messages())))
+        .isEmpty();
+  }
+
+  @Test
   void aFloodOfAThousandRefusedRequestsGivesABoundedNumberOfLines() throws Exception {
     h = new Harness("");
     long start = System.nanoTime();
