@@ -84,6 +84,8 @@ final class AdminApi {
     try {
       return route(request, path, method);
     } catch (ConfigException e) {
+      ConfigWatcher.logInvalid(settings.get().config.source(), e, "POST /admin/reload",
+          request.requestIdText());
       ObjectNode body = problemBody(request, 422, "invalid-config", "Configuration invalid",
           "the configuration file has errors; the running configuration is kept");
       ArrayNode errors = body.putArray("errors");

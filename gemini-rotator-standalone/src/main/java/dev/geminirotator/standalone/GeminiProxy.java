@@ -124,6 +124,11 @@ final class GeminiProxy {
     this.clock = clock;
   }
 
+  /** The operator log of the proxy's refusals, shared with the proxy's own routes. */
+  RefusalLog refusals() {
+    return metrics.refusals;
+  }
+
   /** Methods the Gemini REST surface uses; anything else is answered 405 without going upstream. */
   static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE");
 
@@ -284,9 +289,11 @@ final class GeminiProxy {
         return;
       }
       clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
+      exchange.client = clientId;
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
       String client = s.identity.clientAddress(peer, request.header(HeaderNames.X_FORWARDED_FOR));
+      exchange.client = client;
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -524,6 +531,11 @@ final class GeminiProxy {
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
+    /**
+     * Who asked, for the operator's log: the token's client id, else the address; found only when
+     * a refusal is logged, until then {@code null}.
+     */
+    String client;
     /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
     Throwable clientGone;
     /** The attempt in flight, aborted when the client goes away. */
@@ -859,9 +871,23 @@ final class GeminiProxy {
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       this.status = status;
+      logRefusal(status, slug, detail);
       boolean gemini = isProxied(clientToProxyRequest.path());
       Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
           gemini, retryAfter, this::finish);
+    }
+
+    /**
+     * Logs a refusal for the operator (rate-limited per kind, see {@link RefusalLog}): every
+     * answer of the proxy's own but 502 and 504, which are logged where the upstream failed.
+     */
+    private void logRefusal(int status, String slug, String detail) {
+      if (status >= 500 && status != 503) return;
+      if (client == null) {
+        client = s.identity.clientAddress(clientToProxyRequest.remoteAddress(),
+            clientToProxyRequest.header(HeaderNames.X_FORWARDED_FOR));
+      }
+      metrics.refusals.refused(slug, status, requestId, route, client, detail);
     }
 
     /**
