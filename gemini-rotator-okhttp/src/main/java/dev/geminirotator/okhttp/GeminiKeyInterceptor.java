@@ -335,7 +335,7 @@ public final class GeminiKeyInterceptor implements Interceptor {
     int code = response.code();
     if (code != 429 && code != 503) return response;
     long seconds = RetryAdvice.of(rotator, guard, model, clock)
-        .forUpstream(code, response.header("Retry-After"));
+        .forUpstream(code, response::header);
     if (seconds < 0) return response;
     return response.newBuilder().header("Retry-After", Long.toString(seconds)).build();
   }

@@ -748,9 +748,9 @@ final class GeminiProxy {
      * client from the pool ({@link RetryAdvice#forUpstream}), so it is never missing while the
      * pool can say when it serves again; other statuses are left alone.
      */
-    void poolRetryAfter(int status, String upstreamRetryAfter, RetryAdvice advice) {
+    void poolRetryAfter(int status, HttpHeaders upstreamHeaders, RetryAdvice advice) {
       if (status != 429 && status != 503) return;
-      long seconds = advice.forUpstream(status, upstreamRetryAfter);
+      long seconds = advice.forUpstream(status, upstreamHeaders::get);
       if (seconds >= 0) {
         proxyToClientResponse.headers().set("Retry-After", Long.toString(seconds));
       }
@@ -854,7 +854,7 @@ final class GeminiProxy {
       if (!k.complete() || body != k.body()) {
         proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       }
-      poolRetryAfter(k.status(), k.headers().get("Retry-After"), advice);
+      poolRetryAfter(k.status(), k.headers(), advice);
       proxyToClientResponse.end(Unpooled.wrappedBuffer(body), this::finish);
     }
 
@@ -1260,7 +1260,7 @@ final class GeminiProxy {
           return;
         }
         if (upstreamStatus == 429 || upstreamStatus == 503) {
-          ex.poolRetryAfter(upstreamStatus, head.headers().get("Retry-After"), ex.poolAdvice());
+          ex.poolRetryAfter(upstreamStatus, head.headers(), ex.poolAdvice());
         }
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)

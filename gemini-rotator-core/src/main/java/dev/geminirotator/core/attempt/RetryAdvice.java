@@ -3,6 +3,7 @@ package dev.geminirotator.core.attempt;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.NoKeyAvailableException;
+import dev.geminirotator.core.classify.GeminiClassifier;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -11,6 +12,7 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * When a client whose request the pool could not serve should come back: the {@code Retry-After}
@@ -117,15 +119,18 @@ public final class RetryAdvice {
 
   /**
    * The {@code Retry-After} for an upstream 429 or 503 passed on to the client (see the class
-   * comment); {@code -1} for other statuses, and when no value can be given.
+   * comment); {@code -1} (leave the upstream's as it is) for other statuses, for an answer another
+   * gemini-rotator made itself ({@link GeminiClassifier#ROTATOR_ANSWER_HEADER}: its pool, not
+   * this one, knows when it frees up), and when no value can be given.
    *
    * @param status the upstream status
-   * @param upstreamRetryAfter the upstream's {@code Retry-After} value, or {@code null}
+   * @param header looks up an upstream response header by name, case-insensitively
    */
-  public long forUpstream(int status, String upstreamRetryAfter) {
+  public long forUpstream(int status, Function<String, String> header) {
+    if (status != 429 && status != 503) return -1;
+    if (header.apply(GeminiClassifier.ROTATOR_ANSWER_HEADER) != null) return -1;
     if (status == 429) return seconds;
-    if (status != 503) return -1;
-    long upstream = parseRetryAfter(upstreamRetryAfter, clock);
+    long upstream = parseRetryAfter(header.apply("Retry-After"), clock);
     return Math.max(seconds, upstream);
   }
 
