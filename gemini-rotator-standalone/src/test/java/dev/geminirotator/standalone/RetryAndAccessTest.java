@@ -235,7 +235,7 @@ class RetryAndAccessTest {
 
     assertThat(declared.statusCode()).isEqualTo(413);
     assertThat(chunked.statusCode()).isEqualTo(413);
-    assertThat(JSON.readTree(declared.body()).get("status").asInt()).isEqualTo(413);
+    assertThat(Harness.problem(declared.body()).get("status").asInt()).isEqualTo(413);
     assertThat(h.upstream.getRequestCount()).isZero();
   }
 
