@@ -20,6 +20,7 @@ import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
 import io.netty.util.AsciiString;
@@ -28,7 +29,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
 import java.util.Map;
@@ -711,13 +711,13 @@ final class GeminiProxy {
         guard.acquirePermission(guardModel());
       } catch (CircuitOpenException e) {
         if (kept != null) {
-          sendKept();
+          sendKept(poolAdvice());
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
           metrics.rejected("circuit-open");
           problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
-              secondsUntil(e.retryAt()));
+              RetryAdvice.breakerOpen(e.retryAt(), clock).seconds());
         }
         return null;
       }
@@ -726,17 +726,21 @@ final class GeminiProxy {
       } catch (NoKeyAvailableException e) {
         guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
         s.attempts.onNoKeyAvailable(attempt - 1);
-        if (kept != null) {
+        RetryAdvice advice = RetryAdvice.of(e, guard, clock);
+        if (advice.operatorNeeded()) {
+          // No key frees up by itself: no delay to promise, whatever the last attempt answered.
+          metrics.rejected("no-key");
+          problem(advice.noKeyStatus(), "no-key-available", "No usable key",
+              e.getMessage() + " (an operator must act)", -1);
+        } else if (kept != null) {
           // Every key is cooling: a kept 429 tells the client when the pool recovers.
-          sendKept(e.earliestAvailable().map(t -> secondsUntil(t)).orElse(-1L));
+          sendKept(advice);
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
-          long retryAfter = e.earliestAvailable()
-              .map(t -> secondsUntil(t))
-              .orElse(60L);
           metrics.rejected("no-key");
-          problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
+          problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
+              advice.seconds());
         }
         return null;
       } catch (RuntimeException e) {
@@ -745,9 +749,22 @@ final class GeminiProxy {
       }
     }
 
-    private long secondsUntil(Instant t) {
-      long millis = Duration.between(clock.instant(), t).toMillis();
-      return Math.max(1, (millis + 999) / 1000);
+    /** What the pool says now about this request's model (see {@link RetryAdvice}). */
+    RetryAdvice poolAdvice() {
+      return RetryAdvice.of(rotator, guard, context.model(), clock);
+    }
+
+    /**
+     * Sets the proxy→client {@code Retry-After} of an upstream 429 or 503 passed on to the
+     * client from the pool ({@link RetryAdvice#forUpstream}), so it is never missing while the
+     * pool can say when it serves again; other statuses are left alone.
+     */
+    void poolRetryAfter(int status, HttpHeaders upstreamHeaders, RetryAdvice advice) {
+      if (status != 429 && status != 503) return;
+      long seconds = advice.forUpstream(status, upstreamHeaders::get);
+      if (seconds >= 0) {
+        proxyToClientResponse.headers().set("Retry-After", Long.toString(seconds));
+      }
     }
 
     private void send(KeyLease lease) {
@@ -830,16 +847,12 @@ final class GeminiProxy {
       problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request", -1);
     }
 
-    /** Sends the response kept from the last failed attempt (status and peeked body). */
-    void sendKept() {
-      sendKept(-1);
-    }
-
     /**
-     * Sends the kept response; a kept 429 gets {@code Retry-After: poolRetryAfter} (when not
-     * negative), the pool's earliest recovery rather than the one key's delay.
+     * Sends the response kept from the last failed attempt (status and peeked body); a kept 429
+     * or 503 gets the pool's {@code Retry-After} ({@link #poolRetryAfter}), the pool's earliest
+     * recovery rather than the one key's delay.
      */
-    void sendKept(long poolRetryAfter) {
+    void sendKept(RetryAdvice advice) {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
@@ -852,10 +865,7 @@ final class GeminiProxy {
       if (!k.complete() || body != k.body()) {
         proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       }
-      if (k.status() == 429 && poolRetryAfter >= 0) {
-        proxyToClientResponse.headers().set("Retry-After",
-            Long.toString(poolRetryAfter));
-      }
+      poolRetryAfter(k.status(), k.headers(), advice);
       proxyToClientResponse.end(Unpooled.wrappedBuffer(body), this::finish);
     }
 
@@ -1273,6 +1283,9 @@ final class GeminiProxy {
         if (!commitHeaders()) {
           unusableUploadUrl(rest);
           return;
+        }
+        if (upstreamStatus == 429 || upstreamStatus == 503) {
+          ex.poolRetryAfter(upstreamStatus, head.headers(), ex.poolAdvice());
         }
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)

@@ -90,8 +90,9 @@ final class Routes {
       refused(request, proxied ? GeminiProxy.routeOf(path) : "proxy", 503, "shutting-down",
           "the proxy is shutting down");
       response.closeAfter();
-      Problems.send(request, response, 503, "unavailable", "Service Unavailable",
-          "the proxy is shutting down", proxied, -1);
+      Problems.send(request, response, 503, "shutting-down", "Service Unavailable",
+          "the proxy is shutting down; retry (another instance, or this one once restarted)",
+          proxied, SHUTDOWN_RETRY_AFTER_SECONDS);
       return;
     }
     Settings s = settings.get();
@@ -262,6 +263,13 @@ final class Routes {
     Problems.send(call.request, call.response, 503, OVER_BUDGET_SLUG, OVER_BUDGET_TITLE,
         OVER_BUDGET_DETAIL, gemini, OVER_BUDGET_RETRY_AFTER_SECONDS);
   }
+
+  /**
+   * The {@code Retry-After} of the 503 a request gets while the proxy shuts down: the connection
+   * closes after it, and a retry soon reaches another instance behind the same address, or this
+   * one restarted.
+   */
+  static final long SHUTDOWN_RETRY_AFTER_SECONDS = 1;
 
   /** The problem a request refused for want of body budget gets. */
   static final String OVER_BUDGET_SLUG = "body-budget";

@@ -122,7 +122,7 @@ class ResponseHeaderKeyTest {
     assertThat(response.statusCode()).isEqualTo(502);
     assertThat(response.headers().firstValue("X-Goog-Upload-URL")).isEmpty();
     assertThat(response.headers().firstValue("Content-Type"))
-        .hasValue("application/problem+json");
+        .hasValue("application/json; charset=utf-8");
     assertThat(response.body()).contains("bad-upload-url");
     assertNoPoolKey(response);
     assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);
@@ -143,13 +143,14 @@ class ResponseHeaderKeyTest {
 
   @Test
   void poolKeyNamedInARejectionBodyReachesTheClientAsItsId() throws Exception {
-    h = new Harness("");
-    // Both keys are suspended; the last rejection goes back to the client.
+    // One attempt only: the rejection goes back to the client (another key still can serve, so
+    // it is not replaced by the pool's "no key frees up by itself" 503).
+    h = Harness.start(Harness.Yaml.keys(2).attempts("attempts:\n  max-attempts: 1\n"));
     h.upstream.setDispatcher(namingTheKeyInTheBody(403,
         Fixtures.geminiError("403-consumer-suspended")));
     HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
     assertThat(response.statusCode()).isEqualTo(403);
-    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(1);
     assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2)
         .containsPattern("Consumer 'api_key:k[12]' has been suspended")
         .contains("CONSUMER_SUSPENDED");

@@ -88,6 +88,8 @@ import javax.net.ssl.SSLHandshakeException;
  *       {@code null}.
  *   <li>1xx and 3xx are client errors: nobody is blamed and nothing is retried. A number that is
  *       no HTTP status at all (under 100, over 599) is an upstream error without reason.
+ *   <li>An error carrying {@link #ROTATOR_ANSWER_HEADER} was made by another gemini-rotator (a
+ *       standalone proxy used as the upstream): a client error, whatever its status.
  * </ul>
  *
  * <p>Bodies may be truncated to {@link #MAX_PEEK_BYTES}, be garbage, HTML, or the
@@ -101,6 +103,16 @@ import javax.net.ssl.SSLHandshakeException;
  * <p>Transport-neutral (no OkHttp or Jetty types). Immutable and thread-safe.
  */
 public final class GeminiClassifier {
+
+  /**
+   * The response header a gemini-rotator sets on every error it answers itself, never on one it
+   * passes on (the standalone proxy's own errors, the interceptor's local 429/503); its value says
+   * why ({@code no-key-available}, {@code circuit-open}, ...). Such an answer speaks for that
+   * rotator's pool, not for the credential it was sent with, so a rotator further downstream (an
+   * interceptor in front of the proxy) classifies it as a client error: returned as it is, with its
+   * {@code Retry-After}, blaming no key and opening no breaker. Gemini never sends this header.
+   */
+  public static final String ROTATOR_ANSWER_HEADER = "X-Gemini-Rotator";
 
   /** The most a transport needs to read of an error body before calling {@link #classify}. */
   public static final int MAX_PEEK_BYTES = 64 * 1024;
@@ -219,6 +231,9 @@ public final class GeminiClassifier {
       ApiKey key) {
     if (status >= 200 && status < 300) {
       return Outcome.success();
+    }
+    if (header != null && status >= 400 && header.apply(ROTATOR_ANSWER_HEADER) != null) {
+      return Outcome.clientError(status); // another rotator's own answer: not this key's
     }
     if (status == 429) {
       return rateLimited(header, errorObject(bodyPrefix));

@@ -844,15 +844,44 @@ public final class GeminiKeyRotator implements KeyRotator {
   // ---------------------------------------------------------------------------------------------
   // No key
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Per-key quotas count too: a key whose quota is spent frees up when its next permit comes.
+   * O(pool size): for error answers only.
+   */
+  @Override
+  public Optional<Instant> earliestAvailable(String model) {
+    Objects.requireNonNull(model, "model");
+    long earliest = earliestFree(pool, model, clock.millis(), null);
+    return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
+  }
+
   private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
       long now) {
     EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
+    long earliest = earliestFree(p, model, now, breakdown);
+    int tried = 0;
+    for (String id : ctx.triedKeyIds()) {
+      if (p.byId.containsKey(id)) tried++;
+    }
+    return new NoKeyAvailableException(model,
+        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
+  }
+
+  /**
+   * The earliest instant (epoch millis) a key that is neither invalid nor disabled can serve
+   * {@code model}, {@code now} when one can now, {@link Long#MAX_VALUE} when none will by itself;
+   * counts the keys by state into {@code breakdown} when it is not null.
+   */
+  private static long earliestFree(Pool p, String model, long now,
+      EnumMap<KeyState, Integer> breakdown) {
     long earliest = Long.MAX_VALUE;
     for (KeySlot slot : p.slots) {
       KeyState state = slot.baseState();
       long free = now;
       if (state == KeyState.DISABLED || state == KeyState.INVALID) {
-        breakdown.merge(state, 1, Integer::sum);
+        if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
         continue;
       }
       if (state == KeyState.UNHEALTHY) {
@@ -868,15 +897,10 @@ public final class GeminiKeyRotator implements KeyRotator {
         free = Math.max(free, now + Math.max(1, slot.quota.nanosToWait() / 1_000_000));
         if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
       }
-      breakdown.merge(state, 1, Integer::sum);
+      if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
       earliest = Math.min(earliest, free);
     }
-    int tried = 0;
-    for (String id : ctx.triedKeyIds()) {
-      if (p.byId.containsKey(id)) tried++;
-    }
-    return new NoKeyAvailableException(model,
-        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
+    return earliest;
   }
 
   // ---------------------------------------------------------------------------------------------
