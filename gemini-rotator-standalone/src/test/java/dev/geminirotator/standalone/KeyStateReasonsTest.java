@@ -112,6 +112,36 @@ class KeyStateReasonsTest {
   }
 
   @Test
+  void readmeAdminKeysSampleHasTheShapeAndWordsOfARealAnswer() throws Exception {
+    String readme = java.nio.file.Files.readString(ReferenceDocsTest.README);
+    int from = readme.indexOf("<!-- admin-keys-sample:begin -->");
+    int to = readme.indexOf("<!-- admin-keys-sample:end -->");
+    assertThat(from).isNotNegative();
+    String block = readme.substring(from, to);
+    JsonNode sample = JSON.readTree(block.substring(block.indexOf('{'), block.lastIndexOf('}') + 1))
+        .get("keys").get(0);
+
+    h = new Harness(yaml(), Map.of());
+    h.proxy.rotator().disable("k2");
+    h.enqueue(429, Fixtures.geminiError("429-per-day"));
+    assertThat(h.generate().statusCode()).isEqualTo(429);
+    JsonNode real = JSON.readTree(h.admin("GET", "/admin/keys", null).body()).get("keys").get(0);
+
+    assertThat(fieldNames(sample)).isEqualTo(fieldNames(real));
+    // The same words, but for the instant.
+    String untilPattern = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d)?Z";
+    assertThat(sample.get("reason").asText().replaceAll(untilPattern, "T"))
+        .isEqualTo(real.get("reason").asText().replaceAll(untilPattern, "T"));
+    assertThat(sample.get("state").asText()).isEqualTo(real.get("state").asText());
+  }
+
+  private static java.util.List<String> fieldNames(JsonNode node) {
+    java.util.List<String> names = new java.util.ArrayList<>();
+    node.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  @Test
   void cooldownEndIsLoggedWhenItEndsWithoutAnyoneLooking() throws Exception {
     logs = LogCapture.of(GeminiKeyRotator.class);
     h = new Harness(yaml(), Map.of());
