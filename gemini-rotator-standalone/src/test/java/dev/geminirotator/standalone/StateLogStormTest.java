@@ -88,6 +88,19 @@ class StateLogStormTest {
   }
 
   @Test
+  void operatorDisableIsLoggedByTheInstanceThatDidItAndTheOnesThatLearnIt() {
+    var store = new dev.geminirotator.core.store.MemoryKeyStateStore(clock);
+    rotator = oneKey().store(store).build();
+    try (GeminiKeyRotator other = oneKey().store(store).build()) {
+      rotator.disable("k1");
+      assertThat(other.snapshot("k1").orElseThrow().reason()).isEqualTo("disabled by an operator");
+    }
+    assertThat(lines("key k1 went")).containsExactlyInAnyOrder(
+        "INFO key k1 went HEALTHY -> DISABLED: disabled by an operator",
+        "INFO key k1 went HEALTHY -> DISABLED: disabled by an operator (learnt from the store)");
+  }
+
+  @Test
   void aKeyFlappingAThousandTimesLogsAtMostOneTransitionPerInterval() {
     rotator = oneKey().health(HealthPolicy.builder().alpha(0.9).threshold(0.5)
         .cooldownBase(Duration.ofSeconds(1)).cooldownMax(Duration.ofSeconds(1)).jitter(0)

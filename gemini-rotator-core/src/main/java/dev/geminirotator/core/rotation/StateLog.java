@@ -4,6 +4,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.QuotaScope;
 import java.time.Instant;
 import java.util.List;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 
 /**
@@ -42,11 +43,13 @@ final class StateLog {
     this.throttle = throttle;
   }
 
+  /** A cooldown started; {@code members} lists the keys it affects, asked only for a line. */
   void cooldownStarted(String project, String model, QuotaScope scope, String quotaId,
-      ProjectState.Cooling cooling, List<String> keyIds, long now) {
+      ProjectState.Cooling cooling, Supplier<List<String>> members, long now) {
     if (!log.isInfoEnabled()) return;
     long held = throttle.tryLog(subject("start", project, model), now);
     if (held == LogThrottle.HOLD) return;
+    List<String> keyIds = members.get();
     log.atInfo().addKeyValue("project", Reasons.safe(project))
         .addKeyValue("model", Reasons.safe(model)).addKeyValue("scope", scope.name())
         .addKeyValue("quotaId", quotaId)
