@@ -138,7 +138,7 @@ public final class CooldownPolicy {
 
   /**
    * When a cooldown ends and why then, in words: {@code "midnight Pacific"},
-   * {@code "retry delay 37s"}, {@code "backoff 10s: no retry delay given"}.
+   * {@code "retry delay 37s"}, {@code "backoff 10s: no retry delay given"}. Immutable.
    *
    * @param until when the cooldown ends
    * @param basis why it ends then
