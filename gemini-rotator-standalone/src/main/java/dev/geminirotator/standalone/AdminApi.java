@@ -241,6 +241,8 @@ final class AdminApi {
     n.put("inFlight", k.inFlight());
     ObjectNode cooldowns = n.putObject("cooldowns");
     k.cooldowns().forEach((model, until) -> cooldowns.put(model, until.toString()));
+    ObjectNode cooldownReasons = n.putObject("cooldownReasons");
+    k.cooldownReasons().forEach(cooldownReasons::put);
     if (k.stateUntil() != null) n.put("stateUntil", k.stateUntil().toString());
     if (k.reason() != null) n.put("reason", k.reason());
     n.put("successes", k.successes());

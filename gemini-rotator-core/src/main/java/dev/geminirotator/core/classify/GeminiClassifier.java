@@ -54,6 +54,9 @@ import javax.net.ssl.SSLHandshakeException;
  *       scope is {@link QuotaScope#PER_DAY} when any {@code google.rpc.QuotaFailure} violation (or
  *       an {@code ErrorInfo}'s {@code quota_limit}) names a per-day limit, {@link
  *       QuotaScope#PER_MINUTE} when one names a per-minute limit, else {@link QuotaScope#UNKNOWN}.
+ *       The outcome carries the {@code quotaId} of the violation that decided the scope (else
+ *       the first named, else the {@code ErrorInfo}'s {@code quota_limit}) when it has the shape
+ *       of one (see {@link Outcome.RateLimited}), so that a cooldown can say which quota it is.
  *   <li>400, 401 and 403 are key rejections only when the answer says the key itself is bad: a
  *       {@code google.rpc.ErrorInfo} reason about the key ({@code API_KEY_INVALID},
  *       {@code API_KEY_EXPIRED}, {@code API_KEY_SERVICE_BLOCKED},
@@ -290,6 +293,10 @@ public final class GeminiClassifier {
   private Outcome rateLimited(Function<String, String> header, JsonNode error) {
     Duration delay = null;
     QuotaScope scope = QuotaScope.UNKNOWN;
+    // The quota named: that of the violation that set the scope (the widest window), else the
+    // first one named. Upstream text: kept only when it has the shape of a quota id.
+    String quotaId = null;
+    String limitName = null;
     JsonNode details = error == null ? null : error.get("details");
     if (details != null && details.isArray()) {
       for (JsonNode detail : details) {
@@ -300,19 +307,30 @@ public final class GeminiClassifier {
           JsonNode violations = detail.get("violations");
           if (violations != null && violations.isArray()) {
             for (JsonNode violation : violations) {
-              scope = wider(scope, scopeOf(violation.get("quotaId")));
-              scope = wider(scope, scopeOf(violation.get("quotaMetric")));
+              QuotaScope own = wider(scopeOf(violation.get("quotaId")),
+                  scopeOf(violation.get("quotaMetric")));
+              String id = quotaId(violation.get("quotaId"));
+              if (id != null && (quotaId == null || wider(scope, own) != scope)) quotaId = id;
+              scope = wider(scope, own);
             }
           }
         } else if (type.endsWith("google.rpc.ErrorInfo")) {
-          scope = wider(scope, scopeOf(detail.path("metadata").get("quota_limit")));
+          JsonNode limit = detail.path("metadata").get("quota_limit");
+          scope = wider(scope, scopeOf(limit));
+          if (limitName == null) limitName = quotaId(limit);
         }
       }
     }
     if (delay == null) {
       delay = retryAfter(header);
     }
-    return Outcome.rateLimited(delay, scope);
+    return Outcome.rateLimited(delay, scope, quotaId != null ? quotaId : limitName);
+  }
+
+  /** A quota id or limit name from the body, or null when it is not shaped like one. */
+  private static String quotaId(JsonNode node) {
+    String text = text(node);
+    return Outcome.RateLimited.plausibleQuotaId(text) ? text : null;
   }
 
   private static Outcome credentialOrClient(int status, JsonNode error, ApiKey key) {
