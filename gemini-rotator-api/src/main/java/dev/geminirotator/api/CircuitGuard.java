@@ -1,6 +1,8 @@
 package dev.geminirotator.api;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 
 /**
  * Fails fast while the upstream itself is down. Counts upstream and transport errors only: a 429
@@ -30,6 +32,15 @@ public interface CircuitGuard {
 
   /** The state of the breaker that guards this model. */
   State state(String model);
+
+  /**
+   * While the breaker that guards this model is not closed, when it will let calls through again
+   * (what {@link CircuitOpenException#retryAt()} would say now); empty while it is closed. Asks
+   * without taking a permission. This default knows nothing and returns empty.
+   */
+  default Optional<Instant> openUntil(String model) {
+    return Optional.empty();
+  }
 
   /** A guard that never opens. */
   static CircuitGuard disabled() {

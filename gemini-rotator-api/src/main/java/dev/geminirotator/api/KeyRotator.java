@@ -1,6 +1,7 @@
 package dev.geminirotator.api;
 
 import dev.geminirotator.api.event.RotatorListener;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -58,6 +59,34 @@ public interface KeyRotator extends AutoCloseable {
 
   /** One key, if present. */
   Optional<KeySnapshot> snapshot(String keyId);
+
+  /**
+   * When a key could next take a request for this model, whichever request it is: the earliest
+   * instant a key that is neither invalid nor disabled is past its cooldowns (for this model and
+   * for all models) and, when unhealthy, due for its trial. An instant at or before now means a
+   * key can serve now. Empty when no key frees up by itself: every key is invalid or disabled, or
+   * the pool is empty, and only an operator can help. Keys a request already tried count like any
+   * other: the answer is for the client's next request.
+   *
+   * <p>This default reads {@link #snapshot()}; implementations that know more (per-key quotas)
+   * override it. It is for error answers ({@code Retry-After}), not for the hot path.
+   *
+   * @param model the model, or {@value RequestContext#ANY_MODEL}
+   */
+  default Optional<Instant> earliestAvailable(String model) {
+    Instant earliest = null;
+    for (KeySnapshot k : snapshot()) {
+      if (k.state() == KeyState.INVALID || k.state() == KeyState.DISABLED) continue;
+      Instant free = Instant.EPOCH;
+      if (k.state() == KeyState.UNHEALTHY && k.stateUntil() != null) free = k.stateUntil();
+      Instant any = k.cooldowns().get(RequestContext.ANY_MODEL);
+      if (any != null && any.isAfter(free)) free = any;
+      Instant forModel = k.cooldowns().get(model);
+      if (forModel != null && forModel.isAfter(free)) free = forModel;
+      if (earliest == null || free.isBefore(earliest)) earliest = free;
+    }
+    return Optional.ofNullable(earliest);
+  }
 
   /** Counters since start. */
   RotatorStats stats();

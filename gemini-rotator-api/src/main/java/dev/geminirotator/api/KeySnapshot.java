@@ -17,11 +17,21 @@ import java.util.Objects;
  * @param inFlight leases handed out and not yet completed
  * @param cooldowns active rate-limit cooldowns: model (or {@value RequestContext#ANY_MODEL}) to the
  *     instant it ends
- * @param stateUntil when an {@link KeyState#UNHEALTHY} key may be tried again, else {@code null}
- * @param reason why the key is in its state (the Gemini reason for {@code INVALID}), or {@code null}
+ * @param stateUntil when the key's state ends by itself: for {@link KeyState#UNHEALTHY} when it
+ *     may be tried again, for {@link KeyState#RATE_LIMITED} when its last cooldown ends; {@code
+ *     null} for {@code HEALTHY}, and for {@code INVALID} and {@code DISABLED}, which only an
+ *     operator ends
+ * @param reason why the key is in its state, in words fit for a log line: for {@code
+ *     RATE_LIMITED} the reason of the cooldown that ends last (e.g. "per-day quota of project p
+ *     for gemini-2.5-flash (GenerateRequestsPerDayPerProjectPerModel-FreeTier) until
+ *     2026-12-08T08:00Z (midnight Pacific)"), for {@code UNHEALTHY} what lowered its health, for
+ *     {@code INVALID} Gemini's reason, for {@code DISABLED} who disabled it; {@code null} for
+ *     {@code HEALTHY}. Key ids only, never a secret
  * @param successes successful attempts since start
  * @param failures attempts that ended rate-limited, rejected, or in an upstream or transport error,
  *     since start (client errors and cancellations are not the key's failures)
+ * @param cooldownReasons the reason of each active cooldown, by the same models as {@code
+ *     cooldowns}
  */
 public record KeySnapshot(
     String id,
@@ -35,13 +45,23 @@ public record KeySnapshot(
     Instant stateUntil,
     String reason,
     long successes,
-    long failures) {
+    long failures,
+    Map<String, String> cooldownReasons) {
 
   public KeySnapshot {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(state, "state");
     labels = Map.copyOf(labels);
     cooldowns = Map.copyOf(cooldowns);
+    cooldownReasons = cooldownReasons == null ? Map.of() : Map.copyOf(cooldownReasons);
+  }
+
+  /** A snapshot without cooldown reasons. */
+  public KeySnapshot(String id, String masked, int weight, Map<String, String> labels,
+      KeyState state, double health, int inFlight, Map<String, Instant> cooldowns,
+      Instant stateUntil, String reason, long successes, long failures) {
+    this(id, masked, weight, labels, state, health, inFlight, cooldowns, stateUntil, reason,
+        successes, failures, Map.of());
   }
 
   /** Whether this key would be handed out for the model at this instant, quotas aside. */

@@ -33,7 +33,20 @@ public sealed interface Outcome {
    * @param scope the quota window that was hit
    */
   static Outcome rateLimited(Duration retryDelay, QuotaScope scope) {
-    return new RateLimited(retryDelay, scope);
+    return new RateLimited(retryDelay, scope, null);
+  }
+
+  /**
+   * Gemini answered 429 and named the quota it hit.
+   *
+   * @param retryDelay as for {@link #rateLimited(Duration, QuotaScope)}
+   * @param scope the quota window that was hit
+   * @param quotaId the {@code QuotaFailure} violation's {@code quotaId}, e.g.
+   *     {@code GenerateRequestsPerDayPerProjectPerModel-FreeTier}, or {@code null}; kept only when
+   *     it looks like one (see {@link RateLimited})
+   */
+  static Outcome rateLimited(Duration retryDelay, QuotaScope scope, String quotaId) {
+    return new RateLimited(retryDelay, scope, quotaId);
   }
 
   /** Gemini rejected the credential itself (invalid, expired, suspended key). */
@@ -71,13 +84,41 @@ public sealed interface Outcome {
     }
   }
 
-  /** See {@link Outcome#rateLimited(Duration, QuotaScope)}. */
-  record RateLimited(Duration retryDelay, QuotaScope scope) implements Outcome {
+  /**
+   * See {@link Outcome#rateLimited(Duration, QuotaScope, String)}. The quota id comes from the
+   * upstream's body and ends up in reasons and log lines, so it is kept only when it has the shape
+   * of one: at most {@value #MAX_QUOTA_ID_LENGTH} characters of letters, digits and
+   * {@code . _ - : /}, starting with a letter or digit; anything else becomes {@code null}.
+   */
+  record RateLimited(Duration retryDelay, QuotaScope scope, String quotaId) implements Outcome {
+
+    /** The longest quota id kept. Gemini's are about 50 characters. */
+    public static final int MAX_QUOTA_ID_LENGTH = 128;
+
     public RateLimited {
       Objects.requireNonNull(scope, "scope");
       if (retryDelay != null && retryDelay.isNegative()) {
         throw new IllegalArgumentException("retryDelay must not be negative but was " + retryDelay);
       }
+      if (!plausibleQuotaId(quotaId)) quotaId = null;
+    }
+
+    /** A 429 that named no quota. */
+    public RateLimited(Duration retryDelay, QuotaScope scope) {
+      this(retryDelay, scope, null);
+    }
+
+    /** Whether {@code id} has the shape of a Gemini quota id (see the class comment). */
+    public static boolean plausibleQuotaId(String id) {
+      if (id == null || id.isEmpty() || id.length() > MAX_QUOTA_ID_LENGTH) return false;
+      for (int i = 0; i < id.length(); i++) {
+        char c = id.charAt(i);
+        boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-' && c != ':' && c != '/'))) {
+          return false;
+        }
+      }
+      return true;
     }
 
     @Override

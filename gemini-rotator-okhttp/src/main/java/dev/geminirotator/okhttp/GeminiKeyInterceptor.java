@@ -10,6 +10,7 @@ import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.attempt.Attempts;
+import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import java.io.IOException;
@@ -88,10 +89,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>When no key can serve and none was tried, the caller gets a 429 shaped like a Gemini error
  * ({@code RESOURCE_EXHAUSTED}) with {@code Retry-After} in seconds until a key frees up, or with
- * {@link NoKeyBehavior#THROW} a {@link NoKeyAvailableIOException}. While the guard is open the
- * call fails fast without touching the network: a 503 {@code UNAVAILABLE} with
- * {@code Retry-After}, or with {@link CircuitOpenBehavior#THROW} a {@link CircuitOpenIOException}.
- * Responses the interceptor makes itself carry an {@code X-Gemini-Rotator} header saying why.
+ * {@link NoKeyBehavior#THROW} a {@link NoKeyAvailableIOException}. When no key frees up by itself
+ * (every key invalid or disabled) that answer is a 503 {@code UNAVAILABLE} without
+ * {@code Retry-After} instead: only an operator can help. While the guard is open the call fails
+ * fast without touching the network: a 503 {@code UNAVAILABLE} with {@code Retry-After}, or with
+ * {@link CircuitOpenBehavior#THROW} a {@link CircuitOpenIOException}. Responses the interceptor
+ * makes itself carry an {@code X-Gemini-Rotator} header saying why. A 429 or 503 from Gemini that
+ * the caller gets (the attempts ran out) carries the pool's {@code Retry-After}, computed as for
+ * the interceptor's own answers ({@link RetryAdvice}).
  *
  * <p>No secret leaves it: the {@code request()} of every returned response (and of its network,
  * cache and prior responses) has the pool key removed, and an exception whose message mentions
@@ -117,7 +122,10 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   /** What the caller gets when no key in the pool can take the request. Immutable. */
   public enum NoKeyBehavior {
-    /** A 429 {@code RESOURCE_EXHAUSTED} response shaped like Gemini's, with Retry-After. */
+    /**
+     * A 429 {@code RESOURCE_EXHAUSTED} response shaped like Gemini's, with Retry-After; a 503
+     * {@code UNAVAILABLE} without it when no key frees up by itself.
+     */
     RESPONSE_429,
     /** A {@link NoKeyAvailableIOException}. */
     THROW
@@ -223,8 +231,9 @@ public final class GeminiKeyInterceptor implements Interceptor {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
+        settle(attempts, call);
         if (!attempts.answerFromPool()) { // never one key's own failure
-          if (lastResponse != null) return lastResponse;
+          if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
           if (lastFailure != null) throw lastFailure;
         }
         return circuitOpen(base, e);
@@ -234,10 +243,11 @@ public final class GeminiKeyInterceptor implements Interceptor {
         lease = rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
         attempts.handBack(); // the permission, unused
+        settle(attempts, call);
         // After a key's own failure (rate-limited, rejected) the caller gets the pool's answer,
         // never that key's; after an upstream or transport error, that failure.
         if (!attempts.answerFromPool()) {
-          if (lastResponse != null) return lastResponse;
+          if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
           if (lastFailure != null) throw lastFailure;
         }
         return noKeyAvailable(base, e);
@@ -283,13 +293,17 @@ public final class GeminiKeyInterceptor implements Interceptor {
           : classifier.classify(code, response::header, text(response, peeked), lease.key());
       Decision decision = current.decide(outcome);
       if (!decision.retries()) {
-        return Credentials.scrubbed(response, base).build();
+        settle(attempts, call);
+        return withPoolRetryAfter(Credentials.scrubbed(response, base).build(), model);
       }
       lastResponse = retained(response, base, peeked);
       lastFailure = null;
       response.close();
       logRetry(lease, model, attempts.made(), outcome, decision);
-      if (!pause(call, decision.delay(), deadline)) return lastResponse;
+      if (!pause(call, decision.delay(), deadline)) {
+        settle(attempts, call);
+        return withPoolRetryAfter(lastResponse, model);
+      }
       context = context.excluding(lease.key().id());
     }
   }
@@ -334,7 +348,29 @@ public final class GeminiKeyInterceptor implements Interceptor {
     if (noKeyBehavior == NoKeyBehavior.THROW) {
       throw new NoKeyAvailableIOException(e);
     }
-    return LocalErrors.noKeyAvailable(base, e, clock);
+    return LocalErrors.noKeyAvailable(base, e, RetryAdvice.of(e, guard, clock), clock);
+  }
+
+  /**
+   * A 429 or 503 from Gemini, passed on: with the pool's {@code Retry-After} ({@link
+   * RetryAdvice#forUpstream}), so the caller knows when the pool, not one key, can serve again.
+   * Other responses are returned as they are.
+   */
+  /**
+   * Reports the request to the breaker now that its answer is chosen, so that the answer (its
+   * {@code Retry-After}) and the caller's next request see the breaker as this request left it.
+   */
+  private static void settle(Attempts attempts, Call call) {
+    attempts.finish(call.isCanceled());
+  }
+
+  private Response withPoolRetryAfter(Response response, String model) {
+    int code = response.code();
+    if (code != 429 && code != 503) return response;
+    long seconds = RetryAdvice.of(rotator, guard, model, clock)
+        .forUpstream(code, response::header);
+    if (seconds < 0) return response;
+    return response.newBuilder().header("Retry-After", Long.toString(seconds)).build();
   }
 
   private Response circuitOpen(Request base, CircuitOpenException e)

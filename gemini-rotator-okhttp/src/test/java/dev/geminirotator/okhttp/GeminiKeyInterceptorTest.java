@@ -270,12 +270,13 @@ class GeminiKeyInterceptorTest {
   }
 
   @Test
-  void noKeyAvailableForAnyModelOmitsRetryAfterWhenNoKeyFreesUpByItself() throws Exception {
+  void noKeyAvailableForAnyModelAnswers503WithoutRetryAfterWhenNoKeyFreesUpByItself()
+      throws Exception {
     OkHttpClient client = client(interceptor(1).build());
     rotator.disable("k1");
     try (Response response = client.newCall(new Request.Builder()
         .url(server.url("/v1beta/models")).build()).execute()) {
-      assertThat(response.code()).isEqualTo(429);
+      assertThat(response.code()).isEqualTo(503);
       assertThat(response.header("Retry-After")).isNull();
       assertThat(JSON.readTree(response.body().string()).at("/error/message").asText())
           .startsWith("no key available for any model");

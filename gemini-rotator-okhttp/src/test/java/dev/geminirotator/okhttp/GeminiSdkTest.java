@@ -151,15 +151,16 @@ class GeminiSdkTest {
   }
 
   @Test
-  void sdkUnderstandsTheLocal429WhenNoKeyIsAvailable() throws Exception {
+  void sdkUnderstandsTheLocal503WhenNoKeyFreesUpByItself() throws Exception {
     for (int i = 1; i <= 3; i++) rotator.disable("k" + i);
 
     Throwable thrown = catchThrowable(() -> gemini.models.generateContent(MODEL, "hello", null));
 
     assertThat(thrown).isInstanceOf(ApiException.class);
     ApiException error = (ApiException) thrown;
-    assertThat(error.code()).isEqualTo(429);
-    assertThat(error.status()).isEqualTo("RESOURCE_EXHAUSTED");
+    // Every key disabled: no key frees up by itself, so no 429 and no Retry-After to promise.
+    assertThat(error.code()).isEqualTo(503);
+    assertThat(error.status()).isEqualTo("UNAVAILABLE");
     assertThat(error.message()).startsWith("no key available for model " + MODEL);
     assertThat(server.getRequestCount()).isZero();
   }

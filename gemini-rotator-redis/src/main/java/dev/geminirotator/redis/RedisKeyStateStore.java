@@ -543,31 +543,44 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   /**
    * Makes what listeners hold of a cooldown exactly what Redis held at {@code generation}
-   * ({@code until} 0: none), unless something newer of it is known. An answer to this instance's
-   * own write may come before the messages of changes Redis ordered earlier (another instance's
-   * clear, say), which are then skipped as old: moving a cooldown later is not enough, so a
-   * cooldown this instance holds that ends later than the stored one is cleared first.
+   * ({@code until} 0: none), unless something newer of it is known. Moving a cooldown later is not
+   * enough, so a cooldown this instance holds that ends later than the stored one is cleared
+   * first: an answer to this instance's own write may come before the messages of changes Redis
+   * ordered earlier (another instance's clear, say), which are then skipped as old; and a message
+   * may follow a clear this instance made but whose answer it has not had yet.
    */
   private void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
+    deliverCooldownAsStored(c.project(), c.model(), c.slot(), until, generation, true);
+  }
+
+  /**
+   * As {@link #deliverCooldownAsStored(Write.Cooldown, long, long)}. {@code sameGeneration}: the
+   * very generation known already still gets delivered (an answer to this instance's own set:
+   * this instance may have cleared the cooldown locally since, a clear Redis skipped); a message
+   * of a known generation does not.
+   */
+  private void deliverCooldownAsStored(String project, String model, String slot, long until,
+      long generation, boolean sameGeneration) {
     synchronized (mirror) {
-      // the very generation known already (say, this instance's own set) still gets delivered:
-      // this instance may have cleared the cooldown locally since (a clear Redis skipped)
-      if (generation < mirror.known(c.slot())) return;
-      mirror.advance(c.slot(), generation);
+      if (sameGeneration) {
+        if (generation < mirror.known(slot)) return;
+        mirror.advance(slot, generation);
+      } else if (!mirror.advance(slot, generation)) {
+        return;
+      }
       long now = clock.millis();
-      StateChange.Cooldown held = mirror.cooldown(c.slot());
+      StateChange.Cooldown held = mirror.cooldown(slot);
       long heldUntil = held == null ? 0 : held.until().toEpochMilli();
       if (heldUntil > until) {
-        StateChange.Cooldown clear =
-            new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
-        mirror.record(clear, now, c.slot());
+        StateChange.Cooldown clear = new StateChange.Cooldown(project, model, Instant.EPOCH, true);
+        mirror.record(clear, now, slot);
         deliver(clear);
         heldUntil = 0;
       }
       if (until > heldUntil && until > now) {
         StateChange.Cooldown set =
-            new StateChange.Cooldown(c.project(), c.model(), Instant.ofEpochMilli(until), false);
-        mirror.record(set, now, c.slot());
+            new StateChange.Cooldown(project, model, Instant.ofEpochMilli(until), false);
+        mirror.record(set, now, slot);
         deliver(set);
       }
     }
@@ -1342,7 +1355,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
     Codec.Message m = Codec.parse(text);
     if (m.origin().equals(instanceId)) return;
     if (m.addedId() == null) {
-      deliverOrdered(m.change(), m.generation());
+      if (m.change() instanceof StateChange.Cooldown c && !c.cleared()) {
+        // a set is published only when Redis moved the cooldown to exactly this end
+        deliverCooldownAsStored(c.project(), c.model(), Write.Cooldown.slotOf(c.project(),
+            c.model()), c.until().toEpochMilli(), m.generation(), false);
+      } else {
+        deliverOrdered(m.change(), m.generation());
+      }
       return;
     }
     String json;

@@ -84,11 +84,11 @@ class ConcurrentTransitionsTest {
 
     Eventually.until("writes drained",
         () -> stores.stream().allMatch(s -> s.pendingWrites() == 0));
-    Map<String, String> expected = Eventually.value("the three instances agree", () -> {
-          Map<String, String> a = Pools.view(instances.get(0));
-          return a.equals(Pools.view(instances.get(1))) && a.equals(Pools.view(instances.get(2)))
-              ? a : null;
-        }, v -> v != null);
+    // the last value, when they never agree, is the three views side by side
+    List<Map<String, String>> views = Eventually.value("the three instances agree",
+        () -> instances.stream().map(Pools::view).toList(),
+        v -> v.get(0).equals(v.get(1)) && v.get(0).equals(v.get(2)));
+    Map<String, String> expected = views.get(0);
     // And a newcomer that knows only Redis sees the same.
     GeminiKeyRotator newcomer = Pools.rotator(store(), pool());
     open.add(newcomer);
@@ -134,6 +134,33 @@ class ConcurrentTransitionsTest {
           () -> kept.equals(seen.get(seen.size() - 1).reason()));
       assertThat(stores.get(i).load().statuses().get("k").reason()).isEqualTo(kept);
     }
+  }
+
+  @Test
+  void aCooldownSetElsewhereIsExactlyWhatRedisHoldsNotTheLaterOneHeldHere() {
+    List<ApiKey> keys = List.of(
+        ApiKey.builder("AIzaSyTEST-k0-0123456789abcdef").id("k0").project("p").build(),
+        ApiKey.builder("AIzaSyTEST-k1-0123456789abcdef").id("k1").project("q").build());
+    GeminiKeyRotator a = Pools.rotator(store(), keys);
+    open.add(a);
+    complete(a, "k0", Outcome.rateLimited(Duration.ofSeconds(50), QuotaScope.PER_MINUTE));
+    String hash = "gemini_rotator:cooldown:p:gemini-2.5-flash";
+    Eventually.until("the cooldown is in Redis", () -> "0".equals(redis.client().hget(hash,
+        "cleared")));
+    // Another instance clears it, and this one never hears of it (a message it skipped as old,
+    // say, after an answer to its own write told it of a newer generation).
+    redis.client().hset(hash, "cleared", "1");
+    // A third instance, which knows only Redis, is then limited for a shorter time.
+    GeminiKeyRotator c = Pools.rotator(store(), keys);
+    open.add(c);
+    assertThat(Pools.view(c).get("k0")).isEqualTo("HEALTHY {}");
+    complete(c, "k0", Outcome.rateLimited(Duration.ofSeconds(20), QuotaScope.PER_MINUTE));
+    Eventually.until("Redis holds the shorter cooldown", () -> "0".equals(redis.client().hget(
+        hash, "cleared")));
+    String stored = Pools.view(c).get("k0");
+
+    Eventually.until("the first instance holds what Redis holds",
+        () -> stored.equals(Pools.view(a).get("k0")));
   }
 
   private static void hammer(GeminiKeyRotator rotator, Random random) {

@@ -84,6 +84,8 @@ final class AdminApi {
     try {
       return route(request, path, method);
     } catch (ConfigException e) {
+      ConfigWatcher.logInvalid(settings.get().config.source(), e, "POST /admin/reload",
+          request.requestIdText());
       ObjectNode body = problemBody(request, 422, "invalid-config", "Configuration invalid",
           "the configuration file has errors; the running configuration is kept");
       ArrayNode errors = body.putArray("errors");
@@ -239,6 +241,8 @@ final class AdminApi {
     n.put("inFlight", k.inFlight());
     ObjectNode cooldowns = n.putObject("cooldowns");
     k.cooldowns().forEach((model, until) -> cooldowns.put(model, until.toString()));
+    ObjectNode cooldownReasons = n.putObject("cooldownReasons");
+    k.cooldownReasons().forEach(cooldownReasons::put);
     if (k.stateUntil() != null) n.put("stateUntil", k.stateUntil().toString());
     if (k.reason() != null) n.put("reason", k.reason());
     n.put("successes", k.successes());

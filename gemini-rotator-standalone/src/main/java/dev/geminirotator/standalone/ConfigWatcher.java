@@ -74,15 +74,30 @@ public final class ConfigWatcher implements AutoCloseable {
       try {
         next = StandaloneConfig.load(file, env, overrides);
       } catch (ConfigException e) {
-        log.atWarn().addKeyValue("file", file.toString()).addKeyValue("errors", e.errors())
-            .log("config file changed but is invalid; keeping the running configuration: {}",
-                String.join("; ", e.errors()));
+        logInvalid(file, e, "file changed", null);
         return;
       }
       server.reload(next);
     } catch (RuntimeException e) {
       log.warn("config reload failed: {}", e.getClass().getSimpleName());
     }
+  }
+
+  /**
+   * Logs a reload refused because the file is invalid, with every error: the one line a failed
+   * reload gives, whether a file change or {@code POST /admin/reload} asked for it. The errors name
+   * fields and values, never a secret (the loader masks them).
+   *
+   * @param trigger what asked for the reload ({@code file changed}, {@code POST /admin/reload})
+   * @param requestId the admin request's id, or {@code null} for a file change
+   */
+  static void logInvalid(Path file, ConfigException e, String trigger, CharSequence requestId) {
+    var line = log.atWarn().addKeyValue("file", String.valueOf(file))
+        .addKeyValue("errors", e.errors()).addKeyValue("trigger", trigger);
+    if (requestId != null) line = line.addKeyValue("requestId", requestId.toString());
+    line.log("config reload ({}{}) refused: {} is invalid; keeping the running configuration: {}",
+        trigger, requestId == null ? "" : ", request " + requestId, file,
+        String.join("; ", e.errors()));
   }
 
   private long modified() {

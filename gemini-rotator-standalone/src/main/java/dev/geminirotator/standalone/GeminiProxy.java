@@ -21,6 +21,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.attempt.Attempts;
+import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
 import io.netty.util.AsciiString;
@@ -29,7 +30,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Locale;
 import java.util.Set;
 import java.util.Map;
@@ -123,6 +123,11 @@ final class GeminiProxy {
     this.blocking = blocking;
     this.settings = settings;
     this.clock = clock;
+  }
+
+  /** The operator log of the proxy's refusals, shared with the proxy's own routes. */
+  RefusalLog refusals() {
+    return metrics.refusals;
   }
 
   /** Methods the Gemini REST surface uses; anything else is answered 405 without going upstream. */
@@ -285,9 +290,11 @@ final class GeminiProxy {
         return;
       }
       clientId = s.tokenClientId(index); // a digest: the same on every proxy, never the token
+      exchange.client = clientId;
     } else {
       // Behind a trusted reverse proxy the peer is the proxy: judge the forwarded client.
       String client = s.identity.clientAddress(peer, request.header(HeaderNames.X_FORWARDED_FOR));
+      exchange.client = client;
       if (!ClientIdentity.isLoopback(client)) {
         metrics.rejected("forbidden");
         exchange.problem(403, "forbidden", "Access tokens required",
@@ -529,6 +536,11 @@ final class GeminiProxy {
     boolean replayable = true;
     /** A copy of a Files API success body, to learn which file names it declares. */
     ByteArrayOutputStream tap;
+    /**
+     * Who asked, for the operator's log: the token's client id, else the address; found only when
+     * a refusal is logged, until then {@code null}.
+     */
+    String client;
     /** Set once the client→proxy connection failed: no further attempt, abort the current one. */
     Throwable clientGone;
     /** The attempt in flight, aborted when the client goes away. */
@@ -704,14 +716,15 @@ final class GeminiProxy {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
+        settle(); // before the pool's advice is read: it sees the breaker this request leaves
         if (kept != null && !attempts.answerFromPool()) {
-          sendKept();
+          sendKept(poolAdvice());
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
           metrics.rejected("circuit-open");
           problem(503, "circuit-open", "Upstream unavailable", e.getMessage(),
-              secondsUntil(e.retryAt()));
+              RetryAdvice.breakerOpen(e.retryAt(), clock).seconds());
         }
         return null;
       }
@@ -719,10 +732,14 @@ final class GeminiProxy {
         return rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
         attempts.handBack(); // the permission, unused
+        settle(); // before the pool's advice is read: it sees the breaker this request leaves
+        RetryAdvice advice = RetryAdvice.of(e, guard, clock);
         // After a key's own failure (rate-limited, rejected) the client gets the pool's answer,
         // never that key's response; after an upstream or transport error, that failure.
-        if (kept != null && !attempts.answerFromPool()) {
-          sendKept(e.earliestAvailable().map(t -> secondsUntil(t)).orElse(-1L));
+        if (advice.operatorNeeded()) {
+          noKeyAvailable(e); // no key frees up by itself, whatever the last attempt answered
+        } else if (kept != null && !attempts.answerFromPool()) {
+          sendKept(advice); // an upstream failure, with the pool's Retry-After
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
@@ -735,18 +752,39 @@ final class GeminiProxy {
       }
     }
 
-    /** The pool's answer when no key can serve: 429 with Retry-After until a key frees up. */
+    /**
+     * The pool's answer when no key can serve: 429 with {@code Retry-After} until a key frees up,
+     * or, when none frees up by itself, the status that says an operator must act.
+     */
     void noKeyAvailable(NoKeyAvailableException e) {
-      long retryAfter = e.earliestAvailable()
-          .map(t -> secondsUntil(t))
-          .orElse(60L);
+      settle();
+      RetryAdvice advice = RetryAdvice.of(e, guard, clock);
       metrics.rejected("no-key");
-      problem(429, "no-key-available", "No key available", e.getMessage(), retryAfter);
+      if (advice.operatorNeeded()) {
+        problem(advice.noKeyStatus(), "no-key-available", "No usable key",
+            e.getMessage() + " (an operator must act)", -1);
+      } else {
+        problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
+            advice.seconds());
+      }
     }
 
-    private long secondsUntil(Instant t) {
-      long millis = Duration.between(clock.instant(), t).toMillis();
-      return Math.max(1, (millis + 999) / 1000);
+    /** What the pool says now about this request's model (see {@link RetryAdvice}). */
+    RetryAdvice poolAdvice() {
+      return RetryAdvice.of(rotator, guard, context.model(), clock);
+    }
+
+    /**
+     * Sets the proxy→client {@code Retry-After} of an upstream 429 or 503 passed on to the
+     * client from the pool ({@link RetryAdvice#forUpstream}), so it is never missing while the
+     * pool can say when it serves again; other statuses are left alone.
+     */
+    void poolRetryAfter(int status, HttpHeaders upstreamHeaders, RetryAdvice advice) {
+      if (status != 429 && status != 503) return;
+      long seconds = advice.forUpstream(status, upstreamHeaders::get);
+      if (seconds >= 0) {
+        proxyToClientResponse.headers().set("Retry-After", Long.toString(seconds));
+      }
     }
 
     private void send(KeyLease lease) {
@@ -829,16 +867,12 @@ final class GeminiProxy {
       problem(502, "proxy-error", "Proxy error", "the proxy failed to forward the request", -1);
     }
 
-    /** Sends the response kept from the last failed attempt (status and peeked body). */
-    void sendKept() {
-      sendKept(-1);
-    }
-
     /**
-     * Sends the kept response; a kept 429 gets {@code Retry-After: poolRetryAfter} (when not
-     * negative), the pool's earliest recovery rather than the one key's delay.
+     * Sends the response kept from the last failed attempt (status and peeked body); a kept 429
+     * or 503 gets the pool's {@code Retry-After} ({@link #poolRetryAfter}), the pool's earliest
+     * recovery rather than the one key's delay.
      */
-    void sendKept(long poolRetryAfter) {
+    void sendKept(RetryAdvice advice) {
       settle();
       Kept k = kept;
       status = k.status();
@@ -852,10 +886,7 @@ final class GeminiProxy {
       if (!k.complete() || body != k.body()) {
         proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       }
-      if (k.status() == 429 && poolRetryAfter >= 0) {
-        proxyToClientResponse.headers().set("Retry-After",
-            Long.toString(poolRetryAfter));
-      }
+      poolRetryAfter(k.status(), k.headers(), advice);
       proxyToClientResponse.end(Unpooled.wrappedBuffer(body), this::finish);
     }
 
@@ -872,9 +903,23 @@ final class GeminiProxy {
     void problem(int status, String slug, String title, String detail, long retryAfter) {
       settle();
       this.status = status;
+      logRefusal(status, slug, detail);
       boolean gemini = isProxied(clientToProxyRequest.path());
       Problems.send(clientToProxyRequest, proxyToClientResponse, status, slug, title, detail,
           gemini, retryAfter, this::finish);
+    }
+
+    /**
+     * Logs a refusal for the operator (rate-limited per kind, see {@link RefusalLog}): every
+     * answer of the proxy's own but 502 and 504, which are logged where the upstream failed.
+     */
+    private void logRefusal(int status, String slug, String detail) {
+      if (status >= 500 && status != 503) return;
+      if (client == null) {
+        client = s.identity.clientAddress(clientToProxyRequest.remoteAddress(),
+            clientToProxyRequest.header(HeaderNames.X_FORWARDED_FOR));
+      }
+      metrics.refusals.refused(slug, status, requestId, route, client, detail);
     }
 
     /**
@@ -1279,6 +1324,9 @@ final class GeminiProxy {
         if (!commitHeaders()) {
           unusableUploadUrl(rest);
           return;
+        }
+        if (upstreamStatus == 429 || upstreamStatus == 503) {
+          ex.poolRetryAfter(upstreamStatus, head.headers(), ex.poolAdvice());
         }
         if (o.kind() != Outcome.Kind.CLIENT_ERROR && o.kind() != Outcome.Kind.SUCCESS) {
           log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)

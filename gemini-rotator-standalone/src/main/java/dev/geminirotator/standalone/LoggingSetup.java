@@ -11,12 +11,29 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies the {@code logging} section to logback: the root level, and one JSON object per line
- * (logback's {@link JsonEncoder}) or plain text on standard output. Call once at start-up, before
- * the proxy starts. Not thread-safe.
+ * (logback's {@link JsonEncoder}) or plain text on standard output. Call {@link #apply} once at
+ * start-up, before the proxy starts (not thread-safe); {@link #applyLevel} changes the root level
+ * of a running proxy on reload (logback levels may change at any time, from any thread).
  */
 final class LoggingSetup {
 
   private LoggingSetup() {
+  }
+
+  /**
+   * Sets the root logger's level ({@code logging.level}) at run time and says so once: the line
+   * goes out after the change when the new level shows INFO, else before it, so it is never lost.
+   */
+  static void applyLevel(String level, Runnable announce) {
+    if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
+      announce.run();
+      return;
+    }
+    Level next = Level.toLevel(level, Level.INFO);
+    ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    if (next.isGreaterOrEqual(Level.WARN)) announce.run();
+    root.setLevel(next);
+    if (!next.isGreaterOrEqual(Level.WARN)) announce.run();
   }
 
   static void apply(StandaloneConfig config) {

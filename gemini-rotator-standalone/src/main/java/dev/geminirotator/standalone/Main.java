@@ -16,7 +16,9 @@ import picocli.CommandLine.Option;
 /**
  * The {@code gemini-rotator-standalone} command line: starts the proxy, or validates or prints a
  * configuration. Exit codes: 0 success, 1 invalid configuration, 2 bad command line, 3 start-up
- * failure. On SIGTERM the proxy drains in-flight requests, closes the rotator and exits with 0.
+ * failure (the message names the cause, e.g. {@code 127.0.0.1:4806 is already in use}). On
+ * SIGTERM the proxy drains in-flight requests, closes the rotator and exits with 0; SIGINT
+ * (Ctrl-C) drains the same way (the JVM runs the same shutdown hook) and exits with 130.
  * Not thread-safe; one instance per invocation.
  */
 @Command(name = "gemini-rotator-standalone", mixinStandardHelpOptions = true,
@@ -128,8 +130,11 @@ public final class Main implements Callable<Integer> {
     try {
       server = ProxyServer.start(loaded, env);
     } catch (Exception e) {
-      log.error("cannot start the proxy: {}", e.getMessage() == null ? e.getClass().getSimpleName()
-          : e.getMessage());
+      // Expected failures (a port in use, a store that cannot be reached) are one line naming
+      // what failed, on standard error and in the log; no stack trace.
+      String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      log.error("cannot start the proxy: {}", why);
+      err.println("cannot start the proxy: " + why);
       return EXIT_START_FAILED;
     }
     ConfigWatcher watcher = config == null ? null

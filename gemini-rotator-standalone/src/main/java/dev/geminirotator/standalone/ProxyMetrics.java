@@ -128,6 +128,9 @@ final class ProxyMetrics {
         .increment();
   }
 
+  /** The operator log lines for the same refusals, rate-limited per kind. */
+  final RefusalLog refusals = new RefusalLog();
+
   void rejected(String reason) {
     rejections.computeIfAbsent(reason, r -> Counter.builder("gemini.proxy.rejected")
         .description("Requests the proxy refused itself")

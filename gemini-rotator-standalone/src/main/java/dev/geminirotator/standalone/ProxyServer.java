@@ -236,7 +236,7 @@ public final class ProxyServer implements AutoCloseable {
               ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
           });
-      this.serverChannel = bootstrap.bind(config.host(), config.port()).sync().channel();
+      this.serverChannel = bind(bootstrap, config.host(), config.port());
       this.managementChannel = config.managementPort() == null ? null
           : managementListener(config, routes.management(), limits);
     } catch (Exception | Error e) {
@@ -264,9 +264,9 @@ public final class ProxyServer implements AutoCloseable {
    */
   private Channel managementListener(StandaloneConfig config, Routes managementRoutes,
       ClientConnection.Limits limits)
-      throws InterruptedException {
+      throws java.net.BindException, InterruptedException {
     long idleMillis = config.idleTimeout().toMillis();
-    return new ServerBootstrap().group(loops)
+    return bind(new ServerBootstrap().group(loops)
         .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 128)
         .option(ChannelOption.SO_REUSEADDR, true)
@@ -287,8 +287,48 @@ public final class ProxyServer implements AutoCloseable {
                 .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
             ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline, limits));
           }
-        })
-        .bind(config.host(), config.managementPort()).sync().channel();
+        }), config.host(), config.managementPort());
+  }
+
+  /**
+   * Binds a listener. A failure becomes a {@link java.net.BindException} whose message names the
+   * address and what is wrong ({@code "127.0.0.1:4806 is already in use"}), whatever the
+   * transport's native exception says: an expected start-up failure that {@link Main} prints
+   * without a stack trace.
+   */
+  static Channel bind(ServerBootstrap bootstrap, String host, int port)
+      throws java.net.BindException, InterruptedException {
+    try {
+      return bootstrap.bind(host, port).sync().channel();
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      java.net.BindException failure = new java.net.BindException(bindFailure(host, port, e));
+      failure.initCause(e);
+      throw failure;
+    }
+  }
+
+  /** What went wrong binding {@code host:port}, for an operator. */
+  static String bindFailure(String host, int port, Throwable e) {
+    String address = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    StringBuilder messages = new StringBuilder();
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c.getMessage() != null) messages.append(c.getMessage()).append(' ');
+    }
+    String m = messages.toString().toLowerCase(java.util.Locale.ROOT);
+    if (m.contains("already in use")) {
+      return address + " is already in use (another process listens there; stop it or choose"
+          + " another port)";
+    }
+    if (m.contains("cannot assign requested address") || m.contains("not available")) {
+      return address + " cannot be bound: " + host + " is not an address of this machine";
+    }
+    if (m.contains("permission denied") || m.contains("access denied")) {
+      return address + " cannot be bound: permission denied (ports below 1024 need privileges)";
+    }
+    return address + " cannot be bound: " + (e.getMessage() == null
+        ? e.getClass().getSimpleName() : e.getMessage());
   }
 
   /**
@@ -448,12 +488,30 @@ public final class ProxyServer implements AutoCloseable {
   public void reload(StandaloneConfig next) {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
-      if (!current.host().equals(next.host()) || current.port() != next.port()
-          || !java.util.Objects.equals(current.managementPort(), next.managementPort())
-          || !current.transport().equals(next.transport())
-          || !current.upstreamBaseUrl().equals(next.upstreamBaseUrl())
-          || !current.rotator().storage().equals(next.rotator().storage())) {
-        log.warn("reload: server, upstream and storage changes take effect after a restart");
+      List<String> needRestart = new java.util.ArrayList<>();
+      if (!current.host().equals(next.host())) needRestart.add("server.host");
+      if (current.port() != next.port()) needRestart.add("server.port");
+      if (!java.util.Objects.equals(current.managementPort(), next.managementPort())) {
+        needRestart.add("server.management-port");
+      }
+      if (!current.transport().equals(next.transport())) needRestart.add("server.transport");
+      if (!current.upstreamBaseUrl().equals(next.upstreamBaseUrl())) {
+        needRestart.add("upstream.base-url");
+      }
+      if (!current.rotator().storage().equals(next.rotator().storage())) {
+        needRestart.add("storage");
+      }
+      if (current.logJson() != next.logJson()) needRestart.add("logging.json");
+      if (!needRestart.isEmpty()) {
+        log.atWarn().addKeyValue("settings", needRestart)
+            .log("reload: changes to {} take effect after a restart; the running values are"
+                + " kept", String.join(", ", needRestart));
+      }
+      if (!current.logLevel().equals(next.logLevel())) {
+        LoggingSetup.applyLevel(next.logLevel(), () -> log.atInfo()
+            .addKeyValue("from", current.logLevel()).addKeyValue("to", next.logLevel())
+            .log("reload: logging.level changed from {} to {}", current.logLevel(),
+                next.logLevel()));
       }
       runtimeKeys.applyFile(next.rotator().keys());
       ClientRateLimits before = settings.rateLimits;

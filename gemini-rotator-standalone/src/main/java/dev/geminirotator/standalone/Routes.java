@@ -87,9 +87,12 @@ final class Routes {
     String method = request.method();
     boolean proxied = GeminiProxy.isProxied(path);
     if (draining.get()) {
+      refused(request, proxied ? GeminiProxy.routeOf(path) : "proxy", 503, "shutting-down",
+          "the proxy is shutting down");
       response.closeAfter();
-      Problems.send(request, response, 503, "unavailable", "Service Unavailable",
-          "the proxy is shutting down", proxied, -1);
+      Problems.send(request, response, 503, "shutting-down", "Service Unavailable",
+          "the proxy is shutting down; retry (another instance, or this one once restarted)",
+          proxied, SHUTDOWN_RETRY_AFTER_SECONDS);
       return;
     }
     Settings s = settings.get();
@@ -127,6 +130,15 @@ final class Routes {
       // The token first, from the head: an unauthenticated body is never read (it is dropped).
       AdminApi.Answer refused = admin.refusal(request);
       if (refused != null) {
+        refused(request, "admin", refused.status(), switch (refused.status()) {
+          case 401 -> "admin-unauthenticated";
+          case 403 -> "admin-forbidden";
+          default -> "admin-disabled";
+        }, switch (refused.status()) {
+          case 401 -> "no admin token";
+          case 403 -> "wrong admin token";
+          default -> "the admin API is disabled (admin.token is not set)";
+        });
         write(call, refused);
         return;
       }
@@ -134,7 +146,10 @@ final class Routes {
           failure -> bodyFailed(call, failure),
           () -> Problems.send(request, response, 413, "request-too-large",
               "Request body too large", "admin requests carry at most 1 MB", false, -1),
-          () -> overBudget(call, false));
+          () -> {
+            refused(request, "admin", 503, OVER_BUDGET_SLUG, OVER_BUDGET_DETAIL);
+            overBudget(call, false);
+          });
       return;
     }
     Problems.send(request, response, 404, "not-found", "Not found",
@@ -186,6 +201,8 @@ final class Routes {
         response.headers().set("WWW-Authenticate", bearer
             ? "Bearer realm=\"metrics\", error=\"invalid_token\"" : "Bearer realm=\"metrics\"");
         response.headers().set("Cache-Control", "no-store");
+        refused(request, "metrics", 401, "metrics-unauthenticated",
+            bearer ? "wrong metrics token" : "no metrics token");
         Problems.send(request, response, 401, "unauthenticated", "Metrics token required",
             bearer ? "the metrics token is not valid"
                 : "send Authorization: Bearer <metrics token>", false, -1);
@@ -213,10 +230,22 @@ final class Routes {
         call.eventLoop().execute(() -> write(call, a));
       });
     } catch (RejectedExecutionException e) {
+      refused(call.request, "proxy", 503, "overloaded", "the blocking pool's queue is full or"
+          + " shutting down");
       call.response.closeAfter();
       Problems.send(call.request, call.response, 503, "unavailable", "Service Unavailable",
           "the proxy is shutting down or overloaded", false, 1);
     }
+  }
+
+  /**
+   * Logs a refusal for the operator (rate-limited per kind, see {@link RefusalLog}); the client is
+   * named by its address.
+   */
+  private void refused(ProxyRequest request, String route, int status, String kind, String why) {
+    String client = settings.get().identity.clientAddress(request.remoteAddress(),
+        request.header(HeaderNames.X_FORWARDED_FOR));
+    proxy.refusals().refused(kind, status, request.requestIdText(), route, client, why);
   }
 
   /** Writes a whole answer, unless the response already ended. On the event loop. */
@@ -234,6 +263,13 @@ final class Routes {
     Problems.send(call.request, call.response, 503, OVER_BUDGET_SLUG, OVER_BUDGET_TITLE,
         OVER_BUDGET_DETAIL, gemini, OVER_BUDGET_RETRY_AFTER_SECONDS);
   }
+
+  /**
+   * The {@code Retry-After} of the 503 a request gets while the proxy shuts down: the connection
+   * closes after it, and a retry soon reaches another instance behind the same address, or this
+   * one restarted.
+   */
+  static final long SHUTDOWN_RETRY_AFTER_SECONDS = 1;
 
   /** The problem a request refused for want of body budget gets. */
   static final String OVER_BUDGET_SLUG = "body-budget";

@@ -59,8 +59,8 @@ class BodyBudgetTest {
       assertThat(refused.statusCode()).isEqualTo(503);
       assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
       assertThat(refused.headers().firstValue("Content-Type"))
-          .hasValue("application/problem+json");
-      assertThat(refused.body()).contains("body-budget").contains("\"UNAVAILABLE\"");
+          .hasValue("application/json; charset=utf-8");
+      assertThat(refused.body()).contains("BODY_BUDGET").contains("\"UNAVAILABLE\"");
       // Whatever the refused body had reserved goes back once its answer has been written.
       Eventually.until("only the first body left in the budget", () -> budget.used() == BODY);
     } // the first client leaves mid-body

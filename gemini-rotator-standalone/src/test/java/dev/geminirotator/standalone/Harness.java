@@ -205,6 +205,32 @@ public final class Harness implements AutoCloseable {
     return admin(method, path, null);
   }
 
+  /**
+   * The problem fields of an error the proxy answered itself, whatever its shape: a problem
+   * document as it is; Gemini's shape read back from {@code error} ({@code detail} from
+   * {@code message}, {@code status} from {@code code}, {@code type}, {@code title},
+   * {@code instance} and {@code requestId} from the ErrorInfo's metadata), with {@code error}
+   * kept.
+   */
+  public static com.fasterxml.jackson.databind.JsonNode problem(String body) {
+    try {
+      com.fasterxml.jackson.databind.ObjectMapper json =
+          new com.fasterxml.jackson.databind.ObjectMapper();
+      com.fasterxml.jackson.databind.JsonNode node = json.readTree(body);
+      if (node.has("type") || !node.has("error")) return node;
+      com.fasterxml.jackson.databind.JsonNode error = node.get("error");
+      com.fasterxml.jackson.databind.node.ObjectNode view = json.createObjectNode();
+      com.fasterxml.jackson.databind.JsonNode meta = error.at("/details/0/metadata");
+      meta.fields().forEachRemaining(f -> view.set(f.getKey(), f.getValue()));
+      view.put("status", error.get("code").asInt());
+      view.set("detail", error.get("message"));
+      view.set("error", error);
+      return view;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public void enqueue(int code, String body) {
     upstream.enqueue(json(code, body));
   }

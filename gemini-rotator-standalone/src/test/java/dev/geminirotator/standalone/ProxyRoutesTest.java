@@ -260,12 +260,13 @@ class ProxyRoutesTest {
     assertThat(tooLong.headers().firstValue("X-Request-Id").orElseThrow())
         .matches("[0-9a-f-]{36}");
     assertThat(problem.headers().firstValue("X-Request-Id")).hasValue("trace-7");
-    assertThat(JSON.readTree(problem.body()).get("requestId").asText()).isEqualTo("trace-7");
+    assertThat(Harness.problem(problem.body()).get("requestId").asText()).isEqualTo("trace-7");
   }
 
   @Test
-  void proxyErrorsAreProblemDocumentsWithGeminisErrorObject() throws Exception {
-    HttpResponse<String> response = h.get("/v1beta/models");
+  void proxyErrorsAreProblemDocumentsWithGeminisErrorObjectForClientsThatAskForThem()
+      throws Exception {
+    HttpResponse<String> response = h.get("/v1beta/models", "Accept", "application/problem+json");
 
     assertThat(response.statusCode()).isEqualTo(401);
     assertThat(response.headers().firstValue("content-type")).hasValue(

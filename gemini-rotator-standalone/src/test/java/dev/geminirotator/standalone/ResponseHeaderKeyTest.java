@@ -122,7 +122,7 @@ class ResponseHeaderKeyTest {
     assertThat(response.statusCode()).isEqualTo(502);
     assertThat(response.headers().firstValue("X-Goog-Upload-URL")).isEmpty();
     assertThat(response.headers().firstValue("Content-Type"))
-        .hasValue("application/problem+json");
+        .hasValue("application/json; charset=utf-8");
     assertThat(response.body()).contains("bad-upload-url");
     assertNoPoolKey(response);
     assertThat(response.body()).doesNotContain(Harness.KEY_1).doesNotContain(Harness.KEY_2);

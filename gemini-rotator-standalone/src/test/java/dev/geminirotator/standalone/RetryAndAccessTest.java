@@ -71,15 +71,16 @@ class RetryAndAccessTest {
     // Both keys tried: the pool answers, not the last key's 429.
     assertThat(exhausted.statusCode()).isEqualTo(429);
     assertThat(exhausted.headers().firstValue("Retry-After")).isPresent();
-    assertThat(JSON.readTree(exhausted.body()).get("type").asText()).endsWith("no-key-available");
+    assertThat(Harness.problem(exhausted.body()).get("type").asText()).endsWith("no-key-available");
     assertThat(h.upstream.getRequestCount()).isEqualTo(2);
 
     HttpResponse<String> noKey = call();
     assertThat(noKey.statusCode()).isEqualTo(429);
-    assertThat(noKey.headers().firstValue("content-type")).hasValue("application/problem+json");
+    assertThat(noKey.headers().firstValue("content-type")).hasValue(
+        "application/json; charset=utf-8");
     long retryAfter = Long.parseLong(noKey.headers().firstValue("Retry-After").orElseThrow());
     assertThat(retryAfter).isBetween(1L, 120L);
-    JsonNode body = JSON.readTree(noKey.body());
+    JsonNode body = Harness.problem(noKey.body());
     assertThat(body.get("error").get("status").asText()).isEqualTo("RESOURCE_EXHAUSTED");
     assertThat(body.get("detail").asText()).contains("no key available");
     assertThat(h.upstream.getRequestCount()).isEqualTo(2);
@@ -110,7 +111,7 @@ class RetryAndAccessTest {
     assertThat(fast.statusCode()).isEqualTo(503);
     assertThat(fast.headers().firstValue("Retry-After")).isPresent();
     assertThat(Long.parseLong(fast.headers().firstValue("Retry-After").get())).isBetween(1L, 60L);
-    JsonNode body = JSON.readTree(fast.body());
+    JsonNode body = Harness.problem(fast.body());
     assertThat(body.get("type").asText()).endsWith("circuit-open");
     assertThat(body.get("error").get("status").asText()).isEqualTo("UNAVAILABLE");
     assertThat(h.upstream.getRequestCount()).isEqualTo(calls);
@@ -219,7 +220,7 @@ class RetryAndAccessTest {
 
     assertThat(limited.statusCode()).isEqualTo(429);
     assertThat(limited.headers().firstValue("Retry-After")).isPresent();
-    assertThat(JSON.readTree(limited.body()).get("type").asText()).endsWith("client-rate-limited");
+    assertThat(Harness.problem(limited.body()).get("type").asText()).endsWith("client-rate-limited");
     assertThat(other.statusCode()).isEqualTo(200);
     assertThat(h.upstream.getRequestCount()).isEqualTo(3);
   }
@@ -237,7 +238,7 @@ class RetryAndAccessTest {
 
     assertThat(declared.statusCode()).isEqualTo(413);
     assertThat(chunked.statusCode()).isEqualTo(413);
-    assertThat(JSON.readTree(declared.body()).get("status").asInt()).isEqualTo(413);
+    assertThat(Harness.problem(declared.body()).get("status").asInt()).isEqualTo(413);
     assertThat(h.upstream.getRequestCount()).isZero();
   }
 
@@ -295,7 +296,7 @@ class RetryAndAccessTest {
     HttpResponse<String> response = call();
 
     assertThat(response.statusCode()).isEqualTo(502);
-    JsonNode body = JSON.readTree(response.body());
+    JsonNode body = Harness.problem(response.body());
     assertThat(body.get("type").asText()).endsWith("upstream-unreachable");
     assertThat(body.get("error").get("status").asText()).isEqualTo("UNAVAILABLE");
     assertThat(body.get("detail").asText()).contains("connect");

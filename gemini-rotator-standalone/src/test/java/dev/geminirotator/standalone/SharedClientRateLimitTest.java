@@ -88,10 +88,10 @@ class SharedClientRateLimitTest {
     assertThat(run.upstreamCalls()).isEqualTo(run.admitted());
     HttpResponse<String> limited = run.refused().get(0);
     assertThat(limited.headers().firstValue("Content-Type")).hasValueSatisfying(
-        type -> assertThat(type).startsWith("application/problem+json"));
+        type -> assertThat(type).startsWith("application/json"));
     assertThat(Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow()))
         .isBetween(1L, 60L);
-    JsonNode problem = JSON.readTree(limited.body());
+    JsonNode problem = Harness.problem(limited.body());
     assertThat(problem.get("type").asText()).endsWith("client-rate-limited");
     assertThat(problem.get("status").asInt()).isEqualTo(429);
     assertThat(problem.path("error").path("status").asText()).isEqualTo("RESOURCE_EXHAUSTED");
@@ -149,6 +149,6 @@ class SharedClientRateLimitTest {
     }
     assertThat(statuses).containsExactly(200, 200, 200, 429, 429);
     assertThat(last.headers().firstValue("Retry-After")).isPresent();
-    assertThat(JSON.readTree(last.body()).get("type").asText()).endsWith("client-rate-limited");
+    assertThat(Harness.problem(last.body()).get("type").asText()).endsWith("client-rate-limited");
   }
 }

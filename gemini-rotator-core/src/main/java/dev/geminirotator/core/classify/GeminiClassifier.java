@@ -54,6 +54,9 @@ import javax.net.ssl.SSLHandshakeException;
  *       scope is {@link QuotaScope#PER_DAY} when any {@code google.rpc.QuotaFailure} violation (or
  *       an {@code ErrorInfo}'s {@code quota_limit}) names a per-day limit, {@link
  *       QuotaScope#PER_MINUTE} when one names a per-minute limit, else {@link QuotaScope#UNKNOWN}.
+ *       The outcome carries the {@code quotaId} of the violation that decided the scope (else
+ *       the first named, else the {@code ErrorInfo}'s {@code quota_limit}) when it has the shape
+ *       of one (see {@link Outcome.RateLimited}), so that a cooldown can say which quota it is.
  *   <li>400, 401 and 403 are key rejections only when the answer says the key itself is bad: a
  *       {@code google.rpc.ErrorInfo} reason about the key ({@code API_KEY_INVALID},
  *       {@code API_KEY_EXPIRED}, {@code API_KEY_SERVICE_BLOCKED},
@@ -88,6 +91,8 @@ import javax.net.ssl.SSLHandshakeException;
  *       {@code null}.
  *   <li>1xx and 3xx are client errors: nobody is blamed and nothing is retried. A number that is
  *       no HTTP status at all (under 100, over 599) is an upstream error without reason.
+ *   <li>An error carrying {@link #ROTATOR_ANSWER_HEADER} was made by another gemini-rotator (a
+ *       standalone proxy used as the upstream): a client error, whatever its status.
  * </ul>
  *
  * <p>Bodies may be truncated to {@link #MAX_PEEK_BYTES}, be garbage, HTML, or the
@@ -101,6 +106,16 @@ import javax.net.ssl.SSLHandshakeException;
  * <p>Transport-neutral (no OkHttp or Jetty types). Immutable and thread-safe.
  */
 public final class GeminiClassifier {
+
+  /**
+   * The response header a gemini-rotator sets on every error it answers itself, never on one it
+   * passes on (the standalone proxy's own errors, the interceptor's local 429/503); its value says
+   * why ({@code no-key-available}, {@code circuit-open}, ...). Such an answer speaks for that
+   * rotator's pool, not for the credential it was sent with, so a rotator further downstream (an
+   * interceptor in front of the proxy) classifies it as a client error: returned as it is, with its
+   * {@code Retry-After}, blaming no key and opening no breaker. Gemini never sends this header.
+   */
+  public static final String ROTATOR_ANSWER_HEADER = "X-Gemini-Rotator";
 
   /** The most a transport needs to read of an error body before calling {@link #classify}. */
   public static final int MAX_PEEK_BYTES = 64 * 1024;
@@ -220,6 +235,9 @@ public final class GeminiClassifier {
     if (status >= 200 && status < 300) {
       return Outcome.success();
     }
+    if (header != null && status >= 400 && header.apply(ROTATOR_ANSWER_HEADER) != null) {
+      return Outcome.clientError(status); // another rotator's own answer: not this key's
+    }
     if (status == 429) {
       return rateLimited(header, errorObject(bodyPrefix));
     }
@@ -275,6 +293,10 @@ public final class GeminiClassifier {
   private Outcome rateLimited(Function<String, String> header, JsonNode error) {
     Duration delay = null;
     QuotaScope scope = QuotaScope.UNKNOWN;
+    // The quota named: that of the violation that set the scope (the widest window), else the
+    // first one named. Upstream text: kept only when it has the shape of a quota id.
+    String quotaId = null;
+    String limitName = null;
     JsonNode details = error == null ? null : error.get("details");
     if (details != null && details.isArray()) {
       for (JsonNode detail : details) {
@@ -285,19 +307,30 @@ public final class GeminiClassifier {
           JsonNode violations = detail.get("violations");
           if (violations != null && violations.isArray()) {
             for (JsonNode violation : violations) {
-              scope = wider(scope, scopeOf(violation.get("quotaId")));
-              scope = wider(scope, scopeOf(violation.get("quotaMetric")));
+              QuotaScope own = wider(scopeOf(violation.get("quotaId")),
+                  scopeOf(violation.get("quotaMetric")));
+              String id = quotaId(violation.get("quotaId"));
+              if (id != null && (quotaId == null || wider(scope, own) != scope)) quotaId = id;
+              scope = wider(scope, own);
             }
           }
         } else if (type.endsWith("google.rpc.ErrorInfo")) {
-          scope = wider(scope, scopeOf(detail.path("metadata").get("quota_limit")));
+          JsonNode limit = detail.path("metadata").get("quota_limit");
+          scope = wider(scope, scopeOf(limit));
+          if (limitName == null) limitName = quotaId(limit);
         }
       }
     }
     if (delay == null) {
       delay = retryAfter(header);
     }
-    return Outcome.rateLimited(delay, scope);
+    return Outcome.rateLimited(delay, scope, quotaId != null ? quotaId : limitName);
+  }
+
+  /** A quota id or limit name from the body, or null when it is not shaped like one. */
+  private static String quotaId(JsonNode node) {
+    String text = text(node);
+    return Outcome.RateLimited.plausibleQuotaId(text) ? text : null;
   }
 
   private static Outcome credentialOrClient(int status, JsonNode error, ApiKey key) {

@@ -17,6 +17,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -167,6 +168,23 @@ public final class ResilientCircuitGuard implements CircuitGuard {
     if (!policy.enabled()) return State.CLOSED;
     Breaker breaker = breakerFor(model, false);
     return breaker == null ? State.CLOSED : map(breaker.circuitBreaker.getState());
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Open: when it opened plus {@link BreakerPolicy#waitInOpen()}. Half-open: as for a refused
+   * {@link #acquirePermission} (a second from now, or the wait if shorter). A model whose breaker
+   * does not exist yet is closed.
+   */
+  @Override
+  public Optional<Instant> openUntil(String model) {
+    if (!policy.enabled()) return Optional.empty();
+    Breaker breaker = breakerFor(model, false);
+    if (breaker == null || breaker.circuitBreaker.getState() == CircuitBreaker.State.CLOSED) {
+      return Optional.empty();
+    }
+    return Optional.of(breaker.retryAt(clock.instant()));
   }
 
   // ---------------------------------------------------------------------------------------------

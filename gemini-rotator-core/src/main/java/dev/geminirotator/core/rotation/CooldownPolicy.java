@@ -95,16 +95,55 @@ public final class CooldownPolicy {
    */
   public Instant cooldownUntil(Outcome.RateLimited outcome, Instant now, int streak,
       double random) {
+    return decide(outcome, now, streak, random).until();
+  }
+
+  /**
+   * When a cooldown for this 429 ends, and why then.
+   *
+   * @param streak earlier consecutive 429s for the same project and model (0 for the first)
+   * @param random a uniform value in [0, 1) for the jitter
+   */
+  public Decision decide(Outcome.RateLimited outcome, Instant now, int streak, double random) {
     if (outcome.scope() == QuotaScope.PER_DAY) {
-      return nextDailyReset(now);
+      return new Decision(nextDailyReset(now), "midnight " + zoneName(dailyResetZone));
     }
     Duration delay = outcome.retryDelay();
+    String basis;
     if (delay == null) {
       delay = Backoff.exponential(backoffBase, backoffMax, streak, jitter, random);
+      basis = "backoff " + Durations.format(delay.truncatedTo(java.time.temporal.ChronoUnit.MILLIS))
+          + ": no retry delay given"
+          + (streak > 0 ? ", " + (streak + 1) + " such 429s in a row" : "");
+    } else {
+      basis = "retry delay " + Durations.format(delay.truncatedTo(
+          java.time.temporal.ChronoUnit.MILLIS));
     }
-    if (delay.compareTo(minimum) < 0) delay = minimum;
-    if (delay.compareTo(maximum) > 0) delay = maximum;
-    return now.plus(delay);
+    if (delay.compareTo(minimum) < 0) {
+      delay = minimum;
+      basis += ", raised to the " + Durations.format(minimum) + " minimum";
+    }
+    if (delay.compareTo(maximum) > 0) {
+      delay = maximum;
+      basis += ", cut to the " + Durations.format(maximum) + " maximum";
+    }
+    return new Decision(now.plus(delay), basis);
+  }
+
+  /** "Pacific" for Gemini's own reset zone, else the zone's id. */
+  private static String zoneName(ZoneId zone) {
+    String id = zone.getId();
+    return id.equals("America/Los_Angeles") || id.equals("US/Pacific") ? "Pacific" : id;
+  }
+
+  /**
+   * When a cooldown ends and why then, in words: {@code "midnight Pacific"},
+   * {@code "retry delay 37s"}, {@code "backoff 10s: no retry delay given"}. Immutable.
+   *
+   * @param until when the cooldown ends
+   * @param basis why it ends then
+   */
+  public record Decision(Instant until, String basis) {
   }
 
   /** The next midnight in the daily reset zone strictly after {@code now}. */

@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.api.RotatorStats;
 import dev.geminirotator.api.Subscription;
@@ -110,18 +111,24 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final StormGuard rejectionStorm;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
   /**
-   * Set while this rotator writes to the store, so a store that delivers synchronously (the
-   * memory store) does not hand the rotator its own change back, possibly behind a newer one.
-   * Remote stores skip an instance's own messages by origin.
-   */
-  private final ThreadLocal<Boolean> applyingOwnChange = new ThreadLocal<>();
-  /**
    * The lists {@link #pickFairly} draws from when most keys cannot serve: one shared by every
    * model, and a few for models with a cooldown of their own. Told when a key may serve again.
    */
   private final FallbackLists fallback = new FallbackLists();
   /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
   private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
+
+  /** The operator log of states and cooldowns, throttled per key and per project and model. */
+  private final StateLog stateLog = new StateLog(log);
+  /**
+   * Checks that log a cooldown's end when it comes: one pending per project and model (the key
+   * is {@code project NUL model}). The thread starts with the first cooldown; see
+   * {@link #scheduleEndCheck}.
+   */
+  private final ConcurrentHashMap<String, Boolean> endChecks = new ConcurrentHashMap<>();
+  private volatile ScheduledExecutorService endCheckExecutor;
+  /** Set once the state loaded at start is applied: later changes from the store are logged. */
+  private volatile boolean started;
 
   private final LongAdder noKeyAvailable = new LongAdder();
   private final LongAdder retiredSuccesses = new LongAdder();
@@ -168,6 +175,7 @@ public final class GeminiKeyRotator implements KeyRotator {
         : store.onKeyIdSaltChange(this::followStoreSalt);
     followStoreSalt(); // the store may have connected while this rotator was being built
     applySnapshot(loadFromStore(), true);
+    started = true;
     this.storeSubscription = store.subscribe(this::applyRemote);
     if (b.reconcileInterval != null) {
       reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -626,15 +634,25 @@ public final class GeminiKeyRotator implements KeyRotator {
     long now = clock.millis();
     ProjectState project = slot.project;
     int streak = outcome.retryDelay() == null ? project.nextStreak(model) : 0;
-    Instant until = cooldowns.cooldownUntil(outcome, Instant.ofEpochMilli(now), streak,
+    CooldownPolicy.Decision decision = cooldowns.decide(outcome, Instant.ofEpochMilli(now), streak,
         ThreadLocalRandom.current().nextDouble());
+    Instant until = decision.until();
+    String reason = Reasons.cooldown(outcome.scope(), project.name, model, outcome.quotaId(),
+        until.toEpochMilli(), decision.basis());
     fallback.modelCooling(model, until.toEpochMilli(), now);
-    if (project.coolUntil(model, until.toEpochMilli())) {
+    ProjectState.Cooled cooled = project.coolUntil(model, until.toEpochMilli(), reason, now);
+    if (cooled.endedBefore() != null) {
+      stateLog.cooldownEnded(project.name, model, cooled.endedBefore(), "ended", now);
+    }
+    if (cooled.later()) {
       cooldownsStarted.increment();
       storeApply(new StateChange.Cooldown(project.name, model, until, false));
+      stateLog.cooldownStarted(project.name, model, outcome.scope(), outcome.quotaId(),
+          new ProjectState.Cooling(until.toEpochMilli(), reason), () -> memberIds(project), now);
+      scheduleEndCheck(project, model, until.toEpochMilli(), now);
       if (!listeners.isEmpty()) {
         fire(new CooldownStarted(slot.id, project.name, model, outcome.scope(), until,
-            memberIds(project), Instant.ofEpochMilli(now)));
+            memberIds(project), Instant.ofEpochMilli(now), outcome.quotaId(), reason));
       }
     }
     StormGuard.Change change = rateLimitStorm.record(project.name, now, projects.size());
@@ -790,11 +808,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     Instant at = Instant.ofEpochMilli(now);
     flushStatus(slot);
     if (from != to) {
-      if (to == KeyState.INVALID || from == KeyState.INVALID) {
-        log.warn("key {} went {} -> {}: {}", slot.id, from, to, reason);
-      } else {
-        log.info("key {} went {} -> {}: {}", slot.id, from, to, reason);
-      }
+      stateLog.transition(slot.id, from, to, reason, until, now);
       fire(new StateTransition(slot.id, from, to, reason, until, at));
     }
   }
@@ -803,7 +817,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   private static void queueStatus(KeySlot slot, long now) {
     KeyState state = slot.baseState();
     slot.pendingStatus = new StateChange.KeyStatus(slot.id, state,
-        state == KeyState.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null, slot.reason,
+        state == KeyState.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null,
+        state == KeyState.DISABLED ? slot.disabledReason : slot.reason,
         Instant.ofEpochMilli(now));
   }
 
@@ -858,15 +873,44 @@ public final class GeminiKeyRotator implements KeyRotator {
   // ---------------------------------------------------------------------------------------------
   // No key
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Per-key quotas count too: a key whose quota is spent frees up when its next permit comes.
+   * O(pool size): for error answers only.
+   */
+  @Override
+  public Optional<Instant> earliestAvailable(String model) {
+    Objects.requireNonNull(model, "model");
+    long earliest = earliestFree(pool, model, clock.millis(), null);
+    return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
+  }
+
   private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
       long now) {
     EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
+    long earliest = earliestFree(p, model, now, breakdown);
+    int tried = 0;
+    for (String id : ctx.triedKeyIds()) {
+      if (p.byId.containsKey(id)) tried++;
+    }
+    return new NoKeyAvailableException(model,
+        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
+  }
+
+  /**
+   * The earliest instant (epoch millis) a key that is neither invalid nor disabled can serve
+   * {@code model}, {@code now} when one can now, {@link Long#MAX_VALUE} when none will by itself;
+   * counts the keys by state into {@code breakdown} when it is not null.
+   */
+  private static long earliestFree(Pool p, String model, long now,
+      EnumMap<KeyState, Integer> breakdown) {
     long earliest = Long.MAX_VALUE;
     for (KeySlot slot : p.slots) {
       KeyState state = slot.baseState();
       long free = now;
       if (state == KeyState.DISABLED || state == KeyState.INVALID) {
-        breakdown.merge(state, 1, Integer::sum);
+        if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
         continue;
       }
       if (state == KeyState.UNHEALTHY) {
@@ -882,15 +926,10 @@ public final class GeminiKeyRotator implements KeyRotator {
         free = Math.max(free, now + Math.max(1, slot.quota.nanosToWait() / 1_000_000));
         if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
       }
-      breakdown.merge(state, 1, Integer::sum);
+      if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
       earliest = Math.min(earliest, free);
     }
-    int tried = 0;
-    for (String id : ctx.triedKeyIds()) {
-      if (p.byId.containsKey(id)) tried++;
-    }
-    return new NoKeyAvailableException(model,
-        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
+    return earliest;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -945,6 +984,7 @@ public final class GeminiKeyRotator implements KeyRotator {
         if (existing != null) {
           synchronized (existing) {
             fresh.disabled = existing.disabled;
+            fresh.disabledReason = existing.disabledReason;
             if (existing.key.secret().equals(key.secret())) {
               // Same credential, new weight/labels/quotas: it keeps what was learned about it.
               fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
@@ -1048,6 +1088,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (slot.disabled == disabled) return true;
       from = slot.baseState();
       slot.disabled = disabled;
+      slot.disabledReason = disabled ? "disabled by an operator" : null;
       slot.stateSince = clock.millis();
       to = slot.baseState();
       queueStatus(slot, slot.stateSince);
@@ -1075,10 +1116,14 @@ public final class GeminiKeyRotator implements KeyRotator {
       to = slot.baseState();
       queueStatus(slot, now);
     }
-    for (Map.Entry<String, Long> c : slot.project.active(now).entrySet()) {
-      storeApply(new StateChange.Cooldown(slot.project.name, c.getKey(), Instant.EPOCH, true));
+    // here first, then the store, like every change: the store hands each back in its order
+    Map<String, ProjectState.Cooling> cleared = slot.project.clearAll(now);
+    for (String model : cleared.keySet()) {
+      storeApply(new StateChange.Cooldown(slot.project.name, model, Instant.EPOCH, true));
     }
-    if (slot.project.clearAll(now) || sooner) fallback.keyMayServeAgain();
+    if (!cleared.isEmpty() || sooner) fallback.keyMayServeAgain();
+    cleared.forEach((model, c) -> stateLog.cooldownEnded(slot.project.name, model, c,
+        "cleared by an operator's reset of key " + slot.id, now));
     afterTransition(slot, from, to, "reset by an operator", null, now);
     return true;
   }
@@ -1132,16 +1177,125 @@ public final class GeminiKeyRotator implements KeyRotator {
     return slot == null ? Optional.empty() : Optional.of(snapshotOf(slot, clock.millis()));
   }
 
-  private static KeySnapshot snapshotOf(KeySlot slot, long now) {
+  /**
+   * The key as an operator sees it. A cooldown of its project found ended here is logged as
+   * ended (once, whoever sees it first: this, the end check, or a new cooldown replacing it).
+   */
+  private KeySnapshot snapshotOf(KeySlot slot, long now) {
+    expireCooldowns(slot.project, now);
     Map<String, Instant> cooling = new LinkedHashMap<>();
-    slot.project.active(now).forEach((model, until) -> cooling.put(model, Instant.ofEpochMilli(until)));
+    Map<String, String> reasons = new LinkedHashMap<>();
+    ProjectState.Cooling last = null;
+    for (Map.Entry<String, ProjectState.Cooling> e : slot.project.active(now).entrySet()) {
+      ProjectState.Cooling c = e.getValue();
+      cooling.put(e.getKey(), Instant.ofEpochMilli(c.until()));
+      reasons.put(e.getKey(), c.reason());
+      if (last == null || c.until() > last.until()) last = c;
+    }
     KeyState state = slot.baseState();
-    if (state == KeyState.HEALTHY && !cooling.isEmpty()) state = KeyState.RATE_LIMITED;
-    Instant until = slot.status == KeySlot.UNHEALTHY && !slot.disabled
-        ? Instant.ofEpochMilli(slot.statusUntil) : null;
+    Instant until = null;
+    String reason;
+    switch (state) {
+      case HEALTHY -> {
+        if (last != null) {
+          state = KeyState.RATE_LIMITED;
+          until = Instant.ofEpochMilli(last.until());
+          reason = last.reason();
+        } else {
+          reason = null;
+        }
+      }
+      case UNHEALTHY -> {
+        until = slot.status == KeySlot.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null;
+        reason = slot.status == KeySlot.PROBING ? "on trial: " + slot.reason : slot.reason;
+      }
+      case DISABLED -> reason = slot.disabledReason;
+      default -> reason = slot.reason;
+    }
     return new KeySnapshot(slot.id, slot.key.masked(), slot.key.weight(), slot.key.labels(), state,
-        slot.health(), slot.inFlight(), cooling, until, slot.reason, slot.successes(),
-        slot.failures());
+        slot.health(), slot.inFlight(), cooling, until, reason, slot.successes(),
+        slot.failures(), reasons);
+  }
+
+  /** Removes the project's ended cooldowns and logs each end. */
+  private void expireCooldowns(ProjectState project, long now) {
+    for (Map.Entry<String, ProjectState.Cooling> e : project.expire(now)) {
+      stateLog.cooldownEnded(project.name, e.getKey(), e.getValue(), "ended", now);
+    }
+  }
+
+  /**
+   * Makes sure a check runs when the project's cooldown for the model should end, to log the end
+   * when it happens rather than when someone next looks. Ends happen by time passing, not by an
+   * event: the check runs on one daemon thread per rotator (started with the first cooldown,
+   * stopped by {@link #close}), at most one pending per project and model; it finds a cooldown
+   * that was extended meanwhile and checks again at its new end. A snapshot, or a new cooldown
+   * replacing an ended one, may see the end first; either way it is logged once. With a clock
+   * other than the system's, the check waits by the system's time for what the clock says is
+   * left, so tests that move a fake clock see ends through snapshots.
+   */
+  private void scheduleEndCheck(ProjectState project, String model, long until, long now) {
+    if (closed.get()) return;
+    String subject = project.name + '\u0000' + model;
+    if (endChecks.putIfAbsent(subject, Boolean.TRUE) != null) return; // one already pending
+    scheduleEndCheckAt(project, model, subject, until, now);
+  }
+
+  private void scheduleEndCheckAt(ProjectState project, String model, String subject, long until,
+      long now) {
+    ScheduledExecutorService executor = endCheckExecutor();
+    if (executor == null) {
+      endChecks.remove(subject);
+      return;
+    }
+    try {
+      executor.schedule(() -> checkEnd(project, model, subject, now), Math.max(1, until - now),
+          TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      endChecks.remove(subject); // closing
+    }
+  }
+
+  private void checkEnd(ProjectState project, String model, String subject, long scheduledAt) {
+    try {
+      long now = clock.millis();
+      ProjectState.Cooling c = project.cooldown(model);
+      if (now == scheduledAt) {
+        // The clock stood still while the system's moved on: a test's fake clock. Its ends are
+        // seen by snapshots and new cooldowns; polling it would only keep this thread busy.
+        endChecks.remove(subject);
+        return;
+      }
+      if (c != null && c.until() > now && !closed.get() && projects.get(project.name) == project) {
+        // Extended meanwhile (or the clock lags the system's): check again when it should end.
+        scheduleEndCheckAt(project, model, subject, Math.max(c.until(), now + 1_000), now);
+        return;
+      }
+      endChecks.remove(subject);
+      expireCooldowns(project, now);
+    } catch (RuntimeException e) {
+      endChecks.remove(subject);
+      log.debug("cooldown end check failed: {}", e.toString());
+    }
+  }
+
+  private ScheduledExecutorService endCheckExecutor() {
+    ScheduledExecutorService executor = endCheckExecutor;
+    if (executor != null) return executor;
+    synchronized (endChecks) {
+      if (closed.get()) return null;
+      if (endCheckExecutor == null) {
+        java.util.concurrent.ScheduledThreadPoolExecutor e =
+            new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+              Thread t = new Thread(r, "gemini-rotator-cooldown-ends");
+              t.setDaemon(true);
+              return t;
+            });
+        e.setRemoveOnCancelPolicy(true);
+        endCheckExecutor = e;
+      }
+      return endCheckExecutor;
+    }
   }
 
   @Override
@@ -1206,15 +1360,21 @@ public final class GeminiKeyRotator implements KeyRotator {
   // ---------------------------------------------------------------------------------------------
   // Store
 
+  /**
+   * Hands a change this rotator already made locally to the store. The store hands it back to
+   * {@link #applyRemote} (the memory and Redis stores do so at once, in the order they took the
+   * changes), and the rotator applies it again: changes are idempotent, and this is what makes the
+   * rotator end in the store's order. Two threads may make their changes locally in one order and
+   * reach the store in the other (a reset clearing a cooldown while a 429 sets one, say); without
+   * the echo, the rotator would keep the order it made them in while the store and every other
+   * instance keep the other.
+   */
   private void storeApply(StateChange change) {
-    applyingOwnChange.set(Boolean.TRUE);
     try {
       store.apply(change);
     } catch (RuntimeException e) {
       log.warn("store {} refused a {} change; local state kept", store.describe(),
           change.getClass().getSimpleName(), e);
-    } finally {
-      applyingOwnChange.remove();
     }
   }
 
@@ -1278,7 +1438,6 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   /** Applies a change made elsewhere. Idempotent; fires events only for real changes. */
   private void applyRemote(StateChange change) {
-    if (applyingOwnChange.get() != null) return; // our own change, echoed
     if (change instanceof StateChange.KeyStatus s) {
       applyStatus(s);
     } else if (change instanceof StateChange.Cooldown c) {
@@ -1286,12 +1445,28 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (project == null) return;
       long now = clock.millis();
       if (c.cleared()) {
-        if (project.clear(c.model(), now)) fallback.keyMayServeAgain();
-      } else if (c.until().toEpochMilli() > now
-          && remoteCooldown(project, c.model(), c.until().toEpochMilli(), now)
-          && !listeners.isEmpty()) {
-        fire(new CooldownStarted(null, project.name, c.model(), dev.geminirotator.api.QuotaScope.UNKNOWN,
-            c.until(), memberIds(project), Instant.ofEpochMilli(now)));
+        ProjectState.Cooling cleared = project.clear(c.model(), now);
+        if (cleared != null) {
+          fallback.keyMayServeAgain();
+          stateLog.cooldownEnded(project.name, c.model(), cleared, "cleared by another instance",
+              now);
+        }
+      } else if (c.until().toEpochMilli() > now) {
+        long until = c.until().toEpochMilli();
+        String reason = Reasons.remoteCooldown(project.name, c.model(), until);
+        ProjectState.Cooled cooled = remoteCooldown(project, c.model(), until, reason, now);
+        if (cooled.endedBefore() != null) {
+          stateLog.cooldownEnded(project.name, c.model(), cooled.endedBefore(), "ended", now);
+        }
+        if (cooled.later()) {
+          stateLog.cooldownStarted(project.name, c.model(), QuotaScope.UNKNOWN, null,
+              new ProjectState.Cooling(until, reason), () -> memberIds(project), now);
+          scheduleEndCheck(project, c.model(), until, now);
+          if (!listeners.isEmpty()) {
+            fire(new CooldownStarted(null, project.name, c.model(), QuotaScope.UNKNOWN, c.until(),
+                memberIds(project), Instant.ofEpochMilli(now), null, reason));
+          }
+        }
       }
     } else if (change instanceof StateChange.KeyAdded a) {
       addLocally(List.of(a.key()));
@@ -1301,10 +1476,11 @@ public final class GeminiKeyRotator implements KeyRotator {
     // Health is written behind and read at load; breaker state belongs to the guard.
   }
 
-  /** Applies a cooldown learnt from the store; returns whether it moved the project's later. */
-  private boolean remoteCooldown(ProjectState project, String model, long until, long now) {
+  /** Applies a cooldown learnt from the store; says whether it moved the project's later. */
+  private ProjectState.Cooled remoteCooldown(ProjectState project, String model, long until,
+      String reason, long now) {
     fallback.modelCooling(model, until, now);
-    return project.coolUntil(model, until);
+    return project.coolUntil(model, until, reason, now);
   }
 
   private void applyStatus(StateChange.KeyStatus s) {
@@ -1321,9 +1497,11 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (s.state() == KeyState.DISABLED) {
         if (!slot.disabled) slot.stateSince = now;
         slot.disabled = true;
+        slot.disabledReason = s.reason() != null ? s.reason() : "disabled by an operator";
       } else {
         if (slot.disabled) slot.stateSince = now;
         slot.disabled = false;
+        slot.disabledReason = null;
         int status = KeySlot.statusOf(s.state());
         boolean differs = slot.status != status
             || (status == KeySlot.UNHEALTHY && slot.statusUntil != until);
@@ -1344,6 +1522,10 @@ public final class GeminiKeyRotator implements KeyRotator {
     // that says what this instance already knew (most messages in a fleet) changes nothing.
     if (sooner) fallback.keyMayServeAgain();
     if (from != to) {
+      if (started) { // the state loaded at start is not news: no line per key of a large pool
+        stateLog.transition(slot.id, from, to, (s.reason() != null ? s.reason()
+            : "no reason given") + " (learnt from the store)", s.until(), now);
+      }
       fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
     }
   }
@@ -1352,6 +1534,9 @@ public final class GeminiKeyRotator implements KeyRotator {
   public void close() {
     if (!closed.compareAndSet(false, true)) return;
     if (reconciler != null) reconciler.shutdownNow();
+    synchronized (endChecks) {
+      if (endCheckExecutor != null) endCheckExecutor.shutdownNow();
+    }
     quotas.close();
     for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
     storeSubscription.close();

@@ -52,6 +52,8 @@ final class KeySlot {
 
   volatile int status = HEALTHY;
   volatile boolean disabled;
+  /** Why the key is disabled (set with {@link #disabled}), or null. */
+  volatile String disabledReason;
   /** For UNHEALTHY: when the trial may run, epoch millis. */
   volatile long statusUntil;
   volatile String reason;

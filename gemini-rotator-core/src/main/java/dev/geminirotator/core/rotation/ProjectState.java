@@ -1,6 +1,9 @@
 package dev.geminirotator.core.rotation;
 
 import dev.geminirotator.api.RequestContext;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -10,11 +13,23 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>{@link #cooling} is on the hot path: it reads one volatile long and touches the map only while
  * some cooldown of the project is still running.
+ *
+ * <p>Each cooldown carries its reason. An ended cooldown leaves the map once, through
+ * {@link #expire}, {@link #clear}, {@link #clearAll} or a later one that replaces it, and each of
+ * those hands the ended cooldowns back, so the rotator can say once that it ended.
  */
 final class ProjectState {
 
+  /** A running cooldown: when it ends, epoch millis, and why, in words. */
+  record Cooling(long until, String reason) {
+  }
+
+  /** What {@link #coolUntil} did: whether the cooldown moved later, and what it replaced. */
+  record Cooled(boolean later, Cooling endedBefore) {
+  }
+
   final String name;
-  private final ConcurrentHashMap<String, Long> cooldowns = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Cooling> cooldowns = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Integer> streaks = new ConcurrentHashMap<>();
   /**
    * Whether {@link #streaks} may hold an entry: set before one is added, so that a success (most
@@ -49,30 +64,41 @@ final class ProjectState {
   /** The end of the cooldown that blocks this model now, or 0 when none does. */
   long until(String model, long now) {
     long result = 0;
-    Long forModel = cooldowns.get(model);
-    if (forModel != null && forModel > now) result = forModel;
+    Cooling forModel = cooldowns.get(model);
+    if (forModel != null && forModel.until > now) result = forModel.until;
     if (!RequestContext.ANY_MODEL.equals(model)) {
-      Long any = cooldowns.get(RequestContext.ANY_MODEL);
-      if (any != null && any > now) result = Math.max(result, any);
+      Cooling any = cooldowns.get(RequestContext.ANY_MODEL);
+      if (any != null && any.until > now) result = Math.max(result, any.until);
     }
     return result;
   }
 
-  /** Extends the cooldown for a model to {@code until}; returns whether it moved later. */
-  boolean coolUntil(String model, long until) {
+  /** The cooldown recorded for exactly this model, running or ended, or null. */
+  Cooling cooldown(String model) {
+    return cooldowns.get(model);
+  }
+
+  /**
+   * Extends the cooldown for a model to {@code until} with this reason; a cooldown that already
+   * ends later stays as it is, reason and all.
+   */
+  Cooled coolUntil(String model, long until, String reason, long now) {
+    Cooling next = new Cooling(until, reason);
     boolean changed;
+    Cooling ended = null;
     for (;;) {
-      Long old = cooldowns.putIfAbsent(model, until);
+      Cooling old = cooldowns.putIfAbsent(model, next);
       if (old == null) {
         changed = true;
         break;
       }
-      if (old >= until) {
+      if (old.until >= until) {
         changed = false;
         break;
       }
-      if (cooldowns.replace(model, old, until)) {
+      if (cooldowns.replace(model, old, next)) {
         changed = true;
+        if (old.until <= now) ended = old;
         break;
       }
     }
@@ -80,33 +106,55 @@ final class ProjectState {
       if (until > latestUntil) latestUntil = until;
       for (KeySlot member : members) member.raiseCooldownHint(until);
     }
-    return changed;
+    return new Cooled(changed, ended);
   }
 
-  /** Ends the cooldown for a model; returns whether one was running. */
-  boolean clear(String model, long now) {
-    Long removed = cooldowns.remove(model);
+  /** Ends the cooldown for a model; returns it if it was still running, else null. */
+  Cooling clear(String model, long now) {
+    Cooling removed = cooldowns.remove(model);
     streaks.remove(model);
     recomputeLatest();
-    return removed != null && removed > now;
+    return removed != null && removed.until > now ? removed : null;
   }
 
-  /** Ends every cooldown; returns whether any was running. */
-  boolean clearAll(long now) {
-    boolean running;
-    synchronized (this) {
-      running = latestUntil > now;
+  /**
+   * Ends every cooldown; returns those that were still running, by model, each removed by this
+   * call (a cooldown set meanwhile by another thread is either removed and returned, or kept).
+   */
+  Map<String, Cooling> clearAll(long now) {
+    Map<String, Cooling> running = new LinkedHashMap<>();
+    for (String model : new ArrayList<>(cooldowns.keySet())) {
+      Cooling removed = cooldowns.remove(model);
+      if (removed != null && removed.until > now) running.put(model, removed);
     }
-    cooldowns.clear();
     streaks.clear();
     recomputeLatest();
     return running;
   }
 
-  /** Running cooldowns, model to end in epoch millis. Expired entries are dropped. */
-  Map<String, Long> active(long now) {
-    cooldowns.values().removeIf(until -> until <= now);
-    return Map.copyOf(cooldowns);
+  /**
+   * Removes the cooldowns that have ended by {@code now} and returns them, by model, each to
+   * exactly one caller.
+   */
+  List<Map.Entry<String, Cooling>> expire(long now) {
+    List<Map.Entry<String, Cooling>> ended = null;
+    for (Map.Entry<String, Cooling> e : cooldowns.entrySet()) {
+      Cooling c = e.getValue();
+      if (c.until <= now && cooldowns.remove(e.getKey(), c)) {
+        if (ended == null) ended = new ArrayList<>(2);
+        ended.add(Map.entry(e.getKey(), c));
+      }
+    }
+    return ended == null ? List.of() : ended;
+  }
+
+  /** Running cooldowns by model; call {@link #expire} first to drop the ended ones. */
+  Map<String, Cooling> active(long now) {
+    Map<String, Cooling> result = new LinkedHashMap<>();
+    cooldowns.forEach((model, c) -> {
+      if (c.until > now) result.put(model, c);
+    });
+    return result;
   }
 
   /** Consecutive 429s without a retry delay for this model, then counts this one. */
@@ -123,7 +171,7 @@ final class ProjectState {
 
   private synchronized void recomputeLatest() {
     long max = 0;
-    for (Long v : cooldowns.values()) max = Math.max(max, v);
+    for (Cooling c : cooldowns.values()) max = Math.max(max, c.until);
     latestUntil = max;
     for (KeySlot member : members) member.setCooldownHint(max);
   }

@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The embedded default {@link KeyStateStore}: state in this JVM's memory, lost on exit. Rotators
  * that share one instance see each other's changes at once (listeners run on the applying thread),
- * which is how tests and single-process deployments run several rotators over one pool.
+ * which is how tests and single-process deployments run several rotators over one pool. Changes
+ * are taken and handed to listeners one at a time, so every listener, the applying rotator's
+ * own echo included, hears them in the order the store took them.
  *
  * <p>Expired cooldowns are dropped when read; counters keep only the current window per name.
  * Thread-safe. URI: {@code memory:}.
@@ -62,7 +64,7 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   }
 
   @Override
-  public void apply(StateChange change) {
+  public synchronized void apply(StateChange change) {
     Objects.requireNonNull(change, "change");
     if (change instanceof StateChange.KeyStatus s) {
       if (s.state() == KeyState.HEALTHY && s.until() == null) {

@@ -60,19 +60,22 @@ class GeminiClassifierTest {
     @Test
     void perMinuteQuotaCoolsForTheRetryDelayInTheBody() {
       assertThat(fixture(429, "429-per-minute"))
-          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(37), QuotaScope.PER_MINUTE));
+          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(37), QuotaScope.PER_MINUTE,
+              "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"));
     }
 
     @Test
     void fractionalRetryDelayKeepsItsMilliseconds() {
       assertThat(fixture(429, "429-input-tokens-per-minute-fractional"))
-          .isEqualTo(Outcome.rateLimited(Duration.ofMillis(45_800), QuotaScope.PER_MINUTE));
+          .isEqualTo(Outcome.rateLimited(Duration.ofMillis(45_800), QuotaScope.PER_MINUTE,
+              "GenerateContentInputTokensPerModelPerMinute-FreeTier"));
     }
 
     @Test
     void perDayQuotaIsScopedToTheDay() {
       assertThat(fixture(429, "429-per-day"))
-          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(12), QuotaScope.PER_DAY));
+          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(12), QuotaScope.PER_DAY,
+              "GenerateRequestsPerDayPerProjectPerModel-FreeTier"));
     }
 
     @Test
@@ -251,7 +254,8 @@ class GeminiClassifierTest {
     void retryInfoInTheBodyWinsOverRetryAfter() {
       assertThat(clocked.classify(429, headers("Retry-After", "5"),
           Fixtures.geminiError("429-per-minute")))
-          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(37), QuotaScope.PER_MINUTE));
+          .isEqualTo(Outcome.rateLimited(Duration.ofSeconds(37), QuotaScope.PER_MINUTE,
+              "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"));
     }
 
     @ParameterizedTest
@@ -313,7 +317,8 @@ class GeminiClassifierTest {
       String body = quotaFailure("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
           "GenerateRequestsPerDayPerProjectPerModel-FreeTier");
       assertThat(clocked.classify(429, NO_HEADERS, body))
-          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY));
+          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY,
+              "GenerateRequestsPerDayPerProjectPerModel-FreeTier"));
     }
 
     @ParameterizedTest
@@ -321,7 +326,7 @@ class GeminiClassifierTest {
         "generate_requests_per_day", "requests-per-day", "REQUESTSPERDAY"})
     void perDayIsRecognisedInEverySpelling(String quotaId) {
       assertThat(clocked.classify(429, NO_HEADERS, quotaFailure(quotaId)))
-          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY));
+          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY, quotaId));
     }
 
     @ParameterizedTest
@@ -329,13 +334,42 @@ class GeminiClassifierTest {
         "requests_per_minute", "requests-per-minute"})
     void perMinuteIsRecognisedInEverySpelling(String quotaId) {
       assertThat(clocked.classify(429, NO_HEADERS, quotaFailure(quotaId)))
-          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_MINUTE));
+          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_MINUTE, quotaId));
     }
 
     @Test
     void quotaWithoutAWindowHasAnUnknownScope() {
       assertThat(clocked.classify(429, NO_HEADERS, quotaFailure("GenerateContentConcurrency")))
-          .isEqualTo(Outcome.rateLimited(null, QuotaScope.UNKNOWN));
+          .isEqualTo(Outcome.rateLimited(null, QuotaScope.UNKNOWN, "GenerateContentConcurrency"));
+    }
+
+    @Test
+    void quotaIdOfTheViolationThatSetTheWindowIsCarried() {
+      String body = quotaFailure("GenerateContentConcurrency",
+          "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+          "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+          "GenerateContentInputTokensPerModelPerMinute-FreeTier");
+      assertThat(((Outcome.RateLimited) clocked.classify(429, NO_HEADERS, body)).quotaId())
+          .isEqualTo("GenerateRequestsPerDayPerProjectPerModel-FreeTier");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"PerDay\\nINFO forged line", "PerDay quota", "-PerDay", "PerDay\\\"x",
+        "PerDay\\u001b[31m"})
+    void quotaIdThatCouldForgeALogLineIsDropped(String quotaId) {
+      Outcome.RateLimited outcome =
+          (Outcome.RateLimited) clocked.classify(429, NO_HEADERS, quotaFailure(quotaId));
+      assertThat(outcome.scope()).isEqualTo(QuotaScope.PER_DAY);
+      assertThat(outcome.quotaId()).isNull();
+    }
+
+    @Test
+    void overlongQuotaIdIsDropped() {
+      String id = "GenerateRequestsPerDay" + "x".repeat(Outcome.RateLimited.MAX_QUOTA_ID_LENGTH);
+      Outcome.RateLimited outcome =
+          (Outcome.RateLimited) clocked.classify(429, NO_HEADERS, quotaFailure(id));
+      assertThat(outcome.scope()).isEqualTo(QuotaScope.PER_DAY);
+      assertThat(outcome.quotaId()).isNull();
     }
 
     @Test
@@ -345,7 +379,8 @@ class GeminiClassifierTest {
             {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
              "metadata": {"quota_limit": "GenerateRequestsPerDayPerProject"}}]}}""";
       assertThat(clocked.classify(429, NO_HEADERS, body))
-          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY));
+          .isEqualTo(Outcome.rateLimited(null, QuotaScope.PER_DAY,
+              "GenerateRequestsPerDayPerProject"));
     }
 
     private static String retryInfo(String delayJson) {

@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Outcome;
+import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
@@ -47,6 +48,7 @@ class StoreConsistencyTest {
     final CountDownLatch holding = new CountDownLatch(1);
     final CountDownLatch release = new CountDownLatch(1);
     volatile boolean holdFirstUnhealthy;
+    volatile boolean holdFirstCooldown;
     volatile boolean deliver = true;
 
     ControlledStore(FakeClock clock) {
@@ -63,14 +65,22 @@ class StoreConsistencyTest {
       if (holdFirstUnhealthy && change instanceof StateChange.KeyStatus s
           && s.state() == KeyState.UNHEALTHY) {
         holdFirstUnhealthy = false;
-        holding.countDown();
-        try {
-          release.await(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        hold();
+      }
+      if (holdFirstCooldown && change instanceof StateChange.Cooldown c && !c.cleared()) {
+        holdFirstCooldown = false;
+        hold();
       }
       backing.apply(change);
+    }
+
+    private void hold() {
+      holding.countDown();
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
 
     @Override
@@ -128,6 +138,31 @@ class StoreConsistencyTest {
 
     assertThat(rotator.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.INVALID);
     assertThat(store.backing.statuses().get("k0").state()).isEqualTo(KeyState.INVALID);
+  }
+
+  @Test
+  void aCooldownThatReachesTheStoreAfterAResetStandsHereToo() throws Exception {
+    // A 429 cools the key's project here, and its write to the store is slow; meanwhile an
+    // operator resets the key, whose clear reaches the store first. The store (and every other
+    // instance) ends with the cooldown: so must this rotator, though it made the two changes
+    // in the other order.
+    ControlledStore store = new ControlledStore(clock);
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    store.holdFirstCooldown = true;
+    Thread limited = new Thread(() -> only(rotator, "k0")
+        .complete(Outcome.rateLimited(Duration.ofSeconds(30), QuotaScope.PER_MINUTE)));
+    limited.start();
+    assertThat(store.holding.await(10, TimeUnit.SECONDS)).isTrue();
+
+    rotator.reset("k0");
+    assertThat(store.backing.cooldowns()).isEmpty();
+    store.release.countDown();
+    limited.join(10_000);
+
+    assertThat(store.backing.cooldowns()).hasSize(1);
+    assertThat(rotator.snapshot("k0").orElseThrow().cooldowns())
+        .containsOnlyKeys("gemini-2.5-flash");
   }
 
   @Test

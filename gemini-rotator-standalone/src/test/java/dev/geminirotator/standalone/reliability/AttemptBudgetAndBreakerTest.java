@@ -141,7 +141,7 @@ class AttemptBudgetAndBreakerTest {
 
     assertThat(response.statusCode()).isIn(429, 503);
     assertThat(response.body()).doesNotContain("API_KEY_INVALID").doesNotContain("suspended");
-    assertThat(JSON.readTree(response.body()).path("type").asText())
+    assertThat(Harness.problem(response.body()).path("type").asText())
         .endsWith("no-key-available");
     assertThat(seen).containsExactly("k1", "k2");
   }
@@ -156,7 +156,7 @@ class AttemptBudgetAndBreakerTest {
 
     assertThat(response.statusCode()).isEqualTo(429);
     assertThat(response.headers().firstValue("Retry-After")).isPresent();
-    assertThat(JSON.readTree(response.body()).path("type").asText())
+    assertThat(Harness.problem(response.body()).path("type").asText())
         .endsWith("no-key-available");
     assertThat(seen).containsExactly("k1", "k2");
   }
@@ -272,7 +272,7 @@ class AttemptBudgetAndBreakerTest {
     int before = seen.size();
     HttpResponse<String> fast = f.generate();
     assertThat(fast.statusCode()).isEqualTo(503);
-    assertThat(JSON.readTree(fast.body()).path("type").asText()).endsWith("circuit-open");
+    assertThat(Harness.problem(fast.body()).path("type").asText()).endsWith("circuit-open");
     assertThat(seen).hasSize(before);
   }
 }

@@ -67,7 +67,8 @@ class ConnectionHandlingTest {
     String raw = f.rawLatin1("POST " + GENERATE + " HTTP/1.1\r\nHost: x\r\n" + AUTH
         + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         + "5\r\n{\"a\":\r\nZZZ\r\n1}\r\n0\r\n\r\n");
-    assertThat(raw).startsWith("HTTP/1.1 400").contains("application/problem+json");
+    assertThat(raw).startsWith("HTTP/1.1 400").contains("application/json")
+        .contains("INVALID_ARGUMENT");
     assertThat(f.upstream.getRequestCount()).isZero();
   }
 

@@ -201,7 +201,7 @@ class Http2PriorKnowledgeTest {
         .header("x-goog-api-key", "not-a-token").post(RequestBody.create("{}", JSON)).build();
     try (Response r = c.newCall(bad).execute()) {
       assertThat(r.code()).isEqualTo(403);
-      assertThat(r.header("Content-Type")).isEqualTo("application/problem+json");
+      assertThat(r.header("Content-Type")).isEqualTo("application/json; charset=utf-8");
       assertThat(r.body().string()).contains("\"PERMISSION_DENIED\"");
     }
     assertThat(f.upstream.getRequestCount()).isZero();

@@ -119,7 +119,7 @@ class RateLimitAndOverloadTest {
     HttpResponse<String> noKey = f.generate();
     after = Instant.now();
     assertThat(noKey.statusCode()).isEqualTo(429);
-    JsonNode problem = JSON.readTree(noKey.body());
+    JsonNode problem = Harness.problem(noKey.body());
     assertThat(problem.get("type").asText()).endsWith("no-key-available");
     assertRetryAfterIsEarliestRecovery(noKey, before, after);
     assertThat(seenKeys).hasSize(3); // no upstream call while the whole pool cools
@@ -171,7 +171,7 @@ class RateLimitAndOverloadTest {
 
     HttpResponse<String> fast = f.generate();
     assertThat(fast.statusCode()).isEqualTo(503);
-    assertThat(JSON.readTree(fast.body()).get("type").asText()).endsWith("circuit-open");
+    assertThat(Harness.problem(fast.body()).get("type").asText()).endsWith("circuit-open");
     assertThat(fast.headers().firstValue("Retry-After")).isPresent();
     assertThat(f.upstream.getRequestCount()).isEqualTo(callsWhenOpen);
     // "Overloaded" is Gemini's state, not the keys': they stay HEALTHY.
@@ -184,7 +184,7 @@ class RateLimitAndOverloadTest {
     AtomicReference<HttpResponse<String>> past = new AtomicReference<>();
     Eventually.untilAsserted("a call let through after wait-in-open", () -> {
       HttpResponse<String> r = f.generate();
-      assertThat(JSON.readTree(r.body()).path("type").asText())
+      assertThat(Harness.problem(r.body()).path("type").asText())
           .as("refused by the open breaker: %s", r.body()).doesNotEndWith("circuit-open");
       past.set(r);
     });

@@ -204,8 +204,8 @@ class RequestFuzzTest {
       int status = Integer.parseInt(response.substring(9, 12));
       assertThat(status).as("status for %s", SecretScan.redact(request)).isLessThan(500);
       if (status >= 400) {
-        assertThat(shown).as("a problem document for %s", SecretScan.redact(request))
-            .contains("Content-Type: application/problem+json");
+        assertThat(shown).as("the proxy's own error for %s", SecretScan.redact(request))
+            .containsPattern("Content-Type: application/(problem\\+json|json; charset=utf-8)");
       }
     }
     for (String seen : upstreamSaw.subList(before, upstreamSaw.size())) {

@@ -100,7 +100,8 @@ class ShutdownUnderLoadTest {
     }
     kept.close();
     // Used again during the drain, a kept-alive connection gets a clean 503 and is closed.
-    assertThat(keptAnswer).startsWith("HTTP/1.1 503").contains("application/problem+json")
+    assertThat(keptAnswer).startsWith("HTTP/1.1 503").contains("application/json")
+        .containsIgnoringCase("Retry-After: 1")
         .contains("Connection: close");
     List<CompletableFuture<HttpResponse<String>>> later = new ArrayList<>();
     for (int i = 0; i < 10; i++) {

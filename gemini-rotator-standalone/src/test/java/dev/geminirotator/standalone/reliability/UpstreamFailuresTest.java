@@ -102,7 +102,7 @@ class UpstreamFailuresTest {
 
     // The upload lives on one key's project: replaying the chunk elsewhere cannot succeed.
     assertThat(chunk.statusCode()).isEqualTo(502);
-    assertThat(JSON.readTree(chunk.body()).get("type").asText()).endsWith("upstream-unreachable");
+    assertThat(Harness.problem(chunk.body()).get("type").asText()).endsWith("upstream-unreachable");
     RecordedRequest sent = f.upstream.takeRequest(5, TimeUnit.SECONDS);
     assertThat(sent.getHeaders().get("x-goog-api-key")).isEqualTo(key);
     assertThat(f.upstream.getRequestCount()).as("no second attempt").isEqualTo(2);
@@ -215,7 +215,7 @@ class UpstreamFailuresTest {
     long millis = (System.nanoTime() - start) / 1_000_000;
 
     assertThat(response.statusCode()).isEqualTo(504);
-    assertThat(JSON.readTree(response.body()).get("type").asText()).endsWith("upstream-timeout");
+    assertThat(Harness.problem(response.body()).get("type").asText()).endsWith("upstream-timeout");
     assertThat(f.upstream.getRequestCount()).as("one timed-out attempt per key").isEqualTo(2);
     assertThat(millis).as("two 500ms timeouts, not the upstream's 3s delay")
         .isBetween(900L, 2_900L);

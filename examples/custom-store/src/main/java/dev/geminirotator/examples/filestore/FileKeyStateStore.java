@@ -136,16 +136,19 @@ public final class FileKeyStateStore implements KeyStateStore {
       } else if (change instanceof StateChange.Breaker b) {
         breakers.put(b.name(), b);
       }
-    }
-    scheduleWrite();
-    if (change instanceof StateChange.Health) return; // written behind, not propagated
-    for (Consumer<StateChange> listener : listeners) {
-      try {
-        listener.accept(change);
-      } catch (RuntimeException e) {
-        // a listener's failure must not stop the others, nor the caller's request
+      // handed on under the lock: every listener, the applying rotator's own echo included,
+      // hears the changes in the order this store took them
+      if (!(change instanceof StateChange.Health)) { // written behind, not propagated
+        for (Consumer<StateChange> listener : listeners) {
+          try {
+            listener.accept(change);
+          } catch (RuntimeException e) {
+            // a listener's failure must not stop the others, nor the caller's request
+          }
+        }
       }
     }
+    scheduleWrite();
   }
 
   @Override
