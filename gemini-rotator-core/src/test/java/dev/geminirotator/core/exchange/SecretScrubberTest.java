@@ -4,34 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
-import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.RealLookingKeys;
 import dev.geminirotator.testsupport.SecretScanner;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
+/**
+ * Every pool secret in a body, plain or percent-encoded, whole or split across chunks, reaches a
+ * client as its key's id, with a hundred thousand keys as with one.
+ */
 class SecretScrubberTest {
 
-  /** Real-looking Gemini keys: {@code AIza} and 35 of {@code [A-Za-z0-9_-]}, 39 in all. */
-  static String realLookingKey(Random random) {
-    String chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    StringBuilder sb = new StringBuilder("AIza");
-    while (sb.length() < 39) sb.append(chars.charAt(random.nextInt(chars.length())));
-    return sb.toString();
-  }
-
-  private static final Random RANDOM = new Random(15);
-  private static final ApiKey ONE = ApiKey.of("k1", realLookingKey(RANDOM));
-  private static final ApiKey TWO = ApiKey.of("k2", realLookingKey(RANDOM));
-  private static final ApiKey THREE = ApiKey.of("k3", realLookingKey(RANDOM));
+  private static final ApiKey ONE = ApiKey.of("k1", RealLookingKeys.key(1));
+  private static final ApiKey TWO = ApiKey.of("k2", RealLookingKeys.key(2));
+  private static final ApiKey THREE = ApiKey.of("k3", RealLookingKeys.key(3));
 
   private static String suspended(String secret) {
-    return Fixtures.geminiError("403-consumer-suspended")
-        .replace("AIzaSyD-EXAMPLE-ONLY-000000000000000", secret);
+    return RealLookingKeys.consumerSuspended(secret);
   }
 
   private static byte[] utf8(String s) {
@@ -163,9 +156,8 @@ class SecretScrubberTest {
 
   @Test
   void aHundredThousandKeyPoolFindsEachOfItsKeys() {
-    Random random = new Random(7);
     List<ApiKey> keys = new ArrayList<>();
-    for (int i = 0; i < 100_000; i++) keys.add(ApiKey.of("key-" + i, realLookingKey(random)));
+    for (int i = 0; i < 100_000; i++) keys.add(ApiKey.of("key-" + i, RealLookingKeys.key(i)));
     SecretScrubber scrubber = SecretScrubber.of(keys);
     StringBuilder body = new StringBuilder();
     for (int i = 0; i < 100_000; i += 9_973) {
