@@ -49,9 +49,14 @@ public final class SecretScrubber {
   /** {@code BASE^(length-1)} for each of {@link #lengths}, to roll a window on by one byte. */
   private final long[] powers;
   private final int maxLength;
+  /** Which byte values occur in any secret (as the scan sees it). */
+  private final boolean[] secretBytes = new boolean[256];
 
   private SecretScrubber(Index[] indexes) {
     this.indexes = indexes;
+    for (Index index : indexes) {
+      for (int b = 0; b < 256; b++) secretBytes[b] |= index.secretBytes[b];
+    }
     TreeSet<Integer> all = new TreeSet<>();
     for (Index index : indexes) {
       for (int length : index.lengths) all.add(length);
@@ -231,12 +236,22 @@ public final class SecretScrubber {
     int copiedSrc = 0; // data[0, copiedSrc) is accounted for in out
     int matchEndSrc = 0;
     long[] hashes = new long[lengths.length];
+    // Per length, the last position in its window holding a byte no secret has: a window with
+    // one cannot match, so most windows of ordinary text are never looked up.
+    int[] lastForeign = new int[lengths.length];
+    boolean[] inSecrets = secretBytes;
     int k = 0;
     boolean fresh = true;
     while (k < startLimit) {
       if (fresh) {
         for (int t = 0; t < lengths.length; t++) {
-          if (k + lengths[t] <= m) hashes[t] = hash(dec, k, lengths[t]);
+          if (k + lengths[t] <= m) {
+            hashes[t] = hash(dec, k, lengths[t]);
+            lastForeign[t] = -1;
+            for (int i = k; i < k + lengths[t]; i++) {
+              if (!inSecrets[dec[i] & 0xFF]) lastForeign[t] = i;
+            }
+          }
         }
         fresh = false;
       }
@@ -244,7 +259,7 @@ public final class SecretScrubber {
       int foundLength = 0;
       for (int t = 0; t < lengths.length && found == null; t++) {
         int len = lengths[t];
-        if (k + len > m) continue;
+        if (k + len > m || lastForeign[t] >= k) continue;
         long h = hashes[t];
         for (Index index : indexes) {
           if (index.maybe(h, len)) {
@@ -278,7 +293,9 @@ public final class SecretScrubber {
       for (int t = 0; t < lengths.length; t++) {
         int len = lengths[t];
         if (k + len < m) {
-          hashes[t] = (hashes[t] - (dec[k] & 0xFF) * powers[t]) * BASE + (dec[k + len] & 0xFF);
+          int front = dec[k + len] & 0xFF;
+          hashes[t] = (hashes[t] - (dec[k] & 0xFF) * powers[t]) * BASE + front;
+          if (!inSecrets[front]) lastForeign[t] = k + len;
         }
       }
       k++;
@@ -358,6 +375,7 @@ public final class SecretScrubber {
     final long[] filter;
     final int filterMask;
     final Map<String, ApiKey> bySecret;
+    final boolean[] secretBytes = new boolean[256];
 
     Index(Collection<ApiKey> keys) {
       bySecret = new HashMap<>(Math.max(16, keys.size() * 2));
@@ -368,6 +386,7 @@ public final class SecretScrubber {
         if (secret.length == 0) continue;
         bySecret.putIfAbsent(new String(secret, StandardCharsets.ISO_8859_1), key);
         lengthSet.add(secret.length);
+        for (byte b : secret) secretBytes[b & 0xFF] = true;
         hashes.add(new long[] {hash(secret, 0, secret.length), secret.length});
       }
       lengths = lengthSet.stream().mapToInt(Integer::intValue).toArray();
