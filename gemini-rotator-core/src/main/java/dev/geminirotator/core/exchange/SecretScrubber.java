@@ -262,7 +262,7 @@ public final class SecretScrubber {
         if (k + len > m || lastForeign[t] >= k) continue;
         long h = hashes[t];
         for (Index index : indexes) {
-          if (index.maybe(h, len)) {
+          if (index.holds(h, len)) {
             ApiKey key = index.bySecret.get(new String(dec, k, len, StandardCharsets.ISO_8859_1));
             if (key != null) {
               found = key;
@@ -367,13 +367,16 @@ public final class SecretScrubber {
 
   /**
    * The secrets of a set of keys: a bit filter over their hashes (about 16 bits a key, so a miss,
-   * nearly every window of a body, is one cache-friendly bit test) and a map from the secret's
-   * bytes to its key, to confirm a hit.
+   * nearly every window of a body, is one cache-friendly bit test), the full hashes in an
+   * open-addressing table (so a filter's false hit costs one probe, not a string), and a map from
+   * the secret's bytes to its key, to confirm a hit.
    */
   private static final class Index {
     final int[] lengths;
     final long[] filter;
     final int filterMask;
+    /** Full (mixed, never 0) hashes, open addressing; 0 is an empty slot. */
+    final long[] exact;
     final Map<String, ApiKey> bySecret;
     final boolean[] secretBytes = new boolean[256];
 
@@ -393,9 +396,37 @@ public final class SecretScrubber {
       int bits = Integer.highestOneBit(Math.max(4096, hashes.size() * 16 - 1)) << 1;
       filter = new long[bits >>> 6];
       filterMask = bits - 1;
+      exact = new long[Integer.highestOneBit(Math.max(16, hashes.size() * 2 - 1)) << 1];
       for (long[] h : hashes) {
         int bit = bit(h[0], (int) h[1]);
         filter[bit >>> 6] |= 1L << bit;
+        long x = mixed(h[0], (int) h[1]);
+        int mask = exact.length - 1;
+        for (int i = (int) x & mask; ; i = (i + 1) & mask) {
+          if (exact[i] == x) break;
+          if (exact[i] == 0) {
+            exact[i] = x;
+            break;
+          }
+        }
+      }
+    }
+
+    static long mixed(long hash, int length) {
+      long x = (hash + length) * 0xBF58476D1CE4E5B9L;
+      x ^= x >>> 31;
+      return x == 0 ? 1 : x;
+    }
+
+    /** Whether a secret of this length may have this hash: the filter, then the exact table. */
+    boolean holds(long hash, int length) {
+      if (!maybe(hash, length)) return false;
+      long x = mixed(hash, length);
+      int mask = exact.length - 1;
+      for (int i = (int) x & mask; ; i = (i + 1) & mask) {
+        long e = exact[i];
+        if (e == x) return true;
+        if (e == 0) return false;
       }
     }
 
