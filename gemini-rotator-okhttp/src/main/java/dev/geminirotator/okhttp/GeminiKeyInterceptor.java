@@ -12,6 +12,7 @@ import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
+import dev.geminirotator.core.exchange.SecretScrubber;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -99,9 +100,12 @@ import org.slf4j.LoggerFactory;
  * the interceptor's own answers ({@link RetryAdvice}).
  *
  * <p>No secret leaves it: the {@code request()} of every returned response (and of its network,
- * cache and prior responses) has the pool key removed, and an exception whose message mentions
- * the key is replaced by a copy that names the key by id. Interceptors added after this one,
- * network interceptors and event listeners do see the key: have a logging interceptor redact
+ * cache and prior responses) has the pool key removed, every pool key in an error body (4xx, 5xx)
+ * becomes its id as the caller reads it (Gemini names the key in some messages; the body then has
+ * no declared length, and a gzip one the caller asked for comes inflated, without
+ * {@code Content-Encoding}; one in another coding cannot be checked and comes empty), and an
+ * exception whose message mentions the key is replaced by a copy that names the key by id.
+ * Interceptors added after this one, network interceptors and event listeners do see the key: have a logging interceptor redact
  * {@code x-goog-api-key} (and {@code Authorization}) or add it before this one. Gemini does not
  * redirect API calls, but a client that follows redirects would carry {@code x-goog-api-key} to
  * another host (OkHttp drops only {@code Authorization} across hosts): with an upstream you do
@@ -292,11 +296,16 @@ public final class GeminiKeyInterceptor implements Interceptor {
       Outcome outcome = call.isCanceled() ? Outcome.cancelled()
           : classifier.classify(code, response::header, text(response, peeked), lease.key());
       Decision decision = current.decide(outcome);
+      // Gemini names a key in some error messages: every pool key in the body becomes its id.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
       if (!decision.retries()) {
         settle(attempts, call);
-        return withPoolRetryAfter(Credentials.scrubbed(response, base).build(), model);
+        Response.Builder returned = Credentials.scrubbed(response, base);
+        return withPoolRetryAfter(ScrubbedErrors.scrubs(code)
+            ? ScrubbedErrors.returned(response, returned, scrubber).build() : returned.build(),
+            model);
       }
-      lastResponse = retained(response, base, peeked);
+      lastResponse = retained(response, base, peeked, scrubber);
       lastFailure = null;
       response.close();
       logRetry(lease, model, attempts.made(), outcome, decision);
@@ -328,16 +337,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
         .build();
   }
 
-  /** The failed response kept for the caller while the next attempt runs: its peeked body. */
-  private static Response retained(Response response, Request base, ByteString peeked) {
-    ResponseBody body = response.body();
-    ByteString bytes = peeked != null ? peeked : ByteString.EMPTY;
-    Response.Builder b = Credentials.scrubbed(response, base)
-        .body(ResponseBody.create(bytes, body.contentType()));
-    if (body.contentLength() != bytes.size()) {
-      b.removeHeader("Content-Length"); // cut to the peek, or unknown
-    }
-    return b.build();
+  /**
+   * The failed response kept for the caller while the next attempt runs: its peeked body,
+   * scrubbed of every pool key.
+   */
+  private static Response retained(Response response, Request base, ByteString peeked,
+      SecretScrubber scrubber) {
+    Response.Builder b = Credentials.scrubbed(response, base);
+    return b.body(ScrubbedErrors.retained(response, b, peeked, scrubber)).build();
   }
 
   private Response noKeyAvailable(Request base, NoKeyAvailableException e)

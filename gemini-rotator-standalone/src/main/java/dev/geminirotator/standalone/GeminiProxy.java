@@ -24,6 +24,7 @@ import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
+import dev.geminirotator.core.exchange.SecretScrubber;
 import io.netty.util.AsciiString;
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
@@ -880,8 +881,11 @@ final class GeminiProxy {
       copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
       // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
       for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
-      byte[] body = SecretScrub.scrub(k.body(), k.key());
-      // Only part of a longer body was kept, or the key was taken out of it: its length is no
+      // Gemini names a key in some error messages ("Consumer 'api_key:AIza...'"): every pool
+      // key becomes its id. A body cut at the peek also loses any start of a key it was cut in.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, k.key());
+      byte[] body = k.complete() ? scrubber.scrub(k.body()) : scrubber.scrubTruncated(k.body());
+      // Only part of a longer body was kept, or a key was taken out of it: its length is no
       // longer the upstream's.
       if (!k.complete() || body != k.body()) {
         proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
@@ -1060,8 +1064,18 @@ final class GeminiProxy {
     int upstreamStatus;
     HttpResponse head;
     ByteArrayOutputStream peek;
-    /** Set when an error body longer than the peek is returned: scrubs the rest as it streams. */
-    SecretScrub.Chunks errorScrub;
+    /**
+     * Set when an error body (4xx, 5xx) goes to the client: takes every pool key out of it as it
+     * streams, a key split across chunks included.
+     */
+    SecretScrubber.Stream errorScrub;
+    /** Inflates a gzip or deflate error body, so it can be classified and scrubbed. */
+    ContentDecoder decoder;
+    /**
+     * An error body in an encoding the proxy cannot decode (br, zstd, ...): it cannot be checked
+     * for pool keys, so it is dropped and the client gets the status and headers with no body.
+     */
+    boolean undecodable;
     Outcome outcome;
 
     UpstreamListener(Exchange ex, KeyLease lease, long sentAt) {
@@ -1108,6 +1122,19 @@ final class GeminiProxy {
       upstreamStatus = upstreamToProxyResponse.status().code();
       metrics.upstream(ex.route, upstreamStatus, sentAt);
       if (upstreamStatus >= 200 && upstreamStatus < 300) metrics.modelServed(ex.model);
+      if (upstreamStatus >= 400) {
+        String encoding = upstreamToProxyResponse.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+        if (!ContentDecoder.isIdentity(encoding)) {
+          decoder = ContentDecoder.forEncoding(encoding);
+          undecodable = decoder == null;
+          if (undecodable) {
+            log.atWarn().addKeyValue("requestId", ex.requestId)
+                .log("upstream sent a {} error body as {}, which cannot be checked for pool keys;"
+                    + " passing the status on without the body", upstreamStatus,
+                    encoding.length() > 32 ? encoding.substring(0, 32) : encoding);
+          }
+        }
+      }
       if (needsBody(upstreamStatus)) {
         peek = new ByteArrayOutputStream(1024);
         phase = Phase.PEEKING;
@@ -1123,6 +1150,12 @@ final class GeminiProxy {
       if (!commitHeaders()) {
         unusableUploadUrl(null);
         return;
+      }
+      if (upstreamStatus >= 400) {
+        // An error body may name a pool key (a 404 echoing a request URL, say): scrubbed as it
+        // streams, so its length may change.
+        errorScrub = SecretScrubber.forAttempt(rotator, lease.key()).stream();
+        ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
       }
       phase = Phase.STREAMING;
     }
@@ -1159,6 +1192,11 @@ final class GeminiProxy {
       ex.proxyToClientResponse.status(upstreamStatus);
       HttpHeaders to = ex.proxyToClientResponse.headers();
       copyResponseHeaders(from, to, lease.key());
+      if (decoder != null || undecodable) {
+        // The client gets the body inflated (or none): the upstream's coding and length are gone.
+        to.remove(HttpHeaderNames.CONTENT_ENCODING);
+        to.remove(HeaderNames.CONTENT_LENGTH);
+      }
       if (rewritten != null) {
         for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
           if (rewritten[i] != null) {
@@ -1240,6 +1278,19 @@ final class GeminiProxy {
     }
 
     private void content(ByteBuf chunk, boolean last) {
+      if (phase == Phase.PEEKING || phase == Phase.STREAMING) {
+        if (undecodable) {
+          chunk.release();
+          chunk = Unpooled.EMPTY_BUFFER;
+        } else if (decoder != null) {
+          chunk = decoder.decode(chunk, last);
+        }
+      }
+      decoded(chunk, last);
+    }
+
+    /** Handles a chunk of the body as the client may get it (inflated when it was encoded). */
+    private void decoded(ByteBuf chunk, boolean last) {
       switch (phase) {
         case STREAMING -> {
           tap(chunk);
@@ -1333,9 +1384,11 @@ final class GeminiProxy {
               .addKeyValue("keyId", lease.key().id()).addKeyValue("outcome", o.kind())
               .log("returning upstream {} to the client", upstreamStatus);
         }
-        // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'").
+        // Gemini names the key in some error messages ("Consumer 'api_key:AIza...'"), and an
+        // answer may name another pool key: every one becomes its id.
+        SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
         if (complete) {
-          byte[] sent = SecretScrub.scrub(peeked, lease.key());
+          byte[] sent = scrubber.scrub(peeked);
           if (sent != peeked) {
             ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
           }
@@ -1344,17 +1397,26 @@ final class GeminiProxy {
         } else {
           // The rest streams scrubbed too, a key split across chunks included; its length may
           // change, so it goes without the upstream's Content-Length.
-          errorScrub = new SecretScrub.Chunks(lease.key());
+          errorScrub = scrubber.stream();
           ex.proxyToClientResponse.headers().remove(HeaderNames.CONTENT_LENGTH);
           phase = Phase.STREAMING;
           byte[] sent = errorScrub.next(peeked, false);
           if (sent.length > 0) ex.proxyToClientResponse.stream(Unpooled.wrappedBuffer(sent));
-          onContent(rest, false);
+          try {
+            decoded(rest, false); // already inflated
+          } catch (RuntimeException e) {
+            if (rest.refCnt() > 0) rest.release();
+            failed(e);
+          }
         }
         return;
       }
-      Kept keep = new Kept(upstreamStatus, new DefaultHttpHeaders().set(head.headers()), peeked,
-          complete, lease.key());
+      HttpHeaders keptHeaders = new DefaultHttpHeaders().set(head.headers());
+      if (decoder != null || undecodable) {
+        keptHeaders.remove(HttpHeaderNames.CONTENT_ENCODING); // the kept body is inflated (or none)
+        keptHeaders.remove(HeaderNames.CONTENT_LENGTH);
+      }
+      Kept keep = new Kept(upstreamStatus, keptHeaders, peeked, complete, lease.key());
       if (!complete) {
         phase = Phase.DISCARDED;
         rest.release();
@@ -1435,6 +1497,7 @@ final class GeminiProxy {
     /** This attempt is over: the exchange no longer points at it. */
     private void forget() {
       if (ex.upstreamRequest == attempt) ex.upstreamRequest = null;
+      if (decoder != null) decoder.close();
     }
 
     private String describe(Outcome o) {

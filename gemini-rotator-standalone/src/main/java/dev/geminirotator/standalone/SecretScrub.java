@@ -3,11 +3,11 @@ package dev.geminirotator.standalone;
 import dev.geminirotator.api.ApiKey;
 
 /**
- * Takes a pool key out of upstream→proxy header values, and out of the error bodies the proxy
- * returns (buffered to classify, and the rest of a longer one as it streams, {@link Chunks}),
- * before they go proxy→client: every
- * occurrence of the secret, written plainly or with any of its characters percent-encoded
+ * Takes the attempt's pool key out of upstream→proxy header values before they go proxy→client:
+ * every occurrence of the secret, written plainly or with any of its characters percent-encoded
  * ({@code %41Iza…}), becomes the key's id (or {@code redacted} when the id is not URL-safe).
+ * Bodies are scrubbed of every pool key by core's
+ * {@link dev.geminirotator.core.exchange.SecretScrubber}.
  *
  * <p>Cheap where it matters: a value shorter than the secret cannot hold it and is not scanned,
  * and most of Gemini's response headers are ({@code Content-Type}, {@code Vary},
@@ -71,73 +71,6 @@ final class SecretScrub {
     }
     if (sb == null) return value;
     return sb.append(value, copied, n).toString();
-  }
-
-  /**
-   * A buffered (error) body with every occurrence of {@code key}'s secret replaced; the same array
-   * when there is none. Bytes are read as ISO-8859-1, so everything but the secret stays byte for
-   * byte.
-   */
-  static byte[] scrub(byte[] body, ApiKey key) {
-    if (body.length < key.secret().length()) return body;
-    String text = new String(body, java.nio.charset.StandardCharsets.ISO_8859_1);
-    CharSequence scrubbed = scrub(text, key);
-    return scrubbed == text ? body
-        : scrubbed.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-  }
-
-  /**
-   * Scrubs a body that arrives in chunks, such as an upstream error body longer than the peek:
-   * a secret split across two chunks is found too. Each call returns what may go out now, with
-   * every occurrence of the key replaced, and holds back the last {@code 3 × secret length - 1}
-   * bytes (the longest text that could still begin the secret, every character percent-encoded)
-   * until the next chunk or the last one. Holds at most that many bytes between calls. Bytes are
-   * read as ISO-8859-1, so everything but the secret stays byte for byte. Not thread-safe: one
-   * per response.
-   */
-  static final class Chunks {
-    private static final byte[] NONE = new byte[0];
-
-    private final ApiKey key;
-    private final String secret;
-    private final int hold;
-    private byte[] carry = NONE;
-    private String replacement;
-
-    Chunks(ApiKey key) {
-      this.key = key;
-      this.secret = key.secret();
-      this.hold = Math.max(0, 3 * secret.length() - 1);
-    }
-
-    /** What of the body so far may be sent; everything left when {@code last}. */
-    byte[] next(byte[] chunk, boolean last) {
-      byte[] data = carry.length == 0 ? chunk : concat(carry, chunk);
-      String text = new String(data, java.nio.charset.StandardCharsets.ISO_8859_1);
-      int n = text.length();
-      // Below limit a match, if any, lies wholly within what has arrived.
-      int limit = last ? n : n - hold;
-      StringBuilder out = new StringBuilder(Math.max(0, limit));
-      int i = 0;
-      while (i < limit) {
-        int end = secret.isEmpty() ? -1 : matchAt(text, i, secret);
-        if (end < 0) {
-          out.append(text.charAt(i++));
-        } else {
-          if (replacement == null) replacement = replacement(key);
-          out.append(replacement);
-          i = end;
-        }
-      }
-      carry = i >= n ? NONE : java.util.Arrays.copyOfRange(data, i, n);
-      return out.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-      byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-      System.arraycopy(b, 0, out, a.length, b.length);
-      return out;
-    }
   }
 
   /**

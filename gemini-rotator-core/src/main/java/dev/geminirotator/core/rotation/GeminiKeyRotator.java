@@ -22,6 +22,7 @@ import dev.geminirotator.api.event.StormEvent;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.core.exchange.SecretScrubber;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.quota.SharedQuotas;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
@@ -104,6 +105,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final SharedQuotas quotas;
 
   private volatile Pool pool = Pool.EMPTY;
+  /** The secret scrubber for one membership, rebuilt on first use after the pool changes. */
+  private volatile PoolScrubber poolScrubber;
   private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
   private final Object adminLock = new Object();
   private final AtomicInteger cursor = new AtomicInteger();
@@ -1150,6 +1153,26 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
     projects.values().removeIf(project -> project.members.length == 0);
     pool = new Pool(array);
+  }
+
+  /**
+   * A scrubber that takes every secret of the pool's current keys out of what reaches a client
+   * (see {@link SecretScrubber}). Built on first use after the membership changed (keys added,
+   * replaced or removed), in time linear in the pool, then shared: every call until the next
+   * change returns the same instance.
+   */
+  public SecretScrubber secretScrubber() {
+    Pool p = pool;
+    PoolScrubber cached = poolScrubber;
+    if (cached != null && cached.pool == p) return cached.scrubber;
+    List<ApiKey> keys = new ArrayList<>(p.slots.length);
+    for (KeySlot slot : p.slots) keys.add(slot.key);
+    SecretScrubber built = SecretScrubber.of(keys);
+    poolScrubber = new PoolScrubber(p, built);
+    return built;
+  }
+
+  private record PoolScrubber(Pool pool, SecretScrubber scrubber) {
   }
 
   private static List<String> memberIds(ProjectState project) {
