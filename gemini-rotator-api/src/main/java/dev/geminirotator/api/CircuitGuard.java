@@ -8,8 +8,11 @@ import java.util.Optional;
  * Fails fast while the upstream itself is down. Counts upstream and transport errors only: a 429
  * or a client error says nothing about whether Gemini is up.
  *
- * <p>A transport asks for permission before each attempt and reports every permitted attempt's
- * outcome exactly once. One guard may keep a breaker per model or one for the whole upstream.
+ * <p>A transport answers every permission it was granted exactly once: with the outcome that
+ * counts, or with {@link Outcome#cancelled()} to hand it back. gemini-rotator's transports take one
+ * permission per request and report the request's outcome, not each attempt's, so that a failed
+ * attempt another key recovered does not count. One guard may keep a breaker per model or one for
+ * the whole upstream.
  * Implementations are thread-safe.
  */
 public interface CircuitGuard {

@@ -1,29 +1,31 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.Outcome;
+import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.Attempts;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One attempt with one leased key: completes the lease and reports to the circuit guard, both
- * exactly once, whichever of the interceptor, the body's end, an I/O failure or a close gets there
- * first. Thread-safe: the lease's own completion decides who wins.
+ * One attempt with one leased key: completes the lease and reports to the request's {@link
+ * Attempts} (which answers the guard under core's breaker rule), both exactly once, whichever of
+ * the interceptor, the body's end, an I/O failure or a close gets there first. Thread-safe: the
+ * lease's own completion decides who wins.
  */
 final class Attempt {
 
   private static final Logger log = LoggerFactory.getLogger(Attempt.class);
 
   private final KeyLease lease;
-  private final CircuitGuard guard;
+  private final Attempts attempts;
   private final String model;
   private final long startNanos;
 
-  Attempt(KeyLease lease, CircuitGuard guard, String model) {
+  Attempt(KeyLease lease, Attempts attempts, String model) {
     this.lease = lease;
-    this.guard = guard;
+    this.attempts = attempts;
     this.model = model;
     this.startNanos = System.nanoTime();
   }
@@ -37,16 +39,32 @@ final class Attempt {
     if (!lease.complete(outcome)) {
       return false;
     }
-    try {
-      guard.onOutcome(model, outcome, Duration.ofNanos(System.nanoTime() - startNanos));
-    } catch (RuntimeException e) {
-      // A guard the user plugged in must not break a request that already has its answer.
-      log.warn("circuit guard {} failed to record an outcome for model {}", guard, model, e);
+    attempts.record(lease.key(), outcome, elapsed());
+    logCompleted(outcome);
+    return true;
+  }
+
+  /**
+   * Completes the lease with the outcome of a response the loop decides on, reports it and
+   * returns what follows; {@link Decision#returnResult()} when the attempt was completed already.
+   */
+  Decision decide(Outcome outcome) {
+    if (!lease.complete(outcome)) {
+      return Decision.returnResult();
     }
+    Decision decision = attempts.completed(lease.key(), outcome, elapsed());
+    logCompleted(outcome);
+    return decision;
+  }
+
+  private Duration elapsed() {
+    return Duration.ofNanos(System.nanoTime() - startNanos);
+  }
+
+  private void logCompleted(Outcome outcome) {
     if (log.isDebugEnabled()) {
       log.debug("attempt with key {} for model {} completed: {}", lease.key().id(), model,
           outcome.kind());
     }
-    return true;
   }
 }

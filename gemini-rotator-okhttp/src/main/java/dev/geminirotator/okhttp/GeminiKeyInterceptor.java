@@ -9,6 +9,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.SecretScrubber;
@@ -65,10 +66,13 @@ import org.slf4j.LoggerFactory;
  *       OpenAI-compatible surface ({@code /v1beta/openai/**}) whatever the placement;
  *   <li>classifies the answer with the {@link GeminiClassifier} from its status, headers and, for
  *       errors only, a peek of at most {@link GeminiClassifier#MAX_PEEK_BYTES} of the body, and
- *       lets the {@link AttemptPolicy} decide: rate-limited and rejected keys are retried at once
- *       on another key, upstream and transport errors after a backoff, client errors are returned
- *       untouched. A failed response is closed before the next attempt. The caller sees one
- *       response: the first success, or the last failure.
+ *       lets the request's {@link dev.geminirotator.core.attempt.Attempts} (core's attempt budget
+ *       and breaker rule) decide: rate-limited and rejected keys are retried at once on another
+ *       key without spending {@link AttemptPolicy#maxAttempts()}, upstream and transport errors
+ *       after a backoff, client errors are returned untouched. A failed response is closed before
+ *       the next attempt. The caller sees one response: the first success, a client error, the
+ *       last upstream or transport failure, or, when no usable key is left after a key's own
+ *       failure, the pool's answer (below), never that key's response.
  * </ol>
  *
  * <p>A successful body is never read ahead or buffered: it streams to the caller (server-sent
@@ -212,31 +216,50 @@ public final class GeminiKeyInterceptor implements Interceptor {
     final long deadline = timeoutNanos > 0 ? startNanos + timeoutNanos : 0;
 
     RequestContext context = route.context();
+    Attempts attempts = policy.newAttempts(guard, model, replayable);
+    try {
+      return loop(chain, call, base, route, context, attempts, deadline);
+    } finally {
+      attempts.finish(call.isCanceled()); // the breaker hears the request once
+    }
+  }
+
+  /** The attempt loop; core's {@link Attempts} decides every step. */
+  private Response loop(Chain chain, Call call, Request base, GeminiRoute route,
+      RequestContext context, Attempts attempts, long deadline) throws IOException {
+    final String model = route.model();
     Response lastResponse = null; // the last failure, as a response with its peeked body
     IOException lastFailure = null; // or as an exception
-    for (int attempt = 1; ; attempt++) {
+    while (true) {
       // The guard first: a call it fails fast must not spend a key's quota permit.
       try {
-        guard.acquirePermission(model);
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
-        if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
-        if (lastFailure != null) throw lastFailure;
+        settle(attempts, call);
+        if (!attempts.answerFromPool()) { // never one key's own failure
+          if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
+          if (lastFailure != null) throw lastFailure;
+        }
         return circuitOpen(base, e);
       }
       KeyLease lease;
       try {
         lease = rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(model, Outcome.cancelled(), null); // hand the permission back unused
-        policy.onNoKeyAvailable(attempt - 1); // always RETURN: the answer would not change
-        if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
-        if (lastFailure != null) throw lastFailure;
+        attempts.handBack(); // the permission, unused
+        settle(attempts, call);
+        // After a key's own failure (rate-limited, rejected) the caller gets the pool's answer,
+        // never that key's; after an upstream or transport error, that failure.
+        if (!attempts.answerFromPool()) {
+          if (lastResponse != null) return withPoolRetryAfter(lastResponse, model);
+          if (lastFailure != null) throw lastFailure;
+        }
         return noKeyAvailable(base, e);
       } catch (RuntimeException | Error e) {
-        guard.onOutcome(model, Outcome.cancelled(), null);
+        attempts.handBack();
         throw e;
       }
-      Attempt current = new Attempt(lease, guard, model);
+      Attempt current = new Attempt(lease, attempts, model);
 
       Response response;
       try {
@@ -245,16 +268,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
       } catch (IOException e) {
         Outcome outcome = call.isCanceled() ? Outcome.cancelled()
             : classifier.classifyTransportFailure(e);
-        current.complete(outcome);
         IOException failure = Redaction.redact(e, lease.key());
-        Decision decision = outcome.kind() == Outcome.Kind.CANCELLED ? Decision.returnResult()
-            : policy.decide(attempt, outcome, replayable);
+        Decision decision = current.decide(outcome); // cancelled: RETURN
         if (!decision.retries()) {
           throw failure;
         }
         lastResponse = null;
         lastFailure = failure;
-        logRetry(lease, model, attempt, outcome, decision);
+        logRetry(lease, model, attempts.made(), outcome, decision);
         if (!pause(call, decision.delay(), deadline)) throw lastFailure;
         context = context.excluding(lease.key().id());
         continue;
@@ -268,16 +289,17 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
       int code = response.code();
       if (code >= 200 && code < 300) {
+        attempts.served(); // failed attempts before this one were recovered
         return success(response, base, current, call);
       }
       ByteString peeked = bodyMatters(code) ? peek(response) : null;
       Outcome outcome = call.isCanceled() ? Outcome.cancelled()
           : classifier.classify(code, response::header, text(response, peeked), lease.key());
-      current.complete(outcome);
-      Decision decision = policy.decide(attempt, outcome, replayable);
+      Decision decision = current.decide(outcome);
       // Gemini names a key in some error messages: every pool key in the body becomes its id.
       SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
       if (!decision.retries()) {
+        settle(attempts, call);
         Response.Builder returned = Credentials.scrubbed(response, base);
         return withPoolRetryAfter(ScrubbedErrors.scrubs(code)
             ? ScrubbedErrors.returned(response, returned, scrubber).build() : returned.build(),
@@ -286,8 +308,11 @@ public final class GeminiKeyInterceptor implements Interceptor {
       lastResponse = retained(response, base, peeked, scrubber);
       lastFailure = null;
       response.close();
-      logRetry(lease, model, attempt, outcome, decision);
-      if (!pause(call, decision.delay(), deadline)) return withPoolRetryAfter(lastResponse, model);
+      logRetry(lease, model, attempts.made(), outcome, decision);
+      if (!pause(call, decision.delay(), deadline)) {
+        settle(attempts, call);
+        return withPoolRetryAfter(lastResponse, model);
+      }
       context = context.excluding(lease.key().id());
     }
   }
@@ -338,6 +363,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
    * RetryAdvice#forUpstream}), so the caller knows when the pool, not one key, can serve again.
    * Other responses are returned as they are.
    */
+  /**
+   * Reports the request to the breaker now that its answer is chosen, so that the answer (its
+   * {@code Retry-After}) and the caller's next request see the breaker as this request left it.
+   */
+  private static void settle(Attempts attempts, Call call) {
+    attempts.finish(call.isCanceled());
+  }
+
   private Response withPoolRetryAfter(Response response, String model) {
     int code = response.code();
     if (code != 429 && code != 503) return response;

@@ -178,17 +178,17 @@ class GeminiKeyInterceptorTest {
   }
 
   @Test
-  void attemptCapStopsRetryingAndReturnsTheLastFailure() throws Exception {
+  void attemptCapStopsRetryingUpstreamErrorsAndReturnsTheLastFailure() throws Exception {
     OkHttpClient client = client(interceptor(4)
         .policy(FAST.toBuilder().maxAttempts(2).build()).build());
-    String first = Fixtures.geminiError("429-per-minute");
-    String second = Fixtures.geminiError("429-per-day");
-    server.enqueue(json(429, first));
-    server.enqueue(json(429, second));
+    String first = Fixtures.geminiError("500-internal");
+    String second = Fixtures.geminiError("503-overloaded");
+    server.enqueue(json(500, first));
+    server.enqueue(json(503, second));
     server.enqueue(json(200, ok())); // must not be asked for
 
     try (Response response = client.newCall(generate(server)).execute()) {
-      assertThat(response.code()).isEqualTo(429);
+      assertThat(response.code()).isEqualTo(503);
       assertThat(response.body().string()).isEqualTo(second);
     }
 
@@ -198,19 +198,34 @@ class GeminiKeyInterceptorTest {
   }
 
   @Test
-  void whenEveryKeyWasTriedTheCallerGetsTheLastUpstreamFailureWithItsBody() throws Exception {
+  void whenEveryKeyFailedUpstreamTheCallerGetsTheLastUpstreamFailureWithItsBody()
+      throws Exception {
     OkHttpClient client = client(interceptor(2).build());
-    String last = Fixtures.geminiError("429-bare");
-    server.enqueue(json(429, Fixtures.geminiError("429-per-minute")));
+    String last = Fixtures.geminiError("503-overloaded");
+    server.enqueue(json(500, Fixtures.geminiError("500-internal")));
+    server.enqueue(json(503, last));
+
+    try (Response response = client.newCall(generate(server)).execute()) {
+      assertThat(response.code()).isEqualTo(503);
+      assertThat(response.header(LocalErrors.SOURCE_HEADER)).isNull();
+      assertThat(response.body().string()).isEqualTo(last);
+    }
+    assertThat(server.getRequestCount()).isEqualTo(2);
+  }
+
+  @Test
+  void whenEveryKeyIsRateLimitedTheCallerGetsThePoolsAnswerNotTheLastKeys() throws Exception {
+    OkHttpClient client = client(interceptor(2).build());
+    server.enqueue(json(429, Fixtures.geminiError("429-per-minute"))); // k1 cools 37 s
     server.enqueue(new mockwebserver3.MockResponse.Builder().code(429)
         .addHeader("Content-Type", "application/json").addHeader("Retry-After", "12")
-        .body(last).build());
+        .body(Fixtures.geminiError("429-bare")).build()); // k2 cools 12 s
 
     try (Response response = client.newCall(generate(server)).execute()) {
       assertThat(response.code()).isEqualTo(429);
-      assertThat(response.header("Retry-After")).isEqualTo("12");
-      assertThat(response.header(LocalErrors.SOURCE_HEADER)).isNull();
-      assertThat(response.body().string()).isEqualTo(last);
+      assertThat(response.header(LocalErrors.SOURCE_HEADER)).isNotNull();
+      assertThat(response.header("Retry-After")).isEqualTo("12"); // the pool's earliest key
+      assertThat(response.body().string()).contains("RESOURCE_EXHAUSTED");
     }
     assertThat(server.getRequestCount()).isEqualTo(2);
   }

@@ -100,14 +100,15 @@ class PoolKeyInErrorBodyTest {
   }
 
   @Test
-  void suspendedConsumerKeptAsTheLastFailureNamesTheKeyById() throws Exception {
+  void suspendedConsumersNamingTheirOwnKeysAreAnsweredByThePoolWithoutAnyKey() throws Exception {
     answer(key -> Pools.json(403, RealLookingKeys.consumerSuspended(key)));
 
-    String body = call(Pools.generate(server), 403);
+    // Every key is rejected on its own account: the pool answers (issue 15 item 4), a 429 since
+    // the whole pool rejected at once is a rejection storm, which cools keys instead.
+    String body = call(Pools.generate(server), 429);
 
     assertThat(server.getRequestCount()).isEqualTo(3);
-    assertThat(body).containsPattern("Consumer 'api_key:k[123]' has been suspended")
-        .contains("CONSUMER_SUSPENDED");
+    assertThat(body).doesNotContain("suspended").contains("NO_KEY_AVAILABLE");
   }
 
   @Test
@@ -157,14 +158,15 @@ class PoolKeyInErrorBodyTest {
   @Test
   void aKeptGzipErrorBodyTheCallerAskedForIsInflatedAndScrubbed() throws Exception {
     // With its own Accept-Encoding the caller gets the body as sent: OkHttp does not inflate it.
-    answer(key -> new MockResponse.Builder().code(403)
+    // A 503 (an upstream error: retried on every key, the last one kept) naming the key.
+    answer(key -> new MockResponse.Builder().code(503)
         .addHeader("Content-Type", "application/json").addHeader("Content-Encoding", "gzip")
         .body(new Buffer().write(gzip(RealLookingKeys.consumerSuspended(key)))).build());
     Request request = Pools.generate(server).newBuilder().header("Accept-Encoding", "gzip").build();
 
-    String kept = call(request, 403);
+    String kept = call(request, 503);
 
-    assertThat(server.getRequestCount()).as("classified from the inflated peek").isEqualTo(3);
+    assertThat(server.getRequestCount()).as("retried on every key").isEqualTo(3);
     assertThat(kept).containsPattern("Consumer 'api_key:k[123]' has been suspended");
   }
 

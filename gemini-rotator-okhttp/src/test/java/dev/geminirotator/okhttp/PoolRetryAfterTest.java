@@ -84,7 +84,8 @@ class PoolRetryAfterTest {
   @Test
   void aPassedOn503GetsTheBreakersRemainingOpenTime() throws Exception {
     ResilientCircuitGuard guard = ResilientCircuitGuard.builder().clock(clock)
-        .policy(BreakerPolicy.builder().minimumCalls(2).slidingWindowSize(2)
+        // The breaker counts requests: this one's two 503s are one failed call, which opens it.
+        .policy(BreakerPolicy.builder().minimumCalls(1).slidingWindowSize(1)
             .waitInOpen(Duration.ofSeconds(30)).build())
         .build();
     OkHttpClient client = client(interceptor(2).guard(guard).build());

@@ -20,6 +20,7 @@ import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
+import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
@@ -525,6 +526,10 @@ final class GeminiProxy {
     int attempt;
     Kept kept;
     int status;
+    /** This request's attempts: core's budget and breaker rule; set when the request starts. */
+    Attempts attempts;
+    /** Why {@link #reserveNext} found no key, for the pool's answer. */
+    NoKeyAvailableException noKey;
     /** The last attempt's transport failure, answered when no further attempt can be made. */
     Outcome lastTransportFailure;
     boolean lastTimedOut;
@@ -654,6 +659,7 @@ final class GeminiProxy {
       // means the same to the upstream. The same for every attempt.
       this.upstreamUri = upstreamPathPrefix + encodeIllegal(path)
           + (query == null ? "" : "?" + encodeIllegal(query));
+      this.attempts = s.attempts.newAttempts(guard, guardModel(), replayable);
       nextAttempt();
     }
 
@@ -669,18 +675,18 @@ final class GeminiProxy {
      */
     KeyLease reserveNext(KeyLease current) {
       try {
-        guard.acquirePermission(guardModel());
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
         return null;
       }
       try {
         return rotator.acquire(context.excluding(current.key().id()));
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
-        s.attempts.onNoKeyAvailable(attempt);
+        attempts.handBack(); // the permission, unused
+        noKey = e;
         return null;
       } catch (RuntimeException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
       }
     }
@@ -690,7 +696,7 @@ final class GeminiProxy {
       reserved = null;
       if (clientGone != null && lease != null) {
         lease.close();
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
       }
       if (abandonIfClientGone()) return;
       attempt++;
@@ -700,7 +706,7 @@ final class GeminiProxy {
         send(lease);
       } catch (RuntimeException e) {
         lease.close();
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
       }
     }
@@ -709,9 +715,10 @@ final class GeminiProxy {
     private KeyLease acquireForAttempt() {
       // The guard first: a request it fails fast must not spend a key's quota permit.
       try {
-        guard.acquirePermission(guardModel());
+        attempts.acquirePermission();
       } catch (CircuitOpenException e) {
-        if (kept != null) {
+        settle(); // before the pool's advice is read: it sees the breaker this request leaves
+        if (kept != null && !attempts.answerFromPool()) {
           sendKept(poolAdvice());
         } else if (lastTransportFailure != null) {
           transportProblem();
@@ -725,28 +732,41 @@ final class GeminiProxy {
       try {
         return rotator.acquire(context);
       } catch (NoKeyAvailableException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO); // permission back
-        s.attempts.onNoKeyAvailable(attempt - 1);
+        attempts.handBack(); // the permission, unused
+        settle(); // before the pool's advice is read: it sees the breaker this request leaves
         RetryAdvice advice = RetryAdvice.of(e, guard, clock);
+        // After a key's own failure (rate-limited, rejected) the client gets the pool's answer,
+        // never that key's response; after an upstream or transport error, that failure.
         if (advice.operatorNeeded()) {
-          // No key frees up by itself: no delay to promise, whatever the last attempt answered.
-          metrics.rejected("no-key");
-          problem(advice.noKeyStatus(), "no-key-available", "No usable key",
-              e.getMessage() + " (an operator must act)", -1);
-        } else if (kept != null) {
-          // Every key is cooling: a kept 429 tells the client when the pool recovers.
-          sendKept(advice);
+          noKeyAvailable(e); // no key frees up by itself, whatever the last attempt answered
+        } else if (kept != null && !attempts.answerFromPool()) {
+          sendKept(advice); // an upstream failure, with the pool's Retry-After
         } else if (lastTransportFailure != null) {
           transportProblem();
         } else {
-          metrics.rejected("no-key");
-          problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
-              advice.seconds());
+          noKeyAvailable(e);
         }
         return null;
       } catch (RuntimeException e) {
-        guard.onOutcome(guardModel(), Outcome.cancelled(), Duration.ZERO);
+        attempts.handBack();
         throw e;
+      }
+    }
+
+    /**
+     * The pool's answer when no key can serve: 429 with {@code Retry-After} until a key frees up,
+     * or, when none frees up by itself, the status that says an operator must act.
+     */
+    void noKeyAvailable(NoKeyAvailableException e) {
+      settle();
+      RetryAdvice advice = RetryAdvice.of(e, guard, clock);
+      metrics.rejected("no-key");
+      if (advice.operatorNeeded()) {
+        problem(advice.noKeyStatus(), "no-key-available", "No usable key",
+            e.getMessage() + " (an operator must act)", -1);
+      } else {
+        problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
+            advice.seconds());
       }
     }
 
@@ -854,6 +874,7 @@ final class GeminiProxy {
      * recovery rather than the one key's delay.
      */
     void sendKept(RetryAdvice advice) {
+      settle();
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
@@ -884,6 +905,7 @@ final class GeminiProxy {
 
     /** Sends a problem the proxy made itself. */
     void problem(int status, String slug, String title, String detail, long retryAfter) {
+      settle();
       this.status = status;
       logRefusal(status, slug, detail);
       boolean gemini = isProxied(clientToProxyRequest.path());
@@ -937,10 +959,19 @@ final class GeminiProxy {
       finish(failure);
     }
 
+    /**
+     * The answer is chosen: the request is reported to the breaker now, before the client can
+     * see the answer (and send the next request).
+     */
+    void settle() {
+      if (attempts != null) attempts.finish(clientGone != null);
+    }
+
     /** Completes the client exchange and records it, exactly once. */
     void finish(Throwable failure) {
       if (finished) return;
       finished = true;
+      if (attempts != null) attempts.finish(failure != null || clientGone != null);
       int recorded = failure != null && status < 400 ? 499 : status;
       String method = clientToProxyRequest.method();
       // Routes answered every other method with 405 before it got here.
@@ -1079,7 +1110,7 @@ final class GeminiProxy {
       if (outcome == null) {
         outcome = Outcome.cancelled();
         lease.complete(outcome);
-        guard.onOutcome(ex.guardModel(), outcome, Duration.ZERO);
+        ex.attempts.record(lease.key(), outcome, Duration.ZERO);
       }
       forget();
       attempt.abort(new java.util.concurrent.CancellationException("proxy error"));
@@ -1115,6 +1146,7 @@ final class GeminiProxy {
         // Not expected for statuses decided without a body; treat as return regardless.
         log.warn("attempt policy asked to retry a {} response; returning it", upstreamStatus);
       }
+      ex.settle();
       if (!commitHeaders()) {
         unusableUploadUrl(null);
         return;
@@ -1136,8 +1168,7 @@ final class GeminiProxy {
     private Decision report(Outcome o) {
       this.outcome = o;
       lease.complete(o);
-      guard.onOutcome(ex.guardModel(), o, Duration.ofNanos(System.nanoTime() - sentAt));
-      return ex.s.attempts.decide(ex.attempt, o, ex.replayable);
+      return ex.attempts.completed(lease.key(), o, Duration.ofNanos(System.nanoTime() - sentAt));
     }
 
     /**
@@ -1329,8 +1360,18 @@ final class GeminiProxy {
               .log("could not reserve the next attempt: {}", e.getClass().getName());
         }
         last = ex.reserved == null;
+        if (last && ex.noKey != null && ex.attempts.answerFromPool()) {
+          // No key left after this key's own failure: the pool answers, not this key.
+          phase = Phase.DISCARDED;
+          rest.release();
+          forget();
+          attempt.abort(new java.util.concurrent.CancellationException("no key left"));
+          ex.noKeyAvailable(ex.noKey);
+          return;
+        }
       }
       if (last) {
+        ex.settle();
         if (!commitHeaders()) {
           unusableUploadUrl(rest);
           return;
@@ -1396,7 +1437,7 @@ final class GeminiProxy {
         // The proxy itself refused (shutting down, too many waiting): not the key's fault.
         phase = Phase.DONE;
         lease.complete(Outcome.cancelled());
-        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        ex.attempts.record(lease.key(), Outcome.cancelled(), Duration.ZERO);
         if (ex.clientGone != null) {
           ex.clientFailed(ex.clientGone);
         } else {
@@ -1409,7 +1450,7 @@ final class GeminiProxy {
         // Aborted because the client left: not the key's fault, and nobody to retry for.
         phase = Phase.DONE;
         lease.complete(Outcome.cancelled());
-        guard.onOutcome(ex.guardModel(), Outcome.cancelled(), Duration.ZERO);
+        ex.attempts.record(lease.key(), Outcome.cancelled(), Duration.ZERO);
         if (log.isDebugEnabled()) {
           log.atDebug().addKeyValue("requestId", ex.requestId).addKeyValue("attempt", ex.attempt)
               .addKeyValue("keyId", lease.key().id())

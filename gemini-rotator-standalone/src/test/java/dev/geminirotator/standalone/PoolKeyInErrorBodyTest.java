@@ -95,7 +95,7 @@ class PoolKeyInErrorBodyTest {
   }
 
   @Test
-  void suspendedConsumerNamingItsOwnKeyReachesTheClientAsTheKeysId() throws Exception {
+  void suspendedConsumersNamingTheirOwnKeysAreAnsweredByThePoolWithoutAnyKey() throws Exception {
     h = new Harness(yaml(), Map.of());
     answer((key, r) -> new MockResponse.Builder().code(403)
         .addHeader("Content-Type", "application/json")
@@ -103,10 +103,12 @@ class PoolKeyInErrorBodyTest {
 
     HttpResponse<String> response = h.generate();
 
+    // Every key is rejected on its own account: the pool answers (issue 15 item 4), and no key's
+    // body, nor any pool secret, reaches the client.
     assertNoPoolSecret(response);
-    assertThat(response.statusCode()).isEqualTo(403);
-    assertThat(response.body()).containsPattern("Consumer 'api_key:k[123]' has been suspended")
-        .contains("CONSUMER_SUSPENDED");
+    // (a 429: the whole pool rejected at once is a rejection storm, which cools keys instead)
+    assertThat(response.statusCode()).isEqualTo(429);
+    assertThat(response.body()).doesNotContain("suspended").contains("no key");
   }
 
   @Test
@@ -195,7 +197,9 @@ class PoolKeyInErrorBodyTest {
   @Test
   void aGzipErrorBodyIsInflatedScrubbedAndSentPlain() throws Exception {
     h = new Harness(yaml(), Map.of());
-    answer((key, r) -> new MockResponse.Builder().code(403)
+    // A 503 (an upstream error: retried on every key, the last one kept and returned) whose
+    // message names the key.
+    answer((key, r) -> new MockResponse.Builder().code(503)
         .addHeader("Content-Type", "application/json")
         .addHeader("Content-Encoding", "gzip")
         .body(new Buffer().write(gzip(RealLookingKeys.consumerSuspended(key)))).build());
@@ -204,10 +208,9 @@ class PoolKeyInErrorBodyTest {
 
     assertNoPoolSecret(response);
     assertThat(response.headers().firstValue("Content-Encoding")).isEmpty();
-    assertThat(response.statusCode()).isEqualTo(403);
+    assertThat(response.statusCode()).isEqualTo(503);
     assertThat(response.body()).containsPattern("Consumer 'api_key:k[123]' has been suspended");
-    assertThat(h.upstream.getRequestCount()).as("classified as a rejected key from the inflated"
-        + " body, so retried on every key").isEqualTo(3);
+    assertThat(h.upstream.getRequestCount()).as("retried on every key").isEqualTo(3);
   }
 
   @Test

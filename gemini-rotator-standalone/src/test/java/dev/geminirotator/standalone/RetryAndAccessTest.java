@@ -68,9 +68,10 @@ class RetryAndAccessTest {
     h.enqueue(429, perMinute);
 
     HttpResponse<String> exhausted = call();
-    // Both keys tried: the last upstream 429 is returned as it was.
+    // Both keys tried: the pool answers, not the last key's 429.
     assertThat(exhausted.statusCode()).isEqualTo(429);
-    assertThat(exhausted.body()).isEqualTo(perMinute);
+    assertThat(exhausted.headers().firstValue("Retry-After")).isPresent();
+    assertThat(Harness.problem(exhausted.body()).get("type").asText()).endsWith("no-key-available");
     assertThat(h.upstream.getRequestCount()).isEqualTo(2);
 
     HttpResponse<String> noKey = call();
@@ -93,16 +94,18 @@ class RetryAndAccessTest {
           sliding-window-size: 2
           wait-in-open: 60s
         """);
-    // attempts default 4 retries upstream errors; two 500s fill the window and open the breaker
+    // The breaker counts requests: two requests that got 500 from both keys fill the window and
+    // open it.
     String internal = Fixtures.geminiError("500-internal");
-    h.enqueue(500, internal);
-    h.enqueue(500, internal);
+    for (int i = 0; i < 4; i++) h.enqueue(500, internal);
 
-    HttpResponse<String> failed = call();
-    assertThat(failed.statusCode()).isEqualTo(500);
-    assertThat(failed.body()).isEqualTo(internal);
+    for (int i = 0; i < 2; i++) {
+      HttpResponse<String> failed = call();
+      assertThat(failed.statusCode()).isEqualTo(500);
+      assertThat(failed.body()).isEqualTo(internal);
+    }
     int calls = h.upstream.getRequestCount();
-    assertThat(calls).isEqualTo(2);
+    assertThat(calls).isEqualTo(4);
 
     HttpResponse<String> fast = call();
     assertThat(fast.statusCode()).isEqualTo(503);

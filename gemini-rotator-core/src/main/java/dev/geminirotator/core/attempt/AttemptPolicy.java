@@ -1,5 +1,6 @@
 package dev.geminirotator.core.attempt;
 
+import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.core.health.Backoff;
 import dev.geminirotator.core.internal.Checks;
@@ -13,47 +14,58 @@ import java.util.concurrent.ThreadLocalRandom;
  * retry semantics live: the transports (the OkHttp interceptor, the standalone proxy) are thin
  * adapters over this policy plus {@link dev.geminirotator.core.classify.GeminiClassifier}, a
  * {@link dev.geminirotator.api.KeyRotator} and a {@link dev.geminirotator.api.CircuitGuard}, and
- * decide nothing on their own.
+ * decide nothing on their own. Each request gets an {@link Attempts} ({@link #newAttempts}), which
+ * applies this policy attempt by attempt and reports the request to the guard.
  *
  * <table>
  *   <caption>Decisions, for a request whose body can be sent again</caption>
- *   <tr><th>outcome</th><th>attempt &lt; max-attempts</th><th>last attempt</th></tr>
+ *   <tr><th>outcome</th><th>budget left</th><th>budget spent</th></tr>
  *   <tr><td>success, client error, cancelled</td><td>return</td><td>return</td></tr>
- *   <tr><td>rate-limited, key rejected</td><td>retry now, on another key</td><td>return</td></tr>
- *   <tr><td>upstream error, transport error</td><td>retry after backoff, on another key (if
- *       retry-upstream-errors)</td><td>return</td></tr>
+ *   <tr><td>rate-limited, key rejected (a key's own failure: spends no budget)</td><td>retry now,
+ *       on another key</td><td>retry now, on another key</td></tr>
+ *   <tr><td>upstream error, transport error (each spends one of {@code max-attempts})</td>
+ *       <td>retry after backoff, on another key (if retry-upstream-errors)</td><td>return</td></tr>
  * </table>
  *
- * <p>A request whose body cannot be replayed (a one-shot stream) is never retried. Backoff is
- * {@code backoffBase * 2^(attempt - 1)}, capped at {@code backoffMax}, less up to {@code jitter}
- * of itself at random ({@link Backoff#exponential}).
+ * <p>A request whose body cannot be replayed (a one-shot stream) is never retried. Whatever the
+ * outcomes, a request makes at most {@link #MAX_ATTEMPTS_PER_REQUEST} attempts, and never two with
+ * one key, so it never loops. When the rotator has no key for the next attempt after a key's own
+ * failure, the caller gets the pool's answer (429 with {@code Retry-After}), not that key's
+ * response ({@link Attempts#answerFromPool()}). Backoff is {@code backoffBase * 2^(n - 1)} after
+ * the n-th upstream or transport error, capped at {@code backoffMax}, less up to {@code jitter} of
+ * itself at random ({@link Backoff#exponential}).
  *
  * <p>A transport runs roughly this loop:
  *
  * <pre>{@code
  * RequestContext context = RequestContext.forModel(model);
+ * Attempts attempts = policy.newAttempts(guard, model, request.isReplayable());
  * Response last = null;
- * for (int attempt = 1; ; attempt++) {
- *   guard.acquirePermission(model);                     // open: 503 (or the last failure)
- *   KeyLease lease;                                     // after the guard: a fast-failed call
- *   try {                                               // must not spend a key's quota permit
- *     lease = rotator.acquire(context);
- *   } catch (NoKeyAvailableException e) {
- *     guard.onOutcome(model, Outcome.cancelled(), null); // hand the permission back
- *     policy.onNoKeyAvailable(attempt - 1);             // always RETURN
- *     return last != null ? last : tooManyRequests(e);  // 429 + Retry-After when nothing was tried
+ * try {
+ *   while (true) {
+ *     attempts.acquirePermission();                     // open: 503 (or the last failure)
+ *     KeyLease lease;                                   // after the guard: a fast-failed call
+ *     try {                                             // must not spend a key's quota permit
+ *       lease = rotator.acquire(context);
+ *     } catch (NoKeyAvailableException e) {
+ *       attempts.handBack();                            // the permission, unused
+ *       return last == null || attempts.answerFromPool()
+ *           ? tooManyRequests(e)                        // 429 + Retry-After from the pool
+ *           : last;                                     // the last upstream failure
+ *     }
+ *     Response response = send(request, lease.key());   // I/O failure: classifyTransportFailure
+ *     Outcome outcome = classifier.classify(response.code(), response::header, peek(response),
+ *         lease.key());                                 // consumer answers checked against it
+ *     lease.complete(outcome);
+ *     Decision decision = attempts.completed(lease.key(), outcome, elapsed); // guard, budget
+ *     if (decision.kind() == Decision.Kind.RETURN) return response;
+ *     close(response);
+ *     last = response;                                  // kept as status and peeked body
+ *     sleep(decision.delay());                          // zero for RETRY_NOW
+ *     context = context.excluding(lease.key().id());
  *   }
- *   Response response = send(request, lease.key());     // I/O failure: classifyTransportFailure
- *   Outcome outcome = classifier.classify(response.code(), response::header, peek(response),
- *       lease.key());                                   // consumer answers checked against it
- *   lease.complete(outcome);
- *   guard.onOutcome(model, outcome, elapsed);
- *   Decision decision = policy.decide(attempt, outcome, request.isReplayable());
- *   if (decision.kind() == Decision.Kind.RETURN) return response;
- *   close(response);
- *   last = response;                                    // kept as status and peeked body
- *   sleep(decision.delay());                            // zero for RETRY_NOW
- *   context = context.excluding(lease.key().id());
+ * } finally {
+ *   attempts.finish(callerLeft);                        // the breaker rule settles the request
  * }
  * }</pre>
  *
@@ -68,6 +80,12 @@ public final class AttemptPolicy {
   public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(2);
   public static final double DEFAULT_JITTER = 0.2;
   public static final boolean DEFAULT_RETRY_UPSTREAM_ERRORS = true;
+  /**
+   * The most attempts one request makes, key-own failures included: the hard bound that keeps a
+   * request in a large pool of failing keys from trying them all. A request also never tries a key
+   * twice, so it never makes more attempts than the pool has keys.
+   */
+  public static final int MAX_ATTEMPTS_PER_REQUEST = 32;
 
   private static final AttemptPolicy DEFAULTS = builder().build();
 
@@ -98,7 +116,10 @@ public final class AttemptPolicy {
         .jitter(jitter).retryUpstreamErrors(retryUpstreamErrors);
   }
 
-  /** Attempts per request, the first one included. */
+  /**
+   * Attempts per request that upstream and transport errors may spend, the first one included.
+   * A key's own failures (rate-limited, rejected) do not spend it.
+   */
   public int maxAttempts() {
     return maxAttempts;
   }
@@ -121,13 +142,29 @@ public final class AttemptPolicy {
   }
 
   /**
-   * What to do after an attempt finished.
+   * The attempts of one request: the budget and the breaker rule, applied attempt by attempt.
    *
+   * @param guard the guard every attempt asks for permission; the request is reported to it
+   * @param model the model the guard's breaker is chosen by
+   * @param replayable whether the request body can be sent again; if not, one attempt only
+   */
+  public Attempts newAttempts(CircuitGuard guard, String model, boolean replayable) {
+    return new Attempts(this, guard, model, replayable);
+  }
+
+  /**
+   * What to do after an attempt finished, counting every attempt against {@code max-attempts}.
+   *
+   * @deprecated a key's own failure (rate-limited, rejected) must not spend the budget meant for
+   *     upstream errors, and the request must be reported to the guard once: use {@link
+   *     #newAttempts} and {@link Attempts#completed}. Kept with its old meaning for callers that
+   *     run their own loop.
    * @param attempt the attempt that just finished, 1 for the first
    * @param outcome how it went, as classified
    * @param replayable whether the request body can be sent again
    * @throws IllegalArgumentException if {@code attempt} is less than 1
    */
+  @Deprecated
   public Decision decide(int attempt, Outcome outcome, boolean replayable) {
     Checks.atLeast("attempt", attempt, 1);
     Objects.requireNonNull(outcome, "outcome");
@@ -152,7 +189,8 @@ public final class AttemptPolicy {
    * return}. Every key it could hand out is cooling down, invalid, disabled or already tried by
    * this request, so asking again at once gives the same answer, and waiting for the earliest key
    * could hold the caller for up to a day. The transport answers with the last attempt's response
-   * when there was one ({@code attemptsMade > 0}), else with 429 and a {@code Retry-After} taken
+   * when it was an upstream or transport error, else (nothing tried, or the last key failed on
+   * its own account, {@link Attempts#answerFromPool()}) with 429 and a {@code Retry-After} taken
    * from {@link dev.geminirotator.api.NoKeyAvailableException#earliestAvailable()}.
    *
    * @param attemptsMade attempts this request already finished, 0 when even the first found no key
@@ -261,7 +299,10 @@ public final class AttemptPolicy {
     private Builder() {
     }
 
-    /** Attempts per request, the first one included: 1 (never retry) to 20. */
+    /**
+     * Attempts per request that upstream and transport errors may spend, the first one included:
+     * 1 (never retry them) to 20. Rate-limited and rejected keys are retried regardless.
+     */
     public Builder maxAttempts(int maxAttempts) {
       this.maxAttempts = Checks.between("max-attempts", maxAttempts, 1, MAX_ATTEMPTS_LIMIT);
       return this;

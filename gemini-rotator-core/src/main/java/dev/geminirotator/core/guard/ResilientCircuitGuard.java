@@ -34,6 +34,17 @@ import org.slf4j.LoggerFactory;
  * 429, a client error, a key rejection or a cancellation says nothing about whether Gemini is up:
  * it hands its permission back without being recorded, so a flood of them never opens the breaker.
  *
+ * <p><b>What a call is: a request, not an attempt.</b> The transports report through core's
+ * {@link dev.geminirotator.core.attempt.Attempts}, which takes one permission per request, keeps
+ * it through the request's retries and answers it once: a success when any attempt succeeded (a
+ * failed attempt another key recovered counts for nothing); a failure only when the request ended
+ * without a success after upstream or transport errors that were all its attempts met, or that
+ * came from keys of at least two projects (the upstream as a whole could not serve it); otherwise
+ * handed back unrecorded (a 5xx confined to one key or project while Gemini answered the request's
+ * other attempts is that key's health's business). So one key that always answers 503 never opens
+ * the breaker while the other keys serve, and the failure rate is the share of requests the
+ * upstream failed.
+ *
  * <p>There is one breaker for the whole upstream (scope {@value RequestContext#ANY_MODEL}), or,
  * with {@link BreakerPolicy#perModel()}, one per model, created on first use. Per-model breakers
  * are capped at {@link BreakerPolicy#maxModelBreakers()} (and model names at

@@ -707,8 +707,16 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
   }
 
-  /** An overloaded model (503) is Gemini's state, not the key's. */
+  /**
+   * Whether an upstream failure lowers the key's health. An overloaded model (503) is Gemini's
+   * state, not the key's. A transport error (connect refused or timed out, DNS, TLS handshake,
+   * a reset or timeout before or during the answer) is the network's or the upstream host's:
+   * nothing below HTTP depends on which key the request carried, and Gemini answers a bad key
+   * with a status, not by dropping the connection. Both count for the circuit guard only; a
+   * trial that meets one is inconclusive.
+   */
   private static boolean countsAgainstKey(Outcome outcome) {
+    if (outcome instanceof Outcome.TransportError) return false;
     return !(outcome instanceof Outcome.UpstreamError e && e.status() == 503);
   }
 

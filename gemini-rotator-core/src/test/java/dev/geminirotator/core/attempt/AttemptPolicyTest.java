@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+@SuppressWarnings("deprecation") // decide(...) keeps its old meaning for callers with a loop of their own
 class AttemptPolicyTest {
 
   private static final Outcome SUCCESS = Outcome.success();

@@ -95,9 +95,40 @@ class HealthAndStateTest {
   }
 
   @Test
+  void transportErrorsNeverLowerAKeysHealthSinceTheNetworkIsNotTheKeys() {
+    GeminiKeyRotator rotator = rotator(2);
+    for (String reason : List.of("connect refused (ConnectException)",
+        "connect timeout (HttpConnectTimeoutException)", "unknown host (UnknownHostException)",
+        "tls handshake failed (SSLHandshakeException)", "connection reset (SocketException)",
+        "timeout (SocketTimeoutException)")) {
+      for (int i = 0; i < 10; i++) only(rotator, "k0").complete(Outcome.transportError(reason));
+    }
+
+    KeySnapshot s = snap(rotator, "k0");
+    assertThat(s.state()).isEqualTo(KeyState.HEALTHY);
+    assertThat(s.health()).isEqualTo(1.0);
+    assertThat(events).filteredOn(StateTransition.class::isInstance).isEmpty();
+  }
+
+  @Test
+  void aTransportErrorOnATrialIsInconclusiveAndTheKeyIsTriedAgainAtOnce() {
+    GeminiKeyRotator rotator = rotator(2);
+    failUntilUnhealthy(rotator, "k0");
+    clock.advance(HealthPolicy.DEFAULT_COOLDOWN_BASE);
+    KeyLease trial = only(rotator, "k0");
+    assertThat(trial.isTrial()).isTrue();
+    trial.complete(Outcome.transportError("connect refused (ConnectException)"));
+
+    KeyLease again = only(rotator, "k0");
+    assertThat(again.isTrial()).isTrue();
+    again.complete(Outcome.success());
+    assertThat(snap(rotator, "k0").state()).isEqualTo(KeyState.HEALTHY);
+  }
+
+  @Test
   void successesRaiseHealthBackTowardsOne() {
     GeminiKeyRotator rotator = rotator(2);
-    for (int i = 0; i < 3; i++) only(rotator, "k0").complete(Outcome.transportError("timeout"));
+    for (int i = 0; i < 3; i++) only(rotator, "k0").complete(Outcome.upstreamError(500, null));
     double low = snap(rotator, "k0").health();
     only(rotator, "k0").complete(Outcome.success());
     assertThat(snap(rotator, "k0").health()).isCloseTo(low + 0.1 * (1 - low),
@@ -135,7 +166,7 @@ class HealthAndStateTest {
     failUntilUnhealthy(rotator, "k0");
     Duration base = HealthPolicy.DEFAULT_COOLDOWN_BASE;
     clock.advance(base);
-    only(rotator, "k0").complete(Outcome.transportError("connection reset"));
+    only(rotator, "k0").complete(Outcome.upstreamError(500, "INTERNAL"));
 
     KeySnapshot s = snap(rotator, "k0");
     assertThat(s.state()).isEqualTo(KeyState.UNHEALTHY);
