@@ -141,9 +141,11 @@ public final class SecretScrubber {
   public byte[] scrubTruncated(byte[] start) {
     Objects.requireNonNull(start, "start");
     if (maxLength == 0 || start.length == 0) return start;
-    Stream s = stream();
-    byte[] out = s.next(start, false);
-    return out.length == start.length ? start : out;
+    // decided by what the scan did, never by lengths: a secret replaced by an id and the
+    // held-back tail can add up to exactly the length of what came in
+    Scan scan = scan(start, start.length, false);
+    if (scan.out != null) return scan.out;
+    return scan.consumed == start.length ? start : Arrays.copyOf(start, scan.consumed);
   }
 
   /** A scrubber for one body that arrives in chunks. */

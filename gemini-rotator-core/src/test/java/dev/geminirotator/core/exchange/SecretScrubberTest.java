@@ -128,6 +128,27 @@ class SecretScrubberTest {
     assertThat(kept).startsWith("{\"message\": ");
   }
 
+  /**
+   * A secret replaced by an id, plus the tail held back, can come to exactly the length of the
+   * cut body (an id as long as the secret, the secret ending at the cut; or a longer id with the
+   * secret just before it): the body still has to be the scrubbed one.
+   */
+  @Test
+  void aCutBodyIsScrubbedWhateverTheLengthOfTheKeysId() {
+    String secret = ONE.secret();
+    for (int idLength = 1; idLength <= 128; idLength++) {
+      ApiKey key = ApiKey.of("i".repeat(idLength), secret);
+      SecretScrubber scrubber = SecretScrubber.of(List.of(key));
+      for (int after = 0; after <= 2 * secret.length(); after++) {
+        byte[] cut = utf8("{\"message\": \"Consumer 'api_key:" + secret + "' has been"
+            + " suspended. Padding follows.".repeat(3).substring(0, Math.min(after, 90)));
+        String kept = new String(scrubber.scrubTruncated(cut), StandardCharsets.UTF_8);
+        assertThat(kept).as("id of %d, %d bytes after the key", idLength, after)
+            .doesNotContain(secret.substring(0, 12));
+      }
+    }
+  }
+
   @Test
   void theAttemptsKeyIsFoundEvenWhenItLeftThePool() {
     SecretScrubber pool = SecretScrubber.of(List.of(ONE));
