@@ -107,6 +107,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   private volatile Pool pool = Pool.EMPTY;
   /** The secret scrubber for one membership, rebuilt on first use after the pool changes. */
   private volatile PoolScrubber poolScrubber;
+  private final Object scrubberLock = new Object();
   private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
   private final Object adminLock = new Object();
   private final AtomicInteger cursor = new AtomicInteger();
@@ -1165,11 +1166,17 @@ public final class GeminiKeyRotator implements KeyRotator {
     Pool p = pool;
     PoolScrubber cached = poolScrubber;
     if (cached != null && cached.pool == p) return cached.scrubber;
-    List<ApiKey> keys = new ArrayList<>(p.slots.length);
-    for (KeySlot slot : p.slots) keys.add(slot.key);
-    SecretScrubber built = SecretScrubber.of(keys);
-    poolScrubber = new PoolScrubber(p, built);
-    return built;
+    // one builder per pool change (O(pool size)); the others wait for it instead of each
+    // building their own, and an older pool's scrubber never replaces a newer one's
+    synchronized (scrubberLock) {
+      cached = poolScrubber;
+      if (cached != null && cached.pool == p) return cached.scrubber;
+      List<ApiKey> keys = new ArrayList<>(p.slots.length);
+      for (KeySlot slot : p.slots) keys.add(slot.key);
+      SecretScrubber built = SecretScrubber.of(keys);
+      if (cached == null || cached.pool != pool) poolScrubber = new PoolScrubber(p, built);
+      return built;
+    }
   }
 
   private record PoolScrubber(Pool pool, SecretScrubber scrubber) {
