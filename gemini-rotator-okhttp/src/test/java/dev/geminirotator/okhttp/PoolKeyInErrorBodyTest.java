@@ -1,5 +1,6 @@
 package dev.geminirotator.okhttp;
 
+import static dev.geminirotator.testsupport.Compression.gzip;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
@@ -8,14 +9,10 @@ import dev.geminirotator.testsupport.FakeClock;
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.RealLookingKeys;
 import dev.geminirotator.testsupport.SecretScanner;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import java.util.zip.GZIPOutputStream;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -87,16 +84,6 @@ class PoolKeyInErrorBodyTest {
       assertThat(response.header("Content-Encoding")).isNull();
       return body;
     }
-  }
-
-  private static byte[] gzip(String text) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-      gz.write(text.getBytes(StandardCharsets.UTF_8));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toByteArray();
   }
 
   @Test

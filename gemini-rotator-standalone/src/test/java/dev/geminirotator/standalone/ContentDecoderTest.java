@@ -1,37 +1,20 @@
 package dev.geminirotator.standalone;
 
+import static dev.geminirotator.testsupport.Compression.gzip;
+import static dev.geminirotator.testsupport.Compression.deflate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.compression.DecompressionException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.zip.DeflaterOutputStream;
-import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 
 /** Error bodies the upstream compressed are inflated chunk by chunk, within a bound. */
 class ContentDecoderTest {
-
-  private static byte[] gzip(byte[] data) throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-      gz.write(data);
-    }
-    return out.toByteArray();
-  }
-
-  private static byte[] deflate(byte[] data) throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (DeflaterOutputStream z = new DeflaterOutputStream(out)) {
-      z.write(data);
-    }
-    return out.toByteArray();
-  }
 
   /** Feeds {@code body} in chunks of {@code size} and returns what comes out. */
   private static String inflate(ContentDecoder decoder, byte[] body, int size) {

@@ -1,19 +1,16 @@
 package dev.geminirotator.standalone;
 
+import static dev.geminirotator.testsupport.Compression.gzip;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.RealLookingKeys;
 import dev.geminirotator.testsupport.SecretScanner;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
-import java.util.zip.GZIPOutputStream;
 import mockwebserver3.Dispatcher;
 import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
@@ -82,16 +79,6 @@ class PoolKeyInErrorBodyTest {
         assertThat(SCANNER.findings(value)).as(e.getKey()).isEmpty();
       }
     }
-  }
-
-  private static byte[] gzip(String text) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-      gz.write(text.getBytes(StandardCharsets.UTF_8));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toByteArray();
   }
 
   @Test
