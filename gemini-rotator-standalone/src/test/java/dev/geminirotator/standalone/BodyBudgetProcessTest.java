@@ -5,9 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.sun.net.httpserver.HttpServer;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
-import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -44,7 +42,6 @@ class BodyBudgetProcessTest {
   private static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
   private static final String TOKEN = "process-test-access-token";
   private static final int NEAR_LIMIT = (int) StandaloneConfig.DEFAULT_MAX_REQUEST_SIZE - 64 * 1024;
-  private static final Pattern LISTENING = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)");
 
   @Test
   void tenConcurrentNearLimitBodiesAreAllAnsweredAndTheProxyStaysUp(@TempDir Path dir)
@@ -81,11 +78,7 @@ class BodyBudgetProcessTest {
           json: false
         """.formatted(upstream.getAddress().getPort(), TOKEN));
     Path log = dir.resolve("proxy.log");
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(README_FLAGS);
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        Main.class.getName(), "--config", config.toString()));
+    List<String> command = ProxyProcess.command(README_FLAGS, config);
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(log.toFile());
     pb.environment().put("MALLOC_ARENA_MAX", "2");
@@ -93,7 +86,7 @@ class BodyBudgetProcessTest {
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(10)).build();
     try {
-      int port = awaitPort(proxy, log);
+      int port = ProxyProcess.awaitPort(proxy, log);
       URI base = URI.create("http://127.0.0.1:" + port);
       byte[] body = new byte[NEAR_LIMIT];
       java.util.Arrays.fill(body, (byte) ' ');
@@ -150,25 +143,5 @@ class BodyBudgetProcessTest {
     }
   }
 
-  /** The port the proxy logged, once it listens; fails with its log if it died first. */
-  private static int awaitPort(Process proxy, Path log) {
-    String text = Eventually.value(Duration.ofSeconds(90), "the proxy to log its port", () -> {
-      String t = read(log);
-      if (!LISTENING.matcher(t).find() && !proxy.isAlive()) {
-        throw new AssertionError("the proxy exited: " + t);
-      }
-      return t;
-    }, t -> LISTENING.matcher(t).find());
-    Matcher m = LISTENING.matcher(text);
-    if (!m.find()) throw new AssertionError("no port in: " + text); // the wait saw one
-    return Integer.parseInt(m.group(1));
-  }
 
-  private static String read(Path log) {
-    try {
-      return Files.exists(log) ? Files.readString(log) : "";
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
 }

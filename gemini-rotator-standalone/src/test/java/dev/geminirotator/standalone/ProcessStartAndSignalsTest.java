@@ -7,7 +7,6 @@ import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -19,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -28,7 +26,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -43,8 +40,6 @@ class ProcessStartAndSignalsTest {
 
   private static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
   private static final String TOKEN = "process-signal-access-token";
-  private static final Pattern LISTENING =
-      Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)");
 
   private static String config(int port, Integer managementPort, String upstream) {
     return """
@@ -68,11 +63,8 @@ class ProcessStartAndSignalsTest {
       throws IOException {
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, yaml);
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        Main.class.getName(), "--config", config.toString()));
+    List<String> command = ProxyProcess.command(
+        List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"), config);
     return new ProcessBuilder(command).redirectOutput(output.toFile())
         .redirectError(errors.toFile()).start();
   }
@@ -144,7 +136,7 @@ class ProcessStartAndSignalsTest {
     Process proxy = start(dir, config(0, null, "http://127.0.0.1:"
         + upstream.getAddress().getPort()), out, err);
     try {
-      int port = awaitPort(proxy, out);
+      int port = ProxyProcess.awaitPort(proxy, out);
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       CompletableFuture<HttpResponse<String>> inFlight = http.sendAsync(HttpRequest.newBuilder(
               URI.create("http://127.0.0.1:" + port + GENERATE)).timeout(Duration.ofSeconds(90))
@@ -158,7 +150,7 @@ class ProcessStartAndSignalsTest {
           .inheritIO().start();
       assertThat(kill.waitFor()).as("kill -%s", signal).isZero();
       Eventually.until(Duration.ofSeconds(60), "the proxy starts draining", () ->
-          read(out).contains("shutting down: draining in-flight requests"));
+          ProxyProcess.read(out).contains("shutting down: draining in-flight requests"));
       assertThat(proxy.isAlive()).as("still draining the request in flight").isTrue();
 
       release.countDown();
@@ -167,9 +159,10 @@ class ProcessStartAndSignalsTest {
           .isEqualTo(200);
       assertThat(drained.body()).contains("candidates");
       assertThat(proxy.waitFor(60, TimeUnit.SECONDS)).as("the proxy exits").isTrue();
-      assertThat(proxy.exitValue()).as("exit code after SIG%s; output: %s", signal, read(out))
+      assertThat(proxy.exitValue())
+          .as("exit code after SIG%s; output: %s", signal, ProxyProcess.read(out))
           .isEqualTo(exitCode);
-      assertThat(read(out)).contains("shut down");
+      assertThat(ProxyProcess.read(out)).contains("shut down");
     } finally {
       release.countDown();
       proxy.destroyForcibly().waitFor();
@@ -178,24 +171,4 @@ class ProcessStartAndSignalsTest {
     }
   }
 
-  private static int awaitPort(Process proxy, Path log) {
-    String text = Eventually.value(Duration.ofSeconds(90), "the proxy to log its port", () -> {
-      String t = read(log);
-      if (!LISTENING.matcher(t).find() && !proxy.isAlive()) {
-        throw new AssertionError("the proxy exited: " + t);
-      }
-      return t;
-    }, t -> LISTENING.matcher(t).find());
-    Matcher m = LISTENING.matcher(text);
-    if (!m.find()) throw new AssertionError("no port in: " + text);
-    return Integer.parseInt(m.group(1));
-  }
-
-  private static String read(Path log) {
-    try {
-      return Files.exists(log) ? Files.readString(log) : "";
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
 }
