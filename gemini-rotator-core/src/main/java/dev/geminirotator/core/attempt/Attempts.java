@@ -160,13 +160,15 @@ public final class Attempts {
 
   /**
    * An attempt ended, but nothing is to be decided (it was aborted, or it is a streamed success
-   * whose body ended after the request's answer was chosen): reports it under the breaker rule
-   * only.
+   * whose body ended after the request was {@linkplain #served served}): reports it under the
+   * breaker rule only. After the request's answer was chosen nothing more reaches the guard
+   * unless the permission is still held.
    */
   public synchronized void record(ApiKey key, Outcome outcome, Duration elapsed) {
     Objects.requireNonNull(outcome, "outcome");
     if (settled) {
-      // The request's last attempt, ending after its answer was chosen (a streamed body).
+      // The request's last attempt, ending after its answer was chosen. A streamed 2xx was
+      // reported when its headers arrived (served), so its body's end reaches nobody here.
       if (held) {
         held = false;
         tell(outcome, elapsed);
@@ -197,11 +199,21 @@ public final class Attempts {
   }
 
   /**
-   * The request got a success whose outcome is {@linkplain #record recorded} later, when its
-   * streamed body ends: the failed attempts before it were recovered and do not count.
+   * The request got a 2xx whose body streams on: the upstream could serve it, so the request's
+   * permission is answered with a success now, when the response headers arrive, and the failed
+   * attempts before it were recovered and do not count. This is the breaker's settle point for
+   * every transport: a stream that fails halfway afterwards is the key's lease's business (its
+   * outcome reaches {@link #record}, which no longer reports to the guard), and a half-open
+   * breaker's trial permission is not held for the whole length of a long stream.
+   *
+   * @param elapsed how long the attempt took until its headers arrived; may be {@code null}
    */
-  public synchronized void served() {
+  public synchronized void served(Duration elapsed) {
     settled = true;
+    if (held) {
+      held = false;
+      tell(Outcome.success(), elapsed);
+    }
   }
 
   /**

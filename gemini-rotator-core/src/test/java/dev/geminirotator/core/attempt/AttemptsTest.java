@@ -235,14 +235,26 @@ class AttemptsTest {
     }
 
     @Test
-    void aStreamedSuccessRecordedAfterTheAnswerStillCountsOnceAndFailuresBeforeItAreHandedBack() {
+    void aStreamedSuccessCountsOnceWhenItsHeadersArriveAndFailuresBeforeItAreHandedBack() {
       Attempts attempts = AttemptPolicy.defaults().newAttempts(guard, MODEL, true);
       attempt(attempts, A1, UNAVAILABLE);
       attempts.acquirePermission();
-      attempts.served(); // 2xx headers; the body streams on
+      attempts.served(Duration.ofMillis(40)); // 2xx headers; the body streams on
+      assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
       attempts.finish(false);
-      assertThat(guard.recorded()).isEmpty();
       attempts.record(B1, SUCCESS, Duration.ofSeconds(3)); // the body ended
+
+      assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
+      assertThat(guard.reports).hasSize(guard.permissions);
+    }
+
+    @Test
+    void aStreamCutAfterItsHeadersIsNeverABreakerFailure() {
+      Attempts attempts = AttemptPolicy.defaults().newAttempts(guard, MODEL, true);
+      attempts.acquirePermission();
+      attempts.served(Duration.ofMillis(40));
+      attempts.record(A1, REFUSED, Duration.ofSeconds(30)); // the body broke off mid-stream
+      attempts.finish(false);
 
       assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
       assertThat(guard.reports).hasSize(guard.permissions);
