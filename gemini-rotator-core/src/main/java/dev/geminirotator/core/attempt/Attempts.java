@@ -59,6 +59,15 @@ import org.slf4j.LoggerFactory;
  *       an answer from Gemini (the key's health deals with a failing key, not the breaker).
  * </ul>
  *
+ * <p><b>A permission from a state that has passed is not answered.</b> A request may hold its
+ * permission for several request timeouts (backoffs and retries), and the breaker may open and
+ * half-open meanwhile. The request remembers the guard's {@linkplain CircuitGuard#epoch epoch}
+ * when it takes its permission; if the epoch has changed by the time the permission would be
+ * answered, the request's outcome is stale evidence and reaches the guard not at all: neither
+ * recorded (it would count as a half-open trial and could close or reopen the breaker) nor handed
+ * back (in half-open that would add a trial permission this half-open state never granted; closed
+ * and open breakers track no permission to give back). See {@code ResilientCircuitGuard}.
+ *
  * <p>Safe to call from several threads (the transport's loop, and a streamed body that ends on
  * the caller's thread), though it belongs to a single request.
  */
@@ -77,6 +86,8 @@ public final class Attempts {
 
   /** Whether the request holds its guard permission, not yet answered. */
   private boolean held;
+  /** The guard's epoch when the permission was taken; see {@link #answer}. */
+  private long epoch;
   /** The last upstream or transport error, recorded against the permission if the rule says so. */
   private Outcome failure;
   private Duration failureElapsed;
@@ -108,6 +119,7 @@ public final class Attempts {
     if (!held) {
       guard.acquirePermission(model);
       held = true;
+      epoch = epoch(); // after the permission: taking it may half-open the breaker
     } else if (guard.state(model) == CircuitGuard.State.OPEN) {
       guard.acquirePermission(model); // throws while open, with when it half-opens
       tell(Outcome.cancelled(), Duration.ZERO); // its wait just ended: not needed, we hold one
@@ -122,7 +134,7 @@ public final class Attempts {
   public synchronized void handBack() {
     if (held && failure == null && !answered && !cancelled && !settled) {
       held = false;
-      tell(Outcome.cancelled(), Duration.ZERO);
+      answer(Outcome.cancelled(), Duration.ZERO);
     }
   }
 
@@ -171,7 +183,7 @@ public final class Attempts {
       // reported when its headers arrived (served), so its body's end reaches nobody here.
       if (held) {
         held = false;
-        tell(outcome, elapsed);
+        answer(outcome, elapsed);
       }
       return;
     }
@@ -180,7 +192,7 @@ public final class Attempts {
         settled = true; // failed attempts before it were recovered: not counted
         if (held) {
           held = false;
-          tell(outcome, elapsed);
+          answer(outcome, elapsed);
         }
       }
       case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
@@ -212,7 +224,7 @@ public final class Attempts {
     settled = true;
     if (held) {
       held = false;
-      tell(Outcome.success(), elapsed);
+      answer(Outcome.success(), elapsed);
     }
   }
 
@@ -230,9 +242,35 @@ public final class Attempts {
     boolean upstreamDown = failure != null
         && (failuresSpanProjects || (!answered && !cancelled && !callerLeft));
     if (upstreamDown) {
-      tell(failure, failureElapsed);
+      answer(failure, failureElapsed);
     } else {
-      tell(Outcome.cancelled(), Duration.ZERO); // handed back, not recorded
+      answer(Outcome.cancelled(), Duration.ZERO); // handed back, not recorded
+    }
+  }
+
+  /**
+   * Answers the request's permission, unless the breaker changed state since it was taken: then
+   * the outcome is stale evidence and the guard hears nothing (see the class comment).
+   */
+  private void answer(Outcome outcome, Duration elapsed) {
+    long now = epoch();
+    if (now != epoch) {
+      if (log.isDebugEnabled()) {
+        log.debug("breaker for model {} changed state since the request took its permission;"
+            + " its {} is not reported", model, outcome.kind());
+      }
+      return;
+    }
+    tell(outcome, elapsed);
+  }
+
+  /** The guard's epoch; a guard the user plugged in must not break the request. */
+  private long epoch() {
+    try {
+      return guard.epoch(model);
+    } catch (RuntimeException e) {
+      log.warn("circuit guard {} failed to tell its epoch for model {}", guard, model, e);
+      return Long.MIN_VALUE;
     }
   }
 
