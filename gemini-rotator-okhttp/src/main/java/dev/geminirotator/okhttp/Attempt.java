@@ -57,6 +57,14 @@ final class Attempt {
     return decision;
   }
 
+  /**
+   * The attempt's 2xx headers arrived: the request is served, and the breaker hears its success
+   * now (core's settle point). The lease is completed later, when the body ends.
+   */
+  void served() {
+    attempts.served(elapsed());
+  }
+
   private Duration elapsed() {
     return Duration.ofNanos(System.nanoTime() - startNanos);
   }

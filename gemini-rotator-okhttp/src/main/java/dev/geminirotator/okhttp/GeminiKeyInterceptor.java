@@ -289,7 +289,6 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
       int code = response.code();
       if (code >= 200 && code < 300) {
-        attempts.served(); // failed attempts before this one were recovered
         return success(response, base, current, call);
       }
       ByteString peeked = bodyMatters(code) ? peek(response) : null;
@@ -320,13 +319,18 @@ public final class GeminiKeyInterceptor implements Interceptor {
   // ---------------------------------------------------------------------------------------------
   // Responses
 
-  /** A 2xx: the body streams to the caller and completes the attempt when it ends. */
+  /**
+   * A 2xx: the breaker hears the request's success now that the headers arrived (core's settle
+   * point, as in the proxy); the body streams to the caller and completes the attempt's lease
+   * when it ends.
+   */
   private Response success(Response response, Request base, Attempt attempt, Call call) {
     ResponseBody body = response.body();
     if (response.networkResponse() == null && response.cacheResponse() != null) {
       attempt.complete(Outcome.cancelled()); // served from cache: the key was not used
       return Credentials.scrubbed(response, base).build();
     }
+    attempt.served(); // failed attempts before this one were recovered
     int code = response.code();
     if (body.contentLength() == 0 || code == 204 || code == 205 || "HEAD".equals(base.method())) {
       attempt.complete(Outcome.success());

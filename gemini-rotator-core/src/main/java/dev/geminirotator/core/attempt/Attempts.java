@@ -59,6 +59,15 @@ import org.slf4j.LoggerFactory;
  *       an answer from Gemini (the key's health deals with a failing key, not the breaker).
  * </ul>
  *
+ * <p><b>A permission from a state that has passed is not answered.</b> A request may hold its
+ * permission for several request timeouts (backoffs and retries), and the breaker may open and
+ * half-open meanwhile. The request remembers the guard's {@linkplain CircuitGuard#epoch epoch}
+ * when it takes its permission; if the epoch has changed by the time the permission would be
+ * answered, the request's outcome is stale evidence and reaches the guard not at all: neither
+ * recorded (it would count as a half-open trial and could close or reopen the breaker) nor handed
+ * back (in half-open that would add a trial permission this half-open state never granted; closed
+ * and open breakers track no permission to give back). See {@code ResilientCircuitGuard}.
+ *
  * <p>Safe to call from several threads (the transport's loop, and a streamed body that ends on
  * the caller's thread), though it belongs to a single request.
  */
@@ -77,6 +86,8 @@ public final class Attempts {
 
   /** Whether the request holds its guard permission, not yet answered. */
   private boolean held;
+  /** The guard's epoch when the permission was taken; see {@link #answer}. */
+  private long epoch;
   /** The last upstream or transport error, recorded against the permission if the rule says so. */
   private Outcome failure;
   private Duration failureElapsed;
@@ -108,6 +119,7 @@ public final class Attempts {
     if (!held) {
       guard.acquirePermission(model);
       held = true;
+      epoch = epoch(); // after the permission: taking it may half-open the breaker
     } else if (guard.state(model) == CircuitGuard.State.OPEN) {
       guard.acquirePermission(model); // throws while open, with when it half-opens
       tell(Outcome.cancelled(), Duration.ZERO); // its wait just ended: not needed, we hold one
@@ -122,7 +134,7 @@ public final class Attempts {
   public synchronized void handBack() {
     if (held && failure == null && !answered && !cancelled && !settled) {
       held = false;
-      tell(Outcome.cancelled(), Duration.ZERO);
+      answer(Outcome.cancelled(), Duration.ZERO);
     }
   }
 
@@ -160,16 +172,18 @@ public final class Attempts {
 
   /**
    * An attempt ended, but nothing is to be decided (it was aborted, or it is a streamed success
-   * whose body ended after the request's answer was chosen): reports it under the breaker rule
-   * only.
+   * whose body ended after the request was {@linkplain #served served}): reports it under the
+   * breaker rule only. After the request's answer was chosen nothing more reaches the guard
+   * unless the permission is still held.
    */
   public synchronized void record(ApiKey key, Outcome outcome, Duration elapsed) {
     Objects.requireNonNull(outcome, "outcome");
     if (settled) {
-      // The request's last attempt, ending after its answer was chosen (a streamed body).
+      // The request's last attempt, ending after its answer was chosen. A streamed 2xx was
+      // reported when its headers arrived (served), so its body's end reaches nobody here.
       if (held) {
         held = false;
-        tell(outcome, elapsed);
+        answer(outcome, elapsed);
       }
       return;
     }
@@ -178,7 +192,7 @@ public final class Attempts {
         settled = true; // failed attempts before it were recovered: not counted
         if (held) {
           held = false;
-          tell(outcome, elapsed);
+          answer(outcome, elapsed);
         }
       }
       case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
@@ -197,11 +211,21 @@ public final class Attempts {
   }
 
   /**
-   * The request got a success whose outcome is {@linkplain #record recorded} later, when its
-   * streamed body ends: the failed attempts before it were recovered and do not count.
+   * The request got a 2xx whose body streams on: the upstream could serve it, so the request's
+   * permission is answered with a success now, when the response headers arrive, and the failed
+   * attempts before it were recovered and do not count. This is the breaker's settle point for
+   * every transport: a stream that fails halfway afterwards is the key's lease's business (its
+   * outcome reaches {@link #record}, which no longer reports to the guard), and a half-open
+   * breaker's trial permission is not held for the whole length of a long stream.
+   *
+   * @param elapsed how long the attempt took until its headers arrived; may be {@code null}
    */
-  public synchronized void served() {
+  public synchronized void served(Duration elapsed) {
     settled = true;
+    if (held) {
+      held = false;
+      answer(Outcome.success(), elapsed);
+    }
   }
 
   /**
@@ -218,9 +242,35 @@ public final class Attempts {
     boolean upstreamDown = failure != null
         && (failuresSpanProjects || (!answered && !cancelled && !callerLeft));
     if (upstreamDown) {
-      tell(failure, failureElapsed);
+      answer(failure, failureElapsed);
     } else {
-      tell(Outcome.cancelled(), Duration.ZERO); // handed back, not recorded
+      answer(Outcome.cancelled(), Duration.ZERO); // handed back, not recorded
+    }
+  }
+
+  /**
+   * Answers the request's permission, unless the breaker changed state since it was taken: then
+   * the outcome is stale evidence and the guard hears nothing (see the class comment).
+   */
+  private void answer(Outcome outcome, Duration elapsed) {
+    long now = epoch();
+    if (now != epoch) {
+      if (log.isDebugEnabled()) {
+        log.debug("breaker for model {} changed state since the request took its permission;"
+            + " its {} is not reported", model, outcome.kind());
+      }
+      return;
+    }
+    tell(outcome, elapsed);
+  }
+
+  /** The guard's epoch; a guard the user plugged in must not break the request. */
+  private long epoch() {
+    try {
+      return guard.epoch(model);
+    } catch (RuntimeException e) {
+      log.warn("circuit guard {} failed to tell its epoch for model {}", guard, model, e);
+      return Long.MIN_VALUE;
     }
   }
 

@@ -23,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,6 +57,19 @@ import org.slf4j.LoggerFactory;
  * {@link BreakerPolicy#waitInOpen()} has passed on the injected {@link Clock}, so tests drive it
  * with a fake clock. resilience4j lets calls through once the clock is strictly past the instant
  * {@link CircuitOpenException#retryAt()} reports.
+ *
+ * <p><b>Stale permissions.</b> A request keeps its permission through backoffs and retries, so
+ * the breaker may change state before the request's outcome is known. Each breaker counts its
+ * state changes ({@link #epoch}); core's {@code Attempts} reads the epoch when it takes the
+ * permission and drops an outcome whose epoch has passed instead of reporting it. Dropping, and
+ * not {@code releasePermission()}, is right in every state resilience4j (2.x) can be in by then:
+ * CLOSED and OPEN do not track permissions ({@code releasePermission} is a no-op there, and an
+ * outcome would be counted in a window the request was no part of); HALF_OPEN tracks its trial
+ * permissions, and {@code releasePermission} would add one that this half-open state never
+ * granted (one more trial than {@link BreakerPolicy#permittedCallsInHalfOpen()}), while
+ * {@code onSuccess}/{@code onError} would count the request as trial evidence and could close or
+ * reopen the breaker. A permission whose epoch is unchanged is answered as usual, so a genuine
+ * trial's permission is never lost.
  *
  * <p>State changes are logged (opening at WARN, half-opening and closing at INFO) and passed to
  * {@link BreakerListener}s. Thread-safe.
@@ -173,6 +187,22 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   /**
    * {@inheritDoc}
    *
+   * <p>The breaker's count of state changes (as observed after each call, and each
+   * {@link #reset()}), combined with its current state, so that a change not observed yet shows
+   * too. A model that has no breaker yet reports what a new breaker would.
+   */
+  @Override
+  public long epoch(String model) {
+    if (!policy.enabled()) return 0;
+    Breaker breaker = breakerFor(model, false);
+    if (breaker == null) return CircuitBreaker.State.CLOSED.ordinal();
+    observe(breaker);
+    return (breaker.transitions.get() << 3) | breaker.circuitBreaker.getState().ordinal();
+  }
+
+  /**
+   * {@inheritDoc}
+   *
    * <p>Open: when it opened plus {@link BreakerPolicy#waitInOpen()}. Half-open: as for a refused
    * {@link #acquirePermission} (a second from now, or the wait if shorter). A model whose breaker
    * does not exist yet is closed.
@@ -211,9 +241,11 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   /** Closes every breaker and forgets the calls it recorded. For operators. */
   public void reset() {
     shared.circuitBreaker.reset();
+    shared.transitions.incrementAndGet(); // a new window even when it was closed already
     observe(shared);
     byModel.values().forEach(b -> {
       b.circuitBreaker.reset();
+      b.transitions.incrementAndGet();
       observe(b);
     });
   }
@@ -294,6 +326,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
     CircuitBreaker.State seen = breaker.seen;
     CircuitBreaker.State now = breaker.circuitBreaker.getState();
     if (now != seen && SEEN.compareAndSet(breaker, seen, now)) {
+      breaker.transitions.incrementAndGet();
       onTransition(breaker, seen, now);
     }
   }
@@ -396,6 +429,8 @@ public final class ResilientCircuitGuard implements CircuitGuard {
     volatile Instant retryAt;
     /** The state last observed; see {@link #observe}. */
     volatile CircuitBreaker.State seen = CircuitBreaker.State.CLOSED;
+    /** State changes observed, and resets: the breaker's {@link #epoch}. */
+    final AtomicLong transitions = new AtomicLong();
 
     Breaker(String scope, CircuitBreaker circuitBreaker) {
       this.scope = scope;

@@ -1,9 +1,11 @@
 package dev.geminirotator.core.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.CircuitGuard;
+import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
@@ -15,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class AttemptsTest {
 
@@ -235,14 +239,26 @@ class AttemptsTest {
     }
 
     @Test
-    void aStreamedSuccessRecordedAfterTheAnswerStillCountsOnceAndFailuresBeforeItAreHandedBack() {
+    void aStreamedSuccessCountsOnceWhenItsHeadersArriveAndFailuresBeforeItAreHandedBack() {
       Attempts attempts = AttemptPolicy.defaults().newAttempts(guard, MODEL, true);
       attempt(attempts, A1, UNAVAILABLE);
       attempts.acquirePermission();
-      attempts.served(); // 2xx headers; the body streams on
+      attempts.served(Duration.ofMillis(40)); // 2xx headers; the body streams on
+      assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
       attempts.finish(false);
-      assertThat(guard.recorded()).isEmpty();
       attempts.record(B1, SUCCESS, Duration.ofSeconds(3)); // the body ended
+
+      assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
+      assertThat(guard.reports).hasSize(guard.permissions);
+    }
+
+    @Test
+    void aStreamCutAfterItsHeadersIsNeverABreakerFailure() {
+      Attempts attempts = AttemptPolicy.defaults().newAttempts(guard, MODEL, true);
+      attempts.acquirePermission();
+      attempts.served(Duration.ofMillis(40));
+      attempts.record(A1, REFUSED, Duration.ofSeconds(30)); // the body broke off mid-stream
+      attempts.finish(false);
 
       assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS);
       assertThat(guard.reports).hasSize(guard.permissions);
@@ -310,6 +326,97 @@ class AttemptsTest {
         assertThat(request(0, UNAVAILABLE, SUCCESS)).isEqualTo(Outcome.Kind.SUCCESS);
       }
       assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.CLOSED);
+    }
+  }
+
+  /**
+   * Review finding (issue 15): a request that took its permission while the breaker was closed
+   * and ended after it opened and half-opened was counted as half-open trial evidence.
+   */
+  @Nested
+  class StalePermissions {
+
+    private final FakeClock clock = FakeClock.standard();
+    /**
+     * Two failed requests open it; two trial calls, both needed to decide (resilience4j's
+     * half-open window needs min(minimum-calls, trials) answers).
+     */
+    private final BreakerPolicy policy = BreakerPolicy.builder().minimumCalls(2)
+        .slidingWindowSize(10).failureRateThreshold(50).permittedCallsInHalfOpen(2).build();
+    private final ResilientCircuitGuard breaker = ResilientCircuitGuard.builder().policy(policy)
+        .clock(clock).build();
+
+    private Attempts newRequest() {
+      return AttemptPolicy.defaults().newAttempts(breaker, MODEL, true);
+    }
+
+    /** Two requests the upstream failed. */
+    private void open() {
+      for (int i = 0; i < 2; i++) {
+        Attempts opener = newRequest();
+        opener.acquirePermission();
+        opener.completed(A1, UNAVAILABLE, Duration.ofSeconds(1));
+        opener.finish(false);
+      }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Outcome.Kind.class,
+        names = {"UPSTREAM_ERROR", "SUCCESS", "CLIENT_ERROR"})
+    void aRequestThatTookItsPermissionWhileClosedAndEndsWhileHalfOpenIsNoTrialEvidence(
+        Outcome.Kind staleEnd) {
+      Attempts stale = newRequest();
+      stale.acquirePermission(); // closed
+      assertThat(stale.completed(A1, UNAVAILABLE, Duration.ofSeconds(30)).kind())
+          .isEqualTo(Decision.Kind.RETRY_AFTER); // in its backoff now
+
+      open();
+      assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.OPEN);
+      clock.advance(policy.waitInOpen().plusSeconds(1));
+      Attempts trial = newRequest();
+      trial.acquirePermission(); // half-opens: one of the two trial permissions
+      assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.HALF_OPEN);
+
+      // The stale request's late retry and end.
+      stale.acquirePermission();
+      switch (staleEnd) {
+        case UPSTREAM_ERROR -> stale.completed(B1, UNAVAILABLE, Duration.ofSeconds(30));
+        case SUCCESS -> stale.completed(B1, SUCCESS, Duration.ofSeconds(1));
+        default -> stale.completed(B1, Outcome.clientError(400), Duration.ofSeconds(1));
+      }
+      stale.finish(false);
+      assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.HALF_OPEN);
+
+      // The trial permissions are as many as before: one left, then none.
+      Attempts trial2 = newRequest();
+      trial2.acquirePermission();
+      assertThatThrownBy(newRequest()::acquirePermission)
+          .as("a third trial while two are out")
+          .isInstanceOf(CircuitOpenException.class);
+
+      // One trial's answer decides nothing yet: the stale outcome was not one of the two.
+      trial.completed(A2, SUCCESS, Duration.ofSeconds(1));
+      assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.HALF_OPEN);
+      trial2.completed(A2, SUCCESS, Duration.ofSeconds(1));
+      assertThat(breaker.state(MODEL)).isEqualTo(CircuitGuard.State.CLOSED);
+    }
+
+    @Test
+    void aTrialsOwnOutcomeStillDecidesWhenTheBreakerDidNotChangeMeanwhile() {
+      open();
+      clock.advance(policy.waitInOpen().plusSeconds(1));
+      Attempts first = newRequest();
+      first.acquirePermission(); // the permission that half-opened it
+      Attempts second = newRequest();
+      second.acquirePermission();
+
+      first.completed(A1, UNAVAILABLE, Duration.ofSeconds(1));
+      first.completed(B1, UNAVAILABLE, Duration.ofSeconds(1)); // two projects: the upstream
+      first.finish(false);
+      second.completed(A2, UNAVAILABLE, Duration.ofSeconds(1));
+      second.finish(false);
+
+      assertThat(breaker.state(MODEL)).as("both trials failed").isEqualTo(CircuitGuard.State.OPEN);
     }
   }
 }

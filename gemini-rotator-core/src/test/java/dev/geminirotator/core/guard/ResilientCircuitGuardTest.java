@@ -390,4 +390,28 @@ class ResilientCircuitGuardTest {
 
     assertThat(guard.state(null)).isEqualTo(State.CLOSED);
   }
+
+  @Test
+  void epochChangesWithEveryStateChangeAndResetEvenBackToTheSameState() {
+    ResilientCircuitGuard guard = guard(policy().build());
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    long closed = guard.epoch(null);
+    seen.add(closed);
+    call(guard, null, Outcome.cancelled());
+    assertThat(guard.epoch(null)).as("a call is no state change").isEqualTo(closed);
+
+    open(guard, null);
+    assertThat(seen.add(guard.epoch(null))).as("open").isTrue();
+    clock.advance(JUST_PAST_WAIT);
+    guard.acquirePermission(null);
+    assertThat(seen.add(guard.epoch(null))).as("half-open").isTrue();
+    guard.onOutcome(null, upstream503(), Duration.ofMillis(1));
+    for (int i = 0; i < 2; i++) call(guard, null, upstream503());
+    assertThat(guard.state(null)).isEqualTo(State.OPEN);
+    assertThat(seen.add(guard.epoch(null))).as("open again").isTrue();
+    guard.reset();
+    assertThat(seen.add(guard.epoch(null))).as("closed by reset").isTrue();
+    guard.reset();
+    assertThat(seen.add(guard.epoch(null))).as("reset while closed: a new window").isTrue();
+  }
 }
