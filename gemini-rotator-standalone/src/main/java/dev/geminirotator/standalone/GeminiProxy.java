@@ -878,12 +878,13 @@ final class GeminiProxy {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
+      // Gemini names a key in some error messages ("Consumer 'api_key:AIza...'"): every pool
+      // key becomes its id, in headers and body. A body cut at the peek also loses any start of
+      // a key it was cut in.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, k.key());
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), scrubber);
       // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
       for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
-      // Gemini names a key in some error messages ("Consumer 'api_key:AIza...'"): every pool
-      // key becomes its id. A body cut at the peek also loses any start of a key it was cut in.
-      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, k.key());
       byte[] body = k.complete() ? scrubber.scrub(k.body()) : scrubber.scrubTruncated(k.body());
       // Only part of a longer body was kept, or a key was taken out of it: its length is no
       // longer the upstream's.
@@ -1013,22 +1014,24 @@ final class GeminiProxy {
 
   /**
    * Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones, with
-   * {@code key}'s secret taken out of every value (any header name; plain or percent-encoded).
+   * every secret {@code scrubber} knows (every pool key, see {@link
+   * SecretScrubber#forAttempt}) taken out of every value (any header name; plain or
+   * percent-encoded), the same way as from bodies.
    */
-  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, ApiKey key) {
-    copyHeaders(from, to, NOT_RETURNED, key);
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, SecretScrubber scrubber) {
+    copyHeaders(from, to, NOT_RETURNED, scrubber);
   }
 
   /**
    * Copies every header of {@code from} to {@code to} except those named in {@code dropped} or in
-   * {@code from}'s {@code Connection} header, and with {@code scrubbed}'s secret (when not null)
-   * replaced in every value. As CharSequences: names and values go on as decoded, never turned
-   * into Strings.
+   * {@code from}'s {@code Connection} header, and with every secret of {@code scrubber} (when not
+   * null) replaced in every value. As CharSequences: names and values go on as decoded, and only a
+   * value that may hold a secret is turned into a String to be scrubbed.
    */
   private static void copyHeaders(HttpHeaders from, HttpHeaders to,
-      HeaderNames.NameSet dropped, ApiKey scrubbed) {
+      HeaderNames.NameSet dropped, SecretScrubber scrubber) {
     Set<String> connectionTokens = connectionTokens(from);
-    String secret = scrubbed == null ? null : scrubbed.secret();
+    int shortest = scrubber == null ? Integer.MAX_VALUE : scrubber.shortestSecretChars();
     for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
         from.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> f = it.next();
@@ -1038,9 +1041,9 @@ final class GeminiProxy {
         continue;
       }
       CharSequence value = f.getValue();
-      // Only a value at least as long as the secret can hold it: most are shorter.
-      if (secret != null && value.length() >= secret.length()) {
-        value = SecretScrub.scrub(value, scrubbed);
+      // Only a value at least as long as the shortest secret can hold one: most are shorter.
+      if (value.length() >= shortest) {
+        value = scrubber.scrub(value.toString());
       }
       to.add(name, value);
     }
@@ -1173,7 +1176,7 @@ final class GeminiProxy {
 
     /**
      * Sets the proxy→client status and headers from this attempt's response, every value scrubbed
-     * of the pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
+     * of every pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
      * pointed back at the proxy: such a URL is never passed on (fail closed), and the caller
      * answers 502 instead.
      */
@@ -1191,7 +1194,9 @@ final class GeminiProxy {
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
       HttpHeaders to = ex.proxyToClientResponse.headers();
-      copyResponseHeaders(from, to, lease.key());
+      // Every pool key is taken out, not only this attempt's: an answer may name another one.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
+      copyResponseHeaders(from, to, scrubber);
       if (decoder != null || undecodable) {
         // The client gets the body inflated (or none): the upstream's coding and length are gone.
         to.remove(HttpHeaderNames.CONTENT_ENCODING);
@@ -1200,7 +1205,7 @@ final class GeminiProxy {
       if (rewritten != null) {
         for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
           if (rewritten[i] != null) {
-            to.set(UPLOAD_URL_HEADERS[i], SecretScrub.scrub(rewritten[i], lease.key()));
+            to.set(UPLOAD_URL_HEADERS[i], scrubber.scrub(rewritten[i]));
           }
         }
       }
