@@ -530,6 +530,8 @@ final class GeminiProxy {
     Attempts attempts;
     /** Why {@link #reserveNext} found no key, for the pool's answer. */
     NoKeyAvailableException noKey;
+    /** The breaker's refusal when {@link #reserveNext} found it open, for the pool's answer. */
+    CircuitOpenException circuitOpen;
     /** The last attempt's transport failure, answered when no further attempt can be made. */
     Outcome lastTransportFailure;
     boolean lastTimedOut;
@@ -677,6 +679,7 @@ final class GeminiProxy {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
+        circuitOpen = e;
         return null;
       }
       try {
@@ -768,6 +771,32 @@ final class GeminiProxy {
         problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
             advice.seconds());
       }
+    }
+
+    /**
+     * The pool's answer after a key's own failure (rate-limited, rejected) whose response was only
+     * partly read, when {@link #reserveNext} secured no further attempt, whatever the reason: the
+     * rotator's refusal (429, or 503 when an operator must act), the breaker's 503, or, when
+     * taking the next key failed, 503 with the pool's {@code Retry-After}. Never that key's
+     * response.
+     */
+    void answerFromPool(String keyId) {
+      if (noKey != null) {
+        noKeyAvailable(noKey);
+        return;
+      }
+      settle(); // before the pool's advice is read: it sees the breaker this request leaves
+      if (circuitOpen != null) {
+        metrics.rejected("circuit-open");
+        problem(503, "circuit-open", "Upstream unavailable", circuitOpen.getMessage(),
+            RetryAdvice.breakerOpen(circuitOpen.retryAt(), clock).seconds());
+        return;
+      }
+      RetryAdvice advice = poolAdvice();
+      metrics.rejected("no-key");
+      problem(503, "no-key-available", "No key available", "key " + keyId
+          + " failed on its own account and no other key could be taken for this request"
+          + (advice.operatorNeeded() ? " (an operator must act)" : ""), advice.seconds());
     }
 
     /** What the pool says now about this request's model (see {@link RetryAdvice}). */
@@ -1365,13 +1394,14 @@ final class GeminiProxy {
               .log("could not reserve the next attempt: {}", e.getClass().getName());
         }
         last = ex.reserved == null;
-        if (last && ex.noKey != null && ex.attempts.answerFromPool()) {
-          // No key left after this key's own failure: the pool answers, not this key.
+        if (last && ex.attempts.answerFromPool()) {
+          // No further attempt after this key's own failure (no key left, the breaker opened
+          // meanwhile, or taking a key failed): the pool answers, never this key.
           phase = Phase.DISCARDED;
           rest.release();
           forget();
-          attempt.abort(new java.util.concurrent.CancellationException("no key left"));
-          ex.noKeyAvailable(ex.noKey);
+          attempt.abort(new java.util.concurrent.CancellationException("no attempt left"));
+          ex.answerFromPool(lease.key().id());
           return;
         }
       }
