@@ -530,6 +530,8 @@ final class GeminiProxy {
     Attempts attempts;
     /** Why {@link #reserveNext} found no key, for the pool's answer. */
     NoKeyAvailableException noKey;
+    /** The breaker's refusal when {@link #reserveNext} found it open, for the pool's answer. */
+    CircuitOpenException circuitOpen;
     /** The last attempt's transport failure, answered when no further attempt can be made. */
     Outcome lastTransportFailure;
     boolean lastTimedOut;
@@ -677,6 +679,7 @@ final class GeminiProxy {
       try {
         attempts.acquirePermission();
       } catch (CircuitOpenException e) {
+        circuitOpen = e;
         return null;
       }
       try {
@@ -768,6 +771,32 @@ final class GeminiProxy {
         problem(advice.noKeyStatus(), "no-key-available", "No key available", e.getMessage(),
             advice.seconds());
       }
+    }
+
+    /**
+     * The pool's answer after a key's own failure (rate-limited, rejected) whose response was only
+     * partly read, when {@link #reserveNext} secured no further attempt, whatever the reason: the
+     * rotator's refusal (429, or 503 when an operator must act), the breaker's 503, or, when
+     * taking the next key failed, 503 with the pool's {@code Retry-After}. Never that key's
+     * response.
+     */
+    void answerFromPool(String keyId) {
+      if (noKey != null) {
+        noKeyAvailable(noKey);
+        return;
+      }
+      settle(); // before the pool's advice is read: it sees the breaker this request leaves
+      if (circuitOpen != null) {
+        metrics.rejected("circuit-open");
+        problem(503, "circuit-open", "Upstream unavailable", circuitOpen.getMessage(),
+            RetryAdvice.breakerOpen(circuitOpen.retryAt(), clock).seconds());
+        return;
+      }
+      RetryAdvice advice = poolAdvice();
+      metrics.rejected("no-key");
+      problem(503, "no-key-available", "No key available", "key " + keyId
+          + " failed on its own account and no other key could be taken for this request"
+          + (advice.operatorNeeded() ? " (an operator must act)" : ""), advice.seconds());
     }
 
     /** What the pool says now about this request's model (see {@link RetryAdvice}). */
@@ -878,12 +907,13 @@ final class GeminiProxy {
       Kept k = kept;
       status = k.status();
       proxyToClientResponse.status(k.status());
-      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), k.key());
+      // Gemini names a key in some error messages ("Consumer 'api_key:AIza...'"): every pool
+      // key becomes its id, in headers and body. A body cut at the peek also loses any start of
+      // a key it was cut in.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, k.key());
+      copyResponseHeaders(k.headers(), proxyToClientResponse.headers(), scrubber);
       // A failed attempt's upload session is abandoned: its URLs are not the client's to use.
       for (AsciiString name : UPLOAD_URL_HEADERS) proxyToClientResponse.headers().remove(name);
-      // Gemini names a key in some error messages ("Consumer 'api_key:AIza...'"): every pool
-      // key becomes its id. A body cut at the peek also loses any start of a key it was cut in.
-      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, k.key());
       byte[] body = k.complete() ? scrubber.scrub(k.body()) : scrubber.scrubTruncated(k.body());
       // Only part of a longer body was kept, or a key was taken out of it: its length is no
       // longer the upstream's.
@@ -1013,22 +1043,24 @@ final class GeminiProxy {
 
   /**
    * Copies upstream→proxy headers to proxy→client, minus hop-by-hop and proxy-owned ones, with
-   * {@code key}'s secret taken out of every value (any header name; plain or percent-encoded).
+   * every secret {@code scrubber} knows (every pool key, see {@link
+   * SecretScrubber#forAttempt}) taken out of every value (any header name; plain or
+   * percent-encoded), the same way as from bodies.
    */
-  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, ApiKey key) {
-    copyHeaders(from, to, NOT_RETURNED, key);
+  static void copyResponseHeaders(HttpHeaders from, HttpHeaders to, SecretScrubber scrubber) {
+    copyHeaders(from, to, NOT_RETURNED, scrubber);
   }
 
   /**
    * Copies every header of {@code from} to {@code to} except those named in {@code dropped} or in
-   * {@code from}'s {@code Connection} header, and with {@code scrubbed}'s secret (when not null)
-   * replaced in every value. As CharSequences: names and values go on as decoded, never turned
-   * into Strings.
+   * {@code from}'s {@code Connection} header, and with every secret of {@code scrubber} (when not
+   * null) replaced in every value. As CharSequences: names and values go on as decoded, and only a
+   * value that may hold a secret is turned into a String to be scrubbed.
    */
   private static void copyHeaders(HttpHeaders from, HttpHeaders to,
-      HeaderNames.NameSet dropped, ApiKey scrubbed) {
+      HeaderNames.NameSet dropped, SecretScrubber scrubber) {
     Set<String> connectionTokens = connectionTokens(from);
-    String secret = scrubbed == null ? null : scrubbed.secret();
+    int shortest = scrubber == null ? Integer.MAX_VALUE : scrubber.shortestSecretChars();
     for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it =
         from.iteratorCharSequence(); it.hasNext(); ) {
       Map.Entry<CharSequence, CharSequence> f = it.next();
@@ -1038,9 +1070,9 @@ final class GeminiProxy {
         continue;
       }
       CharSequence value = f.getValue();
-      // Only a value at least as long as the secret can hold it: most are shorter.
-      if (secret != null && value.length() >= secret.length()) {
-        value = SecretScrub.scrub(value, scrubbed);
+      // Only a value at least as long as the shortest secret can hold one: most are shorter.
+      if (value.length() >= shortest) {
+        value = scrubber.scrub(value.toString());
       }
       to.add(name, value);
     }
@@ -1173,7 +1205,7 @@ final class GeminiProxy {
 
     /**
      * Sets the proxy→client status and headers from this attempt's response, every value scrubbed
-     * of the pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
+     * of every pool key. Returns {@code false}, having set nothing, when an upload URL cannot be
      * pointed back at the proxy: such a URL is never passed on (fail closed), and the caller
      * answers 502 instead.
      */
@@ -1191,7 +1223,9 @@ final class GeminiProxy {
       ex.status = upstreamStatus;
       ex.proxyToClientResponse.status(upstreamStatus);
       HttpHeaders to = ex.proxyToClientResponse.headers();
-      copyResponseHeaders(from, to, lease.key());
+      // Every pool key is taken out, not only this attempt's: an answer may name another one.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
+      copyResponseHeaders(from, to, scrubber);
       if (decoder != null || undecodable) {
         // The client gets the body inflated (or none): the upstream's coding and length are gone.
         to.remove(HttpHeaderNames.CONTENT_ENCODING);
@@ -1200,7 +1234,7 @@ final class GeminiProxy {
       if (rewritten != null) {
         for (int i = 0; i < UPLOAD_URL_HEADERS.length; i++) {
           if (rewritten[i] != null) {
-            to.set(UPLOAD_URL_HEADERS[i], SecretScrub.scrub(rewritten[i], lease.key()));
+            to.set(UPLOAD_URL_HEADERS[i], scrubber.scrub(rewritten[i]));
           }
         }
       }
@@ -1360,13 +1394,14 @@ final class GeminiProxy {
               .log("could not reserve the next attempt: {}", e.getClass().getName());
         }
         last = ex.reserved == null;
-        if (last && ex.noKey != null && ex.attempts.answerFromPool()) {
-          // No key left after this key's own failure: the pool answers, not this key.
+        if (last && ex.attempts.answerFromPool()) {
+          // No further attempt after this key's own failure (no key left, the breaker opened
+          // meanwhile, or taking a key failed): the pool answers, never this key.
           phase = Phase.DISCARDED;
           rest.release();
           forget();
-          attempt.abort(new java.util.concurrent.CancellationException("no key left"));
-          ex.noKeyAvailable(ex.noKey);
+          attempt.abort(new java.util.concurrent.CancellationException("no attempt left"));
+          ex.answerFromPool(lease.key().id());
           return;
         }
       }

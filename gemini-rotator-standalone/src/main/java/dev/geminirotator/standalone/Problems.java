@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.classify.GeminiErrors;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -30,7 +32,8 @@ import java.util.function.Consumer;
  *       {@code src/core/error.ts} reads {@code error.message}, {@code type}, {@code code},
  *       {@code param}).
  *   <li>The proxy's own routes (admin, health, metrics, anything unknown), and any route whose
- *       client asks for {@code application/problem+json} in {@code Accept}: an RFC 7807 problem
+ *       client prefers {@code application/problem+json} in {@code Accept} ({@link
+ *       #prefersProblemJson}): an RFC 7807 problem
  *       document ({@code type}, {@code title}, {@code status}, {@code detail}, {@code instance},
  *       {@code requestId}), on Gemini routes with Gemini's {@code error} object inside.
  * </ul>
@@ -89,10 +92,72 @@ final class Problems {
    */
   static Shape shapeFor(String path, String accept, boolean proxied) {
     if (!proxied || path == null) return Shape.PROBLEM;
-    if (accept != null && accept.toLowerCase(Locale.ROOT).contains(PROBLEM_JSON)) {
-      return Shape.PROBLEM;
-    }
+    if (prefersProblemJson(accept)) return Shape.PROBLEM;
     return isOpenAi(path) ? Shape.OPENAI : Shape.GEMINI;
+  }
+
+  /**
+   * Whether an {@code Accept} header (RFC 9110 12.5.1) asks for {@code application/problem+json}
+   * over plain JSON: it names {@code application/problem+json} itself with a quality above 0, at
+   * least the quality it gives {@code application/json} (through its most specific range:
+   * {@code application/json}, else {@code application/*}, else {@code *}{@code /*}, else 0). A
+   * wildcard alone never selects problem+json, and neither does a range with {@code q=0} or one
+   * that prefers {@code application/json}. Malformed ranges and quality values are ignored.
+   */
+  static boolean prefersProblemJson(String accept) {
+    if (accept == null || accept.isEmpty()) return false;
+    double problem = -1; // the quality problem+json gets by its own name; -1: not named
+    double[] json = {-1, -1, -1}; // application/json, application/*, */* (-1: not listed)
+    for (String range : splitOutsideQuotes(accept, ',')) {
+      List<String> parts = splitOutsideQuotes(range, ';');
+      String type = parts.get(0).trim().toLowerCase(Locale.ROOT);
+      double q = 1;
+      for (int i = 1; i < parts.size(); i++) {
+        String param = parts.get(i).trim();
+        int eq = param.indexOf('=');
+        if (eq > 0 && param.substring(0, eq).trim().equalsIgnoreCase("q")) {
+          q = quality(param.substring(eq + 1).trim());
+          break; // parameters after q are accept-extensions
+        }
+      }
+      if (Double.isNaN(q)) continue;
+      switch (type) {
+        case PROBLEM_JSON -> problem = Math.max(problem, q);
+        case "application/json" -> json[0] = Math.max(json[0], q);
+        case "application/*" -> json[1] = Math.max(json[1], q);
+        case "*/*" -> json[2] = Math.max(json[2], q);
+        default -> { }
+      }
+    }
+    if (problem <= 0) return false;
+    double plain = json[0] >= 0 ? json[0] : json[1] >= 0 ? json[1] : Math.max(json[2], 0);
+    return problem >= plain;
+  }
+
+  /** A quality value ({@code 0} to {@code 1}, at most three decimals); NaN when malformed. */
+  private static double quality(String value) {
+    if (!value.matches("0(\\.[0-9]{0,3})?|1(\\.0{0,3})?")) return Double.NaN;
+    return Double.parseDouble(value);
+  }
+
+  /** {@code text} split at {@code separator}, except inside a quoted string. */
+  private static List<String> splitOutsideQuotes(String text, char separator) {
+    List<String> out = new ArrayList<>();
+    boolean quoted = false;
+    int from = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (quoted && c == '\\') {
+        i++; // a quoted-pair: the next character is literal
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == separator && !quoted) {
+        out.add(text.substring(from, i));
+        from = i + 1;
+      }
+    }
+    out.add(text.substring(from));
+    return out;
   }
 
   /** Whether a path is on an OpenAI-compatible route. */

@@ -4,13 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.SecretScanner;
 import java.net.http.HttpResponse;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import mockwebserver3.Dispatcher;
+import mockwebserver3.MockResponse;
 import mockwebserver3.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -74,6 +82,62 @@ class LargeErrorBodyTest {
     assertThat(Set.of(r1.getHeaders().get("x-goog-api-key"), r2.getHeaders().get("x-goog-api-key")))
         .containsExactlyInAnyOrder(Harness.KEY_1, Harness.KEY_2);
     assertThat(inFlight()).isZero();
+  }
+
+  /**
+   * Review finding (issue 15): a key's own failure longer than the peek reached the client when
+   * the breaker opened while it was being read, since only "no key left" was answered by the
+   * pool. Request A's key answers a suspended-consumer 403 over 64 KB only after request B, failed
+   * by the upstream on both keys, has opened the breaker: A must get the breaker's 503, never the
+   * key's 403.
+   */
+  @Test
+  void aKeysOwnLargeFailureWhileTheBreakerOpensGetsTheBreakersAnswerNotTheKeys() throws Exception {
+    h = new Harness("""
+        breaker:
+          minimum-calls: 1
+          sliding-window-size: 1
+          wait-in-open: 60s
+        """); // the breaker counts requests: one that got 500 from both keys opens it
+    // Valid JSON within the peek (so the classifier reads the reason), then whitespace.
+    String suspended = Fixtures.geminiError("403-consumer-suspended")
+        + " ".repeat(GeminiClassifier.MAX_PEEK_BYTES * 3 / 2);
+    String internal = Fixtures.geminiError("500-internal");
+    CountDownLatch aAtUpstream = new CountDownLatch(1);
+    CountDownLatch breakerOpened = new CountDownLatch(1);
+    h.upstream.setDispatcher(new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) throws InterruptedException {
+        if (request.getBody().utf8().contains("\"b\"")) return Harness.json(500, internal);
+        aAtUpstream.countDown();
+        breakerOpened.await(30, TimeUnit.SECONDS);
+        // Gemini names the suspended key itself: the classifier blames that key only.
+        return Harness.json(403, suspended.replace("AIzaSyD-EXAMPLE-ONLY-000000000000000",
+            request.getHeaders().get("x-goog-api-key")));
+      }
+    });
+    ExecutorService client = Executors.newSingleThreadExecutor();
+    try {
+      Future<HttpResponse<String>> a = client.submit(
+          () -> h.post(PATH, "{\"a\":1}", "x-goog-api-key", Harness.TOKEN));
+      assertThat(aAtUpstream.await(30, TimeUnit.SECONDS)).isTrue();
+
+      HttpResponse<String> b = h.post(PATH, "{\"b\":1}", "x-goog-api-key", Harness.TOKEN);
+      assertThat(b.statusCode()).isEqualTo(500);
+      assertThat(h.proxy.guard().state("gemini-2.5-flash")).isEqualTo(CircuitGuard.State.OPEN);
+      breakerOpened.countDown();
+
+      HttpResponse<String> response = a.get(30, TimeUnit.SECONDS);
+      assertThat(response.statusCode()).isEqualTo(503);
+      assertThat(response.headers().firstValue("X-Gemini-Rotator")).hasValue("circuit-open");
+      assertThat(response.headers().firstValue("Retry-After")).isPresent();
+      assertThat(response.body()).doesNotContain("suspended").doesNotContain("CONSUMER_SUSPENDED");
+      assertThat(SecretScanner.of(Harness.SECRETS).findings(response.body())).isEmpty();
+      assertThat(inFlight()).isZero();
+    } finally {
+      breakerOpened.countDown();
+      client.shutdownNow();
+    }
   }
 
   @Test

@@ -2,7 +2,10 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.core.exchange.SecretScrubber;
 import dev.geminirotator.testsupport.Fixtures;
+import dev.geminirotator.testsupport.SecretScanner;
 import java.net.URLDecoder;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -167,16 +170,94 @@ class ResponseHeaderKeyTest {
         .containsPattern("Invalid value at 'key' \\(k[12]\\)");
   }
 
+  /** Names the pool key the request did not carry in response headers, as it is told. */
+  private Dispatcher namingTheOtherKey(int status, String body) {
+    return new Dispatcher() {
+      @Override
+      public MockResponse dispatch(RecordedRequest request) {
+        String sent = request.getHeaders().get("x-goog-api-key");
+        String other = sent.equals(Harness.KEY_1) ? Harness.KEY_2 : Harness.KEY_1;
+        return new MockResponse.Builder().code(status)
+            .addHeader("Content-Type", "application/json")
+            .addHeader("X-Debug", "quota shared with " + other)
+            .addHeader("Location", h.baseUrl() + "/v1beta/files/abc?trace=" + encodeAll(other))
+            .addHeader("X-Goog-Upload-URL", h.baseUrl()
+                + "/upload/v1beta/files?upload_id=UP-7&trace=" + other)
+            .body(body).build();
+      }
+    };
+  }
+
+  /** Every response header as {@code name: value} lines, for the secret scanner. */
+  private static String headerText(HttpResponse<String> response) {
+    StringBuilder sb = new StringBuilder();
+    response.headers().map().forEach((name, values) ->
+        values.forEach(v -> sb.append(name).append(": ").append(v).append('\n')));
+    return sb.toString();
+  }
+
   @Test
-  void scrubbingFindsTheSecretInEveryFormAndLeavesOtherValuesAlone() {
+  void anotherPoolKeyNamedInAResponseHeaderReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    SecretScanner scanner = SecretScanner.of(Harness.SECRETS);
+    h.upstream.setDispatcher(namingTheOtherKey(200,
+        Fixtures.geminiResponse("generate-content.json")));
+    for (int i = 0; i < 2; i++) {
+      HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+
+      assertThat(response.statusCode()).isEqualTo(200);
+      assertThat(scanner.findings(headerText(response))).isEmpty();
+      assertThat(response.headers().firstValue("X-Debug").orElseThrow())
+          .matches("quota shared with k[12]");
+      assertThat(response.headers().firstValue("Location").orElseThrow())
+          .matches(".*/v1beta/files/abc\\?trace=k[12]");
+    }
+  }
+
+  @Test
+  void anotherPoolKeyInTheHeadersOfAKeptFailureReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    // Both keys answer 503: the last 503 goes back to the client, its headers scrubbed.
+    h.upstream.setDispatcher(namingTheOtherKey(503, Fixtures.geminiError("503-overloaded")));
+    HttpResponse<String> response = h.post(GENERATE, "{}", "x-goog-api-key", Harness.TOKEN);
+
+    assertThat(response.statusCode()).isEqualTo(503);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertThat(SecretScanner.of(Harness.SECRETS).findings(headerText(response))).isEmpty();
+    assertThat(response.headers().firstValue("X-Debug").orElseThrow())
+        .matches("quota shared with k[12]");
+  }
+
+  @Test
+  void anotherPoolKeyInARewrittenUploadUrlReachesTheClientAsItsId() throws Exception {
+    h = new Harness("");
+    h.upstream.setDispatcher(namingTheOtherKey(200, ""));
+    HttpResponse<String> response = h.send(h.request("/upload/v1beta/files")
+        .header("x-goog-api-key", Harness.TOKEN)
+        .header("X-Goog-Upload-Protocol", "resumable")
+        .header("X-Goog-Upload-Command", "start")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build());
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(SecretScanner.of(Harness.SECRETS).findings(headerText(response))).isEmpty();
+    assertThat(response.headers().firstValue("X-Goog-Upload-URL").orElseThrow())
+        .matches(java.util.regex.Pattern.quote(h.proxy.uri()
+            + "/upload/v1beta/files?upload_id=UP-7&trace=") + "k[12]");
+  }
+
+  @Test
+  void scrubbingFindsEveryPoolSecretInEveryFormAndLeavesOtherValuesAlone() {
     String secret = "AIzaSecret-0123456789";
-    assertThat(SecretScrub.scrub("x=" + secret, secret, "k1")).isEqualTo("x=k1");
-    assertThat(SecretScrub.scrub("x=" + encodeAll(secret) + "&y=" + secret, secret, "k1"))
-        .isEqualTo("x=k1&y=k1");
-    assertThat(SecretScrub.scrub("AIzaSecret-012345678%39!", secret, "k1")).isEqualTo("k1!");
+    SecretScrubber scrubber = SecretScrubber.of(List.of(ApiKey.of("k1", secret),
+        ApiKey.of("k2", "AIzaOther-9876543210x")));
+    assertThat(scrubber.scrub("x=" + secret)).isEqualTo("x=k1");
+    assertThat(scrubber.scrub("x=" + encodeAll(secret) + "&y=AIzaOther-9876543210x"))
+        .isEqualTo("x=k1&y=k2");
+    assertThat(scrubber.scrub("AIzaSecret-012345678%39!")).isEqualTo("k1!");
     String other = "application/json; charset=UTF-8, AIzaSecret-012345678";
-    assertThat(SecretScrub.scrub(other, secret, "k1")).isSameAs(other);
-    assertThat(SecretScrub.scrub("short", secret, "k1")).isEqualTo("short");
+    assertThat(scrubber.scrub(other)).isSameAs(other);
+    assertThat(scrubber.shortestSecretChars()).isEqualTo(7);
+    assertThat(SecretScrubber.none().shortestSecretChars()).isEqualTo(Integer.MAX_VALUE);
   }
 
   /**

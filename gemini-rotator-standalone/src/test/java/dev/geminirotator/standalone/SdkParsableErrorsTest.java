@@ -206,6 +206,60 @@ class SdkParsableErrorsTest {
   }
 
   @Test
+  void acceptThatRefusesOrRanksProblemJsonBelowJsonGetsGeminisShape() throws Exception {
+    for (String accept : new String[] {"application/problem+json;q=0",
+        "application/problem+json; Q=0.0, application/json",
+        "application/json, application/problem+json;q=0.5",
+        "application/json;q=0.9, application/problem+json;q=0.8", "*/*"}) {
+      HttpResponse<String> response = h.post(Harness.GENERATE, "{}", "x-goog-api-key",
+          "wrong-token-123", "Accept", accept);
+
+      assertThat(response.statusCode()).as(accept).isEqualTo(403);
+      parsableByJsGenai(response);
+      assertThat(JSON.readTree(response.body()).get("error").get("status").asText()).as(accept)
+          .isEqualTo("PERMISSION_DENIED");
+    }
+    HttpResponse<String> preferred = h.post(Harness.GENERATE, "{}", "x-goog-api-key",
+        "wrong-token-123", "Accept", "application/json;q=0.5, application/problem+json;q=0.6");
+    assertThat(preferred.headers().firstValue("content-type"))
+        .hasValue("application/problem+json");
+  }
+
+  @Test
+  void problemJsonIsChosenOnlyWhenNamedWithAQualityAtLeastJsons() {
+    // Plain, first, or tied with JSON: problem+json.
+    assertThat(Problems.prefersProblemJson("application/problem+json")).isTrue();
+    assertThat(Problems.prefersProblemJson("application/problem+json, application/json")).isTrue();
+    assertThat(Problems.prefersProblemJson("application/json, application/problem+json")).isTrue();
+    assertThat(Problems.prefersProblemJson("application/problem+json;q=0.5, */*;q=0.1")).isTrue();
+    assertThat(Problems.prefersProblemJson("APPLICATION/PROBLEM+JSON; charset=utf-8")).isTrue();
+    assertThat(Problems.prefersProblemJson("text/html;q=0.9, application/problem+json;q=0.3"))
+        .isTrue();
+    // Refused, ranked below JSON (by name or through a wildcard), absent, or a wildcard alone.
+    assertThat(Problems.prefersProblemJson("application/problem+json;q=0")).isFalse();
+    assertThat(Problems.prefersProblemJson("application/problem+json;q=0.000")).isFalse();
+    assertThat(Problems.prefersProblemJson("application/json, application/problem+json;q=0.9"))
+        .isFalse();
+    assertThat(Problems.prefersProblemJson("application/*, application/problem+json;q=0.9"))
+        .isFalse();
+    assertThat(Problems.prefersProblemJson("*/*, application/problem+json;q=0.9")).isFalse();
+    assertThat(Problems.prefersProblemJson("*/*")).isFalse();
+    assertThat(Problems.prefersProblemJson("application/json")).isFalse();
+    assertThat(Problems.prefersProblemJson(null)).isFalse();
+    assertThat(Problems.prefersProblemJson("")).isFalse();
+    // A name inside another type or a quoted parameter is not the media range.
+    assertThat(Problems.prefersProblemJson("application/problem+json-seq")).isFalse();
+    assertThat(Problems.prefersProblemJson("text/plain; x=\"application/problem+json, a\""))
+        .isFalse();
+    // A malformed quality drops its range, and only its range.
+    assertThat(Problems.prefersProblemJson("application/problem+json;q=2")).isFalse();
+    assertThat(Problems.prefersProblemJson("application/problem+json;q=high, application/json"))
+        .isFalse();
+    assertThat(Problems.prefersProblemJson("application/json;q=x, application/problem+json"))
+        .isTrue();
+  }
+
+  @Test
   void theOfficialJavaSdkReadsTheProxysOwnErrors() throws Exception {
     HttpOptions options = HttpOptions.builder().baseUrl(h.base.toString())
         .retryOptions(HttpRetryOptions.builder().attempts(1).build()).build();

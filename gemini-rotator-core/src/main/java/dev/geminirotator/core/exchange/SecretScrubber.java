@@ -115,6 +115,17 @@ public final class SecretScrubber {
     return maxLength == 0 ? 0 : 3 * (maxLength - 1) + 2;
   }
 
+  /**
+   * The fewest characters a text can have and still hold one of these secrets (a character is at
+   * most three UTF-8 bytes, and an escaped byte takes three characters); {@link
+   * Integer#MAX_VALUE} when there is none. A transport need not scrub a shorter text, such as
+   * most response header values.
+   */
+  public int shortestSecretChars() {
+    if (lengths.length == 0) return Integer.MAX_VALUE;
+    return (lengths[lengths.length - 1] + 2) / 3;
+  }
+
   /** {@code body} with every pool secret replaced; the same array when it holds none. */
   public byte[] scrub(byte[] body) {
     Objects.requireNonNull(body, "body");
