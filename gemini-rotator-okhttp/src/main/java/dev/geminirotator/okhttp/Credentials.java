@@ -74,6 +74,32 @@ final class Credentials {
    * The response with {@code request} as its request, and every request its network, cache and
    * prior responses refer to stripped of credentials. The body is kept.
    */
+  /**
+   * As {@link #scrubbed(Response, Request)}, and every pool key in a header value of the response
+   * becomes its id (Gemini does not name keys in headers today; an upload URL or a debug header
+   * could).
+   */
+  static Response.Builder scrubbed(Response response, Request request,
+      dev.geminirotator.core.exchange.SecretScrubber keys) {
+    Response.Builder b = scrubbed(response, request);
+    okhttp3.Headers headers = response.headers();
+    String[] values = null;
+    for (int i = 0; i < headers.size(); i++) {
+      String value = headers.value(i);
+      if (value.length() < keys.shortestSecretChars()) continue;
+      String clean = keys.scrub(value);
+      if (clean == value) continue;
+      if (values == null) values = new String[headers.size()];
+      values[i] = clean;
+    }
+    if (values == null) return b;
+    okhttp3.Headers.Builder cleaned = new okhttp3.Headers.Builder();
+    for (int i = 0; i < headers.size(); i++) {
+      cleaned.addUnsafeNonAscii(headers.name(i), values[i] != null ? values[i] : headers.value(i));
+    }
+    return b.headers(cleaned.build());
+  }
+
   static Response.Builder scrubbed(Response response, Request request) {
     Response.Builder b = response.newBuilder().request(request);
     Response network = response.networkResponse();

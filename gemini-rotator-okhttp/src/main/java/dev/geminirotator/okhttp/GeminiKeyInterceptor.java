@@ -288,18 +288,19 @@ public final class GeminiKeyInterceptor implements Interceptor {
       }
 
       int code = response.code();
+      // Gemini names a key in some error messages: every pool key in the body (and in any
+      // header) becomes its id.
+      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
       if (code >= 200 && code < 300) {
-        return success(response, base, current, call);
+        return success(response, base, current, call, scrubber);
       }
       ByteString peeked = bodyMatters(code) ? peek(response) : null;
       Outcome outcome = call.isCanceled() ? Outcome.cancelled()
           : classifier.classify(code, response::header, text(response, peeked), lease.key());
       Decision decision = current.decide(outcome);
-      // Gemini names a key in some error messages: every pool key in the body becomes its id.
-      SecretScrubber scrubber = SecretScrubber.forAttempt(rotator, lease.key());
       if (!decision.retries()) {
         settle(attempts, call);
-        Response.Builder returned = Credentials.scrubbed(response, base);
+        Response.Builder returned = Credentials.scrubbed(response, base, scrubber);
         return withPoolRetryAfter(ScrubbedErrors.scrubs(code)
             ? ScrubbedErrors.returned(response, returned, scrubber).build() : returned.build(),
             model);
@@ -324,19 +325,20 @@ public final class GeminiKeyInterceptor implements Interceptor {
    * point, as in the proxy); the body streams to the caller and completes the attempt's lease
    * when it ends.
    */
-  private Response success(Response response, Request base, Attempt attempt, Call call) {
+  private Response success(Response response, Request base, Attempt attempt, Call call,
+      SecretScrubber scrubber) {
     ResponseBody body = response.body();
     if (response.networkResponse() == null && response.cacheResponse() != null) {
       attempt.complete(Outcome.cancelled()); // served from cache: the key was not used
-      return Credentials.scrubbed(response, base).build();
+      return Credentials.scrubbed(response, base, scrubber).build();
     }
     attempt.served(); // failed attempts before this one were recovered
     int code = response.code();
     if (body.contentLength() == 0 || code == 204 || code == 205 || "HEAD".equals(base.method())) {
       attempt.complete(Outcome.success());
-      return Credentials.scrubbed(response, base).build();
+      return Credentials.scrubbed(response, base, scrubber).build();
     }
-    return Credentials.scrubbed(response, base)
+    return Credentials.scrubbed(response, base, scrubber)
         .body(new LeasedResponseBody(body, attempt, call, classifier))
         .build();
   }
@@ -347,7 +349,7 @@ public final class GeminiKeyInterceptor implements Interceptor {
    */
   private static Response retained(Response response, Request base, ByteString peeked,
       SecretScrubber scrubber) {
-    Response.Builder b = Credentials.scrubbed(response, base);
+    Response.Builder b = Credentials.scrubbed(response, base, scrubber);
     return b.body(ScrubbedErrors.retained(response, b, peeked, scrubber)).build();
   }
 

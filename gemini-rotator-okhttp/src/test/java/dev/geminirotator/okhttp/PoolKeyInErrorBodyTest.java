@@ -86,6 +86,29 @@ class PoolKeyInErrorBodyTest {
     }
   }
 
+  /** Headers too: a served answer's and a kept failure's, naming another pool key. */
+  @Test
+  void aPoolKeyNamedInAResponseHeaderReachesTheCallerAsItsId() throws Exception {
+    answer(key -> new MockResponse.Builder().code(200)
+        .addHeader("X-Debug", "served for api_key:" + other(key))
+        .addHeader("Content-Type", "application/json")
+        .body(Fixtures.geminiResponse("generate-content.json")).build());
+    try (Response response = client.newCall(Pools.generate(server)).execute()) {
+      assertThat(response.code()).isEqualTo(200);
+      assertThat(SCANNER.findings(response.headers().toString())).as("headers").isEmpty();
+      assertThat(response.header("X-Debug")).matches("served for api_key:k[123]");
+    }
+    answer(key -> new MockResponse.Builder().code(400)
+        .addHeader("X-Debug", "refused; see api_key:" + other(key))
+        .addHeader("Content-Type", "application/json")
+        .body(Fixtures.geminiError("400-invalid-argument")).build());
+    try (Response response = client.newCall(Pools.generate(server)).execute()) {
+      assertThat(response.code()).isEqualTo(400);
+      assertThat(SCANNER.findings(response.headers().toString())).as("headers").isEmpty();
+      assertThat(response.header("X-Debug")).matches("refused; see api_key:k[123]");
+    }
+  }
+
   @Test
   void suspendedConsumersNamingTheirOwnKeysAreAnsweredByThePoolWithoutAnyKey() throws Exception {
     answer(key -> Pools.json(403, RealLookingKeys.consumerSuspended(key)));
