@@ -174,13 +174,8 @@ class CallerCredentialPoisoningTest {
       GoogleControlHeaders.carrying(OAUTH);
 
   /** Headers Gemini clients send; every one must arrive as set. */
-  private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(
-      new String[] {"Accept-Language", "de-CH"},
-      new String[] {"User-Agent", "google-genai-sdk/1.0 gl-java/17"},
-      new String[] {"X-Goog-Api-Client", "google-genai-sdk/1.0 gl-java/17"},
-      new String[] {"X-Goog-Upload-Protocol", "resumable"},
-      new String[] {"X-Goog-Upload-Command", "start"},
-      new String[] {"X-Server-Timeout", "600"});
+  private static final List<String[]> GEMINI_CLIENT_HEADERS =
+      GoogleControlHeaders.geminiClientHeaders();
 
   @Test
   void googleControlHeadersNeverTravelNextToAPoolKeyWhileGeminiClientHeadersDo()

@@ -159,14 +159,9 @@ class ClientCredentialPoisoningTest {
       GoogleControlHeaders.carrying(OAUTH);
 
   /** Headers Gemini clients send; every one must arrive as sent. */
-  private static final List<String[]> GEMINI_CLIENT_HEADERS = List.of(
-      new String[] {"Content-Type", "application/json"},
-      new String[] {"Accept-Language", "de-CH"},
-      new String[] {"User-Agent", "google-genai-sdk/1.0 gl-python/3.12"},
-      new String[] {"X-Goog-Api-Client", "google-genai-sdk/1.0 gl-python/3.12"},
-      new String[] {"X-Goog-Upload-Protocol", "resumable"},
-      new String[] {"X-Goog-Upload-Command", "start"},
-      new String[] {"X-Server-Timeout", "600"});
+  private static final List<String[]> GEMINI_CLIENT_HEADERS = java.util.stream.Stream.concat(
+      java.util.stream.Stream.<String[]>of(new String[] {"Content-Type", "application/json"}),
+      GoogleControlHeaders.geminiClientHeaders().stream()).toList();
 
   /**
    * Answers as Google would: 401 when a second credential (an IAM token, a signed-in user) arrives

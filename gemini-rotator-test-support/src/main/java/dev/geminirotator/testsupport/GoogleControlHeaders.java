@@ -23,4 +23,18 @@ public final class GoogleControlHeaders {
         new String[] {"X-Method-Override", "DELETE"},
         new String[] {"X-Goog-Some-Future-Credential", credential});
   }
+
+  /**
+   * Headers Gemini's SDKs send that must reach Google as sent: language, identification, the
+   * resumable-upload protocol and the server timeout (inside Google's namespace, allowed).
+   */
+  public static List<String[]> geminiClientHeaders() {
+    return List.of(
+        new String[] {"Accept-Language", "de-CH"},
+        new String[] {"User-Agent", "google-genai-sdk/1.0 gl-java/17"},
+        new String[] {"X-Goog-Api-Client", "google-genai-sdk/1.0 gl-java/17"},
+        new String[] {"X-Goog-Upload-Protocol", "resumable"},
+        new String[] {"X-Goog-Upload-Command", "start"},
+        new String[] {"X-Server-Timeout", "600"});
+  }
 }
