@@ -273,7 +273,8 @@ public final class GeminiKeyRotator implements KeyRotator {
     Pool p = pool;
     long now = UNKNOWN_TIME; // read the clock only when a key's state needs it
     String model = context.model();
-    Lease lease = p.size() == 0 ? null : switch (strategy) {
+    Lease lease = p.size() == 0 ? null : context.constrained() && narrowed(context)
+        ? pickWithin(p, context, model) : switch (strategy) {
       case ROUND_ROBIN -> pickRoundRobin(p, context, model, now);
       case WEIGHTED -> pickWeighted(p, context, model, now);
       case POWER_OF_TWO -> pickTwoChoices(p, context, model, now);
@@ -286,6 +287,42 @@ public final class GeminiKeyRotator implements KeyRotator {
       fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1, clock.instant()));
     }
     return lease;
+  }
+
+  /** Whether the request may go to one project's keys or one key only (see {@link #pickWithin}). */
+  private static boolean narrowed(RequestContext ctx) {
+    return ctx.project() != null || ctx.onlyKeyId() != null;
+  }
+
+  /**
+   * A key of the one project (or the one key) the request is limited to: the request names a
+   * resource only that project holds. Looks only at those keys, in turn from a moving start, so
+   * the project's keys share its pinned requests; the strategy's weights are not applied within
+   * the project. O(keys of the project).
+   */
+  private Lease pickWithin(Pool p, RequestContext ctx, String model) {
+    KeySlot[] candidates;
+    if (ctx.onlyKeyId() != null) {
+      KeySlot only = p.byId.get(ctx.onlyKeyId());
+      candidates = only == null ? new KeySlot[0] : new KeySlot[] {only};
+    } else {
+      ProjectState project = projects.get(ctx.project());
+      candidates = project == null ? new KeySlot[0] : project.members;
+    }
+    int n = candidates.length;
+    if (n == 0) return null;
+    long now = clock.millis();
+    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
+    for (int i = 0; i < n; i++) {
+      KeySlot slot = candidates[index];
+      // A member may have left the pool since the project's list was read.
+      if (p.byId.get(slot.id) == slot) {
+        int claim = claim(slot, ctx, model, now);
+        if (claim != NO) return lease(slot, model, claim);
+      }
+      if (++index == n) index = 0;
+    }
+    return null;
   }
 
   private Lease pickRoundRobin(Pool p, RequestContext ctx, String model, long now) {
@@ -548,6 +585,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   /** Whether the key could serve this request now, without taking anything. */
   private static boolean usable(KeySlot slot, RequestContext ctx, String model, long now) {
     if (slot.disabled || !due(slot, slot.status, now)) return false;
+    if (!ctx.admits(slot.id, slot.project.name)) return false;
     return !ctx.tried(slot.id) && !slot.project.cooling(slot, model, now)
         && (slot.quota == null || !slot.quota.spent());
   }
@@ -558,6 +596,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     int status = slot.status;
     if (!due(slot, status, now)) return NO;
     if (ctx.tried(slot.id) || slot.project.cooling(slot, model, now)) return NO;
+    if (!ctx.admits(slot.id, slot.project.name)) return NO;
     if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
     if (status == KeySlot.UNHEALTHY) {
       return slot.tryStartTrial(now) ? TRIAL : NO;
@@ -886,14 +925,14 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Optional<Instant> earliestAvailable(String model) {
     Objects.requireNonNull(model, "model");
-    long earliest = earliestFree(pool, model, clock.millis(), null);
+    long earliest = earliestFree(pool, RequestContext.anyModel(), model, clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
   private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
       long now) {
     EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
-    long earliest = earliestFree(p, model, now, breakdown);
+    long earliest = earliestFree(p, ctx, model, now, breakdown);
     int tried = 0;
     for (String id : ctx.triedKeyIds()) {
       if (p.byId.containsKey(id)) tried++;
@@ -905,12 +944,15 @@ public final class GeminiKeyRotator implements KeyRotator {
   /**
    * The earliest instant (epoch millis) a key that is neither invalid nor disabled can serve
    * {@code model}, {@code now} when one can now, {@link Long#MAX_VALUE} when none will by itself;
-   * counts the keys by state into {@code breakdown} when it is not null.
+   * counts the keys by state into {@code breakdown} when it is not null. Only keys the context
+   * {@linkplain RequestContext#admits admits} count: for a request limited to one project, the
+   * answer is about that project's keys.
    */
-  private static long earliestFree(Pool p, String model, long now,
+  private static long earliestFree(Pool p, RequestContext ctx, String model, long now,
       EnumMap<KeyState, Integer> breakdown) {
     long earliest = Long.MAX_VALUE;
     for (KeySlot slot : p.slots) {
+      if (!ctx.admits(slot.id, slot.project.name)) continue;
       KeyState state = slot.baseState();
       long free = now;
       if (state == KeyState.DISABLED || state == KeyState.INVALID) {
