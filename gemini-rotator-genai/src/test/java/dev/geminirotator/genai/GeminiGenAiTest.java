@@ -21,6 +21,7 @@ import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockWebServer;
@@ -140,7 +141,9 @@ class GeminiGenAiTest {
 
     assertThat(streamed.toString()).isEqualTo(TEXT);
     assertThat(chunks).isEqualTo(3);
-    for (RecordedRequest request : take(gemini, 2)) {
+    List<RecordedRequest> requests = take(gemini, 2);
+    assertThat(requests).extracting(Pool::keyOf).containsExactly("k1", "k2");
+    for (RecordedRequest request : requests) {
       assertThat(request.getTarget()).contains(":streamGenerateContent").contains("alt=sse");
     }
     assertThat(gemini.getRequestCount()).isEqualTo(2);
