@@ -46,7 +46,8 @@ import okhttp3.OkHttpClient;
  *
  * <p>The SDK's {@code Client.close()} shuts down the dispatcher of the OkHttp client it runs on and
  * closes its cache, so the client handed to the SDK always gets its own {@link Dispatcher} (with
- * the limits of the one it was built with) and no cache: closing the SDK client never stops an
+ * the request limits of the one it was built with, on OkHttp's default executor) and no cache
+ * (Gemini's answers are not cacheable anyway): closing the SDK client never stops an
  * app's other OkHttp clients built from the same {@link Builder#okHttpClient builder}. It does not
  * close the rotator, which the caller owns.
  *

@@ -1,6 +1,7 @@
 package dev.geminirotator.genai;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.genai.Client;
@@ -47,10 +48,10 @@ class BuilderTest {
 
   @Test
   void sdkOptionsWithOneAttemptOrNoRetryOptionsAreTaken() {
-    GeminiGenAi.builder().httpOptions(retrying(HttpRetryOptions.builder().attempts(1)));
-    Client client = GeminiGenAi.builder().rotator(rotator)
-        .httpOptions(HttpOptions.builder().apiVersion("v1beta").build()).build();
-    client.close();
+    assertThatCode(() -> GeminiGenAi.builder()
+        .httpOptions(retrying(HttpRetryOptions.builder().attempts(1)))
+        .httpOptions(HttpOptions.builder().apiVersion("v1beta").build()))
+        .doesNotThrowAnyException();
   }
 
   @Test
@@ -85,7 +86,7 @@ class BuilderTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("apiVersion must be one path segment such as v1beta or v1 but was"
             + " 'v1beta/../files'");
-    GeminiGenAi.builder().apiVersion("v1alpha");
+    assertThatCode(() -> GeminiGenAi.builder().apiVersion("v1alpha")).doesNotThrowAnyException();
   }
 
   @Test

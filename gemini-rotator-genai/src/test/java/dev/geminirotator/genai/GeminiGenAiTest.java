@@ -22,6 +22,7 @@ import dev.geminirotator.testsupport.FakeClock;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockWebServer;
@@ -122,6 +123,25 @@ class GeminiGenAiTest {
     assertThat(answer.text()).startsWith("Key rotation spreads requests");
     assertThat(take(gemini, 2)).extracting(Pool::keyOf).containsExactly("k1", "k2");
     assertThat(gemini.getRequestCount()).isEqualTo(2);
+  }
+
+  @Test
+  void theApiVersionAndTheSdksOwnHttpOptionsReachTheRequest() throws Exception {
+    gemini.enqueue(json(200, Fixtures.geminiResponse("generate-content.json")));
+    client = GeminiGenAi.builder()
+        .interceptor(Pool.interceptor(rotator, clock, Pool.FAST))
+        .baseUrl(Pool.baseUrl(gemini))
+        .apiVersion("v1alpha")
+        .httpOptions(HttpOptions.builder().headers(Map.of("X-App-Tag", "reports"))
+            .retryOptions(HttpRetryOptions.builder().attempts(1).build()).build())
+        .build();
+
+    client.models.generateContent(MODEL, "hi", null);
+
+    RecordedRequest request = take(gemini, 1).get(0);
+    assertThat(request.getTarget()).isEqualTo("/v1alpha/models/" + MODEL + ":generateContent");
+    assertThat(request.getHeaders().get("X-App-Tag")).isEqualTo("reports");
+    assertThat(Pool.keyOf(request)).isEqualTo("k1");
   }
 
   @Test
