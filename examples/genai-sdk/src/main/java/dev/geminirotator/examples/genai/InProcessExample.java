@@ -1,21 +1,17 @@
 package dev.geminirotator.examples.genai;
 
 import com.google.genai.Client;
-import com.google.genai.types.ClientOptions;
 import com.google.genai.types.GenerateContentResponse;
-import com.google.genai.types.HttpOptions;
-import com.google.genai.types.HttpRetryOptions;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
-import dev.geminirotator.okhttp.GeminiKeyInterceptor;
+import dev.geminirotator.genai.GeminiGenAi;
 import java.io.PrintStream;
 import java.util.List;
-import okhttp3.OkHttpClient;
 
 /**
- * The Google GenAI SDK in-process: its {@code customHttpClient} is an {@link OkHttpClient} that
- * carries {@link GeminiKeyInterceptor}, so every SDK call leases a pool key and a 429 is retried
- * on another key before the SDK sees it.
+ * The Google GenAI SDK in-process: {@link GeminiGenAi} hands it an OkHttp client that carries
+ * the key interceptor and turns the SDK's own same-key retries off, so every SDK call leases a
+ * pool key and a 429 is retried on another key before the SDK sees it.
  *
  * <p>Run it with {@code GEMINI_API_KEYS=key1,key2,...} (and optionally {@code GEMINI_BASE_URL},
  * {@code GEMINI_MODEL}).
@@ -46,19 +42,9 @@ public final class InProcessExample {
     try (GeminiKeyRotator rotator = GeminiKeyRotator.builder()
         .secrets(secrets.stream().map(String::trim).toArray(String[]::new))
         .build()) {
-      OkHttpClient okHttp = new OkHttpClient.Builder()
-          .addInterceptor(GeminiKeyInterceptor.of(rotator))
-          .build();
-      HttpOptions.Builder http = HttpOptions.builder()
-          // Left on, the SDK's RetryInterceptor repeats a 429 on the same key: let the rotator
-          // retry on another one instead.
-          .retryOptions(HttpRetryOptions.builder().attempts(1).build());
-      if (baseUrl != null) http.baseUrl(baseUrl);
-      try (Client gemini = Client.builder()
-          .apiKey("unused") // the SDK wants one; the interceptor replaces it with a pool key
-          .clientOptions(ClientOptions.builder().customHttpClient(okHttp).build())
-          .httpOptions(http.build())
-          .build()) {
+      GeminiGenAi.Builder setUp = GeminiGenAi.builder().rotator(rotator);
+      if (baseUrl != null) setUp.baseUrl(baseUrl);
+      try (Client gemini = setUp.build()) {
         GenerateContentResponse answer =
             gemini.models.generateContent(model, "Why rotate API keys?", null);
         out.println("answer: " + answer.text());
