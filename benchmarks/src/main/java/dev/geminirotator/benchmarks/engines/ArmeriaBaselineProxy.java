@@ -2,7 +2,6 @@ package dev.geminirotator.benchmarks.engines;
 
 import com.linecorp.armeria.client.ClientFactory;
 import com.linecorp.armeria.client.WebClient;
-import com.linecorp.armeria.common.HttpHeaderNames;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.util.ThreadFactories;
@@ -10,8 +9,10 @@ import com.linecorp.armeria.common.util.TransportType;
 import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.Server;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.uring.IoUring;
 import io.netty.util.AsciiString;
 import java.net.InetSocketAddress;
+import java.util.Locale;
 
 /**
  * The Armeria engine baseline (issue 16 item 7): the same minimal reverse proxy as
@@ -65,9 +66,8 @@ public final class ArmeriaBaselineProxy {
     BaselineArgs args = BaselineArgs.parse(argv, "threads", "transport");
     int threads = args.number("threads", Runtime.getRuntime().availableProcessors());
     TransportType transport = pickTransport(args.string("transport", "auto"));
-    EventLoopGroup loops = transport.newEventLoopGroup(threads,
-        type -> ThreadFactories.newEventLoopThreadFactory("armeria-baseline-" + type.lowerCasedName(),
-            false));
+    EventLoopGroup loops = transport.newEventLoopGroup(threads, type -> ThreadFactories
+        .newEventLoopThreadFactory("armeria-baseline-" + type.lowerCasedName(), false));
 
     // Armeria gives one endpoint a single event loop unless told otherwise
     // (DefaultEventLoopScheduler.DEFAULT_MAX_NUM_EVENT_LOOPS): with one upstream that put every
@@ -110,7 +110,7 @@ public final class ArmeriaBaselineProxy {
     String flag = "com.linecorp.armeria.transportType";
     switch (name) {
       case "auto":
-        if (System.getProperty(flag) == null && io.netty.channel.uring.IoUring.isAvailable()) {
+        if (System.getProperty(flag) == null && IoUring.isAvailable()) {
           System.setProperty(flag, "io_uring");
         }
         for (TransportType t : new TransportType[] {TransportType.IO_URING, TransportType.EPOLL}) {
@@ -121,7 +121,7 @@ public final class ArmeriaBaselineProxy {
       case "epoll":
       case "nio":
         System.setProperty(flag, name);
-        TransportType t = TransportType.valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        TransportType t = TransportType.valueOf(name.toUpperCase(Locale.ROOT));
         if (!t.isAvailable()) {
           throw new IllegalStateException("--transport " + name + " is unavailable here (use"
               + " --transport auto)", t.unavailabilityCause());
