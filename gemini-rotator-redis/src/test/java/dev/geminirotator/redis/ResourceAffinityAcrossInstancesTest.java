@@ -14,6 +14,7 @@ import dev.geminirotator.testsupport.Eventually;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -75,7 +76,7 @@ class ResourceAffinityAcrossInstancesTest {
     ResourceAffinity one = instance();
     ResourceAffinity two = instance();
     ResourceRef cache = new ResourceRef(ResourceKind.CACHED_CONTENT, "cachedContents/c1");
-    Instant expires = Instant.now().plus(Duration.ofMinutes(10)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    Instant expires = Instant.now().plus(Duration.ofMinutes(10)).truncatedTo(ChronoUnit.SECONDS);
 
     one.served(request("POST", List.of(), ResourceKind.CACHED_CONTENT, null), KEY_OF_P2, 200,
         name -> null, json("{\"name\": \"cachedContents/c1\", \"expireTime\": \"" + expires

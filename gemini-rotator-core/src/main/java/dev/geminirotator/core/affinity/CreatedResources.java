@@ -37,8 +37,8 @@ import java.util.regex.Pattern;
  *       {@code metadata.output.responsesFile}, a file of the same project, when present;
  *   <li>{@code fileSearchStores} create: {@code name} (§5); import and tuning operations:
  *       {@code name} = {@code fileSearchStores/{s}/operations/{op}},
- *       {@code tunedModels/{t}/operations/{op}} (their parent's), {@code models/{m}/operations/{op}}
- *       (a public model's: the operation itself is pinned, §6);
+ *       {@code tunedModels/{t}/operations/{op}} (their parent's),
+ *       {@code models/{m}/operations/{op}} (a public model's: the operation itself is pinned, §6);
  *   <li>interactions: the bare {@code id} (§7), so the resource is {@code interactions/{id}}.
  * </ul>
  * Names are checked before they become pins: a known collection, ids of at most

@@ -42,8 +42,8 @@ import org.slf4j.LoggerFactory;
  *   <li>a {@code cachedContents} PATCH answer's new {@code expireTime} moves the cache's pin
  *       ("only expiration is updatable", {@code cache_service.proto}, §3);
  *   <li>a request that uses a file search store or a tuned model (kept "until you choose to
- *       delete it", §5, §8) renews its pin to a full {@link ResourceKind#lifetime()}; the store is
- *       written at most once per {@code renewEvery} per resource;
+ *       delete it", §5, §8) renews its pin to a full {@link ResourceKind#lifetime()}; the store
+ *       is written at most once per {@code renewEvery} per resource;
  *   <li>a 2xx for a DELETE removes the deleted resource's pin from the store; here it is kept
  *       only for {@code notFoundFor}, so that late requests naming it get Gemini's own 404 from
  *       its project and this instance does not read the store's pin back before the removal is
@@ -63,7 +63,11 @@ import org.slf4j.LoggerFactory;
  * does not hold ({@link #notFound}, remembered for {@code notFoundFor}) makes the request
  * {@link Placement.Unreachable}; else, with a shared store, the first resource's pin is read from
  * it (the one store read a request may cause, a blocking round trip that {@link #mayBlock} warns
- * of) and kept locally; else the request is {@link Placement.Discover}ed.
+ * of) and kept locally; else the request is {@link Placement.Discover}ed. {@link #mayBlock} and
+ * {@link #place} look at the same tables: only a local pin that expires in the instant between the
+ * two calls makes {@code place} read the store after {@code mayBlock} said it would not. A
+ * resource reported {@linkplain #notFound not found} loses its local pin too (it was deleted
+ * elsewhere, or its pin was wrong).
  *
  * <p><b>The store.</b> With a store that {@linkplain KeyStateStore#isShared() is shared} (Redis)
  * every pin is kept there too, under {@code pin:{kind}:{name}} ({@link #storeName}) as
@@ -78,6 +82,9 @@ import org.slf4j.LoggerFactory;
  * expired ones dropped when met; at most {@code maxNotFound} not-found entries, oldest first out.
  * A client cannot grow either by naming resources: pins come from Gemini's success answers (one
  * discovery pin per request at most), not-found entries from a discovery every project answered.
+ *
+ * <p>Work per call is linear in the resources the request names (the request model should bound
+ * them) and independent of the table sizes.
  *
  * <p>Thread-safe: the local tables are guarded by one lock, held for table operations only (never
  * across a store call).

@@ -83,7 +83,7 @@ class CreatedResourcesTest {
             ResourceKind.BATCH,
             """
             {"name": "batches/123456", "metadata": {
-               "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
                "model": "models/gemini-2.5-flash", "displayName": "job-1",
                "state": "BATCH_STATE_PENDING", "createTime": "2026-12-07T10:00:00Z"},
              "done": false}
