@@ -478,6 +478,42 @@ class ResourceAffinityTest {
     assertThat(affinity.notFoundCount()).isZero();
   }
 
+  @Test
+  void manyThreadsLearningAndPlacingAtOnceKeepTheTablesConsistentAndBounded() throws Exception {
+    ResourceAffinity affinity = ResourceAffinity.builder().clock(clock).maxPins(500)
+        .maxNotFound(50).build();
+    List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < 4; t++) {
+      int seed = t;
+      threads.add(new Thread(() -> {
+        try {
+          for (int i = 0; i < 20_000; i++) {
+            ResourceRef r = ref(ResourceKind.FILE, "files/t" + ((i * 7 + seed) % 2_000));
+            switch (i % 4) {
+              case 0 -> affinity.served(creating(ResourceKind.FILE), K1, 200, NO_HEADERS,
+                  json("{\"file\": {\"name\": \"" + r.name() + "\"}}"));
+              case 1 -> affinity.notFound(naming(r), r);
+              case 2 -> affinity.served(naming(r), K3, 200, NO_HEADERS, null);
+              default -> assertThat(affinity.place(naming(r))).isNotNull();
+            }
+          }
+        } catch (Throwable e) {
+          errors.add(e);
+        }
+      }));
+    }
+    threads.forEach(Thread::start);
+    for (Thread thread : threads) {
+      thread.join(60_000);
+      assertThat(thread.isAlive()).isFalse();
+    }
+
+    assertThat(errors).isEmpty();
+    assertThat(affinity.pinCount()).isBetween(1, 500);
+    assertThat(affinity.notFoundCount()).isBetween(0, 50);
+  }
+
   // ------------------------------------------------------------------ the store
 
   @Test
