@@ -416,6 +416,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
+  /** DEL; one round trip. While Redis is unreachable nothing is removed. */
+  @Override
+  public void removeValue(String name) {
+    Objects.requireNonNull(name, "name");
+    if (!writerUp || closed.get()) return;
+    try {
+      client.del(layout.value(name));
+    } catch (RuntimeException e) {
+      if (isConnectionFailure(e)) {
+        writerDown(e);
+      } else {
+        warnOnce("value", "Redis store {} could not remove a value ({})", description,
+            redact(rootMessage(e)));
+      }
+    }
+  }
+
   /**
    * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
    * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store

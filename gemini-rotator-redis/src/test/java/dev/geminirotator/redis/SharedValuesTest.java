@@ -10,7 +10,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** {@code putValue}/{@code getValue}: one instance's value is another's, and expires in Redis. */
+/**
+ * {@code putValue}/{@code getValue}/{@code removeValue}: one instance's value is another's, expires
+ * in Redis, and is gone for every instance once one removes it.
+ */
 class SharedValuesTest {
 
   @RegisterExtension
@@ -45,5 +48,19 @@ class SharedValuesTest {
 
     one.putValue("upload:u1", "k1", Duration.ofMillis(1));
     Eventually.until("expired", () -> two.getValue("upload:u1") == null);
+  }
+
+  @Test
+  void aValueRemovedByOneInstanceIsGoneFromRedisForEveryInstance() {
+    RedisKeyStateStore one = store();
+    RedisKeyStateStore two = store();
+    one.putValue("pin:file:files/abc", "project-one", Duration.ofHours(48));
+    assertThat(two.getValue("pin:file:files/abc")).isEqualTo("project-one");
+
+    two.removeValue("pin:file:files/abc");
+
+    assertThat(redis.client().exists("gemini_rotator:value:pin:file:files/abc")).isFalse();
+    assertThat(one.getValue("pin:file:files/abc")).isNull();
+    two.removeValue("pin:file:files/never-kept"); // nothing to remove: no error
   }
 }

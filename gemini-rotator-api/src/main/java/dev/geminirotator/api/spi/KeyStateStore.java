@@ -92,6 +92,17 @@ public interface KeyStateStore extends AutoCloseable {
   }
 
   /**
+   * Forgets the value {@link #putValue} kept under a name, for every user of the store: for
+   * example the owner of a file that was deleted. May block. Best effort, like {@link #putValue}:
+   * a store that keeps no values (the default) or cannot reach its backend does nothing, and the
+   * value then lives out its time to live.
+   *
+   * @param name the entry, e.g. {@code pin:file:files/abc123}
+   */
+  default void removeValue(String name) {
+  }
+
+  /**
    * Whether other processes share what this store holds (Redis), so that counters, file pins and
    * client limits must go through it. A store private to this JVM answers {@code false} (the
    * memory store): callers then keep such state locally and claim counters inline, without I/O.

@@ -29,11 +29,16 @@ import org.slf4j.LoggerFactory;
  * own echo included, hears them in the order the store took them.
  *
  * <p>Expired cooldowns are dropped when read; counters keep only the current window per name.
- * Thread-safe. URI: {@code memory:}.
+ * Values ({@link #putValue}) live until their time to live passes, by the store's clock; at most
+ * {@link #MAX_VALUES} are held, and a value that finds the store full (after expired ones are
+ * dropped) is not kept, as the SPI allows. Thread-safe. URI: {@code memory:}.
  */
 public final class MemoryKeyStateStore implements KeyStateStore {
 
   private static final Logger log = LoggerFactory.getLogger(MemoryKeyStateStore.class);
+
+  /** The most values ({@link #putValue}) held at once. */
+  public static final int MAX_VALUES = 100_000;
 
   private final Clock clock;
   private final Map<String, ApiKey> added = new ConcurrentHashMap<>();
@@ -43,6 +48,7 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   private final Map<String, Double> health = new ConcurrentHashMap<>();
   private final Map<String, StateChange.Breaker> breakers = new ConcurrentHashMap<>();
   private final Map<String, Window> windows = new ConcurrentHashMap<>();
+  private final Map<String, Value> values = new ConcurrentHashMap<>();
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
 
@@ -144,6 +150,37 @@ public final class MemoryKeyStateStore implements KeyStateStore {
     return total[0];
   }
 
+  @Override
+  public void putValue(String name, String value, Duration ttl) {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(value, "value");
+    long now = clock.millis();
+    long expires = now + Math.max(1, ttl.toMillis());
+    if (values.size() >= MAX_VALUES && !values.containsKey(name)) {
+      values.values().removeIf(v -> v.expires() <= now);
+      if (values.size() >= MAX_VALUES) return; // full: best effort keeps nothing
+    }
+    values.put(name, new Value(value, expires));
+  }
+
+  @Override
+  public String getValue(String name) {
+    Objects.requireNonNull(name, "name");
+    Value v = values.get(name);
+    if (v == null) return null;
+    if (v.expires() <= clock.millis()) {
+      values.remove(name, v);
+      return null;
+    }
+    return v.value();
+  }
+
+  @Override
+  public void removeValue(String name) {
+    Objects.requireNonNull(name, "name");
+    values.remove(name);
+  }
+
   /** Private to this JVM: nobody else sees what it holds. */
   @Override
   public boolean isShared() {
@@ -173,6 +210,9 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   /** For tests and admin views: the cooldowns held. */
   public List<StateChange.Cooldown> cooldowns() {
     return new ArrayList<>(cooldowns.values());
+  }
+
+  private record Value(String value, long expires) {
   }
 
   /** The counts of a name's newest two windows; changed only inside the map's compute. */
