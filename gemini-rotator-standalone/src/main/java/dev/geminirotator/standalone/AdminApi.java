@@ -10,6 +10,7 @@ import dev.geminirotator.api.RotatorStats;
 import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.standalone.http.ProxyRequest;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

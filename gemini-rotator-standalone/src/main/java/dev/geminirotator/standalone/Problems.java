@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.classify.GeminiErrors;
+import dev.geminirotator.standalone.http.ProxyRequest;
+import dev.geminirotator.standalone.http.ProxyResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -9,6 +9,14 @@ import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.redis.StoreMetrics;
+import dev.geminirotator.standalone.http.BodyBudget;
+import dev.geminirotator.standalone.http.ClientConnection;
+import dev.geminirotator.standalone.http.H2cDetector;
+import dev.geminirotator.standalone.http.HeaderDeadline;
+import dev.geminirotator.standalone.http.HeaderNames;
+import dev.geminirotator.standalone.http.Listeners;
+import dev.geminirotator.standalone.http.Transport;
+import dev.geminirotator.standalone.http.Upstream;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -75,31 +83,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ProxyServer implements AutoCloseable {
 
-  /**
-   * Buffers for every connection, client and upstream: Netty's pooled allocator, whose per-thread
-   * caches suit a fixed set of event loops. Netty 4.2's default (the adaptive allocator, built for
-   * many short-lived threads) carried 11% fewer requests per second at 64 connections here
-   * (engines.sh, side by side; see benchmarks/README.md). {@code -Dio.netty.allocator.type} still
-   * chooses.
-   */
-  static final ByteBufAllocator ALLOCATOR = System.getProperty("io.netty.allocator.type") != null
-      ? ByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT;
-
-  /**
-   * The largest single read from a client (Netty's default is 64 KB). What one read brings of a
-   * pipelined request's body stays held, unread by anyone, until that request's turn comes and it
-   * authenticates (reading then pauses): 16 KB per connection bounds it at 64 MB of direct memory
-   * for the default 4,096 connections, against 256 MB with 64 KB reads. A request whose body
-   * arrives with its head in one read (most do) is not affected.
-   */
-  static final int MAX_READ = 16 * 1024;
-
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
-  /** Listen backlog: connections the kernel completes before the proxy accepts them. */
-  static final int ACCEPT_QUEUE_SIZE = 1024;
-  /** The longest request line and the largest request head accepted (8 KiB each, as before). */
-  static final int MAX_REQUEST_LINE = 8 * 1024;
-  static final int MAX_REQUEST_HEAD = 8 * 1024;
 
   private final Transport transport;
   private final EventLoopGroup loops;
@@ -200,17 +184,20 @@ public final class ProxyServer implements AutoCloseable {
           runtimeKeys);
       this.routes = new Routes(() -> settings, proxy, admin, registry, this::detailedHealth,
           blocking);
-      SslContext tls = config.tlsKeystore() == null ? null : serverTls(config);
+      SslContext tls = config.tlsKeystore() == null ? null
+          : Listeners.serverTls(config.tlsKeystore(), config.tlsKeystoreType(),
+              config.tlsKeystorePassword());
       long idleMillis = config.idleTimeout().toMillis();
-      ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget, () -> settings);
+      ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget,
+          () -> settings.config);
       ServerBootstrap bootstrap = new ServerBootstrap().group(loops)
           .channel(transport.serverChannel())
-          .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
+          .option(ChannelOption.SO_BACKLOG, Listeners.ACCEPT_QUEUE_SIZE)
           .option(ChannelOption.SO_REUSEADDR, true)
           .childOption(ChannelOption.TCP_NODELAY, true)
-          .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+          .childOption(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
           .childOption(ChannelOption.RCVBUF_ALLOCATOR,
-              new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ))
+              new AdaptiveRecvByteBufAllocator(64, 2048, Listeners.MAX_READ))
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
@@ -230,13 +217,13 @@ public final class ProxyServer implements AutoCloseable {
               // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
-                  .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
-                  .setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
+                  .setMaxInitialLineLength(Listeners.MAX_REQUEST_LINE)
+                  .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD).setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
                   Integer.MAX_VALUE));
               ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
           });
-      this.serverChannel = bind(bootstrap, config.host(), config.port());
+      this.serverChannel = Listeners.bind(bootstrap, config.host(), config.port());
       this.managementChannel = config.managementPort() == null ? null
           : managementListener(config, routes.management(), limits);
     } catch (Exception | Error e) {
@@ -266,12 +253,12 @@ public final class ProxyServer implements AutoCloseable {
       ClientConnection.Limits limits)
       throws java.net.BindException, InterruptedException {
     long idleMillis = config.idleTimeout().toMillis();
-    return bind(new ServerBootstrap().group(loops)
+    return Listeners.bind(new ServerBootstrap().group(loops)
         .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 128)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
-        .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+        .childOption(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
@@ -283,52 +270,12 @@ public final class ProxyServer implements AutoCloseable {
                   TimeUnit.MILLISECONDS));
             }
             ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
+                .setMaxInitialLineLength(Listeners.MAX_REQUEST_LINE)
+                .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD)
                 .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
             ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline, limits));
           }
         }), config.host(), config.managementPort());
-  }
-
-  /**
-   * Binds a listener. A failure becomes a {@link java.net.BindException} whose message names the
-   * address and what is wrong ({@code "127.0.0.1:4806 is already in use"}), whatever the
-   * transport's native exception says: an expected start-up failure that {@link Main} prints
-   * without a stack trace.
-   */
-  static Channel bind(ServerBootstrap bootstrap, String host, int port)
-      throws java.net.BindException, InterruptedException {
-    try {
-      return bootstrap.bind(host, port).sync().channel();
-    } catch (InterruptedException e) {
-      throw e;
-    } catch (Exception e) {
-      java.net.BindException failure = new java.net.BindException(bindFailure(host, port, e));
-      failure.initCause(e);
-      throw failure;
-    }
-  }
-
-  /** What went wrong binding {@code host:port}, for an operator. */
-  static String bindFailure(String host, int port, Throwable e) {
-    String address = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
-    StringBuilder messages = new StringBuilder();
-    for (Throwable c = e; c != null; c = c.getCause()) {
-      if (c.getMessage() != null) messages.append(c.getMessage()).append(' ');
-    }
-    String m = messages.toString().toLowerCase(java.util.Locale.ROOT);
-    if (m.contains("already in use")) {
-      return address + " is already in use (another process listens there; stop it or choose"
-          + " another port)";
-    }
-    if (m.contains("cannot assign requested address") || m.contains("not available")) {
-      return address + " cannot be bound: " + host + " is not an address of this machine";
-    }
-    if (m.contains("permission denied") || m.contains("access denied")) {
-      return address + " cannot be bound: permission denied (ports below 1024 need privileges)";
-    }
-    return address + " cannot be bound: " + (e.getMessage() == null
-        ? e.getClass().getSimpleName() : e.getMessage());
   }
 
   /**
@@ -400,20 +347,6 @@ public final class ProxyServer implements AutoCloseable {
               + " twice its size): bodies near the limit may get 503; raise -Xmx or lower"
               + " server.max-request-size", bodyBudget.limit(), config.maxRequestSize());
     }
-  }
-
-  /** The server's TLS context from {@code server.tls.keystore}. */
-  private static SslContext serverTls(StandaloneConfig config) throws Exception {
-    KeyStore ks = KeyStore.getInstance(config.tlsKeystoreType());
-    char[] password = config.tlsKeystorePassword() == null ? new char[0]
-        : config.tlsKeystorePassword().toCharArray();
-    try (InputStream in = Files.newInputStream(Path.of(config.tlsKeystore()))) {
-      ks.load(in, password);
-    }
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(
-        KeyManagerFactory.getDefaultAlgorithm());
-    kmf.init(ks, password);
-    return SslContextBuilder.forServer(kmf).build();
   }
 
   /**

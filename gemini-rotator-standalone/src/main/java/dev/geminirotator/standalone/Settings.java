@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.standalone.http.ClientIdentity;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -6,6 +6,9 @@ import dev.geminirotator.core.config.ConfigLoader;
 import dev.geminirotator.core.config.ConfigNode;
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.standalone.http.ClientConnection;
+import dev.geminirotator.standalone.http.ClientIdentity;
+import dev.geminirotator.standalone.http.Transport;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,7 +29,7 @@ import java.util.regex.Pattern;
  * <p>Precedence is defaults &lt; file &lt; environment ({@code GEMINI_ROTATOR_<PATH>},
  * {@code GEMINI_API_KEYS}) &lt; command line ({@link Overrides}). Immutable and thread-safe.
  */
-public final class StandaloneConfig {
+public final class StandaloneConfig implements ClientConnection.BodyPace {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 4806;
@@ -482,6 +485,7 @@ public final class StandaloneConfig {
    * one) divided by the rate, from the end of the read that brought its head (or from when it is
    * due: 100 Continue, or its turn after a pipelined request); then 408. Zero disables it.
    */
+  @Override
   public Duration bodyTimeout() {
     return bodyTimeout;
   }
@@ -490,6 +494,7 @@ public final class StandaloneConfig {
    * Bytes per second a request body's size earns beyond {@link #bodyTimeout()}: the slowest
    * average rate a large body may arrive at. Zero gives every body just {@link #bodyTimeout()}.
    */
+  @Override
   public long bodyMinRate() {
     return bodyMinRate;
   }

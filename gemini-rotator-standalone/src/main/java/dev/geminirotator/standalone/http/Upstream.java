@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -55,7 +55,7 @@ import javax.net.ssl.SSLParameters;
  * requests beyond wait for a free connection. TLS (with host-name verification) for https.
  * Thread-safe.
  */
-final class Upstream implements AutoCloseable {
+public final class Upstream implements AutoCloseable {
 
   /** Requests that may wait for a connection, per event loop. */
   static final int MAX_PENDING = 65_536;
@@ -112,7 +112,7 @@ final class Upstream implements AutoCloseable {
     return false;
   }
 
-  Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
+  public Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
       int maxConnections, Duration connectTimeout, Duration idleTimeout, Executor resolver)
       throws SSLException {
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
@@ -126,7 +126,7 @@ final class Upstream implements AutoCloseable {
     for (EventExecutor e : group) {
       Bootstrap b = new Bootstrap().group((EventLoop) e).channel(channelType)
           .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.ALLOCATOR, ProxyServer.ALLOCATOR)
+          .option(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
               Math.max(1, connectTimeout.toMillis())));
@@ -141,7 +141,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** The {@code Host} header for upstream requests. */
-  AsciiString authority() {
+  public AsciiString authority() {
     return authority;
   }
 
@@ -170,7 +170,7 @@ final class Upstream implements AutoCloseable {
    * {@code go()} returns. A {@code timeout} above zero bounds the whole exchange. Call on
    * {@code loop}.
    */
-  Attempt attempt(EventLoop loop, FullHttpRequest request, Listener listener,
+  public Attempt attempt(EventLoop loop, FullHttpRequest request, Listener listener,
       Duration timeout) {
     LoopPool pool = pools.get(loop);
     if (pool == null) throw new IllegalStateException("not an event loop of this proxy");
@@ -417,7 +417,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** What one attempt hears, on its event loop; after a failure or the last content, nothing. */
-  interface Listener {
+  public interface Listener {
     void onHeaders(HttpResponse response);
 
     /** A piece of the body (the listener releases it); {@code last} ends the response. */
@@ -427,7 +427,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** One request on one upstream connection. Event-loop confined. */
-  static final class Attempt {
+  public static final class Attempt {
     private final LoopPool pool;
     private final Listener listener;
     private FullHttpRequest request;
@@ -452,7 +452,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Starts the attempt: a connection now, or when one is free. */
-    void go() {
+    public void go() {
       if (!timeout.isZero()) {
         deadline = System.nanoTime() + timeout.toNanos();
         pool.track(this);
@@ -475,11 +475,11 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Stops reading the response (the client is slow); {@link #resume} reads on. */
-    void pause() {
+    public void pause() {
       if (connection != null) connection.channel.config().setAutoRead(false);
     }
 
-    void resume() {
+    public void resume() {
       if (connection != null && !finished) {
         connection.channel.config().setAutoRead(true);
         connection.channel.read();
@@ -487,7 +487,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Abandons the exchange: the connection closes, the listener hears {@code cause}. */
-    void abort(Throwable cause) {
+    public void abort(Throwable cause) {
       fail(cause);
     }
 
