@@ -2,6 +2,8 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.http.Call;
 import dev.geminirotator.standalone.http.ClientIdentity;
 import dev.geminirotator.standalone.http.ContentDecoder;

@@ -9,6 +9,11 @@ import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.redis.StoreMetrics;
+import dev.geminirotator.standalone.config.ClientRateLimits;
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.LoggingSetup;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.http.BodyBudget;
 import dev.geminirotator.standalone.http.ClientConnection;
 import dev.geminirotator.standalone.http.H2cDetector;
@@ -81,7 +86,7 @@ import org.slf4j.LoggerFactory;
  * block (the admin API, readiness, the metrics scrape, file pins in a shared store) runs on a
  * small separate pool.
  */
-public final class ProxyServer implements AutoCloseable {
+public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
 
@@ -418,6 +423,7 @@ public final class ProxyServer implements AutoCloseable {
    * and admin tokens, limits and the attempt policy. Listening address, transport, TLS, upstream,
    * storage and breaker settings need a restart; a change to them is logged and ignored.
    */
+  @Override
   public void reload(StandaloneConfig next) {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
