@@ -9,6 +9,8 @@ import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.redis.StoreMetrics;
+import dev.geminirotator.standalone.admin.AdminApi;
+import dev.geminirotator.standalone.admin.RuntimeKeys;
 import dev.geminirotator.standalone.config.ClientRateLimits;
 import dev.geminirotator.standalone.config.ConfigWatcher;
 import dev.geminirotator.standalone.config.LoggingSetup;

@@ -1,6 +1,7 @@
 package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.geminirotator.standalone.admin.AdminApi;
 import dev.geminirotator.standalone.config.Settings;
 import dev.geminirotator.standalone.http.Call;
 import dev.geminirotator.standalone.http.HeaderNames;

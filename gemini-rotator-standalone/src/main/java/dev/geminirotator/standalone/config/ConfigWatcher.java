@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Hot reload: polls the configuration file (modification time, then content digest) and applies a
- * changed file to the running proxy (a {@link Reloadable}). Polling rather than a {@code WatchService}
+ * changed file to the running proxy (a {@link Reloadable}). Polling rather than a
+ * {@code WatchService}
  * also catches editors that replace the file and mounted config maps that swap symlinks. An
  * invalid file is logged with every error, a file that cannot be read (deleted) is logged once,
  * and in both cases the running configuration is kept. Thread-safe;
@@ -101,7 +102,8 @@ public final class ConfigWatcher implements AutoCloseable {
    * @param trigger what asked for the reload ({@code file changed}, {@code POST /admin/reload})
    * @param requestId the admin request's id, or {@code null} for a file change
    */
-  public static void logInvalid(Path file, ConfigException e, String trigger, CharSequence requestId) {
+  public static void logInvalid(Path file, ConfigException e, String trigger,
+      CharSequence requestId) {
     var line = log.atWarn().addKeyValue("file", String.valueOf(file))
         .addKeyValue("errors", e.errors()).addKeyValue("trigger", trigger);
     if (requestId != null) line = line.addKeyValue("requestId", requestId.toString());
