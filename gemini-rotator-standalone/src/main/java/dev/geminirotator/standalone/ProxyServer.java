@@ -2,8 +2,6 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.api.CircuitGuard;
-import dev.geminirotator.api.KeySnapshot;
-import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
@@ -37,8 +35,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -51,7 +47,6 @@ import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -59,19 +54,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,6 +97,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   private final RotatorMetrics rotatorMetrics;
   private final Instant startedAt;
   private final Clock clock;
+  private final Readiness readiness;
   private volatile Settings settings;
   private final RuntimeKeys runtimeKeys;
   /** Every request body held whole, together ({@code server.body-budget}). */
@@ -178,6 +168,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
             return thread;
           }, t.ioHandlerFactory()));
       this.transport = io.transport();
+      this.readiness = new Readiness(rotator, guard, clock, startedAt, transport.label());
       this.loops = io.loops();
       this.upstream = new Upstream(config.upstreamBaseUrl(), loops, transport.socketChannel(),
           config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
@@ -551,62 +542,9 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
     }
   }
 
-  /**
-   * The readiness document for {@code /health/detailed}. Ready means able to serve:
-   * <ul>
-   *   <li>{@code DOWN} (503) only when no key can serve, now or after a cooldown: every key is
-   *       {@code INVALID} or {@code DISABLED} (or the pool is empty). Only an operator brings
-   *       such a pool back, and other instances may have keys of their own.
-   *   <li>{@code DEGRADED} (200) while serving with less: the store unreachable (the proxy serves
-   *       from local state and reconciles when it returns), every key cooling down (clients get
-   *       429 with {@code Retry-After}), or a breaker open (clients get 503 with
-   *       {@code Retry-After} until its trial calls pass). These hit every instance at once, so
-   *       answering 503 for them would take the whole fleet out of a load balancer and turn a blip
-   *       into an outage; an open breaker also needs requests to close again.
-   *   <li>{@code UP} (200) otherwise.
-   * </ul>
-   */
+  /** The readiness document for {@code /health/detailed}: see {@link Readiness}. */
   ObjectNode detailedHealth() {
-    ObjectNode body = Problems.JSON.createObjectNode();
-    Map<KeyState, Integer> byState = new EnumMap<>(KeyState.class);
-    for (KeyState s : KeyState.values()) byState.put(s, 0);
-    int usable = 0;
-    Instant now = clock.instant();
-    List<KeySnapshot> keys = rotator.snapshot();
-    for (KeySnapshot k : keys) {
-      byState.merge(k.state(), 1, Integer::sum);
-      if (k.availableFor("*", now)) usable++;
-    }
-    int serviceable = keys.size() - byState.get(KeyState.INVALID)
-        - byState.get(KeyState.DISABLED);
-    boolean storeUp;
-    try {
-      storeUp = rotator.store().isAvailable();
-    } catch (RuntimeException e) {
-      storeUp = false;
-    }
-    ObjectNode breakers = Problems.JSON.createObjectNode();
-    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
-    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
-    boolean breakerTripped = false; // open or half-open: failing fast, or trying
-    for (var state : breakers.properties()) {
-      breakerTripped |= !state.getValue().asText().equals(CircuitGuard.State.CLOSED.name());
-    }
-    body.put("status", serviceable == 0 ? "DOWN"
-        : !storeUp || usable == 0 || breakerTripped ? "DEGRADED" : "UP");
-    ObjectNode k = body.putObject("keys");
-    k.put("total", keys.size());
-    k.put("usable", usable);
-    ObjectNode states = k.putObject("byState");
-    byState.forEach((s, n) -> states.put(s.name(), n));
-    body.set("breaker", breakers);
-    ObjectNode store = body.putObject("store");
-    store.put("status", storeUp ? "UP" : "DOWN");
-    store.put("backend", rotator.store().describe());
-    body.put("uptimeSeconds", Duration.between(startedAt, now).toSeconds());
-    body.put("version", version());
-    body.put("transport", transport.label());
-    return body;
+    return readiness.document();
   }
 
   @Override
