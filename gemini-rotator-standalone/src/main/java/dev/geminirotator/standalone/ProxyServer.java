@@ -216,7 +216,8 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
                   .setMaxInitialLineLength(Listeners.MAX_REQUEST_LINE)
-                  .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD).setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
+                  .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD).setMaxChunkSize(16 * 1024)
+                  .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
                   Integer.MAX_VALUE));
               ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
