@@ -1,7 +1,7 @@
 package dev.geminirotator.benchmarks;
 
 import dev.geminirotator.standalone.ProxyServer;
-import dev.geminirotator.standalone.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -2,6 +2,15 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.Call;
+import dev.geminirotator.standalone.http.ClientIdentity;
+import dev.geminirotator.standalone.http.ContentDecoder;
+import dev.geminirotator.standalone.http.HeaderNames;
+import dev.geminirotator.standalone.http.ProxyRequest;
+import dev.geminirotator.standalone.http.ProxyResponse;
+import dev.geminirotator.standalone.http.Upstream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
@@ -244,7 +253,7 @@ final class GeminiProxy {
    * this method authenticates, limits, reads the body and starts the attempt loop. Runs on the
    * client connection's event loop, as does everything of this request after it.
    */
-  void handle(ClientConnection.Call call) {
+  void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
     String route = routeOf(request.path());
@@ -260,7 +269,7 @@ final class GeminiProxy {
 
   /** Authenticates, limits and reads the body, then starts the attempt loop. */
   private void admit(Exchange exchange, Settings s) {
-    ClientConnection.Call call = exchange.call;
+    Call call = exchange.call;
     ProxyRequest request = call.request;
     String path = request.path();
 
@@ -342,7 +351,7 @@ final class GeminiProxy {
    * and the reset can destroy the 413 before the client reads it (nginx's lingering close solves
    * the same problem). Bodies beyond this get the 413 at once and may see a reset instead.
    */
-  static final long DISCARD_BEFORE_413 = 1024 * 1024;
+  static final long DISCARD_BEFORE_413 = Call.DISCARD_BEFORE_413;
 
   /** The client's credential, from x-goog-api-key, then Authorization: Bearer, then ?key=. */
   static String presentedCredential(ProxyRequest request) {
@@ -509,7 +518,7 @@ final class GeminiProxy {
    */
   private final class Exchange {
     final Settings s;
-    final ClientConnection.Call call;
+    final Call call;
     final ProxyRequest clientToProxyRequest;
     final ProxyResponse proxyToClientResponse;
     final EventLoop loop;
@@ -554,7 +563,7 @@ final class GeminiProxy {
      */
     KeyLease reserved;
 
-    Exchange(Settings s, ClientConnection.Call call, String route, long start) {
+    Exchange(Settings s, Call call, String route, long start) {
       this.s = s;
       this.call = call;
       this.clientToProxyRequest = call.request;

@@ -1,6 +1,9 @@
 package dev.geminirotator.standalone;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.LoggingSetup;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.classify.GeminiErrors;
-import java.nio.charset.StandardCharsets;
+import dev.geminirotator.standalone.http.ProblemDocument;
+import dev.geminirotator.standalone.http.ProxyRequest;
+import dev.geminirotator.standalone.http.ProxyResponse;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,10 +47,10 @@ import java.util.function.Consumer;
  */
 final class Problems {
 
-  static final String TYPE_BASE = "https://gemini-rotator.dev/problems/";
-  static final String PROBLEM_JSON = "application/problem+json";
+  static final String TYPE_BASE = ProblemDocument.TYPE_BASE;
+  static final String PROBLEM_JSON = ProblemDocument.MEDIA_TYPE;
   static final String JSON_TYPE = "application/json; charset=utf-8";
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = ProblemDocument.JSON;
 
   /** The shapes an error of the proxy's own can take. */
   enum Shape { PROBLEM, GEMINI, OPENAI }
@@ -212,14 +214,7 @@ final class Problems {
 
   private static ObjectNode problem(int status, String slug, String title, String detail,
       String instance, String requestId) {
-    ObjectNode body = JSON.createObjectNode();
-    body.put("type", TYPE_BASE + slug);
-    body.put("title", title);
-    body.put("status", status);
-    body.put("detail", detail);
-    if (instance != null) body.put("instance", instance);
-    if (requestId != null) body.put("requestId", requestId);
-    return body;
+    return ProblemDocument.of(status, slug, title, detail, instance, requestId);
   }
 
   private static ObjectNode geminiError(int status, String slug, String title, String detail,
@@ -233,11 +228,7 @@ final class Problems {
   }
 
   private static byte[] bytes(ObjectNode body, int status) {
-    try {
-      return JSON.writeValueAsBytes(body);
-    } catch (Exception e) {
-      return ("{\"status\":" + status + "}").getBytes(StandardCharsets.UTF_8);
-    }
+    return ProblemDocument.bytes(body, status);
   }
 
   /** OpenAI's error {@code type} for an HTTP status. */

@@ -2,13 +2,26 @@ package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.api.CircuitGuard;
-import dev.geminirotator.api.KeySnapshot;
-import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.redis.StoreMetrics;
+import dev.geminirotator.standalone.admin.AdminApi;
+import dev.geminirotator.standalone.admin.RuntimeKeys;
+import dev.geminirotator.standalone.config.ClientRateLimits;
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.LoggingSetup;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.BodyBudget;
+import dev.geminirotator.standalone.http.ClientConnection;
+import dev.geminirotator.standalone.http.H2cDetector;
+import dev.geminirotator.standalone.http.HeaderDeadline;
+import dev.geminirotator.standalone.http.HeaderNames;
+import dev.geminirotator.standalone.http.Listeners;
+import dev.geminirotator.standalone.http.Transport;
+import dev.geminirotator.standalone.http.Upstream;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -22,8 +35,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -36,7 +47,6 @@ import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -44,19 +54,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,33 +77,9 @@ import org.slf4j.LoggerFactory;
  * block (the admin API, readiness, the metrics scrape, file pins in a shared store) runs on a
  * small separate pool.
  */
-public final class ProxyServer implements AutoCloseable {
-
-  /**
-   * Buffers for every connection, client and upstream: Netty's pooled allocator, whose per-thread
-   * caches suit a fixed set of event loops. Netty 4.2's default (the adaptive allocator, built for
-   * many short-lived threads) carried 11% fewer requests per second at 64 connections here
-   * (engines.sh, side by side; see benchmarks/README.md). {@code -Dio.netty.allocator.type} still
-   * chooses.
-   */
-  static final ByteBufAllocator ALLOCATOR = System.getProperty("io.netty.allocator.type") != null
-      ? ByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT;
-
-  /**
-   * The largest single read from a client (Netty's default is 64 KB). What one read brings of a
-   * pipelined request's body stays held, unread by anyone, until that request's turn comes and it
-   * authenticates (reading then pauses): 16 KB per connection bounds it at 64 MB of direct memory
-   * for the default 4,096 connections, against 256 MB with 64 KB reads. A request whose body
-   * arrives with its head in one read (most do) is not affected.
-   */
-  static final int MAX_READ = 16 * 1024;
+public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadable {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
-  /** Listen backlog: connections the kernel completes before the proxy accepts them. */
-  static final int ACCEPT_QUEUE_SIZE = 1024;
-  /** The longest request line and the largest request head accepted (8 KiB each, as before). */
-  static final int MAX_REQUEST_LINE = 8 * 1024;
-  static final int MAX_REQUEST_HEAD = 8 * 1024;
 
   private final Transport transport;
   private final EventLoopGroup loops;
@@ -117,6 +97,7 @@ public final class ProxyServer implements AutoCloseable {
   private final RotatorMetrics rotatorMetrics;
   private final Instant startedAt;
   private final Clock clock;
+  private final Readiness readiness;
   private volatile Settings settings;
   private final RuntimeKeys runtimeKeys;
   /** Every request body held whole, together ({@code server.body-budget}). */
@@ -187,6 +168,7 @@ public final class ProxyServer implements AutoCloseable {
             return thread;
           }, t.ioHandlerFactory()));
       this.transport = io.transport();
+      this.readiness = new Readiness(rotator, guard, clock, startedAt, transport.label());
       this.loops = io.loops();
       this.upstream = new Upstream(config.upstreamBaseUrl(), loops, transport.socketChannel(),
           config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
@@ -200,17 +182,20 @@ public final class ProxyServer implements AutoCloseable {
           runtimeKeys);
       this.routes = new Routes(() -> settings, proxy, admin, registry, this::detailedHealth,
           blocking);
-      SslContext tls = config.tlsKeystore() == null ? null : serverTls(config);
+      SslContext tls = config.tlsKeystore() == null ? null
+          : Listeners.serverTls(config.tlsKeystore(), config.tlsKeystoreType(),
+              config.tlsKeystorePassword());
       long idleMillis = config.idleTimeout().toMillis();
-      ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget, () -> settings);
+      ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget,
+          () -> settings.config);
       ServerBootstrap bootstrap = new ServerBootstrap().group(loops)
           .channel(transport.serverChannel())
-          .option(ChannelOption.SO_BACKLOG, ACCEPT_QUEUE_SIZE)
+          .option(ChannelOption.SO_BACKLOG, Listeners.ACCEPT_QUEUE_SIZE)
           .option(ChannelOption.SO_REUSEADDR, true)
           .childOption(ChannelOption.TCP_NODELAY, true)
-          .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+          .childOption(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
           .childOption(ChannelOption.RCVBUF_ALLOCATOR,
-              new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ))
+              new AdaptiveRecvByteBufAllocator(64, 2048, Listeners.MAX_READ))
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
@@ -230,13 +215,14 @@ public final class ProxyServer implements AutoCloseable {
               // Pipelined requests wait in ClientConnection; the codec's own limit (128 by
               // default) would close a connection that pipelines more.
               ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
-                  .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
-                  .setMaxChunkSize(16 * 1024).setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
+                  .setMaxInitialLineLength(Listeners.MAX_REQUEST_LINE)
+                  .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD).setMaxChunkSize(16 * 1024)
+                  .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS),
                   Integer.MAX_VALUE));
               ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
           });
-      this.serverChannel = bind(bootstrap, config.host(), config.port());
+      this.serverChannel = Listeners.bind(bootstrap, config.host(), config.port());
       this.managementChannel = config.managementPort() == null ? null
           : managementListener(config, routes.management(), limits);
     } catch (Exception | Error e) {
@@ -266,12 +252,12 @@ public final class ProxyServer implements AutoCloseable {
       ClientConnection.Limits limits)
       throws java.net.BindException, InterruptedException {
     long idleMillis = config.idleTimeout().toMillis();
-    return bind(new ServerBootstrap().group(loops)
+    return Listeners.bind(new ServerBootstrap().group(loops)
         .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 128)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.TCP_NODELAY, true)
-        .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
+        .childOption(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
@@ -283,52 +269,12 @@ public final class ProxyServer implements AutoCloseable {
                   TimeUnit.MILLISECONDS));
             }
             ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_REQUEST_HEAD)
+                .setMaxInitialLineLength(Listeners.MAX_REQUEST_LINE)
+                .setMaxHeaderSize(Listeners.MAX_REQUEST_HEAD)
                 .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
             ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline, limits));
           }
         }), config.host(), config.managementPort());
-  }
-
-  /**
-   * Binds a listener. A failure becomes a {@link java.net.BindException} whose message names the
-   * address and what is wrong ({@code "127.0.0.1:4806 is already in use"}), whatever the
-   * transport's native exception says: an expected start-up failure that {@link Main} prints
-   * without a stack trace.
-   */
-  static Channel bind(ServerBootstrap bootstrap, String host, int port)
-      throws java.net.BindException, InterruptedException {
-    try {
-      return bootstrap.bind(host, port).sync().channel();
-    } catch (InterruptedException e) {
-      throw e;
-    } catch (Exception e) {
-      java.net.BindException failure = new java.net.BindException(bindFailure(host, port, e));
-      failure.initCause(e);
-      throw failure;
-    }
-  }
-
-  /** What went wrong binding {@code host:port}, for an operator. */
-  static String bindFailure(String host, int port, Throwable e) {
-    String address = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
-    StringBuilder messages = new StringBuilder();
-    for (Throwable c = e; c != null; c = c.getCause()) {
-      if (c.getMessage() != null) messages.append(c.getMessage()).append(' ');
-    }
-    String m = messages.toString().toLowerCase(java.util.Locale.ROOT);
-    if (m.contains("already in use")) {
-      return address + " is already in use (another process listens there; stop it or choose"
-          + " another port)";
-    }
-    if (m.contains("cannot assign requested address") || m.contains("not available")) {
-      return address + " cannot be bound: " + host + " is not an address of this machine";
-    }
-    if (m.contains("permission denied") || m.contains("access denied")) {
-      return address + " cannot be bound: permission denied (ports below 1024 need privileges)";
-    }
-    return address + " cannot be bound: " + (e.getMessage() == null
-        ? e.getClass().getSimpleName() : e.getMessage());
   }
 
   /**
@@ -402,20 +348,6 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /** The server's TLS context from {@code server.tls.keystore}. */
-  private static SslContext serverTls(StandaloneConfig config) throws Exception {
-    KeyStore ks = KeyStore.getInstance(config.tlsKeystoreType());
-    char[] password = config.tlsKeystorePassword() == null ? new char[0]
-        : config.tlsKeystorePassword().toCharArray();
-    try (InputStream in = Files.newInputStream(Path.of(config.tlsKeystore()))) {
-      ks.load(in, password);
-    }
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(
-        KeyManagerFactory.getDefaultAlgorithm());
-    kmf.init(ks, password);
-    return SslContextBuilder.forServer(kmf).build();
-  }
-
   /**
    * Builds and starts a proxy.
    *
@@ -485,6 +417,7 @@ public final class ProxyServer implements AutoCloseable {
    * and admin tokens, limits and the attempt policy. Listening address, transport, TLS, upstream,
    * storage and breaker settings need a restart; a change to them is logged and ignored.
    */
+  @Override
   public void reload(StandaloneConfig next) {
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
@@ -610,62 +543,9 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /**
-   * The readiness document for {@code /health/detailed}. Ready means able to serve:
-   * <ul>
-   *   <li>{@code DOWN} (503) only when no key can serve, now or after a cooldown: every key is
-   *       {@code INVALID} or {@code DISABLED} (or the pool is empty). Only an operator brings
-   *       such a pool back, and other instances may have keys of their own.
-   *   <li>{@code DEGRADED} (200) while serving with less: the store unreachable (the proxy serves
-   *       from local state and reconciles when it returns), every key cooling down (clients get
-   *       429 with {@code Retry-After}), or a breaker open (clients get 503 with
-   *       {@code Retry-After} until its trial calls pass). These hit every instance at once, so
-   *       answering 503 for them would take the whole fleet out of a load balancer and turn a blip
-   *       into an outage; an open breaker also needs requests to close again.
-   *   <li>{@code UP} (200) otherwise.
-   * </ul>
-   */
+  /** The readiness document for {@code /health/detailed}: see {@link Readiness}. */
   ObjectNode detailedHealth() {
-    ObjectNode body = Problems.JSON.createObjectNode();
-    Map<KeyState, Integer> byState = new EnumMap<>(KeyState.class);
-    for (KeyState s : KeyState.values()) byState.put(s, 0);
-    int usable = 0;
-    Instant now = clock.instant();
-    List<KeySnapshot> keys = rotator.snapshot();
-    for (KeySnapshot k : keys) {
-      byState.merge(k.state(), 1, Integer::sum);
-      if (k.availableFor("*", now)) usable++;
-    }
-    int serviceable = keys.size() - byState.get(KeyState.INVALID)
-        - byState.get(KeyState.DISABLED);
-    boolean storeUp;
-    try {
-      storeUp = rotator.store().isAvailable();
-    } catch (RuntimeException e) {
-      storeUp = false;
-    }
-    ObjectNode breakers = Problems.JSON.createObjectNode();
-    for (String scope : guard.scopes()) breakers.put(scope, guard.state(scope).name());
-    if (guard.scopes().isEmpty()) breakers.put("*", guard.state("*").name());
-    boolean breakerTripped = false; // open or half-open: failing fast, or trying
-    for (var state : breakers.properties()) {
-      breakerTripped |= !state.getValue().asText().equals(CircuitGuard.State.CLOSED.name());
-    }
-    body.put("status", serviceable == 0 ? "DOWN"
-        : !storeUp || usable == 0 || breakerTripped ? "DEGRADED" : "UP");
-    ObjectNode k = body.putObject("keys");
-    k.put("total", keys.size());
-    k.put("usable", usable);
-    ObjectNode states = k.putObject("byState");
-    byState.forEach((s, n) -> states.put(s.name(), n));
-    body.set("breaker", breakers);
-    ObjectNode store = body.putObject("store");
-    store.put("status", storeUp ? "UP" : "DOWN");
-    store.put("backend", rotator.store().describe());
-    body.put("uptimeSeconds", Duration.between(startedAt, now).toSeconds());
-    body.put("version", version());
-    body.put("transport", transport.label());
-    return body;
+    return readiness.document();
   }
 
   @Override

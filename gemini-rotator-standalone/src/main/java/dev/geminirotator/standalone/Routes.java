@@ -1,6 +1,14 @@
 package dev.geminirotator.standalone;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.geminirotator.standalone.admin.AdminApi;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.http.Call;
+import dev.geminirotator.standalone.http.HeaderNames;
+import dev.geminirotator.standalone.http.ProxyRequest;
+import dev.geminirotator.standalone.http.ProxyResponse;
+import dev.geminirotator.standalone.http.RequestHandler;
+import dev.geminirotator.standalone.http.RequestIds;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -32,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * {@code /health}), and the main port answers them 404. With {@code server.metrics-token} set,
  * {@code /metrics} wants {@code Authorization: Bearer <token>} and answers 401 without it.
  */
-final class Routes {
+final class Routes implements RequestHandler {
 
   private static final Logger log = LoggerFactory.getLogger(Routes.class);
 
@@ -78,7 +86,8 @@ final class Routes {
     draining.set(true);
   }
 
-  void handle(ClientConnection.Call call) {
+  @Override
+  public void handle(Call call) {
     ProxyRequest request = call.request;
     ProxyResponse response = call.response;
     response.headers().set(RequestIds.HEADER, RequestIds.assign(request));
@@ -161,7 +170,7 @@ final class Routes {
    * {@code /health}, {@code /health/detailed} and {@code /metrics} (on the main port, or on the
    * management port, which answers nothing else).
    */
-  private void managementEndpoints(ClientConnection.Call call, Settings s) {
+  private void managementEndpoints(Call call, Settings s) {
     ProxyRequest request = call.request;
     ProxyResponse response = call.response;
     String path = request.path();
@@ -214,7 +223,7 @@ final class Routes {
   }
 
   /** Computes an answer on the blocking executor, then writes it on the event loop. */
-  private void offload(ClientConnection.Call call, Supplier<AdminApi.Answer> work) {
+  private void offload(Call call, Supplier<AdminApi.Answer> work) {
     try {
       blocking.execute(() -> {
         AdminApi.Answer answer;
@@ -249,7 +258,7 @@ final class Routes {
   }
 
   /** Writes a whole answer, unless the response already ended. On the event loop. */
-  private static void write(ClientConnection.Call call, AdminApi.Answer a) {
+  private static void write(Call call, AdminApi.Answer a) {
     if (call.response.isEnded()) return;
     a.headers().forEach(call.response.headers()::set);
     call.response.send(a.status(), a.type(), a.body(), x -> { });
@@ -257,9 +266,9 @@ final class Routes {
 
   /**
    * The bodies held whole already fill {@code server.body-budget}: 503 with {@code Retry-After}
-   * (the body is drained, not read; see {@link ClientConnection.Call#lingerUpTo}).
+   * (the body is drained, not read; see {@link Call#lingerUpTo}).
    */
-  static void overBudget(ClientConnection.Call call, boolean gemini) {
+  static void overBudget(Call call, boolean gemini) {
     Problems.send(call.request, call.response, 503, OVER_BUDGET_SLUG, OVER_BUDGET_TITLE,
         OVER_BUDGET_DETAIL, gemini, OVER_BUDGET_RETRY_AFTER_SECONDS);
   }
@@ -279,7 +288,7 @@ final class Routes {
   static final long OVER_BUDGET_RETRY_AFTER_SECONDS = 1;
 
   /** Reading an admin body failed: 408 when too slow and still answerable, else the cut. */
-  private static void bodyFailed(ClientConnection.Call call, Throwable failure) {
+  private static void bodyFailed(Call call, Throwable failure) {
     if (failure instanceof java.util.concurrent.TimeoutException
         && !call.response.isCommitted() && !call.isGone()) {
       call.response.closeAfter();
@@ -294,7 +303,8 @@ final class Routes {
    * Answers a request whose head could not be decoded (or has no usable target): a problem
    * document, then the connection closes.
    */
-  void badRequestHead(Channel channel, int status, String detail) {
+  @Override
+  public void badRequestHead(Channel channel, int status, String detail) {
     String slug = switch (status) {
       case 414 -> "uri-too-long";
       case 431 -> "headers-too-large";

@@ -3,6 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.KeySnapshot;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;

@@ -3,6 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.InputStream;

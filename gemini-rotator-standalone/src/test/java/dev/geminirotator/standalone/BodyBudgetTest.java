@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.BodyBudget;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayInputStream;

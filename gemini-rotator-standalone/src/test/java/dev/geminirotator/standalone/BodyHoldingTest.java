@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.BodyBudget;
+import dev.geminirotator.standalone.http.ClientConnection;
+import dev.geminirotator.standalone.http.Listeners;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;
@@ -219,7 +223,7 @@ class BodyHoldingTest {
       long held = h.proxy.queuedBufferBytes();
       assertThat(h.upstream.getRequestCount()).as("still the first request's turn").isEqualTo(1);
       assertThat(held).as("buffer bytes kept alive for the waiting request")
-          .isPositive().isLessThanOrEqualTo(2 * ProxyServer.MAX_READ);
+          .isPositive().isLessThanOrEqualTo(2 * Listeners.MAX_READ);
       InputStream in = s.getInputStream();
       String first = readHead(in);
       assertThat(first).startsWith("HTTP/1.1 200");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

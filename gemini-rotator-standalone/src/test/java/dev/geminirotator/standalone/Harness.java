@@ -1,5 +1,6 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

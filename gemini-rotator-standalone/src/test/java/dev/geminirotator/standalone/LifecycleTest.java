@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.api.event.KeyAdded;
 import dev.geminirotator.api.event.KeyRemoved;
 import dev.geminirotator.api.event.RotatorListener;
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.IOException;

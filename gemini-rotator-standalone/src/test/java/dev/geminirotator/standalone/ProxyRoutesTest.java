@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.geminirotator.standalone.http.Upstream;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -9,6 +9,7 @@ import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.StringReader;
 import java.net.http.HttpRequest;

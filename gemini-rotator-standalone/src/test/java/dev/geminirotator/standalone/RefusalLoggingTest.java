@@ -2,6 +2,9 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.SecretScanner;

@@ -2,6 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

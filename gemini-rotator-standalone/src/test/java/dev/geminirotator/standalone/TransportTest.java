@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.Transport;
 import dev.geminirotator.testsupport.Fixtures;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.ChannelException;

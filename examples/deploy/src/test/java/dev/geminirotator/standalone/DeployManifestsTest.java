@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.core.config.ConfigLoader;
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;

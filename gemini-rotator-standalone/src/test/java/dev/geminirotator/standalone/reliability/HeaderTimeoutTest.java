@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.standalone.Harness;
 import dev.geminirotator.standalone.Harness.Yaml;
-import dev.geminirotator.standalone.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.TestCerts;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.ByteArrayOutputStream;

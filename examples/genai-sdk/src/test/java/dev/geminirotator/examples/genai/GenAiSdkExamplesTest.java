@@ -3,7 +3,7 @@ package dev.geminirotator.examples.genai;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.standalone.ProxyServer;
-import dev.geminirotator.standalone.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;

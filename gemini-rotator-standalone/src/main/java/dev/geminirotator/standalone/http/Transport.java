@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -29,8 +29,9 @@ import org.slf4j.LoggerFactory;
  * and NIO that works here (see {@link #open}): io_uring carried 21% and 31% more requests per
  * second than epoll at 64 connections in two runs on a 2-core machine (benchmarks/README.md), and
  * containers whose seccomp profile blocks io_uring (Docker's default) simply get epoll.
+ * Immutable and thread-safe.
  */
-enum Transport {
+public enum Transport {
   IO_URING("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel.class,
       IoUringSocketChannel.class),
   EPOLL("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class,
@@ -40,7 +41,7 @@ enum Transport {
   private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
   /** The values {@code server.transport} accepts, in the order {@code auto} tries them. */
-  static final List<String> NAMES = List.of("auto", "io_uring", "epoll", "nio");
+  public static final List<String> NAMES = List.of("auto", "io_uring", "epoll", "nio");
 
   private final String label;
   private final Supplier<IoHandlerFactory> ioHandlerFactory;
@@ -56,12 +57,12 @@ enum Transport {
   }
 
   /** The name as written in the configuration. */
-  String label() {
+  public String label() {
     return label;
   }
 
-  /** The transport in use and its event loops. */
-  record Opened(Transport transport, EventLoopGroup loops) {
+  /** The transport in use and its event loops. Immutable. */
+  public record Opened(Transport transport, EventLoopGroup loops) {
   }
 
   /**
@@ -76,7 +77,8 @@ enum Transport {
    * @throws IllegalStateException when no candidate's loops could be created; the message names
    *     each transport tried and its reason
    */
-  static Opened open(List<Transport> candidates, Function<Transport, EventLoopGroup> newLoops) {
+  public static Opened open(List<Transport> candidates,
+      Function<Transport, EventLoopGroup> newLoops) {
     List<String> reasons = new ArrayList<>(candidates.size());
     RuntimeException first = null;
     for (int i = 0; i < candidates.size(); i++) {
@@ -107,7 +109,7 @@ enum Transport {
    * @throws IllegalArgumentException for a name not in {@link #NAMES}
    * @throws IllegalStateException when the named native transport does not load here
    */
-  static List<Transport> candidates(String name) {
+  public static List<Transport> candidates(String name) {
     switch (name.toLowerCase(Locale.ROOT)) {
       case "auto":
         List<Transport> loaded = new ArrayList<>(3);
@@ -140,15 +142,15 @@ enum Transport {
     return root.toString();
   }
 
-  IoHandlerFactory ioHandlerFactory() {
+  public IoHandlerFactory ioHandlerFactory() {
     return ioHandlerFactory.get();
   }
 
-  Class<? extends ServerChannel> serverChannel() {
+  public Class<? extends ServerChannel> serverChannel() {
     return serverChannel;
   }
 
-  Class<? extends SocketChannel> socketChannel() {
+  public Class<? extends SocketChannel> socketChannel() {
     return socketChannel;
   }
 }

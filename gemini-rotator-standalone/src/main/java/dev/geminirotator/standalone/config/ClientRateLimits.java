@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.config;
 
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.quota.SharedQuota;
@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * <p>At most {@value #MAX_CLIENTS} clients are tracked; beyond that the table is cleared, which
  * only ever lets a client through early (a shared limit keeps its count in the store). Thread-safe.
  */
-final class ClientRateLimits implements AutoCloseable {
+public final class ClientRateLimits implements AutoCloseable {
 
   static final int MAX_CLIENTS = 100_000;
   private static final Logger log = LoggerFactory.getLogger(ClientRateLimits.class);
@@ -76,7 +76,7 @@ final class ClientRateLimits implements AutoCloseable {
    *
    * @return -1 when allowed, else the seconds until the client may try again
    */
-  long tryAcquire(String client) {
+  public long tryAcquire(String client) {
     if (limiterConfig == null) return -1;
     if (quotas != null && !closed) {
       if (store.isAvailable()) {

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.config;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * start-up, before the proxy starts (not thread-safe); {@link #applyLevel} changes the root level
  * of a running proxy on reload (logback levels may change at any time, from any thread).
  */
-final class LoggingSetup {
+public final class LoggingSetup {
 
   private LoggingSetup() {
   }
@@ -24,7 +24,7 @@ final class LoggingSetup {
    * Sets the root logger's level ({@code logging.level}) at run time and says so once: the line
    * goes out after the change when the new level shows INFO, else before it, so it is never lost.
    */
-  static void applyLevel(String level, Runnable announce) {
+  public static void applyLevel(String level, Runnable announce) {
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
       announce.run();
       return;
@@ -36,7 +36,7 @@ final class LoggingSetup {
     if (!next.isGreaterOrEqual(Level.WARN)) announce.run();
   }
 
-  static void apply(StandaloneConfig config) {
+  public static void apply(StandaloneConfig config) {
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) return;
     ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     root.setLevel(Level.toLevel(config.logLevel(), Level.INFO));

@@ -1,10 +1,8 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -12,28 +10,21 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.NetUtil;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
-import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -55,7 +46,7 @@ import javax.net.ssl.SSLParameters;
  * requests beyond wait for a free connection. TLS (with host-name verification) for https.
  * Thread-safe.
  */
-final class Upstream implements AutoCloseable {
+public final class Upstream implements AutoCloseable {
 
   /** Requests that may wait for a connection, per event loop. */
   static final int MAX_PENDING = 65_536;
@@ -112,7 +103,7 @@ final class Upstream implements AutoCloseable {
     return false;
   }
 
-  Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
+  public Upstream(URI base, EventLoopGroup group, Class<? extends SocketChannel> channelType,
       int maxConnections, Duration connectTimeout, Duration idleTimeout, Executor resolver)
       throws SSLException {
     boolean tls = "https".equalsIgnoreCase(base.getScheme());
@@ -126,7 +117,7 @@ final class Upstream implements AutoCloseable {
     for (EventExecutor e : group) {
       Bootstrap b = new Bootstrap().group((EventLoop) e).channel(channelType)
           .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.ALLOCATOR, ProxyServer.ALLOCATOR)
+          .option(ChannelOption.ALLOCATOR, Listeners.ALLOCATOR)
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
               Math.max(1, connectTimeout.toMillis())));
@@ -141,7 +132,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** The {@code Host} header for upstream requests. */
-  AsciiString authority() {
+  public AsciiString authority() {
     return authority;
   }
 
@@ -161,7 +152,7 @@ final class Upstream implements AutoCloseable {
     ch.pipeline().addLast(new HttpClientCodec(new HttpDecoderConfig().setMaxInitialLineLength(4096)
         .setMaxHeaderSize(64 * 1024).setMaxChunkSize(16 * 1024)
         .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS), false, false));
-    ch.pipeline().addLast(new Connection(ch, idleHandler));
+    ch.pipeline().addLast(new UpstreamConnection(ch, idleHandler));
   }
 
   /**
@@ -170,7 +161,7 @@ final class Upstream implements AutoCloseable {
    * {@code go()} returns. A {@code timeout} above zero bounds the whole exchange. Call on
    * {@code loop}.
    */
-  Attempt attempt(EventLoop loop, FullHttpRequest request, Listener listener,
+  public Attempt attempt(EventLoop loop, FullHttpRequest request, Listener listener,
       Duration timeout) {
     LoopPool pool = pools.get(loop);
     if (pool == null) throw new IllegalStateException("not an event loop of this proxy");
@@ -212,7 +203,7 @@ final class Upstream implements AutoCloseable {
   private final class LoopPool {
     private final Bootstrap bootstrap;
     private final EventLoop loop;
-    private final ArrayDeque<Connection> idle = new ArrayDeque<>();
+    private final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
     private final ArrayDeque<Attempt> waiting = new ArrayDeque<>();
     /** {@code waiting.size()}, for the other loops to read. */
     private volatile int waitingCount;
@@ -233,7 +224,7 @@ final class Upstream implements AutoCloseable {
         attempt.fail(new RejectedExecutionException("the proxy is shutting down"));
         return;
       }
-      Connection c = idle.pollFirst();
+      UpstreamConnection c = idle.pollFirst();
       if (c != null) {
         attempt.start(c);
       } else if (reserve()) {
@@ -292,7 +283,8 @@ final class Upstream implements AutoCloseable {
           return;
         }
         Channel ch = cf.channel();
-        Connection c = ch.pipeline().get(Connection.class); // once per connection
+        // once per connection
+        UpstreamConnection c = ch.pipeline().get(UpstreamConnection.class);
         ch.closeFuture().addListener(x -> {
           idle.remove(c);
           slotFreed(this);
@@ -306,7 +298,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Hands a connection back: to the next waiting attempt, to the idle set, or closed. */
-    void release(Connection c, boolean reusable) {
+    void release(UpstreamConnection c, boolean reusable) {
       if (!reusable || closed || !c.channel.isActive()) {
         c.channel.close(); // its close listener frees the slot
         return;
@@ -327,7 +319,7 @@ final class Upstream implements AutoCloseable {
 
     /** Closes one idle connection, so that its slot goes to a loop that waits for one. */
     private void shedIdle() {
-      Connection c = idle.pollLast();
+      UpstreamConnection c = idle.pollLast();
       if (c != null) c.channel.close();
     }
 
@@ -407,7 +399,7 @@ final class Upstream implements AutoCloseable {
     void close() {
       loop.execute(() -> {
         closed = true;
-        for (Connection c; (c = idle.poll()) != null; ) c.channel.close();
+        for (UpstreamConnection c; (c = idle.poll()) != null; ) c.channel.close();
         for (Attempt w; (w = waiting.poll()) != null; ) {
           w.fail(new RejectedExecutionException("the proxy is shutting down"));
         }
@@ -417,7 +409,7 @@ final class Upstream implements AutoCloseable {
   }
 
   /** What one attempt hears, on its event loop; after a failure or the last content, nothing. */
-  interface Listener {
+  public interface Listener {
     void onHeaders(HttpResponse response);
 
     /** A piece of the body (the listener releases it); {@code last} ends the response. */
@@ -427,12 +419,12 @@ final class Upstream implements AutoCloseable {
   }
 
   /** One request on one upstream connection. Event-loop confined. */
-  static final class Attempt {
+  public static final class Attempt {
     private final LoopPool pool;
     private final Listener listener;
     private FullHttpRequest request;
     /** The connection the request went out on, once it has one. */
-    private Connection connection;
+    private UpstreamConnection connection;
     /** While {@link #tracked}: when the attempt times out ({@link System#nanoTime()}). */
     private long deadline;
     private boolean tracked;
@@ -452,7 +444,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Starts the attempt: a connection now, or when one is free. */
-    void go() {
+    public void go() {
       if (!timeout.isZero()) {
         deadline = System.nanoTime() + timeout.toNanos();
         pool.track(this);
@@ -461,7 +453,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Sends the request on {@code ch}, now this attempt's. */
-    private void start(Connection c) {
+    private void start(UpstreamConnection c) {
       Channel ch = c.channel;
       connection = c;
       c.attempt = this;
@@ -469,17 +461,17 @@ final class Upstream implements AutoCloseable {
       if (c.idle != null) c.idle.resetReadTimeout();
       FullHttpRequest r = request;
       request = null;
-      // A failed write reaches Connection.exceptionCaught, which fails this attempt: no promise
-      // (and listener) per request.
+      // A failed write reaches UpstreamConnection.exceptionCaught, which fails this attempt:
+      // no promise (and listener) per request.
       ch.writeAndFlush(r, ch.voidPromise());
     }
 
     /** Stops reading the response (the client is slow); {@link #resume} reads on. */
-    void pause() {
+    public void pause() {
       if (connection != null) connection.channel.config().setAutoRead(false);
     }
 
-    void resume() {
+    public void resume() {
       if (connection != null && !finished) {
         connection.channel.config().setAutoRead(true);
         connection.channel.read();
@@ -487,7 +479,7 @@ final class Upstream implements AutoCloseable {
     }
 
     /** Abandons the exchange: the connection closes, the listener hears {@code cause}. */
-    void abort(Throwable cause) {
+    public void abort(Throwable cause) {
       fail(cause);
     }
 
@@ -499,7 +491,7 @@ final class Upstream implements AutoCloseable {
         request.release();
         request = null;
       }
-      Connection c = connection;
+      UpstreamConnection c = connection;
       if (c != null) {
         c.attempt = null;
         pool.release(c, false);
@@ -509,106 +501,21 @@ final class Upstream implements AutoCloseable {
       listener.onFailure(cause);
     }
 
-    private void headers(HttpResponse response) {
+    void headers(HttpResponse response) {
       keepAlive = HttpUtil.isKeepAlive(response);
       listener.onHeaders(response);
     }
 
-    private void content(ByteBuf content, boolean last) {
+    void content(ByteBuf content, boolean last) {
       if (last) {
         finished = true;
         pool.untrack(this);
-        Connection c = connection;
+        UpstreamConnection c = connection;
         c.attempt = null;
         c.channel.config().setAutoRead(true);
         pool.release(c, keepAlive);
       }
       listener.onContent(content, last);
-    }
-  }
-
-  /** The handler of one pooled connection: passes what it reads to the current attempt. */
-  private static final class Connection extends ChannelInboundHandlerAdapter {
-    final Channel channel;
-    /** The connection's read-idle handler, or {@code null} without an idle timeout. */
-    final IdleStateHandler idle;
-    Attempt attempt;
-    /** A 1xx response was just read: its empty last content is not the response's end. */
-    private boolean skipInformationalEnd;
-
-    Connection(Channel channel, IdleStateHandler idle) {
-      this.channel = channel;
-      this.idle = idle;
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      Attempt a = attempt;
-      if (a == null || a.finished || !(msg instanceof HttpObject o)) {
-        ReferenceCountUtil.release(msg);
-        if (a == null) ctx.close(); // nothing was asked: the connection is out of step
-        return;
-      }
-      if (o.decoderResult().isFailure()) {
-        ReferenceCountUtil.release(msg);
-        a.fail(new IOException("malformed upstream response: "
-            + o.decoderResult().cause().getClass().getSimpleName()));
-        return;
-      }
-      if (o instanceof HttpResponse r) {
-        int status = r.status().code();
-        if (status >= 100 && status < 200 && status != 101) {
-          // 100 Continue, 103 Early Hints: the decoder ends each with an empty last content,
-          // which must not end this attempt; the final response follows.
-          ReferenceCountUtil.release(msg);
-          skipInformationalEnd = true;
-          return;
-        }
-        a.headers(r);
-        if (a.finished) {
-          ReferenceCountUtil.release(msg);
-          return;
-        }
-      }
-      if (o instanceof HttpContent c) {
-        if (skipInformationalEnd && c instanceof LastHttpContent) {
-          skipInformationalEnd = false;
-          c.release();
-          return;
-        }
-        a.content(c.content(), c instanceof LastHttpContent);
-      }
-    }
-
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof IdleStateEvent) {
-        Attempt a = attempt;
-        if (a != null) {
-          a.fail(new TimeoutException("the upstream sent nothing for the idle timeout"));
-        } else {
-          ctx.close();
-        }
-        return;
-      }
-      ctx.fireUserEventTriggered(evt);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      Attempt a = attempt;
-      if (a != null) a.fail(new ClosedChannelException());
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      Attempt a = attempt;
-      if (a != null) {
-        a.fail(cause);
-      } else {
-        ctx.close();
-      }
     }
   }
 }

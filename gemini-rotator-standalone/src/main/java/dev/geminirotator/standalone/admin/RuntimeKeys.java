@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.admin;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyRotator;
@@ -34,7 +34,7 @@ import java.util.function.UnaryOperator;
  * secret is derived under the rotator's salt, so the ids here, in the pool and on other instances
  * agree. Thread-safe (synchronized).
  */
-final class RuntimeKeys {
+public final class RuntimeKeys {
 
   private final KeyRotator rotator;
   private final UnaryOperator<ApiKey> poolKey;
@@ -45,7 +45,7 @@ final class RuntimeKeys {
   /** The keys the last applied file listed, by id. */
   private Map<String, ApiKey> fileKeys;
 
-  RuntimeKeys(KeyRotator rotator, Collection<ApiKey> fileKeys) {
+  public RuntimeKeys(KeyRotator rotator, Collection<ApiKey> fileKeys) {
     this.rotator = rotator;
     this.poolKey = rotator instanceof GeminiKeyRotator g ? g::poolKey : UnaryOperator.identity();
     this.fileKeys = byId(pooled(fileKeys));
@@ -83,7 +83,7 @@ final class RuntimeKeys {
   }
 
   /** Makes the pool follow a new file's keys, by the rules above. */
-  synchronized void applyFile(Collection<ApiKey> listed) {
+  public synchronized void applyFile(Collection<ApiKey> listed) {
     List<ApiKey> keys = pooled(listed);
     Map<String, ApiKey> next = byId(keys);
     List<ApiKey> toAdd = new ArrayList<>();

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * (a body's buffer briefly holds twice its size while it grows). So one client cannot lock the
  * others out. Thread-safe; the total is lock-free, each client's count is updated atomically.
  */
-final class BodyBudget {
+public final class BodyBudget {
 
   /** The share of the heap the default budget takes: bodies plus normal operation must fit. */
   static final double DEFAULT_HEAP_SHARE = 0.5;
@@ -31,56 +31,56 @@ final class BodyBudget {
   private final ConcurrentHashMap<String, Long> byClient = new ConcurrentHashMap<>();
 
   /** A budget of {@code limit} bytes. */
-  BodyBudget(long limit) {
+  public BodyBudget(long limit) {
     limit(limit);
   }
 
   /** The default budget for a heap of {@code maxMemory} bytes. */
-  static long defaultFor(long maxMemory) {
+  public static long defaultFor(long maxMemory) {
     return (long) (maxMemory * DEFAULT_HEAP_SHARE);
   }
 
   /** The budget {@code configured} asks for: itself, or the heap's default when not positive. */
-  static long resolve(long configured) {
+  public static long resolve(long configured) {
     return configured > 0 ? configured : defaultFor(Runtime.getRuntime().maxMemory());
   }
 
   /** Changes the limit (a reload); reservations already made stand. */
-  void limit(long limit) {
+  public void limit(long limit) {
     if (limit < 1) throw new IllegalArgumentException("body budget must be >= 1 but was " + limit);
     this.limit = limit;
   }
 
-  long limit() {
+  public long limit() {
     return limit;
   }
 
   /** The share of {@code limit} one client may hold when bodies are at most {@code maxBody}. */
-  static long shareFor(long limit, long maxBody) {
+  public static long shareFor(long limit, long maxBody) {
     return Math.min(limit, Math.max(limit / 2, 2 * maxBody));
   }
 
   /** Sets the bytes one client may hold at most (see {@link #shareFor}). */
-  void clientShare(long bytes) {
+  public void clientShare(long bytes) {
     this.clientShare = bytes;
   }
 
-  long clientShare() {
+  public long clientShare() {
     return clientShare;
   }
 
   /** Bytes {@code client} holds now. */
-  long usedBy(String client) {
+  public long usedBy(String client) {
     return byClient.getOrDefault(client, 0L);
   }
 
   /** Bytes reserved now. */
-  long used() {
+  public long used() {
     return used.get();
   }
 
   /** Reserves {@code bytes} if they fit under the limit; returns whether they were reserved. */
-  boolean tryReserve(long bytes) {
+  public boolean tryReserve(long bytes) {
     if (bytes <= 0) return true;
     long max = limit;
     for (long n = used.get(); ; n = used.get()) {
@@ -90,7 +90,7 @@ final class BodyBudget {
   }
 
   /** Gives back {@code bytes} reserved earlier. */
-  void release(long bytes) {
+  public void release(long bytes) {
     if (bytes > 0) used.addAndGet(-bytes);
   }
 
@@ -98,7 +98,7 @@ final class BodyBudget {
    * Reserves {@code bytes} for {@code client} if they fit both under the limit and within the
    * client's share; a {@code null} client is held to the limit only.
    */
-  boolean tryReserve(String client, long bytes) {
+  public boolean tryReserve(String client, long bytes) {
     if (client == null || bytes <= 0) return tryReserve(bytes);
     boolean[] reserved = new boolean[1];
     byClient.compute(client, (k, held) -> {
@@ -111,7 +111,7 @@ final class BodyBudget {
   }
 
   /** Gives back {@code bytes} that {@code client} reserved earlier. */
-  void release(String client, long bytes) {
+  public void release(String client, long bytes) {
     if (bytes <= 0) return;
     release(bytes);
     if (client != null) {
@@ -120,7 +120,7 @@ final class BodyBudget {
   }
 
   /** Registers {@code gemini.proxy.body.budget.used} and {@code .limit} (bytes). */
-  void bindTo(MeterRegistry registry) {
+  public void bindTo(MeterRegistry registry) {
     Gauge.builder("gemini.proxy.body.budget.used", this, BodyBudget::used)
         .description("Bytes of request bodies held (or reserved) for replay")
         .baseUnit("bytes").register(registry);

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * Works out who a client is: its address (from {@code X-Forwarded-For} only when the direct peer
  * is a trusted proxy) and whether that address is loopback. Immutable and thread-safe.
  */
-final class ClientIdentity {
+public final class ClientIdentity {
 
   private static final Pattern IP_CHARS = Pattern.compile("[0-9A-Fa-f:.]{2,45}");
   private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
@@ -18,7 +18,7 @@ final class ClientIdentity {
   private final List<byte[]> networks = new ArrayList<>();
   private final List<Integer> prefixes = new ArrayList<>();
 
-  ClientIdentity(List<String> trustedProxies) {
+  public ClientIdentity(List<String> trustedProxies) {
     for (String entry : trustedProxies) {
       String[] parts = entry.trim().split("/", 2);
       byte[] addr = literal(parts[0]);
@@ -29,7 +29,7 @@ final class ClientIdentity {
   }
 
   /** Whether a {@code server.trusted-proxies} entry is an IP literal or a CIDR range. */
-  static boolean validProxyEntry(String entry) {
+  public static boolean validProxyEntry(String entry) {
     if (entry == null) return false;
     String[] parts = entry.trim().split("/", 2);
     byte[] addr = literal(parts[0]);
@@ -47,7 +47,7 @@ final class ClientIdentity {
    * The client's address: the direct peer, or, when the peer is a trusted proxy, the right-most
    * untrusted address of {@code X-Forwarded-For}.
    */
-  String clientAddress(String peer, String forwardedFor) {
+  public String clientAddress(String peer, String forwardedFor) {
     if (forwardedFor == null || networks.isEmpty() || !trusted(peer)) return peer;
     String[] hops = forwardedFor.split(",");
     for (int i = hops.length - 1; i >= 0; i--) {
@@ -59,12 +59,12 @@ final class ClientIdentity {
   }
 
   /** Whether the direct peer is a configured trusted proxy. */
-  boolean isTrustedProxy(String peer) {
+  public boolean isTrustedProxy(String peer) {
     return !networks.isEmpty() && trusted(peer);
   }
 
   /** Whether an address literal is a loopback address. */
-  static boolean isLoopback(String address) {
+  public static boolean isLoopback(String address) {
     if ("127.0.0.1".equals(address)) return true; // the usual case, without parsing
     byte[] a = literal(address);
     if (a == null) return false;

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,5 +34,13 @@ class ClientIdentityTest {
     assertThat(ClientIdentity.isLoopback("::1")).isTrue();
     assertThat(ClientIdentity.isLoopback("::ffff:127.0.0.1")).isTrue();
     assertThat(ClientIdentity.isLoopback("10.0.0.1")).isFalse();
+  }
+
+  @Test
+  void forwardedAddressesAreNeverLookedUp() {
+    assertThat(ClientIdentity.literal("ad.be.ef.cafe")).isNull();
+    assertThat(ClientIdentity.literal("localhost")).isNull();
+    assertThat(ClientIdentity.literal("127.0.0.1")).containsExactly(127, 0, 0, 1);
+    assertThat(ClientIdentity.literal("::1")).hasSize(16);
   }
 }

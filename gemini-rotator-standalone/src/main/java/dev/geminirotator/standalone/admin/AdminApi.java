@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -10,6 +10,11 @@ import dev.geminirotator.api.RotatorStats;
 import dev.geminirotator.core.config.ConfigException;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.standalone.config.ConfigWatcher;
+import dev.geminirotator.standalone.config.Settings;
+import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.http.ProblemDocument;
+import dev.geminirotator.standalone.http.ProxyRequest;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -26,10 +31,11 @@ import org.slf4j.LoggerFactory;
  * configuration and reports stats. Output shows key ids and masked secrets only; every response is
  * {@code Cache-Control: no-store}. Thread-safe.
  */
-final class AdminApi {
+public final class AdminApi {
 
   private static final Logger log = LoggerFactory.getLogger(AdminApi.class);
-  static final int MAX_BODY = 1024 * 1024;
+  /** The largest admin request body (1 MB). */
+  public static final int MAX_BODY = 1024 * 1024;
 
   private final GeminiKeyRotator rotator;
   private final ResilientCircuitGuard guard;
@@ -37,8 +43,12 @@ final class AdminApi {
   private final Supplier<StandaloneConfig> reloader;
   private final RuntimeKeys runtimeKeys;
 
-  AdminApi(GeminiKeyRotator rotator, ResilientCircuitGuard guard, Supplier<Settings> settings,
-      Supplier<StandaloneConfig> reloader, RuntimeKeys runtimeKeys) {
+  /**
+   * The admin API over this rotator and guard; {@code settings} gives the settings in force (the
+   * admin token among them), {@code reloader} re-reads the configuration file and applies it.
+   */
+  public AdminApi(GeminiKeyRotator rotator, ResilientCircuitGuard guard,
+      Supplier<Settings> settings, Supplier<StandaloneConfig> reloader, RuntimeKeys runtimeKeys) {
     this.runtimeKeys = runtimeKeys;
     this.rotator = rotator;
     this.guard = guard;
@@ -52,7 +62,7 @@ final class AdminApi {
    * Cheap and non-blocking: the caller checks this from the request head, before reading a byte
    * of the body.
    */
-  Answer refusal(ProxyRequest request) {
+  public Answer refusal(ProxyRequest request) {
     Settings s = settings.get();
     if (!s.adminEnabled()) {
       return Answer.problem(request, 404, "not-found", "Not found",
@@ -76,7 +86,7 @@ final class AdminApi {
    * Answers one admin request (its body read whole), checking its token again (a reload may have
    * changed it meanwhile). May block on the store: call it off the event loop.
    */
-  Answer handle(ProxyRequest request) {
+  public Answer handle(ProxyRequest request) {
     String path = request.path();
     String method = request.method();
     Answer refused = refusal(request);
@@ -107,9 +117,9 @@ final class AdminApi {
       if (!p.isEmpty()) parts.add(URLDecoder.decode(p, StandardCharsets.UTF_8));
     }
     if (parts.size() == 1 && parts.get(0).equals("keys") && method.equals("GET")) {
-      ArrayNode keys = Problems.JSON.createArrayNode();
+      ArrayNode keys = ProblemDocument.JSON.createArrayNode();
       for (KeySnapshot k : rotator.snapshot()) keys.add(keyJson(k));
-      ObjectNode body = Problems.JSON.createObjectNode();
+      ObjectNode body = ProblemDocument.JSON.createObjectNode();
       body.set("keys", keys);
       return Answer.json(200, body, "application/json");
     }
@@ -145,14 +155,14 @@ final class AdminApi {
         throw new BadRequest("the proxy was started without a config file; nothing to reload");
       }
       StandaloneConfig next = reloader.get();
-      ObjectNode body = Problems.JSON.createObjectNode();
+      ObjectNode body = ProblemDocument.JSON.createObjectNode();
       body.put("status", "reloaded");
       body.put("keys", next.rotator().keys().size());
       return Answer.json(200, body, "application/json");
     }
     if (parts.size() == 1 && parts.get(0).equals("stats") && method.equals("GET")) {
       RotatorStats stats = rotator.stats();
-      ObjectNode body = Problems.JSON.createObjectNode();
+      ObjectNode body = ProblemDocument.JSON.createObjectNode();
       body.put("acquisitions", stats.acquisitions());
       body.put("noKeyAvailable", stats.noKeyAvailable());
       body.put("cooldowns", stats.cooldowns());
@@ -176,7 +186,7 @@ final class AdminApi {
     if (bytes.length > MAX_BODY) throw new BadRequest("body larger than 1MB");
     JsonNode root;
     try {
-      root = Problems.JSON.readTree(bytes);
+      root = ProblemDocument.JSON.readTree(bytes);
     } catch (Exception e) {
       throw new BadRequest("body must be JSON: {\"keys\":[{\"secret\":\"...\"}]}");
     }
@@ -211,7 +221,7 @@ final class AdminApi {
     // One membership change for the whole batch: adding keys one by one rebuilt the pool per
     // key, quadratic in time and garbage (10,000 keys took 17.8 s and about 1.4 GB).
     List<ApiKey> pooled = runtimeKeys.addAll(keys); // ids as the pool derives them
-    ArrayNode added = Problems.JSON.createArrayNode();
+    ArrayNode added = ProblemDocument.JSON.createArrayNode();
     StringBuilder ids = new StringBuilder();
     for (ApiKey key : pooled) {
       if (ids.length() > 0) ids.append(',');
@@ -226,13 +236,13 @@ final class AdminApi {
       log.atInfo().addKeyValue("keys", keys.size()).addKeyValue("keyIds", ids.toString())
           .log("admin added keys");
     }
-    ObjectNode body = Problems.JSON.createObjectNode();
+    ObjectNode body = ProblemDocument.JSON.createObjectNode();
     body.set("keys", added);
     return Answer.json(201, body, "application/json");
   }
 
   static ObjectNode keyJson(KeySnapshot k) {
-    ObjectNode n = Problems.JSON.createObjectNode();
+    ObjectNode n = ProblemDocument.JSON.createObjectNode();
     n.put("id", k.id());
     n.put("masked", k.masked());
     n.put("weight", k.weight());
@@ -264,8 +274,8 @@ final class AdminApi {
 
   private static ObjectNode problemBody(ProxyRequest request, int status, String slug,
       String title, String detail) {
-    ObjectNode body = Problems.JSON.createObjectNode();
-    body.put("type", Problems.TYPE_BASE + slug);
+    ObjectNode body = ProblemDocument.JSON.createObjectNode();
+    body.put("type", ProblemDocument.TYPE_BASE + slug);
     body.put("title", title);
     body.put("status", status);
     body.put("detail", detail);
@@ -274,23 +284,29 @@ final class AdminApi {
     return body;
   }
 
-  /** A whole admin response, written by the caller on the connection's event loop. */
-  record Answer(int status, String type, byte[] body, Map<String, String> headers) {
+  /**
+   * A whole response computed off the event loop (admin, readiness, metrics), written by the
+   * caller on the connection's event loop. Immutable.
+   */
+  public record Answer(int status, String type, byte[] body, Map<String, String> headers) {
 
     static Answer json(int status, JsonNode body, String type) {
       byte[] bytes;
       try {
-        bytes = Problems.JSON.writeValueAsBytes(body); // no String in between: a large listing
+        // no String in between: a large listing
+        bytes = ProblemDocument.JSON.writeValueAsBytes(body);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IllegalStateException("a JSON tree could not be written", e);
       }
       return new Answer(status, type, bytes, Map.of());
     }
 
-    static Answer problem(ProxyRequest request, int status, String slug, String title,
+    /** A problem document about {@code request}, naming its path and request id. */
+    public static Answer problem(ProxyRequest request, int status, String slug, String title,
         String detail) {
-      return new Answer(status, "application/problem+json", Problems.body(status, slug, title,
-          detail, request.path(), request.requestId(), false), Map.of());
+      return new Answer(status, ProblemDocument.MEDIA_TYPE, ProblemDocument.bytes(
+          ProblemDocument.of(status, slug, title, detail, request.path(), request.requestId()),
+          status), Map.of());
     }
 
     Answer with(String name, String value) {

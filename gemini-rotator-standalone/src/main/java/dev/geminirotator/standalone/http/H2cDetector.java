@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -28,9 +28,10 @@ import java.util.List;
  * HTTP/2 connection carries many requests at once, each on a stream that is handled exactly as
  * an HTTP/1.1 request on a connection of its own ({@link ClientConnection}): thousands of
  * concurrent streams need one socket, not one each. One per connection; removes itself after its
- * first decision, so HTTP/1.1 pays nothing after the first read.
+ * first decision, so HTTP/1.1 pays nothing after the first read. Not thread-safe: confined to
+ * its connection's event loop.
  */
-final class H2cDetector extends ByteToMessageDecoder {
+public final class H2cDetector extends ByteToMessageDecoder {
 
   /**
    * Concurrent streams a client may open on one HTTP/2 connection, as Google's own front ends
@@ -40,12 +41,12 @@ final class H2cDetector extends ByteToMessageDecoder {
 
   private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
 
-  private final Routes routes;
+  private final RequestHandler routes;
   private final HeaderDeadline deadline;
   private final long idleMillis;
   private final ClientConnection.Limits limits;
 
-  H2cDetector(Routes routes, HeaderDeadline deadline, long idleMillis,
+  public H2cDetector(RequestHandler routes, HeaderDeadline deadline, long idleMillis,
       ClientConnection.Limits limits) {
     this.routes = routes;
     this.deadline = deadline;
@@ -71,7 +72,7 @@ final class H2cDetector extends ByteToMessageDecoder {
     Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
         .initialSettings(Http2Settings.defaultSettings()
             .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
-            .maxHeaderListSize(ProxyServer.MAX_REQUEST_HEAD))
+            .maxHeaderListSize(Listeners.MAX_REQUEST_HEAD))
         .build();
     p.addAfter(ctx.name(), "h2", codec);
     p.addAfter("h2", "h2-streams", new Http2MultiplexHandler(

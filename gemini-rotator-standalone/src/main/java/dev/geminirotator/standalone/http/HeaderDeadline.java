@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * from the preface until the first stream's head is complete (see {@link H2cDetector}). No 408 is
  * written: a client this slow is not owed one. One per connection; event-loop confined.
  */
-final class HeaderDeadline extends ChannelInboundHandlerAdapter {
+public final class HeaderDeadline extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(HeaderDeadline.class);
 
@@ -34,7 +34,7 @@ final class HeaderDeadline extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> timer;
 
   /** A deadline of {@code timeout}; zero disables it. */
-  HeaderDeadline(Duration timeout) {
+  public HeaderDeadline(Duration timeout) {
     this.timeoutNanos = timeout.toNanos();
   }
 

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.config;
 
 import dev.geminirotator.core.config.ConfigException;
 import java.io.IOException;
@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Hot reload: polls the configuration file (modification time, then content digest) and applies a
- * changed file to the running {@link ProxyServer}. Polling rather than a {@code WatchService}
+ * changed file to the running proxy (a {@link Reloadable}). Polling rather than a
+ * {@code WatchService}
  * also catches editors that replace the file and mounted config maps that swap symlinks. An
  * invalid file is logged with every error, a file that cannot be read (deleted) is logged once,
  * and in both cases the running configuration is kept. Thread-safe;
@@ -26,8 +27,18 @@ public final class ConfigWatcher implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ConfigWatcher.class);
 
+  /** What a changed, valid file is applied to: the running proxy. */
+  public interface Reloadable {
+    /**
+     * Applies {@code next}; called on the watcher's thread, so it must be thread-safe.
+     *
+     * @throws RuntimeException when it cannot be applied (logged; the running one is kept)
+     */
+    void reload(StandaloneConfig next);
+  }
+
   private final Path file;
-  private final ProxyServer server;
+  private final Reloadable server;
   private final Map<String, String> env;
   private final StandaloneConfig.Overrides overrides;
   private final ScheduledExecutorService timer;
@@ -39,7 +50,7 @@ public final class ConfigWatcher implements AutoCloseable {
    *
    * @param interval how often to look at the file
    */
-  public ConfigWatcher(Path file, ProxyServer server, Map<String, String> env,
+  public ConfigWatcher(Path file, Reloadable server, Map<String, String> env,
       StandaloneConfig.Overrides overrides, Duration interval) {
     this.file = file;
     this.server = server;
@@ -91,7 +102,8 @@ public final class ConfigWatcher implements AutoCloseable {
    * @param trigger what asked for the reload ({@code file changed}, {@code POST /admin/reload})
    * @param requestId the admin request's id, or {@code null} for a file change
    */
-  static void logInvalid(Path file, ConfigException e, String trigger, CharSequence requestId) {
+  public static void logInvalid(Path file, ConfigException e, String trigger,
+      CharSequence requestId) {
     var line = log.atWarn().addKeyValue("file", String.valueOf(file))
         .addKeyValue("errors", e.errors()).addKeyValue("trigger", trigger);
     if (requestId != null) line = line.addKeyValue("requestId", requestId.toString());

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
@@ -12,7 +12,7 @@ import java.net.SocketAddress;
  * its request id, and (once read) its body. Touched by the connection's event loop only, except
  * for the immutable head fields.
  */
-final class ProxyRequest {
+public final class ProxyRequest {
 
   private final HttpRequest head;
   private final String path;
@@ -38,7 +38,7 @@ final class ProxyRequest {
   static final class Peer {
     final String remote;
     final String local;
-    final int localPort;
+    public final int localPort;
 
     Peer(SocketAddress remote, SocketAddress local) {
       this.remote = remote instanceof InetSocketAddress a && a.getAddress() != null
@@ -92,72 +92,72 @@ final class ProxyRequest {
         : new String[] {target.substring(0, q), target.substring(q + 1)};
   }
 
-  HttpRequest head() {
+  public HttpRequest head() {
     return head;
   }
 
-  String method() {
+  public String method() {
     return head.method().name();
   }
 
   /** The raw (undecoded) path. */
-  String path() {
+  public String path() {
     return path;
   }
 
   /** The raw query, or {@code null}. */
-  String query() {
+  public String query() {
     return query;
   }
 
-  HttpHeaders headers() {
+  public HttpHeaders headers() {
     return head.headers();
   }
 
-  String header(CharSequence name) {
+  public String header(CharSequence name) {
     return head.headers().get(name);
   }
 
   /** The declared body length, or -1. */
-  long contentLength() {
+  public long contentLength() {
     return HttpUtil.getContentLength(head, -1L);
   }
 
   /** The peer's IP address, as text. */
-  String remoteAddress() {
+  public String remoteAddress() {
     return remoteAddress;
   }
 
-  String localAddress() {
+  public String localAddress() {
     return localAddress;
   }
 
-  int localPort() {
+  public int localPort() {
     return localPort;
   }
 
-  boolean secure() {
+  public boolean secure() {
     return secure;
   }
 
-  String requestId() {
+  public String requestId() {
     return requestId == null ? null : requestId.toString(); // AsciiString keeps the String
   }
 
   /** The request id as assigned, without making a {@code String} of it. */
-  AsciiString requestIdText() {
+  public AsciiString requestIdText() {
     return requestId;
   }
 
-  void requestId(AsciiString id) {
+  public void requestId(AsciiString id) {
     this.requestId = id;
   }
 
-  byte[] body() {
+  public byte[] body() {
     return body;
   }
 
-  void body(byte[] body) {
+  public void body(byte[] body) {
     this.body = body;
   }
 }

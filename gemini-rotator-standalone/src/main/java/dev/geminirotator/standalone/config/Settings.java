@@ -1,7 +1,8 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.config;
 
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.attempt.AttemptPolicy;
+import dev.geminirotator.standalone.http.ClientIdentity;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -16,12 +17,16 @@ import java.util.List;
  * limits, the attempt policy. Immutable; published through a volatile field so a request sees one
  * consistent set.
  */
-final class Settings {
+public final class Settings {
 
-  final StandaloneConfig config;
-  final AttemptPolicy attempts;
-  final ClientIdentity identity;
-  final ClientRateLimits rateLimits;
+  /** The configuration these settings come from. */
+  public final StandaloneConfig config;
+  /** The attempt policy in force (from the rotator's sections). */
+  public final AttemptPolicy attempts;
+  /** Who a request comes from, behind {@code server.trusted-proxies}. */
+  public final ClientIdentity identity;
+  /** The per-client request limits ({@code rate-limit.requests-per-minute}). */
+  public final ClientRateLimits rateLimits;
   private final List<byte[]> tokenDigests;
   private final List<String> tokenClientIds;
   private final byte[] adminDigest;
@@ -31,7 +36,7 @@ final class Settings {
    * Settings whose per-client limits are shared through {@code store} when it is a shared one
    * (Redis); {@code previous} limits are kept when the limit did not change.
    */
-  Settings(StandaloneConfig config, ClientRateLimits previous, KeyStateStore store) {
+  public Settings(StandaloneConfig config, ClientRateLimits previous, KeyStateStore store) {
     this.config = config;
     this.attempts = config.rotator().attempts();
     this.identity = new ClientIdentity(config.trustedProxies());
@@ -47,7 +52,7 @@ final class Settings {
     this.metricsDigest = config.metricsToken() == null ? null : sha256(config.metricsToken());
   }
 
-  boolean hasTokens() {
+  public boolean hasTokens() {
     return !tokenDigests.isEmpty();
   }
 
@@ -55,7 +60,7 @@ final class Settings {
    * The index of the access token that matches, or -1. Compares digests in constant time and
    * always walks every token, so timing says nothing about which or how much matched.
    */
-  int matchToken(String presented) {
+  public int matchToken(String presented) {
     byte[] d = sha256(presented);
     int found = -1;
     for (int i = 0; i < tokenDigests.size(); i++) {
@@ -70,33 +75,33 @@ final class Settings {
    * token's SHA-256. The same token has the same id on every proxy, whatever its place in the
    * list; the token itself never appears.
    */
-  String tokenClientId(int index) {
+  public String tokenClientId(int index) {
     return tokenClientIds.get(index);
   }
 
-  static String clientId(byte[] tokenDigest) {
+  public static String clientId(byte[] tokenDigest) {
     return "token-" + HexFormat.of().formatHex(tokenDigest, 0, 6);
   }
 
-  boolean adminEnabled() {
+  public boolean adminEnabled() {
     return adminDigest != null;
   }
 
-  boolean matchAdmin(String presented) {
+  public boolean matchAdmin(String presented) {
     return adminDigest != null && MessageDigest.isEqual(sha256(presented), adminDigest);
   }
 
   /** Whether {@code /metrics} requires a bearer token. */
-  boolean metricsTokenRequired() {
+  public boolean metricsTokenRequired() {
     return metricsDigest != null;
   }
 
   /** Whether this is the metrics token; compares digests in constant time. */
-  boolean matchMetrics(String presented) {
+  public boolean matchMetrics(String presented) {
     return metricsDigest != null && MessageDigest.isEqual(sha256(presented), metricsDigest);
   }
 
-  static byte[] sha256(String s) {
+  public static byte[] sha256(String s) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
     } catch (NoSuchAlgorithmException e) {

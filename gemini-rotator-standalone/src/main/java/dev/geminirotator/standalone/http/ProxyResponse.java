@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -24,7 +24,7 @@ import java.util.function.Consumer;
  * or ends by closing the connection (HTTP/1.0). Event-loop confined: call it on the connection's
  * event loop only.
  */
-final class ProxyResponse {
+public final class ProxyResponse {
 
   private final ClientConnection connection;
   private final Channel channel;
@@ -45,39 +45,39 @@ final class ProxyResponse {
     this.http10 = http10;
   }
 
-  void status(int status) {
+  public void status(int status) {
     this.status = status;
   }
 
-  HttpHeaders headers() {
+  public HttpHeaders headers() {
     return headers;
   }
 
-  boolean isCommitted() {
+  public boolean isCommitted() {
     return committed;
   }
 
-  boolean isEnded() {
+  public boolean isEnded() {
     return ended;
   }
 
   /** Asks for the connection to be closed once this response is sent. */
-  void closeAfter() {
+  public void closeAfter() {
     keepAlive = false;
   }
 
   /** Whether the client reads fast enough for more writes now. */
-  boolean isWritable() {
+  public boolean isWritable() {
     return channel.isWritable();
   }
 
   /** Runs {@code task} once when the client can take more writes (at once if it can now). */
-  void whenWritable(Runnable task) {
+  public void whenWritable(Runnable task) {
     connection.whenWritable(task);
   }
 
   /** Sends a whole response at once. */
-  void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
+  public void send(int status, String contentType, byte[] body, Consumer<Throwable> onDone) {
     this.status = status;
     if (contentType != null) headers.set(HeaderNames.CONTENT_TYPE, contentType);
     headers.set(HeaderNames.CONTENT_LENGTH, HeaderNames.decimal(body.length));
@@ -89,7 +89,7 @@ final class ProxyResponse {
    * committed. {@code onDone} gets {@code null} once written, else the failure (the client has
    * gone and the connection is closed).
    */
-  void end(ByteBuf content, Consumer<Throwable> onDone) {
+  public void end(ByteBuf content, Consumer<Throwable> onDone) {
     if (ended) {
       content.release();
       onDone.accept(new IllegalStateException("response already ended"));
@@ -120,7 +120,7 @@ final class ProxyResponse {
    * committed. No listener: a failed write closes the connection, which the request's
    * {@link ClientConnection.Call#onGone} listener hears.
    */
-  void stream(ByteBuf content) {
+  public void stream(ByteBuf content) {
     if (!committed && !ended) commit(-1);
     if (ended || !content.isReadable() || headRequest) {
       content.release();
@@ -135,7 +135,7 @@ final class ProxyResponse {
   }
 
   /** Abandons the response: the connection closes, the client sees it cut. */
-  void abort() {
+  public void abort() {
     ended = true;
     channel.close();
   }
@@ -168,13 +168,13 @@ final class ProxyResponse {
     channel.write(head, channel.voidPromise());
   }
 
-  /** The {@code Date} header's value, formatted once a second per thread. */
-  static final class HttpDate {
+  /** The {@code Date} header's value, formatted once a second per thread. Thread-safe. */
+  public static final class HttpDate {
     private static final ThreadLocal<HttpDate> CACHE = ThreadLocal.withInitial(HttpDate::new);
     private long second = -1;
     private AsciiString text;
 
-    static AsciiString now() {
+    public static AsciiString now() {
       HttpDate d = CACHE.get();
       long nowSecond = System.currentTimeMillis() / 1000;
       if (nowSecond != d.second) {

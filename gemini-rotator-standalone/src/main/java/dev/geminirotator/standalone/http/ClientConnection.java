@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One client connection: decodes requests one at a time (pipelined requests wait, decoded, until
  * the response before them has ended), reads each body whole up to a limit, hands each request to
- * {@link Routes}, and tells the request's handler when the client goes away (the connection
- * closes, or is idle for {@code server.idle-timeout}). Event-loop confined.
+ * its {@link RequestHandler}, and tells the request's handler when the client goes away (the
+ * connection closes, or is idle for {@code server.idle-timeout}). Not thread-safe: one per
+ * connection, confined to its event loop.
  *
  * <p>No byte of a body is held before its handler asks for it ({@link Call#readBody}, which a
  * handler calls only once it has authenticated the request): what arrives earlier pauses reading,
@@ -49,21 +50,36 @@ import org.slf4j.LoggerFactory;
  * brought its head or, when no read is under way, from when it is due; otherwise its request gets
  * 408 (or, if it was already answered, the connection closes).
  */
-final class ClientConnection extends ChannelInboundHandlerAdapter {
+public final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
   /** Decoded messages of pipelined requests held before reading pauses. */
   private static final int MAX_QUEUED = 64;
 
-  /** What every connection shares: the body budget and the settings in force. */
-  record Limits(BodyBudget budget, Supplier<Settings> settings) {
+  /**
+   * What every connection shares: the body budget and the body timing in force (read anew for
+   * each body, so a reload applies to the next one).
+   */
+  public record Limits(BodyBudget budget, Supplier<? extends BodyPace> pace) {
   }
 
-  private final Routes routes;
+  /**
+   * How fast a request body must arrive: {@code server.body-timeout}, plus one second per
+   * {@code server.body-min-rate} bytes received. Implementations are immutable.
+   */
+  public interface BodyPace {
+    /** The time a body has before what it sent earns more; zero disables the clock. */
+    java.time.Duration bodyTimeout();
+
+    /** The bytes that earn one more second, or zero: none do. */
+    long bodyMinRate();
+  }
+
+  private final RequestHandler routes;
   private final HeaderDeadline deadline;
-  private final Limits limits;
-  private ChannelHandlerContext ctx;
+  final Limits limits;
+  ChannelHandlerContext ctx;
   private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
   private final List<Runnable> writable = new ArrayList<>(1);
   /** The request being read or answered, or null between requests. */
@@ -71,7 +87,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** Dropping the rest of a body whose request was answered early. */
   private long discarding = -1;
   /** Body bytes past which {@link #discarding} closes the connection instead. */
-  private long discardLimit = GeminiProxy.DISCARD_BEFORE_413;
+  private long discardLimit = Call.DISCARD_BEFORE_413;
   private ProxyRequest.Peer peer;
   /** The connection is closing (a bad head was answered): nothing more is processed. */
   private boolean closing;
@@ -84,7 +100,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   /** Inside a read (between channelRead and channelReadComplete). */
   private boolean inRead;
 
-  ClientConnection(Routes routes, HeaderDeadline deadline, Limits limits) {
+  public ClientConnection(RequestHandler routes, HeaderDeadline deadline, Limits limits) {
     this.routes = routes;
     this.deadline = deadline;
     this.limits = limits;
@@ -169,7 +185,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     boolean http10 = head.protocolVersion().equals(HttpVersion.HTTP_1_0);
     ProxyResponse response = new ProxyResponse(this, ctx.channel(), HttpUtil.isKeepAlive(head),
         head.method().equals(HttpMethod.HEAD), http10);
-    Call c = new Call(request, response, HttpUtil.is100ContinueExpected(head));
+    Call c = new Call(this, request, response, HttpUtil.is100ContinueExpected(head));
     call = c;
     // A body follows unless this message ends the request; one sent after 100 Continue is timed
     // from then.
@@ -182,7 +198,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
    * when no read is under way (a pipelined request taken up once the answer before it was
    * written, or 100 Continue sent then): no read may ever come to start it.
    */
-  private void startBodyClock() {
+  void startBodyClock() {
     stopBodyClock();
     bodyPending = true;
     bodyBytes = 0;
@@ -191,7 +207,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
   private void scheduleBodyClock() {
     if (!bodyPending || bodyTimer != null || !ctx.channel().isActive()) return;
-    long timeout = limits.settings().get().config.bodyTimeout().toNanos();
+    long timeout = limits.pace().get().bodyTimeout().toNanos();
     if (timeout > 0) {
       bodyStartNanos = System.nanoTime();
       bodyBytes = 0; // what arrives from now on earns time
@@ -225,7 +241,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   private void checkBodyClock() {
     bodyTimer = null;
     if (!bodyPending || !ctx.channel().isActive()) return;
-    StandaloneConfig config = limits.settings().get().config;
+    BodyPace config = limits.pace().get();
     long rate = config.bodyMinRate();
     long allowed = config.bodyTimeout().toNanos()
         + (rate > 0 ? (long) (bodyBytes * 1e9 / rate) : 0);
@@ -324,7 +340,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
     if (!c.arrived) {
       discarding = c.received; // drop the rest of its body, then go on
-      discardLimit = Math.max(GeminiProxy.DISCARD_BEFORE_413, c.lingerUpTo);
+      discardLimit = Math.max(Call.DISCARD_BEFORE_413, c.lingerUpTo);
     } else {
       stopBodyClock();
     }
@@ -337,7 +353,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /** Body bytes of pipelined requests waiting, decoded, for their turn. For tests. */
-  long queuedBodyBytes() {
+  public long queuedBodyBytes() {
     long n = 0;
     for (HttpObject o : queued) {
       if (o instanceof HttpContent c) n += c.content().readableBytes();
@@ -346,7 +362,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /** Capacity of the distinct buffers that queued body pieces keep alive. For tests. */
-  long queuedBufferBytes() {
+  public long queuedBufferBytes() {
     java.util.Set<ByteBuf> held = java.util.Collections.newSetFromMap(
         new java.util.IdentityHashMap<>());
     for (HttpObject o : queued) {
@@ -362,7 +378,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
   }
 
   /** Shutting down: the connection closes after the response in progress, if any. */
-  void drain() {
+  public void drain() {
     Call c = call;
     if (c != null) c.response.closeAfter();
   }
@@ -423,323 +439,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     ctx.close(); // a reset or a TLS failure: the client is gone
   }
 
-  /**
-   * One request on this connection: its body as it arrives, and who wants to know when the client
-   * goes away.
-   */
-  final class Call {
-    final ProxyRequest request;
-    final ProxyResponse response;
-    final boolean expectContinue;
-    boolean continued;
-    /** The body was handed to its reader (or dropped). */
-    boolean bodyRead;
-    /** The last piece of the request has arrived from the client. */
-    boolean arrived;
-    /** The body was malformed (a bad chunk). */
-    private boolean bad;
-    long received;
-    /** Bytes received beyond which a body being dropped makes the connection close instead. */
-    private long discardLimit;
-    private long max = -1;
-    private BodyBytes body;
-    /** Bytes of the {@link BodyBudget} this request holds. */
-    private long reserved;
-    /** Whose share of the {@link BodyBudget} the body counts against, or null: nobody's. */
-    private String client;
-    /**
-     * Body bytes the connection reads and drops after the answer before closing, when more than
-     * {@link GeminiProxy#DISCARD_BEFORE_413}: a request refused for want of budget is answered
-     * at once, and its body (at most the size limit) is drained so the answer is not lost to a
-     * reset.
-     */
-    long lingerUpTo;
-    private Consumer<byte[]> onBody;
-    private Consumer<Throwable> onBodyFailure;
-    private Runnable onTooLarge;
-    private Runnable onOverBudget;
-    private Runnable afterDiscard;
-    private Consumer<Throwable> onGone;
-    private final ArrayDeque<HttpContent> early = new ArrayDeque<>(2);
-
-    Call(ProxyRequest request, ProxyResponse response, boolean expectContinue) {
-      this.request = request;
-      this.response = response;
-      this.expectContinue = expectContinue;
-    }
-
-    /**
-     * Reads the body whole, up to {@code max} bytes; then {@code then}, or {@code tooLarge}. The
-     * body's buffer grows as its bytes arrive (doubling, up to its declared length), and each
-     * array is reserved in the {@link BodyBudget} before it is made: a body holds the budget for
-     * what it sent, not for what it announced. When the budget is full, {@code overBudget} runs
-     * instead and nothing more is read (the caller answers; see {@link #lingerUpTo}). Call only
-     * once the request is authenticated.
-     */
-    /**
-     * The client this request's body counts against (its token's digest, or its address): set it
-     * before {@link #readBody}, once the request is authenticated.
-     */
-    void budgetClient(String client) {
-      this.client = client;
-    }
-
-    void readBody(long max, Consumer<byte[]> then, Consumer<Throwable> failed,
-        Runnable tooLarge, Runnable overBudget) {
-      this.max = max;
-      long declared = request.contentLength();
-      long expected = declared > 0 ? Math.min(declared, max) : 0;
-      // The first array: what already arrived (usually the whole body), at least a step.
-      int first = (int) Math.min(Math.max(received, BodyBytes.STEP), expected);
-      if (!bad) {
-        if (!limits.budget().tryReserve(client, first)) {
-          dropEarly();
-          lingerUpTo = expected > 0 ? expected : max;
-          bodyRead = true; // nobody reads it: what arrives is dropped
-          overBudget.run();
-          return;
-        }
-        reserved = first;
-      }
-      this.onBody = then;
-      this.onBodyFailure = failed;
-      this.onTooLarge = tooLarge;
-      this.body = new BodyBytes(bad ? 0 : first, expected);
-      this.onOverBudget = overBudget;
-      if (bad) {
-        bodyFailed(new java.io.IOException("malformed request body"));
-        return;
-      }
-      sendContinue();
-      replayEarly();
-      if (arrived && !bodyRead && onBody != null) deliver();
-    }
-
-    private void replayEarly() {
-      ctx.channel().config().setAutoRead(true);
-      for (HttpContent c; (c = early.poll()) != null; ) add(c);
-    }
-
-    /** Gives this request's share of the body budget back, once. */
-    void releaseBudget() {
-      body = null;
-      long r = reserved;
-      reserved = 0;
-      limits.budget().release(client, r);
-    }
-
-    /** The client's body was malformed: whoever reads it hears so. */
-    void malformed() {
-      bad = true;
-      arrived = true;
-      if (onBody != null && !bodyRead) {
-        releaseBudget();
-        bodyFailed(new java.io.IOException("malformed request body"));
-      } else if (afterDiscard != null) {
-        Runnable then = afterDiscard;
-        afterDiscard = null;
-        then.run();
-      }
-    }
-
-    /**
-     * Reads and drops the body, up to {@link GeminiProxy#DISCARD_BEFORE_413} bytes, then runs
-     * {@code then}; a larger body gets {@code then} at once and the connection closes after.
-     */
-    void discardThen(Runnable then) {
-      if (arrived && early.isEmpty()) {
-        bodyRead = true;
-        then.run();
-        return;
-      }
-      this.afterDiscard = then;
-      this.discardLimit = received + GeminiProxy.DISCARD_BEFORE_413;
-      if (request.contentLength() - received > GeminiProxy.DISCARD_BEFORE_413) {
-        afterDiscard = null;
-        response.closeAfter();
-        then.run();
-        return;
-      }
-      sendContinue();
-      replayEarly();
-      if (arrived && afterDiscard != null) {
-        afterDiscard = null;
-        bodyRead = true;
-        then.run();
-      }
-    }
-
-    /** Runs {@code listener} once if the client goes away before the response ended. */
-    void onGone(Consumer<Throwable> listener) {
-      this.onGone = listener;
-    }
-
-    boolean isGone() {
-      return !ctx.channel().isActive();
-    }
-
-    /** The event loop of this connection. */
-    io.netty.channel.EventLoop eventLoop() {
-      return ctx.channel().eventLoop();
-    }
-
-    private void sendContinue() {
-      if (expectContinue && !continued && !arrived) {
-        continued = true;
-        startBodyClock();
-        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-            HttpResponseStatus.CONTINUE));
-      }
-    }
-
-    void add(HttpContent content) {
-      if (bodyRead && afterDiscard == null) {
-        content.release(); // nobody reads it any more
-        return;
-      }
-      boolean last = content instanceof LastHttpContent;
-      if (afterDiscard != null) {
-        content.release();
-        if (last || received > discardLimit) {
-          bodyRead = last;
-          if (!last) response.closeAfter();
-          Runnable then = afterDiscard;
-          afterDiscard = null;
-          then.run();
-        }
-        return;
-      }
-      if (onBody == null) {
-        if (response.isCommitted() || !content.content().isReadable()) {
-          content.release(); // answered without reading it: nobody ever will
-          return;
-        }
-        // Not asked for yet: the handler decides on the head first (and authenticates). Keep
-        // what this read brought and read no more until it asks: no body is buffered for a
-        // request not yet admitted.
-        early.add(content);
-        ctx.channel().config().setAutoRead(false);
-        return;
-      }
-      ByteBuf buf = content.content();
-      try {
-        if (body != null && buf.isReadable()) {
-          if (body.size() + (long) buf.readableBytes() > max) {
-            releaseBudget();
-            Runnable tooLarge = onTooLarge;
-            onBody = null;
-            if (last) {
-              bodyRead = true;
-              tooLarge.run();
-            } else {
-              afterDiscard = tooLarge;
-              discardLimit = max + GeminiProxy.DISCARD_BEFORE_413;
-              if (received > discardLimit) {
-                afterDiscard = null;
-                response.closeAfter();
-                tooLarge.run();
-              }
-            }
-            return;
-          }
-          int grown = (int) Math.min(body.capacityFor(buf.readableBytes()), max);
-          if (grown > body.capacity()) {
-            // Reserve the larger array before making it (the old one is given back once copied).
-            if (!limits.budget().tryReserve(client, grown)) {
-              overBudgetWhileReading(last);
-              return;
-            }
-            reserved += grown;
-            long old = body.capacity();
-            body.read(buf, grown);
-            reserved -= old;
-            limits.budget().release(client, old);
-          } else {
-            body.read(buf, body.capacity());
-          }
-        }
-      } finally {
-        content.release();
-      }
-      if (last) deliver();
-    }
-
-    /** A body that grows past the budget: the caller answers, the rest of the body is dropped. */
-    private void overBudgetWhileReading(boolean last) {
-      releaseBudget();
-      Runnable answer = onOverBudget;
-      onBody = null;
-      onBodyFailure = null;
-      bodyRead = true;
-      lingerUpTo = max; // the rest is drained up to the size limit, then the connection closes
-      answer.run();
-    }
-
-    private void deliver() {
-      byte[] bytes;
-      if (body == null) {
-        bytes = new byte[0];
-      } else if (body.size() == body.capacity()) {
-        bytes = body.toArray(); // the usual case: a declared length, filled exactly
-      } else {
-        // A chunked body, copied to its exact length: both arrays exist until the copy is done,
-        // so the copy is reserved too; then only the copy is held.
-        int size = body.size();
-        if (!limits.budget().tryReserve(client, size)) {
-          overBudgetWhileReading(true);
-          return;
-        }
-        reserved += size;
-        bytes = body.toArray();
-        long excess = reserved - size;
-        reserved = size;
-        limits.budget().release(client, excess);
-      }
-      bodyRead = true;
-      body = null;
-      request.body(bytes);
-      onBody.accept(bytes);
-    }
-
-    void dropEarly() {
-      for (HttpContent c; (c = early.poll()) != null; ) c.release();
-    }
-
-    void bodyFailed(Throwable failure) {
-      Consumer<Throwable> f = onBodyFailure;
-      releaseBudget();
-      onBody = null;
-      if (f != null) f.accept(failure);
-    }
-
-    void gone(Throwable failure) {
-      for (HttpContent c; (c = early.poll()) != null; ) c.release();
-      if (afterDiscard != null) {
-        Runnable then = afterDiscard; // its answer fails to write, which ends the exchange
-        afterDiscard = null;
-        then.run();
-        return;
-      }
-      if (!bodyRead && onBodyFailure != null && !response.isEnded()) {
-        Consumer<Throwable> f = onBodyFailure;
-        onBodyFailure = null;
-        f.accept(failure);
-        return;
-      }
-      Consumer<Throwable> g = onGone;
-      onGone = null;
-      if (g != null && !response.isEnded()) g.accept(failure);
-    }
-  }
 
   /**
    * A request body being read: copied from each buffer into an array that doubles as the bytes
    * arrive, never past the declared length (so a declared body ends in an array of exactly its
    * length, handed on as is). The caller reserves each array in the {@link BodyBudget} first.
    */
-  static final class BodyBytes {
+  public static final class BodyBytes {
     /** The smallest array: a normal request's whole body fits, in one allocation. */
-    static final int STEP = 64 * 1024;
+    public static final int STEP = 64 * 1024;
 
     private byte[] bytes;
     private int size;

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import static dev.geminirotator.testsupport.Compression.gzip;
 import static dev.geminirotator.testsupport.Compression.deflate;

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -16,7 +16,7 @@ import java.util.Locale;
  * io.netty.handler.codec.compression.DecompressionException} instead of filling memory. Not
  * thread-safe: one per response, on its event loop.
  */
-final class ContentDecoder {
+public final class ContentDecoder {
 
   /** The most one upstream chunk may inflate to. */
   static final int MAX_INFLATED_PER_CHUNK = 1 << 20;
@@ -28,7 +28,7 @@ final class ContentDecoder {
   }
 
   /** Whether a {@code Content-Encoding} value says the body is sent as it is. */
-  static boolean isIdentity(String contentEncoding) {
+  public static boolean isIdentity(String contentEncoding) {
     return contentEncoding == null || contentEncoding.isBlank()
         || contentEncoding.trim().equalsIgnoreCase("identity");
   }
@@ -37,7 +37,7 @@ final class ContentDecoder {
    * A decoder for this (not identity) {@code Content-Encoding}, or {@code null} when the proxy
    * cannot decode it (br, zstd, a list of codings, anything else).
    */
-  static ContentDecoder forEncoding(String contentEncoding) {
+  public static ContentDecoder forEncoding(String contentEncoding) {
     switch (contentEncoding.trim().toLowerCase(Locale.ROOT)) {
       case "gzip", "x-gzip":
         return new ContentDecoder(ZlibWrapper.GZIP);
@@ -55,7 +55,7 @@ final class ContentDecoder {
    * @throws io.netty.handler.codec.compression.DecompressionException when the bytes are not
    *     valid for the encoding or a chunk inflates to too much
    */
-  ByteBuf decode(ByteBuf chunk, boolean last) {
+  public ByteBuf decode(ByteBuf chunk, boolean last) {
     CompositeByteBuf out = Unpooled.compositeBuffer();
     try {
       channel.writeInbound(chunk);
@@ -83,7 +83,7 @@ final class ContentDecoder {
   }
 
   /** Frees what the decoder holds; safe to call more than once. */
-  void close() {
+  public void close() {
     if (channel.isOpen()) channel.finishAndReleaseAll();
   }
 }

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.http;
 
 import io.netty.util.AsciiString;
 import java.util.UUID;
@@ -14,9 +14,9 @@ import java.util.regex.Pattern;
  * {@code SecureRandom} took a lock and read {@code /dev/urandom} on every request under load. They
  * are made as {@link AsciiString}s, which go into the response head with one bulk copy.
  */
-final class RequestIds {
+public final class RequestIds {
 
-  static final AsciiString HEADER = HeaderNames.X_REQUEST_ID;
+  public static final AsciiString HEADER = HeaderNames.X_REQUEST_ID;
   private static final Pattern SANE = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   private static final byte[] HEX =
       "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -25,7 +25,7 @@ final class RequestIds {
   }
 
   /** Assigns the request its id and returns it. */
-  static AsciiString assign(ProxyRequest request) {
+  public static AsciiString assign(ProxyRequest request) {
     String given = request.header(HEADER);
     AsciiString id = given != null && SANE.matcher(given).matches() ? new AsciiString(given)
         : newId();
@@ -34,7 +34,7 @@ final class RequestIds {
   }
 
   /** A fresh id: a random version 4 (IETF variant) UUID in its usual 36-character form. */
-  static AsciiString newId() {
+  public static AsciiString newId() {
     ThreadLocalRandom random = ThreadLocalRandom.current();
     long msb = (random.nextLong() & ~0xF000L) | 0x4000L;
     long lsb = (random.nextLong() & ~(0xC000L << 48)) | (0x8000L << 48);
