@@ -229,7 +229,8 @@ public final class AttemptPolicy {
     return "AttemptPolicy{maxAttempts=" + maxAttempts + ", backoffBase="
         + Durations.format(backoffBase) + ", backoffMax=" + Durations.format(backoffMax)
         + ", jitter=" + jitter + ", retryUpstreamErrors=" + retryUpstreamErrors
-        + ", maxDiscoveryAttempts=" + maxDiscoveryAttempts + '}';
+        + (maxDiscoveryAttempts == DEFAULT_MAX_DISCOVERY_ATTEMPTS ? ""
+            : ", maxDiscoveryAttempts=" + maxDiscoveryAttempts) + '}';
   }
 
   /**
