@@ -579,6 +579,10 @@ public final class GeminiExchange {
 
     /** The answer the loop ended with, rendered by the transport. */
     R answer() throws IOException {
+      if (kept != null && kept != result) {
+        transport.discard(kept); // a later attempt answered: the kept failure is not needed
+        kept = null;
+      }
       if (local != null) return transport.local(local);
       if (thrown != null) throw thrown;
       return result;
