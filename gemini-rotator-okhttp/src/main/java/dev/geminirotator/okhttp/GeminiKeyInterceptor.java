@@ -43,22 +43,15 @@ import okhttp3.Response;
  *       next to an OAuth credential with 401, which never blames the key. (A {@code CookieJar}
  *       on the client adds its cookies below this interceptor: leave it at the default,
  *       {@code CookieJar.NO_COOKIES}, for Gemini calls);
- *   <li>leases a key for the model named in the path ({@code .../models/{model}:{method}},
- *       {@code tunedModels/{id}}, under {@code /v1beta}, {@code /v1} or any prefix; other paths
- *       lease for any model) and asks the {@link CircuitGuard} for permission;
+ *   <li>hands the call to core's attempt loop ({@link GeminiExchange#execute}) for the model
+ *       named in the path ({@code .../models/{model}:{method}}, {@code tunedModels/{id}}, under
+ *       any prefix; other paths lease for any model): the guard's permission, a key, the
+ *       {@link GeminiClassifier}'s verdict and the retry decision are all core's. Rate-limited
+ *       and rejected keys are retried at once on another key, upstream and transport errors after
+ *       a backoff, client errors are returned untouched; the caller sees one response;
  *   <li>sends the key where Gemini expects it: {@code x-goog-api-key} by default, the {@code key}
  *       query parameter with {@link KeyPlacement#QUERY}, and {@code Authorization: Bearer} on the
- *       OpenAI-compatible surface ({@code /v1beta/openai/**}) whatever the placement;
- *   <li>runs core's attempt loop ({@link GeminiExchange#execute}), which classifies the answer
- *       with the {@link GeminiClassifier} from its status, headers and, for errors only, a peek
- *       of at most {@link GeminiClassifier#MAX_PEEK_BYTES} of the body, and lets the request's
- *       {@link dev.geminirotator.core.attempt.Attempts} (core's attempt budget and breaker rule)
- *       decide: rate-limited and rejected keys are retried at once on another
- *       key without spending {@link AttemptPolicy#maxAttempts()}, upstream and transport errors
- *       after a backoff, client errors are returned untouched. A failed response is closed before
- *       the next attempt. The caller sees one response: the first success, a client error, the
- *       last upstream or transport failure, or, when no usable key is left after a key's own
- *       failure, the pool's answer (below), never that key's response.
+ *       OpenAI-compatible surface ({@code /v1beta/openai/**}) whatever the placement.
  * </ol>
  *
  * <p>Resource affinity ({@link Builder#affinity}, none by default): a request naming a
@@ -74,34 +67,26 @@ import okhttp3.Response;
  * stays counted as in flight.
  *
  * <p>Not retried: requests whose body is {@linkplain RequestBody#isOneShot() one-shot} or
- * {@linkplain RequestBody#isDuplex() duplex} (one attempt only), and cancelled calls, whose lease
- * completes as cancelled. A call that runs out of its {@code callTimeout} is cancelled by OkHttp
- * and so counts as cancelled too: the caller's deadline says nothing about the key. A backoff
- * sleeps in short steps, stops when the call is cancelled, and is skipped (the last failure is
- * returned) when it would outlast the call timeout.
+ * {@linkplain RequestBody#isDuplex() duplex}, and cancelled calls (a call past its
+ * {@code callTimeout} is cancelled by OkHttp and blames no key). A backoff that would outlast the
+ * call timeout is skipped and the last failure returned.
  *
- * <p>When no key can serve and none was tried, the caller gets a 429 shaped like a Gemini error
- * ({@code RESOURCE_EXHAUSTED}) with {@code Retry-After} in seconds until a key frees up, or with
- * {@link NoKeyBehavior#THROW} a {@link NoKeyAvailableIOException}. When no key frees up by itself
- * (every key invalid or disabled) that answer is a 503 {@code UNAVAILABLE} without
- * {@code Retry-After} instead: only an operator can help. While the guard is open the call fails
- * fast without touching the network: a 503 {@code UNAVAILABLE} with {@code Retry-After}, or with
+ * <p>When no key can serve, the caller gets a 429 shaped like a Gemini error
+ * ({@code RESOURCE_EXHAUSTED}) with {@code Retry-After} ({@link RetryAdvice}), or a 503 without
+ * it when only an operator can help; with {@link NoKeyBehavior#THROW} a {@link
+ * NoKeyAvailableIOException}. While the guard is open: a 503 with {@code Retry-After}, or with
  * {@link CircuitOpenBehavior#THROW} a {@link CircuitOpenIOException}. Responses the interceptor
- * makes itself carry an {@code X-Gemini-Rotator} header saying why. A 429 or 503 from Gemini that
- * the caller gets (the attempts ran out) carries the pool's {@code Retry-After}, computed as for
- * the interceptor's own answers ({@link RetryAdvice}).
+ * makes itself carry an {@code X-Gemini-Rotator} header saying why. A 429 or 503 from Gemini
+ * passed on carries the pool's {@code Retry-After}.
  *
  * <p>No secret leaves it: the {@code request()} of every returned response (and of its network,
- * cache and prior responses) has the pool key removed, every pool key in an error body (4xx, 5xx)
- * becomes its id as the caller reads it (Gemini names the key in some messages; the body then has
- * no declared length, and a gzip one the caller asked for comes inflated, without
- * {@code Content-Encoding}; one in another coding cannot be checked and comes empty), and an
- * exception whose message mentions the key is replaced by a copy that names the key by id.
- * Interceptors added after this one, network interceptors and event listeners do see the key: have a logging interceptor redact
- * {@code x-goog-api-key} (and {@code Authorization}) or add it before this one. Gemini does not
- * redirect API calls, but a client that follows redirects would carry {@code x-goog-api-key} to
- * another host (OkHttp drops only {@code Authorization} across hosts): with an upstream you do
- * not trust to that degree, build the client with {@code followRedirects(false)}.
+ * cache and prior responses) has the pool key removed, every pool key in a header or an error
+ * body becomes its id as the caller reads it (such a body has no declared length; a gzip one comes
+ * inflated, one in another coding empty), and an exception naming the key is replaced by a copy
+ * naming its id. Interceptors added after this one, network interceptors and event listeners do
+ * see the key: have a logging interceptor redact {@code x-goog-api-key} and {@code Authorization}
+ * or add it before this one; with an upstream you do not trust, build the client with
+ * {@code followRedirects(false)} (OkHttp carries {@code x-goog-api-key} across hosts).
  *
  * <p>Works with {@code execute()} and {@code enqueue()}. Immutable and thread-safe: one instance
  * serves every call of a client, and may be shared by several clients.
@@ -140,10 +125,11 @@ public final class GeminiKeyInterceptor implements Interceptor {
   public static final CircuitOpenBehavior DEFAULT_CIRCUIT_OPEN_BEHAVIOR =
       CircuitOpenBehavior.RESPONSE_503;
 
-  private final GeminiExchange exchange;
-  private final KeyPlacement keyPlacement;
-  private final NoKeyBehavior noKeyBehavior;
-  private final CircuitOpenBehavior circuitOpenBehavior;
+  final GeminiExchange exchange;
+  // Read by this call's OkHttpTransport.
+  final KeyPlacement keyPlacement;
+  final NoKeyBehavior noKeyBehavior;
+  final CircuitOpenBehavior circuitOpenBehavior;
 
   private GeminiKeyInterceptor(Builder b) {
     GeminiExchange.Builder exchange = GeminiExchange.builder().rotator(b.rotator).clock(b.clock)
@@ -185,22 +171,6 @@ public final class GeminiKeyInterceptor implements Interceptor {
     return exchange.policy();
   }
 
-  KeyPlacement keyPlacement() {
-    return keyPlacement;
-  }
-
-  NoKeyBehavior noKeyBehavior() {
-    return noKeyBehavior;
-  }
-
-  CircuitOpenBehavior circuitOpenBehavior() {
-    return circuitOpenBehavior;
-  }
-
-  Clock clock() {
-    return exchange.clock();
-  }
-
   @Override
   public Response intercept(Chain chain) throws IOException {
     Request original = chain.request();
@@ -223,7 +193,6 @@ public final class GeminiKeyInterceptor implements Interceptor {
     return new GeminiRequest(base.method(), null, kind, null, route.model(), List.of(), null,
         null);
   }
-
 
   @Override
   public String toString() {

@@ -16,8 +16,9 @@ import okio.Timeout;
  * body's end to core's {@link Attempt}: success once it has been read to the end (or to its
  * {@code Content-Length}), a transport error (or cancellation) when reading it fails, cancelled
  * when it is closed before the end. Nothing is read ahead: each read asks upstream for no more
- * than the caller asked for, so a server-sent event reaches the caller as soon as it arrives. While the attempt asks for it
- * ({@link Attempt#teeing()}), the bytes read are also copied to it for resource affinity.
+ * than the caller asked for, so a server-sent event reaches the caller as soon as it arrives.
+ * While the attempt asks for it ({@link Attempt#teeing()}), the bytes read are also copied to it,
+ * for resource affinity.
  *
  * <p>Like any {@link ResponseBody}, read by one thread at a time; completion is thread-safe, so a
  * close or cancel from another thread is fine.

@@ -53,7 +53,7 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   public Response send(ApiKey key) throws IOException {
     try {
       return chain.proceed(Credentials.withKey(base, key.secret(), route,
-          interceptor.keyPlacement()));
+          interceptor.keyPlacement));
     } catch (IOException e) {
       throw Redaction.redact(e, key);
     } catch (RuntimeException e) {
@@ -169,13 +169,13 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
 
   @Override
   public Response local(LocalAnswer answer) throws IOException {
-    Clock clock = interceptor.clock();
+    Clock clock = interceptor.exchange.clock();
     if (answer.cause() instanceof CircuitOpenException e) {
-      if (interceptor.circuitOpenBehavior() == GeminiKeyInterceptor.CircuitOpenBehavior.THROW) {
+      if (interceptor.circuitOpenBehavior == GeminiKeyInterceptor.CircuitOpenBehavior.THROW) {
         throw new CircuitOpenIOException(e);
       }
     } else if (answer.cause() instanceof NoKeyAvailableException e
-        && interceptor.noKeyBehavior() == GeminiKeyInterceptor.NoKeyBehavior.THROW) {
+        && interceptor.noKeyBehavior == GeminiKeyInterceptor.NoKeyBehavior.THROW) {
       throw new NoKeyAvailableIOException(e);
     }
     return LocalErrors.render(base, answer, clock);
