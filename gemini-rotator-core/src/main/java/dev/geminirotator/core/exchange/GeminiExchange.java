@@ -71,7 +71,12 @@ import org.slf4j.LoggerFactory;
  * no key left that could be asked later) and the caller gets the last 403/404 as Gemini gave it,
  * scrubbed; when the bound stops it, the same answer without {@code notFound}. A success lets the
  * affinity pin the resource ({@link Affinity#served}). Under {@link Placement.Pinned} and {@link
- * Placement.PinnedKey} a 403/404 is the client's answer, as any client error.
+ * Placement.PinnedKey} a 403/404 is the client's answer, as any client error. The rule is from
+ * docs/gemini-resources.md, section 9 ("Which error does a key of another project get?"): a key
+ * of another project gets 403 PERMISSION_DENIED or 404 NOT_FOUND for a resource (Google answers
+ * 403 for "denied or does not exist", so such a 403 says nothing about the key), and key-level
+ * 403s carry a {@code google.rpc.ErrorInfo} reason (https://ai.google.dev/api/files,
+ * https://cloud.google.com/apis/design/errors).
  *
  * <p>Backoffs: the blocking entry sleeps in short steps, watching for the caller's cancel and
  * deadline; the asynchronous entry schedules the next attempt on the caller's scheduler (the
