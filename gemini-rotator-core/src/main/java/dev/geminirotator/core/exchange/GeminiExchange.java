@@ -179,7 +179,14 @@ public final class GeminiExchange {
             run.current.complete(Outcome.cancelled()); // a bug below us, not the key's doing
             throw e;
           }
-          if (run.onAnswer(response)) break;
+          boolean done;
+          try {
+            done = run.onAnswer(response);
+          } catch (RuntimeException | Error e) {
+            run.current.complete(Outcome.cancelled()); // the transport failed handing it on
+            throw e;
+          }
+          if (done) break;
           if (!pause(transport, run.delayNanos)) {
             run.giveUp();
             break;
@@ -372,6 +379,8 @@ public final class GeminiExchange {
     }
 
     void fail(Throwable e) {
+      Attempt attempt = run.current;
+      if (attempt != null) attempt.complete(Outcome.cancelled()); // not the key's doing
       run.attempts.finish(true);
       future.completeExceptionally(e);
     }

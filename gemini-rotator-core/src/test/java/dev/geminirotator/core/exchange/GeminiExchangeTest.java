@@ -440,6 +440,22 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void aTransportThatFailsToHandTheAnswerOnReleasesTheLeaseBlamingNobody() {
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> ok()) {
+        @Override
+        public Answer serve(Answer response, Attempt attempt) {
+          throw new IllegalStateException("a bug in the transport");
+        }
+      };
+
+      assertThatThrownBy(() -> exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, true, t))
+          .hasMessage("a bug in the transport");
+      assertThat(rotator.stats().outcomes()).containsEntry(Outcome.Kind.CANCELLED, 1L);
+      assertAllHealthy(rotator); // nothing left in flight
+    }
+
+    @Test
     void aCancelledCallerEndsTheLoopWithoutBlamingTheKey() throws IOException {
       GeminiKeyRotator rotator = rotator(3);
       FakeTransport[] self = new FakeTransport[1];
