@@ -23,7 +23,7 @@ public final class Attempt {
 
   private static final Logger log = LoggerFactory.getLogger(Attempt.class);
 
-  private final GeminiExchange.Run<?> run;
+  private final ExchangeRun<?> run;
   private final KeyLease lease;
   private final long startNanos;
   private SecretScrubber scrubber;
@@ -34,7 +34,7 @@ public final class Attempt {
   private byte[] teed;
   private int teedLength;
 
-  Attempt(GeminiExchange.Run<?> run, KeyLease lease) {
+  Attempt(ExchangeRun<?> run, KeyLease lease) {
     this.run = run;
     this.lease = lease;
     this.startNanos = System.nanoTime();
