@@ -1,7 +1,6 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.api.Outcome;
-import dev.geminirotator.core.classify.GeminiClassifier;
+import dev.geminirotator.core.exchange.Attempt;
 import java.io.IOException;
 import okhttp3.Call;
 import okhttp3.MediaType;
@@ -13,11 +12,13 @@ import okio.Source;
 import okio.Timeout;
 
 /**
- * A successful response's body, passed through as the caller reads it, that completes the
- * attempt when the body ends: success once it has been read to the end (or to its
+ * A successful response's body, passed through as the caller reads it, that reports the
+ * body's end to core's {@link Attempt}: success once it has been read to the end (or to its
  * {@code Content-Length}), a transport error (or cancellation) when reading it fails, cancelled
  * when it is closed before the end. Nothing is read ahead: each read asks upstream for no more
  * than the caller asked for, so a server-sent event reaches the caller as soon as it arrives.
+ * While the attempt asks for it ({@link Attempt#teeing()}), the bytes read are also copied to it,
+ * for resource affinity.
  *
  * <p>Like any {@link ResponseBody}, read by one thread at a time; completion is thread-safe, so a
  * close or cancel from another thread is fine.
@@ -27,10 +28,9 @@ final class LeasedResponseBody extends ResponseBody {
   private final ResponseBody delegate;
   private final BufferedSource source;
 
-  LeasedResponseBody(ResponseBody delegate, Attempt attempt, Call call,
-      GeminiClassifier classifier) {
+  LeasedResponseBody(ResponseBody delegate, Attempt attempt, Call call) {
     this.delegate = delegate;
-    this.source = Okio.buffer(new CompletingSource(delegate, attempt, call, classifier));
+    this.source = Okio.buffer(new CompletingSource(delegate, attempt, call));
   }
 
   @Override
@@ -64,16 +64,14 @@ final class LeasedResponseBody extends ResponseBody {
     private final long contentLength;
     private final Attempt attempt;
     private final Call call;
-    private final GeminiClassifier classifier;
     private long read;
 
-    CompletingSource(ResponseBody body, Attempt attempt, Call call, GeminiClassifier classifier) {
+    CompletingSource(ResponseBody body, Attempt attempt, Call call) {
       this.body = body;
       this.upstream = body.source();
       this.contentLength = body.contentLength();
       this.attempt = attempt;
       this.call = call;
-      this.classifier = classifier;
     }
 
     @Override
@@ -82,22 +80,34 @@ final class LeasedResponseBody extends ResponseBody {
       try {
         n = upstream.read(sink, byteCount);
       } catch (IOException e) {
-        attempt.complete(call.isCanceled() ? Outcome.cancelled()
-            : classifier.classifyTransportFailure(e));
-        throw Redaction.redact(e, attempt.lease().key());
+        if (call.isCanceled()) {
+          attempt.cancelled();
+        } else {
+          attempt.failed(e);
+        }
+        throw Redaction.redact(e, attempt.key());
       } catch (RuntimeException e) {
-        attempt.complete(Outcome.cancelled());
-        throw Redaction.redact(e, attempt.lease().key());
+        attempt.cancelled();
+        throw Redaction.redact(e, attempt.key());
       }
       if (n == -1) {
-        attempt.complete(Outcome.success());
+        attempt.succeeded();
       } else {
+        if (attempt.teeing()) tee(sink, n);
         read += n;
         if (contentLength >= 0 && read >= contentLength) {
-          attempt.complete(Outcome.success());
+          attempt.succeeded();
         }
       }
       return n;
+    }
+
+    /** Hands the {@code n} bytes just read into {@code sink} to the attempt's tee. */
+    private void tee(Buffer sink, long n) {
+      Buffer copy = new Buffer();
+      sink.copyTo(copy, sink.size() - n, n);
+      byte[] bytes = copy.readByteArray();
+      attempt.tee(bytes, 0, bytes.length);
     }
 
     @Override
@@ -114,7 +124,11 @@ final class LeasedResponseBody extends ResponseBody {
         // since the 2xx proved the key works; parsers stop at the closing brace, and with
         // transparent gzip the length is unknown, so EOF is often never read. Closed before
         // reading anything: the caller gave up, and nobody is blamed.
-        attempt.complete(read > 0 ? Outcome.success() : Outcome.cancelled());
+        if (read > 0) {
+          attempt.succeeded();
+        } else {
+          attempt.cancelled();
+        }
       }
     }
   }

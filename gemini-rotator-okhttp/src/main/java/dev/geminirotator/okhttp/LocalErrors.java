@@ -1,12 +1,10 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.api.CircuitOpenException;
-import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.classify.GeminiErrors;
+import dev.geminirotator.core.exchange.LocalAnswer;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.Map;
 import okhttp3.MediaType;
 import okhttp3.Protocol;
@@ -33,26 +31,19 @@ final class LocalErrors {
   private LocalErrors() {
   }
 
-  /**
-   * 429 RESOURCE_EXHAUSTED: no key can take the request now, with {@code Retry-After} when the
-   * pool frees up; 503 UNAVAILABLE without one when no key frees up by itself.
-   */
-  static Response noKeyAvailable(Request request, NoKeyAvailableException e, RetryAdvice advice,
-      Clock clock) {
-    int code = advice.noKeyStatus();
-    return error(request, code, code == 429 ? "Too Many Requests" : "Service Unavailable",
-        e.getMessage(), advice.seconds(), "no-key-available", clock);
+  /** Core's own answer ({@link LocalAnswer}) as a Gemini error. */
+  static Response render(Request request, LocalAnswer answer, Clock clock) {
+    return error(request, answer.status(), reasonPhrase(answer.status()), answer.message(),
+        answer.retryAfterSeconds(), answer.reason(), clock);
   }
 
-  /** 503 UNAVAILABLE: the circuit guard is open. */
-  static Response circuitOpen(Request request, CircuitOpenException e, Clock clock) {
-    return error(request, 503, "Service Unavailable", e.getMessage(),
-        RetryAdvice.breakerOpen(e.retryAt(), clock).seconds(), "circuit-open", clock);
-  }
-
-  /** Whole seconds from now until {@code at}, rounded up, at least 1. */
-  static long retryAfterSeconds(Instant at, Clock clock) {
-    return RetryAdvice.secondsUntil(at, clock);
+  private static String reasonPhrase(int code) {
+    return switch (code) {
+      case 404 -> "Not Found";
+      case 429 -> "Too Many Requests";
+      case 503 -> "Service Unavailable";
+      default -> "Error";
+    };
   }
 
   private static Response error(Request request, int code, String reasonPhrase, String message,
@@ -74,31 +65,5 @@ final class LocalErrors {
       b.header("Retry-After", Long.toString(retryAfterSeconds));
     }
     return b.build();
-  }
-
-  /** JSON string escaping: quotes, backslashes and control characters. */
-  static String escape(String text) {
-    if (text == null) {
-      return "";
-    }
-    StringBuilder sb = new StringBuilder(text.length() + 16);
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            sb.append(String.format("\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.toString();
   }
 }

@@ -86,6 +86,12 @@ public final class AttemptPolicy {
    * twice, so it never makes more attempts than the pool has keys.
    */
   public static final int MAX_ATTEMPTS_PER_REQUEST = 32;
+  /**
+   * The most upstream calls a request may make while its resource's owner is being discovered
+   * (one key per project asked in turn, see {@code Placement.Discover}): a client naming random
+   * resources on a pool of hundreds of projects makes at most this many calls per request.
+   */
+  public static final int DEFAULT_MAX_DISCOVERY_ATTEMPTS = 8;
 
   private static final AttemptPolicy DEFAULTS = builder().build();
 
@@ -94,8 +100,10 @@ public final class AttemptPolicy {
   private final Duration backoffMax;
   private final double jitter;
   private final boolean retryUpstreamErrors;
+  private final int maxDiscoveryAttempts;
 
   private AttemptPolicy(Builder b) {
+    this.maxDiscoveryAttempts = b.maxDiscoveryAttempts;
     this.maxAttempts = b.maxAttempts;
     this.backoffBase = b.backoffBase;
     this.backoffMax = b.backoffMax;
@@ -113,7 +121,8 @@ public final class AttemptPolicy {
 
   public Builder toBuilder() {
     return new Builder().maxAttempts(maxAttempts).backoffBase(backoffBase).backoffMax(backoffMax)
-        .jitter(jitter).retryUpstreamErrors(retryUpstreamErrors);
+        .jitter(jitter).retryUpstreamErrors(retryUpstreamErrors)
+        .maxDiscoveryAttempts(maxDiscoveryAttempts);
   }
 
   /**
@@ -139,6 +148,15 @@ public final class AttemptPolicy {
   /** Whether upstream and transport errors are retried (with backoff) at all. */
   public boolean retryUpstreamErrors() {
     return retryUpstreamErrors;
+  }
+
+  /**
+   * The most upstream calls (every attempt, misses included) a request makes while the owner of
+   * the resource it names is being discovered; a project's 403/404 for it spends none of {@link
+   * #maxAttempts()} but one of this.
+   */
+  public int maxDiscoveryAttempts() {
+    return maxDiscoveryAttempts;
   }
 
   /**
@@ -210,7 +228,9 @@ public final class AttemptPolicy {
   public String toString() {
     return "AttemptPolicy{maxAttempts=" + maxAttempts + ", backoffBase="
         + Durations.format(backoffBase) + ", backoffMax=" + Durations.format(backoffMax)
-        + ", jitter=" + jitter + ", retryUpstreamErrors=" + retryUpstreamErrors + '}';
+        + ", jitter=" + jitter + ", retryUpstreamErrors=" + retryUpstreamErrors
+        + (maxDiscoveryAttempts == DEFAULT_MAX_DISCOVERY_ATTEMPTS ? ""
+            : ", maxDiscoveryAttempts=" + maxDiscoveryAttempts) + '}';
   }
 
   /**
@@ -295,8 +315,19 @@ public final class AttemptPolicy {
     private Duration backoffMax = DEFAULT_BACKOFF_MAX;
     private double jitter = DEFAULT_JITTER;
     private boolean retryUpstreamErrors = DEFAULT_RETRY_UPSTREAM_ERRORS;
+    private int maxDiscoveryAttempts = DEFAULT_MAX_DISCOVERY_ATTEMPTS;
 
     private Builder() {
+    }
+
+    /**
+     * The most upstream calls a request makes while the owner of the resource it names is being
+     * discovered: 1 to {@value AttemptPolicy#MAX_ATTEMPTS_PER_REQUEST}.
+     */
+    public Builder maxDiscoveryAttempts(int maxDiscoveryAttempts) {
+      this.maxDiscoveryAttempts = Checks.between("max-discovery-attempts", maxDiscoveryAttempts, 1,
+          MAX_ATTEMPTS_PER_REQUEST);
+      return this;
     }
 
     /**

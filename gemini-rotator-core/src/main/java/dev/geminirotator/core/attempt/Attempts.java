@@ -81,6 +81,7 @@ public final class Attempts {
   private final boolean replayable;
 
   private int made;
+  private int misses;
   private int upstreamFailures;
   private Outcome last;
 
@@ -152,7 +153,7 @@ public final class Attempts {
     record(key, outcome, elapsed);
     made++;
     last = outcome;
-    boolean more = replayable && made < AttemptPolicy.MAX_ATTEMPTS_PER_REQUEST;
+    boolean more = replayable && made + misses < AttemptPolicy.MAX_ATTEMPTS_PER_REQUEST;
     switch (outcome.kind()) {
       case RATE_LIMITED, KEY_REJECTED -> {
         return more ? Decision.RETRY_NOW : Decision.RETURN;
@@ -168,6 +169,27 @@ public final class Attempts {
         return Decision.RETURN; // SUCCESS, CLIENT_ERROR, CANCELLED
       }
     }
+  }
+
+  /**
+   * An attempt made while discovering the owner of the request's resource was answered 403 or 404
+   * by a project that does not hold it: Gemini answered (the breaker hears nothing bad), the key
+   * is not blamed, and {@link AttemptPolicy#maxAttempts() max-attempts} is not spent. Returns
+   * whether another project may be asked: the body can be sent again, and the request's calls so
+   * far stay under {@link AttemptPolicy#maxDiscoveryAttempts()} and the hard bound.
+   */
+  public synchronized boolean missed() {
+    answered = true;
+    misses++;
+    last = null;
+    int calls = made + misses;
+    return replayable && calls < policy.maxDiscoveryAttempts()
+        && calls < AttemptPolicy.MAX_ATTEMPTS_PER_REQUEST;
+  }
+
+  /** Upstream calls so far: finished attempts and discovery misses. */
+  public synchronized int calls() {
+    return made + misses;
   }
 
   /**

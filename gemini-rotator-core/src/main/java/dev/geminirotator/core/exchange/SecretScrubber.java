@@ -97,6 +97,12 @@ public final class SecretScrubber {
   /** This scrubber, also finding {@code key}'s secret (itself when it already does). */
   public SecretScrubber including(ApiKey key) {
     Objects.requireNonNull(key, "key");
+    String plain = key.secret();
+    if (plainAscii(plain)) { // every call's path: the key is in the pool; find it without copying
+      for (Index index : indexes) {
+        if (index.bySecret.containsKey(plain)) return this;
+      }
+    }
     byte[] secret = view(key.secret().getBytes(StandardCharsets.UTF_8));
     String text = new String(secret, StandardCharsets.ISO_8859_1);
     for (Index index : indexes) {
@@ -352,6 +358,18 @@ public final class SecretScrubber {
   }
 
   /** A secret as the scan sees it: its %XX escapes decoded, like a body's. */
+  /**
+   * Whether {@code secret} is printable ASCII without {@code %}: then its {@link #view} is its
+   * own bytes, and its index key is the string itself.
+   */
+  private static boolean plainAscii(String secret) {
+    for (int i = 0, n = secret.length(); i < n; i++) {
+      char c = secret.charAt(i);
+      if (c < 0x20 || c >= 0x7f || c == '%') return false;
+    }
+    return !secret.isEmpty();
+  }
+
   private static byte[] view(byte[] secret) {
     if (indexOf(secret, secret.length, (byte) '%') < 0) return secret;
     byte[] out = new byte[secret.length];
