@@ -100,6 +100,27 @@ class GenAiResourceScenariosTest {
   }
 
   @Test
+  void aDeleteTheFakeRefusedFailsEvenWhereTheSdkReturnsNormally() {
+    Interceptor deleteElsewhere = chain -> {
+      Request r = chain.request();
+      String secret = fake.secret(r.method().equals("DELETE") ? "k3" : "k1");
+      HttpUrl url = r.url().newBuilder().removeAllQueryParameters("key").build();
+      return chain.proceed(r.newBuilder().url(url).header("x-goog-api-key", secret).build());
+    };
+
+    Report report = run(deleteElsewhere, 1);
+
+    assertThat(report.failures()).extracting(s -> s.scenario() + " " + s.name())
+        .containsExactly("FILES delete", "CACHES delete", "BATCHES delete",
+            "FILE_SEARCH_STORES delete");
+    // FileSearchStores.delete in SDK 2.0.0 does not throw on a 403: only the fake's state tells
+    assertThat(report.failures().get(3).detail()).startsWith("the SDK returned, but the fake"
+        + " still holds fileSearchStores/");
+    assertThat(fake.served()).filteredOn(s -> s.method().equals("DELETE"))
+        .extracting(FakeGemini.Served::status).containsExactly(403, 403, 404, 403);
+  }
+
+  @Test
   void aPoolKeyInAnAnswerIsReportedAsALeakWithoutPrintingIt() {
     String secret = fake.secret("k2");
     Interceptor leaky = chain -> chain.proceed(chain.request().newBuilder()
