@@ -8,14 +8,11 @@ import static dev.geminirotator.testsupport.GeminiAnswers.notVisible;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,7 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Random;
 import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -90,15 +86,8 @@ public final class FakeGemini extends Dispatcher {
   }
 
   private static final Pattern VERSIONED = Pattern.compile("^/(upload/)?(v1|v1beta|v1alpha)/(.+)$");
-  private static final Pattern FILE_URI_PATH =
-      Pattern.compile("^/(?:v1|v1beta|v1alpha)/(files/[a-z0-9-]{1,40})(?::download)?$");
-  private static final Pattern TTL = Pattern.compile("^(\\d{1,9})(?:\\.(\\d{1,9}))?s$");
-  private static final String ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
 
   private record Key(String id, String secret, String project) {
-  }
-
-  private record Resource(Kind kind, String name, Owner owner, ObjectNode body, Instant expires) {
   }
 
   private static final class Upload {
@@ -120,9 +109,7 @@ public final class FakeGemini extends Dispatcher {
 
   private final Map<String, Key> bySecret;
   private final Map<String, Key> byId;
-  private final Clock clock;
-  private final Random random;
-  private final Map<String, Resource> resources = new LinkedHashMap<>();
+  private final FakeResources resources;
   private final Map<String, Upload> uploads = new LinkedHashMap<>();
   private final ArrayDeque<Served> served = new ArrayDeque<>();
   private volatile HttpUrl base;
@@ -131,8 +118,7 @@ public final class FakeGemini extends Dispatcher {
   private FakeGemini(Builder b) {
     this.bySecret = Map.copyOf(b.bySecret);
     this.byId = Map.copyOf(b.byId);
-    this.clock = b.clock;
-    this.random = new Random(b.seed);
+    this.resources = new FakeResources(b.clock, b.seed, () -> base);
   }
 
   /** A builder with no keys, the system clock and a fixed seed for resource ids. */
@@ -220,16 +206,12 @@ public final class FakeGemini extends Dispatcher {
       Upload u = uploads.get(name.substring("uploads/".length()));
       return Optional.ofNullable(u).map(x -> x.owner);
     }
-    return Optional.ofNullable(live(name)).map(Resource::owner);
+    return Optional.ofNullable(resources.live(name)).map(FakeResources.Resource::owner);
   }
 
   /** The names of the live resources of {@code kind}, in creation order. */
   public synchronized List<String> resources(Kind kind) {
-    List<String> names = new ArrayList<>();
-    for (Resource r : resources.values()) {
-      if (r.kind() == kind && !expired(r)) names.add(r.name());
-    }
-    return names;
+    return resources.names(kind);
   }
 
   /** Every request served so far (up to {@link #MAX_SERVED}, oldest first). */
@@ -320,15 +302,17 @@ public final class FakeGemini extends Dispatcher {
       return GeminiAnswers.notFound(path);
     }
     if (segments.length == 1) {
-      if (method.equals("GET")) return list(kind, caller);
-      if (method.equals("POST") && kind == Kind.CACHED_CONTENT) return createCache(request, caller);
+      if (method.equals("GET")) return resources.list(kind, caller);
+      if (method.equals("POST") && kind == Kind.CACHED_CONTENT) {
+        return resources.createCache(body(request), caller);
+      }
       if (method.equals("POST") && kind == Kind.FILE_SEARCH_STORE) {
-        return createStore(request, caller);
+        return resources.createStore(body(request), caller);
       }
       return GeminiAnswers.notFound(method + " " + path);
     }
     String name = collection + "/" + segments[1];
-    Resource r = live(name);
+    FakeResources.Resource r = resources.live(name);
     if (r == null || !r.owner().project().equals(caller.project())) return notVisible(kind, name);
     return switch (method) {
       case "GET" -> json(200, r.body());
@@ -336,7 +320,7 @@ public final class FakeGemini extends Dispatcher {
         resources.remove(name);
         yield json(200, "{}");
       }
-      case "PATCH" -> kind == Kind.CACHED_CONTENT ? patchCache(request, r)
+      case "PATCH" -> kind == Kind.CACHED_CONTENT ? resources.patchCache(body(request), r)
           : GeminiAnswers.notFound(method + " " + path);
       default -> GeminiAnswers.notFound(method + " " + path);
     };
@@ -374,7 +358,7 @@ public final class FakeGemini extends Dispatcher {
             + " but was " + declared);
       }
     }
-    String id = "AHxI" + randomId(40);
+    String id = "AHxI" + resources.randomId(40);
     uploads.put(id, new Upload(id, caller, file, declared));
     // The URL carries the key that started the upload, as the issue requires and as one report
     // says Google does (docs/gemini-resources.md §1: UNCONFIRMED for a key sent in a header).
@@ -446,20 +430,8 @@ public final class FakeGemini extends Dispatcher {
           + " bytes but declared " + u.declared));
     }
     uploads.remove(uploadId);
-    if (resources.size() >= MAX_RESOURCES) return full();
-    String id = randomId(12);
-    Instant now = clock.instant();
-    Instant expires = now.plus(FILE_LIFETIME);
-    ObjectNode file = u.file.deepCopy();
-    file.put("name", "files/" + id);
-    if (!file.has("mimeType")) file.put("mimeType", "application/octet-stream");
-    file.put("sizeBytes", Long.toString(u.received));
-    file.put("createTime", now.toString()).put("updateTime", now.toString())
-        .put("expirationTime", expires.toString())
-        .put("sha256Hash", "ZmFrZS1zaGEyNTYtb2YtdGhlLWJ5dGVz")
-        .put("uri", "https://" + GEMINI_HOST + "/v1beta/files/" + id)
-        .put("state", "ACTIVE").put("source", "UPLOADED");
-    resources.put("files/" + id, new Resource(Kind.FILE, "files/" + id, u.owner, file, expires));
+    ObjectNode file = resources.addFile(u.owner, u.file, u.received);
+    if (file == null) return finalStatus(FakeResources.full());
     ObjectNode answer = JSON.createObjectNode();
     answer.set("file", file);
     return new MockResponse.Builder().code(200).addHeader("X-Goog-Upload-Status", "final")
@@ -483,225 +455,20 @@ public final class FakeGemini extends Dispatcher {
       return GeminiAnswers.notFound(request.getMethod() + " models/" + model + ":" + action);
     }
     JsonNode body = body(request);
-    MockResponse refused = checkNames(body, caller, model);
+    MockResponse refused = resources.checkNames(body, caller, model);
     if (refused != null) return refused;
     return switch (action) {
       case "generateContent" -> json(200, Fixtures.geminiResponse("generate-content.json"));
       case "streamGenerateContent" ->
           GeminiAnswers.stream("sse".equals(request.getUrl().queryParameter("alt")));
       case "countTokens" -> json(200, Fixtures.geminiResponse("count-tokens.json"));
-      case "batchGenerateContent" -> createBatch(body, caller, model);
+      case "batchGenerateContent" -> resources.createBatch(body, caller, model);
       default -> GeminiAnswers.notFound("models/" + model + ":" + action);
     };
   }
 
-  /**
-   * The first resource {@code body} names that the caller's project cannot see, answered as
-   * Gemini answers it (§9), or {@code null}: every {@code fileData.fileUri} on Gemini's host,
-   * {@code cachedContent} (which must also be of the request's model, §3), every name in
-   * {@code fileSearchStoreNames} and a {@code fileName} naming {@code files/…}, at any depth (so
-   * batch inline requests and cache contents are checked too).
-   */
-  private MockResponse checkNames(JsonNode node, Owner caller, String model) {
-    if (node.isArray()) {
-      for (JsonNode child : node) {
-        MockResponse r = checkNames(child, caller, model);
-        if (r != null) return r;
-      }
-      return null;
-    }
-    if (!node.isObject()) return null;
-    for (Map.Entry<String, JsonNode> field : node.properties()) {
-      JsonNode value = field.getValue();
-      String name = switch (field.getKey()) {
-        case "fileUri" -> value.isTextual() ? fileName(value.asText()) : null;
-        case "cachedContent" -> value.isTextual() ? value.asText() : null;
-        case "fileName" -> value.isTextual() && value.asText().startsWith("files/")
-            ? value.asText() : null;
-        default -> null;
-      };
-      if (name != null) {
-        MockResponse r = visible(name, caller);
-        if (r != null) return r;
-        if (field.getKey().equals("cachedContent") && model != null) {
-          String cacheModel = live(name).body().path("model").asText();
-          if (!cacheModel.equals("models/" + model)) {
-            return invalid("Model used by GenerateContent request (models/" + model
-                + ") and CachedContent (" + cacheModel + ") has to be the same.");
-          }
-        }
-      }
-      if (field.getKey().equals("fileSearchStoreNames") && value.isArray()) {
-        for (JsonNode store : value) {
-          MockResponse r = visible(store.asText(), caller);
-          if (r != null) return r;
-        }
-      }
-      MockResponse r = checkNames(value, caller, model);
-      if (r != null) return r;
-    }
-    return null;
-  }
 
-  private MockResponse visible(String name, Owner caller) {
-    Kind kind = name.startsWith("files/") ? Kind.FILE
-        : name.startsWith("cachedContents/") ? Kind.CACHED_CONTENT
-        : name.startsWith("fileSearchStores/") ? Kind.FILE_SEARCH_STORE : null;
-    if (kind == null) return invalid("Not a resource name: " + name);
-    Resource r = live(name);
-    return r != null && r.owner().project().equals(caller.project()) ? null
-        : notVisible(kind, name);
-  }
-
-  /** {@code files/<id>} for a file URI on Gemini's (or the fake's) host, else {@code null}. */
-  private String fileName(String uri) {
-    URI parsed;
-    try {
-      parsed = URI.create(uri);
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-    HttpUrl b = base;
-    boolean ours = GEMINI_HOST.equals(parsed.getHost())
-        || b != null && b.host().equals(parsed.getHost()) && b.port() == parsed.getPort();
-    if (!ours || parsed.getRawPath() == null) return null;
-    Matcher m = FILE_URI_PATH.matcher(parsed.getRawPath());
-    return m.matches() ? m.group(1) : null;
-  }
-
-  // ---- creating answers ----
-
-  private MockResponse createCache(RecordedRequest request, Owner caller) {
-    JsonNode body = body(request);
-    String model = body.path("model").asText("");
-    if (!model.startsWith("models/") || model.length() == "models/".length()) {
-      return invalid("CachedContent.model must be models/<model> but was '" + model + "'");
-    }
-    MockResponse refused = checkNames(body, caller, null);
-    if (refused != null) return refused;
-    Instant now = clock.instant();
-    Instant expires = expiry(body, now, DEFAULT_CACHE_TTL);
-    if (resources.size() >= MAX_RESOURCES) return full();
-    String name = "cachedContents/" + randomId(40);
-    ObjectNode cache = JSON.createObjectNode().put("name", name).put("model", model);
-    if (body.has("displayName")) cache.set("displayName", body.get("displayName"));
-    cache.put("createTime", now.toString()).put("updateTime", now.toString())
-        .put("expireTime", expires.toString());
-    cache.putObject("usageMetadata").put("totalTokenCount", 4096);
-    resources.put(name, new Resource(Kind.CACHED_CONTENT, name, caller, cache, expires));
-    return json(200, cache);
-  }
-
-  /** PATCH moves {@code expireTime} ("only expiration is updatable", §3). */
-  private MockResponse patchCache(RecordedRequest request, Resource r) {
-    Instant now = clock.instant();
-    Instant expires = expiry(body(request), now, null);
-    if (expires == null) return invalid("A CachedContent update must set ttl or expireTime.");
-    ObjectNode cache = r.body().deepCopy();
-    cache.put("updateTime", now.toString()).put("expireTime", expires.toString());
-    resources.put(r.name(), new Resource(r.kind(), r.name(), r.owner(), cache, expires));
-    return json(200, cache);
-  }
-
-  private static Instant expiry(JsonNode body, Instant now, Duration fallback) {
-    if (body.hasNonNull("expireTime")) {
-      try {
-        return Instant.parse(body.get("expireTime").asText());
-      } catch (RuntimeException e) {
-        throw new BadRequest("expireTime must be an RFC 3339 timestamp but was "
-            + body.get("expireTime"));
-      }
-    }
-    if (body.hasNonNull("ttl")) {
-      Matcher m = TTL.matcher(body.get("ttl").asText());
-      if (!m.matches()) {
-        throw new BadRequest("ttl must be a duration like 300s but was " + body.get("ttl"));
-      }
-      return now.plusSeconds(Long.parseLong(m.group(1)));
-    }
-    return fallback == null ? null : now.plus(fallback);
-  }
-
-  private MockResponse createBatch(JsonNode body, Owner caller, String model) {
-    JsonNode batch = body.path("batch");
-    JsonNode input = batch.path("inputConfig");
-    if (!input.has("requests") && !input.has("fileName")) {
-      return invalid("batch.inputConfig must hold requests or a fileName");
-    }
-    if (resources.size() >= MAX_RESOURCES) return full();
-    String name = "batches/" + randomId(24);
-    Instant now = clock.instant();
-    ObjectNode operation = JSON.createObjectNode().put("name", name);
-    ObjectNode metadata = operation.putObject("metadata")
-        .put("@type", "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch")
-        .put("model", "models/" + model)
-        .put("displayName", batch.path("displayName").asText(name))
-        .put("state", "BATCH_STATE_PENDING")
-        .put("createTime", now.toString()).put("updateTime", now.toString());
-    metadata.put("name", name);
-    operation.put("done", false);
-    resources.put(name, new Resource(Kind.BATCH, name, caller, operation, null));
-    return json(200, operation);
-  }
-
-  private MockResponse createStore(RecordedRequest request, Owner caller) {
-    JsonNode body = body(request);
-    if (resources.size() >= MAX_RESOURCES) return full();
-    String display = body.path("displayName").asText("");
-    String slug = display.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "").replaceAll(
-        "^(.{0,28}).*$", "$1");
-    // "derived from displayName along with a 12 character random suffix" (§5)
-    String name = "fileSearchStores/" + (slug.isEmpty() ? "" : slug + "-") + randomId(12);
-    Instant now = clock.instant();
-    ObjectNode store = JSON.createObjectNode().put("name", name);
-    if (!display.isEmpty()) store.put("displayName", display);
-    store.put("createTime", now.toString()).put("updateTime", now.toString());
-    resources.put(name, new Resource(Kind.FILE_SEARCH_STORE, name, caller, store, null));
-    return json(200, store);
-  }
-
-  private MockResponse list(Kind kind, Owner caller) {
-    String field = switch (kind) {
-      case FILE -> "files";
-      case CACHED_CONTENT -> "cachedContents";
-      case BATCH -> "operations";
-      case FILE_SEARCH_STORE -> "fileSearchStores";
-      case UPLOAD -> throw new IllegalArgumentException("uploads are not listed");
-    };
-    ObjectNode answer = JSON.createObjectNode();
-    ArrayNode items = answer.putArray(field);
-    for (String name : resources(kind)) {
-      Resource r = resources.get(name);
-      if (r.owner().project().equals(caller.project())) items.add(r.body());
-    }
-    return json(200, answer);
-  }
-
-  private static MockResponse full() {
-    return error(429, "RESOURCE_EXHAUSTED", "The fake Gemini holds at most " + MAX_RESOURCES
-        + " resources.");
-  }
-
-  // ---- state helpers ----
-
-  private Resource live(String name) {
-    Resource r = resources.get(name);
-    if (r != null && expired(r)) {
-      resources.remove(name);
-      return null;
-    }
-    return r;
-  }
-
-  private boolean expired(Resource r) {
-    return r.expires() != null && !clock.instant().isBefore(r.expires());
-  }
-
-  private String randomId(int length) {
-    StringBuilder sb = new StringBuilder(length);
-    for (int i = 0; i < length; i++) sb.append(ID_CHARS.charAt(random.nextInt(ID_CHARS.length())));
-    return sb.toString();
-  }
+  // ---- helpers ----
 
   private Key key(String keyId) {
     Key k = byId.get(keyId);
@@ -733,7 +500,9 @@ public final class FakeGemini extends Dispatcher {
   }
 
   /** A client mistake, answered 400 INVALID_ARGUMENT with this message. */
-  private static final class BadRequest extends RuntimeException {
+  static final class BadRequest extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
     BadRequest(String message) {
       super(message, null, false, false);
     }
