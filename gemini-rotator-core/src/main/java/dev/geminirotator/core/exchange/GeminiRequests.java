@@ -8,6 +8,7 @@ import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.exchange.GeminiRequest.Route;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -15,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * Reads a {@link GeminiRequest} from a request's method, raw path, raw query and (when buffered)
@@ -135,17 +137,63 @@ public final class GeminiRequests {
    */
   public static GeminiRequest parse(String method, String rawPath, String rawQuery, byte[] body,
       int offset, int length) {
+    Parse p = head(method, rawPath, rawQuery);
+    if (body != null && length > 0 && offset >= 0 && length <= body.length - offset
+        && p.readsBody()) {
+      try (JsonParser json = JSON.createParser(body, offset, length)) {
+        p.body(json);
+      } catch (IOException | RuntimeException e) {
+        // not JSON at all: nothing read
+      }
+    }
+    return p.build();
+  }
+
+  /**
+   * Parses a request whose body is read from a stream, opened only when the route takes a body
+   * that may name a model or resource (so a transport that must copy its body to read it copies
+   * it only then). The stream is read at most to the end of the first JSON value and closed.
+   *
+   * @param body opens the body; it may return {@code null} when the body cannot be read (then
+   *     nothing is read from it); {@code null} for no body
+   * @see #parse(String, String, String, byte[])
+   */
+  public static GeminiRequest parseStream(String method, String rawPath, String rawQuery,
+      Supplier<InputStream> body) {
+    Parse p = head(method, rawPath, rawQuery);
+    if (body != null && p.readsBody()) {
+      try (InputStream in = body.get()) {
+        if (in != null) {
+          try (JsonParser json = JSON.createParser(in)) {
+            p.body(json);
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // unreadable: keep what was found
+      }
+    }
+    return p.build();
+  }
+
+  /**
+   * Whether {@link #parse} reads a body on this request's route and method: a {@code POST},
+   * {@code PUT} or {@code PATCH} of a model call, an OpenAI-compatible call or a resource route;
+   * never an upload's bytes.
+   */
+  public static boolean readsBody(GeminiRequest request) {
+    Parse p = new Parse(request.method());
+    p.route = request.route();
+    return p.readsBody();
+  }
+
+  private static Parse head(String method, String rawPath, String rawQuery) {
     String m = method == null ? "GET" : upper(method);
     Parse p = new Parse(m);
     p.path(rawPath == null ? "" : rawPath);
     if (p.route == Route.UPLOAD_START || p.route == Route.UPLOAD_CONTINUE) {
       p.uploadQuery(rawQuery);
     }
-    if (body != null && length > 0 && offset >= 0 && length <= body.length - offset
-        && p.readsBody()) {
-      p.body(body, offset, length);
-    }
-    return p.build();
+    return p;
   }
 
   /**
@@ -401,7 +449,7 @@ public final class GeminiRequests {
           break;
         }
       }
-      String[] seg = new String[MAX_SEGMENTS];
+      String[] seg = new String[8];
       int n = 0;
       for (int i = 0; i < end; ) {
         int slash = raw.indexOf('/', i);
@@ -411,6 +459,9 @@ public final class GeminiRequests {
         if (slash > i) {
           if (n == MAX_SEGMENTS) {
             return; // too long to be a Gemini route: OTHER, naming nothing
+          }
+          if (n == seg.length) {
+            seg = java.util.Arrays.copyOf(seg, MAX_SEGMENTS);
           }
           seg[n++] = decode(raw.substring(i, slash));
         }
@@ -689,8 +740,8 @@ public final class GeminiRequests {
       }
     }
 
-    void body(byte[] body, int offset, int length) {
-      try (JsonParser p = JSON.createParser(body, offset, length)) {
+    void body(JsonParser p) {
+      try {
         int depth = 0;
         JsonToken t;
         while ((t = p.nextToken()) != null) {

@@ -513,4 +513,32 @@ class GeminiRequestsTest {
     assertThat(GeminiRequests.parse("POST", "/v1beta/openai/chat/completions", null,
         new byte[10], 5, 100).model()).isEqualTo("*"); // a bad range is not read
   }
+
+  @Test
+  void aStreamedBodyIsOpenedOnlyWhenTheRouteReadsOne() {
+    int[] opened = {0};
+    java.util.function.Supplier<java.io.InputStream> body = () -> {
+      opened[0]++;
+      return new java.io.ByteArrayInputStream(
+          "{\"model\":\"gemini-2.5-pro\",\"cached_content\":\"cachedContents/c1\"}"
+              .getBytes(StandardCharsets.UTF_8));
+    };
+    GeminiRequest chat = GeminiRequests.parseStream("POST", "/v1/openai/chat/completions", null,
+        body);
+    assertThat(chat.model()).isEqualTo("gemini-2.5-pro");
+    assertThat(names(chat.resources())).containsExactly("CACHED_CONTENT:cachedContents/c1");
+    assertThat(opened[0]).isEqualTo(1);
+    GeminiRequest upload = GeminiRequests.parseStream("POST", "/upload/v1beta/files",
+        "upload_id=u", body);
+    GeminiRequest get = GeminiRequests.parseStream("GET", "/v1beta/files/a", null, body);
+    assertThat(opened[0]).as("an upload chunk and a GET are not read").isEqualTo(1);
+    assertThat(GeminiRequests.readsBody(upload)).isFalse();
+    assertThat(GeminiRequests.readsBody(get)).isFalse();
+    assertThat(GeminiRequests.readsBody(chat)).isTrue();
+    assertThat(GeminiRequests.parseStream("POST", "/v1/openai/chat/completions", null, () -> null)
+        .model()).isEqualTo("*");
+    assertThat(GeminiRequests.parseStream("POST", "/v1/openai/chat/completions", null, () -> {
+      throw new IllegalStateException("cannot replay");
+    }).model()).isEqualTo("*");
+  }
 }
