@@ -4,11 +4,11 @@ import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.exchange.GeminiRequest;
 import dev.geminirotator.core.exchange.GeminiRequests;
 import java.io.IOException;
-import java.io.InputStream;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okio.Buffer;
+import okio.ByteString;
 
 /**
  * The interceptor's view of a Gemini request, read by core's {@link GeminiRequests} exactly as
@@ -71,10 +71,35 @@ final class GeminiRoute {
         query = text.substring(pathEnd + 1, hash);
       }
     }
-    GeminiRequest parsed = readable(body)
-        ? GeminiRequests.parseStream(method, path, query, () -> open(body))
-        : GeminiRequests.parse(method, path, query, null);
-    return new GeminiRoute(parsed);
+    GeminiRequest head = GeminiRequests.parse(method, path, query, null);
+    if (!readable(body) || !GeminiRequests.readsBody(head)) {
+      return new GeminiRoute(head);
+    }
+    Buffer buffer = copy(body);
+    if (buffer == null) {
+      return new GeminiRoute(head);
+    }
+    if (!GeminiRequests.readsModelFromBody(head) && !holdsMarker(buffer)) {
+      buffer.clear(); // names no resource: no JSON parse (RequestParseBenchmark)
+      return new GeminiRoute(head);
+    }
+    return new GeminiRoute(GeminiRequests.parseStream(method, path, query, buffer::inputStream));
+  }
+
+  private static final ByteString[] MARKERS = GeminiRequests.BODY_MARKERS.stream()
+      .map(ByteString::encodeUtf8).toArray(ByteString[]::new);
+
+  private static boolean holdsMarker(Buffer buffer) {
+    try {
+      for (ByteString marker : MARKERS) {
+        if (buffer.indexOf(marker) >= 0) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return true; // an in-memory buffer does not fail; if it did, let the parser decide
+    }
   }
 
   private static boolean readable(RequestBody body) {
@@ -89,12 +114,12 @@ final class GeminiRoute {
     }
   }
 
-  /** The body's bytes, written into pooled okio segments; {@code null} when it cannot be read. */
-  private static InputStream open(RequestBody body) {
+  /** The body's bytes in pooled okio segments; {@code null} when it cannot be written. */
+  private static Buffer copy(RequestBody body) {
     Buffer buffer = new Buffer();
     try {
       body.writeTo(buffer);
-      return buffer.inputStream(); // read and closed by the parser, which releases the segments
+      return buffer;
     } catch (IOException | RuntimeException e) {
       buffer.clear();
       return null;

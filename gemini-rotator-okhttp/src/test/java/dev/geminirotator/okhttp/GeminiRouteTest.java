@@ -125,4 +125,21 @@ class GeminiRouteTest {
     assertThat(GeminiRoute.of(request).model()).isEqualTo(RequestContext.ANY_MODEL);
     assertThat(GeminiRoute.of(request).openAi()).isTrue();
   }
+
+  @Test
+  void aGenerateBodyNamingAFileIsRead() {
+    Request generate = new Request.Builder()
+        .url("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
+            + ":generateContent")
+        .post(RequestBody.create("{\"contents\":[{\"parts\":[{\"fileData\":{\"fileUri\":"
+            + "\"https://generativelanguage.googleapis.com/v1beta/files/abc\"}}]}]}",
+            MediaType.get("application/json")))
+        .build();
+    GeminiRoute route = GeminiRoute.of(generate);
+    assertThat(route.model()).isEqualTo("gemini-2.5-flash");
+    assertThat(route.request().resources())
+        .containsExactly(new ResourceRef(ResourceKind.FILE, "files/abc"));
+    // The body stays whole for the request itself.
+    assertThat(GeminiRoute.of(generate).request().resources()).hasSize(1);
+  }
 }

@@ -139,7 +139,7 @@ public final class GeminiRequests {
       int offset, int length) {
     Parse p = head(method, rawPath, rawQuery);
     if (body != null && length > 0 && offset >= 0 && length <= body.length - offset
-        && p.readsBody()) {
+        && p.readsBody() && (p.modelInBody || mayNameResources(body, offset, length))) {
       try (JsonParser json = JSON.createParser(body, offset, length)) {
         p.body(json);
       } catch (IOException | RuntimeException e) {
@@ -184,6 +184,71 @@ public final class GeminiRequests {
     Parse p = new Parse(request.method());
     p.route = request.route();
     return p.readsBody();
+  }
+
+  /**
+   * Whether {@link #parse} reads the model from this request's body: on the OpenAI-compatible
+   * surface and for an Interactions create. Then the body is read even when it holds none of the
+   * {@link #BODY_MARKERS}.
+   */
+  public static boolean readsModelFromBody(GeminiRequest request) {
+    return request.route() == Route.OPENAI
+        || (request.creates() == ResourceKind.INTERACTION && request.method().equals("POST"));
+  }
+
+  /**
+   * ASCII strings of which every body that names a resource holds at least one: each resource
+   * name or URI holds its collection ({@code files}, {@code cachedContents}, {@code
+   * fileSearchStores}), and a previous interaction is named by a field holding {@code
+   * interaction} or {@code Interaction}. A body holding none names no resource and is not given to Jackson (a client
+   * that escapes letters as {@code \u0066} only loses its own pinning). A transport that must
+   * copy a body to parse it may look for these first.
+   */
+  public static final List<String> BODY_MARKERS =
+      List.of("files", "cachedContents", "fileSearchStores", "interaction", "Interaction");
+
+  private static final byte[][] MARKERS = {
+      "files".getBytes(StandardCharsets.US_ASCII),
+      "cachedContents".getBytes(StandardCharsets.US_ASCII),
+      "fileSearchStores".getBytes(StandardCharsets.US_ASCII),
+      "interaction".getBytes(StandardCharsets.US_ASCII),
+      "Interaction".getBytes(StandardCharsets.US_ASCII)};
+
+  /** Whether the bytes hold one of the {@link #BODY_MARKERS}. One pass. */
+  static boolean mayNameResources(byte[] b, int offset, int length) {
+    int end = offset + length;
+    for (int i = offset; i < end; i++) {
+      byte c = b[i];
+      if (c == 'f') {
+        if (at(b, i, end, MARKERS[0])) {
+          return true; // "files"; "fileSearchStores" starts differently after "file"
+        }
+        if (at(b, i, end, MARKERS[2])) {
+          return true;
+        }
+      } else if (c == 'c') {
+        if (at(b, i, end, MARKERS[1])) {
+          return true;
+        }
+      } else if (c == 'i' && at(b, i, end, MARKERS[3])) {
+        return true;
+      } else if (c == 'I' && at(b, i, end, MARKERS[4])) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean at(byte[] b, int i, int end, byte[] m) {
+    if (end - i < m.length) {
+      return false;
+    }
+    for (int j = 1; j < m.length; j++) {
+      if (b[i + j] != m[j]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static Parse head(String method, String rawPath, String rawQuery) {
