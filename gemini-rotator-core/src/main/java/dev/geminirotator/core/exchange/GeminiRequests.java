@@ -40,7 +40,8 @@ import java.util.function.Supplier;
  *       without being decoded. JSON nested deeper than {@value #MAX_DEPTH} levels, or with field
  *       names over {@value #MAX_NAME_LENGTH} characters, stops the read there.
  *   <li>A request that has no body (or whose route takes none that names anything) never touches
- *       Jackson.
+ *       Jackson, nor does a body that holds none of the {@link #BODY_MARKERS} when the model is
+ *       not read from it (one pass over its bytes).
  * </ul>
  *
  * <p><b>Models.</b> The model is read from the path ({@code models/{m}:{action}}, {@code GET
@@ -61,7 +62,8 @@ import java.util.function.Supplier;
  *       upload/operations/} and {@code media/} children (all named after the store, so the
  *       store's ref stands for them: section 5), {@code operations/{id}}, {@code
  *       interactions/{id}}, {@code tunedModels/{id}} (also a model), and the project-bound
- *       operations {@code models/{m}/operations/{op}} and {@code generatedFiles/{g}/operations/{op}}
+ *       operations {@code models/{m}/operations/{op}} and {@code
+ *       generatedFiles/{g}/operations/{op}}
  *       under their full name (section 6); under any API version ({@code v1beta}, {@code v1},
  *       {@code v1alpha}), as the research recommends;
  *   <li>query: the {@code upload_id} of a resumable upload's follow-up requests (section 1);
@@ -200,8 +202,9 @@ public final class GeminiRequests {
    * ASCII strings of which every body that names a resource holds at least one: each resource
    * name or URI holds its collection ({@code files}, {@code cachedContents}, {@code
    * fileSearchStores}), and a previous interaction is named by a field holding {@code
-   * interaction} or {@code Interaction}. A body holding none names no resource and is not given to Jackson (a client
-   * that escapes letters as {@code \u0066} only loses its own pinning). A transport that must
+   * interaction} or {@code Interaction}. A body holding none names no resource and is not given
+   * to Jackson (a client that writes those letters as JSON unicode escapes only loses its own
+   * pinning: real encoders escape no ASCII letter). A transport that must
    * copy a body to parse it may look for these first.
    */
   public static final List<String> BODY_MARKERS =

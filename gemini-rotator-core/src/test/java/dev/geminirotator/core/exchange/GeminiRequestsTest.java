@@ -79,7 +79,8 @@ class GeminiRequestsTest {
         // ---- generate naming resources in the body ----
         row("java sdk fileData.fileUri", "POST", "/v1/models/gemini-2.5-flash:generateContent",
             null, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"fileData\":{\"mimeType\":"
-                + "\"image/png\",\"fileUri\":\"" + URI + "abc123xyz\"}},{\"text\":\"Describe\"}]}]}",
+                + "\"image/png\",\"fileUri\":\"" + URI + "abc123xyz\"}},"
+                + "{\"text\":\"Describe\"}]}]}",
             Route.MODEL_CALL, "v1", "generateContent", "gemini-2.5-flash", null, null,
             "FILE:files/abc123xyz"),
         row("snake_case file_data.file_uri, bare name", "POST",
@@ -247,7 +248,8 @@ class GeminiRequestsTest {
             "TUNED_MODEL:tunedModels/az2mb0bpw6i"),
         // ---- the OpenAI-compatible surface ----
         row("openai chat on v1beta", "POST", "/v1beta/openai/chat/completions", null,
-            "{\"model\":\"gemini-2.5-flash\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+            "{\"model\":\"gemini-2.5-flash\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"hi\"}]}",
             Route.OPENAI, "v1beta", null, "gemini-2.5-flash", null, null),
         row("openai chat on v1, models/ prefix", "POST", "/v1/openai/chat/completions", null,
             "{\"messages\":[],\"model\":\"models/gemini-2.5-pro\"}", Route.OPENAI, "v1", null,
@@ -325,7 +327,8 @@ class GeminiRequestsTest {
         .isEqualTo(GeminiRequests.canonicalModel("gemini-2.5-flash"))
         .isEqualTo(GeminiRequests.canonicalModel("Models/GEMINI-2.5-Flash"))
         .isEqualTo("gemini-2.5-flash");
-    assertThat(GeminiRequests.canonicalModel("tunedModels/My-Tune")).isEqualTo("tunedModels/my-tune");
+    assertThat(GeminiRequests.canonicalModel("tunedModels/My-Tune"))
+        .isEqualTo("tunedModels/my-tune");
     assertThat(GeminiRequests.canonicalModel("m".repeat(GeminiRequests.MAX_MODEL_LENGTH)))
         .hasSize(GeminiRequests.MAX_MODEL_LENGTH);
     for (String bad : new String[] {null, "", "models/", "m".repeat(129), "-x", ".x", "a b",
