@@ -2,7 +2,6 @@ package dev.geminirotator.core.exchange;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.exchange.GeminiRequest.Route;
@@ -13,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -103,10 +101,10 @@ public final class GeminiRequests {
   /** JSON field names longer than this stop the body's read. */
   public static final int MAX_NAME_LENGTH = 4096;
 
-  private static final String GEMINI_HOST = "https://generativelanguage.googleapis.com/";
-  private static final String TUNED_PREFIX = "tunedModels/";
+  static final String GEMINI_HOST = "https://generativelanguage.googleapis.com/";
+  static final String TUNED_PREFIX = "tunedModels/";
 
-  private static final JsonFactory JSON = JsonFactory.builder()
+  static final JsonFactory JSON = JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder()
           .maxNestingDepth(MAX_DEPTH)
           .maxNameLength(MAX_NAME_LENGTH)
@@ -139,11 +137,11 @@ public final class GeminiRequests {
    */
   public static GeminiRequest parse(String method, String rawPath, String rawQuery, byte[] body,
       int offset, int length) {
-    Parse p = head(method, rawPath, rawQuery);
+    RequestParse p = head(method, rawPath, rawQuery);
     if (body != null && length > 0 && offset >= 0 && length <= body.length - offset
         && p.readsBody() && (p.modelInBody || mayNameResources(body, offset, length))) {
       try (JsonParser json = JSON.createParser(body, offset, length)) {
-        p.body(json);
+        RequestBodyReader.read(p, json);
       } catch (IOException | RuntimeException e) {
         // not JSON at all: nothing read
       }
@@ -162,12 +160,12 @@ public final class GeminiRequests {
    */
   public static GeminiRequest parseStream(String method, String rawPath, String rawQuery,
       Supplier<InputStream> body) {
-    Parse p = head(method, rawPath, rawQuery);
+    RequestParse p = head(method, rawPath, rawQuery);
     if (body != null && p.readsBody()) {
       try (InputStream in = body.get()) {
         if (in != null) {
           try (JsonParser json = JSON.createParser(in)) {
-            p.body(json);
+            RequestBodyReader.read(p, json);
           }
         }
       } catch (IOException | RuntimeException e) {
@@ -183,7 +181,7 @@ public final class GeminiRequests {
    * never an upload's bytes.
    */
   public static boolean readsBody(GeminiRequest request) {
-    Parse p = new Parse(request.method());
+    RequestParse p = new RequestParse(request.method());
     p.route = request.route();
     return p.readsBody();
   }
@@ -254,9 +252,9 @@ public final class GeminiRequests {
     return true;
   }
 
-  private static Parse head(String method, String rawPath, String rawQuery) {
+  private static RequestParse head(String method, String rawPath, String rawQuery) {
     String m = method == null ? "GET" : upper(method);
-    Parse p = new Parse(m);
+    RequestParse p = new RequestParse(m);
     p.path(rawPath == null ? "" : rawPath);
     if (p.route == Route.UPLOAD_START || p.route == Route.UPLOAD_CONTINUE) {
       p.uploadQuery(rawQuery);
@@ -331,7 +329,7 @@ public final class GeminiRequests {
   }
 
   /** The ref named by segments [from, to) (at least two; each already checked), or null. */
-  private static ResourceRef refOf(String[] s, int from, int to) {
+  static ResourceRef refOf(String[] s, int from, int to) {
     int n = to - from;
     String collection = s[from];
     String id = s[from + 1];
@@ -381,7 +379,7 @@ public final class GeminiRequests {
     return true;
   }
 
-  private static boolean isUploadId(String s) {
+  static boolean isUploadId(String s) {
     int n = s.length();
     if (n == 0 || n > MAX_UPLOAD_ID_LENGTH) {
       return false;
@@ -396,11 +394,11 @@ public final class GeminiRequests {
     return true;
   }
 
-  private static boolean startsWithIgnoreCase(String s, String prefix) {
+  static boolean startsWithIgnoreCase(String s, String prefix) {
     return s.regionMatches(true, 0, prefix, 0, prefix.length());
   }
 
-  private static String upper(String method) {
+  static String upper(String method) {
     for (int i = 0; i < method.length(); i++) {
       char c = method.charAt(i);
       if (c >= 'a' && c <= 'z') {
@@ -410,7 +408,7 @@ public final class GeminiRequests {
     return method;
   }
 
-  private static boolean isVersion(String s) {
+  static boolean isVersion(String s) {
     return s.equals("v1beta") || s.equals("v1") || s.equals("v1alpha");
   }
 
@@ -451,514 +449,6 @@ public final class GeminiRequests {
           .decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
     } catch (CharacterCodingException e) {
       return s;
-    }
-  }
-
-  /** The state of one parse. Confined to the calling thread. */
-  private static final class Parse {
-    final String method;
-    String version;
-    Route route = Route.OTHER;
-    String action;
-    String model = RequestContext.ANY_MODEL;
-    List<ResourceRef> resources; // null until the first
-    ResourceKind creates;
-    ResourceRef deletes;
-    /** The collection after the version ({@code files}, {@code openai}, ...), or null. */
-    String collection;
-    /** Read top-level {@code model} from the body (OpenAI-compatible, Interactions create). */
-    boolean modelInBody;
-    int candidates;
-
-    Parse(String method) {
-      this.method = method;
-    }
-
-    GeminiRequest build() {
-      return new GeminiRequest(method, version, route, action, model,
-          resources == null ? List.of() : resources, creates, deletes);
-    }
-
-    boolean full() {
-      return resources != null && resources.size() >= MAX_RESOURCES;
-    }
-
-    void add(ResourceRef ref) {
-      if (ref == null) {
-        return;
-      }
-      if (resources == null) {
-        resources = new ArrayList<>(4);
-      } else if (resources.size() >= MAX_RESOURCES || resources.contains(ref)) {
-        return;
-      }
-      resources.add(ref);
-    }
-
-    boolean post() {
-      return method.equals("POST");
-    }
-
-    /** Whether the body may name a model or resource on this route. */
-    boolean readsBody() {
-      if (!(post() || method.equals("PUT") || method.equals("PATCH"))) {
-        return false;
-      }
-      // Never an upload's bytes: a file's content is not a request to read.
-      return route == Route.MODEL_CALL || route == Route.OPENAI || route == Route.RESOURCE;
-    }
-
-    void path(String raw) {
-      int end = raw.length();
-      for (int i = 0; i < end; i++) {
-        char c = raw.charAt(i);
-        if (c == '?' || c == '#') {
-          end = i;
-          break;
-        }
-      }
-      String[] seg = new String[8];
-      int n = 0;
-      for (int i = 0; i < end; ) {
-        int slash = raw.indexOf('/', i);
-        if (slash < 0 || slash > end) {
-          slash = end;
-        }
-        if (slash > i) {
-          if (n == MAX_SEGMENTS) {
-            return; // too long to be a Gemini route: OTHER, naming nothing
-          }
-          if (n == seg.length) {
-            seg = java.util.Arrays.copyOf(seg, MAX_SEGMENTS);
-          }
-          seg[n++] = decode(raw.substring(i, slash));
-        }
-        i = slash + 1;
-      }
-      int v = -1;
-      for (int i = 0; i < Math.min(n, VERSION_SEARCH); i++) {
-        if (isVersion(seg[i])) {
-          v = i;
-          break;
-        }
-      }
-      int from = v + 1;
-      if (v >= 0) {
-        version = seg[v];
-      }
-      if (from >= n) {
-        return;
-      }
-      // The custom method: after the first ':' of the last segment (an escaped %3A included).
-      String last = seg[n - 1];
-      int colon = last.indexOf(':');
-      if (colon >= 0) {
-        String a = last.substring(colon + 1);
-        action = isAction(a) ? a : null;
-        seg[n - 1] = last.substring(0, colon);
-      }
-      boolean upload = v > 0 && seg[v - 1].equals("upload");
-      collection = seg[from];
-      int count = n - from;
-      if (upload) {
-        route = Route.UPLOAD_START; // or UPLOAD_CONTINUE, once the query says so
-        if (collection.equals("fileSearchStores") && count >= 2 && isId(seg[from + 1])) {
-          add(refOf(seg, from, from + 2));
-        }
-        return;
-      }
-      switch (collection) {
-        case "openai":
-          route = Route.OPENAI;
-          modelInBody = true;
-          return;
-        case "models":
-          models(seg, from, n, colon >= 0);
-          return;
-        case "tunedModels":
-          tunedModels(seg, from, n, colon >= 0);
-          return;
-        case "files":
-        case "cachedContents":
-        case "batches":
-        case "fileSearchStores":
-        case "operations":
-        case "interactions":
-        case "generatedFiles":
-          inCollection(seg, from, n, colon >= 0);
-          return;
-        default:
-          // A model call under another prefix (a Vertex-style projects/.../models/{m}:{method}).
-          if (colon >= 0 && n - from >= 2 && seg[n - 2].equals("models")) {
-            route = Route.MODEL_CALL;
-            model = canonicalModel(seg[n - 1]);
-          }
-      }
-    }
-
-    private void models(String[] seg, int from, int n, boolean hasColon) {
-      int count = n - from;
-      if (count == 1) {
-        route = hasColon ? Route.OTHER : Route.MODELS; // the list
-        return;
-      }
-      if (count == 2) {
-        model = canonicalModel(seg[from + 1]);
-        if (hasColon) {
-          route = Route.MODEL_CALL;
-          modelCallCreates();
-        } else {
-          route = Route.MODELS; // GET models/{m}: that model's metadata, scoped to it
-        }
-        return;
-      }
-      // models/{m}/operations/{op}: a project-bound operation (section 6), not a call.
-      ResourceRef ref = allIds(seg, from, n) ? refOf(seg, from, n) : null;
-      route = ref != null ? Route.RESOURCE : Route.OTHER;
-      add(ref);
-    }
-
-    private void tunedModels(String[] seg, int from, int n, boolean hasColon) {
-      int count = n - from;
-      route = Route.RESOURCE;
-      if (count == 1) {
-        if (post() && !hasColon) {
-          creates = ResourceKind.TUNED_MODEL;
-        }
-        return;
-      }
-      if (!isId(seg[from + 1])) {
-        route = Route.OTHER;
-        return;
-      }
-      ResourceRef ref = refOf(seg, from, from + 2);
-      add(ref);
-      if (count == 2) {
-        model = canonicalModel(ref.name());
-        if (hasColon) {
-          route = Route.MODEL_CALL;
-          modelCallCreates();
-        } else if (method.equals("DELETE")) {
-          deletes = ref;
-        }
-      }
-    }
-
-    private void modelCallCreates() {
-      if (!post() || action == null) {
-        return;
-      }
-      switch (action) {
-        case "batchGenerateContent":
-        case "asyncBatchEmbedContent":
-          creates = ResourceKind.BATCH; // an Operation named batches/{id} (section 4)
-          break;
-        case "predictLongRunning":
-          creates = ResourceKind.OPERATION; // models/{m}/operations/{op} (section 6)
-          break;
-        case "generateContent":
-        case "streamGenerateContent":
-          break;
-        default:
-          break;
-      }
-    }
-
-    private void inCollection(String[] seg, int from, int n, boolean hasColon) {
-      int count = n - from;
-      route = Route.RESOURCE;
-      if (count == 1) {
-        if (post() && !hasColon) {
-          switch (collection) {
-            case "files": // metadata-only create, POST /v1beta/files (section 1)
-              creates = ResourceKind.FILE;
-              break;
-            case "cachedContents":
-              creates = ResourceKind.CACHED_CONTENT;
-              break;
-            case "fileSearchStores":
-              creates = ResourceKind.FILE_SEARCH_STORE;
-              break;
-            case "interactions":
-              creates = ResourceKind.INTERACTION;
-              modelInBody = true;
-              break;
-            default:
-              break;
-          }
-        }
-        return;
-      }
-      ResourceRef ref = allIds(seg, from, n) ? refOf(seg, from, n) : null;
-      if (ref == null) {
-        route = Route.OTHER;
-        return;
-      }
-      add(ref);
-      if (count == 2) {
-        if (hasColon && post() && collection.equals("fileSearchStores") && action != null
-            && (action.equals("importFile") || action.equals("uploadToFileSearchStore"))) {
-          creates = ResourceKind.OPERATION; // fileSearchStores/{s}/operations/{op} (section 5)
-        }
-        if (!hasColon && method.equals("DELETE")) {
-          deletes = ref;
-        }
-      }
-    }
-
-    private static boolean allIds(String[] seg, int from, int n) {
-      for (int i = from; i < n; i++) {
-        if (!isId(seg[i])) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    private static boolean isAction(String a) {
-      int n = a.length();
-      if (n == 0 || n > 64) {
-        return false;
-      }
-      for (int i = 0; i < n; i++) {
-        char c = a.charAt(i);
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    /**
-     * A resumable upload's follow-up (chunk or finalize) carries the session's {@code upload_id}
-     * (section 1); the finalize's answer names the file (or, for a file search store, an
-     * operation of the store).
-     */
-    void uploadQuery(String rawQuery) {
-      String id = uploadId(rawQuery);
-      if (id == null) {
-        if (post()) {
-          creates = ResourceKind.UPLOAD;
-        }
-        return;
-      }
-      route = Route.UPLOAD_CONTINUE;
-      add(new ResourceRef(ResourceKind.UPLOAD, id));
-      if (post() || method.equals("PUT")) {
-        creates = collection != null && collection.equals("fileSearchStores")
-            ? ResourceKind.OPERATION : ResourceKind.FILE;
-      }
-    }
-
-    private static String uploadId(String q) {
-      if (q == null || q.isEmpty()) {
-        return null;
-      }
-      for (int i = 0; i < q.length(); ) {
-        int amp = q.indexOf('&', i);
-        if (amp < 0) {
-          amp = q.length();
-        }
-        if (q.startsWith("upload_id=", i)) {
-          String v = decode(q.substring(i + 10, amp));
-          return isUploadId(v) ? v : null;
-        }
-        i = amp + 1;
-      }
-      return null;
-    }
-
-    // ---- the body ----------------------------------------------------------------------------
-
-    private static final int NONE = 0;
-    private static final int FILE_URI = 1;
-    private static final int URI = 2;
-    private static final int CACHED = 3;
-    private static final int STORES = 4;
-    private static final int FILE_NAME = 5;
-    private static final int INTERACTION = 6;
-    private static final int MODEL = 7;
-    private static final int STORE_FLAG = 8;
-
-    private static int ruleOf(String field) {
-      switch (field) {
-        case "fileUri":
-        case "file_uri":
-          return FILE_URI;
-        case "uri":
-          return URI;
-        case "cachedContent":
-        case "cached_content":
-          return CACHED;
-        case "fileSearchStoreNames":
-        case "file_search_store_names":
-          return STORES;
-        case "fileName":
-        case "file_name":
-          return FILE_NAME;
-        case "previous_interaction_id":
-        case "previousInteractionId":
-          return INTERACTION;
-        case "model":
-          return MODEL;
-        case "store":
-          return STORE_FLAG;
-        default:
-          return NONE;
-      }
-    }
-
-    void body(JsonParser p) {
-      try {
-        int depth = 0;
-        JsonToken t;
-        while ((t = p.nextToken()) != null) {
-          switch (t) {
-            case START_OBJECT:
-            case START_ARRAY:
-              depth++;
-              break;
-            case END_OBJECT:
-            case END_ARRAY:
-              depth--;
-              break;
-            case FIELD_NAME:
-              depth += field(p, ruleOf(p.currentName()), depth == 1);
-              if (full() || candidates >= MAX_CANDIDATES) {
-                return;
-              }
-              break;
-            default:
-              break;
-          }
-        }
-      } catch (IOException | RuntimeException e) {
-        // Malformed, too deep, or not JSON: keep what was found so far; Gemini answers the rest.
-      }
-    }
-
-    /**
-     * Reads the value of a field the parser is at; returns the change in depth (1 when the value
-     * opens an object or array that the main loop then walks).
-     */
-    private int field(JsonParser p, int rule, boolean topLevel) throws IOException {
-      JsonToken v = p.nextToken();
-      if (v == JsonToken.START_OBJECT) {
-        return 1;
-      }
-      if (v == JsonToken.START_ARRAY) {
-        if (rule != STORES) {
-          return 1;
-        }
-        while ((v = p.nextToken()) != JsonToken.END_ARRAY && v != null) {
-          if (v == JsonToken.VALUE_STRING) {
-            add(named(p, "fileSearchStores/"));
-            if (full() || ++candidates >= MAX_CANDIDATES) {
-              return 0;
-            }
-          } else {
-            p.skipChildren();
-          }
-        }
-        return 0;
-      }
-      if (rule == STORE_FLAG) {
-        if (topLevel && v == JsonToken.VALUE_FALSE && creates == ResourceKind.INTERACTION) {
-          creates = null; // store=false: nothing is kept to be named later (section 7)
-        }
-        return 0;
-      }
-      if (v != JsonToken.VALUE_STRING || rule == NONE) {
-        return 0;
-      }
-      if (rule == MODEL) {
-        if (topLevel && modelInBody) {
-          modelInBody = false; // the first one counts
-          String text = small(p, MAX_MODEL_LENGTH + 16);
-          model = text == null ? RequestContext.ANY_MODEL : canonicalModel(text);
-        }
-        return 0;
-      }
-      candidates++;
-      switch (rule) {
-        case FILE_URI:
-          add(fileOf(small(p, 4 * MAX_ID_LENGTH), true));
-          break;
-        case URI:
-          add(fileOf(small(p, 4 * MAX_ID_LENGTH), false));
-          break;
-        case CACHED:
-          add(named(p, "cachedContents/"));
-          break;
-        case STORES:
-          add(named(p, "fileSearchStores/"));
-          break;
-        case FILE_NAME:
-          add(fileOf(small(p, 4 * MAX_ID_LENGTH), true));
-          break;
-        case INTERACTION: {
-          String id = small(p, MAX_ID_LENGTH + 16);
-          if (id != null && id.startsWith("interactions/")) {
-            id = id.substring(13);
-          }
-          add(id != null && isId(id)
-              ? new ResourceRef(ResourceKind.INTERACTION, "interactions/" + id) : null);
-          break;
-        }
-        default:
-          break;
-      }
-      return 0;
-    }
-
-    /** The current string value if it has at most {@code max} characters, else null. */
-    private static String small(JsonParser p, int max) throws IOException {
-      // getTextLength decodes into the parser's own buffer; no String for an oversized value.
-      return p.getTextLength() <= max ? p.getText() : null;
-    }
-
-    /** The ref of {@code collection}{id} when the current string names one, else null. */
-    private static ResourceRef named(JsonParser p, String collection) throws IOException {
-      String s = small(p, collection.length() + MAX_ID_LENGTH);
-      if (s == null || !s.startsWith(collection)) {
-        return null;
-      }
-      String id = s.substring(collection.length());
-      return isId(id) ? GeminiRequests.resource(s) : null;
-    }
-
-    /**
-     * A file named by {@code files/{id}} (when {@code bare} is allowed) or by its URI {@code
-     * https://generativelanguage.googleapis.com/{version}/files/{id}}, optionally followed by
-     * {@code :download} and a query (a generated video's URI: section 2); else null.
-     */
-    private static ResourceRef fileOf(String s, boolean bare) {
-      if (s == null) {
-        return null;
-      }
-      String rest;
-      if (bare && s.startsWith("files/")) {
-        rest = s.substring(6);
-      } else if (startsWithIgnoreCase(s, GEMINI_HOST)) {
-        int slash = s.indexOf('/', GEMINI_HOST.length());
-        if (slash < 0 || !isVersion(s.substring(GEMINI_HOST.length(), slash))
-            || !s.startsWith("files/", slash + 1)) {
-          return null;
-        }
-        rest = s.substring(slash + 7);
-      } else {
-        return null;
-      }
-      int end = rest.length();
-      for (int i = 0; i < rest.length(); i++) {
-        char c = rest.charAt(i);
-        if (c == ':' || c == '?' || c == '#') {
-          end = i;
-          break;
-        }
-      }
-      String id = rest.substring(0, end);
-      return isId(id) ? new ResourceRef(ResourceKind.FILE, "files/" + id) : null;
     }
   }
 }
