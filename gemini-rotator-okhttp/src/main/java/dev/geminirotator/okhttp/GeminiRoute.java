@@ -1,55 +1,129 @@
 package dev.geminirotator.okhttp;
 
 import dev.geminirotator.api.RequestContext;
+import dev.geminirotator.core.exchange.GeminiRequest;
+import dev.geminirotator.core.exchange.GeminiRequests;
+import java.io.IOException;
 import okhttp3.HttpUrl;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okio.Buffer;
+import okio.ByteString;
 
 /**
- * What the interceptor reads from a Gemini URL: the model it calls (for per-model cooldowns and
- * breakers) and whether it is the OpenAI-compatible surface, which takes its key as a bearer token.
- * Read from the path alone; the body is never parsed. Immutable.
+ * The interceptor's view of a Gemini request, read by core's {@link GeminiRequests} exactly as
+ * the proxy reads it: the model it calls (for per-model cooldowns and breakers, in its canonical
+ * spelling), whether it is the OpenAI-compatible surface ({@code /v1beta/openai/**} or {@code
+ * /v1/openai/**}), which takes its key as a bearer token, and the whole {@link GeminiRequest}
+ * (route, resources, what it creates or deletes) for the exchange. Immutable.
  */
 final class GeminiRoute {
 
   /** Model names longer than this are not scoped: they share the any-model scope. */
-  static final int MAX_MODEL_LENGTH = 128;
+  static final int MAX_MODEL_LENGTH = GeminiRequests.MAX_MODEL_LENGTH;
 
-  private static final GeminiRoute ANY = new GeminiRoute(RequestContext.ANY_MODEL, false);
-  private static final GeminiRoute OPENAI = new GeminiRoute(RequestContext.ANY_MODEL, true);
+  /**
+   * Bodies up to this size are read for the model and resources they name (Gemini's limit for a
+   * request with inline data is 20 MB: https://ai.google.dev/gemini-api/docs/files); larger ones,
+   * one-shot and duplex bodies, and bodies of unknown length are not read.
+   */
+  static final long MAX_READ_BODY = 20L * 1024 * 1024;
 
-  private static final String MODELS = "/models";
-  private static final String TUNED_MODELS = "/tunedModels";
+  private final GeminiRequest request;
 
-  private final String model;
-  private final boolean openAi;
-
-  private GeminiRoute(String model, boolean openAi) {
-    this.model = model;
-    this.openAi = openAi;
+  private GeminiRoute(GeminiRequest request) {
+    this.request = request;
   }
 
   /**
-   * The route of a request URL. The model is the {@code {model}} of a {@code .../models/{model}:
-   * {method}} path, under any prefix ({@code /v1beta}, {@code /v1}, a proxy's own path, a Vertex
-   * {@code projects/.../publishers/google}); a tuned model is {@code tunedModels/{id}}. A path
-   * that calls no method on a model (the models list, a model's metadata, files, cached contents,
-   * the OpenAI-compatible surface, whose model is in the body) names no model.
+   * The route of a request URL alone, as a {@code GET} (no body is read): the model of a {@code
+   * models/{m}:{method}} or {@code models/{m}} path under any prefix ({@code /v1beta}, {@code
+   * /v1}, a proxy's own path, a Vertex {@code projects/.../publishers/google}), a tuned model as
+   * {@code tunedModels/{id}}; the resources the path and query name.
    */
   static GeminiRoute of(HttpUrl url) {
+    return of("GET", url, null);
+  }
+
+  /**
+   * The route of a whole request: its method, URL and, when it is replayable and at most {@link
+   * #MAX_READ_BODY} bytes long, its body (read only on routes whose body may name a model or a
+   * resource: the OpenAI-compatible model, {@code fileUri}, {@code cachedContent}, ...).
+   */
+  static GeminiRoute of(Request request) {
+    return of(request.method(), request.url(), request.body());
+  }
+
+  private static GeminiRoute of(String method, HttpUrl url, RequestBody body) {
     // HttpUrl.encodedPath() scans and copies the URL on every call (it was a tenth of an
     // in-memory call's time): read the path in place from the URL's own canonical text instead,
     // as encodedPath() finds it: from the first '/' after "scheme://" to the first '?' or '#'.
     String text = url.toString();
     int pathStart = text.indexOf('/', url.scheme().length() + 3);
-    if (pathStart < 0) {
-      return ANY;
+    String path = "/";
+    String query = null;
+    if (pathStart >= 0) {
+      int hash = end(text, pathStart, '#');
+      int question = text.indexOf('?', pathStart);
+      int pathEnd = question >= 0 && question < hash ? question : hash;
+      path = text.substring(pathStart, pathEnd);
+      if (pathEnd < hash) {
+        query = text.substring(pathEnd + 1, hash);
+      }
     }
-    int pathEnd = end(text, pathStart, '?');
-    pathEnd = Math.min(pathEnd, end(text, pathStart, '#'));
-    String model = modelOf(text, pathStart, pathEnd);
-    if (model != null) {
-      return new GeminiRoute(model, false);
+    GeminiRequest head = GeminiRequests.parse(method, path, query, null);
+    if (!readable(body) || !GeminiRequests.readsBody(head)) {
+      return new GeminiRoute(head);
     }
-    return isOpenAi(text.substring(pathStart, pathEnd)) ? OPENAI : ANY;
+    Buffer buffer = copy(body);
+    if (buffer == null) {
+      return new GeminiRoute(head);
+    }
+    if (!GeminiRequests.readsModelFromBody(head) && !holdsMarker(buffer)) {
+      buffer.clear(); // names no resource: no JSON parse (RequestParseBenchmark)
+      return new GeminiRoute(head);
+    }
+    return new GeminiRoute(GeminiRequests.parseStream(method, path, query, buffer::inputStream));
+  }
+
+  private static final ByteString[] MARKERS = GeminiRequests.BODY_MARKERS.stream()
+      .map(ByteString::encodeUtf8).toArray(ByteString[]::new);
+
+  private static boolean holdsMarker(Buffer buffer) {
+    try {
+      for (ByteString marker : MARKERS) {
+        if (buffer.indexOf(marker) >= 0) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return true; // an in-memory buffer does not fail; if it did, let the parser decide
+    }
+  }
+
+  private static boolean readable(RequestBody body) {
+    if (body == null || body.isOneShot() || body.isDuplex()) {
+      return false;
+    }
+    try {
+      long length = body.contentLength();
+      return length > 0 && length <= MAX_READ_BODY;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The body's bytes in pooled okio segments; {@code null} when it cannot be written. */
+  private static Buffer copy(RequestBody body) {
+    Buffer buffer = new Buffer();
+    try {
+      body.writeTo(buffer);
+      return buffer;
+    } catch (IOException | RuntimeException e) {
+      buffer.clear();
+      return null;
+    }
   }
 
   /** The index of {@code c} at or after {@code from}, or the length of {@code text}. */
@@ -58,78 +132,28 @@ final class GeminiRoute {
     return i < 0 ? text.length() : i;
   }
 
-  private static boolean isOpenAi(String path) {
-    return path.contains("/v1beta/openai/") || path.endsWith("/v1beta/openai")
-        || path.contains("/v1/openai/") || path.endsWith("/v1/openai");
-  }
-
-  /**
-   * The model of a path ({@code text} from {@code pathStart} to {@code pathEnd}) whose last
-   * segment is {@code {model}:{method}} and whose segment before that is {@code models} or
-   * {@code tunedModels}; else null. One backwards scan, no allocation but the name: this runs on
-   * every call.
-   */
-  private static String modelOf(String text, int pathStart, int pathEnd) {
-    int segment = text.lastIndexOf('/', pathEnd - 1);
-    if (segment <= pathStart) {
-      return null;
-    }
-    int start = segment + 1;
-    int colon = indexIn(text, ":", start, pathEnd);
-    if (colon < 0) {
-      colon = indexIn(text, "%3A", start, pathEnd); // an encoder that escaped the colon
-      if (colon < 0) {
-        colon = indexIn(text, "%3a", start, pathEnd);
-        if (colon < 0) return null; // no method: a listing or metadata, not a call on a model
-      }
-    }
-    if (colon == start || colon - start > MAX_MODEL_LENGTH) {
-      return null;
-    }
-    String prefix;
-    if (endsWithSegment(text, pathStart, segment, MODELS)) {
-      prefix = null;
-    } else if (endsWithSegment(text, pathStart, segment, TUNED_MODELS)) {
-      prefix = "tunedModels/";
-    } else {
-      return null;
-    }
-    String name = text.substring(start, colon);
-    if (name.indexOf('%') >= 0) {
-      name = HttpUrl.get("http://h/" + name).pathSegments().get(0);
-    }
-    return prefix == null ? name : prefix + name;
-  }
-
-  /** The index of {@code s} in {@code text} starting in [{@code from}, {@code to}), or -1. */
-  private static int indexIn(String text, String s, int from, int to) {
-    int i = text.indexOf(s, from);
-    return i >= 0 && i + s.length() <= to ? i : -1;
-  }
-
-  /** Whether the path (from {@code pathStart}) has {@code /name} ending at {@code end}. */
-  private static boolean endsWithSegment(String text, int pathStart, int end, String slashName) {
-    int from = end - slashName.length();
-    return from >= pathStart && text.startsWith(slashName, from);
+  /** The parsed request: route, model, resources, what it creates and deletes. */
+  GeminiRequest request() {
+    return request;
   }
 
   /** The model, or {@value RequestContext#ANY_MODEL}. */
   String model() {
-    return model;
+    return request.model();
   }
 
   /** The rotator context for the first attempt. */
   RequestContext context() {
-    return RequestContext.forModel(model);
+    return request.context();
   }
 
-  /** Whether this is the OpenAI-compatible surface ({@code /v1beta/openai/**}). */
+  /** Whether this is the OpenAI-compatible surface ({@code /{version}/openai/**}). */
   boolean openAi() {
-    return openAi;
+    return request.route() == GeminiRequest.Route.OPENAI;
   }
 
   @Override
   public String toString() {
-    return "GeminiRoute{model=" + model + (openAi ? ", openai" : "") + '}';
+    return "GeminiRoute{model=" + model() + (openAi() ? ", openai" : "") + '}';
   }
 }

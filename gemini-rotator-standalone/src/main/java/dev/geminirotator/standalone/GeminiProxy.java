@@ -1,7 +1,5 @@
 package dev.geminirotator.standalone;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import dev.geminirotator.standalone.config.Settings;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.http.Call;
@@ -33,6 +31,8 @@ import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.ClientCredentials;
+import dev.geminirotator.core.exchange.GeminiRequest;
+import dev.geminirotator.core.exchange.GeminiRequests;
 import dev.geminirotator.core.exchange.SecretScrubber;
 import io.netty.util.AsciiString;
 import java.io.ByteArrayOutputStream;
@@ -230,22 +230,48 @@ final class GeminiProxy {
     return path.startsWith("/v1beta/") || path.startsWith("/v1/") || path.startsWith("/upload/");
   }
 
-  static boolean isOpenAi(String path) {
-    return path.startsWith("/v1beta/openai/");
+  /** A low-cardinality route label for metrics, from the parsed route (no body needed). */
+  static String routeOf(String method, String path, String query) {
+    return routeOf(GeminiRequests.parse(method, path, query, null), path);
   }
 
-  /** A low-cardinality route label for metrics. */
-  static String routeOf(String path) {
-    if (isOpenAi(path)) return "openai";
-    if (path.startsWith("/upload/")) return "upload";
-    if (path.endsWith(":streamGenerateContent")) return "stream";
-    if (path.endsWith(":generateContent")) return "generate";
-    if (path.endsWith(":countTokens")) return "count-tokens";
-    if (path.endsWith(":embedContent") || path.endsWith(":batchEmbedContents")) return "embed";
-    if (path.contains("/files")) return "files";
-    if (path.contains("/cachedContents")) return "cached-contents";
-    if (path.contains("/models")) return "models";
-    return "other";
+  /**
+   * A low-cardinality route label for metrics: the kind of route core's {@link GeminiRequests}
+   * read, and for resource routes the collection the path names.
+   */
+  static String routeOf(GeminiRequest request, String path) {
+    switch (request.route()) {
+      case OPENAI:
+        return "openai";
+      case UPLOAD_START:
+      case UPLOAD_CONTINUE:
+        return "upload";
+      case MODEL_CALL: {
+        String action = request.action();
+        if (action == null) return "models";
+        switch (action) {
+          case "streamGenerateContent":
+            return "stream";
+          case "generateContent":
+            return "generate";
+          case "countTokens":
+            return "count-tokens";
+          case "embedContent":
+          case "batchEmbedContents":
+            return "embed";
+          default:
+            return "models";
+        }
+      }
+      case MODELS:
+        return "models";
+      case RESOURCE:
+        if (path.contains("/files")) return "files";
+        if (path.contains("/cachedContents")) return "cached-contents";
+        return "other";
+      default:
+        return "other";
+    }
   }
 
   /**
@@ -256,7 +282,7 @@ final class GeminiProxy {
   void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
-    String route = routeOf(request.path());
+    String route = routeOf(request.method(), request.path(), request.query());
     long start = System.nanoTime();
     metrics.requestStarted();
     Exchange exchange = new Exchange(s, call, route, start);
@@ -459,53 +485,6 @@ final class GeminiProxy {
     return true;
   }
 
-  /**
-   * The segment after {@code /models/} or {@code /tunedModels/}, up to {@code /}, {@code :} or
-   * {@code ?}; {@code null} when there is none.
-   */
-  static String modelInPath(String path) {
-    for (int at = 0; at < path.length(); ) {
-      int i = path.indexOf("/models/", at);
-      int t = path.indexOf("/tunedModels/", at);
-      int from;
-      if (i >= 0 && (t < 0 || i < t)) {
-        from = i + 8;
-      } else if (t >= 0) {
-        from = t + 13;
-      } else {
-        return null;
-      }
-      int end = from;
-      while (end < path.length() && "/:?".indexOf(path.charAt(end)) < 0) end++;
-      if (end > from) return path.substring(from, end);
-      at = from - 1; // an empty name: look for a later one, as the regex did
-    }
-    return null;
-  }
-
-  /** The model a request names: from the path, or for OpenAI routes from the body's "model". */
-  static String modelOf(String path, byte[] body, boolean openAi) {
-    String inPath = modelInPath(path);
-    if (inPath != null) return inPath;
-    if (openAi && body.length > 0) {
-      try (JsonParser p = Problems.JSON.getFactory().createParser(body)) {
-        if (p.nextToken() != JsonToken.START_OBJECT) return null;
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-          String name = p.currentName();
-          JsonToken value = p.nextToken();
-          if ("model".equals(name) && value == JsonToken.VALUE_STRING) {
-            String model = p.getText();
-            return model.startsWith("models/") ? model.substring(7) : model;
-          }
-          p.skipChildren();
-        }
-      } catch (Exception e) {
-        return null;
-      }
-    }
-    return null;
-  }
-
   /** A response kept after a failed attempt, returned when no further attempt can be made. */
   private record Kept(int status, HttpHeaders headers, byte[] body, boolean complete, ApiKey key) {
   }
@@ -605,8 +584,10 @@ final class GeminiProxy {
     void bodyRead(byte[] body) {
       call.onGone(this::onClientFailure);
       String path = clientToProxyRequest.path();
-      openAi = route.equals("openai");
-      model = modelOf(path, body, openAi);
+      GeminiRequest parsed = GeminiRequests.parse(clientToProxyRequest.method(), path,
+          clientToProxyRequest.query(), body);
+      openAi = parsed.route() == GeminiRequest.Route.OPENAI;
+      model = parsed.model();
       if (pins.mayBlock(path, clientToProxyRequest.query(), body)) {
         // File pins may be read from a shared store: a blocking round trip, off the event loop.
         try {

@@ -96,7 +96,8 @@ final class Routes implements RequestHandler {
     String method = request.method();
     boolean proxied = GeminiProxy.isProxied(path);
     if (draining.get()) {
-      refused(request, proxied ? GeminiProxy.routeOf(path) : "proxy", 503, "shutting-down",
+      refused(request, proxied ? GeminiProxy.routeOf(method, path, request.query()) : "proxy",
+          503, "shutting-down",
           "the proxy is shutting down");
       response.closeAfter();
       Problems.send(request, response, 503, "shutting-down", "Service Unavailable",

@@ -6,21 +6,34 @@ import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import org.junit.jupiter.api.Test;
 
-/** The per-request helpers that replaced a regex and lower-casing: same answers as before. */
+/** The per-request helpers: route labels from the parsed route, hop-by-hop headers. */
 class ProxyHelpersTest {
 
   @Test
-  void theModelIsTheFirstNonEmptyNameAfterModelsOrTunedModels() {
-    assertThat(GeminiProxy.modelInPath("/v1beta/models/gemini-2.5-flash:generateContent"))
-        .isEqualTo("gemini-2.5-flash");
-    assertThat(GeminiProxy.modelInPath("/v1beta/tunedModels/my-tune:generateContent"))
-        .isEqualTo("my-tune");
-    assertThat(GeminiProxy.modelInPath("/v1beta/models/embedding-001")).isEqualTo("embedding-001");
-    // An empty name does not stop the search (the old regex went on to the next match).
-    assertThat(GeminiProxy.modelInPath("/v1beta/models/:x/models/gemini-pro"))
-        .isEqualTo("gemini-pro");
-    assertThat(GeminiProxy.modelInPath("/v1beta/models/")).isNull();
-    assertThat(GeminiProxy.modelInPath("/v1beta/files/abc")).isNull();
+  void theRouteLabelComesFromTheParsedRoute() {
+    assertThat(GeminiProxy.routeOf("POST", "/v1beta/models/gemini-2.5-flash:generateContent",
+        null)).isEqualTo("generate");
+    assertThat(GeminiProxy.routeOf("POST", "/v1/models/m:streamGenerateContent", "alt=sse"))
+        .isEqualTo("stream");
+    assertThat(GeminiProxy.routeOf("POST", "/v1beta/models/m:countTokens", null))
+        .isEqualTo("count-tokens");
+    assertThat(GeminiProxy.routeOf("POST", "/v1beta/models/m:batchEmbedContents", null))
+        .isEqualTo("embed");
+    assertThat(GeminiProxy.routeOf("POST", "/v1beta/models/m:batchGenerateContent", null))
+        .isEqualTo("models");
+    assertThat(GeminiProxy.routeOf("GET", "/v1beta/models/m", null)).isEqualTo("models");
+    assertThat(GeminiProxy.routeOf("POST", "/v1beta/openai/chat/completions", null))
+        .isEqualTo("openai");
+    assertThat(GeminiProxy.routeOf("POST", "/v1/openai/chat/completions", null))
+        .isEqualTo("openai");
+    assertThat(GeminiProxy.routeOf("POST", "/upload/v1beta/files", "upload_id=u"))
+        .isEqualTo("upload");
+    assertThat(GeminiProxy.routeOf("GET", "/v1beta/files", null)).isEqualTo("files");
+    assertThat(GeminiProxy.routeOf("DELETE", "/v1beta/files/abc", null)).isEqualTo("files");
+    assertThat(GeminiProxy.routeOf("GET", "/v1beta/cachedContents/c", null))
+        .isEqualTo("cached-contents");
+    assertThat(GeminiProxy.routeOf("GET", "/v1beta/batches/b", null)).isEqualTo("other");
+    assertThat(GeminiProxy.routeOf("GET", "/v1beta/somethingElse", null)).isEqualTo("other");
   }
 
   @Test
