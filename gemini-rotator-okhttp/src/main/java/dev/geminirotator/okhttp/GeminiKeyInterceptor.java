@@ -79,7 +79,7 @@ import okhttp3.Response;
  * NoKeyAvailableIOException}. While the guard is open: a 503 with {@code Retry-After}, or with
  * {@link CircuitOpenBehavior#THROW} a {@link CircuitOpenIOException}. Responses the interceptor
  * makes itself carry an {@code X-Gemini-Rotator} header saying why. A 429 or 503 from Gemini
- * passed on carries the pool's {@code Retry-After}.
+ * passed on carries the pool's {@code Retry-After} (the pinned project's, under a pin).
  *
  * <p>No secret leaves it: the {@code request()} of every returned response (and of its network,
  * cache and prior responses) has the pool key removed, every pool key in a header or an error
