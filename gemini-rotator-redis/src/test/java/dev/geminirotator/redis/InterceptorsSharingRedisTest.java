@@ -86,8 +86,8 @@ class InterceptorsSharingRedisTest {
     }
     String name;
     try (Response created = call(one, "POST", "/v1beta/cachedContents",
-        "{\"model\":\"models/gemini-2.5-flash\",\"contents\":[{\"parts\":[{\"text\":\"context\"}]}],"
-            + "\"ttl\":\"600s\"}")) {
+        "{\"model\":\"models/gemini-2.5-flash\",\"contents\":[{\"parts\":[{\"text\":"
+            + "\"context\"}]}],\"ttl\":\"600s\"}")) {
       assertThat(created.code()).isEqualTo(200);
       String body = created.body().string();
       int at = body.indexOf("cachedContents/");

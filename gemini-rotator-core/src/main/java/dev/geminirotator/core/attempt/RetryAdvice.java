@@ -34,9 +34,9 @@ import java.util.function.Function;
  *       project's quota, which the pool routes around (that project's cooldown is already part of
  *       the pool's estimate). A request only one project (or one key) may serve, because it names
  *       a resource pinned there, gets that project's (that key's) value instead: the pool cannot
- *       route it around ({@link #of(KeyRotator, CircuitGuard, RequestContext, Clock)}). A passed-on 503 gets the later of the pool's value and Gemini's
- *       {@code Retry-After}: an overloaded upstream is every key's upstream. See {@link
- *       #forUpstream}.
+ *       route it around ({@link #of(KeyRotator, CircuitGuard, RequestContext, Clock)}). A
+ *       passed-on 503 gets the later of the pool's value and Gemini's {@code Retry-After}: an
+ *       overloaded upstream is every key's upstream. See {@link #forUpstream}.
  * </ul>
  *
  * <p>Immutable and thread-safe.

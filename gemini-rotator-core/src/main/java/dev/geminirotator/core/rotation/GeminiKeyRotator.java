@@ -933,7 +933,8 @@ public final class GeminiKeyRotator implements KeyRotator {
   public Optional<Instant> earliestAvailable(RequestContext context) {
     Objects.requireNonNull(context, "context");
     long earliest = earliestFree(pool, context, context.model(), clock.millis(), null);
-    return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
+    return earliest == Long.MAX_VALUE ? Optional.empty()
+        : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
   private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
