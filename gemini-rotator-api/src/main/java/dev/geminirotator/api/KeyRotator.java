@@ -74,8 +74,21 @@ public interface KeyRotator extends AutoCloseable {
    * @param model the model, or {@value RequestContext#ANY_MODEL}
    */
   default Optional<Instant> earliestAvailable(String model) {
+    return earliestAvailable(RequestContext.forModel(model));
+  }
+
+  /**
+   * As {@link #earliestAvailable(String)} for {@code context}'s model, counting only the keys its
+   * constraints {@linkplain RequestContext#admits admit} ({@link RequestContext#inProject one
+   * project}, {@link RequestContext#onlyKey one key}): when a request limited to them could be
+   * served. Keys it tried count like any other. This default reads {@link #snapshot()}.
+   */
+  default Optional<Instant> earliestAvailable(RequestContext context) {
     Instant earliest = null;
+    String model = context.model();
     for (KeySnapshot k : snapshot()) {
+      String project = k.labels().getOrDefault(ApiKey.PROJECT_LABEL, "key:" + k.id());
+      if (!context.admits(k.id(), project)) continue;
       if (k.state() == KeyState.INVALID || k.state() == KeyState.DISABLED) continue;
       Instant free = Instant.EPOCH;
       if (k.state() == KeyState.UNHEALTHY && k.stateUntil() != null) free = k.stateUntil();

@@ -2,17 +2,16 @@ package dev.geminirotator.okhttp;
 
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
-import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.affinity.Affinity;
+import dev.geminirotator.core.affinity.ResourceAffinity;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.GeminiExchange;
-import dev.geminirotator.core.exchange.GeminiRequest;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
+import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import java.io.IOException;
 import java.time.Clock;
-import java.util.List;
 import java.util.Objects;
 import okhttp3.Interceptor;
 import okhttp3.Request;
@@ -44,8 +43,9 @@ import okhttp3.Response;
  *       on the client adds its cookies below this interceptor: leave it at the default,
  *       {@code CookieJar.NO_COOKIES}, for Gemini calls);
  *   <li>hands the call to core's attempt loop ({@link GeminiExchange#execute}) for the model
- *       named in the path ({@code .../models/{model}:{method}}, {@code tunedModels/{id}}, under
- *       any prefix; other paths lease for any model): the guard's permission, a key, the
+ *       the request calls ({@code .../models/{model}:{method}}, {@code tunedModels/{id}}, under
+ *       any prefix, or the OpenAI-compatible body's {@code model}; other requests lease for any
+ *       model) and the resources it names: the placement, the guard's permission, a key, the
  *       {@link GeminiClassifier}'s verdict and the retry decision are all core's. Rate-limited
  *       and rejected keys are retried at once on another key, upstream and transport errors after
  *       a backoff, client errors are returned untouched; the caller sees one response;
@@ -54,9 +54,11 @@ import okhttp3.Response;
  *       OpenAI-compatible surface ({@code /v1beta/openai/**}) whatever the placement.
  * </ol>
  *
- * <p>Resource affinity ({@link Builder#affinity}, none by default): a request naming a
- * project-bound resource (a file, a context cache, a batch ...) goes only to keys of the project
- * that holds it; one whose owner is unknown asks one key per project, a wrong project's 403/404
+ * <p>Resource affinity (on by default, {@link Builder#affinity}): the request is read once by
+ * core's parser (path, query and, when replayable and small, the JSON body: {@link GeminiRoute});
+ * a request naming a project-bound resource (a file, an upload in progress, a context cache, a
+ * batch ...) goes only to keys of the project that holds it (an upload's chunks only to the key
+ * that started it); one whose owner is unknown asks one key per project, a wrong project's 403/404
  * blaming no key (see {@link GeminiExchange}). A pinned project with no usable key gets a 429
  * naming it, with a {@code Retry-After} from that project's cooldown.
  *
@@ -77,7 +79,7 @@ import okhttp3.Response;
  * NoKeyAvailableIOException}. While the guard is open: a 503 with {@code Retry-After}, or with
  * {@link CircuitOpenBehavior#THROW} a {@link CircuitOpenIOException}. Responses the interceptor
  * makes itself carry an {@code X-Gemini-Rotator} header saying why. A 429 or 503 from Gemini
- * passed on carries the pool's {@code Retry-After}.
+ * passed on carries the pool's {@code Retry-After} (the pinned project's, under a pin).
  *
  * <p>No secret leaves it: the {@code request()} of every returned response (and of its network,
  * cache and prior responses) has the pool key removed, every pool key in a header or an error
@@ -133,13 +135,20 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   private GeminiKeyInterceptor(Builder b) {
     GeminiExchange.Builder exchange = GeminiExchange.builder().rotator(b.rotator).clock(b.clock)
-        .policy(b.policy).affinity(b.affinity);
+        .policy(b.policy).affinity(b.affinity != null ? b.affinity : defaultAffinity(b));
     if (b.guard != null) exchange.guard(b.guard);
     if (b.classifier != null) exchange.classifier(b.classifier);
     this.exchange = exchange.build();
     this.keyPlacement = b.keyPlacement;
     this.noKeyBehavior = b.noKeyBehavior;
     this.circuitOpenBehavior = b.circuitOpenBehavior;
+  }
+
+  /** Pins in the rotator's store when it is a GeminiKeyRotator (written by a daemon thread). */
+  private static Affinity defaultAffinity(Builder b) {
+    ResourceAffinity.Builder affinity = ResourceAffinity.builder().clock(b.clock);
+    if (b.rotator instanceof GeminiKeyRotator rotator) affinity.store(rotator.store());
+    return affinity.build();
   }
 
   /**
@@ -173,25 +182,12 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   @Override
   public Response intercept(Chain chain) throws IOException {
-    Request original = chain.request();
-    GeminiRoute route = GeminiRoute.of(original.url());
-    Request base = Credentials.strip(original);
+    Request base = Credentials.strip(chain.request());
+    GeminiRoute route = GeminiRoute.of(base);
     RequestBody body = base.body();
     boolean replayable = body == null || !(body.isOneShot() || body.isDuplex());
-    return exchange.execute(request(base, route), replayable,
+    return exchange.execute(route.request(), replayable,
         new OkHttpTransport(chain, base, route, this));
-  }
-
-  /**
-   * The request model core's exchange works on, read from the path by {@link GeminiRoute}: the
-   * model only, no resources (core's request parser replaces this).
-   */
-  static GeminiRequest request(Request base, GeminiRoute route) {
-    GeminiRequest.Route kind = route.openAi() ? GeminiRequest.Route.OPENAI
-        : RequestContext.ANY_MODEL.equals(route.model()) ? GeminiRequest.Route.OTHER
-        : GeminiRequest.Route.MODEL_CALL;
-    return new GeminiRequest(base.method(), null, kind, null, route.model(), List.of(), null,
-        null);
   }
 
   @Override
@@ -215,14 +211,18 @@ public final class GeminiKeyInterceptor implements Interceptor {
     private NoKeyBehavior noKeyBehavior = DEFAULT_NO_KEY_BEHAVIOR;
     private CircuitOpenBehavior circuitOpenBehavior = DEFAULT_CIRCUIT_OPEN_BEHAVIOR;
     private Clock clock = Clock.systemUTC();
-    private Affinity affinity = Affinity.NONE;
+    private Affinity affinity; // null: defaultAffinity
 
     private Builder() {
     }
 
     /**
      * Resource affinity: where a request naming a project-bound resource may go, and what an
-     * answer teaches; {@link Affinity#NONE} (every key serves every request) by default.
+     * answer teaches. By default a {@link ResourceAffinity} with its default bounds, keeping its
+     * pins in the rotator's store when the rotator is a {@link GeminiKeyRotator} (so instances
+     * sharing a Redis store share pins), else in this JVM only. {@link Affinity#NONE} turns it
+     * off: every key then serves every request, and a resource of one project asked of another
+     * project's key gets Gemini's 403 or 404.
      */
     public Builder affinity(Affinity affinity) {
       this.affinity = Objects.requireNonNull(affinity, "affinity");

@@ -17,7 +17,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -106,6 +109,13 @@ public final class ResourceAffinity implements Affinity {
    */
   public static final Duration MIN_PIN_LIFETIME = Duration.ofMinutes(1);
 
+  /** The name of the thread {@link Builder#store(KeyStateStore)} writes the store on. */
+  public static final String WRITE_BEHIND_THREAD = "gemini-rotator-pin-writer";
+  /** How long {@link Builder#store(KeyStateStore)}'s write-behind thread idles before it ends. */
+  public static final Duration WRITE_BEHIND_IDLE = Duration.ofSeconds(10);
+  /** How many store writes {@link Builder#store(KeyStateStore)} lets wait at most. */
+  public static final int WRITE_BEHIND_QUEUE = 10_000;
+
   /** The prefix of every store value this class keeps. */
   public static final String STORE_PREFIX = "pin:";
 
@@ -179,6 +189,18 @@ public final class ResourceAffinity implements Affinity {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /** One daemon thread, in order, ended when idle; a bounded queue that refuses when full. */
+  private static ThreadPoolExecutor writeBehind() {
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, WRITE_BEHIND_IDLE.toMillis(),
+        TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(WRITE_BEHIND_QUEUE), runnable -> {
+          Thread thread = new Thread(runnable, WRITE_BEHIND_THREAD);
+          thread.setDaemon(true);
+          return thread;
+        }, new ThreadPoolExecutor.AbortPolicy());
+    executor.allowCoreThreadTimeOut(true);
+    return executor;
   }
 
   /** The name a resource's pin is kept under in the store: {@code pin:{kind}:{name}}. */
@@ -549,6 +571,20 @@ public final class ResourceAffinity implements Affinity {
       this.store = Objects.requireNonNull(store, "store");
       this.writeBehind = Objects.requireNonNull(writeBehind, "writeBehind");
       return this;
+    }
+
+    /**
+     * Keeps pins in {@code store} too, when it is shared, with writes on a write-behind thread
+     * of this affinity's own that needs no shutting down: one daemon thread named {@value
+     * #WRITE_BEHIND_THREAD}, started by the first write and ended after {@link
+     * #WRITE_BEHIND_IDLE} without one, so it neither keeps a JVM alive nor outlives its work; at
+     * most {@link #WRITE_BEHIND_QUEUE} writes wait (a store slower than that loses the newest
+     * ones, with a warning, and the local pins keep working). A write still waiting when the JVM
+     * exits is lost: another instance then finds that resource by discovery. With a store that
+     * is not shared (the memory store) no thread is ever started.
+     */
+    public Builder store(KeyStateStore store) {
+      return store(store, writeBehind());
     }
 
     /** The most pins held locally, 1 to 10,000,000. */

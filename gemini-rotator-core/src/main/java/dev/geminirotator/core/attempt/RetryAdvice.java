@@ -3,6 +3,7 @@ package dev.geminirotator.core.attempt;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.NoKeyAvailableException;
+import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,9 +32,11 @@ import java.util.function.Function;
  *       Retry-After}, never a made-up delay.
  *   <li>A passed-on upstream 429 gets the pool's value, replacing Gemini's own: a 429 is about one
  *       project's quota, which the pool routes around (that project's cooldown is already part of
- *       the pool's estimate). A passed-on 503 gets the later of the pool's value and Gemini's
- *       {@code Retry-After}: an overloaded upstream is every key's upstream. See {@link
- *       #forUpstream}.
+ *       the pool's estimate). A request only one project (or one key) may serve, because it names
+ *       a resource pinned there, gets that project's (that key's) value instead: the pool cannot
+ *       route it around ({@link #of(KeyRotator, CircuitGuard, RequestContext, Clock)}). A
+ *       passed-on 503 gets the later of the pool's value and Gemini's {@code Retry-After}: an
+ *       overloaded upstream is every key's upstream. See {@link #forUpstream}.
  * </ul>
  *
  * <p>Immutable and thread-safe.
@@ -64,6 +67,16 @@ public final class RetryAdvice {
       Clock clock) {
     Objects.requireNonNull(rotator, "rotator");
     return combine(rotator.earliestAvailable(model), guard, model, clock);
+  }
+
+  /**
+   * What the keys {@code context} admits say now (a request pinned to one project or one key:
+   * {@link RequestContext#inProject}, {@link RequestContext#onlyKey}), for its model.
+   */
+  public static RetryAdvice of(KeyRotator rotator, CircuitGuard guard, RequestContext context,
+      Clock clock) {
+    Objects.requireNonNull(rotator, "rotator");
+    return combine(rotator.earliestAvailable(context), guard, context.model(), clock);
   }
 
   /** What the pool says for a request the rotator just refused. */

@@ -1,5 +1,6 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
@@ -58,6 +59,7 @@ public final class RotatorConfig {
   private final CooldownPolicy cooldown;
   private final StormPolicy storm;
   private final AttemptPolicy attempts;
+  private final AffinityPolicy affinity;
   private final BreakerPolicy breaker;
   private final String storage;
   private final String keyIdSalt;
@@ -72,6 +74,7 @@ public final class RotatorConfig {
     this.cooldown = b.cooldown;
     this.storm = b.storm;
     this.attempts = b.attempts;
+    this.affinity = b.affinity;
     this.breaker = b.breaker;
     this.storage = b.storage;
   }
@@ -87,7 +90,7 @@ public final class RotatorConfig {
 
   public Builder toBuilder() {
     return new Builder().keys(keys).strategy(strategy).health(health).cooldown(cooldown)
-        .storm(storm).attempts(attempts).breaker(breaker).storage(storage)
+        .storm(storm).attempts(attempts).affinity(affinity).breaker(breaker).storage(storage)
         .keyIdSaltOrNone(keyIdSalt);
   }
 
@@ -124,6 +127,11 @@ public final class RotatorConfig {
 
   public AttemptPolicy attempts() {
     return attempts;
+  }
+
+  /** Resource affinity: whether it is on, and its bounds. */
+  public AffinityPolicy affinity() {
+    return affinity;
   }
 
   public BreakerPolicy breaker() {
@@ -203,6 +211,7 @@ public final class RotatorConfig {
         .append(", cooldown=").append(cooldown)
         .append(", storm=").append(storm)
         .append(", attempts=").append(attempts)
+        .append(", affinity=").append(affinity)
         .append(", breaker=").append(breaker)
         .append(", storage=").append(redact(storage))
         .append(keyIdSalt == null ? "" : ", key-id-salt=****")
@@ -258,6 +267,7 @@ public final class RotatorConfig {
     private CooldownPolicy cooldown = CooldownPolicy.defaults();
     private StormPolicy storm = StormPolicy.defaults();
     private AttemptPolicy attempts = AttemptPolicy.defaults();
+    private AffinityPolicy affinity = AffinityPolicy.defaults();
     private BreakerPolicy breaker = BreakerPolicy.defaults();
     private String storage = DEFAULT_STORAGE;
     private String keyIdSalt;
@@ -325,6 +335,11 @@ public final class RotatorConfig {
 
     public Builder attempts(AttemptPolicy attempts) {
       this.attempts = Objects.requireNonNull(attempts, "attempts");
+      return this;
+    }
+
+    public Builder affinity(AffinityPolicy affinity) {
+      this.affinity = Objects.requireNonNull(affinity, "affinity");
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
@@ -41,6 +42,7 @@ final class RotatorSections {
     b.cooldown(cooldown(root.child("cooldown")));
     b.storm(storm(root.child("storm")));
     b.attempts(attempts(root.child("attempts")));
+    b.affinity(affinity(root.child("affinity")));
     b.breaker(breaker(root.child("breaker")));
     root.string("storage", RotatorConfig.DEFAULT_STORAGE, b::storage);
     root.secret("key-id-salt", b::keyIdSalt);
@@ -265,7 +267,19 @@ final class RotatorSections {
     n.decimal("jitter", AttemptPolicy.DEFAULT_JITTER, b::jitter);
     n.bool("retry-upstream-errors", AttemptPolicy.DEFAULT_RETRY_UPSTREAM_ERRORS,
         b::retryUpstreamErrors);
+    n.integer("max-discovery-attempts", AttemptPolicy.DEFAULT_MAX_DISCOVERY_ATTEMPTS,
+        b::maxDiscoveryAttempts);
     return n.build(b::build, AttemptPolicy.defaults());
+  }
+
+  private static AffinityPolicy affinity(ConfigNode n) {
+    AffinityPolicy.Builder b = AffinityPolicy.builder();
+    n.bool("enabled", AffinityPolicy.DEFAULT_ENABLED, b::enabled);
+    n.integer("max-pins", AffinityPolicy.DEFAULT_MAX_PINS, b::maxPins);
+    n.integer("max-not-found", AffinityPolicy.DEFAULT_MAX_NOT_FOUND, b::maxNotFound);
+    n.duration("not-found-for", AffinityPolicy.DEFAULT_NOT_FOUND_FOR, b::notFoundFor);
+    n.duration("renew-every", AffinityPolicy.DEFAULT_RENEW_EVERY, b::renewEvery);
+    return n.build(b::build, AffinityPolicy.defaults());
   }
 
   private static BreakerPolicy breaker(ConfigNode n) {

@@ -269,12 +269,20 @@ final class ExchangeRun<R> {
     attempts.finish(transport.cancelled());
   }
 
-  /** The pool's {@code Retry-After} for an upstream 429 or 503 passed on, else -1. */
+  /**
+   * The {@code Retry-After} for an upstream 429 or 503 passed on, else -1: the pool's, or under
+   * {@link Placement.Pinned} and {@link Placement.PinnedKey} the pinned project's (key's), since
+   * no other key may serve this request.
+   */
   private long retryAfter(int code, R response) {
     if (code != 429 && code != 503) return -1;
     Function<String, String> headers = name -> transport.header(response, name);
-    return RetryAdvice.of(exchange.rotator(), exchange.guard(), request.model(), exchange.clock())
-        .forUpstream(code, headers);
+    RetryAdvice advice = placement instanceof Placement.Pinned
+        || placement instanceof Placement.PinnedKey
+        ? RetryAdvice.of(exchange.rotator(), exchange.guard(),
+            placement.narrow(request.context()), exchange.clock())
+        : RetryAdvice.of(exchange.rotator(), exchange.guard(), request.model(), exchange.clock());
+    return advice.forUpstream(code, headers);
   }
 
   /** The answer when the rotator has no key: the pool's, or the pinned project's. */

@@ -929,6 +929,14 @@ public final class GeminiKeyRotator implements KeyRotator {
     return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
+  @Override
+  public Optional<Instant> earliestAvailable(RequestContext context) {
+    Objects.requireNonNull(context, "context");
+    long earliest = earliestFree(pool, context, context.model(), clock.millis(), null);
+    return earliest == Long.MAX_VALUE ? Optional.empty()
+        : Optional.of(Instant.ofEpochMilli(earliest));
+  }
+
   private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
       long now) {
     EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);

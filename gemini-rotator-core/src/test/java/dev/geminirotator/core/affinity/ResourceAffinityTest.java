@@ -10,6 +10,7 @@ import dev.geminirotator.core.exchange.GeminiRequest.Route;
 import dev.geminirotator.core.exchange.ResourceKind;
 import dev.geminirotator.core.exchange.ResourceRef;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeClock;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -660,6 +661,34 @@ class ResourceAffinityTest {
     assertThat(affinity.place(naming(FILE))).isEqualTo(pinned("p1", FILE));
     assertThat(tasks).isEmpty();
     assertThat(memory.getValue("pin:file:files/abc")).isNull();
+  }
+
+  @Test
+  void withoutAnExecutorPinsAreWrittenOnOneDaemonThreadOfItsOwnInOrder() {
+    List<Boolean> daemon = java.util.Collections.synchronizedList(new ArrayList<>());
+    SharedMemoryStore recording = new SharedMemoryStore(clock) {
+      @Override
+      public void putValue(String name, String value, Duration ttl) {
+        daemon.add(Thread.currentThread().isDaemon());
+        super.putValue(name, value, ttl);
+      }
+    };
+    ResourceAffinity affinity = ResourceAffinity.builder().clock(clock).store(recording).build();
+
+    for (int i = 0; i < 20; i++) {
+      affinity.served(creating(ResourceKind.FILE_SEARCH_STORE), K1, 200, NO_HEADERS,
+          json("{\"name\": \"fileSearchStores/s" + i + "\"}"));
+    }
+    affinity.served(deleting(ref(ResourceKind.FILE_SEARCH_STORE, "fileSearchStores/s19")), K1,
+        200, NO_HEADERS, null);
+
+    Eventually.until("the writes and the removal reach the store",
+        () -> recording.writes.get() == 20 && recording.removals.get() == 1);
+    assertThat(recording.threads).containsOnly(ResourceAffinity.WRITE_BEHIND_THREAD);
+    assertThat(daemon).as("never keeps the JVM alive").containsOnly(true);
+    assertThat(recording.memory.getValue("pin:file_search_store:fileSearchStores/s0")).isNotNull();
+    assertThat(recording.memory.getValue("pin:file_search_store:fileSearchStores/s19"))
+        .as("the removal ran after the write it follows").isNull();
   }
 
   // ------------------------------------------------------------------ configuration

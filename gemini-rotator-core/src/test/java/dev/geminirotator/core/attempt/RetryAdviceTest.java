@@ -146,6 +146,29 @@ class RetryAdviceTest {
   }
 
   @Test
+  void theDefaultEarliestAvailableForAContextCountsOnlyTheKeysItAdmits() {
+    Instant now = clock.instant();
+    KeyRotator fromSnapshots = new SnapshotsOnly(List.of(
+        new KeySnapshot("a", "AIza…a", 1, Map.of("project", "pa"),
+            dev.geminirotator.api.KeyState.HEALTHY, 1.0, 0, Map.of(), null, null, 0, 0),
+        new KeySnapshot("b", "AIza…b", 1, Map.of("project", "pb"),
+            dev.geminirotator.api.KeyState.RATE_LIMITED, 1.0, 0,
+            Map.of(MODEL, now.plusSeconds(50)), null, null, 0, 0),
+        snapshot("c", dev.geminirotator.api.KeyState.RATE_LIMITED,
+            Map.of(MODEL, now.plusSeconds(70)), null)));
+    RequestContext request = RequestContext.forModel(MODEL);
+
+    assertThat(fromSnapshots.earliestAvailable(request)).contains(Instant.EPOCH);
+    assertThat(fromSnapshots.earliestAvailable(request.inProject("pb")))
+        .contains(now.plusSeconds(50));
+    assertThat(fromSnapshots.earliestAvailable(request.onlyKey("c")))
+        .as("a key without a project label is its own project").contains(now.plusSeconds(70));
+    assertThat(fromSnapshots.earliestAvailable(request.inProject("pz"))).isEmpty();
+    assertThat(RetryAdvice.of(fromSnapshots, null, request.inProject("pb"), clock).seconds())
+        .isEqualTo(50);
+  }
+
+  @Test
   void geminiShapedErrorsCarryErrorInfoAndRetryInfo() throws Exception {
     JsonNode error = new ObjectMapper().readTree(GeminiErrors.body(429, "no key", "no-key-available",
         Map.of("requestId", "r-1"), 12)).get("error");

@@ -1,5 +1,6 @@
 package dev.geminirotator.core.config;
 
+import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -94,6 +95,13 @@ class ConfigLoaderTest {
           backoff-max: 1.5s
           jitter: 0.5
           retry-upstream-errors: false
+          max-discovery-attempts: 3
+        affinity:
+          enabled: false
+          max-pins: 5000
+          max-not-found: 200
+          not-found-for: 1m
+          renew-every: 10m
         breaker:
           enabled: false
           failure-rate-threshold: 70
@@ -140,6 +148,13 @@ class ConfigLoaderTest {
     assertThat(a.backoffMax()).isEqualTo(Duration.ofMillis(1500));
     assertThat(a.jitter()).isEqualTo(0.5);
     assertThat(a.retryUpstreamErrors()).isFalse();
+    assertThat(a.maxDiscoveryAttempts()).isEqualTo(3);
+    AffinityPolicy af = config.affinity();
+    assertThat(af.enabled()).isFalse();
+    assertThat(af.maxPins()).isEqualTo(5000);
+    assertThat(af.maxNotFound()).isEqualTo(200);
+    assertThat(af.notFoundFor()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(af.renewEvery()).isEqualTo(Duration.ofMinutes(10));
     BreakerPolicy br = config.breaker();
     assertThat(br.enabled()).isFalse();
     assertThat(br.failureRateThreshold()).isEqualTo(70.0);
@@ -162,7 +177,10 @@ class ConfigLoaderTest {
     assertThat(config.storm().toString()).isEqualTo(StormPolicy.defaults().toString());
     assertThat(config.attempts().toString()).isEqualTo(AttemptPolicy.defaults().toString());
     assertThat(config.breaker().toString()).isEqualTo(BreakerPolicy.defaults().toString());
+    assertThat(config.affinity()).isEqualTo(AffinityPolicy.defaults());
+    assertThat(config.affinity().enabled()).isTrue();
     assertThat(config.attempts().maxAttempts()).isEqualTo(4);
+    assertThat(config.attempts().maxDiscoveryAttempts()).isEqualTo(8);
     assertThat(config.breaker().failureRateThreshold()).isEqualTo(50.0);
   }
 
@@ -604,8 +622,8 @@ class ConfigLoaderTest {
 
     assertThatThrownBy(root::finish).isInstanceOfSatisfying(ConfigException.class, e ->
         assertThat(e.errors()).containsExactly("unknown field 'server' at the top level (known"
-            + " fields: keys, strategy, health, cooldown, storm, attempts, breaker, storage,"
-            + " key-id-salt)"));
+            + " fields: keys, strategy, health, cooldown, storm, attempts, affinity, breaker,"
+            + " storage, key-id-salt)"));
   }
 
   @Test

@@ -59,6 +59,16 @@ class FieldsTest {
         new FieldDoc("attempts.jitter", "decimal", "0.2", "GEMINI_ROTATOR_ATTEMPTS_JITTER"),
         new FieldDoc("attempts.retry-upstream-errors", "boolean", "true",
             "GEMINI_ROTATOR_ATTEMPTS_RETRY_UPSTREAM_ERRORS"),
+        new FieldDoc("attempts.max-discovery-attempts", "integer", "8",
+            "GEMINI_ROTATOR_ATTEMPTS_MAX_DISCOVERY_ATTEMPTS"),
+        new FieldDoc("affinity.enabled", "boolean", "true", "GEMINI_ROTATOR_AFFINITY_ENABLED"),
+        new FieldDoc("affinity.max-pins", "integer", "100000", "GEMINI_ROTATOR_AFFINITY_MAX_PINS"),
+        new FieldDoc("affinity.max-not-found", "integer", "10000",
+            "GEMINI_ROTATOR_AFFINITY_MAX_NOT_FOUND"),
+        new FieldDoc("affinity.not-found-for", "duration", "30s",
+            "GEMINI_ROTATOR_AFFINITY_NOT_FOUND_FOR"),
+        new FieldDoc("affinity.renew-every", "duration", "1h",
+            "GEMINI_ROTATOR_AFFINITY_RENEW_EVERY"),
         new FieldDoc("breaker.enabled", "boolean", "true", "GEMINI_ROTATOR_BREAKER_ENABLED"),
         new FieldDoc("breaker.failure-rate-threshold", "decimal", "50.0",
             "GEMINI_ROTATOR_BREAKER_FAILURE_RATE_THRESHOLD"),
@@ -100,7 +110,7 @@ class FieldsTest {
         .loadString(yaml.toString(), null);
 
     assertThat(sections.keySet())
-        .containsExactly("health", "cooldown", "storm", "attempts", "breaker");
+        .containsExactly("health", "cooldown", "storm", "attempts", "affinity", "breaker");
     assertThat(loaded.toString())
         .isEqualTo(RotatorConfig.builder().keys(loaded.keys()).build().toString());
   }

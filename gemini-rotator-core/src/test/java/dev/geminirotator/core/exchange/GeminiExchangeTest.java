@@ -517,6 +517,50 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void aGemini429PassedOnUnderAPinCarriesThePinnedProjectsRetryAfterNotThePools()
+        throws IOException {
+      GeminiKeyRotator rotator = rotator(3);
+      RecordingAffinity affinity = new RecordingAffinity(new Placement.Pinned("pb", FILE), false,
+          false);
+      FakeTransport t = new FakeTransport(k -> error(429, "429-per-minute")); // retryDelay 37s
+
+      Answer got = exchange(rotator, affinity, FAST).execute(GENERATE, false, t); // one attempt
+
+      assertThat(got.status()).isEqualTo(429);
+      assertThat(t.handed).singleElement().satisfies(h -> {
+        assertThat(h.how()).isEqualTo("passed");
+        assertThat(h.retryAfter()).as("pb cools 37 s; pa and pc could serve now, but may not")
+            .isEqualTo(37);
+      });
+    }
+
+    @Test
+    void aGemini429PassedOnUnderAPinnedKeyCarriesThatKeysRetryAfter() throws IOException {
+      GeminiKeyRotator rotator = rotator(3);
+      RecordingAffinity affinity = new RecordingAffinity(
+          new Placement.PinnedKey("c2", new ResourceRef(ResourceKind.UPLOAD, "AHxI-up")), false,
+          false);
+      FakeTransport t = new FakeTransport(k -> error(429, "429-per-minute"));
+
+      exchange(rotator, affinity, FAST).execute(GENERATE, false, t);
+
+      assertThat(t.sent).containsExactly("c2");
+      assertThat(t.handed).singleElement()
+          .satisfies(h -> assertThat(h.retryAfter()).isEqualTo(37));
+    }
+
+    @Test
+    void withoutAPinAPassedOn429CarriesThePoolsRetryAfter() throws IOException {
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> error(429, "429-per-minute"));
+
+      exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, false, t);
+
+      assertThat(t.handed).singleElement()
+          .satisfies(h -> assertThat(h.retryAfter()).as("two projects serve now").isEqualTo(1));
+    }
+
+    @Test
     void aPinnedProjectWhoseKeysAreAllDisabledSaysOnlyAnOperatorCanHelp() throws IOException {
       GeminiKeyRotator rotator = rotator(3);
       rotator.disable("b1");
