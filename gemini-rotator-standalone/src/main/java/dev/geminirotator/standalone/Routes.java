@@ -112,7 +112,7 @@ final class Routes implements RequestHandler {
     }
     if (s.config.corsEnabled() && cors(request, response, s)) return;
     if ((proxied || path.startsWith("/admin"))
-        && (!GeminiProxy.isCanonical(path) || !GeminiProxy.isUtf8Path(path))) {
+        && (!UrlHygiene.isCanonical(path) || !UrlHygiene.isUtf8Path(path))) {
       Problems.send(request, response, 400, "bad-path", "Bad request path",
           "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
               + " encoded dots, slashes or backslashes", proxied, -1);

@@ -4,8 +4,10 @@
  * {@link dev.geminirotator.standalone.ProxyServer} (builds, runs, reloads and drains the whole
  * proxy). Exchange adapter, all package-private: {@code Routes} (the request handler the HTTP
  * connections call: Gemini routes, health, metrics and admin, with request ids, security
- * headers and CORS), {@code GeminiProxy} (admission, URL hygiene and the attempt loop over
- * core's policy), {@code FilePins}, {@code Problems} (errors in the shape a Gemini, OpenAI or
+ * headers and CORS), {@code GeminiProxy} (the adapter's entry: core's exchange per settings),
+ * {@code Admission}, {@code UrlHygiene}, {@code HeaderCopy}, {@code ProxyExchange} (one request
+ * through core's attempt loop), {@code NettyTransport} and {@code UpstreamAnswer} (the transport:
+ * send with a key, hand the answer on), {@code Problems} (errors in the shape a Gemini, OpenAI or
  * plain client reads), {@code ProxyMetrics}, {@code RefusalLog} and {@code Readiness}.
  *
  * <p>Why these live here: {@code Routes} decides what a request means (which prefixes are
