@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.affinity.Affinity;

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

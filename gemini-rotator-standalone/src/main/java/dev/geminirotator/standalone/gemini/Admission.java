@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.standalone.config.Settings;
 import dev.geminirotator.standalone.http.Call;
@@ -98,8 +98,8 @@ final class Admission {
           "the request body exceeds the " + max + " bytes this proxy accepts", -1);
     }, () -> {
       metrics.rejected("body-budget");
-      exchange.problem(503, Routes.OVER_BUDGET_SLUG, Routes.OVER_BUDGET_TITLE,
-          Routes.OVER_BUDGET_DETAIL, Routes.OVER_BUDGET_RETRY_AFTER_SECONDS);
+      exchange.problem(503, Problems.OVER_BUDGET_SLUG, Problems.OVER_BUDGET_TITLE,
+          Problems.OVER_BUDGET_DETAIL, Problems.OVER_BUDGET_RETRY_AFTER_SECONDS);
     });
   }
 

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.core.exchange.ClientCredentials;
 import dev.geminirotator.standalone.http.ClientIdentity;

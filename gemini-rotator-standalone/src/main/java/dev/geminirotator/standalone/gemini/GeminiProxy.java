@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
@@ -31,7 +31,7 @@ import java.util.function.Supplier;
  * Thread-safe: one instance serves every request; per-request state lives in {@link
  * ProxyExchange}.
  */
-final class GeminiProxy {
+public final class GeminiProxy {
 
   final Upstream upstream;
   final ProxyMetrics metrics;
@@ -55,7 +55,7 @@ final class GeminiProxy {
   private record Built(Settings settings, GeminiExchange exchange) {
   }
 
-  GeminiProxy(Upstream upstream, KeyRotator rotator, CircuitGuard guard,
+  public GeminiProxy(Upstream upstream, KeyRotator rotator, CircuitGuard guard,
       GeminiClassifier classifier, ProxyMetrics metrics, Executor blocking,
       Supplier<Settings> settings, Clock clock, Affinity affinity, String upstreamPathPrefix) {
     this.upstream = upstream;
@@ -72,12 +72,20 @@ final class GeminiProxy {
   }
 
   /** The operator log of the proxy's refusals, shared with the proxy's own routes. */
-  RefusalLog refusals() {
+  public RefusalLog refusals() {
     return metrics.refusals;
   }
 
+  /**
+   * Whether a raw path may be forwarded: canonical (no {@code .}, {@code ..} or empty segments,
+   * no {@code ;} parameters, no encoded dot, slash or backslash) and valid UTF-8 once decoded.
+   */
+  public static boolean isForwardablePath(String rawPath) {
+    return UrlHygiene.isCanonical(rawPath) && UrlHygiene.isUtf8Path(rawPath);
+  }
+
   /** Methods the Gemini REST surface uses; anything else is answered 405 without going upstream. */
-  static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE");
+  public static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE");
 
   /**
    * Core's exchange for these settings: built once per settings object (a reload may change the
@@ -95,12 +103,12 @@ final class GeminiProxy {
   }
 
   /** Whether a path is one the proxy forwards. */
-  static boolean isProxied(String path) {
+  public static boolean isProxied(String path) {
     return path.startsWith("/v1beta/") || path.startsWith("/v1/") || path.startsWith("/upload/");
   }
 
   /** A low-cardinality route label for metrics, from the parsed route (no body needed). */
-  static String routeOf(String method, String path, String query) {
+  public static String routeOf(String method, String path, String query) {
     return routeOf(GeminiRequests.parse(method, path, query, null), path);
   }
 
@@ -148,7 +156,7 @@ final class GeminiProxy {
    * this method authenticates, limits, reads the body and starts the attempt loop. Runs on the
    * client connection's event loop, as does everything of this request after it.
    */
-  void handle(Call call) {
+  public void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
     String route = routeOf(request.method(), request.path(), request.query());
