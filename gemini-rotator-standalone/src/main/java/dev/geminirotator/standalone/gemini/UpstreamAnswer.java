@@ -375,6 +375,10 @@ final class UpstreamAnswer implements Upstream.Listener {
       ex.response.headers().remove(HeaderNames.CONTENT_LENGTH);
     }
     if (retryAfter >= 0) ex.response.headers().set("Retry-After", Long.toString(retryAfter));
+    if (status == 429 || status >= 500) {
+      log.atWarn().addKeyValue("requestId", ex.requestId).addKeyValue("keyId", key.id())
+          .log("returning upstream {} to the client", status);
+    }
     if (status >= 400) {
       // An error body may name a pool key: scrubbed as it streams, so its length may change.
       ex.response.headers().remove(HeaderNames.CONTENT_LENGTH);
