@@ -1,8 +1,13 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.gemini.GeminiProxy;
+import dev.geminirotator.standalone.gemini.Problems;
+import dev.geminirotator.standalone.gemini.ProxyMetrics;
+import dev.geminirotator.standalone.gemini.RefusalLog;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.core.classify.GeminiClassifier;
+import dev.geminirotator.core.affinity.ResourceAffinity;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
@@ -89,6 +94,11 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   private final ChannelGroup connections;
   private final Upstream upstream;
   private final ThreadPoolExecutor blocking;
+  /**
+   * Writes resource pins to a shared store behind the requests that learnt them (one thread, so
+   * each pin's writes stay in order); shut down with the proxy.
+   */
+  private final java.util.concurrent.ExecutorService pinWrites;
   private final Routes routes;
   private final ProxyMetrics metrics;
   private final GeminiKeyRotator rotator;
@@ -154,6 +164,11 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
           return t;
         });
     blocking.allowCoreThreadTimeOut(true);
+    this.pinWrites = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "gemini-rotator-pin-writes");
+      t.setDaemon(true);
+      return t;
+    });
 
     this.connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     try {
@@ -176,7 +191,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       String basePath = config.upstreamBaseUrl().getRawPath();
       GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
           metrics, blocking, () -> settings, clock,
-          new FilePins(clock, rotator.store(), blocking),
+          ResourceAffinity.builder().clock(clock).store(rotator.store(), pinWrites).build(),
           basePath == null ? "" : basePath.replaceAll("/+$", ""));
       AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
           runtimeKeys);
@@ -517,6 +532,13 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
     blocking.shutdownNow();
+    pinWrites.shutdown(); // the pins learnt so far still reach the store
+    try {
+      if (!pinWrites.awaitTermination(2, TimeUnit.SECONDS)) pinWrites.shutdownNow();
+    } catch (InterruptedException e) {
+      pinWrites.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
     settings.rateLimits.close();
     try {
       rotatorMetrics.close();

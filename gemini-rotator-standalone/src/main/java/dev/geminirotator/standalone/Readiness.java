@@ -1,5 +1,9 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.gemini.GeminiProxy;
+import dev.geminirotator.standalone.gemini.Problems;
+import dev.geminirotator.standalone.gemini.ProxyMetrics;
+import dev.geminirotator.standalone.gemini.RefusalLog;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeySnapshot;

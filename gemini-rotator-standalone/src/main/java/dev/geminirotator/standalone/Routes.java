@@ -1,5 +1,9 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.gemini.GeminiProxy;
+import dev.geminirotator.standalone.gemini.Problems;
+import dev.geminirotator.standalone.gemini.ProxyMetrics;
+import dev.geminirotator.standalone.gemini.RefusalLog;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.standalone.admin.AdminApi;
 import dev.geminirotator.standalone.config.Settings;
@@ -112,7 +116,7 @@ final class Routes implements RequestHandler {
     }
     if (s.config.corsEnabled() && cors(request, response, s)) return;
     if ((proxied || path.startsWith("/admin"))
-        && (!GeminiProxy.isCanonical(path) || !GeminiProxy.isUtf8Path(path))) {
+        && !GeminiProxy.isForwardablePath(path)) {
       Problems.send(request, response, 400, "bad-path", "Bad request path",
           "the path must be canonical: no '.', '..' or empty segments, ';' parameters or"
               + " encoded dots, slashes or backslashes", proxied, -1);
@@ -157,7 +161,7 @@ final class Routes implements RequestHandler {
           () -> Problems.send(request, response, 413, "request-too-large",
               "Request body too large", "admin requests carry at most 1 MB", false, -1),
           () -> {
-            refused(request, "admin", 503, OVER_BUDGET_SLUG, OVER_BUDGET_DETAIL);
+            refused(request, "admin", 503, Problems.OVER_BUDGET_SLUG, Problems.OVER_BUDGET_DETAIL);
             overBudget(call, false);
           });
       return;
@@ -270,8 +274,8 @@ final class Routes implements RequestHandler {
    * (the body is drained, not read; see {@link Call#lingerUpTo}).
    */
   static void overBudget(Call call, boolean gemini) {
-    Problems.send(call.request, call.response, 503, OVER_BUDGET_SLUG, OVER_BUDGET_TITLE,
-        OVER_BUDGET_DETAIL, gemini, OVER_BUDGET_RETRY_AFTER_SECONDS);
+    Problems.send(call.request, call.response, 503, Problems.OVER_BUDGET_SLUG, Problems.OVER_BUDGET_TITLE,
+        Problems.OVER_BUDGET_DETAIL, gemini, Problems.OVER_BUDGET_RETRY_AFTER_SECONDS);
   }
 
   /**
@@ -281,12 +285,6 @@ final class Routes implements RequestHandler {
    */
   static final long SHUTDOWN_RETRY_AFTER_SECONDS = 1;
 
-  /** The problem a request refused for want of body budget gets. */
-  static final String OVER_BUDGET_SLUG = "body-budget";
-  static final String OVER_BUDGET_TITLE = "Proxy busy";
-  static final String OVER_BUDGET_DETAIL = "the proxy holds as many request bodies as its"
-      + " memory allows (server.body-budget); retry shortly";
-  static final long OVER_BUDGET_RETRY_AFTER_SECONDS = 1;
 
   /** Reading an admin body failed: 408 when too slow and still answerable, else the cut. */
   private static void bodyFailed(Call call, Throwable failure) {

@@ -231,10 +231,19 @@ class ClientCredentialPoisoningTest {
   void forbiddenFileOfAnotherProjectBlamesNoKey() throws Exception {
     h = new Harness("");
     for (int i = 0; i < 6; i++) h.enqueue(403, Fixtures.geminiError("403-file-permission"));
-    for (int i = 0; i < 6; i++) {
-      assertThat(h.get("/v1beta/files/abc123xyz", "x-goog-api-key", Harness.TOKEN).statusCode())
-          .isEqualTo(403);
+    // Issue 16: the file is discovered (one key per project); every project answers 403, and
+    // the client gets Gemini's own 403.
+    assertThat(h.get("/v1beta/files/abc123xyz", "x-goog-api-key", Harness.TOKEN).statusCode())
+        .isEqualTo(403);
+    int asked = h.upstream.getRequestCount();
+    // For a while the proxy remembers that no project holds it: a 404 of its own, no key asked.
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> again = h.get("/v1beta/files/abc123xyz", "x-goog-api-key",
+          Harness.TOKEN);
+      assertThat(again.statusCode()).isEqualTo(404);
+      assertThat(again.headers().firstValue("X-Gemini-Rotator")).contains("resource-unreachable");
     }
+    assertThat(h.upstream.getRequestCount()).isEqualTo(asked);
     assertEveryKeyHealthy();
   }
 

@@ -11,8 +11,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A request naming many files the proxy has no pin for costs a bounded number of blocking store
- * reads: each miss is a Redis round trip on a Jetty thread, so an unbounded count lets one request
- * (any prompt text mentioning "files/...") hold a thread for as long as its body is big.
+ * reads: each miss is a Redis round trip on a blocking thread, so an unbounded count lets one
+ * request (any prompt text mentioning "files/...") hold a thread for as long as its body is big.
+ * Since issue 16 the pins are core's ResourceAffinity (at most one store read per request) and the
+ * request model reads only the fields that name resources, not prompt text.
  */
 class FilePinsStoreLookupTest {
 

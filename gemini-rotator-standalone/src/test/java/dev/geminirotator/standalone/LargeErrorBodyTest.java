@@ -158,6 +158,29 @@ class LargeErrorBodyTest {
     assertThat(inFlight()).isZero();
   }
 
+  /**
+   * Issue 16: the budget allows more attempts but every key has been tried. Core's loop takes the
+   * next key before it drops a partly read failed answer (the proxy streams the body, it cannot
+   * keep more than the peek); with none left, the last large 500 is the answer and comes back
+   * whole, not cut at the peek.
+   */
+  @Test
+  void whenNoKeyIsLeftTheLastLarge500ComesBackWhole() throws Exception {
+    h = new Harness(Harness.defaultYaml().replace("attempts:\n", "attempts:\n  max-attempts: 4\n"),
+        Map.of());
+    String first = padded("500-internal", 1);
+    String last = padded("500-internal", 2);
+    h.enqueue(500, first);
+    h.enqueue(500, last);
+
+    HttpResponse<String> response = call();
+
+    assertThat(response.statusCode()).isEqualTo(500);
+    assertThat(response.body()).isEqualTo(last);
+    assertThat(h.upstream.getRequestCount()).isEqualTo(2);
+    assertThat(inFlight()).isZero();
+  }
+
   @Test
   void aLargeNonRetryable400ComesBackWholeWithoutRetry() throws Exception {
     h = new Harness("");

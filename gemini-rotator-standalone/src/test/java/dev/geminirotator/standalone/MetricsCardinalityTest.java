@@ -1,5 +1,6 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.gemini.ProxyMetrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.testsupport.Fixtures;

@@ -1,5 +1,6 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.standalone.gemini.RefusalLog;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.standalone.config.ConfigWatcher;

@@ -2,7 +2,12 @@ package dev.geminirotator.standalone;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
+import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
+import dev.geminirotator.api.CircuitGuard;
+import dev.geminirotator.api.KeyRotator;
+import java.util.Set;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,7 +16,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The standalone module is packaged by concern (issue 16 item 6): the HTTP plumbing knows nothing
  * of Gemini or of the packages above it; config and admin never reach into the Gemini exchange
- * adapter (the module's root package), which depends on them, not the reverse.
+ * adapter ({@code gemini}), which depends on them, not the reverse; the adapter never reaches back
+ * into the root package (the wiring: server, routes, readiness). And the attempt loop is core's:
+ * nothing in the module builds a request's attempts, leases a key or asks the breaker itself.
  */
 class StandaloneArchitectureTest {
 
@@ -19,6 +26,10 @@ class StandaloneArchitectureTest {
   private static final String HTTP = ROOT + ".http..";
   private static final String CONFIG = ROOT + ".config..";
   private static final String ADMIN = ROOT + ".admin..";
+  private static final String GEMINI = ROOT + ".gemini..";
+  /** CircuitGuard's permission and reporting methods: only core's attempt loop calls them. */
+  private static final Set<String> GUARD_LOOP_METHODS = Set.of("acquirePermission",
+      "onOutcome", "releasePermission");
 
   private static JavaClasses production;
 
@@ -51,14 +62,44 @@ class StandaloneArchitectureTest {
   @Test
   void configImportsNeitherTheExchangeAdapterNorAdmin() {
     noClasses().that().resideInAPackage(CONFIG)
-        .should().dependOnClassesThat().resideInAnyPackage(ROOT, ADMIN)
+        .should().dependOnClassesThat().resideInAnyPackage(ROOT, ADMIN, GEMINI)
         .check(production);
   }
 
   @Test
   void adminImportsNothingOfTheExchangeAdapter() {
     noClasses().that().resideInAPackage(ADMIN)
-        .should().dependOnClassesThat().resideInAPackage(ROOT)
+        .should().dependOnClassesThat().resideInAnyPackage(ROOT, GEMINI)
+        .check(production);
+  }
+
+  @Test
+  void theExchangeAdapterImportsNothingOfTheWiring() {
+    noClasses().that().resideInAPackage(GEMINI)
+        .should().dependOnClassesThat().resideInAnyPackage(ROOT, ADMIN)
+        .because("the server and its routes use the adapter, not the reverse")
+        .check(production);
+  }
+
+  @Test
+  void noAttemptLoopOutsideCore() {
+    noClasses().that().resideInAPackage(ROOT + "..")
+        .should().dependOnClassesThat()
+        .haveFullyQualifiedName("dev.geminirotator.core.attempt.Attempts")
+        .orShould().callMethodWhere(new DescribedPredicate<JavaMethodCall>(
+            "a key leased (KeyRotator.acquire) or the breaker asked (CircuitGuard's permission"
+                + " and outcome methods) outside core's GeminiExchange") {
+          @Override
+          public boolean test(JavaMethodCall call) {
+            String name = call.getTarget().getName();
+            var owner = call.getTargetOwner();
+            return (owner.isAssignableTo(KeyRotator.class) && name.equals("acquire"))
+                || (owner.isAssignableTo(CircuitGuard.class)
+                    && GUARD_LOOP_METHODS.contains(name));
+          }
+        })
+        .because("leases, guard permissions and retries are core's (issue 16 item 3): a"
+            + " transport only sends and hands answers on")
         .check(production);
   }
 

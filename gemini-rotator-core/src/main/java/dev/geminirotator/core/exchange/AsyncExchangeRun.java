@@ -98,6 +98,7 @@ final class AsyncExchangeRun<R> {
     cancelled = true;
     Attempt attempt = run.current;
     if (attempt != null) attempt.complete(Outcome.cancelled());
+    run.releaseReserved();
     run.attempts.finish(true);
   }
 
@@ -121,6 +122,7 @@ final class AsyncExchangeRun<R> {
   void fail(Throwable e) {
     Attempt attempt = run.current;
     if (attempt != null) attempt.complete(Outcome.cancelled()); // not the key's doing
+    run.releaseReserved();
     run.attempts.finish(true);
     future.completeExceptionally(e);
   }

@@ -13,6 +13,7 @@ import dev.geminirotator.core.attempt.RetryAdvice;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,11 @@ final class ExchangeRun<R> {
   private boolean discovering;
 
   volatile Attempt current;
+  /**
+   * The guard's permission and a key taken for the next attempt before a partly read failed
+   * answer was dropped ({@link Transport#peekedWhole}); released if the loop ends without it.
+   */
+  private final AtomicReference<KeyLease> reserved = new AtomicReference<>();
   /** The last failed answer, kept as the caller's possible final answer. */
   private R kept;
   /** Whether {@link #kept} is a discovery miss (a project's 403/404). */
@@ -77,15 +83,17 @@ final class ExchangeRun<R> {
    */
   boolean begin() {
     current = null;
+    KeyLease secured = reserved.getAndSet(null);
+    if (secured != null) { // permission and key were taken when the last answer was dropped
+      current = new Attempt(this, secured);
+      return true;
+    }
     // The guard first: a call it fails fast must not spend a key's quota permit.
     try {
       attempts.acquirePermission();
     } catch (CircuitOpenException e) {
       settle();
-      if (!endWithLast()) {
-        local = new LocalAnswer(LocalAnswer.Kind.CIRCUIT_OPEN, RetryAdvice.UNAVAILABLE_STATUS,
-            e.getMessage(), RetryAdvice.breakerOpen(e.retryAt(), exchange.clock()).seconds(), e);
-      }
+      if (!endWithLast()) local = circuitOpen(e);
       return false;
     }
     KeyLease lease;
@@ -160,10 +168,55 @@ final class ExchangeRun<R> {
       result = transport.pass(response, attempt, retryAfter(code, response));
       return true;
     }
+    if (!transport.peekedWhole(response)) {
+      RuntimeException refused = reserveNext(attempt);
+      if (refused != null) { // no next attempt: this answer is the last, and it is still whole
+        settle(); // before the pool's advice is read: it sees the breaker this request leaves
+        if (attempts.answerFromPool()) { // after a key's own failure: the pool's, never its
+          transport.discard(response);
+          local = refused instanceof CircuitOpenException e ? circuitOpen(e)
+              : noKey((NoKeyAvailableException) refused);
+          return true;
+        }
+        result = transport.pass(response, attempt, retryAfter(code, response));
+        return true;
+      }
+    }
     keep(transport.keep(response, attempt), false);
     logRetry(attempt, outcome, decision);
     next(attempt, decision);
     return false;
+  }
+
+  /**
+   * Takes the guard's permission and a key for the attempt after {@code failed}, in {@link
+   * #begin}'s order; the refusal when there is none to be had now.
+   */
+  private RuntimeException reserveNext(Attempt failed) {
+    try {
+      attempts.acquirePermission();
+    } catch (CircuitOpenException e) {
+      return e;
+    }
+    try {
+      reserved.set(exchange.rotator().acquire(context.excluding(failed.key().id())));
+      return null;
+    } catch (NoKeyAvailableException e) {
+      attempts.handBack(); // the permission, unused
+      return e;
+    } catch (RuntimeException | Error e) {
+      attempts.handBack();
+      throw e;
+    }
+  }
+
+  /** Gives back a reservation the loop ended without using: no attempt, nobody blamed. */
+  void releaseReserved() {
+    KeyLease lease = reserved.getAndSet(null);
+    if (lease != null) {
+      lease.complete(Outcome.cancelled());
+      attempts.handBack();
+    }
   }
 
   /**
@@ -230,6 +283,7 @@ final class ExchangeRun<R> {
 
   /** The answer the loop ended with, rendered by the transport. */
   R answer() throws IOException {
+    releaseReserved();
     if (kept != null && kept != result) {
       transport.discard(kept); // a later attempt answered: the kept failure is not needed
       kept = null;
@@ -285,6 +339,11 @@ final class ExchangeRun<R> {
     return advice.forUpstream(code, headers);
   }
 
+  private LocalAnswer circuitOpen(CircuitOpenException e) {
+    return new LocalAnswer(LocalAnswer.Kind.CIRCUIT_OPEN, RetryAdvice.UNAVAILABLE_STATUS,
+        e.getMessage(), RetryAdvice.breakerOpen(e.retryAt(), exchange.clock()).seconds(), e);
+  }
+
   /** The answer when the rotator has no key: the pool's, or the pinned project's. */
   private LocalAnswer noKey(NoKeyAvailableException e) {
     RetryAdvice advice = RetryAdvice.of(e, exchange.guard(), exchange.clock());
@@ -328,6 +387,7 @@ final class ExchangeRun<R> {
   }
 
   private void logRetry(Attempt attempt, Outcome outcome, Decision decision) {
+    transport.retrying(outcome);
     if (log.isDebugEnabled()) {
       log.debug("attempt {} for model {} with key {} ended {}: {}", attempts.made(),
           request.model(), attempt.key().id(), outcome.kind(), decision);

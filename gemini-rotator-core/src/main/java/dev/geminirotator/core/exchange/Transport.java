@@ -1,6 +1,7 @@
 package dev.geminirotator.core.exchange;
 
 import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.api.Outcome;
 import java.io.IOException;
 import java.util.concurrent.CompletionStage;
 
@@ -72,6 +73,25 @@ public interface Transport<R> {
   /** Whether the caller cancelled the request; never blocks. */
   default boolean cancelled() {
     return false;
+  }
+
+  /**
+   * Whether {@link #peek} holds the answer's whole body. When it does not (an error body longer
+   * than the peek, still streaming), {@link #keep} would lose the rest, so before keeping such an
+   * answer for a retry the loop secures the next attempt (the guard's permission and a key); when
+   * none can be had, the answer goes to the caller whole ({@link #pass}), or, after a key's own
+   * failure (rate-limited, rejected), the pool answers ({@link #local}). True by default: a
+   * transport that can peek without consuming (OkHttp's {@code peekBody}) loses nothing.
+   */
+  default boolean peekedWhole(R response) {
+    return true;
+  }
+
+  /**
+   * The loop makes another attempt after an attempt that ended with {@code outcome}: for the
+   * transport's metrics and logs only; it decides nothing. Does nothing by default.
+   */
+  default void retrying(Outcome outcome) {
   }
 
   /**

@@ -176,7 +176,10 @@ class GeminiExchangeTest {
     final List<Handed> handed = new CopyOnWriteArrayList<>();
     final List<Answer> discarded = new CopyOnWriteArrayList<>();
     final List<LocalAnswer> locals = new CopyOnWriteArrayList<>();
+    final List<Outcome.Kind> retried = new CopyOnWriteArrayList<>();
     volatile boolean cancelled;
+    /** Whether each peek holds the whole body (false: a long error body, still streaming). */
+    volatile boolean peekedWhole = true;
 
     Recording(Function<ApiKey, Object> upstream) {
       this.upstream = upstream;
@@ -237,6 +240,16 @@ class GeminiExchangeTest {
     @Override
     public boolean cancelled() {
       return cancelled;
+    }
+
+    @Override
+    public boolean peekedWhole(Answer response) {
+      return peekedWhole;
+    }
+
+    @Override
+    public void retrying(Outcome outcome) {
+      retried.add(outcome.kind());
     }
   }
 
@@ -747,6 +760,64 @@ class GeminiExchangeTest {
       assertThat(affinity.servedBy).isEmpty();
       assertThat(rotator.stats().outcomes()).containsEntry(Outcome.Kind.TRANSPORT_ERROR, 1L);
       assertThat(guard.recorded()).containsExactly(Outcome.Kind.SUCCESS); // settled at headers
+    }
+  }
+
+  @Nested
+  class PartlyReadAnswers {
+    @Test
+    void aPartlyReadUpstreamErrorIsPassedOnWholeWhenNoNextAttemptCanBeHad() throws IOException {
+      GeminiKeyRotator rotator = rotator(1); // a1, a2
+      FakeTransport t = new FakeTransport(k -> error(503, "503-overloaded"));
+      t.peekedWhole = false;
+
+      Answer got = exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, true, t);
+
+      assertThat(got.status()).isEqualTo(503);
+      assertThat(t.sent).containsExactlyInAnyOrder("a1", "a2");
+      // The second 503 could not be replaced: it goes on as it streams, not as a kept copy.
+      assertThat(t.handed).singleElement().satisfies(h -> assertThat(h.how()).isEqualTo("passed"));
+      assertThat(t.retried).containsExactly(Outcome.Kind.UPSTREAM_ERROR);
+      assertThat(rotator.snapshot()).allSatisfy(k -> assertThat(k.inFlight()).isZero());
+    }
+
+    @Test
+    void aPartlyReadRateLimitWithNoKeyLeftGetsThePoolsAnswer() throws IOException {
+      GeminiKeyRotator rotator = rotator(2); // a per-minute 429 cools the key's whole project
+      FakeTransport t = new FakeTransport(k -> error(429, "429-per-minute"));
+      t.peekedWhole = false;
+
+      Answer got = exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, true, t);
+
+      assertThat(got.status()).isEqualTo(429);
+      assertThat(t.sent).hasSize(2);
+      assertThat(t.handed).isEmpty(); // no key's own 429 reaches the caller
+      assertThat(t.locals).extracting(LocalAnswer::kind).containsExactly(LocalAnswer.Kind.NO_KEY);
+      assertThat(rotator.snapshot()).allSatisfy(k -> assertThat(k.inFlight()).isZero());
+    }
+
+    @Test
+    void theKeyReservedDuringABackoffIsReleasedWhenTheCallerCancels() throws Exception {
+      GeminiKeyRotator rotator = rotator(3);
+      AttemptPolicy slow = FAST.toBuilder().backoffBase(Duration.ofSeconds(30))
+          .backoffMax(Duration.ofSeconds(30)).build();
+      ScheduledExecutorService io = Executors.newSingleThreadScheduledExecutor();
+      try {
+        AsyncFake t = new AsyncFake(k -> error(503, "503-overloaded"), io);
+        t.peekedWhole = false;
+
+        CompletableFuture<Answer> f = exchange(rotator, Affinity.NONE, slow)
+            .executeAsync(GENERATE, true, t, scheduler);
+        Eventually.until("the next key is reserved during the backoff", () ->
+            rotator.snapshot().stream().mapToInt(KeySnapshot::inFlight).sum() == 1
+                && t.retried.size() == 1);
+        f.cancel(true);
+
+        assertThat(rotator.snapshot()).allSatisfy(k -> assertThat(k.inFlight()).isZero());
+        assertThat(t.sent).hasSize(1);
+      } finally {
+        io.shutdownNow();
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,10 +24,10 @@ import org.slf4j.LoggerFactory;
  * (a model name inside a message) has its control characters replaced, so it cannot forge lines.
  * Thread-safe and lock-free.
  */
-final class RefusalLog {
+public final class RefusalLog {
 
-  static final long DEFAULT_INTERVAL_SECONDS = 10;
-  static final int MAX_KINDS = 64;
+  public static final long DEFAULT_INTERVAL_SECONDS = 10;
+  public static final int MAX_KINDS = 64;
   private static final int MAX_WHY = 300;
   private static final Logger log = LoggerFactory.getLogger(RefusalLog.class);
 
@@ -37,12 +37,12 @@ final class RefusalLog {
   private final Window shared;
 
   /** One line per kind per {@value #DEFAULT_INTERVAL_SECONDS} s, on {@link System#nanoTime()}. */
-  RefusalLog() {
+  public RefusalLog() {
     this(System::nanoTime, Duration.ofSeconds(DEFAULT_INTERVAL_SECONDS));
   }
 
   /** For tests: a fake ticker (nanoseconds) and an interval. */
-  RefusalLog(LongSupplier nanoTime, Duration interval) {
+  public RefusalLog(LongSupplier nanoTime, Duration interval) {
     this.nanoTime = nanoTime;
     this.intervalNanos = interval.toNanos();
     this.shared = new Window(nanoTime.getAsLong());
@@ -69,7 +69,7 @@ final class RefusalLog {
    * @param client who asked: a client id or an address, never a credential
    * @param why a sentence for the operator; client-chosen parts are sanitized here
    */
-  void refused(String kind, int status, CharSequence requestId, String route, String client,
+  public void refused(String kind, int status, CharSequence requestId, String route, String client,
       String why) {
     Window w = window(kind);
     long now = nanoTime.getAsLong();
@@ -102,7 +102,7 @@ final class RefusalLog {
   }
 
   /** Control characters replaced, cut to a few hundred characters. */
-  static String sanitize(String text) {
+  public static String sanitize(String text) {
     if (text == null) return "";
     String s = text.length() > MAX_WHY ? text.substring(0, MAX_WHY) + "…" : text;
     StringBuilder out = null;

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -45,15 +45,22 @@ import java.util.function.Consumer;
  * for an answer about its key. Details never carry secrets: callers pass fixed text or messages
  * from core that name ids only. Stateless and thread-safe.
  */
-final class Problems {
+public final class Problems {
 
-  static final String TYPE_BASE = ProblemDocument.TYPE_BASE;
-  static final String PROBLEM_JSON = ProblemDocument.MEDIA_TYPE;
-  static final String JSON_TYPE = "application/json; charset=utf-8";
-  static final ObjectMapper JSON = ProblemDocument.JSON;
+  /** The problem a request refused for want of body budget gets. */
+  public static final String OVER_BUDGET_SLUG = "body-budget";
+  public static final String OVER_BUDGET_TITLE = "Proxy busy";
+  public static final String OVER_BUDGET_DETAIL = "the proxy holds as many request bodies as its"
+      + " memory allows (server.body-budget); retry shortly";
+  public static final long OVER_BUDGET_RETRY_AFTER_SECONDS = 1;
+
+  public static final String TYPE_BASE = ProblemDocument.TYPE_BASE;
+  public static final String PROBLEM_JSON = ProblemDocument.MEDIA_TYPE;
+  public static final String JSON_TYPE = "application/json; charset=utf-8";
+  public static final ObjectMapper JSON = ProblemDocument.JSON;
 
   /** The shapes an error of the proxy's own can take. */
-  enum Shape { PROBLEM, GEMINI, OPENAI }
+  public enum Shape { PROBLEM, GEMINI, OPENAI }
 
   private Problems() {
   }
@@ -66,7 +73,7 @@ final class Problems {
    * @param retryAfterSeconds the {@code Retry-After} value, or a negative number for none
    * @param onDone gets {@code null} once sent, else the failure
    */
-  static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
+  public static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
       String title, String detail, boolean gemini, long retryAfterSeconds,
       Consumer<Throwable> onDone) {
     Shape shape = shapeFor(request.path(), request.header("Accept"), gemini);
@@ -83,7 +90,7 @@ final class Problems {
   }
 
   /** Sends a problem; nothing to do when it is written. */
-  static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
+  public static void send(ProxyRequest request, ProxyResponse response, int status, String slug,
       String title, String detail, boolean gemini, long retryAfterSeconds) {
     send(request, response, status, slug, title, detail, gemini, retryAfterSeconds, x -> { });
   }
@@ -92,7 +99,7 @@ final class Problems {
    * The shape for a request: problem+json off the proxied routes and when {@code Accept} asks for
    * it, else OpenAI's on the OpenAI-compatible routes and Gemini's on the others.
    */
-  static Shape shapeFor(String path, String accept, boolean proxied) {
+  public static Shape shapeFor(String path, String accept, boolean proxied) {
     if (!proxied || path == null) return Shape.PROBLEM;
     if (prefersProblemJson(accept)) return Shape.PROBLEM;
     return isOpenAi(path) ? Shape.OPENAI : Shape.GEMINI;
@@ -106,7 +113,7 @@ final class Problems {
    * wildcard alone never selects problem+json, and neither does a range with {@code q=0} or one
    * that prefers {@code application/json}. Malformed ranges and quality values are ignored.
    */
-  static boolean prefersProblemJson(String accept) {
+  public static boolean prefersProblemJson(String accept) {
     if (accept == null || accept.isEmpty()) return false;
     double problem = -1; // the quality problem+json gets by its own name; -1: not named
     double[] json = {-1, -1, -1}; // application/json, application/*, */* (-1: not listed)
@@ -163,16 +170,16 @@ final class Problems {
   }
 
   /** Whether a path is on an OpenAI-compatible route. */
-  static boolean isOpenAi(String path) {
+  public static boolean isOpenAi(String path) {
     return path.startsWith("/v1beta/openai/") || path.startsWith("/v1/openai/");
   }
 
-  static String contentType(Shape shape) {
+  public static String contentType(Shape shape) {
     return shape == Shape.PROBLEM ? PROBLEM_JSON : JSON_TYPE;
   }
 
   /** The problem document's bytes (problem+json), with Gemini's error object when asked. */
-  static byte[] body(int status, String slug, String title, String detail, String instance,
+  public static byte[] body(int status, String slug, String title, String detail, String instance,
       String requestId, boolean gemini) {
     ObjectNode body = problem(status, slug, title, detail, instance, requestId);
     if (gemini) {
@@ -182,7 +189,7 @@ final class Problems {
   }
 
   /** An error's bytes in the given shape. */
-  static byte[] body(Shape shape, int status, String slug, String title, String detail,
+  public static byte[] body(Shape shape, int status, String slug, String title, String detail,
       String instance, String requestId, long retryAfterSeconds) {
     return switch (shape) {
       case PROBLEM -> {
@@ -232,7 +239,7 @@ final class Problems {
   }
 
   /** OpenAI's error {@code type} for an HTTP status. */
-  static String openAiType(int status) {
+  public static String openAiType(int status) {
     if (status == 401) return "authentication_error";
     if (status == 403) return "permission_error";
     if (status == 429) return "rate_limit_error";
@@ -241,7 +248,7 @@ final class Problems {
   }
 
   /** The google.rpc.Code name Gemini uses for an HTTP status. */
-  static String grpcStatus(int status) {
+  public static String grpcStatus(int status) {
     return GeminiErrors.statusName(status);
   }
 }

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -41,14 +41,14 @@ class ProxyHelpersTest {
     HttpHeaders h = new DefaultHttpHeaders();
     h.add("Connection", "keep-alive");
     h.add("Connection", "X-Foo, x-bar");
-    assertThat(GeminiProxy.connectionTokens(h)).contains("x-foo", "X-BAR", "keep-alive");
+    assertThat(HeaderCopy.connectionTokens(h)).contains("x-foo", "X-BAR", "keep-alive");
     HttpHeaders usual = new DefaultHttpHeaders().add("Connection", "Keep-Alive");
-    assertThat(GeminiProxy.connectionTokens(usual)).isEmpty();
+    assertThat(HeaderCopy.connectionTokens(usual)).isEmpty();
     HttpHeaders to = new DefaultHttpHeaders();
     HttpHeaders from = new DefaultHttpHeaders().add("Connection", "close")
         .add("Connection", "X-Secret-Hop").add("X-Secret-Hop", "1").add("Content-Type", "a/b")
         .add("Date", "x").add("Transfer-Encoding", "chunked");
-    GeminiProxy.copyResponseHeaders(from, to);
+    HeaderCopy.copyResponseHeaders(from, to);
     assertThat(to.names()).containsExactly("Content-Type");
   }
 }

@@ -1,4 +1,4 @@
-package dev.geminirotator.standalone;
+package dev.geminirotator.standalone.gemini;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -43,19 +43,19 @@ import java.util.regex.Pattern;
  * that renames tags: the registry remembers every id it was asked for before its filters ran, so
  * a filter would bound the series but not the memory an attacker can make it hold.
  */
-final class ProxyMetrics {
+public final class ProxyMetrics {
 
-  static final int MAX_MODELS = 100;
-  static final int MAX_REQUEST_SERIES = 200;
-  static final int MAX_UPSTREAM_SERIES = 100;
-  static final String OTHER = "other";
+  public static final int MAX_MODELS = 100;
+  public static final int MAX_REQUEST_SERIES = 200;
+  public static final int MAX_UPSTREAM_SERIES = 100;
+  public static final String OTHER = "other";
 
   /** Statuses labelled exactly; others are labelled by class. */
-  static final Set<Integer> EXACT_STATUSES = Set.of(200, 204, 206, 304, 400, 401, 403, 404, 405,
+  public static final Set<Integer> EXACT_STATUSES = Set.of(200, 204, 206, 304, 400, 401, 403, 404, 405,
       408, 409, 413, 429, 499, 500, 502, 503, 504);
 
   /** The duration histogram's bucket bounds: proxy-made answers up to long generations. */
-  static final Duration[] BUCKETS = {
+  public static final Duration[] BUCKETS = {
       Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100), Duration.ofMillis(250),
       Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
       Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(60)};
@@ -79,7 +79,7 @@ final class ProxyMetrics {
   private record UpstreamKey(String route, String status) {
   }
 
-  ProxyMetrics(MeterRegistry registry) {
+  public ProxyMetrics(MeterRegistry registry) {
     this.registry = registry;
     registry.gauge("gemini.proxy.requests.inflight", inFlight);
     this.requests = new Capped<>(MAX_REQUEST_SERIES,
@@ -102,11 +102,11 @@ final class ProxyMetrics {
             .register(registry));
   }
 
-  void requestStarted() {
+  public void requestStarted() {
     inFlight.incrementAndGet();
   }
 
-  void requestFinished(String route, String method, int status, String model, long startNanos) {
+  public void requestFinished(String route, String method, int status, String model, long startNanos) {
     inFlight.decrementAndGet();
     long elapsed = System.nanoTime() - startNanos;
     requests.get(new RequestKey(routeLabel(route), methodLabel(method), statusLabel(status),
@@ -114,13 +114,13 @@ final class ProxyMetrics {
         .record(elapsed, TimeUnit.NANOSECONDS);
   }
 
-  void upstream(String route, int status, long startNanos) {
+  public void upstream(String route, int status, long startNanos) {
     long elapsed = System.nanoTime() - startNanos;
     upstream.get(new UpstreamKey(routeLabel(route), status <= 0 ? "none" : statusLabel(status)))
         .record(elapsed, TimeUnit.NANOSECONDS);
   }
 
-  void retry(String reason) {
+  public void retry(String reason) {
     retries.computeIfAbsent(reason, r -> Counter.builder("gemini.proxy.retries")
         .description("Attempts retried on another key, by the outcome that caused them")
         .tag("reason", r)
@@ -129,9 +129,9 @@ final class ProxyMetrics {
   }
 
   /** The operator log lines for the same refusals, rate-limited per kind. */
-  final RefusalLog refusals = new RefusalLog();
+  public final RefusalLog refusals = new RefusalLog();
 
-  void rejected(String reason) {
+  public void rejected(String reason) {
     rejections.computeIfAbsent(reason, r -> Counter.builder("gemini.proxy.rejected")
         .description("Requests the proxy refused itself")
         .tag("reason", r)
@@ -139,17 +139,17 @@ final class ProxyMetrics {
         .increment();
   }
 
-  int inFlight() {
+  public int inFlight() {
     return inFlight.get();
   }
 
   /** The status label: exact for {@link #EXACT_STATUSES}, else the class. */
-  static String statusLabel(int status) {
+  public static String statusLabel(int status) {
     return EXACT_STATUSES.contains(status) ? Integer.toString(status) : statusClass(status);
   }
 
   /** {@code 1xx} to {@code 5xx}, {@code none} for no status, else {@code other}. */
-  static String statusClass(int status) {
+  public static String statusClass(int status) {
     return status >= 100 && status <= 599 ? (status / 100) + "xx" : OTHER;
   }
 
@@ -171,7 +171,7 @@ final class ProxyMetrics {
    * The upstream answered a request for {@code model} with a 2xx: the model exists, so it may
    * have a label of its own, while slots remain. Called before that request is recorded.
    */
-  void modelServed(String model) {
+  public void modelServed(String model) {
     if (model == null || model.equals("*") || models.contains(model)) return;
     if (!SANE_MODEL.matcher(model).matches()) return;
     if (modelCount.incrementAndGet() > MAX_MODELS) {
