@@ -7,7 +7,6 @@ import dev.geminirotator.standalone.gemini.RefusalLog;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.affinity.ResourceAffinity;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.metrics.RotatorMetrics;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
@@ -191,7 +190,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       String basePath = config.upstreamBaseUrl().getRawPath();
       GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
           metrics, blocking, () -> settings, clock,
-          ResourceAffinity.builder().clock(clock).store(rotator.store(), pinWrites).build(),
+          config.rotator().affinity().newAffinity(rotator.store(), pinWrites, clock),
           basePath == null ? "" : basePath.replaceAll("/+$", ""));
       AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
           runtimeKeys);
