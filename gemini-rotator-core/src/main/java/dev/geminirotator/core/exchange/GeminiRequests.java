@@ -72,8 +72,9 @@ import java.util.function.Supplier;
  *       cached_content} (also the OpenAI-compatible {@code extra_body.google.cached_content}),
  *       {@code fileSearchStoreNames}/{@code file_search_store_names}, a batch's or {@code
  *       importFile}'s {@code fileName}/{@code file_name}, and {@code previous_interaction_id}.
- *       Field names are matched at any depth, so batch inline requests and cache contents are
- *       covered too.
+ *       Each is read only at its documented JSON path (batch inline requests and cache
+ *       contents included), never inside free-form {@code Struct} data such as {@code
+ *       functionResponse.response}: {@link RequestBodyReader} lists the paths.
  * </ul>
  * A resource id is 1 to {@value #MAX_ID_LENGTH} characters of {@code [A-Za-z0-9._-]} (not
  * {@code .} or {@code ..}); Gemini's own are shorter (a file id is "up to 40 characters that are
