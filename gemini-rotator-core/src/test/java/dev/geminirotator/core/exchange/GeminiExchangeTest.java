@@ -50,6 +50,9 @@ class GeminiExchangeTest {
   private static final GeminiRequest GENERATE = new GeminiRequest("POST", "v1beta",
       GeminiRequest.Route.MODEL_CALL, "generateContent", MODEL, List.of(), null, null);
   private static final ResourceRef FILE = new ResourceRef(ResourceKind.FILE, "files/abc");
+  /** {@code GET files/abc}: a 403/404 to it is about the file itself (review H2). */
+  private static final GeminiRequest GET_FILE = new GeminiRequest("GET", "v1beta",
+      GeminiRequest.Route.RESOURCE, null, "*", List.of(FILE), null, null);
   private static final AttemptPolicy FAST = AttemptPolicy.builder()
       .backoffBase(Duration.ofMillis(1)).backoffMax(Duration.ofMillis(5)).build();
 
@@ -583,7 +586,7 @@ class GeminiExchangeTest {
       });
       AttemptPolicy one = FAST.toBuilder().maxAttempts(1).build();
 
-      Answer got = exchange(rotator, affinity, one).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, one).execute(GET_FILE, true, t);
 
       assertThat(got.status()).isEqualTo(200);
       assertThat(projects).hasSize(3).doesNotHaveDuplicates(); // one key per project
@@ -602,7 +605,7 @@ class GeminiExchangeTest {
           false);
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{\"from\":\"" + k.id() + "\"}"));
 
-      Answer got = exchange(rotator, affinity, FAST).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, FAST).execute(GET_FILE, true, t);
 
       assertThat(t.sent).hasSize(3);
       assertThat(t.sent.stream().map(GeminiExchangeTest::project)).doesNotHaveDuplicates();
@@ -615,6 +618,27 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void aKeptAnswerHandedOnIsTheCallersAndNeverDiscarded() throws IOException {
+      // Review L3: passKept may wrap the kept answer, sharing its body; the loop must not close it.
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> Answer.of(404, "{\"error\":{\"message\":"
+          + "\"File abc not found (" + k.id() + ")\"}}")) {
+        @Override
+        public Answer passKept(Answer kept, long retryAfterSeconds) {
+          super.passKept(kept, retryAfterSeconds);
+          return new Answer(kept.status(), Map.of("X-Wrapped", "1"), kept.body());
+        }
+      };
+
+      Answer got = exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false,
+          false), FAST).execute(GET_FILE, true, t);
+
+      assertThat(got.headers()).containsKey("X-Wrapped");
+      Answer handedOn = t.handed.get(t.handed.size() - 1).answer();
+      assertThat(t.discarded).hasSize(2).doesNotContain(handedOn); // the two replaced misses
+    }
+
+    @Test
     void discoveryStopsAtItsBoundOnALargePool() throws IOException {
       GeminiKeyRotator rotator = rotator(20);
       RecordingAffinity affinity = new RecordingAffinity(new Placement.Discover(FILE), false,
@@ -622,7 +646,7 @@ class GeminiExchangeTest {
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{}"));
       AttemptPolicy bounded = FAST.toBuilder().maxDiscoveryAttempts(3).build();
 
-      Answer got = exchange(rotator, affinity, bounded).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, bounded).execute(GET_FILE, true, t);
 
       assertThat(got.status()).isEqualTo(404);
       assertThat(t.sent).hasSize(3);
@@ -636,7 +660,7 @@ class GeminiExchangeTest {
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{}"));
 
       exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false, false), FAST)
-          .execute(GENERATE, true, t);
+          .execute(GET_FILE, true, t);
 
       assertThat(AttemptPolicy.DEFAULT_MAX_DISCOVERY_ATTEMPTS).isEqualTo(8);
       assertThat(t.sent).hasSize(8);
@@ -656,7 +680,7 @@ class GeminiExchangeTest {
       });
 
       exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false, false), FAST)
-          .execute(GENERATE, true, t);
+          .execute(GET_FILE, true, t);
 
       assertThat(rotator.snapshot(sent.get(0)).orElseThrow().state())
           .isNotEqualTo(KeyState.HEALTHY);
@@ -801,7 +825,7 @@ class GeminiExchangeTest {
           false);
       AsyncFake t = new AsyncFake(k -> Answer.of(404, "{}"), io);
 
-      Answer got = exchange(rotator, affinity, FAST).executeAsync(GENERATE, true, t, scheduler)
+      Answer got = exchange(rotator, affinity, FAST).executeAsync(GET_FILE, true, t, scheduler)
           .get(30, TimeUnit.SECONDS);
 
       assertThat(got.status()).isEqualTo(404);
