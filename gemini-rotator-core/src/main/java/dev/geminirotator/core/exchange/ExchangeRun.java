@@ -251,6 +251,19 @@ final class ExchangeRun<R> {
     return transport.passKept(k, retryAfterSeconds);
   }
 
+  /**
+   * The transport threw while the loop handed {@code response} on: discards it (and the kept
+   * one) so its connection is not leaked, never masking the transport's exception.
+   */
+  void discardAfterFailure(R response) {
+    try {
+      if (response != kept) transport.discard(response);
+      discardKept();
+    } catch (RuntimeException | Error e) {
+      log.debug("could not discard an answer after the transport failed", e);
+    }
+  }
+
   /** Discards the kept answer, if any: nobody will read it. */
   void discardKept() {
     R k = kept;

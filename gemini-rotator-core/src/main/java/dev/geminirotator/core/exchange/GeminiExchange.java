@@ -186,6 +186,7 @@ public final class GeminiExchange {
             done = run.onAnswer(response);
           } catch (RuntimeException | Error e) {
             run.current.complete(Outcome.cancelled()); // the transport failed handing it on
+            run.discardAfterFailure(response); // nobody will read it: free its connection
             throw e;
           }
           if (done) break;
@@ -261,7 +262,11 @@ public final class GeminiExchange {
             run.fail(e);
             return;
           }
-          scheduler.execute(() -> run.start(placement));
+          try {
+            scheduler.execute(() -> run.start(placement));
+          } catch (RuntimeException e) { // rejected: no permission is held yet, but the caller
+            run.fail(e);                 // waits for the future
+          }
         });
       } catch (RuntimeException e) { // rejected
         run.fail(e);

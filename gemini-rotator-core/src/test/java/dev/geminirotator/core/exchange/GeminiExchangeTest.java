@@ -459,6 +459,24 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void anAnswerTheTransportFailedToHandOnIsDiscarded() {
+      // Review L2: the lease was released but the upstream answer (a pooled connection) leaked.
+      GeminiKeyRotator rotator = rotator(3);
+      Answer upstream = Answer.of(400, "{\"error\":{\"code\":400}}");
+      FakeTransport t = new FakeTransport(k -> upstream) {
+        @Override
+        public Answer pass(Answer response, Attempt attempt, long retryAfterSeconds) {
+          throw new IllegalStateException("a bug in the transport");
+        }
+      };
+
+      assertThatThrownBy(() -> exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, true, t))
+          .hasMessage("a bug in the transport");
+      assertThat(t.discarded).containsExactly(upstream);
+      assertAllHealthy(rotator);
+    }
+
+    @Test
     void aCancelledCallerEndsTheLoopWithoutBlamingTheKey() throws IOException {
       GeminiKeyRotator rotator = rotator(3);
       FakeTransport[] self = new FakeTransport[1];
@@ -801,6 +819,44 @@ class GeminiExchangeTest {
       assertThat(guard.recorded()).isEmpty();
       assertThat(t.sent).hasSize(1);
       assertAllHealthy(rotator);
+    }
+
+    @Test
+    void aSchedulerThatRefusesThePlacedStartFailsTheFuture() throws Exception {
+      // Review L1: the rejection was swallowed on the placer's thread; the future never ended.
+      GeminiKeyRotator rotator = rotator(3);
+      RecordingAffinity affinity = new RecordingAffinity(new Placement.Pinned("pc", FILE), true,
+          false);
+      ScheduledExecutorService dead = Executors.newSingleThreadScheduledExecutor();
+      dead.shutdown();
+      AsyncFake t = new AsyncFake(k -> ok(), io);
+
+      CompletableFuture<Answer> f = exchange(rotator, affinity, FAST).executeAsync(GENERATE,
+          true, t, dead);
+
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+      assertThat(t.sent).isEmpty();
+    }
+
+    @Test
+    void aSchedulerThatRefusesTheNextAttemptFailsTheFutureAndFreesEverything() throws Exception {
+      GeminiKeyRotator rotator = rotator(3);
+      ScheduledExecutorService dead = Executors.newSingleThreadScheduledExecutor();
+      dead.shutdown();
+      Answer overloaded = error(503, "503-overloaded");
+      AsyncFake t = new AsyncFake(k -> overloaded, io);
+
+      CompletableFuture<Answer> f = exchange(rotator, Affinity.NONE, FAST).executeAsync(GENERATE,
+          true, t, dead);
+
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+      assertThat(t.sent).hasSize(1);
+      assertThat(t.discarded).containsExactly(overloaded); // the kept 503
+      for (KeySnapshot k : rotator.snapshot()) {
+        assertThat(k.inFlight()).as("in flight on %s", k.id()).isZero();
+      }
     }
 
     @Test
