@@ -248,7 +248,7 @@ public final class ResourceAffinity implements Affinity {
     }
     if (pinned != null) return pinned.placement;
     if (missing != null) {
-      return new Placement.Unreachable(missing, null, Instant.ofEpochMilli(missingUntil));
+      return new Placement.Unreachable(missing, Instant.ofEpochMilli(missingUntil));
     }
     ResourceRef first = resources.get(0);
     if (shared) {

@@ -369,19 +369,11 @@ final class ExchangeRun<R> {
   }
 
   private LocalAnswer unreachable(Placement.Unreachable u) {
-    String name = u.resource().name();
     long seconds = u.retryAt() == null ? -1 : RetryAdvice.secondsUntil(u.retryAt(),
         exchange.clock());
-    if (u.project() == null) {
-      return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, 404,
-          name + " was not found in any project of the pool"
-              + (u.retryAt() == null ? "" : "; asked again after " + u.retryAt()),
-          seconds, null);
-    }
-    return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, RetryAdvice.UNAVAILABLE_STATUS,
-        name + " belongs to project " + u.project() + ", which has no key in the pool"
-            + (u.retryAt() == null ? "; only an operator can help (add a key of that project)"
-                : "; retry after " + u.retryAt()),
+    return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, 404,
+        u.resource().name() + " was not found in any project of the pool"
+            + (u.retryAt() == null ? "" : "; asked again after " + u.retryAt()),
         seconds, null);
   }
 

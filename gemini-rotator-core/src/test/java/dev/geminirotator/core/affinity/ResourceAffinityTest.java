@@ -450,7 +450,7 @@ class ResourceAffinityTest {
     GeminiRequest request = naming(CACHE);
     affinity.notFound(request, CACHE);
 
-    assertThat(affinity.place(request)).isEqualTo(new Placement.Unreachable(CACHE, null,
+    assertThat(affinity.place(request)).isEqualTo(new Placement.Unreachable(CACHE,
         Instant.parse("2026-11-26T12:00:30Z")));
     assertThat(affinity.mayBlock(request)).isFalse();
     assertThat(store.reads).hasValue(0);

@@ -572,17 +572,32 @@ class GeminiExchangeTest {
       GeminiKeyRotator rotator = rotator(3);
       FakeTransport t = new FakeTransport(k -> ok());
 
-      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE, null,
+      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE,
           clock.instant().plusSeconds(30)), false, false), FAST).execute(GENERATE, true, t);
-      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE, "pz", null), false,
-          false), FAST).execute(GENERATE, true, t);
 
       assertThat(t.sent).isEmpty();
-      assertThat(t.locals).extracting(LocalAnswer::status).containsExactly(404, 503);
+      assertThat(t.locals).extracting(LocalAnswer::status).containsExactly(404);
       assertThat(t.locals.get(0).retryAfterSeconds()).isEqualTo(30);
-      assertThat(t.locals.get(1).message()).contains("files/abc", "pz", "only an operator");
+      assertThat(t.locals.get(0).message()).contains("files/abc", "not found in any project");
       assertThat(t.locals).extracting(LocalAnswer::reason).containsOnly("resource-unreachable");
     }
+
+    @Test
+    void aPinnedProjectWithNoKeyInThePoolSaysOnlyAnOperatorCanHelp() throws IOException {
+      // What Unreachable(project) once stood for: the rotator has no key of that project.
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> ok());
+
+      exchange(rotator, new RecordingAffinity(new Placement.Pinned("pz", FILE), false, false),
+          FAST).execute(GENERATE, true, t);
+
+      assertThat(t.sent).isEmpty();
+      assertThat(t.locals).singleElement().satisfies(a -> {
+        assertThat(a.status()).isEqualTo(503);
+        assertThat(a.message()).contains("files/abc", "pz", "only an operator");
+      });
+    }
+
   }
 
   @Nested
