@@ -62,8 +62,10 @@ public sealed interface Placement {
 
   /**
    * The request names a resource whose owner is not known (not created through this pool): the
-   * loop asks one key per project; a 403 or 404 from a project that does not hold it moves on to
-   * the next project and is never blamed on the key; the first success pins it.
+   * loop asks one key per project; a 403 or 404 about this resource from a project that does not
+   * hold it moves on to the next project and is never blamed on the key (any other 403/404 is the
+   * client's answer); the first success that proves ownership pins it
+   * ({@link Affinity#discovered}).
    *
    * @param resource the resource being looked for
    */
