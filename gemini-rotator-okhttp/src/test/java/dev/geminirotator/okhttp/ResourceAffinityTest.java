@@ -190,7 +190,10 @@ class ResourceAffinityTest {
     OkHttpClient client = client(3, affinity, FAST);
     answerBy(p -> switch (p) {
       case "p2" -> json(200, "{\"name\":\"files/abc\"}");
-      case "p0" -> json(403, Fixtures.geminiError("403-file-permission"));
+      // Gemini's 403 for another project's file, naming the file this request names (review H2:
+      // only a 403/404 about the resource itself moves discovery on).
+      case "p0" -> json(403, Fixtures.geminiError("403-file-permission").replace("abc123xyz",
+          "abc"));
       default -> json(404, NOT_FOUND);
     });
 

@@ -78,8 +78,38 @@ public interface Affinity {
       byte[] body);
 
   /**
-   * Every project the loop asked about this resource answered that it does not hold it (403 or
-   * 404): the next requests naming it are answered without asking again, for a short while.
+   * The head of a success answer (2xx) from Gemini arrived, before its body streams: learns what
+   * the headers alone say (a resumable upload's {@code X-Goog-Upload-URL}), so that no transport
+   * can lose it by a body closed unread. Called once per served success, before {@link #served}
+   * (which may never come). Default: nothing.
+   *
+   * @param headers the answer's headers, by name (case-insensitive); valid during the call only
+   */
+  default void answered(GeminiRequest request, ApiKey key, int status,
+      Function<String, String> headers) {
+  }
+
+  /**
+   * Discovery found {@code resource} in {@code key}'s project: a success answered a request
+   * whose success proves the project sees it (its own path, or a synchronous model call naming
+   * it). The only way a resource not created through the pool gets pinned. Called at the
+   * answer's head. Default: nothing.
+   */
+  default void discovered(GeminiRequest request, ResourceRef resource, ApiKey key) {
+  }
+
+  /**
+   * The pinned project answered 404 (or a 403 not blamed on the key) on {@code resource}'s own
+   * path: the pin is wrong or the resource is gone; drop it so the next request rediscovers.
+   * The answer itself goes to the caller. Default: nothing.
+   */
+  default void misplaced(GeminiRequest request, ResourceRef resource, ApiKey key) {
+  }
+
+  /**
+   * Every project the loop asked about this resource answered that it does not hold it (a 403 or
+   * 404 about that resource itself): the next requests naming it are answered without asking
+   * again, for a short while.
    */
   void notFound(GeminiRequest request, ResourceRef resource);
 }

@@ -4,19 +4,17 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import dev.geminirotator.core.exchange.GeminiRequests;
 import dev.geminirotator.core.exchange.ResourceKind;
 import dev.geminirotator.core.exchange.ResourceRef;
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 
 /**
  * Reads which project-bound resources a success answer created, and until when they live, from
@@ -41,9 +39,9 @@ import java.util.regex.Pattern;
  *       {@code models/{m}/operations/{op}} (a public model's: the operation itself is pinned, §6);
  *   <li>interactions: the bare {@code id} (§7), so the resource is {@code interactions/{id}}.
  * </ul>
- * Names are checked before they become pins: a known collection, ids of at most
- * {@value #MAX_ID_CHARS} characters from {@code [A-Za-z0-9._-]} not starting with a dot, so an
- * odd answer never pins nonsense. Stateless and thread-safe.
+ * Names are checked before they become pins, with the request model's own rules
+ * ({@link GeminiRequests#resource}, {@link GeminiRequests#uploadId}), so an answer's name and a
+ * later request's name for one resource always agree, and an odd answer never pins nonsense. Stateless and thread-safe.
  */
 final class CreatedResources {
 
@@ -54,14 +52,11 @@ final class CreatedResources {
   /** The response header holding a resumable upload's URL (case-insensitive). */
   static final String UPLOAD_URL_HEADER = "X-Goog-Upload-URL";
 
-  static final int MAX_ID_CHARS = 256;
-  static final int MAX_UPLOAD_ID_CHARS = 1024;
+  /** The one id rule's bound ({@link GeminiRequests#MAX_ID_LENGTH}). */
+  static final int MAX_ID_CHARS = GeminiRequests.MAX_ID_LENGTH;
   /** Create answers nest a few levels; a batch's metadata a few more. */
   static final int MAX_NESTING_DEPTH = 64;
 
-  private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,255}");
-  /** An upload id as Google issues it: URL-safe characters (checked after percent-decoding). */
-  private static final Pattern UPLOAD_ID = Pattern.compile("[A-Za-z0-9._~+/=-]{1,1024}");
 
   private static final JsonFactory JSON = JsonFactory.builder()
       .streamReadConstraints(StreamReadConstraints.builder()
@@ -126,30 +121,7 @@ final class CreatedResources {
    * the project's). {@code null} for anything else.
    */
   static ResourceRef refOf(String name) {
-    if (name == null || name.length() > 4 * (MAX_ID_CHARS + 1)) return null;
-    String[] parts = name.split("/", -1);
-    if (parts.length < 2) return null;
-    for (String part : parts) {
-      if (!ID.matcher(part).matches()) return null;
-    }
-    String top = parts[0] + '/' + parts[1];
-    switch (parts[0]) {
-      case "fileSearchStores":
-        return new ResourceRef(ResourceKind.FILE_SEARCH_STORE, top);
-      case "tunedModels":
-        return new ResourceRef(ResourceKind.TUNED_MODEL, top);
-      case "models":
-      case "generatedFiles":
-        return parts.length == 4 && parts[2].equals("operations")
-            ? new ResourceRef(ResourceKind.OPERATION, name) : null;
-      default:
-        break;
-    }
-    if (parts.length != 2) return null;
-    for (ResourceKind kind : ResourceKind.values()) {
-      if (parts[0].equals(kind.collection())) return new ResourceRef(kind, top);
-    }
-    return null;
+    return name == null || name.indexOf(':') >= 0 ? null : GeminiRequests.resource(name);
   }
 
   /** The {@code upload_id} query parameter of an upload URL, percent-decoded, or null. */
@@ -164,13 +136,7 @@ final class CreatedResources {
     if (query == null) return null;
     for (String part : query.split("&")) {
       if (part.startsWith("upload_id=")) {
-        String id;
-        try {
-          id = URLDecoder.decode(part.substring("upload_id=".length()), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-          return null;
-        }
-        return UPLOAD_ID.matcher(id).matches() ? id : null;
+        return GeminiRequests.uploadId(part.substring("upload_id=".length()));
       }
     }
     return null;

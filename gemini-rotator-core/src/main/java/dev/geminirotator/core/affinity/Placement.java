@@ -62,8 +62,10 @@ public sealed interface Placement {
 
   /**
    * The request names a resource whose owner is not known (not created through this pool): the
-   * loop asks one key per project; a 403 or 404 from a project that does not hold it moves on to
-   * the next project and is never blamed on the key; the first success pins it.
+   * loop asks one key per project; a 403 or 404 about this resource from a project that does not
+   * hold it moves on to the next project and is never blamed on the key (any other 403/404 is the
+   * client's answer); the first success that proves ownership pins it
+   * ({@link Affinity#discovered}).
    *
    * @param resource the resource being looked for
    */
@@ -79,16 +81,14 @@ public sealed interface Placement {
   }
 
   /**
-   * The request names a resource known not to be reachable: its project has no key in the pool
-   * (removed), or every project was asked moments ago and none holds it. Answered without an
-   * attempt.
+   * The request names a resource every project was asked about moments ago, none holding it
+   * ({@link Affinity#notFound}). Answered 404 without an attempt. (A resource whose project has
+   * no usable key is {@link Pinned}: the loop answers that from the rotator, naming the project.)
    *
    * @param resource the resource
-   * @param project the owning project, or {@code null} when no project holds it
    * @param retryAt when asking again may help, or {@code null} when only an operator can help
    */
-  record Unreachable(ResourceRef resource, String project, Instant retryAt)
-      implements Placement {
+  record Unreachable(ResourceRef resource, Instant retryAt) implements Placement {
     public Unreachable {
       Objects.requireNonNull(resource, "resource");
     }

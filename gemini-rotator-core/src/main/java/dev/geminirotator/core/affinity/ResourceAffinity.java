@@ -52,14 +52,23 @@ import org.slf4j.LoggerFactory;
  *       its project and this instance does not read the store's pin back before the removal is
  *       written. The request model sets {@link GeminiRequest#deletes()} only when the resource
  *       itself is deleted (a file search store's document is not its store);
- *   <li>the first resource a 2xx request named that had no pin (found by discovery: created
- *       elsewhere, or its pin was lost) is pinned to the key's project. Only the first, so a
- *       request adds at most one pin of its own choosing.
+ *   <li>a resource with no pin (created elsewhere, or its pin was lost) is pinned only by
+ *       {@link #discovered}: the loop's discovery target, when a success proved the project
+ *       holds it (its own path, or a synchronous model call naming it; never an asynchronous
+ *       acceptance such as {@code batchGenerateContent}), for at most
+ *       {@link #DISCOVERED_PIN_LIFETIME}, renewed on use. A request naming other resources pins
+ *       none of them;
+ *   <li>an upload's {@code X-Goog-Upload-URL} is pinned when the answer's head arrives
+ *       ({@link #answered}), so a body closed unread loses nothing;
+ *   <li>a 404 (or a 403 not about the key) on a pinned resource's own path from its own project
+ *       drops the pin ({@link #misplaced}), so the next request rediscovers.
  * </ul>
  *
  * <p><b>Placement ({@link #place}).</b> A request naming no resource gets {@link Placement#ANY}
- * at once, with no lookup and no allocation. Otherwise the first named resource with a local pin
- * decides: {@link Placement.PinnedKey} for an upload, {@link Placement.Pinned} for the rest. A
+ * at once, with no lookup and no allocation. Otherwise a named upload with a local pin decides
+ * ({@link Placement.PinnedKey}: only the key that started it can continue it, even into a file
+ * search store pinned to its project), else the first named resource with a local pin
+ * ({@link Placement.Pinned}). A
  * request naming resources of two projects thus goes to the first pinned one's project, and
  * Gemini's answer there (403 or 404 for the other resource) goes back to the caller as the
  * client error it is. Without a local pin, a named resource that every project recently said it
@@ -116,6 +125,12 @@ public final class ResourceAffinity implements Affinity {
   /** How many store writes {@link Builder#store(KeyStateStore)} lets wait at most. */
   public static final int WRITE_BEHIND_QUEUE = 10_000;
 
+  /**
+   * The longest a pin learnt by discovery is kept past its last use: its resource was created
+   * elsewhere, so its real expiry is unknown, and a wrong one must not outlive a day.
+   */
+  public static final Duration DISCOVERED_PIN_LIFETIME = Duration.ofDays(1);
+
   /** The prefix of every store value this class keeps. */
   public static final String STORE_PREFIX = "pin:";
 
@@ -145,6 +160,8 @@ public final class ResourceAffinity implements Affinity {
   private static final class Pin {
     final String owner;
     final Placement placement;
+    /** Learnt by discovery: kept {@link #DISCOVERED_PIN_LIFETIME} at most, renewed on use. */
+    boolean discovered;
     long expires;
     /** The expiry the store last got for this pin (or gave it). */
     long storedExpires;
@@ -231,11 +248,17 @@ public final class ResourceAffinity implements Affinity {
     long now = clock.millis();
     ResourceRef missing = null;
     long missingUntil = 0;
+    Pin pinned = null;
     synchronized (lock) {
       for (int i = 0, n = resources.size(); i < n; i++) {
         ResourceRef r = resources.get(i);
         Pin pin = livePin(r, now);
-        if (pin != null) return pin.placement;
+        if (pin != null) {
+          // An upload's key wins over any project pin: only that key can continue it.
+          if (r.kind() == ResourceKind.UPLOAD) return pin.placement;
+          if (pinned == null) pinned = pin;
+          continue;
+        }
         if (missing == null) {
           long until = liveNotFound(r, now);
           if (until != 0) {
@@ -245,8 +268,9 @@ public final class ResourceAffinity implements Affinity {
         }
       }
     }
+    if (pinned != null) return pinned.placement;
     if (missing != null) {
-      return new Placement.Unreachable(missing, null, Instant.ofEpochMilli(missingUntil));
+      return new Placement.Unreachable(missing, Instant.ofEpochMilli(missingUntil));
     }
     ResourceRef first = resources.get(0);
     if (shared) {
@@ -298,12 +322,12 @@ public final class ResourceAffinity implements Affinity {
       long expires = c.expires() == null
           ? now + c.ref().kind().lifetime().toMillis()
           : clamp(c.expires().toEpochMilli(), now);
+      if (upload && samePin(c.ref(), key.id(), now)) continue; // pinned at the head already
       pin(c.ref(), upload ? key.id() : project, expires, now, true);
     }
 
     boolean uploadDone = madeResource || (headers != null
         && "final".equalsIgnoreCase(trim(headers.apply("X-Goog-Upload-Status"))));
-    boolean discovered = false;
     for (int i = 0, n = resources.size(); i < n; i++) {
       ResourceRef r = resources.get(i);
       if (r.equals(deletes)) continue;
@@ -311,12 +335,65 @@ public final class ResourceAffinity implements Affinity {
         forget(r);
         continue;
       }
-      String owner = r.kind() == ResourceKind.UPLOAD ? key.id() : project;
-      if (!used(r, owner, now) && !discovered) {
-        discovered = true;
-        pin(r, owner, now + r.kind().lifetime().toMillis(), now, false);
-      }
+      // A resource without a pin is pinned only by discovery (discovered()), never here:
+      // a request naming it proves nothing about who holds it (review H1).
+      used(r, r.kind() == ResourceKind.UPLOAD ? key.id() : project, now);
     }
+  }
+
+  /**
+   * Pins the upload a success's head names ({@code X-Goog-Upload-URL}) to the key, as soon as the
+   * head arrives: the caller may close the body unread (review M2).
+   */
+  @Override
+  public void answered(GeminiRequest request, ApiKey key, int status,
+      Function<String, String> headers) {
+    ResourceKind creates = request.creates();
+    if (status < 200 || status > 299 || headers == null
+        || (creates != ResourceKind.UPLOAD && creates != ResourceKind.FILE)) {
+      return;
+    }
+    List<Created> created = CreatedResources.read(creates, headers, null, null);
+    long now = clock.millis();
+    for (int i = 0; i < created.size(); i++) {
+      ResourceRef ref = created.get(i).ref();
+      pin(ref, key.id(), now + ref.kind().lifetime().toMillis(), now, true);
+    }
+  }
+
+  /**
+   * Pins a resource discovery found to the key's project (its upload to the key), for at most
+   * {@link #DISCOVERED_PIN_LIFETIME} (or its kind's lifetime when shorter), renewed on use. A live
+   * pin already there stays.
+   */
+  @Override
+  public void discovered(GeminiRequest request, ResourceRef resource, ApiKey key) {
+    long now = clock.millis();
+    String owner = resource.kind() == ResourceKind.UPLOAD ? key.id() : key.project();
+    long expires = now + discoveredLifetime(resource.kind());
+    synchronized (lock) {
+      notFound.remove(resource);
+      if (livePin(resource, now) != null) return;
+      Pin pin = new Pin(resource, owner, expires);
+      pin.discovered = true;
+      pins.put(resource, pin);
+    }
+    write(resource, owner, expires, now);
+  }
+
+  /** Drops a pin its own project just disowned (404, or a 403 not about the key): review M3. */
+  @Override
+  public void misplaced(GeminiRequest request, ResourceRef resource, ApiKey key) {
+    synchronized (lock) {
+      Pin pin = pins.get(resource);
+      if (pin == null || !pin.owner.equals(key.project())) return;
+      pins.remove(resource);
+    }
+    remove(resource);
+  }
+
+  private static long discoveredLifetime(ResourceKind kind) {
+    return Math.min(kind.lifetime().toMillis(), DISCOVERED_PIN_LIFETIME.toMillis());
   }
 
   @Override
@@ -340,7 +417,13 @@ public final class ResourceAffinity implements Affinity {
       notFound.remove(r);
       Pin pin = livePin(r, now);
       if (pin == null) return false;
-      if (renews(r.kind()) && pin.owner.equals(owner)) {
+      if (pin.discovered && pin.owner.equals(owner)) {
+        pin.expires = Math.max(pin.expires, now + discoveredLifetime(r.kind()));
+        if (pin.expires - pin.storedExpires >= renewEveryMillis) {
+          pin.storedExpires = pin.expires;
+          renewTo = pin.expires;
+        }
+      } else if (renews(r.kind()) && pin.owner.equals(owner)) {
         pin.expires = Math.max(pin.expires, now + r.kind().lifetime().toMillis());
         if (pin.expires - pin.storedExpires >= renewEveryMillis) {
           pin.storedExpires = pin.expires;
@@ -350,6 +433,13 @@ public final class ResourceAffinity implements Affinity {
     }
     if (renewTo != 0) write(r, owner, renewTo, now);
     return true;
+  }
+
+  private boolean samePin(ResourceRef ref, String owner, long now) {
+    synchronized (lock) {
+      Pin pin = livePin(ref, now);
+      return pin != null && pin.owner.equals(owner);
+    }
   }
 
   /**

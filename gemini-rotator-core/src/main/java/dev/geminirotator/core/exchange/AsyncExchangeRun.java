@@ -82,14 +82,21 @@ final class AsyncExchangeRun<R> {
       }
     } catch (RuntimeException | Error e) {
       fail(e);
+      if (response != null) run.discardAfterFailure(response); // free its connection
       return;
     }
     if (done) {
       finish();
-    } else if (run.delayNanos > 0) {
-      scheduler.schedule(this::step, run.delayNanos, TimeUnit.NANOSECONDS);
-    } else {
-      scheduler.execute(this::step);
+      return;
+    }
+    try {
+      if (run.delayNanos > 0) {
+        scheduler.schedule(this::step, run.delayNanos, TimeUnit.NANOSECONDS);
+      } else {
+        scheduler.execute(this::step);
+      }
+    } catch (RuntimeException e) { // the scheduler refused (shut down): end the call now
+      fail(e);
     }
   }
 
@@ -124,6 +131,7 @@ final class AsyncExchangeRun<R> {
     if (attempt != null) attempt.complete(Outcome.cancelled()); // not the key's doing
     run.releaseReserved();
     run.attempts.finish(true);
+    run.discardKept();
     future.completeExceptionally(e);
   }
 }

@@ -102,9 +102,15 @@ final class ExchangeRun<R> {
     } catch (NoKeyAvailableException e) {
       attempts.handBack(); // the permission, unused
       settle();
-      if (keptMiss) { // every project that could be asked was: none holds it
-        if (e.earliestAvailable().isEmpty()) notFound();
-        result = transport.passKept(kept, -1);
+      if (keptMiss && e.earliestAvailable().isEmpty()) {
+        notFound(); // every project that could be asked was: none holds it
+        result = passKept(-1);
+        return false;
+      }
+      if (keptMiss) {
+        // Projects not asked yet are only cooling down: the resource may be theirs, so the
+        // caller gets the pool's answer (429 and when to retry), never a 404.
+        local = noKey(e);
         return false;
       }
       if (!endWithLast()) local = noKey(e);
@@ -124,7 +130,7 @@ final class ExchangeRun<R> {
   private boolean endWithLast() {
     if (attempts.answerFromPool()) return false;
     if (kept != null) {
-      result = transport.passKept(kept, retryAfter(transport.status(kept), kept));
+      result = passKept(retryAfter(transport.status(kept), kept));
       return true;
     }
     if (lastFailure != null) {
@@ -146,8 +152,9 @@ final class ExchangeRun<R> {
       }
       attempts.served(attempt.elapsed()); // failed attempts before this one were recovered
       if (exchange.affinity() != Affinity.NONE) {
-        attempt.serving(code, name -> transport.header(response, name),
-            exchange.affinity().readsAnswer(request));
+        Function<String, String> headers = name -> transport.header(response, name);
+        learnFromHead(attempt, code, headers);
+        attempt.serving(code, headers, exchange.affinity().readsAnswer(request));
       }
       result = transport.serve(response, attempt);
       return true;
@@ -156,11 +163,16 @@ final class ExchangeRun<R> {
     Outcome outcome = transport.cancelled() ? Outcome.cancelled()
         : exchange.classifier().classify(code, name -> transport.header(response, name), peek,
             attempt.key());
-    if (discovering && (code == 403 || code == 404)
-        && outcome.kind() == Outcome.Kind.CLIENT_ERROR) {
+    boolean notHeld = (code == 403 || code == 404) && outcome.kind() == Outcome.Kind.CLIENT_ERROR;
+    if (notHeld && discovering
+        && DiscoveryRules.isMiss(request, resource(), peek)) {
       return miss(attempt, response);
     }
     Decision decision = attempt.decide(outcome);
+    if (notHeld && placement instanceof Placement.Pinned p
+        && DiscoveryRules.isExactOwnPath(request, p.resource())) {
+      misplaced(attempt, p.resource()); // the pin was wrong, or the resource is gone
+    }
     boolean more = decision.retries() && !(discovering
         && attempts.calls() >= exchange.policy().maxDiscoveryAttempts());
     if (!more) {
@@ -233,7 +245,7 @@ final class ExchangeRun<R> {
     }
     if (!more || transport.cancelled()) {
       settle();
-      result = transport.passKept(kept, -1);
+      result = passKept(-1);
       return true;
     }
     context = context.skippingProject(attempt.key().project()).excluding(attempt.key().id());
@@ -263,7 +275,7 @@ final class ExchangeRun<R> {
   void giveUp() {
     settle();
     if (kept != null) {
-      result = transport.passKept(kept, keptMiss ? -1 : retryAfter(transport.status(kept), kept));
+      result = passKept(keptMiss ? -1 : retryAfter(transport.status(kept), kept));
     } else {
       thrown = lastFailure;
     }
@@ -281,16 +293,70 @@ final class ExchangeRun<R> {
     lastFailure = null;
   }
 
+  /**
+   * Hands the kept answer to the caller: from here it is the caller's (a transport may wrap it,
+   * sharing its body), so the run no longer owns it and never discards it.
+   */
+  private R passKept(long retryAfterSeconds) {
+    R k = kept;
+    kept = null;
+    keptMiss = false;
+    return transport.passKept(k, retryAfterSeconds);
+  }
+
+  /**
+   * The transport threw while the loop handed {@code response} on: discards it (and the kept
+   * one) so its connection is not leaked, never masking the transport's exception.
+   */
+  void discardAfterFailure(R response) {
+    try {
+      if (response != kept) transport.discard(response);
+      discardKept();
+    } catch (RuntimeException | Error e) {
+      log.debug("could not discard an answer after the transport failed", e);
+    }
+  }
+
+  /** Discards the kept answer, if any: nobody will read it. */
+  void discardKept() {
+    R k = kept;
+    kept = null;
+    if (k != null) transport.discard(k);
+  }
+
   /** The answer the loop ended with, rendered by the transport. */
   R answer() throws IOException {
     releaseReserved();
-    if (kept != null && kept != result) {
-      transport.discard(kept); // a later attempt answered: the kept failure is not needed
-      kept = null;
-    }
+    discardKept(); // still owned: a later attempt answered, or the loop answered locally
     if (local != null) return transport.local(local);
     if (thrown != null) throw thrown;
     return result;
+  }
+
+  /**
+   * A success's head arrived: the affinity learns what the headers say, and, under discovery,
+   * the owner when this answer proves it ({@link DiscoveryRules#provesOwnership}). Only the
+   * discovered resource is pinned, never another one the request happens to name.
+   */
+  private void learnFromHead(Attempt attempt, int code, Function<String, String> headers) {
+    Affinity affinity = exchange.affinity();
+    try {
+      affinity.answered(request, attempt.key(), code, headers);
+      if (discovering && DiscoveryRules.provesOwnership(request, resource())) {
+        affinity.discovered(request, resource(), attempt.key());
+      }
+    } catch (RuntimeException e) {
+      log.warn("affinity {} failed to learn from the head of the answer to {} {}", affinity,
+          request.method(), request.route(), e);
+    }
+  }
+
+  private void misplaced(Attempt attempt, ResourceRef resource) {
+    try {
+      exchange.affinity().misplaced(request, resource, attempt.key());
+    } catch (RuntimeException e) {
+      log.warn("affinity {} failed to drop a wrong pin", exchange.affinity(), e);
+    }
   }
 
   /** A success's body ended well: the affinity learns from it. */
@@ -370,19 +436,11 @@ final class ExchangeRun<R> {
   }
 
   private LocalAnswer unreachable(Placement.Unreachable u) {
-    String name = u.resource().name();
     long seconds = u.retryAt() == null ? -1 : RetryAdvice.secondsUntil(u.retryAt(),
         exchange.clock());
-    if (u.project() == null) {
-      return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, 404,
-          name + " was not found in any project of the pool"
-              + (u.retryAt() == null ? "" : "; asked again after " + u.retryAt()),
-          seconds, null);
-    }
-    return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, RetryAdvice.UNAVAILABLE_STATUS,
-        name + " belongs to project " + u.project() + ", which has no key in the pool"
-            + (u.retryAt() == null ? "; only an operator can help (add a key of that project)"
-                : "; retry after " + u.retryAt()),
+    return new LocalAnswer(LocalAnswer.Kind.UNREACHABLE, 404,
+        u.resource().name() + " was not found in any project of the pool"
+            + (u.retryAt() == null ? "" : "; asked again after " + u.retryAt()),
         seconds, null);
   }
 

@@ -54,16 +54,24 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Discovery</b> ({@link Placement.Discover}, a resource not created through this pool): the
  * loop asks one key per project. A 404, or a 403 the classifier does not blame on the key (no
- * key-level {@code ErrorInfo} reason: {@link GeminiClassifier}), moves on to the next project
- * ({@link RequestContext#skippingProject}); the key's lease completes as cancelled (no failure,
+ * key-level {@code ErrorInfo} reason: {@link GeminiClassifier}), that is about the resource
+ * itself (its own path, or an error naming it: {@link DiscoveryRules}) moves on to the next
+ * project; any other 403/404 (a bogus model, say) is the caller's answer at once, with no
+ * negative cache. When no key is free now but an unasked project's keys only cool down, the
+ * caller gets the pool's 429, never a 404. A success pins only the resource being discovered,
+ * and only when it proves ownership (its own path, or a synchronous model call naming it; never
+ * an asynchronous acceptance such as {@code batchGenerateContent}): {@link
+ * Affinity#discovered}. Under {@link Placement.Pinned}, a 404 (or an unblamed 403) on the pinned
+ * resource's own path drops the pin ({@link Affinity#misplaced}) after passing the answer on.
+ * Moving on skips the asked project ({@link RequestContext#skippingProject}); the key's lease completes as cancelled (no failure,
  * no success for its health), the breaker hears that Gemini answered, and {@link
  * AttemptPolicy#maxAttempts()} is not spent. The request makes at most {@link
  * AttemptPolicy#maxDiscoveryAttempts()} upstream calls while discovering (so a client naming
  * random resources on a pool of hundreds of projects costs at most that many calls per request).
  * When no project is left the affinity hears {@link Affinity#notFound} (only when the rotator has
  * no key left that could be asked later) and the caller gets the last 403/404 as Gemini gave it,
- * scrubbed; when the bound stops it, the same answer without {@code notFound}. A success lets the
- * affinity pin the resource ({@link Affinity#served}). Under {@link Placement.Pinned} and {@link
+ * scrubbed; when the bound stops it, the same answer without {@code notFound}. Under {@link
+ * Placement.Pinned} and {@link
  * Placement.PinnedKey} a 403/404 is the client's answer, as any client error. The rule is from
  * docs/gemini-resources.md, section 9 ("Which error does a key of another project get?"): a key
  * of another project gets 403 PERMISSION_DENIED or 404 NOT_FOUND for a resource (Google answers
@@ -108,12 +116,13 @@ public final class GeminiExchange {
   }
 
   /**
-   * Whether the classifier needs a peek of the error body for this status: a credential, quota
-   * or upstream answer whose body says whose fault it is. The one list every transport follows.
+   * Whether the loop needs a peek of the error body for this status: a credential, quota or
+   * upstream answer whose body says whose fault it is, or a 403/404 whose body says which
+   * resource it is about (discovery). The one list every transport follows.
    */
   public static boolean readsErrorBody(int status) {
-    return status == 400 || status == 401 || status == 403 || status == 429 || status == 408
-        || status >= 500;
+    return status == 400 || status == 401 || status == 403 || status == 404 || status == 429
+        || status == 408 || status >= 500;
   }
 
   public KeyRotator rotator() {
@@ -177,6 +186,7 @@ public final class GeminiExchange {
             done = run.onAnswer(response);
           } catch (RuntimeException | Error e) {
             run.current.complete(Outcome.cancelled()); // the transport failed handing it on
+            run.discardAfterFailure(response); // nobody will read it: free its connection
             throw e;
           }
           if (done) break;
@@ -252,7 +262,11 @@ public final class GeminiExchange {
             run.fail(e);
             return;
           }
-          scheduler.execute(() -> run.start(placement));
+          try {
+            scheduler.execute(() -> run.start(placement));
+          } catch (RuntimeException e) { // rejected: no permission is held yet, but the caller
+            run.fail(e);                 // waits for the future
+          }
         });
       } catch (RuntimeException e) { // rejected
         run.fail(e);

@@ -72,13 +72,16 @@ import java.util.function.Supplier;
  *       cached_content} (also the OpenAI-compatible {@code extra_body.google.cached_content}),
  *       {@code fileSearchStoreNames}/{@code file_search_store_names}, a batch's or {@code
  *       importFile}'s {@code fileName}/{@code file_name}, and {@code previous_interaction_id}.
- *       Field names are matched at any depth, so batch inline requests and cache contents are
- *       covered too.
+ *       Each is read only at its documented JSON path (batch inline requests and cache
+ *       contents included), never inside free-form {@code Struct} data such as {@code
+ *       functionResponse.response}: {@link RequestBodyReader} lists the paths.
  * </ul>
- * A resource id is 1 to {@value #MAX_ID_LENGTH} characters of {@code [A-Za-z0-9._-]} (not
- * {@code .} or {@code ..}); Gemini's own are shorter (a file id is "up to 40 characters that are
+ * A resource id is 1 to {@value #MAX_ID_LENGTH} characters of {@code [A-Za-z0-9._-]} not
+ * starting with a dot; Gemini's own are shorter (a file id is "up to 40 characters that are
  * lowercase alphanumeric or dashes"). An {@code upload_id} may be up to {@value
- * #MAX_UPLOAD_ID_LENGTH} characters of {@code [A-Za-z0-9._~-]}.
+ * #MAX_UPLOAD_ID_LENGTH} characters of {@code [A-Za-z0-9._~+=-]} ({@link #uploadId}). The
+ * affinity reads the names in creating answers with the same rules ({@link #resource},
+ * {@link #uploadId}).
  */
 public final class GeminiRequests {
 
@@ -363,10 +366,13 @@ public final class GeminiRequests {
     }
   }
 
-  /** A resource id: 1..MAX_ID_LENGTH of [A-Za-z0-9._-], not "." or "..". */
+  /**
+   * A resource id: 1..MAX_ID_LENGTH of [A-Za-z0-9._-], not starting with a dot (so never "." or
+   * ".."). The one rule for ids in requests and in answers (review L5).
+   */
   static boolean isId(String s) {
     int n = s.length();
-    if (n == 0 || n > MAX_ID_LENGTH || s.equals(".") || s.equals("..")) {
+    if (n == 0 || n > MAX_ID_LENGTH || s.charAt(0) == '.') {
       return false;
     }
     for (int i = 0; i < n; i++) {
@@ -379,6 +385,21 @@ public final class GeminiRequests {
     return true;
   }
 
+  /**
+   * The {@code upload_id} a raw (still percent-encoded) query value names, or null: decoded once
+   * ({@code %XX} only; a {@code +} stays a {@code +}, never a space), then 1 to {@value
+   * #MAX_UPLOAD_ID_LENGTH} characters of {@code [A-Za-z0-9._~+=-]}. The one rule for an upload
+   * URL in an answer's header and for the query of the requests that continue it, so both name
+   * the same upload (review L5).
+   */
+  public static String uploadId(String rawValue) {
+    if (rawValue == null || rawValue.length() > 3 * MAX_UPLOAD_ID_LENGTH) {
+      return null;
+    }
+    String v = decode(rawValue);
+    return isUploadId(v) ? v : null;
+  }
+
   static boolean isUploadId(String s) {
     int n = s.length();
     if (n == 0 || n > MAX_UPLOAD_ID_LENGTH) {
@@ -387,7 +408,7 @@ public final class GeminiRequests {
     for (int i = 0; i < n; i++) {
       char c = s.charAt(i);
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '-' || c == '_' || c == '.' || c == '~')) {
+          || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '=')) {
         return false;
       }
     }

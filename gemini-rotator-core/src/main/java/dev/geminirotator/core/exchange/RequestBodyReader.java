@@ -13,12 +13,43 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.geminirotator.api.RequestContext;
 import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Reads the model and the resources a JSON request body names, with Jackson's streaming parser,
- * into a {@link RequestParse}: field names are matched at any depth, string values are decoded only
- * for the fields that name something, and the read stops at the bounds {@link GeminiRequests}
- * documents. Stateless; each call is confined to its thread.
+ * into a {@link RequestParse}: a name is read ONLY at one of its documented JSON paths (the
+ * allowlist below, each segment in its camelCase and snake_case spelling, as proto JSON accepts
+ * both), every other subtree is skipped unread, string values are decoded only at those paths,
+ * and the read stops at the bounds {@link GeminiRequests} documents. Stateless; each call is
+ * confined to its thread.
+ *
+ * <p>Why an allowlist: free-form {@code Struct}/{@code Value} subtrees ({@code
+ * functionCall.args}, {@code functionResponse.response}, {@code responseSchema}, {@code
+ * responseJsonSchema}, {@code parametersJsonSchema}, a function's {@code parameters}, a batch
+ * request's {@code metadata}) are the client's own data, which Gemini never reads as a resource
+ * name; a name read there would let any client pin (or hide) someone else's resource. The paths,
+ * from {@code docs/gemini-resources.md} (sections 2 to 7 and its summary table) and the sources it
+ * cites ({@code content.proto}, {@code generative_service.proto}, {@code cached_content.proto},
+ * the python SDK's {@code batches.py} and {@code file_search_stores.py}, the JS SDK's
+ * {@code interactions} types):
+ * <ul>
+ *   <li>a {@code GenerateContentRequest} ({@code generateContent}, {@code
+ *       streamGenerateContent}, a {@code cachedContents} create, which holds the same fields):
+ *       {@code contents[].parts[].fileData.fileUri}, {@code
+ *       systemInstruction.parts[].fileData.fileUri}, {@code cachedContent}, {@code
+ *       tools[].fileSearch.fileSearchStoreNames[]}, and {@code model} at the top;
+ *   <li>{@code countTokens}: the above, and the same under {@code generateContentRequest};
+ *   <li>{@code embedContent}: {@code content.parts[].fileData.fileUri};
+ *   <li>{@code batchGenerateContent}: {@code batch.inputConfig.fileName}, and a
+ *       {@code GenerateContentRequest} under {@code batch.inputConfig.requests.requests[].request};
+ *   <li>{@code fileSearchStores/{s}:importFile}: {@code fileName};
+ *   <li>Interactions: {@code previous_interaction_id}, {@code tools[].file_search_store_names[]},
+ *       {@code input[].uri} and {@code input[].content[].uri}, {@code store};
+ *   <li>the OpenAI-compatible surface: {@code cached_content} and
+ *       {@code extra_body.google.cached_content}.
+ * </ul>
+ * Arrays are walked one level (a repeated field); an array inside an array is skipped.
  */
 final class RequestBodyReader {
 
@@ -35,106 +66,156 @@ final class RequestBodyReader {
   private static final int MODEL = 7;
   private static final int STORE_FLAG = 8;
 
-  private static int ruleOf(String field) {
-    switch (field) {
-      case "fileUri":
-      case "file_uri":
-        return FILE_URI;
-      case "uri":
-        return URI;
-      case "cachedContent":
-      case "cached_content":
-        return CACHED;
-      case "fileSearchStoreNames":
-      case "file_search_store_names":
-        return STORES;
-      case "fileName":
-      case "file_name":
-        return FILE_NAME;
-      case "previous_interaction_id":
-      case "previousInteractionId":
-        return INTERACTION;
-      case "model":
-        return MODEL;
-      case "store":
-        return STORE_FLAG;
-      default:
-        return NONE;
+  /** One step of the allowlist: what the value at this path is, and where deeper paths go. */
+  private static final class Node {
+    final Map<String, Node> children = new HashMap<>();
+    int rule = NONE;
+
+    /** The child at {@code camel} (also reachable by its snake_case spelling), made if absent. */
+    Node at(String camel) {
+      Node n = children.get(camel);
+      if (n == null) {
+        n = new Node();
+        children.put(camel, n);
+        children.put(snake(camel), n);
+      }
+      return n;
     }
+
+    Node path(String dotted, int rule) {
+      Node n = this;
+      for (String segment : dotted.split("\\.")) {
+        n = n.at(segment);
+      }
+      n.rule = rule;
+      return n;
+    }
+
+    /** Grafts {@code other}'s paths under this node (shared, read-only afterwards). */
+    void graft(Node other) {
+      children.putAll(other.children);
+    }
+  }
+
+  /** The root of every allowlisted path. Built once; read-only afterwards. */
+  private static final Node ROOT = allowlist();
+
+  /** A {@code GenerateContentRequest}'s (and a {@code CachedContent}'s) resource fields. */
+  private static Node generate() {
+    Node g = new Node();
+    g.path("contents.parts.fileData.fileUri", FILE_URI);
+    g.path("systemInstruction.parts.fileData.fileUri", FILE_URI);
+    g.path("cachedContent", CACHED);
+    g.path("tools.fileSearch.fileSearchStoreNames", STORES);
+    return g;
+  }
+
+  private static Node allowlist() {
+    Node root = generate();
+    root.path("model", MODEL);
+    root.path("store", STORE_FLAG);
+    root.path("generateContentRequest", NONE).graft(generate());
+    root.path("content.parts.fileData.fileUri", FILE_URI);
+    root.path("batch.inputConfig.fileName", FILE_NAME);
+    root.path("batch.inputConfig.requests.requests.request", NONE).graft(generate());
+    root.path("fileName", FILE_NAME);
+    root.path("previousInteractionId", INTERACTION);
+    root.path("tools.fileSearchStoreNames", STORES); // an Interactions file_search tool
+    root.path("input.uri", URI);
+    root.path("input.content.uri", URI);
+    root.path("extraBody.google.cachedContent", CACHED);
+    return root;
+  }
+
+  private static String snake(String camel) {
+    StringBuilder b = new StringBuilder(camel.length() + 4);
+    for (int i = 0; i < camel.length(); i++) {
+      char c = camel.charAt(i);
+      if (c >= 'A' && c <= 'Z') {
+        b.append('_').append((char) (c + 32));
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
   }
 
   static void read(RequestParse s, JsonParser p) {
     try {
-      int depth = 0;
-      JsonToken t;
-      while ((t = p.nextToken()) != null) {
-        switch (t) {
-          case START_OBJECT:
-          case START_ARRAY:
-            depth++;
-            break;
-          case END_OBJECT:
-          case END_ARRAY:
-            depth--;
-            break;
-          case FIELD_NAME:
-            depth += field(s, p, ruleOf(p.currentName()), depth == 1);
-            if (s.full() || s.candidates >= MAX_CANDIDATES) {
-              return;
-            }
-            break;
-          default:
-            break;
-        }
+      if (p.nextToken() == JsonToken.START_OBJECT) {
+        object(s, p, ROOT, true);
       }
     } catch (IOException | RuntimeException e) {
       // Malformed, too deep, or not JSON: keep what was found so far; Gemini answers the rest.
     }
   }
 
-  /**
-   * Reads the value of a field the parser is at; returns the change in depth (1 when the value
-   * opens an object or array that the main loop then walks).
-   */
-  private static int field(RequestParse s, JsonParser p, int rule, boolean topLevel)
+  /** Reads the object the parser just opened; false when the read should stop. */
+  private static boolean object(RequestParse s, JsonParser p, Node node, boolean top)
       throws IOException {
-    JsonToken v = p.nextToken();
-    if (v == JsonToken.START_OBJECT) {
-      return 1;
-    }
-    if (v == JsonToken.START_ARRAY) {
-      if (rule != STORES) {
-        return 1;
+    JsonToken t;
+    while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+      Node child = node.children.get(p.currentName());
+      JsonToken v = p.nextToken();
+      if (child == null) {
+        p.skipChildren(); // not an allowlisted path: never read
+      } else if (!value(s, p, child, v, top, false)) {
+        return false;
       }
-      while ((v = p.nextToken()) != JsonToken.END_ARRAY && v != null) {
-        if (v == JsonToken.VALUE_STRING) {
-          s.add(named(p, "fileSearchStores/"));
-          if (s.full() || ++s.candidates >= MAX_CANDIDATES) {
-            return 0;
-          }
-        } else {
+    }
+    return t == JsonToken.END_OBJECT;
+  }
+
+  /** Reads the value the parser is at, at {@code node}'s path; false when the read should stop. */
+  private static boolean value(RequestParse s, JsonParser p, Node node, JsonToken v, boolean top,
+      boolean inArray) throws IOException {
+    if (v == null) {
+      return false;
+    }
+    switch (v) {
+      case START_OBJECT:
+        if (node.children.isEmpty()) {
           p.skipChildren();
+          return true;
         }
-      }
-      return 0;
+        return object(s, p, node, false);
+      case START_ARRAY:
+        if (inArray) {
+          p.skipChildren(); // a repeated field holds no arrays
+          return true;
+        }
+        while ((v = p.nextToken()) != JsonToken.END_ARRAY) {
+          if (!value(s, p, node, v, false, true)) {
+            return false;
+          }
+        }
+        return true;
+      case VALUE_FALSE:
+        if (node.rule == STORE_FLAG && top && s.creates == ResourceKind.INTERACTION) {
+          s.creates = null; // store=false: nothing is kept to be named later (section 7)
+        }
+        return true;
+      case VALUE_STRING:
+        if (node.rule == NONE || node.rule == STORE_FLAG) {
+          return true;
+        }
+        if (node.rule == MODEL) {
+          if (top && s.modelInBody) {
+            s.modelInBody = false; // the first one counts
+            String text = small(p, MAX_MODEL_LENGTH + 16);
+            s.model = text == null ? RequestContext.ANY_MODEL : canonicalModel(text);
+          }
+          return true;
+        }
+        leaf(s, p, node.rule);
+        return !(s.full() || s.candidates >= MAX_CANDIDATES);
+      default:
+        return true;
     }
-    if (rule == STORE_FLAG) {
-      if (topLevel && v == JsonToken.VALUE_FALSE && s.creates == ResourceKind.INTERACTION) {
-        s.creates = null; // store=false: nothing is kept to be named later (section 7)
-      }
-      return 0;
-    }
-    if (v != JsonToken.VALUE_STRING || rule == NONE) {
-      return 0;
-    }
-    if (rule == MODEL) {
-      if (topLevel && s.modelInBody) {
-        s.modelInBody = false; // the first one counts
-        String text = small(p, MAX_MODEL_LENGTH + 16);
-        s.model = text == null ? RequestContext.ANY_MODEL : canonicalModel(text);
-      }
-      return 0;
-    }
+  }
+
+  /** A string at a resource-naming path. */
+  private static void leaf(RequestParse s, JsonParser p, int rule) throws IOException {
     s.candidates++;
     switch (rule) {
       case FILE_URI:
@@ -164,7 +245,6 @@ final class RequestBodyReader {
       default:
         break;
     }
-    return 0;
   }
 
   /** The current string value if it has at most {@code max} characters, else null. */

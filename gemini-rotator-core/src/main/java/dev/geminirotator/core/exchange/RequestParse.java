@@ -6,7 +6,6 @@ import static dev.geminirotator.core.exchange.GeminiRequests.VERSION_SEARCH;
 import static dev.geminirotator.core.exchange.GeminiRequests.canonicalModel;
 import static dev.geminirotator.core.exchange.GeminiRequests.decode;
 import static dev.geminirotator.core.exchange.GeminiRequests.isId;
-import static dev.geminirotator.core.exchange.GeminiRequests.isUploadId;
 import static dev.geminirotator.core.exchange.GeminiRequests.isVersion;
 import static dev.geminirotator.core.exchange.GeminiRequests.refOf;
 
@@ -325,8 +324,7 @@ final class RequestParse {
         amp = q.length();
       }
       if (q.startsWith("upload_id=", i)) {
-        String v = decode(q.substring(i + 10, amp));
-        return isUploadId(v) ? v : null;
+        return GeminiRequests.uploadId(q.substring(i + 10, amp));
       }
       i = amp + 1;
     }

@@ -357,7 +357,6 @@ public final class SecretScrubber {
     return h;
   }
 
-  /** A secret as the scan sees it: its %XX escapes decoded, like a body's. */
   /**
    * Whether {@code secret} is printable ASCII without {@code %}: then its {@link #view} is its
    * own bytes, and its index key is the string itself.
@@ -370,6 +369,7 @@ public final class SecretScrubber {
     return !secret.isEmpty();
   }
 
+  /** A secret as the scan sees it: its %XX escapes decoded, like a body's. */
   private static byte[] view(byte[] secret) {
     if (indexOf(secret, secret.length, (byte) '%') < 0) return secret;
     byte[] out = new byte[secret.length];

@@ -3,6 +3,8 @@ package dev.geminirotator.core.affinity;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.core.affinity.CreatedResources.Created;
+import dev.geminirotator.core.exchange.GeminiRequest;
+import dev.geminirotator.core.exchange.GeminiRequests;
 import dev.geminirotator.core.exchange.ResourceKind;
 import dev.geminirotator.core.exchange.ResourceRef;
 import java.nio.charset.StandardCharsets;
@@ -170,6 +172,28 @@ class CreatedResourcesTest {
       "{\"name\": \"models/m/operations/\"}"})
   void anAnswerThatNamesNoProjectResourcePinsNothing(String body) {
     assertThat(CreatedResources.read(ResourceKind.FILE, NO_HEADERS, json(body), null)).isEmpty();
+  }
+
+  @Test
+  void anAnswersNameAndALaterRequestsNameForOneResourceAgree() {
+    // Review L5: one rule for both sides, so what an answer pins is what a request names.
+    for (String raw : new String[] {"AHxI1nO-x_9%2Bz", "AHxI+raw=", "u~.-_1"}) {
+      var created = CreatedResources.read(ResourceKind.UPLOAD, headers("X-Goog-Upload-URL",
+          "https://g.example/upload/v1beta/files?upload_id=" + raw + "&upload_protocol=resumable"),
+          null, null);
+      GeminiRequest next = GeminiRequests.parse("POST", "/upload/v1beta/files",
+          "upload_id=" + raw + "&upload_protocol=resumable", null);
+      assertThat(created).as(raw).singleElement()
+          .satisfies(c -> assertThat(next.resources()).containsExactly(c.ref()));
+    }
+    for (String name : new String[] {"cachedContents/" + "a".repeat(128),
+        "cachedContents/" + "a".repeat(129), "files/.hidden", "files/ok.1"}) {
+      var created = CreatedResources.read(ResourceKind.CACHED_CONTENT, NO_HEADERS,
+          json("{\"name\": \"" + name + "\"}"), null);
+      GeminiRequest get = GeminiRequests.parse("GET", "/v1beta/" + name, null, null);
+      assertThat(created.stream().map(Created::ref).toList()).as(name)
+          .isEqualTo(get.resources());
+    }
   }
 
   @Test

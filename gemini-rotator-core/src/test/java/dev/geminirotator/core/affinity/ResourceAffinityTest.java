@@ -342,6 +342,7 @@ class ResourceAffinityTest {
     GeminiRequest request = naming(CACHE, other);
 
     assertThat(affinity.place(request)).isEqualTo(new Placement.Discover(CACHE));
+    affinity.discovered(request, CACHE, K3); // the loop: a success that proves it (review H1)
     affinity.served(request, K3, 200, NO_HEADERS, null);
 
     assertThat(affinity.place(naming(CACHE))).isEqualTo(pinned("p2", CACHE));
@@ -352,7 +353,9 @@ class ResourceAffinityTest {
   }
 
   @Test
-  void aResourceNamedNextToAPinnedOneIsPinnedToTheProjectThatServedBoth() {
+  void aResourceNamedNextToAPinnedOneIsNeverPinnedByTheAnswer() {
+    // Review H1: a success under another resource's pin proves nothing about this one (it used
+    // to pin it to the serving project for its kind's whole lifetime).
     ResourceAffinity affinity = affinity();
     affinity.served(creating(ResourceKind.CACHED_CONTENT), K3, 200, NO_HEADERS,
         json("{\"name\": \"cachedContents/c1\"}"));
@@ -361,7 +364,68 @@ class ResourceAffinityTest {
     assertThat(affinity.place(both)).isEqualTo(pinned("p2", CACHE));
     affinity.served(both, K3, 200, NO_HEADERS, null);
 
-    assertThat(affinity.place(naming(FILE))).isEqualTo(pinned("p2", FILE));
+    assertThat(affinity.place(naming(FILE))).isEqualTo(new Placement.Discover(FILE));
+    assertThat(affinity.pinCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aDiscoveredPinLivesADayAtMostAndIsRenewedByUse() throws Exception {
+    ResourceAffinity affinity = affinity();
+    affinity.discovered(naming(STORE), STORE, K1); // a store's kind lives 365 days
+    writeBehind.runAll();
+    String stored = store.memory.getValue("pin:file_search_store:fileSearchStores/s1");
+    assertThat(Long.parseLong(stored.substring(0, stored.indexOf(':'))))
+        .isEqualTo(clock.millis() + Duration.ofDays(1).toMillis());
+
+    clock.advance(Duration.ofHours(20));
+    affinity.served(naming(STORE), K2, 200, NO_HEADERS, null); // used through its project
+    clock.advance(Duration.ofHours(20));
+    assertThat(affinity.place(naming(STORE))).isEqualTo(pinned("p1", STORE));
+    clock.advance(Duration.ofHours(5));
+    assertThat(affinity.place(naming(STORE))).isEqualTo(new Placement.Discover(STORE));
+  }
+
+  @Test
+  void anUploadPinWinsOverTheProjectPinOfTheStoreItGoesInto() {
+    // Review M1: the store is listed before the upload_id; only the starting key can continue.
+    ResourceAffinity affinity = affinity();
+    affinity.served(creating(ResourceKind.FILE_SEARCH_STORE), K1, 200, NO_HEADERS,
+        json("{\"name\": \"fileSearchStores/s1\"}"));
+    affinity.answered(request("POST", Route.UPLOAD_START, List.of(STORE), ResourceKind.UPLOAD,
+        null), K2, 200, headers("x-goog-upload-url",
+        "https://generativelanguage.googleapis.com/upload/v1beta/fileSearchStores/s1"
+            + ":uploadToFileSearchStore?upload_id=AHxI-up1&upload_protocol=resumable"));
+
+    GeminiRequest chunk = request("POST", Route.UPLOAD_CONTINUE, List.of(STORE, UPLOAD), null,
+        null);
+    assertThat(affinity.place(chunk)).isEqualTo(new Placement.PinnedKey("k2", UPLOAD));
+  }
+
+  @Test
+  void anUploadIsPinnedFromTheAnswersHeadAlone() {
+    // Review M2: a body closed unread never reaches served(); the head is enough.
+    ResourceAffinity affinity = affinity();
+    affinity.answered(request("POST", Route.UPLOAD_START, List.of(), ResourceKind.UPLOAD, null),
+        K2, 200, headers("x-goog-upload-url", "https://generativelanguage.googleapis.com/upload/"
+            + "v1beta/files?upload_id=AHxI-up1&upload_protocol=resumable"));
+    GeminiRequest chunk = request("POST", Route.UPLOAD_CONTINUE, List.of(UPLOAD), null, null);
+    assertThat(affinity.place(chunk)).isEqualTo(new Placement.PinnedKey("k2", UPLOAD));
+  }
+
+  @Test
+  void aPinItsOwnProjectDisownsIsDroppedHereAndInTheStore() throws Exception {
+    // Review M3: a wrong pin heals.
+    ResourceAffinity affinity = affinity();
+    affinity.served(creating(ResourceKind.CACHED_CONTENT), K3, 200, NO_HEADERS,
+        json("{\"name\": \"cachedContents/c1\"}"));
+    writeBehind.runAll();
+    affinity.misplaced(naming(CACHE), CACHE, K1); // another project: not its owner
+    assertThat(affinity.place(naming(CACHE))).isEqualTo(pinned("p2", CACHE));
+
+    affinity.misplaced(naming(CACHE), CACHE, K3);
+    writeBehind.runAll();
+    assertThat(affinity.place(naming(CACHE))).isEqualTo(new Placement.Discover(CACHE));
+    assertThat(store.memory.getValue("pin:cached_content:cachedContents/c1")).isNull();
   }
 
   @Test
@@ -387,7 +451,7 @@ class ResourceAffinityTest {
     GeminiRequest request = naming(CACHE);
     affinity.notFound(request, CACHE);
 
-    assertThat(affinity.place(request)).isEqualTo(new Placement.Unreachable(CACHE, null,
+    assertThat(affinity.place(request)).isEqualTo(new Placement.Unreachable(CACHE,
         Instant.parse("2026-11-26T12:00:30Z")));
     assertThat(affinity.mayBlock(request)).isFalse();
     assertThat(store.reads).hasValue(0);
@@ -401,6 +465,10 @@ class ResourceAffinityTest {
     ResourceAffinity affinity = affinity();
     affinity.notFound(naming(CACHE), CACHE);
     affinity.served(naming(CACHE), K1, 200, NO_HEADERS, null);
+    assertThat(affinity.notFoundCount()).isZero();
+    assertThat(affinity.place(naming(CACHE))).isEqualTo(new Placement.Discover(CACHE));
+    affinity.notFound(naming(CACHE), CACHE);
+    affinity.discovered(naming(CACHE), CACHE, K1);
     assertThat(affinity.place(naming(CACHE))).isEqualTo(pinned("p1", CACHE));
     assertThat(affinity.notFoundCount()).isZero();
   }

@@ -50,6 +50,9 @@ class GeminiExchangeTest {
   private static final GeminiRequest GENERATE = new GeminiRequest("POST", "v1beta",
       GeminiRequest.Route.MODEL_CALL, "generateContent", MODEL, List.of(), null, null);
   private static final ResourceRef FILE = new ResourceRef(ResourceKind.FILE, "files/abc");
+  /** {@code GET files/abc}: a 403/404 to it is about the file itself (review H2). */
+  private static final GeminiRequest GET_FILE = new GeminiRequest("GET", "v1beta",
+      GeminiRequest.Route.RESOURCE, null, "*", List.of(FILE), null, null);
   private static final AttemptPolicy FAST = AttemptPolicy.builder()
       .backoffBase(Duration.ofMillis(1)).backoffMax(Duration.ofMillis(5)).build();
 
@@ -469,6 +472,24 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void anAnswerTheTransportFailedToHandOnIsDiscarded() {
+      // Review L2: the lease was released but the upstream answer (a pooled connection) leaked.
+      GeminiKeyRotator rotator = rotator(3);
+      Answer upstream = Answer.of(400, "{\"error\":{\"code\":400}}");
+      FakeTransport t = new FakeTransport(k -> upstream) {
+        @Override
+        public Answer pass(Answer response, Attempt attempt, long retryAfterSeconds) {
+          throw new IllegalStateException("a bug in the transport");
+        }
+      };
+
+      assertThatThrownBy(() -> exchange(rotator, Affinity.NONE, FAST).execute(GENERATE, true, t))
+          .hasMessage("a bug in the transport");
+      assertThat(t.discarded).containsExactly(upstream);
+      assertAllHealthy(rotator);
+    }
+
+    @Test
     void aCancelledCallerEndsTheLoopWithoutBlamingTheKey() throws IOException {
       GeminiKeyRotator rotator = rotator(3);
       FakeTransport[] self = new FakeTransport[1];
@@ -608,17 +629,32 @@ class GeminiExchangeTest {
       GeminiKeyRotator rotator = rotator(3);
       FakeTransport t = new FakeTransport(k -> ok());
 
-      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE, null,
+      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE,
           clock.instant().plusSeconds(30)), false, false), FAST).execute(GENERATE, true, t);
-      exchange(rotator, new RecordingAffinity(new Placement.Unreachable(FILE, "pz", null), false,
-          false), FAST).execute(GENERATE, true, t);
 
       assertThat(t.sent).isEmpty();
-      assertThat(t.locals).extracting(LocalAnswer::status).containsExactly(404, 503);
+      assertThat(t.locals).extracting(LocalAnswer::status).containsExactly(404);
       assertThat(t.locals.get(0).retryAfterSeconds()).isEqualTo(30);
-      assertThat(t.locals.get(1).message()).contains("files/abc", "pz", "only an operator");
+      assertThat(t.locals.get(0).message()).contains("files/abc", "not found in any project");
       assertThat(t.locals).extracting(LocalAnswer::reason).containsOnly("resource-unreachable");
     }
+
+    @Test
+    void aPinnedProjectWithNoKeyInThePoolSaysOnlyAnOperatorCanHelp() throws IOException {
+      // What Unreachable(project) once stood for: the rotator has no key of that project.
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> ok());
+
+      exchange(rotator, new RecordingAffinity(new Placement.Pinned("pz", FILE), false, false),
+          FAST).execute(GENERATE, true, t);
+
+      assertThat(t.sent).isEmpty();
+      assertThat(t.locals).singleElement().satisfies(a -> {
+        assertThat(a.status()).isEqualTo(503);
+        assertThat(a.message()).contains("files/abc", "pz", "only an operator");
+      });
+    }
+
   }
 
   @Nested
@@ -640,7 +676,7 @@ class GeminiExchangeTest {
       });
       AttemptPolicy one = FAST.toBuilder().maxAttempts(1).build();
 
-      Answer got = exchange(rotator, affinity, one).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, one).execute(GET_FILE, true, t);
 
       assertThat(got.status()).isEqualTo(200);
       assertThat(projects).hasSize(3).doesNotHaveDuplicates(); // one key per project
@@ -659,7 +695,7 @@ class GeminiExchangeTest {
           false);
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{\"from\":\"" + k.id() + "\"}"));
 
-      Answer got = exchange(rotator, affinity, FAST).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, FAST).execute(GET_FILE, true, t);
 
       assertThat(t.sent).hasSize(3);
       assertThat(t.sent.stream().map(GeminiExchangeTest::project)).doesNotHaveDuplicates();
@@ -672,6 +708,27 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void aKeptAnswerHandedOnIsTheCallersAndNeverDiscarded() throws IOException {
+      // Review L3: passKept may wrap the kept answer, sharing its body; the loop must not close it.
+      GeminiKeyRotator rotator = rotator(3);
+      FakeTransport t = new FakeTransport(k -> Answer.of(404, "{\"error\":{\"message\":"
+          + "\"File abc not found (" + k.id() + ")\"}}")) {
+        @Override
+        public Answer passKept(Answer kept, long retryAfterSeconds) {
+          super.passKept(kept, retryAfterSeconds);
+          return new Answer(kept.status(), Map.of("X-Wrapped", "1"), kept.body());
+        }
+      };
+
+      Answer got = exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false,
+          false), FAST).execute(GET_FILE, true, t);
+
+      assertThat(got.headers()).containsKey("X-Wrapped");
+      Answer handedOn = t.handed.get(t.handed.size() - 1).answer();
+      assertThat(t.discarded).hasSize(2).doesNotContain(handedOn); // the two replaced misses
+    }
+
+    @Test
     void discoveryStopsAtItsBoundOnALargePool() throws IOException {
       GeminiKeyRotator rotator = rotator(20);
       RecordingAffinity affinity = new RecordingAffinity(new Placement.Discover(FILE), false,
@@ -679,7 +736,7 @@ class GeminiExchangeTest {
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{}"));
       AttemptPolicy bounded = FAST.toBuilder().maxDiscoveryAttempts(3).build();
 
-      Answer got = exchange(rotator, affinity, bounded).execute(GENERATE, true, t);
+      Answer got = exchange(rotator, affinity, bounded).execute(GET_FILE, true, t);
 
       assertThat(got.status()).isEqualTo(404);
       assertThat(t.sent).hasSize(3);
@@ -693,7 +750,7 @@ class GeminiExchangeTest {
       FakeTransport t = new FakeTransport(k -> Answer.of(404, "{}"));
 
       exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false, false), FAST)
-          .execute(GENERATE, true, t);
+          .execute(GET_FILE, true, t);
 
       assertThat(AttemptPolicy.DEFAULT_MAX_DISCOVERY_ATTEMPTS).isEqualTo(8);
       assertThat(t.sent).hasSize(8);
@@ -713,7 +770,7 @@ class GeminiExchangeTest {
       });
 
       exchange(rotator, new RecordingAffinity(new Placement.Discover(FILE), false, false), FAST)
-          .execute(GENERATE, true, t);
+          .execute(GET_FILE, true, t);
 
       assertThat(rotator.snapshot(sent.get(0)).orElseThrow().state())
           .isNotEqualTo(KeyState.HEALTHY);
@@ -895,6 +952,44 @@ class GeminiExchangeTest {
     }
 
     @Test
+    void aSchedulerThatRefusesThePlacedStartFailsTheFuture() throws Exception {
+      // Review L1: the rejection was swallowed on the placer's thread; the future never ended.
+      GeminiKeyRotator rotator = rotator(3);
+      RecordingAffinity affinity = new RecordingAffinity(new Placement.Pinned("pc", FILE), true,
+          false);
+      ScheduledExecutorService dead = Executors.newSingleThreadScheduledExecutor();
+      dead.shutdown();
+      AsyncFake t = new AsyncFake(k -> ok(), io);
+
+      CompletableFuture<Answer> f = exchange(rotator, affinity, FAST).executeAsync(GENERATE,
+          true, t, dead);
+
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+      assertThat(t.sent).isEmpty();
+    }
+
+    @Test
+    void aSchedulerThatRefusesTheNextAttemptFailsTheFutureAndFreesEverything() throws Exception {
+      GeminiKeyRotator rotator = rotator(3);
+      ScheduledExecutorService dead = Executors.newSingleThreadScheduledExecutor();
+      dead.shutdown();
+      Answer overloaded = error(503, "503-overloaded");
+      AsyncFake t = new AsyncFake(k -> overloaded, io);
+
+      CompletableFuture<Answer> f = exchange(rotator, Affinity.NONE, FAST).executeAsync(GENERATE,
+          true, t, dead);
+
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(java.util.concurrent.RejectedExecutionException.class);
+      assertThat(t.sent).hasSize(1);
+      assertThat(t.discarded).containsExactly(overloaded); // the kept 503
+      for (KeySnapshot k : rotator.snapshot()) {
+        assertThat(k.inFlight()).as("in flight on %s", k.id()).isZero();
+      }
+    }
+
+    @Test
     void aPlacementThatMayBlockRunsOffTheCallersThread() throws Exception {
       GeminiKeyRotator rotator = rotator(3);
       RecordingAffinity affinity = new RecordingAffinity(new Placement.Pinned("pc", FILE), true,
@@ -916,7 +1011,7 @@ class GeminiExchangeTest {
           false);
       AsyncFake t = new AsyncFake(k -> Answer.of(404, "{}"), io);
 
-      Answer got = exchange(rotator, affinity, FAST).executeAsync(GENERATE, true, t, scheduler)
+      Answer got = exchange(rotator, affinity, FAST).executeAsync(GET_FILE, true, t, scheduler)
           .get(30, TimeUnit.SECONDS);
 
       assertThat(got.status()).isEqualTo(404);

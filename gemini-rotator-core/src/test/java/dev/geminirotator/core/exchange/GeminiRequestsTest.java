@@ -573,6 +573,39 @@ class GeminiRequestsTest {
   }
 
   @Test
+  void namesInsideFreeFormStructsAreNeverRead() {
+    // Review H1: a name in a Struct Gemini never reads as a resource must not pin or hide one.
+    String victim = "\"fileSearchStoreNames\":[\"fileSearchStores/victim\"],"
+        + "\"file_search_store_names\":[\"fileSearchStores/victim2\"],"
+        + "\"cachedContent\":\"cachedContents/victim3\",\"fileUri\":\"files/victim4\","
+        + "\"fileName\":\"files/victim5\",\"previous_interaction_id\":\"victim6\"";
+    String body = "{\"contents\":[{\"parts\":[{\"functionResponse\":{\"name\":\"f\","
+        + "\"response\":{" + victim + "}}},{\"functionCall\":{\"name\":\"g\",\"args\":{"
+        + victim + "}}},{\"function_response\":{\"response\":{\"x\":[{" + victim + "}]}}}]}],"
+        + "\"generationConfig\":{\"responseSchema\":{" + victim + "},"
+        + "\"responseJsonSchema\":{" + victim + "}},"
+        + "\"tools\":[{\"functionDeclarations\":[{\"name\":\"h\",\"parameters\":{"
+        + victim + "},\"parametersJsonSchema\":{" + victim + "}}]}],"
+        + "\"toolConfig\":{" + victim + "},\"x\":{" + victim + "},"
+        + "\"contents2\":[{\"parts\":[{\"fileData\":{\"fileUri\":\"files/victim7\"}}]}]}";
+    assertThat(generate(body).resources()).isEmpty();
+    // The documented places around them still count.
+    assertThat(names(generate("{\"contents\":[{\"parts\":[{\"functionResponse\":{\"response\":"
+        + "{" + victim + "}}},{\"fileData\":{\"fileUri\":\"files/mine\"}}]}],"
+        + "\"system_instruction\":{\"parts\":[{\"file_data\":{\"file_uri\":\"files/sys\"}}]},"
+        + "\"tools\":[{\"file_search\":{\"file_search_store_names\":[\"fileSearchStores/s\"]}}],"
+        + "\"generateContentRequest\":{\"cachedContent\":\"cachedContents/c\"}}").resources()))
+        .containsExactly("FILE:files/mine", "FILE:files/sys", "FILE_SEARCH_STORE:fileSearchStores/s",
+            "CACHED_CONTENT:cachedContents/c");
+    // A batch's inline requests: their contents count, their metadata never does.
+    GeminiRequest batch = GeminiRequests.parse("POST", "/v1beta/models/m:batchGenerateContent",
+        null, bytes("{\"batch\":{\"input_config\":{\"requests\":{\"requests\":[{\"request\":"
+            + "{\"cached_content\":\"cachedContents/b\"},\"metadata\":{" + victim + "}}]}}},"
+            + "\"metadata\":{" + victim + "}}"));
+    assertThat(names(batch.resources())).containsExactly("CACHED_CONTENT:cachedContents/b");
+  }
+
+  @Test
   void theModelIsReadFromABodyWithoutMarkers() {
     GeminiRequest chat = GeminiRequests.parse("POST", "/v1beta/openai/chat/completions", null,
         bytes("{\"model\":\"gemini-2.5-pro\"}"));
