@@ -17,7 +17,10 @@ import com.google.genai.types.GenerateContentResponse;
 import com.google.genai.types.InlinedRequest;
 import com.google.genai.types.Part;
 import com.google.genai.types.UploadFileConfig;
+import dev.geminirotator.core.affinity.ResourceAffinity;
+import dev.geminirotator.core.exchange.GeminiRequests;
 import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeGemini;
 import dev.geminirotator.testsupport.GenAiResourceScenarios;
 import dev.geminirotator.testsupport.SdkTraffic;
@@ -30,6 +33,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import redis.clients.jedis.RedisClient;
 
 /**
  * Issue 16: two proxies on one real redis-server route alike. Each of the four resource families
@@ -64,11 +68,7 @@ class TwoProxiesSharedPinsTest {
   @BeforeEach
   void start() throws Exception {
     fake = FakeGemini.of(3, 2);
-    StringBuilder yaml = new StringBuilder("keys:\n");
-    for (String id : fake.keyIds()) {
-      yaml.append("  - id: ").append(id).append("\n    secret: ").append(fake.secret(id))
-          .append("\n    project: ").append(fake.projectOf(id)).append('\n');
-    }
+    StringBuilder yaml = new StringBuilder(fake.keysYaml());
     yaml.append(Harness.defaultYaml().substring(Harness.defaultYaml().indexOf("server:")))
         .append("storage: \"").append(redis.uri()).append("\"\n");
     first = new Harness(yaml.toString(), Map.of());
@@ -98,6 +98,7 @@ class TwoProxiesSharedPinsTest {
           UploadFileConfig.builder().mimeType("text/plain").build());
       String fileName = file.name().orElseThrow();
       seen.append(file.toJson());
+      awaitSharedPin(fileName);
       assertThat(user.files.get(fileName, null).name()).contains(fileName);
       assertThat(answered(user.models.generateContent(MODEL, Content.fromParts(
           Part.fromUri(file.uri().orElseThrow(), "text/plain"), Part.fromText("Summarize.")),
@@ -111,6 +112,7 @@ class TwoProxiesSharedPinsTest {
           .ttl(Duration.ofMinutes(5)).build());
       String cacheName = cache.name().orElseThrow();
       seen.append(cache.toJson());
+      awaitSharedPin(cacheName);
       assertThat(answered(user.models.generateContent(MODEL, "What does it say?",
           GenerateContentConfig.builder().cachedContent(cacheName).build()))).isTrue();
       assertThat(user.caches.get(cacheName, null).name()).contains(cacheName);
@@ -124,6 +126,7 @@ class TwoProxiesSharedPinsTest {
           .build(), CreateBatchJobConfig.builder().build());
       String batchName = batch.name().orElseThrow();
       seen.append(batch.toJson());
+      awaitSharedPin(batchName);
       assertThat(user.batches.get(batchName, null).name()).contains(batchName);
       user.batches.delete(batchName, null);
       assertThat(fake.owner(batchName)).isEmpty();
@@ -133,6 +136,7 @@ class TwoProxiesSharedPinsTest {
           CreateFileSearchStoreConfig.builder().displayName("store " + round).build());
       String storeName = store.name().orElseThrow();
       seen.append(store.toJson());
+      awaitSharedPin(storeName);
       assertThat(user.fileSearchStores.get(storeName, null).name()).contains(storeName);
       user.fileSearchStores.delete(storeName, null);
       assertThat(fake.owner(storeName)).isEmpty();
@@ -143,6 +147,20 @@ class TwoProxiesSharedPinsTest {
     assertThat(fake.served()).as("both proxies served").hasSizeGreaterThan(40);
     seen.append(traffic.text());
     assertThat(SecretScanner.of(fake.secrets()).findings(seen)).isEmpty();
+  }
+
+  /**
+   * Waits until the first proxy's pin for {@code name} is in Redis: pins are written behind the
+   * answer (never on the request path), so a client that turns to the other proxy within those
+   * milliseconds makes it discover the resource instead (a 404 from a wrong project, no key
+   * blamed), which this test's "every answer 200" would count as a failure.
+   */
+  private static void awaitSharedPin(String name) {
+    String key = "gemini_rotator:value:"
+        + ResourceAffinity.storeName(GeminiRequests.resource(name));
+    try (RedisClient client = RedisClient.create("redis://127.0.0.1:" + redis.port())) {
+      Eventually.until("the pin of " + name + " reaches Redis", () -> client.exists(key));
+    }
   }
 
   private static boolean answered(GenerateContentResponse response) {
