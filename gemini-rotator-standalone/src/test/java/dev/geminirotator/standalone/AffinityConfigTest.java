@@ -28,11 +28,7 @@ class AffinityConfigTest {
 
   private void start(String affinityYaml) throws Exception {
     fake = FakeGemini.of(3, 2);
-    StringBuilder yaml = new StringBuilder("keys:\n");
-    for (String id : fake.keyIds()) {
-      yaml.append("  - id: ").append(id).append("\n    secret: ").append(fake.secret(id))
-          .append("\n    project: ").append(fake.projectOf(id)).append('\n');
-    }
+    StringBuilder yaml = new StringBuilder(fake.keysYaml());
     yaml.append(affinityYaml);
     yaml.append(Harness.defaultYaml().substring(Harness.defaultYaml().indexOf("server:")));
     h = new Harness(yaml.toString(), Map.of());

@@ -30,11 +30,7 @@ class GenAiResourceScenariosTest {
   @BeforeEach
   void start() throws Exception {
     fake = FakeGemini.of(3, 2);
-    StringBuilder yaml = new StringBuilder("keys:\n");
-    for (String id : fake.keyIds()) {
-      yaml.append("  - id: ").append(id).append("\n    secret: ").append(fake.secret(id))
-          .append("\n    project: ").append(fake.projectOf(id)).append('\n');
-    }
+    StringBuilder yaml = new StringBuilder(fake.keysYaml());
     yaml.append(Harness.defaultYaml().substring(Harness.defaultYaml().indexOf("server:")));
     h = new Harness(yaml.toString(), Map.of());
     fake.install(h.upstream);

@@ -197,6 +197,19 @@ public final class FakeGemini extends Dispatcher {
   }
 
   /**
+   * This fake's keys as the {@code keys:} section of a proxy configuration (id, secret and
+   * project of each, in {@link #keyIds()} order), for tests that start a proxy in front of it.
+   */
+  public String keysYaml() {
+    StringBuilder yaml = new StringBuilder("keys:\n");
+    for (String id : keyIds()) {
+      yaml.append("  - id: ").append(id).append("\n    secret: ").append(secret(id))
+          .append("\n    project: ").append(projectOf(id)).append('\n');
+    }
+    return yaml.toString();
+  }
+
+  /**
    * Who holds the live resource {@code name} ({@code files/abc}, {@code cachedContents/x},
    * {@code batches/y}, {@code fileSearchStores/z}), or the open upload session
    * {@code uploads/<upload_id>}; empty when there is none (never created, deleted, expired).
