@@ -2,6 +2,7 @@ package dev.geminirotator.core.arch;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
@@ -53,6 +54,14 @@ class ArchitectureTest {
         .orShould().callMethod(Instant.class, "now")
         .because("tests drive time with a fake clock and never sleep through a cooldown")
         .check(production);
+  }
+
+  @Test
+  void coreBringsNoRateLimiterLibrary() {
+    // core counts quotas itself (SharedQuotas); the proxy's per-client limits declare their own
+    assertThatThrownBy(() -> Class.forName("io.github.resilience4j.ratelimiter.RateLimiter"))
+        .as("resilience4j-ratelimiter on core's classpath")
+        .isInstanceOf(ClassNotFoundException.class);
   }
 
   @Test
