@@ -29,15 +29,17 @@ import redis.clients.jedis.RedisClient;
 
 /**
  * What {@link SharedQuotas} and Bucket4j's Redis buckets admit, beside what they cost
- * ({@link SharedCounterBenchmark}): one key limited to 600 requests a minute, on a real
+ * ({@link SharedCounterBenchmark}): keys limited to 600 requests a minute each, on a real
  * {@code redis-server} started on a free port.
  *
  * <ol>
  *   <li><b>Window boundary</b> (a clock both read, moved by hand; claims run inline): a client
  *       spends all it can 1 s before a minute boundary, then again at the boundary. Ours counts
- *       fixed minute windows aligned to the epoch (what Gemini's per-minute quotas are); Bucket4j
- *       with greedy refill is a token bucket; Bucket4j "intervally aligned" refills whole
- *       minutes like ours.</li>
+ *       fixed minute windows aligned to the epoch; Bucket4j with greedy refill is a token bucket;
+ *       Bucket4j "intervally aligned" refills whole minutes like ours.</li>
+ *   <li><b>Cold burst</b> (real clock, Redis up): one thread asks as fast as it can for one
+ *       second over 100 fresh keys of 600 a minute (60,000 allowed): how much of the limit each
+ *       admits while its counts are still being claimed.</li>
  *   <li><b>Redis killed</b> (real clock): 200 requests each after the server is gone.</li>
  *   <li><b>Redis not answering</b> (a socket that accepts and never replies): 3 requests each;
  *       Jedis' default 2 s socket timeout applies.</li>
@@ -58,6 +60,7 @@ public final class SharedCounterSemantics {
       System.out.printf(Locale.ROOT, "redis-server %s on port %d; limit %d per minute%n%n",
           RedisServer.binary(), redis.port(), LIMIT);
       boundary(redis);
+      burst(redis);
       killed(redis);
     }
     silent();
@@ -164,8 +167,43 @@ public final class SharedCounterSemantics {
         .refillGreedy(LIMIT, Duration.ofMinutes(1)).build()).build();
   }
 
+  private static void burst(RedisServer redis) {
+    System.out.println("2. Cold burst: one thread, as fast as it can for 1 s, 100 fresh keys of"
+        + " 600 a minute (60,000 allowed)");
+    try (RedisKeyStateStore store = RedisKeyStateStore.open(redis.uri("/3"));
+        RedisClient client = RedisClient.create(redis.uri("/3"))) {
+      SharedQuotas quotas = SharedQuotas.builder(store).minimumCredit(1).build();
+      ProxyManager<String> buckets = bucketsOn(client, null);
+      String[] names = {"SharedQuotas", "Bucket4j", "Bucket4j, delaying(10 tokens, 1 s)"};
+      for (int l = 0; l < 3; l++) {
+        BooleanSupplier[] keys = new BooleanSupplier[100];
+        for (int k = 0; k < keys.length; k++) {
+          String name = "semantics:burst:" + l + ":" + k;
+          if (l == 0) {
+            keys[k] = quotas.perMinute(name, LIMIT)::tryAcquire;
+          } else {
+            var b = (l == 1 ? buckets.builder() : buckets.builder().withOptimization(
+                Optimizations.delaying(new DelayParameters(10, Duration.ofSeconds(1)))))
+                .build(name, perMinute());
+            keys[k] = () -> b.tryConsume(1);
+          }
+        }
+        long requests = 0;
+        long admitted = 0;
+        long end = System.nanoTime() + 1_000_000_000L;
+        while (System.nanoTime() < end) {
+          if (keys[(int) (requests++ % keys.length)].getAsBoolean()) admitted++;
+        }
+        System.out.printf(Locale.ROOT, "   %-36s %,9d requests, %,6d admitted%n", names[l],
+            requests, admitted);
+      }
+      quotas.close();
+    }
+    System.out.println();
+  }
+
   private static void killed(RedisServer redis) {
-    System.out.println("2. Redis killed: 50 requests with Redis up, then 200 after it is gone,"
+    System.out.println("3. Redis killed: 50 requests with Redis up, then 200 after it is gone,"
         + " 1 ms apart");
     try (RedisKeyStateStore store = RedisKeyStateStore.open(redis.uri("/2"));
         RedisClient client = RedisClient.create(redis.uri("/2"))) {
@@ -224,7 +262,7 @@ public final class SharedCounterSemantics {
 
   /** A Redis that accepts connections and never answers (a hung or partitioned server). */
   private static void silent() throws IOException {
-    System.out.println("3. Redis not answering: 3 requests each, after the store or client"
+    System.out.println("4. Redis not answering: 3 requests each, after the store or client"
         + " was opened on it");
     List<Socket> accepted = new ArrayList<>();
     try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
