@@ -53,8 +53,10 @@ import redis.clients.jedis.RedisClient;
  *
  * <p>Run (one JMH run at a time on this machine; see benchmarks/README.md):
  * <pre>
- * flock /tmp/jmh.lock java -jar benchmarks/target/benchmarks.jar SharedCounterBenchmark -t 1 -prof gc
- * flock /tmp/jmh.lock java -jar benchmarks/target/benchmarks.jar SharedCounterBenchmark -t 2 -prof gc
+ * flock /tmp/jmh.lock java -jar benchmarks/target/benchmarks.jar SharedCounterBenchmark \
+ *     -t 1 -prof gc
+ * flock /tmp/jmh.lock java -jar benchmarks/target/benchmarks.jar SharedCounterBenchmark \
+ *     -t 2 -prof gc
  * </pre>
  * What each admits at a window boundary and while Redis is down: {@link SharedCounterSemantics}.
  */

@@ -247,7 +247,9 @@ public final class SharedCounterSemantics {
         else refused++;
       } catch (RuntimeException e) {
         failed++;
-        if (firstFailure == null) firstFailure = e.getClass().getSimpleName() + ": " + e.getMessage();
+        if (firstFailure == null) {
+          firstFailure = e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
       }
       long took = System.nanoTime() - t0;
       slowest = Math.max(slowest, took);
