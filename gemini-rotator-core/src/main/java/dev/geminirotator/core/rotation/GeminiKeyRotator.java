@@ -64,8 +64,9 @@ import org.slf4j.LoggerFactory;
  * costs O(1) whatever the pool size (amortized when most keys cannot serve), and skipping keys that
  * cannot serve never funnels their share onto a neighbour (see {@code pickFairly}). State
  * transitions synchronize on the key they change and are written to the store after the lock is
- * released. Changes from other rotators sharing the store arrive through its subscription and are
- * applied idempotently.
+ * released; the rotator then adopts the state the store answers stands for what it wrote (see
+ * {@link #storeWrite}). Changes from other rotators sharing the store arrive through its
+ * subscription and are applied idempotently.
  *
  * <p>Thread-safe.
  */
@@ -689,7 +690,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     }
     if (cooled.later()) {
       cooldownsStarted.increment();
-      storeApply(new StateChange.Cooldown(project.name, model, until, false));
+      writeCooldown(project, new StateChange.Cooldown(project.name, model, until, false));
       stateLog.cooldownStarted(project.name, model, outcome.scope(), outcome.quotaId(),
           new ProjectState.Cooling(until.toEpochMilli(), reason), () -> memberIds(project), now);
       scheduleEndCheck(project, model, until.toEpochMilli(), now);
@@ -866,8 +867,9 @@ public final class GeminiKeyRotator implements KeyRotator {
   }
 
   /**
-   * Writes the key's newest pending status (and its health) to the store. Called outside the slot
-   * lock: the store may call back into rotators that share it.
+   * Writes the key's newest pending status (and its health) to the store and adopts the store's
+   * answer, under the key's {@link KeySlot#storeLock}. Called outside the slot lock: the store may
+   * call back into rotators that share it.
    */
   private void flushStatus(KeySlot slot) {
     synchronized (slot.storeLock) {
@@ -877,7 +879,7 @@ public final class GeminiKeyRotator implements KeyRotator {
         slot.pendingStatus = null;
       }
       if (change == null) return; // a later transition's writer got here first
-      storeApply(change);
+      storeWrite(change, () -> slot.deliveries);
       storeApply(new StateChange.Health(slot.id, slot.health()));
     }
   }
@@ -1005,7 +1007,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     Objects.requireNonNull(keys, "keys");
     List<ApiKey> pooled = new ArrayList<>(keys.size());
     for (ApiKey key : keys) pooled.add(poolKey(Objects.requireNonNull(key, "keys contains null")));
-    for (ApiKey key : addLocally(pooled)) storeApply(new StateChange.KeyAdded(key));
+    for (ApiKey key : addLocally(pooled)) storeWrite(new StateChange.KeyAdded(key));
   }
 
   /**
@@ -1086,7 +1088,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public boolean removeKey(String keyId) {
     if (removeLocally(keyId)) {
-      storeApply(new StateChange.KeyRemoved(keyId));
+      storeWrite(new StateChange.KeyRemoved(keyId));
       return true;
     }
     return false;
@@ -1170,10 +1172,11 @@ public final class GeminiKeyRotator implements KeyRotator {
       to = slot.baseState();
       queueStatus(slot, now);
     }
-    // here first, then the store, like every change: the store hands each back in its order
+    // here first, then the store, like every change: the rotator adopts the store's answers
     Map<String, ProjectState.Cooling> cleared = slot.project.clearAll(now);
     for (String model : cleared.keySet()) {
-      storeApply(new StateChange.Cooldown(slot.project.name, model, Instant.EPOCH, true));
+      writeCooldown(slot.project,
+          new StateChange.Cooldown(slot.project.name, model, Instant.EPOCH, true));
     }
     if (!cleared.isEmpty() || sooner) fallback.keyMayServeAgain();
     cleared.forEach((model, c) -> stateLog.cooldownEnded(slot.project.name, model, c,
@@ -1441,20 +1444,60 @@ public final class GeminiKeyRotator implements KeyRotator {
   // Store
 
   /**
-   * Hands a change this rotator already made locally to the store. The store hands it back to
-   * {@link #applyRemote} (the memory and Redis stores do so at once, in the order they took the
-   * changes), and the rotator applies it again: changes are idempotent, and this is what makes the
-   * rotator end in the store's order. Two threads may make their changes locally in one order and
-   * reach the store in the other (a reset clearing a cooldown while a 429 sets one, say); without
-   * the echo, the rotator would keep the order it made them in while the store and every other
-   * instance keep the other.
+   * Writes a change this rotator already made locally to the store and adopts what the store
+   * answers stands for the change's subject ({@link KeyStateStore#apply}): the change itself, or
+   * what wins over it, such as a later cooldown another instance set or a status the store holds
+   * as newer. So the writer agrees with the store as soon as the write returns, whether or not the
+   * store also hands the change back through its subscription.
+   *
+   * <p>Order. Two threads of this rotator may change one subject locally in one order and reach
+   * the store in the other (a reset clearing a cooldown while a 429 sets one, say); the rotator
+   * must end in the store's order, as the store and every other instance do. So each subject's
+   * writes are serialized ({@link KeySlot#storeLock} for a key's status, {@link
+   * ProjectState#storeLock} for a project's cooldowns), and each write adopts its answer before
+   * the next is made: the last answer adopted is the last change the store took. A store that
+   * hands its changes to every subscriber in the order it took them (the memory and Redis stores
+   * do, the applying rotator's own included) may deliver a change of the subject while the write
+   * is in flight; that delivery already put this rotator in the store's order, and a later one
+   * may have replaced what the write answers, so an answer equal to the change is then not
+   * adopted again ({@code deliveries}: the subject's deliveries, counted by {@link #applyRemote}
+   * before it applies one). An answer that differs (the change lost) is always adopted. The
+   * caller holds the subject's store lock.
    */
-  private void storeApply(StateChange change) {
+  private void storeWrite(StateChange change, java.util.function.IntSupplier deliveries) {
+    int before = deliveries.getAsInt();
+    StateChange answer = storeApply(change);
+    if (answer == null) return; // the store failed: local state kept
+    if (deliveries.getAsInt() != before && answer.equals(change)) return;
+    applyRemote(answer);
+  }
+
+  /**
+   * Writes a membership change ({@link StateChange.KeyAdded}, {@link StateChange.KeyRemoved}) and
+   * adopts an answer that differs from it. Membership changes are rare and made under no store
+   * lock, so an answer equal to the change (what this rotator already did) is not applied again:
+   * a store that delivers in its order keeps concurrent ones in that order.
+   */
+  private void storeWrite(StateChange change) {
+    StateChange answer = storeApply(change);
+    if (answer != null && !answer.equals(change)) applyRemote(answer);
+  }
+
+  /** Writes a project's cooldown (or its clear) and adopts the answer; see {@link #storeWrite}. */
+  private void writeCooldown(ProjectState project, StateChange.Cooldown change) {
+    synchronized (project.storeLock) {
+      storeWrite(change, project::deliveries);
+    }
+  }
+
+  /** Hands a change to the store; returns its answer, or null when it failed (logged). */
+  private StateChange storeApply(StateChange change) {
     try {
-      store.apply(change);
+      return store.apply(change);
     } catch (RuntimeException e) {
       log.warn("store {} refused a {} change; local state kept", store.describe(),
           change.getClass().getSimpleName(), e);
+      return null;
     }
   }
 
@@ -1523,6 +1566,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     } else if (change instanceof StateChange.Cooldown c) {
       ProjectState project = projects.get(c.project());
       if (project == null) return;
+      project.delivered();
       long now = clock.millis();
       if (c.cleared()) {
         ProjectState.Cooling cleared = project.clear(c.model(), now);
@@ -1572,6 +1616,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     KeyState to;
     boolean sooner;
     synchronized (slot) {
+      slot.deliveries++; // before it applies: a writer of this key then leaves it standing
       from = slot.baseState();
       long freeBefore = slot.statusFreeAt();
       if (s.state() == KeyState.DISABLED) {
