@@ -62,7 +62,7 @@ import org.slf4j.LoggerFactory;
  * pool without quotas, allocates only the lease (and, while most keys cannot serve, a list of those
  * that can now and then). Selection reads an immutable {@link Pool} and per-key volatile state; it
  * costs O(1) whatever the pool size (amortized when most keys cannot serve), and skipping keys that
- * cannot serve never funnels their share onto a neighbour (see {@code pickFairly}). State
+ * cannot serve never funnels their share onto a neighbour (see {@link Selection}). State
  * transitions synchronize on the key they change and are written to the store after the lock is
  * released; the rotator then adopts the state the store answers stands for what it wrote (see
  * {@link #storeWrite}). Changes from other rotators sharing the store arrive through its
@@ -73,19 +73,7 @@ import org.slf4j.LoggerFactory;
 public final class GeminiKeyRotator implements KeyRotator {
 
   private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
-  private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-  private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
   private static final long RECONCILE_GRACE_MILLIS = 10_000;
-  private static final long UNKNOWN_TIME = Long.MIN_VALUE;
-  private static final int PREFETCH_MIN_KEYS = 4_096;
-  private static final int PREFETCH_DISTANCE = 4;
-  /** Random draws over the whole pool before {@link #pickFairly} turns to {@link UsableKeys}. */
-  private static final int POOL_DRAWS = 8;
-  /** Random draws from a {@link UsableKeys} list before it is rebuilt or given up. */
-  private static final int LIST_DRAWS = 16;
-  private static final int NO = 0;
-  private static final int YES = 1;
-  private static final int TRIAL = 2;
 
   private final Strategy strategy;
   private final HealthPolicy health;
@@ -111,17 +99,12 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final Object scrubberLock = new Object();
   private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
   private final Object adminLock = new Object();
-  private final AtomicInteger cursor = new AtomicInteger();
   private final StormGuard rateLimitStorm;
   private final StormGuard rejectionStorm;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
-  /**
-   * The lists {@link #pickFairly} draws from when most keys cannot serve: one shared by every
-   * model, and a few for models with a cooldown of their own. Told when a key may serve again.
-   */
+  /** What {@link Selection} draws from when most keys cannot serve; told when one may again. */
   private final FallbackLists fallback = new FallbackLists();
-  /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
-  private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
+  private final Selection selection;
 
   /** The operator log of states and cooldowns, throttled per key and per project and model. */
   private final StateLog stateLog = new StateLog(log);
@@ -138,7 +121,6 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final LongAdder noKeyAvailable = new LongAdder();
   private final LongAdder retiredSuccesses = new LongAdder();
   private final LongAdder cooldownsStarted = new LongAdder();
-  private final LongAdder trials = new LongAdder();
   private final LongAdder[] outcomes = new LongAdder[Outcome.Kind.values().length];
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -161,6 +143,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     // A store private to this JVM counts without I/O: claim at once, so a quota is exact.
     if (!store.isShared()) quotas.executor(Runnable::run);
     this.quotas = quotas.build();
+    this.selection = new Selection(this, strategy, clock, fallback, projects);
     this.rateLimitStorm = new StormGuard(b.storm);
     this.rejectionStorm = new StormGuard(b.storm);
     for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
@@ -272,360 +255,16 @@ public final class GeminiKeyRotator implements KeyRotator {
       throw new IllegalStateException("rotator is closed");
     }
     Pool p = pool;
-    long now = UNKNOWN_TIME; // read the clock only when a key's state needs it
     String model = context.model();
-    Lease lease = p.size() == 0 ? null : context.constrained() && narrowed(context)
-        ? pickWithin(p, context, model) : switch (strategy) {
-      case ROUND_ROBIN -> pickRoundRobin(p, context, model, now);
-      case WEIGHTED -> pickWeighted(p, context, model, now);
-      case POWER_OF_TWO -> pickTwoChoices(p, context, model, now);
-    };
+    Lease lease = p.size() == 0 ? null : selection.pick(p, context, model);
     if (lease == null) {
       noKeyAvailable.increment();
-      throw noKeyAvailable(p, context, model, clock.millis());
+      throw Selection.noKeyAvailable(p, context, model, clock.millis());
     }
     if (!context.triedKeyIds().isEmpty() && !listeners.isEmpty()) {
       fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1, clock.instant()));
     }
     return lease;
-  }
-
-  /** Whether the request may go to one project's keys or one key only (see {@link #pickWithin}). */
-  private static boolean narrowed(RequestContext ctx) {
-    return ctx.project() != null || ctx.onlyKeyId() != null;
-  }
-
-  /**
-   * A key of the one project (or the one key) the request is limited to: the request names a
-   * resource only that project holds. Looks only at those keys, in turn from a moving start, so
-   * the project's keys share its pinned requests; the strategy's weights are not applied within
-   * the project. O(keys of the project).
-   */
-  private Lease pickWithin(Pool p, RequestContext ctx, String model) {
-    KeySlot[] candidates;
-    if (ctx.onlyKeyId() != null) {
-      KeySlot only = p.byId.get(ctx.onlyKeyId());
-      candidates = only == null ? new KeySlot[0] : new KeySlot[] {only};
-    } else {
-      ProjectState project = projects.get(ctx.project());
-      candidates = project == null ? new KeySlot[0] : project.members;
-    }
-    int n = candidates.length;
-    if (n == 0) return null;
-    long now = clock.millis();
-    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
-    for (int i = 0; i < n; i++) {
-      KeySlot slot = candidates[index];
-      // A member may have left the pool since the project's list was read.
-      if (p.byId.get(slot.id) == slot) {
-        int claim = claim(slot, ctx, model, now);
-        if (claim != NO) return lease(slot, model, claim);
-      }
-      if (++index == n) index = 0;
-    }
-    return null;
-  }
-
-  private Lease pickRoundRobin(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
-    if (n >= PREFETCH_MIN_KEYS) {
-      // Large pools outgrow the caches: load the slot a request a few turns ahead will take, so
-      // its cache miss overlaps this request's work instead of stalling that one.
-      int ahead = index + PREFETCH_DISTANCE;
-      slots[ahead < n ? ahead : ahead - n].touch();
-    }
-    KeySlot slot = slots[index];
-    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-    int claim = claim(slot, ctx, model, now);
-    if (claim != NO) return lease(slot, model, claim);
-    return pickFairly(p, ctx, model);
-  }
-
-  private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] cycle = p.schedule;
-    KeySlot slot;
-    if (cycle != null) {
-      // The spelled-out cycle, read like round-robin (see Pool.schedule).
-      int len = cycle.length;
-      int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % len;
-      if (len >= PREFETCH_MIN_KEYS) {
-        int ahead = index + PREFETCH_DISTANCE;
-        cycle[ahead < len ? ahead : ahead - len].touch();
-      }
-      slot = cycle[index];
-    } else {
-      int turn = cursor.getAndIncrement() & Integer.MAX_VALUE;
-      if (p.size() >= PREFETCH_MIN_KEYS) {
-        // As for round-robin, in two independent steps: the alias entry of a turn far ahead,
-        // and the slot of a nearer turn, whose alias entry an earlier request already warmed.
-        p.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
-        p.slots[p.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
-      }
-      slot = p.slots[p.weightedIndex((long) turn * GOLDEN)];
-    }
-    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-    int claim = claim(slot, ctx, model, now);
-    if (claim != NO) return lease(slot, model, claim);
-    return pickFairly(p, ctx, model);
-  }
-
-  private Lease pickTwoChoices(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    KeySlot a;
-    KeySlot b;
-    if (n >= PREFETCH_MIN_KEYS) {
-      // Large pools: this thread's candidates were drawn (and their slots loaded) one request
-      // ago, so their cache misses overlapped that request; draw and warm the next pair now.
-      int[] drawn = nextPair.get();
-      if (drawn[0] >= n || drawn[1] >= n) {
-        drawn[0] = random.nextInt(n);
-        drawn[1] = random.nextInt(n);
-      }
-      a = slots[drawn[0]];
-      b = slots[drawn[1]];
-      drawn[0] = random.nextInt(n);
-      drawn[1] = random.nextInt(n);
-      slots[drawn[0]].touch();
-      slots[drawn[1]].touch();
-    } else {
-      a = slots[random.nextInt(n)];
-      b = n == 1 ? a : slots[random.nextInt(n)];
-    }
-    if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
-    Lease lease = claimBetter(a, b, ctx, model, now);
-    return lease != null ? lease : pickFairly(p, ctx, model);
-  }
-
-  /** Power-of-two: claims the better of two candidates that can serve, else the other one. */
-  private Lease claimBetter(KeySlot a, KeySlot b, RequestContext ctx, String model, long now) {
-    boolean aUsable = usable(a, ctx, model, now);
-    boolean bUsable = b != a && usable(b, ctx, model, now);
-    KeySlot first;
-    KeySlot second;
-    if (aUsable && bUsable) {
-      boolean aBetter = score(a) >= score(b);
-      first = aBetter ? a : b;
-      second = aBetter ? b : a;
-    } else if (aUsable || bUsable) {
-      first = aUsable ? a : b;
-      second = null;
-    } else {
-      return null;
-    }
-    int claim = claim(first, ctx, model, now);
-    if (claim != NO) return lease(first, model, claim);
-    if (second != null && (claim = claim(second, ctx, model, now)) != NO) {
-      return lease(second, model, claim);
-    }
-    return null;
-  }
-
-  private static double score(KeySlot slot) {
-    return slot.health() / (1 + slot.inFlight());
-  }
-
-  /**
-   * Where every strategy goes when its own pick cannot serve this request.
-   *
-   * <p>Why not the next key along: skipping forward from an unusable key to the next usable one
-   * hands that key the turns of the whole run of unusable keys before it (a pool of 28 keys with
-   * 20 invalid in a row gave the key after the run 75% of the traffic instead of 12.5%). Instead,
-   * a replacement is drawn at random among all keys, uniformly (by weight under
-   * {@link Strategy#WEIGHTED}, as two candidates under {@link Strategy#POWER_OF_TWO}), and drawn
-   * again while it cannot serve. A key that can serve then gets the turns of the keys that cannot
-   * in proportion to its own share, so every usable key's share is its share among the usable
-   * keys, whichever keys are out. It stays O(1) and lock-free:
-   *
-   * <ol>
-   *   <li>a few independent draws over the whole pool: cheap while most keys can serve;
-   *   <li>when those miss (most keys cannot serve), draws from {@link UsableKeys}, a cached list
-   *       of the keys that can serve ({@link FallbackLists}: one for every model, a few for models
-   *       cooling on their own), so a mostly unusable pool costs O(1) per request too, plus one
-   *       pass over the pool per list built: when a key may serve again, every 250 ms at most,
-   *       never per model name a client sends;
-   *   <li>only when even those are all refused (a request that already tried most of the listed
-   *       keys, a state changing under the draws): one pass over the pool that draws among every
-   *       key that can serve this request ({@link #drawExhaustively}).
-   * </ol>
-   */
-  private Lease pickFairly(Pool p, RequestContext ctx, String model) {
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    long now = clock.millis();
-    UsableKeys listed = fallback.cached(p, model, now);
-    if (listed == null) {
-      for (int i = 0; i < POOL_DRAWS; i++) {
-        Lease lease = claimDrawn(p, random, ctx, model, now);
-        if (lease != null) return lease;
-      }
-      listed = fallback.obtain(p, model, now);
-      // Only while another caller builds the first list of a new pool: the last resort.
-      if (listed == null) return drawExhaustively(p, random, ctx, model, now);
-    }
-    for (boolean refreshed = false; ; refreshed = true) {
-      if (listed.usable.size() == 0) {
-        // No key can serve the model: none can serve this request either (no pass over the pool).
-        if (fallback.valid(listed, p, now)) return null;
-        break;
-      }
-      Lease lease = claimListTurn(listed, random, ctx, model, now);
-      if (lease != null) return lease;
-      for (int i = 1; i < LIST_DRAWS; i++) {
-        lease = claimDrawn(listed.usable, random, ctx, model, now);
-        if (lease != null) return lease;
-      }
-      if (refreshed) break;
-      // Every draw was refused: rebuilt (by one caller) only if keys stopped serving since it
-      // was built, not when the refusals were this request's own.
-      listed = fallback.refreshIfStale(p, listed, model, now);
-      if (listed == null) break;
-    }
-    return drawExhaustively(p, random, ctx, model, now);
-  }
-
-  /**
-   * The first pick from a {@link UsableKeys} list: the list's own turn (in order, or along the
-   * golden-ratio sequence by weight), with the slot a few turns ahead loaded early as the main
-   * cursor does, so a mostly unusable large pool is still read in order rather than at random.
-   * Power-of-two draws at random as usual. Picks after a refusal are random draws, so a refused
-   * turn is spread over the list whatever the refusal's cause (requests with different keys
-   * already tried refuse different keys), never handed to one neighbour.
-   */
-  private Lease claimListTurn(UsableKeys listed, ThreadLocalRandom random, RequestContext ctx,
-      String model, long now) {
-    Pool from = listed.usable;
-    KeySlot[] slots = from.slots;
-    int m = slots.length;
-    KeySlot slot;
-    switch (strategy) {
-      case ROUND_ROBIN -> {
-        int index = (listed.turn() & Integer.MAX_VALUE) % m;
-        if (m >= PREFETCH_MIN_KEYS) {
-          int ahead = index + PREFETCH_DISTANCE;
-          slots[ahead < m ? ahead : ahead - m].touch();
-        }
-        slot = slots[index];
-      }
-      case WEIGHTED -> {
-        int turn = listed.turn() & Integer.MAX_VALUE;
-        if (m >= PREFETCH_MIN_KEYS) {
-          from.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
-          slots[from.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
-        }
-        slot = slots[from.weightedIndex((long) turn * GOLDEN)];
-      }
-      default -> {
-        return claimDrawn(from, random, ctx, model, now);
-      }
-    }
-    return claimOne(slot, ctx, model, now);
-  }
-
-  /** Draws one candidate (two under power-of-two) from {@code from} and claims it if it can. */
-  private Lease claimDrawn(Pool from, ThreadLocalRandom random, RequestContext ctx, String model,
-      long now) {
-    KeySlot[] slots = from.slots;
-    return switch (strategy) {
-      case ROUND_ROBIN -> claimOne(slots[random.nextInt(slots.length)], ctx, model, now);
-      case WEIGHTED -> claimOne(from.drawByWeight(random), ctx, model, now);
-      case POWER_OF_TWO -> claimBetter(slots[random.nextInt(slots.length)],
-          slots[random.nextInt(slots.length)], ctx, model, now);
-    };
-  }
-
-  private Lease claimOne(KeySlot slot, RequestContext ctx, String model, long now) {
-    int claim = claim(slot, ctx, model, now);
-    return claim == NO ? null : lease(slot, model, claim);
-  }
-
-  /**
-   * One pass over the pool choosing at random, in proportion to share, among the keys that can
-   * serve this request (weighted reservoir sampling), then claiming it; falls back to the first
-   * key that claims only if the chosen one was taken meanwhile. O(n): the last resort.
-   */
-  private Lease drawExhaustively(Pool p, ThreadLocalRandom random, RequestContext ctx,
-      String model, long now) {
-    KeySlot chosen = null;
-    long total = 0;
-    for (KeySlot slot : p.slots) {
-      if (!usable(slot, ctx, model, now)) continue;
-      int share = strategy == Strategy.WEIGHTED ? slot.key.weight() : 1;
-      total += share;
-      if (random.nextLong(total) < share) chosen = slot;
-    }
-    if (chosen == null) return null;
-    Lease lease = claimOne(chosen, ctx, model, now);
-    return lease != null ? lease : scan(p, ctx, model, now);
-  }
-
-  /** Every key once, from a random one: when the key chosen to serve was taken meanwhile. */
-  private Lease scan(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    int index = ThreadLocalRandom.current().nextInt(n);
-    for (int i = 0; i < n; i++) {
-      KeySlot slot = slots[index];
-      int claim = claim(slot, ctx, model, now);
-      if (claim != NO) return lease(slot, model, claim);
-      if (++index == n) index = 0;
-    }
-    return null;
-  }
-
-  /**
-   * Whether deciding about this key needs the time: only an unhealthy key or a project with a
-   * cooldown that has not been seen to expire does. Healthy pools never read the clock.
-   */
-  private static boolean needsTime(KeySlot slot) {
-    return slot.status != KeySlot.HEALTHY || slot.cooldownHint() != 0;
-  }
-
-  /** Whether the key could serve this request now, without taking anything. */
-  private static boolean usable(KeySlot slot, RequestContext ctx, String model, long now) {
-    if (slot.disabled || !due(slot, slot.status, now)) return false;
-    if (!ctx.admits(slot.id, slot.project.name)) return false;
-    return !ctx.tried(slot.id) && !slot.project.cooling(slot, model, now)
-        && (slot.quota == null || !slot.quota.spent());
-  }
-
-  /** Takes the key for this request if it can serve: its quota permit and, if due, its trial. */
-  private static int claim(KeySlot slot, RequestContext ctx, String model, long now) {
-    if (slot.disabled) return NO;
-    int status = slot.status;
-    if (!due(slot, status, now)) return NO;
-    if (ctx.tried(slot.id) || slot.project.cooling(slot, model, now)) return NO;
-    if (!ctx.admits(slot.id, slot.project.name)) return NO;
-    if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
-    if (status == KeySlot.UNHEALTHY) {
-      return slot.tryStartTrial(now) ? TRIAL : NO;
-    }
-    if (status == KeySlot.PROBING) {
-      return slot.tryRetakeTrial(now) ? TRIAL : NO;
-    }
-    return YES;
-  }
-
-  /**
-   * Whether a key in this status may take a request now: healthy; unhealthy with its wait over
-   * (as the trial); or probing with its trial unanswered for {@link KeySlot#TRIAL_TIMEOUT_MILLIS}.
-   */
-  private static boolean due(KeySlot slot, int status, long now) {
-    return switch (status) {
-      case KeySlot.HEALTHY -> true;
-      case KeySlot.UNHEALTHY -> now >= slot.statusUntil;
-      case KeySlot.PROBING -> slot.trialLost(now);
-      default -> false;
-    };
-  }
-
-  private Lease lease(KeySlot slot, String model, int claim) {
-    slot.enter();
-    boolean trial = claim == TRIAL;
-    if (trial) trials.increment();
-    return new Lease(this, slot, model, trial);
   }
 
   void onComplete(Lease lease, Outcome outcome) {
@@ -927,65 +566,16 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Optional<Instant> earliestAvailable(String model) {
     Objects.requireNonNull(model, "model");
-    long earliest = earliestFree(pool, RequestContext.anyModel(), model, clock.millis(), null);
+    long earliest = Selection.earliestFree(pool, RequestContext.anyModel(), model, clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
   @Override
   public Optional<Instant> earliestAvailable(RequestContext context) {
     Objects.requireNonNull(context, "context");
-    long earliest = earliestFree(pool, context, context.model(), clock.millis(), null);
+    long earliest = Selection.earliestFree(pool, context, context.model(), clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty()
         : Optional.of(Instant.ofEpochMilli(earliest));
-  }
-
-  private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
-      long now) {
-    EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
-    long earliest = earliestFree(p, ctx, model, now, breakdown);
-    int tried = 0;
-    for (String id : ctx.triedKeyIds()) {
-      if (p.byId.containsKey(id)) tried++;
-    }
-    return new NoKeyAvailableException(model,
-        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
-  }
-
-  /**
-   * The earliest instant (epoch millis) a key that is neither invalid nor disabled can serve
-   * {@code model}, {@code now} when one can now, {@link Long#MAX_VALUE} when none will by itself;
-   * counts the keys by state into {@code breakdown} when it is not null. Only keys the context
-   * {@linkplain RequestContext#admits admits} count: for a request limited to one project, the
-   * answer is about that project's keys.
-   */
-  private static long earliestFree(Pool p, RequestContext ctx, String model, long now,
-      EnumMap<KeyState, Integer> breakdown) {
-    long earliest = Long.MAX_VALUE;
-    for (KeySlot slot : p.slots) {
-      if (!ctx.admits(slot.id, slot.project.name)) continue;
-      KeyState state = slot.baseState();
-      long free = now;
-      if (state == KeyState.DISABLED || state == KeyState.INVALID) {
-        if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
-        continue;
-      }
-      if (state == KeyState.UNHEALTHY) {
-        free = slot.status == KeySlot.PROBING ? now + TRIAL_IN_PROGRESS_MILLIS
-            : Math.max(now, slot.statusUntil);
-      }
-      long cooling = slot.project.until(model, now);
-      if (cooling > now) {
-        free = Math.max(free, cooling);
-        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
-      }
-      if (slot.quota != null && slot.quota.spent()) {
-        free = Math.max(free, now + Math.max(1, slot.quota.nanosToWait() / 1_000_000));
-        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
-      }
-      if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
-      earliest = Math.min(earliest, free);
-    }
-    return earliest;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1399,7 +989,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       completed += n;
     }
     return new RotatorStats(completed + inFlight, noKeyAvailable.sum(), byKind,
-        cooldownsStarted.sum(), trials.sum());
+        cooldownsStarted.sum(), selection.trials());
   }
 
   /** Fallback lists built so far (see {@link FallbackLists}): for tests. */
