@@ -80,30 +80,18 @@ public final class GeminiKeyRotator implements KeyRotator {
   private final CooldownPolicy cooldowns;
   private final Clock clock;
   private final KeyStateStore store;
-  /**
-   * The salt of derived key ids: the builder's, else the store's (followed when it changes);
-   * null: this process's own. Written under {@link #adminLock}.
-   */
-  private volatile String keyIdSalt;
-  /** Whether the builder set the salt: the store's is then never followed. */
-  private final boolean keyIdSaltConfigured;
   private final Subscription saltSubscription;
   private final boolean ownsStore;
   private final Subscription storeSubscription;
   private final ScheduledExecutorService reconciler;
   private final SharedQuotas quotas;
 
-  private volatile Pool pool = Pool.EMPTY;
-  /** The secret scrubber for one membership, rebuilt on first use after the pool changes. */
-  private volatile PoolScrubber poolScrubber;
-  private final Object scrubberLock = new Object();
-  private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
-  private final Object adminLock = new Object();
   private final StormGuard rateLimitStorm;
   private final StormGuard rejectionStorm;
-  private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
   /** What {@link Selection} draws from when most keys cannot serve; told when one may again. */
   private final FallbackLists fallback = new FallbackLists();
+  private final ListenerSet listeners = new ListenerSet(log);
+  private final Membership membership;
   private final Selection selection;
 
   /** The operator log of states and cooldowns, throttled per key and per project and model. */
@@ -119,7 +107,6 @@ public final class GeminiKeyRotator implements KeyRotator {
   private volatile boolean started;
 
   private final LongAdder noKeyAvailable = new LongAdder();
-  private final LongAdder retiredSuccesses = new LongAdder();
   private final LongAdder cooldownsStarted = new LongAdder();
   private final LongAdder[] outcomes = new LongAdder[Outcome.Kind.values().length];
   private final java.util.concurrent.atomic.AtomicBoolean closed =
@@ -132,8 +119,6 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
-    this.keyIdSaltConfigured = b.keyIdSalt != null;
-    this.keyIdSalt = b.keyIdSalt != null ? b.keyIdSalt : storeKeyIdSalt(store);
     // A credit of one request: the first request of a window on a key under 64 per window is
     // never refused while the first block is claimed. Gemini is the final enforcer (a 429 is
     // retried on another key), so refusing a legitimate request is worse than the bounded
@@ -143,25 +128,17 @@ public final class GeminiKeyRotator implements KeyRotator {
     // A store private to this JVM counts without I/O: claim at once, so a quota is exact.
     if (!store.isShared()) quotas.executor(Runnable::run);
     this.quotas = quotas.build();
-    this.selection = new Selection(this, strategy, clock, fallback, projects);
+    this.membership = new Membership(store, b.keyIdSalt, clock, this.quotas, listeners, log);
+    this.selection = new Selection(this, strategy, clock, fallback, membership.projects);
     this.rateLimitStorm = new StormGuard(b.storm);
     this.rejectionStorm = new StormGuard(b.storm);
     for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
-    listeners.addAll(b.listeners);
+    b.listeners.forEach(listeners::add);
 
-    synchronized (adminLock) {
-      List<KeySlot> slots = new ArrayList<>();
-      for (ApiKey key : b.keys.values()) slots.add(newSlot(poolKey(key)));
-      publishPool(slots);
-    }
-    if (keyIdSalt == null && b.keys.values().stream().anyMatch(ApiKey::hasDerivedId)) {
-      log.info("keys without an id get ids derived under this process's own random salt: they"
-          + " change at every restart (metrics series, admin scripts); set key-id-salt, or give"
-          + " keys ids, for ids that last");
-    }
-    this.saltSubscription = keyIdSaltConfigured ? () -> { }
-        : store.onKeyIdSaltChange(this::followStoreSalt);
-    followStoreSalt(); // the store may have connected while this rotator was being built
+    membership.addConfigured(b.keys.values());
+    this.saltSubscription = b.keyIdSalt != null ? () -> { }
+        : store.onKeyIdSaltChange(membership::followStoreSalt);
+    membership.followStoreSalt(); // the store may have connected while this rotator was built
     applySnapshot(loadFromStore(), true);
     started = true;
     this.storeSubscription = store.subscribe(this::applyRemote);
@@ -190,59 +167,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    * with an explicit id is returned as it is. Callers that keep keys by id use this one's.
    */
   public ApiKey poolKey(ApiKey key) {
-    return keyIdSalt == null ? key : key.withIdSalt(keyIdSalt);
-  }
-
-  /**
-   * Re-derives the ids of keys that have derived ones under the store's salt when it differs from
-   * the one this rotator uses: one membership change. Keys with explicit ids are untouched. A
-   * re-keyed key starts afresh locally and takes the state the store holds under its new id.
-   */
-  private void followStoreSalt() {
-    if (keyIdSaltConfigured) return;
-    String salt = storeKeyIdSalt(store);
-    if (salt == null || salt.equals(keyIdSalt)) return;
-    int rekeyed = 0;
-    List<String> oldIds = new ArrayList<>();
-    List<String> newIds = new ArrayList<>();
-    synchronized (adminLock) {
-      if (salt.equals(keyIdSalt)) return;
-      keyIdSalt = salt;
-      List<KeySlot> slots = new ArrayList<>(pool.size());
-      for (KeySlot slot : pool.slots) {
-        ApiKey key = slot.key.withIdSalt(salt);
-        if (key.id().equals(slot.id)) {
-          slots.add(slot);
-          continue;
-        }
-        synchronized (slot) {
-          slot.removed = true;
-        }
-        retiredSuccesses.add(slot.successes());
-        slots.add(newSlot(key));
-        oldIds.add(slot.id);
-        newIds.add(key.id());
-        rekeyed++;
-      }
-      if (rekeyed > 0) publishPool(slots);
-    }
-    if (rekeyed == 0) return;
-    log.warn("the store's key id salt differs from this rotator's (it connected after starting"
-        + " unreachable, or lost its data and another instance set a new salt): {} keys without an"
-        + " id now have ids derived under the store's salt, like every instance on it", rekeyed);
-    Instant at = clock.instant();
-    for (String id : oldIds) fire(new KeyRemoved(id, at));
-    for (String id : newIds) fire(new KeyAdded(id, at));
-  }
-
-  private static String storeKeyIdSalt(KeyStateStore store) {
-    try {
-      return store.keyIdSalt();
-    } catch (RuntimeException e) {
-      log.warn("store {} could not give its key id salt; ids derived from secrets are this"
-          + " process's own: {}", store.describe(), e.toString());
-      return null;
-    }
+    return membership.poolKey(key);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -254,7 +179,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (closed.get()) {
       throw new IllegalStateException("rotator is closed");
     }
-    Pool p = pool;
+    Pool p = membership.pool;
     String model = context.model();
     Lease lease = p.size() == 0 ? null : selection.pick(p, context, model);
     if (lease == null) {
@@ -277,8 +202,8 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (slot.removed) {
       // The key was removed or replaced while this lease was out. What the attempt learned
       // applies to the key now in the pool only if that key has the same secret.
-      KeySlot current = pool.byId.get(slot.id);
-      if (kind == Outcome.Kind.SUCCESS) retiredSuccesses.increment();
+      KeySlot current = membership.pool.byId.get(slot.id);
+      if (kind == Outcome.Kind.SUCCESS) membership.retiredSuccesses.increment();
       if (current == null || !current.key.secret().equals(slot.key.secret())) return;
       slot = current;
     } else if (kind == Outcome.Kind.SUCCESS) {
@@ -331,29 +256,29 @@ public final class GeminiKeyRotator implements KeyRotator {
       cooldownsStarted.increment();
       writeCooldown(project, new StateChange.Cooldown(project.name, model, until, false));
       stateLog.cooldownStarted(project.name, model, outcome.scope(), outcome.quotaId(),
-          new ProjectState.Cooling(until.toEpochMilli(), reason), () -> memberIds(project), now);
+          new ProjectState.Cooling(until.toEpochMilli(), reason), () -> Membership.memberIds(project), now);
       scheduleEndCheck(project, model, until.toEpochMilli(), now);
       if (!listeners.isEmpty()) {
         fire(new CooldownStarted(slot.id, project.name, model, outcome.scope(), until,
-            memberIds(project), Instant.ofEpochMilli(now), outcome.quotaId(), reason));
+            Membership.memberIds(project), Instant.ofEpochMilli(now), outcome.quotaId(), reason));
       }
     }
-    StormGuard.Change change = rateLimitStorm.record(project.name, now, projects.size());
+    StormGuard.Change change = rateLimitStorm.record(project.name, now, membership.projects.size());
     if (change != StormGuard.Change.NONE) {
-      announceStorm(StormEvent.Kind.RATE_LIMIT, change, rateLimitStorm, projects.size(), now);
+      announceStorm(StormEvent.Kind.RATE_LIMIT, change, rateLimitStorm, membership.projects.size(), now);
     }
   }
 
   private void rejected(KeySlot slot, Outcome.KeyRejected outcome) {
     long now = clock.millis();
-    int poolSize = pool.size();
+    int poolSize = membership.pool.size();
     StormGuard.Change change = rejectionStorm.record(slot.id, now, poolSize);
     String why = "Gemini rejected the key (" + outcome.status()
         + (outcome.reason() != null ? " " + outcome.reason() : "") + ")";
     if (change == StormGuard.Change.STARTED) {
       announceStorm(StormEvent.Kind.KEY_REJECTION, change, rejectionStorm, poolSize, now);
       for (String id : rejectionStorm.subjectsInWindow(now)) {
-        KeySlot other = pool.byId.get(id);
+        KeySlot other = membership.pool.byId.get(id);
         if (other != null && other != slot && other.status == KeySlot.INVALID) {
           toUnhealthy(other, now, "rejected during a rejection storm; will be tried again",
               KeySlot.INVALID);
@@ -526,15 +451,15 @@ public final class GeminiKeyRotator implements KeyRotator {
   private void checkStormsEnded() {
     long now = clock.millis();
     if (rateLimitStorm.active()) {
-      StormGuard.Change c = rateLimitStorm.check(now, projects.size());
+      StormGuard.Change c = rateLimitStorm.check(now, membership.projects.size());
       if (c == StormGuard.Change.ENDED) {
-        announceStorm(StormEvent.Kind.RATE_LIMIT, c, rateLimitStorm, projects.size(), now);
+        announceStorm(StormEvent.Kind.RATE_LIMIT, c, rateLimitStorm, membership.projects.size(), now);
       }
     }
     if (rejectionStorm.active()) {
-      StormGuard.Change c = rejectionStorm.check(now, pool.size());
+      StormGuard.Change c = rejectionStorm.check(now, membership.pool.size());
       if (c == StormGuard.Change.ENDED) {
-        announceStorm(StormEvent.Kind.KEY_REJECTION, c, rejectionStorm, pool.size(), now);
+        announceStorm(StormEvent.Kind.KEY_REJECTION, c, rejectionStorm, membership.pool.size(), now);
       }
     }
   }
@@ -566,14 +491,14 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Optional<Instant> earliestAvailable(String model) {
     Objects.requireNonNull(model, "model");
-    long earliest = Selection.earliestFree(pool, RequestContext.anyModel(), model, clock.millis(), null);
+    long earliest = Selection.earliestFree(membership.pool, RequestContext.anyModel(), model, clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
   @Override
   public Optional<Instant> earliestAvailable(RequestContext context) {
     Objects.requireNonNull(context, "context");
-    long earliest = Selection.earliestFree(pool, context, context.model(), clock.millis(), null);
+    long earliest = Selection.earliestFree(membership.pool, context, context.model(), clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty()
         : Optional.of(Instant.ofEpochMilli(earliest));
   }
@@ -597,106 +522,16 @@ public final class GeminiKeyRotator implements KeyRotator {
     Objects.requireNonNull(keys, "keys");
     List<ApiKey> pooled = new ArrayList<>(keys.size());
     for (ApiKey key : keys) pooled.add(poolKey(Objects.requireNonNull(key, "keys contains null")));
-    for (ApiKey key : addLocally(pooled)) storeWrite(new StateChange.KeyAdded(key));
-  }
-
-  /**
-   * Adds or replaces keys under one membership change; returns the keys that changed anything,
-   * the last of each id. A key replaced by one with the same secret keeps what was learned about
-   * it; a new secret is a new credential and starts healthy.
-   */
-  private Collection<ApiKey> addLocally(Collection<ApiKey> keys) {
-    Map<String, ApiKey> changed = new LinkedHashMap<>();
-    Set<String> addedIds = new LinkedHashSet<>();
-    synchronized (adminLock) {
-      Pool current = pool;
-      List<KeySlot> slots = null; // the new membership, copied on the first change
-      Map<String, Integer> positions = null; // its slot index by id
-      for (ApiKey key : keys) {
-        Integer position = positions == null ? null : positions.get(key.id());
-        KeySlot existing = positions == null ? current.byId.get(key.id())
-            : position == null ? null : slots.get(position);
-        if (existing != null && sameKey(existing.key, key)) continue;
-        if (slots == null) {
-          slots = new ArrayList<>(current.size() + keys.size());
-          positions = new HashMap<>((current.size() + keys.size()) * 2);
-          for (KeySlot slot : current.slots) {
-            positions.put(slot.id, slots.size());
-            slots.add(slot);
-          }
-          position = positions.get(key.id());
-        }
-        KeySlot fresh = newSlot(key);
-        if (existing != null) {
-          synchronized (existing) {
-            fresh.disabled = existing.disabled;
-            fresh.disabledReason = existing.disabledReason;
-            if (existing.key.secret().equals(key.secret())) {
-              // Same credential, new weight/labels/quotas: it keeps what was learned about it.
-              fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
-                  : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
-              fresh.trialFailures = existing.trialFailures;
-              fresh.setHealth(existing.health());
-            }
-            existing.removed = true; // under the old slot's lock: no transition slips past
-          }
-          fresh.inherit(existing);
-          slots.set(position, fresh);
-        } else {
-          positions.put(key.id(), slots.size());
-          slots.add(fresh);
-          addedIds.add(key.id());
-        }
-        changed.put(key.id(), key);
-      }
-      if (slots == null) return List.of();
-      publishPool(slots);
-    }
-    Instant at = clock.instant();
-    if (changed.size() == 1) {
-      String id = changed.keySet().iterator().next();
-      log.info("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
-    } else {
-      // A batch of thousands logs one line, not one per key (the ids are at debug)
-      log.info("{} keys added, {} updated", addedIds.size(), changed.size() - addedIds.size());
-      if (log.isDebugEnabled()) {
-        for (String id : changed.keySet()) {
-          log.debug("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
-        }
-      }
-    }
-    for (String id : addedIds) fire(new KeyAdded(id, at));
-    return changed.values();
-  }
-
-  private static boolean sameKey(ApiKey a, ApiKey b) {
-    return a.secret().equals(b.secret()) && a.weight() == b.weight()
-        && a.labels().equals(b.labels()) && a.requestsPerMinute().equals(b.requestsPerMinute())
-        && a.requestsPerDay().equals(b.requestsPerDay());
+    for (ApiKey key : membership.addLocally(pooled)) storeWrite(new StateChange.KeyAdded(key));
   }
 
   @Override
   public boolean removeKey(String keyId) {
-    if (removeLocally(keyId)) {
+    if (membership.removeLocally(keyId)) {
       storeWrite(new StateChange.KeyRemoved(keyId));
       return true;
     }
     return false;
-  }
-
-  private boolean removeLocally(String keyId) {
-    synchronized (adminLock) {
-      KeySlot existing = pool.byId.get(keyId);
-      if (existing == null) return false;
-      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
-      slots.remove(existing);
-      existing.removed = true;
-      retiredSuccesses.add(existing.successes());
-      publishPool(slots);
-    }
-    log.info("key {} removed", keyId);
-    fire(new KeyRemoved(keyId, clock.instant()));
-    return true;
   }
 
   /**
@@ -709,7 +544,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       ApiKey pooled = poolKey(key);
       wanted.put(pooled.id(), pooled);
     }
-    for (KeySlot slot : pool.slots) {
+    for (KeySlot slot : membership.pool.slots) {
       if (!wanted.containsKey(slot.id)) removeKey(slot.id);
     }
     addKeys(wanted.values());
@@ -726,7 +561,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   }
 
   private boolean setDisabled(String keyId, boolean disabled) {
-    KeySlot slot = pool.byId.get(keyId);
+    KeySlot slot = membership.pool.byId.get(keyId);
     if (slot == null) return false;
     KeyState from;
     KeyState to;
@@ -747,7 +582,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public boolean reset(String keyId) {
-    KeySlot slot = pool.byId.get(keyId);
+    KeySlot slot = membership.pool.byId.get(keyId);
     if (slot == null) return false;
     long now = clock.millis();
     KeyState from;
@@ -779,26 +614,6 @@ public final class GeminiKeyRotator implements KeyRotator {
     return slot.status == KeySlot.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null;
   }
 
-  private KeySlot newSlot(ApiKey key) {
-    ProjectState project = projects.computeIfAbsent(key.project(), ProjectState::new);
-    return new KeySlot(key, project, QuotaGate.forKey(key, quotas));
-  }
-
-  /** Installs a new membership; caller holds {@link #adminLock}. */
-  private void publishPool(List<KeySlot> slots) {
-    KeySlot[] array = slots.toArray(new KeySlot[0]);
-    Map<ProjectState, List<KeySlot>> members = new HashMap<>();
-    for (KeySlot slot : array) {
-      members.computeIfAbsent(slot.project, k -> new ArrayList<>()).add(slot);
-    }
-    for (ProjectState project : projects.values()) {
-      List<KeySlot> list = members.get(project);
-      project.setMembers(list == null ? new KeySlot[0] : list.toArray(new KeySlot[0]));
-    }
-    projects.values().removeIf(project -> project.members.length == 0);
-    pool = new Pool(array);
-  }
-
   /**
    * A scrubber that takes every secret of the pool's current keys out of what reaches a client
    * (see {@link SecretScrubber}). Built on first use after the membership changed (keys added,
@@ -806,30 +621,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    * change returns the same instance.
    */
   public SecretScrubber secretScrubber() {
-    Pool p = pool;
-    PoolScrubber cached = poolScrubber;
-    if (cached != null && cached.pool == p) return cached.scrubber;
-    // one builder per pool change (O(pool size)); the others wait for it instead of each
-    // building their own, and an older pool's scrubber never replaces a newer one's
-    synchronized (scrubberLock) {
-      cached = poolScrubber;
-      if (cached != null && cached.pool == p) return cached.scrubber;
-      List<ApiKey> keys = new ArrayList<>(p.slots.length);
-      for (KeySlot slot : p.slots) keys.add(slot.key);
-      SecretScrubber built = SecretScrubber.of(keys);
-      if (cached == null || cached.pool != pool) poolScrubber = new PoolScrubber(p, built);
-      return built;
-    }
-  }
-
-  private record PoolScrubber(Pool pool, SecretScrubber scrubber) {
-  }
-
-  private static List<String> memberIds(ProjectState project) {
-    KeySlot[] members = project.members;
-    List<String> ids = new ArrayList<>(members.length);
-    for (KeySlot slot : members) ids.add(slot.id);
-    return ids;
+    return membership.secretScrubber();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -838,7 +630,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public List<KeySnapshot> snapshot() {
     long now = clock.millis();
-    KeySlot[] slots = pool.slots;
+    KeySlot[] slots = membership.pool.slots;
     List<KeySnapshot> result = new ArrayList<>(slots.length);
     for (KeySlot slot : slots) result.add(snapshotOf(slot, now));
     return result;
@@ -846,7 +638,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public Optional<KeySnapshot> snapshot(String keyId) {
-    KeySlot slot = pool.byId.get(keyId);
+    KeySlot slot = membership.pool.byId.get(keyId);
     return slot == null ? Optional.empty() : Optional.of(snapshotOf(slot, clock.millis()));
   }
 
@@ -939,7 +731,7 @@ public final class GeminiKeyRotator implements KeyRotator {
         endChecks.remove(subject);
         return;
       }
-      if (c != null && c.until() > now && !closed.get() && projects.get(project.name) == project) {
+      if (c != null && c.until() > now && !closed.get() && membership.projects.get(project.name) == project) {
         // Extended meanwhile (or the clock lags the system's): check again when it should end.
         scheduleEndCheckAt(project, model, subject, Math.max(c.until(), now + 1_000), now);
         return;
@@ -975,9 +767,9 @@ public final class GeminiKeyRotator implements KeyRotator {
   public RotatorStats stats() {
     // Successes and in-flight counts live on the keys, so the request path touches fewer
     // counters; keys that were removed hand theirs to retiredSuccesses.
-    long successes = retiredSuccesses.sum();
+    long successes = membership.retiredSuccesses.sum();
     long inFlight = 0;
-    for (KeySlot slot : pool.slots) {
+    for (KeySlot slot : membership.pool.slots) {
       successes += slot.successes();
       inFlight += slot.inFlight();
     }
@@ -1015,19 +807,11 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Subscription addListener(RotatorListener listener) {
     Objects.requireNonNull(listener, "listener");
-    listeners.add(listener);
-    return () -> listeners.remove(listener);
+    return listeners.add(listener);
   }
 
   private void fire(RotatorEvent event) {
-    for (RotatorListener listener : listeners) {
-      try {
-        listener.onEvent(event);
-      } catch (RuntimeException e) {
-        log.warn("listener {} failed on {}; ignored", listener.getClass().getName(),
-            event.getClass().getSimpleName(), e);
-      }
-    }
+    listeners.fire(event);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1123,19 +907,19 @@ public final class GeminiKeyRotator implements KeyRotator {
    * write-behind store has it.
    */
   private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
-    snapshot.removedKeyIds().forEach(this::removeLocally);
-    addLocally(snapshot.addedKeys()); // one membership change however many
+    snapshot.removedKeyIds().forEach(membership::removeLocally);
+    membership.addLocally(snapshot.addedKeys()); // one membership change however many
     snapshot.statuses().values().forEach(this::applyStatus);
     snapshot.cooldowns().forEach(this::applyRemote);
     if (initial) {
       snapshot.health().forEach((id, score) -> {
-        KeySlot slot = pool.byId.get(id);
+        KeySlot slot = membership.pool.byId.get(id);
         if (slot != null) slot.setHealth(Math.max(0.0, Math.min(1.0, score)));
       });
       return;
     }
     long now = clock.millis();
-    for (KeySlot slot : pool.slots) {
+    for (KeySlot slot : membership.pool.slots) {
       if (snapshot.statuses().containsKey(slot.id)) continue;
       boolean stale;
       synchronized (slot) {
@@ -1154,7 +938,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (change instanceof StateChange.KeyStatus s) {
       applyStatus(s);
     } else if (change instanceof StateChange.Cooldown c) {
-      ProjectState project = projects.get(c.project());
+      ProjectState project = membership.projects.get(c.project());
       if (project == null) return;
       project.delivered();
       long now = clock.millis();
@@ -1174,18 +958,18 @@ public final class GeminiKeyRotator implements KeyRotator {
         }
         if (cooled.later()) {
           stateLog.cooldownStarted(project.name, c.model(), QuotaScope.UNKNOWN, null,
-              new ProjectState.Cooling(until, reason), () -> memberIds(project), now);
+              new ProjectState.Cooling(until, reason), () -> Membership.memberIds(project), now);
           scheduleEndCheck(project, c.model(), until, now);
           if (!listeners.isEmpty()) {
             fire(new CooldownStarted(null, project.name, c.model(), QuotaScope.UNKNOWN, c.until(),
-                memberIds(project), Instant.ofEpochMilli(now), null, reason));
+                Membership.memberIds(project), Instant.ofEpochMilli(now), null, reason));
           }
         }
       }
     } else if (change instanceof StateChange.KeyAdded a) {
-      addLocally(List.of(a.key()));
+      membership.addLocally(List.of(a.key()));
     } else if (change instanceof StateChange.KeyRemoved r) {
-      removeLocally(r.keyId());
+      membership.removeLocally(r.keyId());
     }
     // Health is written behind and read at load; breaker state belongs to the guard.
   }
@@ -1198,7 +982,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   }
 
   private void applyStatus(StateChange.KeyStatus s) {
-    KeySlot slot = pool.byId.get(s.keyId());
+    KeySlot slot = membership.pool.byId.get(s.keyId());
     if (slot == null) return;
     long until = s.until() == null ? 0 : s.until().toEpochMilli();
     long now = clock.millis();
@@ -1253,7 +1037,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       if (endCheckExecutor != null) endCheckExecutor.shutdownNow();
     }
     quotas.close();
-    for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
+    for (KeySlot slot : membership.pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
     storeSubscription.close();
     saltSubscription.close();
     if (ownsStore) store.close();
@@ -1261,7 +1045,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public String toString() {
-    return "GeminiKeyRotator{keys=" + pool.size() + ", strategy=" + strategy + ", store="
+    return "GeminiKeyRotator{keys=" + membership.pool.size() + ", strategy=" + strategy + ", store="
         + store.describe() + '}';
   }
 
