@@ -159,10 +159,14 @@ public final class GeminiProxy {
   public void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
-    String route = routeOf(request.method(), request.path(), request.query());
+    // The head is parsed once: the body, once read, adds to this parse only when it can name
+    // something (GeminiRequests.withBody).
+    GeminiRequest head = GeminiRequests.parse(request.method(), request.path(), request.query(),
+        null);
+    String route = routeOf(head, request.path());
     long start = System.nanoTime();
     metrics.requestStarted();
-    ProxyExchange exchange = new ProxyExchange(this, s, call, route, start);
+    ProxyExchange exchange = new ProxyExchange(this, s, call, head, route, start);
     try {
       admission.admit(exchange, s);
     } catch (RuntimeException e) {

@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One client request through the proxy, after {@link Admission}: parses it once (core's {@link
- * GeminiRequests}), runs core's attempt loop ({@link GeminiExchange#executeAsync}, scheduled on
- * the client connection's event loop) over a {@link NettyTransport}, and writes what the loop
+ * GeminiRequests}: the head as the request arrives, the body only when it can add to that), runs
+ * core's attempt loop ({@link GeminiExchange#executeAsync}, scheduled on the client connection's
+ * event loop) over a {@link NettyTransport}, and writes what the loop
  * answered: an upstream answer ({@link UpstreamAnswer#respond}), or a problem document for the
  * loop's own answers ({@link LocalAnswer}), a transport failure (502, 504) or the proxy's
  * overload (503). Records the request exactly once ({@link #finish}). Confined to the client
@@ -39,6 +40,8 @@ final class ProxyExchange {
   final ProxyRequest request;
   final ProxyResponse response;
   final EventLoop loop;
+  /** The request as its head reads (core's parse without the body). */
+  final GeminiRequest head;
   final String route;
   final long start;
   final AsciiString requestId;
@@ -55,13 +58,15 @@ final class ProxyExchange {
   NettyTransport transport;
   private CompletableFuture<UpstreamAnswer> answer;
 
-  ProxyExchange(GeminiProxy proxy, Settings s, Call call, String route, long start) {
+  ProxyExchange(GeminiProxy proxy, Settings s, Call call, GeminiRequest head, String route,
+      long start) {
     this.proxy = proxy;
     this.s = s;
     this.call = call;
     this.request = call.request;
     this.response = call.response;
     this.loop = call.eventLoop();
+    this.head = head;
     this.route = route;
     this.start = start;
     this.requestId = call.request.requestIdText();
@@ -87,7 +92,7 @@ final class ProxyExchange {
   private void start(byte[] body) {
     call.onGone(this::onClientFailure);
     String path = request.path();
-    GeminiRequest parsed = GeminiRequests.parse(request.method(), path, request.query(), body);
+    GeminiRequest parsed = GeminiRequests.withBody(head, path, request.query(), body);
     model = parsed.model();
     String query = UrlHygiene.forwardedQuery(request.query());
     // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
