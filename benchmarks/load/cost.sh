@@ -5,7 +5,8 @@
 # --jar (all running at once, idle but for their turn), warms each up, then for --rounds takes
 # turns: reads the proxy's CPU time (/proc/PID/stat, every thread, GC and JIT included) and the
 # bytes allocated by each of its threads (jcmd Thread.print -e), runs wrk for --duration, reads
-# both again, and divides by the requests wrk completed. Compare jars within one run.
+# both again, and divides by the requests wrk completed. Compare jars within one run: the
+# "× first" column is each round's CPU per request against the first jar's in the same round.
 # Usage: benchmarks/load/cost.sh [--jar label=path]... [--rounds 3] [--connections 64]
 #                                [--duration 10s] [--warmup 20s] [--keys 1000]
 # Without --jar it measures gemini-rotator-standalone/target/gemini-rotator-standalone.jar.
@@ -31,8 +32,8 @@ need nginx wrk curl
 pick_java
 TICK=$(getconf CLK_TCK)
 
-# CPU ticks of every thread of PID, live or exited (utime + stime of the process).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks of every thread of PID, live or exited: user and system (utime, stime).
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 # Bytes allocated by the live threads of PID (threads that exit meanwhile are lost: the proxy's
 # event loops and workers live as long as it does).
 allocated() {
@@ -56,23 +57,24 @@ for spec in "${JARS[@]}"; do
   LABELS+=("$label")
 done
 
-declare -A RPS P50 P99 ERR CPU BYTES
+declare -A RPS P50 P99 ERR CPU USR BYTES
 for l in "${LABELS[@]}"; do measure "warm-up $l" "${URL_OF[$l]}$GC_PATH" "$CONNS" "$WARMUP" 2; done
 for ((r = 1; r <= ROUNDS; r++)); do
   for l in "${LABELS[@]}"; do
     pid=${PID_OF[$l]}
-    c0=$(cpu_ticks "$pid"); a0=$(allocated "$pid")
+    read -r u0 s0 <<<"$(cpu_ticks "$pid")"; a0=$(allocated "$pid")
     wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LOAD_DIR/post.lua" "${URL_OF[$l]}$GC_PATH" \
       >"$WORK/wrk.out" 2>&1 || die "wrk failed: $(cat "$WORK/wrk.out")"
-    c1=$(cpu_ticks "$pid"); a1=$(allocated "$pid")
+    read -r u1 s1 <<<"$(cpu_ticks "$pid")"; a1=$(allocated "$pid")
     res=$(grep '^WRK_RESULT' "$WORK/wrk.out") || die "no WRK_RESULT: $(cat "$WORK/wrk.out")"
     n=$(wrk_field requests "$res")
     ((n > 0)) || die "$l answered no request"
     errors=$(( $(wrk_field errors "$res") + $(wrk_field non2xx "$res") ))
     RPS[$l,$r]=$(( n * 1000000 / $(wrk_field duration_us "$res") ))
-    CPU[$l,$r]=$(awk -v t=$((c1 - c0)) -v k="$TICK" -v n="$n" 'BEGIN {printf "%.2f", t * 1e6 / k / n}')
+    CPU[$l,$r]=$(awk -v t=$((u1 + s1 - u0 - s0)) -v k="$TICK" -v n="$n" 'BEGIN {printf "%.2f", t * 1e6 / k / n}')
+    USR[$l,$r]=$(awk -v t=$((u1 - u0)) -v k="$TICK" -v n="$n" 'BEGIN {printf "%.2f", t * 1e6 / k / n}')
     BYTES[$l,$r]=$(awk -v b=$((a1 - a0)) -v n="$n" 'BEGIN {printf "%.0f", b / n}')
-    log "$l round $r: ${RPS[$l,$r]} req/s, ${CPU[$l,$r]} µs CPU/req, ${BYTES[$l,$r]} B/req, $errors errors"
+    log "$l round $r: ${RPS[$l,$r]} req/s, ${CPU[$l,$r]} µs CPU/req (user ${USR[$l,$r]}), ${BYTES[$l,$r]} B/req, $errors errors"
   done
 done
 
@@ -82,10 +84,14 @@ echo "## Proxy cost per request, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "wrk -t2 -c$CONNS, $DURATION per round, $ROUNDS rounds taking turns, after $WARMUP warm-up each; $KEYS keys"
 report_context
 echo
-echo "| proxy | CPU µs/req, median (rounds) | B/req, median (rounds) | req/s, median |"
-echo "|---|---:|---:|---:|"
+echo "| proxy | CPU µs/req, median (rounds) | user µs/req, median | × first, median of rounds (rounds) | B/req, median (rounds) | req/s, median |"
+echo "|---|---:|---:|---:|---:|---:|"
+first=${LABELS[0]}
 for l in "${LABELS[@]}"; do
-  cs=() bs=() rs=()
-  for ((r = 1; r <= ROUNDS; r++)); do cs+=("${CPU[$l,$r]}"); bs+=("${BYTES[$l,$r]}"); rs+=("${RPS[$l,$r]}"); done
-  echo "| $l | $(median "${cs[@]}") (${cs[*]}) | $(median "${bs[@]}") (${bs[*]}) | $(median "${rs[@]}") |"
+  cs=() us=() bs=() rs=() xs=()
+  for ((r = 1; r <= ROUNDS; r++)); do
+    cs+=("${CPU[$l,$r]}"); us+=("${USR[$l,$r]}"); bs+=("${BYTES[$l,$r]}"); rs+=("${RPS[$l,$r]}")
+    xs+=("$(awk -v a="${CPU[$l,$r]}" -v b="${CPU[$first,$r]}" 'BEGIN {printf "%.3f", a / b}')")
+  done
+  echo "| $l | $(median "${cs[@]}") (${cs[*]}) | $(median "${us[@]}") | $(median "${xs[@]}") (${xs[*]}) | $(median "${bs[@]}") (${bs[*]}) | $(median "${rs[@]}") |"
 done
