@@ -159,14 +159,12 @@ public final class GeminiProxy {
   public void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
-    // The head is parsed once: the body, once read, adds to this parse only when it can name
-    // something (GeminiRequests.withBody).
-    GeminiRequest head = GeminiRequests.parse(request.method(), request.path(), request.query(),
-        null);
-    String route = routeOf(head, request.path());
+    // The head is parsed once (or found parsed: HeadCache); the body, once read, adds to this
+    // parse only when it can name something (GeminiRequests.withBody).
+    HeadCache.Head head = HeadCache.of(request.method(), request.path(), request.query());
     long start = System.nanoTime();
     metrics.requestStarted();
-    ProxyExchange exchange = new ProxyExchange(this, s, call, head, route, start);
+    ProxyExchange exchange = new ProxyExchange(this, s, call, head, start);
     try {
       admission.admit(exchange, s);
     } catch (RuntimeException e) {

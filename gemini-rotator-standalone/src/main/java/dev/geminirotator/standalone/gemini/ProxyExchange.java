@@ -40,8 +40,8 @@ final class ProxyExchange {
   final ProxyRequest request;
   final ProxyResponse response;
   final EventLoop loop;
-  /** The request as its head reads (core's parse without the body). */
-  final GeminiRequest head;
+  /** The request as its head reads (core's parse without the body), its route and target. */
+  final HeadCache.Head head;
   final String route;
   final long start;
   final AsciiString requestId;
@@ -58,8 +58,7 @@ final class ProxyExchange {
   NettyTransport transport;
   private CompletableFuture<UpstreamAnswer> answer;
 
-  ProxyExchange(GeminiProxy proxy, Settings s, Call call, GeminiRequest head, String route,
-      long start) {
+  ProxyExchange(GeminiProxy proxy, Settings s, Call call, HeadCache.Head head, long start) {
     this.proxy = proxy;
     this.s = s;
     this.call = call;
@@ -67,7 +66,7 @@ final class ProxyExchange {
     this.response = call.response;
     this.loop = call.eventLoop();
     this.head = head;
-    this.route = route;
+    this.route = head.route();
     this.start = start;
     this.requestId = call.request.requestIdText();
   }
@@ -92,13 +91,11 @@ final class ProxyExchange {
   private void start(byte[] body) {
     call.onGone(this::onClientFailure);
     String path = request.path();
-    GeminiRequest parsed = GeminiRequests.withBody(head, path, request.query(), body);
+    GeminiRequest parsed = GeminiRequests.withBody(head.request(), path, request.query(), body);
     model = parsed.model();
-    String query = UrlHygiene.forwardedQuery(request.query());
-    // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
-    // means the same to the upstream. The same for every attempt.
-    String target = proxy.upstreamPathPrefix + UrlHygiene.encodeIllegal(path)
-        + (query == null ? "" : "?" + UrlHygiene.encodeIllegal(query));
+    // The same for every attempt.
+    String target = proxy.upstreamPathPrefix.isEmpty() ? head.target()
+        : proxy.upstreamPathPrefix + head.target();
     transport = new NettyTransport(this, proxy.upstream, s.config.requestTimeout(), target, body,
         parsed.route() == GeminiRequest.Route.OPENAI);
     // An upload's chunks go to the key that started it, once: they cannot be sent again.
