@@ -44,7 +44,7 @@ allocated() {
 
 UP_PORT=$(free_port)
 start_fast_upstream "$UP_PORT"
-declare -A PID_OF URL_OF
+declare -A PID_OF URL_OF JAR_OF
 LABELS=()
 for spec in "${JARS[@]}"; do
   label=${spec%%=*} jar=${spec#*=}
@@ -52,7 +52,7 @@ for spec in "${JARS[@]}"; do
   port=$(free_port)
   write_proxy_config "$WORK/$label.yaml" "$port" "$UP_PORT" "$KEYS"
   PROXY_JAR=$jar start_proxy "$WORK/$label.yaml" "$port"
-  PID_OF[$label]=$PROXY_PID URL_OF[$label]="http://127.0.0.1:$port"
+  PID_OF[$label]=$PROXY_PID URL_OF[$label]="http://127.0.0.1:$port" JAR_OF[$label]=$jar
   check_target "$label" "${URL_OF[$label]}" proxy
   LABELS+=("$label")
 done
@@ -82,7 +82,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 echo
 echo "## Proxy cost per request, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "wrk -t2 -c$CONNS, $DURATION per round, $ROUNDS rounds taking turns, after $WARMUP warm-up each; $KEYS keys"
-report_context
+PROXY_JAR="the jars of the table" report_context
 echo
 echo "| proxy | CPU µs/req, median (rounds) | user µs/req, median | × first, median of rounds (rounds) | B/req, median (rounds) | req/s, median |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -93,5 +93,5 @@ for l in "${LABELS[@]}"; do
     cs+=("${CPU[$l,$r]}"); us+=("${USR[$l,$r]}"); bs+=("${BYTES[$l,$r]}"); rs+=("${RPS[$l,$r]}")
     xs+=("$(awk -v a="${CPU[$l,$r]}" -v b="${CPU[$first,$r]}" 'BEGIN {printf "%.3f", a / b}')")
   done
-  echo "| $l | $(median "${cs[@]}") (${cs[*]}) | $(median "${us[@]}") | $(median "${xs[@]}") (${xs[*]}) | $(median "${bs[@]}") (${bs[*]}) | $(median "${rs[@]}") |"
+  echo "| $l (\`${JAR_OF[$l]}\`) | $(median "${cs[@]}") (${cs[*]}) | $(median "${us[@]}") | $(median "${xs[@]}") (${xs[*]}) | $(median "${bs[@]}") (${bs[*]}) | $(median "${rs[@]}") |"
 done
