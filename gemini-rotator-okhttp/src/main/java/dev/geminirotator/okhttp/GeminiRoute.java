@@ -56,22 +56,23 @@ final class GeminiRoute {
 
   private static GeminiRoute of(String method, HttpUrl url, RequestBody body) {
     // HttpUrl.encodedPath() scans and copies the URL on every call (it was a tenth of an
-    // in-memory call's time): read the path in place from the URL's own canonical text instead,
-    // as encodedPath() finds it: from the first '/' after "scheme://" to the first '?' or '#'.
+    // in-memory call's time): core reads the path in place from the URL's own canonical text
+    // instead, as encodedPath() finds it: from the first '/' after "scheme://" to the first '?'
+    // or '#'.
     String text = url.toString();
     int pathStart = text.indexOf('/', url.scheme().length() + 3);
-    String path = "/";
     String query = null;
-    if (pathStart >= 0) {
+    if (pathStart < 0) {
+      text = "/";
+      pathStart = 0;
+    } else {
       int hash = end(text, pathStart, '#');
       int question = text.indexOf('?', pathStart);
-      int pathEnd = question >= 0 && question < hash ? question : hash;
-      path = text.substring(pathStart, pathEnd);
-      if (pathEnd < hash) {
-        query = text.substring(pathEnd + 1, hash);
+      if (question >= 0 && question < hash) {
+        query = text.substring(question + 1, hash);
       }
     }
-    GeminiRequest head = GeminiRequests.parse(method, path, query, null);
+    GeminiRequest head = GeminiRequests.parse(method, text, pathStart, query);
     if (!readable(body) || !GeminiRequests.readsBody(head)) {
       return new GeminiRoute(head);
     }
@@ -83,6 +84,8 @@ final class GeminiRoute {
       buffer.clear(); // names no resource: no JSON parse (RequestParseBenchmark)
       return new GeminiRoute(head);
     }
+    String path = text.substring(pathStart, query != null ? text.indexOf('?', pathStart)
+        : end(text, pathStart, '#'));
     return new GeminiRoute(GeminiRequests.parseStream(method, path, query, buffer::inputStream));
   }
 
