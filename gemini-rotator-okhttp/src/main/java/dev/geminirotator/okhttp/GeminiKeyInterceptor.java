@@ -182,12 +182,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   @Override
   public Response intercept(Chain chain) throws IOException {
-    Request base = Credentials.strip(chain.request());
+    Request request = chain.request();
+    Request.Builder stripped = Credentials.stripping(request);
+    Request base = stripped == null ? request : stripped.build();
     GeminiRoute route = GeminiRoute.of(base);
     RequestBody body = base.body();
     boolean replayable = body == null || !(body.isOneShot() || body.isDuplex());
     return exchange.execute(route.request(), replayable,
-        new OkHttpTransport(chain, base, route, this));
+        new OkHttpTransport(chain, base, stripped, route, this));
   }
 
   @Override

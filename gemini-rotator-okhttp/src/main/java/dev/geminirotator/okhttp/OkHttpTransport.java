@@ -31,6 +31,8 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   private final Interceptor.Chain chain;
   private final Call call;
   private final Request base;
+  /** A builder of {@code base} the first attempt adds its key to, or null: a new one. */
+  private Request.Builder firstAttempt;
   private final GeminiRoute route;
   private final GeminiKeyInterceptor interceptor;
   private final long deadline;
@@ -38,11 +40,12 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   private Response peekedOf;
   private ByteString peeked;
 
-  OkHttpTransport(Interceptor.Chain chain, Request base, GeminiRoute route,
-      GeminiKeyInterceptor interceptor) {
+  OkHttpTransport(Interceptor.Chain chain, Request base, Request.Builder firstAttempt,
+      GeminiRoute route, GeminiKeyInterceptor interceptor) {
     this.chain = chain;
     this.call = chain.call();
     this.base = base;
+    this.firstAttempt = firstAttempt;
     this.route = route;
     this.interceptor = interceptor;
     long timeoutNanos = call.timeout().timeoutNanos();
@@ -51,8 +54,10 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
 
   @Override
   public Response send(ApiKey key) throws IOException {
+    Request.Builder b = firstAttempt != null ? firstAttempt : base.newBuilder();
+    firstAttempt = null;
     try {
-      return chain.proceed(Credentials.withKey(base, key.secret(), route,
+      return chain.proceed(Credentials.withKey(b, base, key.secret(), route.openAi(),
           interceptor.keyPlacement));
     } catch (IOException e) {
       throw Redaction.redact(e, key);
