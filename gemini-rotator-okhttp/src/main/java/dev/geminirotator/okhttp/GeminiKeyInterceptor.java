@@ -8,6 +8,7 @@ import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.GeminiExchange;
+import dev.geminirotator.core.exchange.GeminiRequest;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import java.io.IOException;
@@ -185,11 +186,11 @@ public final class GeminiKeyInterceptor implements Interceptor {
     Request request = chain.request();
     Request.Builder stripped = Credentials.stripping(request);
     Request base = stripped == null ? request : stripped.build();
-    GeminiRoute route = GeminiRoute.of(base);
+    GeminiRequest parsed = GeminiRoute.parse(base);
     RequestBody body = base.body();
     boolean replayable = body == null || !(body.isOneShot() || body.isDuplex());
-    return exchange.execute(route.request(), replayable,
-        new OkHttpTransport(chain, base, stripped, route, this));
+    return exchange.execute(parsed, replayable,
+        new OkHttpTransport(chain, base, stripped, GeminiRoute.openAi(parsed), this));
   }
 
   @Override

@@ -33,7 +33,8 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   private final Request base;
   /** A builder of {@code base} the first attempt adds its key to, or null: a new one. */
   private Request.Builder firstAttempt;
-  private final GeminiRoute route;
+  /** Whether the key goes in as a bearer token (the OpenAI-compatible surface). */
+  private final boolean openAi;
   private final GeminiKeyInterceptor interceptor;
   private final long deadline;
   /** The last peek, kept for {@link #keep}: the response it was read from and its bytes. */
@@ -41,12 +42,12 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   private ByteString peeked;
 
   OkHttpTransport(Interceptor.Chain chain, Request base, Request.Builder firstAttempt,
-      GeminiRoute route, GeminiKeyInterceptor interceptor) {
+      boolean openAi, GeminiKeyInterceptor interceptor) {
     this.chain = chain;
     this.call = chain.call();
     this.base = base;
     this.firstAttempt = firstAttempt;
-    this.route = route;
+    this.openAi = openAi;
     this.interceptor = interceptor;
     long timeoutNanos = call.timeout().timeoutNanos();
     this.deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
@@ -57,7 +58,7 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
     Request.Builder b = firstAttempt != null ? firstAttempt : base.newBuilder();
     firstAttempt = null;
     try {
-      return chain.proceed(Credentials.withKey(b, base, key.secret(), route.openAi(),
+      return chain.proceed(Credentials.withKey(b, base, key.secret(), openAi,
           interceptor.keyPlacement));
     } catch (IOException e) {
       throw Redaction.redact(e, key);
