@@ -74,7 +74,7 @@ final class ExchangeRun<R> {
     this.transport = transport;
     this.attempts = exchange.policy().newAttempts(exchange.guard(), request.model(),
         replayable);
-    this.context = request.context();
+    this.context = exchange.firstContext(request);
   }
 
   /** Applies the placement; false when it already decided the answer (unreachable). */
