@@ -36,6 +36,16 @@ final class Credentials {
    * instance when there was none.
    */
   static Request strip(Request request) {
+    Request.Builder b = stripping(request);
+    return b == null ? request : b.build();
+  }
+
+  /**
+   * A builder of the {@linkplain #strip stripped} request, or {@code null} when the request holds
+   * no credential (it is its own stripped form). The interceptor builds the stripped request from
+   * it, then, adding the key, the first attempt's: one copy of the headers for both.
+   */
+  static Request.Builder stripping(Request request) {
     Headers headers = request.headers();
     Request.Builder b = null;
     for (int i = 0, n = headers.size(); i < n; i++) {
@@ -51,23 +61,23 @@ final class Credentials {
       if (b == null) b = request.newBuilder();
       b.url(request.url().newBuilder().encodedQuery(kept).build());
     }
-    return b == null ? request : b.build();
+    return b;
   }
 
   /**
-   * The request for one attempt: {@code base}, already {@linkplain #strip stripped} (so a header is
-   * added, not set), carrying {@code secret}.
+   * The request for one attempt: {@code b}, a builder of {@code base} (already {@linkplain #strip
+   * stripped}, so a header is added, not set), carrying {@code secret}.
    */
-  static Request withKey(Request base, String secret, GeminiRoute route,
+  static Request withKey(Request.Builder b, Request base, String secret, boolean openAi,
       GeminiKeyInterceptor.KeyPlacement placement) {
-    if (route.openAi()) {
-      return base.newBuilder().addHeader(AUTHORIZATION, "Bearer " + secret).build();
+    if (openAi) {
+      return b.addHeader(AUTHORIZATION, "Bearer " + secret).build();
     }
     if (placement == GeminiKeyInterceptor.KeyPlacement.QUERY) {
-      HttpUrl url = base.url().newBuilder().addQueryParameter(KEY_PARAMETER, secret).build();
-      return base.newBuilder().url(url).build();
+      return b.url(base.url().newBuilder().addQueryParameter(KEY_PARAMETER, secret).build())
+          .build();
     }
-    return base.newBuilder().addHeader(API_KEY_HEADER, secret).build();
+    return b.addHeader(API_KEY_HEADER, secret).build();
   }
 
   /**

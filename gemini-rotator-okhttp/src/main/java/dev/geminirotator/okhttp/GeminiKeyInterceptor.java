@@ -8,6 +8,7 @@ import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.exchange.GeminiExchange;
+import dev.geminirotator.core.exchange.GeminiRequest;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import java.io.IOException;
@@ -182,12 +183,14 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   @Override
   public Response intercept(Chain chain) throws IOException {
-    Request base = Credentials.strip(chain.request());
-    GeminiRoute route = GeminiRoute.of(base);
+    Request request = chain.request();
+    Request.Builder stripped = Credentials.stripping(request);
+    Request base = stripped == null ? request : stripped.build();
+    GeminiRequest parsed = GeminiRoute.parse(base);
     RequestBody body = base.body();
     boolean replayable = body == null || !(body.isOneShot() || body.isDuplex());
-    return exchange.execute(route.request(), replayable,
-        new OkHttpTransport(chain, base, route, this));
+    return exchange.execute(parsed, replayable,
+        new OkHttpTransport(chain, base, stripped, GeminiRoute.openAi(parsed), this));
   }
 
   @Override

@@ -51,39 +51,51 @@ final class GeminiRoute {
    * resource: the OpenAI-compatible model, {@code fileUri}, {@code cachedContent}, ...).
    */
   static GeminiRoute of(Request request) {
-    return of(request.method(), request.url(), request.body());
+    return new GeminiRoute(parse(request));
+  }
+
+  /** {@link #of(Request)}'s {@link #request()}, without the wrapper: the interceptor's path. */
+  static GeminiRequest parse(Request request) {
+    return parse(request.method(), request.url(), request.body());
   }
 
   private static GeminiRoute of(String method, HttpUrl url, RequestBody body) {
+    return new GeminiRoute(parse(method, url, body));
+  }
+
+  private static GeminiRequest parse(String method, HttpUrl url, RequestBody body) {
     // HttpUrl.encodedPath() scans and copies the URL on every call (it was a tenth of an
-    // in-memory call's time): read the path in place from the URL's own canonical text instead,
-    // as encodedPath() finds it: from the first '/' after "scheme://" to the first '?' or '#'.
+    // in-memory call's time): core reads the path in place from the URL's own canonical text
+    // instead, as encodedPath() finds it: from the first '/' after "scheme://" to the first '?'
+    // or '#'.
     String text = url.toString();
     int pathStart = text.indexOf('/', url.scheme().length() + 3);
-    String path = "/";
     String query = null;
-    if (pathStart >= 0) {
+    if (pathStart < 0) {
+      text = "/";
+      pathStart = 0;
+    } else {
       int hash = end(text, pathStart, '#');
       int question = text.indexOf('?', pathStart);
-      int pathEnd = question >= 0 && question < hash ? question : hash;
-      path = text.substring(pathStart, pathEnd);
-      if (pathEnd < hash) {
-        query = text.substring(pathEnd + 1, hash);
+      if (question >= 0 && question < hash) {
+        query = text.substring(question + 1, hash);
       }
     }
-    GeminiRequest head = GeminiRequests.parse(method, path, query, null);
+    GeminiRequest head = GeminiRequests.parse(method, text, pathStart, query);
     if (!readable(body) || !GeminiRequests.readsBody(head)) {
-      return new GeminiRoute(head);
+      return head;
     }
     Buffer buffer = copy(body);
     if (buffer == null) {
-      return new GeminiRoute(head);
+      return head;
     }
     if (!GeminiRequests.readsModelFromBody(head) && !holdsMarker(buffer)) {
       buffer.clear(); // names no resource: no JSON parse (RequestParseBenchmark)
-      return new GeminiRoute(head);
+      return head;
     }
-    return new GeminiRoute(GeminiRequests.parseStream(method, path, query, buffer::inputStream));
+    String path = text.substring(pathStart, query != null ? text.indexOf('?', pathStart)
+        : end(text, pathStart, '#'));
+    return GeminiRequests.parseStream(method, path, query, buffer::inputStream);
   }
 
   private static final ByteString[] MARKERS = GeminiRequests.BODY_MARKERS.stream()
@@ -149,6 +161,11 @@ final class GeminiRoute {
 
   /** Whether this is the OpenAI-compatible surface ({@code /{version}/openai/**}). */
   boolean openAi() {
+    return openAi(request);
+  }
+
+  /** Whether the request is on the OpenAI-compatible surface, which takes a bearer token. */
+  static boolean openAi(GeminiRequest request) {
     return request.route() == GeminiRequest.Route.OPENAI;
   }
 

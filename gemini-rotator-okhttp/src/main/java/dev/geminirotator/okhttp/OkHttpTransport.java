@@ -31,19 +31,23 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
   private final Interceptor.Chain chain;
   private final Call call;
   private final Request base;
-  private final GeminiRoute route;
+  /** A builder of {@code base} the first attempt adds its key to, or null: a new one. */
+  private Request.Builder firstAttempt;
+  /** Whether the key goes in as a bearer token (the OpenAI-compatible surface). */
+  private final boolean openAi;
   private final GeminiKeyInterceptor interceptor;
   private final long deadline;
   /** The last peek, kept for {@link #keep}: the response it was read from and its bytes. */
   private Response peekedOf;
   private ByteString peeked;
 
-  OkHttpTransport(Interceptor.Chain chain, Request base, GeminiRoute route,
-      GeminiKeyInterceptor interceptor) {
+  OkHttpTransport(Interceptor.Chain chain, Request base, Request.Builder firstAttempt,
+      boolean openAi, GeminiKeyInterceptor interceptor) {
     this.chain = chain;
     this.call = chain.call();
     this.base = base;
-    this.route = route;
+    this.firstAttempt = firstAttempt;
+    this.openAi = openAi;
     this.interceptor = interceptor;
     long timeoutNanos = call.timeout().timeoutNanos();
     this.deadline = timeoutNanos > 0 ? System.nanoTime() + timeoutNanos : 0;
@@ -51,8 +55,10 @@ final class OkHttpTransport implements Transport.Blocking<Response> {
 
   @Override
   public Response send(ApiKey key) throws IOException {
+    Request.Builder b = firstAttempt != null ? firstAttempt : base.newBuilder();
+    firstAttempt = null;
     try {
-      return chain.proceed(Credentials.withKey(base, key.secret(), route,
+      return chain.proceed(Credentials.withKey(b, base, key.secret(), openAi,
           interceptor.keyPlacement));
     } catch (IOException e) {
       throw Redaction.redact(e, key);

@@ -11,9 +11,10 @@ import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.attempt.Attempts;
 import dev.geminirotator.core.attempt.RetryAdvice;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Instant;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +28,17 @@ import org.slf4j.LoggerFactory;
 final class ExchangeRun<R> {
 
   private static final Logger log = LoggerFactory.getLogger(ExchangeRun.class);
+  /** {@link #reserved}, taken with getAndSet: a field, not an AtomicReference object per call. */
+  private static final VarHandle RESERVED;
+
+  static {
+    try {
+      RESERVED = MethodHandles.lookup().findVarHandle(ExchangeRun.class, "reserved",
+          KeyLease.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   final GeminiExchange exchange;
   final GeminiRequest request;
@@ -41,7 +53,7 @@ final class ExchangeRun<R> {
    * The guard's permission and a key taken for the next attempt before a partly read failed
    * answer was dropped ({@link Transport#peekedWhole}); released if the loop ends without it.
    */
-  private final AtomicReference<KeyLease> reserved = new AtomicReference<>();
+  private volatile KeyLease reserved;
   /** The last failed answer, kept as the caller's possible final answer. */
   private R kept;
   /** Whether {@link #kept} is a discovery miss (a project's 403/404). */
@@ -62,7 +74,7 @@ final class ExchangeRun<R> {
     this.transport = transport;
     this.attempts = exchange.policy().newAttempts(exchange.guard(), request.model(),
         replayable);
-    this.context = request.context();
+    this.context = exchange.firstContext(request);
   }
 
   /** Applies the placement; false when it already decided the answer (unreachable). */
@@ -83,7 +95,7 @@ final class ExchangeRun<R> {
    */
   boolean begin() {
     current = null;
-    KeyLease secured = reserved.getAndSet(null);
+    KeyLease secured = takeReserved();
     if (secured != null) { // permission and key were taken when the last answer was dropped
       current = new Attempt(this, secured);
       return true;
@@ -211,7 +223,7 @@ final class ExchangeRun<R> {
       return e;
     }
     try {
-      reserved.set(exchange.rotator().acquire(context.excluding(failed.key().id())));
+      reserved = exchange.rotator().acquire(context.excluding(failed.key().id()));
       return null;
     } catch (NoKeyAvailableException e) {
       attempts.handBack(); // the permission, unused
@@ -222,9 +234,14 @@ final class ExchangeRun<R> {
     }
   }
 
+  /** The reservation, taken atomically (a cancel may race the loop for it), or null. */
+  private KeyLease takeReserved() {
+    return (KeyLease) RESERVED.getAndSet(this, null);
+  }
+
   /** Gives back a reservation the loop ended without using: no attempt, nobody blamed. */
   void releaseReserved() {
-    KeyLease lease = reserved.getAndSet(null);
+    KeyLease lease = takeReserved();
     if (lease != null) {
       lease.complete(Outcome.cancelled());
       attempts.handBack();

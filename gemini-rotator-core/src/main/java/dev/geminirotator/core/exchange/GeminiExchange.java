@@ -16,6 +16,7 @@ import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ScheduledExecutorService;
@@ -98,6 +99,14 @@ public final class GeminiExchange {
   private final Affinity affinity;
   private final Clock clock;
   private final Executor placer;
+  /**
+   * The first attempt's context of each model's requests, shared by its calls (a context is
+   * immutable): one object per model, not per call. At most {@link #MAX_SHARED_CONTEXTS} models,
+   * since clients name models; the rest get a context of their own.
+   */
+  private final ConcurrentHashMap<String, RequestContext> firstContexts =
+      new ConcurrentHashMap<>();
+  static final int MAX_SHARED_CONTEXTS = 256;
 
   private GeminiExchange(Builder b) {
     this.rotator = b.rotator;
@@ -279,6 +288,19 @@ public final class GeminiExchange {
       }
     }
     return run.future;
+  }
+
+  /** The context for {@code request}'s first attempt: {@link GeminiRequest#context()}, shared. */
+  RequestContext firstContext(GeminiRequest request) {
+    RequestContext context = firstContexts.get(request.model());
+    if (context == null) {
+      context = request.context();
+      if (firstContexts.size() < MAX_SHARED_CONTEXTS) {
+        RequestContext shared = firstContexts.putIfAbsent(request.model(), context);
+        if (shared != null) context = shared;
+      }
+    }
+    return context;
   }
 
   @Override

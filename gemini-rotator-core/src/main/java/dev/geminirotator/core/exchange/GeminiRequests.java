@@ -172,6 +172,23 @@ public final class GeminiRequests {
   }
 
   /**
+   * Parses a request without its body, reading its raw path in place: from {@code pathStart} in
+   * {@code text} up to the first {@code ?} or {@code #} (or the end). A transport that holds the
+   * whole URL as text passes it as it is, rather than copying the path out of it.
+   *
+   * @param rawQuery the query as sent (without {@code ?}), or {@code null}
+   * @throws IndexOutOfBoundsException if {@code pathStart} is not within {@code text}
+   * @see #parse(String, String, String, byte[])
+   */
+  public static GeminiRequest parse(String method, String text, int pathStart, String rawQuery) {
+    if (pathStart < 0 || pathStart > text.length()) {
+      throw new IndexOutOfBoundsException("pathStart must be within the text's " + text.length()
+          + " characters but was " + pathStart);
+    }
+    return head(method, text, pathStart, text.length(), rawQuery).build();
+  }
+
+  /**
    * Parses a request whose body is read from a stream, opened only when the route takes a body
    * that may name a model or resource (so a transport that must copy its body to read it copies
    * it only then). The stream is read at most to the end of the first JSON value and closed.
@@ -203,9 +220,7 @@ public final class GeminiRequests {
    * never an upload's bytes.
    */
   public static boolean readsBody(GeminiRequest request) {
-    RequestParse p = new RequestParse(request.method());
-    p.route = request.route();
-    return p.readsBody();
+    return RequestParse.readsBody(request.method(), request.route());
   }
 
   /**
@@ -275,9 +290,15 @@ public final class GeminiRequests {
   }
 
   private static RequestParse head(String method, String rawPath, String rawQuery) {
+    String raw = rawPath == null ? "" : rawPath;
+    return head(method, raw, 0, raw.length(), rawQuery);
+  }
+
+  private static RequestParse head(String method, String text, int pathStart, int pathLimit,
+      String rawQuery) {
     String m = method == null ? "GET" : upper(method);
     RequestParse p = new RequestParse(m);
-    p.path(rawPath == null ? "" : rawPath);
+    p.path(text, pathStart, pathLimit);
     if (p.route == Route.UPLOAD_START || p.route == Route.UPLOAD_CONTINUE) {
       p.uploadQuery(rawQuery);
     }

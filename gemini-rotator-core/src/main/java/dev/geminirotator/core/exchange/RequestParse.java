@@ -33,6 +33,8 @@ final class RequestParse {
   /** Read top-level {@code model} from the body (OpenAI-compatible, Interactions create). */
   boolean modelInBody;
   int candidates;
+  /** Whether the path's last segment holds a {@code :} (a custom method, valid or not). */
+  private boolean hasColon;
 
   RequestParse(String method) {
     this.method = method;
@@ -65,25 +67,51 @@ final class RequestParse {
 
   /** Whether the body may name a model or resource on this route. */
   boolean readsBody() {
-    if (!(post() || method.equals("PUT") || method.equals("PATCH"))) {
+    return readsBody(method, route);
+  }
+
+  /** Whether a body may name a model or resource for this (upper-case) method and route. */
+  static boolean readsBody(String method, Route route) {
+    if (!(method.equals("POST") || method.equals("PUT") || method.equals("PATCH"))) {
       return false;
     }
     // Never an upload's bytes: a file's content is not a request to read.
     return route == Route.MODEL_CALL || route == Route.OPENAI || route == Route.RESOURCE;
   }
 
-  void path(String raw) {
-    int end = raw.length();
-    for (int i = 0; i < end; i++) {
+  /**
+   * Path segments the parse compares against, read as these constants rather than copied out of
+   * the path (a model call's path holds three of them).
+   */
+  private static final String[] WORDS = {"v1beta", "v1", "v1alpha", "models", "upload", "openai",
+      "files", "cachedContents", "batches", "fileSearchStores", "operations", "interactions",
+      "generatedFiles", "tunedModels"};
+  /** The custom methods most calls name, read as these constants. */
+  private static final String[] ACTIONS = {"generateContent", "streamGenerateContent",
+      "countTokens", "embedContent", "batchEmbedContents"};
+
+  /**
+   * Reads the route from a raw path: {@code raw}'s characters from {@code start} up to the first
+   * {@code ?} or {@code #}, or to {@code limit}.
+   */
+  void path(String raw, int start, int limit) {
+    int end = limit;
+    for (int i = start; i < limit; i++) {
       char c = raw.charAt(i);
       if (c == '?' || c == '#') {
         end = i;
         break;
       }
     }
+    // Where the last segment is: its custom method is split off as it is read.
+    int lastTo = end;
+    while (lastTo > start && raw.charAt(lastTo - 1) == '/') {
+      lastTo--;
+    }
+    int lastFrom = Math.max(start, raw.lastIndexOf('/', lastTo - 1) + 1);
     String[] seg = new String[8];
     int n = 0;
-    for (int i = 0; i < end; ) {
+    for (int i = start; i < end; ) {
       int slash = raw.indexOf('/', i);
       if (slash < 0 || slash > end) {
         slash = end;
@@ -95,13 +123,13 @@ final class RequestParse {
         if (n == seg.length) {
           seg = java.util.Arrays.copyOf(seg, MAX_SEGMENTS);
         }
-        seg[n++] = decode(raw.substring(i, slash));
+        seg[n++] = i == lastFrom ? lastSegment(raw, i, slash) : segment(raw, i, slash);
       }
       i = slash + 1;
     }
     int v = -1;
     for (int i = 0; i < Math.min(n, VERSION_SEARCH); i++) {
-      if (isVersion(seg[i])) {
+      if (isVersion(seg[i]) && !(hasColon && i == n - 1)) { // "v1beta:x" is no version
         v = i;
         break;
       }
@@ -112,14 +140,6 @@ final class RequestParse {
     }
     if (from >= n) {
       return;
-    }
-    // The custom method: after the first ':' of the last segment (an escaped %3A included).
-    String last = seg[n - 1];
-    int colon = last.indexOf(':');
-    if (colon >= 0) {
-      String a = last.substring(colon + 1);
-      action = isAction(a) ? a : null;
-      seg[n - 1] = last.substring(0, colon);
     }
     boolean upload = v > 0 && seg[v - 1].equals("upload");
     collection = seg[from];
@@ -137,10 +157,10 @@ final class RequestParse {
         modelInBody = true;
         return;
       case "models":
-        models(seg, from, n, colon >= 0);
+        models(seg, from, n, hasColon);
         return;
       case "tunedModels":
-        tunedModels(seg, from, n, colon >= 0);
+        tunedModels(seg, from, n, hasColon);
         return;
       case "files":
       case "cachedContents":
@@ -149,15 +169,64 @@ final class RequestParse {
       case "operations":
       case "interactions":
       case "generatedFiles":
-        inCollection(seg, from, n, colon >= 0);
+        inCollection(seg, from, n, hasColon);
         return;
       default:
         // A model call under another prefix (a Vertex-style projects/.../models/{m}:{method}).
-        if (colon >= 0 && n - from >= 2 && seg[n - 2].equals("models")) {
+        if (hasColon && n - from >= 2 && seg[n - 2].equals("models")) {
           route = Route.MODEL_CALL;
           model = canonicalModel(seg[n - 1]);
         }
     }
+  }
+
+  /** The segment {@code raw[from, to)}, percent-decoded; a {@link #WORDS} constant if one. */
+  private static String segment(String raw, int from, int to) {
+    String word = known(WORDS, raw, from, to);
+    return word != null ? word : decode(raw.substring(from, to));
+  }
+
+  /**
+   * The last segment, decoded, without its custom method: what follows its first {@code :} (an
+   * escaped {@code %3A} included) becomes {@link #action} when it is a valid one.
+   */
+  private String lastSegment(String raw, int from, int to) {
+    int colon = raw.indexOf(':', from);
+    if (colon >= to) {
+      colon = -1;
+    }
+    int percent = raw.indexOf('%', from);
+    if (percent < 0 || percent >= to) { // nothing to decode
+      if (colon < 0) {
+        return segment(raw, from, to);
+      }
+      hasColon = true;
+      if (isAction(raw, colon + 1, to)) {
+        String known = known(ACTIONS, raw, colon + 1, to);
+        action = known != null ? known : raw.substring(colon + 1, to);
+      }
+      return segment(raw, from, colon);
+    }
+    String decoded = decode(raw.substring(from, to));
+    int c = decoded.indexOf(':');
+    if (c < 0) {
+      return decoded;
+    }
+    hasColon = true;
+    String a = decoded.substring(c + 1);
+    action = isAction(a, 0, a.length()) ? a : null;
+    return decoded.substring(0, c);
+  }
+
+  /** The one of {@code words} that {@code raw[from, to)} spells, or null. */
+  private static String known(String[] words, String raw, int from, int to) {
+    int length = to - from;
+    for (String word : words) {
+      if (word.length() == length && raw.startsWith(word, from)) {
+        return word;
+      }
+    }
+    return null;
   }
 
   private void models(String[] seg, int from, int n, boolean hasColon) {
@@ -279,12 +348,13 @@ final class RequestParse {
     return true;
   }
 
-  private static boolean isAction(String a) {
-    int n = a.length();
-    if (n == 0 || n > 64) {
+  /** Whether {@code a[from, to)} is a custom method: 1 to 64 ASCII letters and digits. */
+  private static boolean isAction(String a, int from, int to) {
+    int n = to - from;
+    if (n <= 0 || n > 64) {
       return false;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = from; i < to; i++) {
       char c = a.charAt(i);
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
         return false;

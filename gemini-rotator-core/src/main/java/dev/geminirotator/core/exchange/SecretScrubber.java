@@ -145,13 +145,39 @@ public final class SecretScrubber {
     return scan.out == null ? body : scan.out;
   }
 
-  /** {@code text} with every pool secret replaced; the same instance when it holds none. */
+  /**
+   * {@code text} with every pool secret replaced; the same instance when it holds none. A text of
+   * ASCII without {@code %} and without a run of secret characters as long as the shortest secret
+   * (most header values: {@code application/json; charset=UTF-8}) is returned without being
+   * copied or scanned.
+   */
   public String scrub(String text) {
     Objects.requireNonNull(text, "text");
-    if (maxLength == 0 || text.isEmpty()) return text;
+    if (maxLength == 0 || text.isEmpty() || cannotHold(text)) return text;
     byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
     byte[] scrubbed = scrub(bytes);
     return scrubbed == bytes ? text : new String(scrubbed, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Whether {@code text} cannot hold a secret, decided without allocating: it is ASCII without
+   * {@code %} (so its UTF-8 bytes are its characters and the scan's view is the text itself), and
+   * no run of characters that occur in secrets is as long as the shortest secret. False when in
+   * doubt: the full scan decides.
+   */
+  private boolean cannotHold(String text) {
+    int shortest = lengths[lengths.length - 1];
+    int run = 0;
+    for (int i = 0, n = text.length(); i < n; i++) {
+      char c = text.charAt(i);
+      if (c >= 0x80 || c == '%') return false;
+      if (!secretBytes[c]) {
+        run = 0;
+      } else if (++run >= shortest) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

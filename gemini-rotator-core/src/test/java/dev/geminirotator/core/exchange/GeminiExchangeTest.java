@@ -322,6 +322,32 @@ class GeminiExchangeTest {
     return "p" + keyId.charAt(0);
   }
 
+  private static GeminiRequest generate(String model) {
+    return new GeminiRequest("POST", "v1beta", GeminiRequest.Route.MODEL_CALL,
+        "generateContent", model, List.of(), null, null);
+  }
+
+  @Test
+  void callsForOneModelShareTheirFirstContextAndAClientMintingModelsFillsOnlyABoundedSet() {
+    GeminiKeyRotator rotator = rotator(1);
+    GeminiExchange exchange = exchange(rotator, Affinity.NONE, FAST);
+
+    RequestContext first = exchange.firstContext(GENERATE);
+
+    assertThat(exchange.firstContext(generate(new String(MODEL)))).isSameAs(first);
+    assertThat(first.model()).isEqualTo(MODEL);
+    assertThat(first.triedKeyIds()).isEmpty();
+    assertThat(first.constrained()).isFalse();
+    for (int i = 0; i < GeminiExchange.MAX_SHARED_CONTEXTS + 10; i++) {
+      assertThat(exchange.firstContext(generate("m" + i)).model()).isEqualTo("m" + i);
+    }
+    String late = "m" + (GeminiExchange.MAX_SHARED_CONTEXTS + 5);
+    assertThat(exchange.firstContext(generate(late)))
+        .as("a model past the bound gets a context of its own each time")
+        .isNotSameAs(exchange.firstContext(generate(late)));
+    assertThat(exchange.firstContext(GENERATE)).isSameAs(first);
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   @Nested

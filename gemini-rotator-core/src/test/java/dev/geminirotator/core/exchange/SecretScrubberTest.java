@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.Allocations;
 import dev.geminirotator.testsupport.RealLookingKeys;
 import dev.geminirotator.testsupport.SecretScanner;
 import java.io.ByteArrayOutputStream;
@@ -58,6 +59,33 @@ class SecretScrubberTest {
     String text = "plain";
     assertThat(scrubber.scrub(text)).isSameAs(text);
     assertThat(SecretScrubber.none().scrub(body)).isSameAs(body);
+  }
+
+  @Test
+  void headerValueWithoutASecretIsReturnedWithoutAllocating() throws Exception {
+    SecretScrubber scrubber = SecretScrubber.of(List.of(ONE, TWO, THREE));
+    String contentType = "application/json; charset=UTF-8";
+    String date = "Mon, 07 Dec 2026 22:17:17 GMT";
+    double bytes = Allocations.bytesPerRun(20_000, 20_000, () -> {
+      if (scrubber.scrub(contentType) != contentType || scrubber.scrub(date) != date) {
+        throw new AssertionError("a value without a secret came back changed");
+      }
+    });
+    assertThat(bytes).as("bytes allocated per two header values").isLessThan(1.0);
+  }
+
+  @Test
+  void textsTheQuickCheckCannotClearAreStillScannedInFull() {
+    SecretScrubber scrubber = SecretScrubber.of(List.of(ONE, TWO));
+    // right at the shortest secret's length, surrounded by characters no secret holds
+    assertThat(scrubber.scrub("url=" + ONE.secret() + ";")).isEqualTo("url=k1;");
+    assertThat(scrubber.scrub(ONE.secret())).isEqualTo("k1");
+    // a run of secret characters as long as a secret that is none: unchanged, the same instance
+    String lookalike = "AIza" + "x".repeat(35);
+    assertThat(scrubber.scrub(lookalike)).isSameAs(lookalike);
+    // percent-encoded and non-ASCII texts skip the quick check
+    assertThat(scrubber.scrub("k=" + encodeAll(TWO.secret()))).isEqualTo("k=k2");
+    assertThat(scrubber.scrub("é " + TWO.secret())).isEqualTo("é k2");
   }
 
   @Test
