@@ -7,6 +7,7 @@ import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.StoreState;
 import dev.geminirotator.api.spi.WindowCounters;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -19,6 +20,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -306,6 +308,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       return change;
     }
     Write write = Write.of(change);
+    StateChange standing;
     boolean dropped;
     synchronized (mirror) {
       // what this change replaces, as this instance knows it now: Redis refuses it if another
@@ -315,8 +318,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
       } else if (write instanceof Write.Cooldown c && c.clearFirst()) {
         write = c.withBase(mirror.known(c.slot()));
       }
-      mirror.record(change, clock.millis(), write instanceof Write.Cooldown c ? c.slot() : null);
-      if (!(change instanceof StateChange.Health)) deliver(change);
+      standing = mirror.record(change);
+      if (!(change instanceof StateChange.Health)) deliver(standing);
       // queued in the order listeners saw the changes: of two threads applying to one key, the
       // one whose change was delivered last must be the one written last
       dropped = queue.offer(write);
@@ -325,7 +328,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }
-    return change;
+    return standing;
   }
 
   @Override
@@ -557,7 +560,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
-      mirror.record(change, clock.millis());
+      mirror.record(change);
       deliver(change);
     }
   }
@@ -590,18 +593,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
         return;
       }
       long now = clock.millis();
-      StateChange.Cooldown held = mirror.cooldown(slot);
+      StateChange.Cooldown held = mirror.cooldown(project, model);
       long heldUntil = held == null ? 0 : held.until().toEpochMilli();
+      if (heldUntil <= now) heldUntil = 0; // ended: nothing to undo
       if (heldUntil > until) {
         StateChange.Cooldown clear = new StateChange.Cooldown(project, model, Instant.EPOCH, true);
-        mirror.record(clear, now, slot);
+        mirror.record(clear);
         deliver(clear);
         heldUntil = 0;
       }
       if (until > heldUntil && until > now) {
         StateChange.Cooldown set =
             new StateChange.Cooldown(project, model, Instant.ofEpochMilli(until), false);
-        mirror.record(set, now, slot);
+        mirror.record(set);
         deliver(set);
       }
     }
@@ -610,7 +614,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** Hands a change read by a load to the listeners. */
   private void deliverLoaded(StateChange change) {
     synchronized (mirror) {
-      mirror.record(change, clock.millis());
+      mirror.record(change);
       deliver(change);
     }
   }
@@ -958,9 +962,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     long generation = parseLong(str(list.get(0)));
     synchronized (mirror) {
       if (!mirror.advance(w.slot(), generation)) return;
-      long now = clock.millis();
       for (StateChange change : changesOf(w)) {
-        mirror.record(change, now);
+        mirror.record(change);
         deliver(change);
       }
     }
@@ -998,6 +1001,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Added a) return List.of(new StateChange.KeyAdded(a.key()));
     if (w instanceof Write.Removed r) return List.of(new StateChange.KeyRemoved(r.keyId()));
     if (w instanceof Write.Breaker b) return List.of(b.breaker());
+    if (w instanceof Write.Health h) return List.of(new StateChange.Health(h.keyId(), h.score()));
     return List.of();
   }
 
@@ -1038,7 +1042,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  private record Loaded(StoreSnapshot snapshot, List<StateChange.Cooldown> cleared) {
+  /**
+   * What a load found: the snapshot (as the SPI has it: no HEALTHY status without a deadline),
+   * the ids of every status Redis holds (HEALTHY ones included, so a resync hands on a missed
+   * reset), and the cooldowns cleared but not yet ended (tombstones).
+   */
+  private record Loaded(StoreSnapshot snapshot, Set<String> statusIds,
+      List<StateChange.Cooldown> cleared) {
   }
 
   /**
@@ -1100,7 +1110,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
             description, id, e.getMessage());
       }
     });
-    Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
+    // What Redis holds, merged by the rules every store uses (StoreState)
+    StoreState loaded = new StoreState();
+    removed.forEach(id -> loaded.apply(new StateChange.KeyRemoved(id)));
+    added.values().forEach(k -> loaded.apply(new StateChange.KeyAdded(k)));
+    Map<String, StateChange.KeyStatus> statuses = new LinkedHashMap<>(); // as read, HEALTHY too
     Map<String, Map<String, String>> statusFields = new HashMap<>();
     List<String> stale = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
@@ -1112,112 +1126,108 @@ public final class RedisKeyStateStore implements KeyStateStore {
       } else {
         statuses.put(status.keyId(), status);
         statusFields.put(status.keyId(), f);
+        loaded.apply(status);
       }
     }
     if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
-    Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
-    Map<String, Map<String, String>> cooldownFields = new HashMap<>();
+    Map<String, Map<String, String>> cooldownFields = new LinkedHashMap<>();
     for (Map<String, String> f : cooldownHashes) {
       if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
-      String slot = f.get("project") + '\u0000' + f.get("model");
+      String slot = Write.Cooldown.slotOf(f.get("project"), f.get("model"));
       cooldownFields.put(slot, f);
       if ("1".equals(f.get("cleared"))) {
         cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
             Instant.EPOCH, true));
-      } else {
-        long until = parseLong(f.get("until"));
-        if (until > now) {
-          cooldowns.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
-              Instant.ofEpochMilli(until), false));
-        }
+      } else if (parseLong(f.get("until")) > now) {
+        loaded.apply(new StateChange.Cooldown(f.get("project"), f.get("model"),
+            Instant.ofEpochMilli(parseLong(f.get("until"))), false));
       }
     }
-    Map<String, Double> health = new HashMap<>();
     healthRaw.forEach((id, score) -> {
       try {
-        health.put(id, Double.parseDouble(score));
+        loaded.apply(new StateChange.Health(id, Double.parseDouble(score)));
       } catch (NumberFormatException e) {
         // not ours; skip
       }
     });
-    Map<String, StateChange.Breaker> breakers = new HashMap<>();
     for (int i = 0; i < names.size(); i++) {
       Map<String, String> f = breakerHashes.get(i);
       if (f.get("state") == null) continue;
       String until = f.get("until");
-      breakers.put(names.get(i), new StateChange.Breaker(names.get(i), f.get("state"),
+      loaded.apply(new StateChange.Breaker(names.get(i), f.get("state"),
           until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
     }
 
     // What this instance has not written yet is newer than what Redis holds, unless Redis will
-    // refuse it: another instance wrote that state after the one the write was based on.
+    // refuse it: another instance wrote that state after the one the write was based on. The
+    // slots such writes will set are answered by Redis later; the load leaves them to that.
+    Set<String> pendingSlots = new HashSet<>();
     for (Write w : queue.pendingAndInFlight()) {
       if (w instanceof Write.Status s) {
         Map<String, String> f = statusFields.get(s.status().keyId());
-        if (f == null || otherGeneration(f) <= s.base()) {
-          statuses.put(s.status().keyId(), s.status());
-          statusFields.remove(s.status().keyId());
-        }
-      } else if (w instanceof Write.Cooldown c) {
-        String slot = c.project() + '\u0000' + c.model();
-        Map<String, String> f = cooldownFields.get(slot);
+        if (f != null && otherGeneration(f) > s.base()) continue; // refused: Redis's stands
+        loaded.apply(s.status());
+        pendingSlots.add(s.slot());
+        continue;
+      }
+      if (w instanceof Write.Cooldown c) {
+        Map<String, String> f = cooldownFields.get(c.slot());
         if (c.clearFirst() && (f == null || otherGeneration(f) <= c.base())) {
-          cooldowns.remove(slot);
-          cleared.put(slot, new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
+          StateChange.Cooldown clear =
+              new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
+          loaded.apply(clear);
+          cleared.put(c.slot(), clear);
         }
         if (c.until() > now) {
-          StateChange.Cooldown old = cooldowns.get(slot);
-          if (old == null || old.until().toEpochMilli() < c.until()) {
-            cooldowns.put(slot, new StateChange.Cooldown(c.project(), c.model(),
-                Instant.ofEpochMilli(c.until()), false));
-          }
-          cleared.remove(slot);
+          loaded.apply(new StateChange.Cooldown(c.project(), c.model(),
+              Instant.ofEpochMilli(c.until()), false));
+          cleared.remove(c.slot());
         }
-      } else if (w instanceof Write.Health h) {
-        health.put(h.keyId(), h.score());
-      } else if (w instanceof Write.Added a) {
-        added.put(a.key().id(), a.key());
-        removed.remove(a.key().id());
-      } else if (w instanceof Write.Removed r) {
-        added.remove(r.keyId());
-        removed.add(r.keyId());
-        statuses.remove(r.keyId());
-        statusFields.remove(r.keyId());
-        health.remove(r.keyId());
-      } else if (w instanceof Write.Breaker b) {
-        breakers.put(b.breaker().name(), b.breaker());
+        pendingSlots.add(c.slot());
+        continue;
       }
+      changesOf(w).forEach(loaded::apply);
+      pendingSlots.add(w.slot());
     }
-    // A status this instance received after the load read it (a newer generation) wins over the
-    // stored one; otherwise what was read is the newest this instance knows of the key.
+    // Redis's ordering: a status this instance received after the load read it (a newer
+    // generation) wins over the stored one; otherwise what was read is the newest of the key, and
+    // listeners that hold something else are handed it (a correction, say of a write Redis
+    // refused, whose answer then finds it known). Cooldowns likewise become what Redis holds.
     synchronized (mirror) {
-      for (Map.Entry<String, StateChange.KeyStatus> e : new ArrayList<>(statuses.entrySet())) {
-        Map<String, String> f = statusFields.get(e.getKey());
-        if (f == null) {
-          mirror.record(e.getValue(), now); // a local write still on its way
-          continue;
-        }
-        String slot = Write.Status.slotOf(e.getKey());
-        long stored = parseLong(f.getOrDefault("gen", "0"));
-        StateChange.KeyStatus known = mirror.status(e.getKey());
-        if (known != null && mirror.seenSinceLoad(slot) > stored) {
-          statuses.put(e.getKey(), known);
-        } else {
-          mirror.record(e.getValue(), now);
+      for (Map.Entry<String, StateChange.KeyStatus> e : statuses.entrySet()) {
+        String id = e.getKey();
+        String slot = Write.Status.slotOf(id);
+        long stored = parseLong(statusFields.get(id).getOrDefault("gen", "0"));
+        if (mirror.seenSinceLoad(slot) > stored) {
+          StateChange.KeyStatus known = mirror.status(id);
+          loaded.apply(known != null ? known : healthy(id, now));
+        } else if (!pendingSlots.contains(slot)) {
+          StateChange.KeyStatus before = mirror.status(id);
+          mirror.record(e.getValue());
           mirror.advance(slot, stored);
+          if (!Objects.equals(before, mirror.status(id))) deliver(e.getValue());
         }
       }
-      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), now));
-      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), now));
-      cooldowns.values().forEach(c -> mirror.record(c, now));
-      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), now));
-      breakers.values().forEach(b -> mirror.record(b, now));
+      cooldownFields.forEach((slot, f) -> {
+        if (pendingSlots.contains(slot)) return;
+        long until = "1".equals(f.get("cleared")) ? 0 : parseLong(f.get("until"));
+        deliverCooldownAsStored(f.get("project"), f.get("model"), slot, until,
+            parseLong(f.getOrDefault("gen", "0")), false);
+      });
+      StoreSnapshot s = loaded.snapshot(Instant.ofEpochMilli(now));
+      s.addedKeys().forEach(k -> mirror.record(new StateChange.KeyAdded(k)));
+      s.removedKeyIds().forEach(id -> mirror.record(new StateChange.KeyRemoved(id)));
+      s.health().forEach((id, score) -> mirror.record(new StateChange.Health(id, score)));
+      s.breakers().values().forEach(mirror::record);
       mirror.raiseFloor(generation);
+      return new Loaded(s, Set.copyOf(statuses.keySet()), List.copyOf(cleared.values()));
     }
-    StoreSnapshot snapshot = new StoreSnapshot(List.copyOf(added.values()), removed, statuses,
-        List.copyOf(cooldowns.values()), health, breakers);
-    return new Loaded(snapshot, List.copyOf(cleared.values()));
+  }
+
+  private static StateChange.KeyStatus healthy(String keyId, long now) {
+    return new StateChange.KeyStatus(keyId, KeyState.HEALTHY, null, null,
+        Instant.ofEpochMilli(now));
   }
 
   /**
@@ -1273,9 +1283,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
     s.addedKeys().forEach(k -> deliverLoaded(new StateChange.KeyAdded(k)));
     synchronized (mirror) {
       // statuses were recorded by loadAll; hand them over as they stand now
-      s.statuses().keySet().forEach(id -> {
+      Set<String> ids = new LinkedHashSet<>(loaded.statusIds);
+      ids.addAll(s.statuses().keySet());
+      long now = clock.millis();
+      ids.forEach(id -> {
         StateChange.KeyStatus known = mirror.status(id);
-        if (known != null) deliver(known);
+        deliver(known != null ? known : healthy(id, now));
       });
     }
     loaded.cleared.forEach(this::deliverLoaded);
