@@ -54,14 +54,16 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * balancer share one pool's state: key statuses, cooldowns per (project, model), health, keys
  * added and removed at run time, breaker state, and fixed-window counters.
  *
- * <p>The request path never waits on Redis. {@link #apply} records the change locally, hands it to
- * this store's listeners and queues it; one writer thread drains the queue in pipelines, each change
- * one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
+ * <p>The request path never waits on Redis. {@link #apply} merges the change into what this
+ * instance knows (by {@link StoreState}'s rules, as every store does), hands what stands to this
+ * store's listeners, returns it, and queues the change; one writer thread drains the queue in
+ * pipelines, each change one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
  * Redis keeps (its {@code TIME}, kept rising), never by the instances' clocks: a status, or the
  * clear of a cooldown, carries the generation of the state it was based on, and Redis refuses it
  * when another instance wrote that state since (compare-and-set); a cooldown only moves later. So
  * a reset queued during an outage and replayed afterwards never undoes what other instances wrote
- * meanwhile; its writer is handed the state that stands.
+ * meanwhile; its writer is handed the state that stands (so is it when a load finds that state
+ * before the answer does).
  * State transitions are published on {@code {prefix}changes} and reach other instances within
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
@@ -299,6 +301,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
+  /**
+   * Merges the change into what this instance knows ({@link StoreState}'s rules), hands what then
+   * stands to the listeners, queues the change for Redis and returns what stands: the change, or
+   * the later cooldown of that project and model already known here. Never waits on Redis. If
+   * Redis later refuses the write (another instance wrote a newer state), the state that stands
+   * in Redis is handed to the listeners, this instance's included.
+   */
   @Override
   public StateChange apply(StateChange change) {
     Objects.requireNonNull(change, "change");
