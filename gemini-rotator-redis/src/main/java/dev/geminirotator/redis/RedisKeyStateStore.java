@@ -44,6 +44,7 @@ import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
@@ -86,7 +87,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** How long a HEALTHY status without a deadline stays in Redis (its generation stays). */
   static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
   private static final long KEEPALIVE_MILLIS = 5_000;
-  private static final long COUNTER_GRACE_MILLIS = 1_000;
   private static final int UNKNOWN = 0;
   private static final int UP = 1;
   private static final int DOWN = 2;
@@ -107,23 +107,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final WriteQueue queue;
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
-  private final WindowCounters counters = this::addAndGet;
-  private final SharedValues sharedValues = new SharedValues() {
-    @Override
-    public void put(String name, String value, Duration ttl) {
-      putValue(name, value, ttl);
-    }
-
-    @Override
-    public String get(String name) {
-      return getValue(name);
-    }
-
-    @Override
-    public void remove(String name) {
-      removeValue(name);
-    }
-  };
+  private final RedisCounters counters;
+  private final RedisValues sharedValues;
   private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
@@ -191,6 +176,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
         Scripts.REMOVED, Scripts.BREAKER, Scripts.COUNTER)) {
       shas.put(script, sha1(script));
     }
+    RedisAccess access = new Access();
+    this.counters = new RedisCounters(access, layout, clock);
+    this.sharedValues = new RedisValues(access, layout);
     this.writer = new Thread(this::writeLoop, "gemini-rotator-redis-writer");
     this.writer.setDaemon(true);
     this.subscriber = new Thread(this::subscribeLoop, "gemini-rotator-redis-subscriber");
@@ -360,96 +348,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /**
-   * Adds {@code delta} to the window's shared counter, atomically in one Lua script (INCRBY, and
-   * PEXPIRE when the key is new), and returns the total: one round trip to Redis. The key is
-   * {@code {prefix}counter:{name}:{window}:{start}} and expires a second after the window ends.
-   *
-   * @throws IllegalStateException when Redis cannot count now (unreachable, or the command
-   *     failed): the caller keeps its own count (as {@code SharedQuotas} does)
-   */
-  private long addAndGet(String name, Instant windowStart, Duration window, long delta) {
-    Objects.requireNonNull(name, "name");
-    long windowMillis = window.toMillis();
-    if (windowMillis <= 0) {
-      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
-    }
-    if (delta < 1) {
-      throw new IllegalArgumentException("delta must be >= 1 but was " + delta);
-    }
-    long now = clock.millis();
-    long start = windowStart.toEpochMilli();
-    if (writerUp && !closed.get()) {
-      String key = layout.counter(name, windowMillis, start);
-      String ttl = Long.toString(Math.max(1, start + windowMillis - now) + COUNTER_GRACE_MILLIS);
-      try {
-        return (Long) evalsha(Scripts.COUNTER, List.of(key), List.of(ttl, Long.toString(delta)));
-      } catch (RuntimeException e) {
-        if (isConnectionFailure(e)) {
-          writerDown(e);
-        } else {
-          warnOnce("counter", "Redis store {} could not count {} ({}); counting locally",
-              description, name, redact(rootMessage(e)));
-        }
-        throw new IllegalStateException("Redis store " + description + " could not count "
-            + name + ": " + redact(rootMessage(e)));
-      }
-    }
-    throw new IllegalStateException("Redis store " + description + " is unreachable");
-  }
-
-  /** SET with PX; one round trip. While Redis is unreachable nothing is kept. */
-  private void putValue(String name, String value, Duration ttl) {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(value, "value");
-    long millis = Math.max(1, ttl.toMillis());
-    if (!writerUp || closed.get()) return;
-    try {
-      client.set(layout.value(name), value,
-          redis.clients.jedis.params.SetParams.setParams().px(millis));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not keep a value ({})", description,
-            redact(rootMessage(e)));
-      }
-    }
-  }
-
-  /** GET; one round trip. While Redis is unreachable: {@code null}. */
-  private String getValue(String name) {
-    Objects.requireNonNull(name, "name");
-    if (!writerUp || closed.get()) return null;
-    try {
-      return client.get(layout.value(name));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not read a value ({})", description,
-            redact(rootMessage(e)));
-      }
-      return null;
-    }
-  }
-
-  /** DEL; one round trip. While Redis is unreachable nothing is removed. */
-  private void removeValue(String name) {
-    Objects.requireNonNull(name, "name");
-    if (!writerUp || closed.get()) return;
-    try {
-      client.del(layout.value(name));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not remove a value ({})", description,
-            redact(rootMessage(e)));
-      }
-    }
-  }
-
-  /**
    * The salt of ids derived from key secrets, kept in the {@code meta} hash: the first store to
    * open on a Redis creates it (HSETNX of 32 random bytes), every later one reads it, and a store
    * writes its own back if Redis comes back without its data. When Redis holds another (this store
@@ -511,6 +409,42 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
     client.close();
     listeners.clear();
+  }
+
+  /** What the counters and values use of the connection lifecycle kept here. */
+  private final class Access implements RedisAccess {
+    @Override
+    public boolean usable() {
+      return writerUp && !closed.get();
+    }
+
+    @Override
+    public UnifiedJedis client() {
+      return client;
+    }
+
+    @Override
+    public Object evalsha(String script, List<String> keys, List<String> args) {
+      return RedisKeyStateStore.this.evalsha(script, keys, args);
+    }
+
+    @Override
+    public String failed(RuntimeException e, String what, String format, Object... args) {
+      String why = redact(rootMessage(e));
+      if (isConnectionFailure(e)) {
+        writerDown(e);
+      } else {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = why;
+        warnOnce(what, format, all);
+      }
+      return why;
+    }
+
+    @Override
+    public String description() {
+      return description;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
