@@ -15,7 +15,7 @@ import java.util.Objects;
  */
 final class RedisCounters implements WindowCounters {
 
-  /** How long a window's counter outlives the window, for a late claim that read the clock early. */
+  /** How long a counter outlives its window, for a late claim that read the clock early. */
   private static final long GRACE_MILLIS = 1_000;
 
   private final RedisAccess redis;

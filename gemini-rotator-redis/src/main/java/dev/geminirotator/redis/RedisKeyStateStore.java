@@ -58,13 +58,13 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * <p>The request path never waits on Redis. {@link #apply} merges the change into what this
  * instance knows (by {@link StoreState}'s rules, as every store does), hands what stands to this
  * store's listeners, returns it, and queues the change; one writer thread drains the queue in
- * pipelines, each change one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
- * Redis keeps (its {@code TIME}, kept rising), never by the instances' clocks: a status, or the
- * clear of a cooldown, carries the generation of the state it was based on, and Redis refuses it
- * when another instance wrote that state since (compare-and-set); a cooldown only moves later. So
- * a reset queued during an outage and replayed afterwards never undoes what other instances wrote
- * meanwhile; its writer is handed the state that stands (so is it when a load finds that state
- * before the answer does).
+ * pipelines, each change one Lua script that compares, writes and publishes atomically. Changes
+ * are ordered by a sequence Redis keeps (its {@code TIME}, kept rising), never by the instances'
+ * clocks: a status, or the clear of a cooldown, carries the generation of the state it was based
+ * on, and Redis refuses it when another instance wrote that state since (compare-and-set); a
+ * cooldown only moves later. So a reset queued during an outage and replayed afterwards never
+ * undoes what other instances wrote meanwhile; its writer's listeners are handed the state that
+ * stands (by the answer, or by a load that finds it first).
  * State transitions are published on {@code {prefix}changes} and reach other instances within
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
