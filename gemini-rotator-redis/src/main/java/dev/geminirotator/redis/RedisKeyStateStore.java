@@ -1116,7 +1116,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
       }
       if (w instanceof Write.Cooldown c) {
         Map<String, String> f = cooldownFields.get(c.slot());
-        if (c.clearFirst() && (f == null || otherGeneration(f) <= c.base())) {
+        boolean clears = c.clearFirst() && (f == null || otherGeneration(f) <= c.base());
+        long storedUntil = f == null || "1".equals(f.get("cleared")) ? 0
+            : parseLong(f.get("until"));
+        if (clears) {
           StateChange.Cooldown clear =
               new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
           loaded.apply(clear);
@@ -1127,7 +1130,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
               Instant.ofEpochMilli(c.until()), false));
           cleared.remove(c.slot());
         }
-        pendingSlots.add(c.slot());
+        // a write Redis will leave as it is (a refused clear, a shorter cooldown) is corrected
+        // here, as a refused status is: its answer may find this load's floor above it
+        if (clears || c.until() > storedUntil) pendingSlots.add(c.slot());
         continue;
       }
       changesOf(w).forEach(loaded::apply);

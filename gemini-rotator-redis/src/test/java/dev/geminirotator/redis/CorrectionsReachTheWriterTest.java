@@ -112,6 +112,25 @@ class CorrectionsReachTheWriterTest {
         () -> state(a, "k2") == KeyState.DISABLED);
   }
 
+  @Test
+  void aRefusedClearAnsweredAfterAnotherRotatorOnTheStoreLoadedStillReachesTheWritersRotator() {
+    b.acquire(Pools.only("k1", IDS))
+        .complete(Outcome.rateLimited(Duration.ofSeconds(60), QuotaScope.PER_MINUTE));
+    Eventually.until("A learns the cooldown", () -> state(a, "k1") == KeyState.RATE_LIMITED);
+    Instant later = Instant.ofEpochMilli(System.currentTimeMillis() + 600_000);
+    cooledElsewhere("k1", later);
+    writtenElsewhere("k3", "DISABLED"); // Redis's sequence moves past the cooldown's generation
+    redis.client().sendCommand(Protocol.Command.CLIENT, "PAUSE", "10000", "WRITE");
+    a.reset("k1");
+    GeminiKeyRotator sharing = rotator(storeA);
+    assertThat(sharing.snapshot("k1").orElseThrow().cooldowns()).containsEntry(MODEL, later);
+    redis.client().sendCommand(Protocol.Command.CLIENT, "UNPAUSE");
+
+    Eventually.until("the refused clear is answered", () -> storeA.pendingWrites() == 0);
+    Eventually.until("A's rotator is handed the cooldown that stands",
+        () -> later.equals(a.snapshot("k1").orElseThrow().cooldowns().get(MODEL)));
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** Another instance sets a key's status, with the store's own script; nobody hears of it. */
