@@ -1,36 +1,32 @@
 package dev.geminirotator.redis;
 
-import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.StoreState;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
- * What this instance knows of the shared state: every change it applied, received or loaded, and
- * the generation (Redis's own sequence, see {@link Scripts}) of what it last saw of each piece of
- * state. Messages older than that are not delivered again, and each write that may undo another
- * instance's (a status, the clear of a cooldown) carries it as its base: Redis refuses the write
- * when another instance wrote that state after it. It is also what the store writes back when
- * Redis comes back without its data. Bounded by the pool: one entry per key, per (project, model)
- * with a running cooldown, per breaker.
+ * What this instance knows of the shared state, and what its listeners were handed: every change
+ * it applied, received or loaded, merged by the one set of rules every store uses
+ * ({@link StoreState}), and the generation (Redis's own sequence, see {@link Scripts}) of what it
+ * last saw of each piece of state. The generations are the Redis part: messages older than what is
+ * known are not delivered again, and each write that may undo another instance's (a status, the
+ * clear of a cooldown) carries the known generation as its base, so Redis refuses the write when
+ * another instance wrote that state after it. It is also what the store writes back when Redis
+ * comes back without its data. Bounded by the pool: one entry per key, per (project, model) with a
+ * cooldown, per breaker.
  *
  * <p>Not thread-safe by itself: callers synchronize on the instance.
  */
 final class Mirror {
 
-  private final Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
-  private final Map<String, StateChange.Cooldown> cooldowns = new HashMap<>();
-  private final Map<String, ApiKey> added = new HashMap<>();
-  private final Set<String> removed = new HashSet<>();
-  private final Map<String, Double> health = new HashMap<>();
-  private final Map<String, StateChange.Breaker> breakers = new HashMap<>();
+  private final StoreState state = new StoreState();
   private final Map<String, Long> generations = new HashMap<>();
   private long floor;
-  private long prunedAt;
 
   /**
    * Whether a change Redis numbered {@code generation} is newer than what is known of its slot
@@ -65,63 +61,35 @@ final class Mirror {
     generations.values().removeIf(g -> g <= generation);
   }
 
-  /** Records a change as the newest known of its state. */
-  void record(StateChange change, long now) {
-    record(change, now, null);
+  /**
+   * Merges a change into what is known ({@link StoreState#apply}) and returns what stands for its
+   * subject: the change, or the later cooldown already known.
+   */
+  StateChange record(StateChange change) {
+    return state.apply(change);
   }
 
-  /** As {@link #record(StateChange, long)}, with the cooldown's slot when known. */
-  void record(StateChange change, long now, String cooldownSlot) {
-    if (change instanceof StateChange.KeyStatus s) {
-      statuses.put(s.keyId(), s);
-    } else if (change instanceof StateChange.Cooldown c) {
-      String slot = cooldownSlot != null ? cooldownSlot
-          : Write.Cooldown.slotOf(c.project(), c.model());
-      if (c.cleared()) {
-        cooldowns.remove(slot);
-      } else {
-        cooldowns.merge(slot, c, (old, fresh) -> fresh.until().isAfter(old.until()) ? fresh : old);
-      }
-      if (now - prunedAt >= 1_000) {
-        prunedAt = now;
-        cooldowns.values().removeIf(x -> x.until().toEpochMilli() <= now);
-      }
-    } else if (change instanceof StateChange.Health h) {
-      health.put(h.keyId(), h.score());
-    } else if (change instanceof StateChange.KeyAdded a) {
-      added.put(a.key().id(), a.key());
-      removed.remove(a.key().id());
-    } else if (change instanceof StateChange.KeyRemoved r) {
-      added.remove(r.keyId());
-      removed.add(r.keyId());
-      statuses.remove(r.keyId());
-      health.remove(r.keyId());
-    } else if (change instanceof StateChange.Breaker b) {
-      breakers.put(b.name(), b);
-    }
+  /** The cooldown known for a project and model, or null; it may have ended. */
+  StateChange.Cooldown cooldown(String project, String model) {
+    return state.cooldown(project, model);
   }
 
-  /** The cooldown known for a slot ({@link Write.Cooldown#slotOf}), or null. */
-  StateChange.Cooldown cooldown(String slot) {
-    return cooldowns.get(slot);
-  }
-
+  /** The status known for a key, or null when it is healthy with no deadline. */
   StateChange.KeyStatus status(String keyId) {
-    return statuses.get(keyId);
+    return state.status(keyId);
   }
 
   /** Everything worth writing back to a Redis that lost its data. */
   List<Write> writes(long now) {
+    StoreSnapshot known = state.snapshot(Instant.ofEpochMilli(now));
     List<Write> writes = new ArrayList<>();
-    removed.forEach(id -> writes.add(new Write.Removed(id)));
-    added.values().forEach(k -> writes.add(new Write.Added(k)));
-    statuses.values().forEach(s -> writes.add(
+    known.removedKeyIds().forEach(id -> writes.add(new Write.Removed(id)));
+    known.addedKeys().forEach(k -> writes.add(new Write.Added(k)));
+    known.statuses().values().forEach(s -> writes.add(
         new Write.Status(s, known(Write.Status.slotOf(s.keyId())))));
-    cooldowns.values().forEach(c -> {
-      if (c.until().toEpochMilli() > now) writes.add(Write.of(c));
-    });
-    health.forEach((id, score) -> writes.add(new Write.Health(id, score)));
-    breakers.values().forEach(b -> writes.add(new Write.Breaker(b)));
+    known.cooldowns().forEach(c -> writes.add(Write.of(c)));
+    known.health().forEach((id, score) -> writes.add(new Write.Health(id, score)));
+    known.breakers().values().forEach(b -> writes.add(new Write.Breaker(b)));
     return writes;
   }
 }

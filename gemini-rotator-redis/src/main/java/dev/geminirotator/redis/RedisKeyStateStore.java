@@ -7,6 +7,7 @@ import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.StoreState;
 import dev.geminirotator.api.spi.WindowCounters;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -19,6 +20,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -42,6 +44,7 @@ import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
@@ -52,14 +55,16 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * balancer share one pool's state: key statuses, cooldowns per (project, model), health, keys
  * added and removed at run time, breaker state, and fixed-window counters.
  *
- * <p>The request path never waits on Redis. {@link #apply} records the change locally, hands it to
- * this store's listeners and queues it; one writer thread drains the queue in pipelines, each change
- * one Lua script that compares, writes and publishes atomically. Changes are ordered by a sequence
- * Redis keeps (its {@code TIME}, kept rising), never by the instances' clocks: a status, or the
- * clear of a cooldown, carries the generation of the state it was based on, and Redis refuses it
- * when another instance wrote that state since (compare-and-set); a cooldown only moves later. So
- * a reset queued during an outage and replayed afterwards never undoes what other instances wrote
- * meanwhile; its writer is handed the state that stands.
+ * <p>The request path never waits on Redis. {@link #apply} merges the change into what this
+ * instance knows (by {@link StoreState}'s rules, as every store does), hands what stands to this
+ * store's listeners, returns it, and queues the change; one writer thread drains the queue in
+ * pipelines, each change one Lua script that compares, writes and publishes atomically. Changes
+ * are ordered by a sequence Redis keeps (its {@code TIME}, kept rising), never by the instances'
+ * clocks: a status, or the clear of a cooldown, carries the generation of the state it was based
+ * on, and Redis refuses it when another instance wrote that state since (compare-and-set); a
+ * cooldown only moves later. So a reset queued during an outage and replayed afterwards never
+ * undoes what other instances wrote meanwhile; its writer's listeners are handed the state that
+ * stands (by the answer, or by a load that finds it first).
  * State transitions are published on {@code {prefix}changes} and reach other instances within
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
@@ -82,7 +87,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** How long a HEALTHY status without a deadline stays in Redis (its generation stays). */
   static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
   private static final long KEEPALIVE_MILLIS = 5_000;
-  private static final long COUNTER_GRACE_MILLIS = 1_000;
   private static final int UNKNOWN = 0;
   private static final int UP = 1;
   private static final int DOWN = 2;
@@ -103,23 +107,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final WriteQueue queue;
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
-  private final WindowCounters counters = this::addAndGet;
-  private final SharedValues sharedValues = new SharedValues() {
-    @Override
-    public void put(String name, String value, Duration ttl) {
-      putValue(name, value, ttl);
-    }
-
-    @Override
-    public String get(String name) {
-      return getValue(name);
-    }
-
-    @Override
-    public void remove(String name) {
-      removeValue(name);
-    }
-  };
+  private final RedisCounters counters;
+  private final RedisValues sharedValues;
   private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
@@ -187,6 +176,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
         Scripts.REMOVED, Scripts.BREAKER, Scripts.COUNTER)) {
       shas.put(script, sha1(script));
     }
+    RedisAccess access = new Access();
+    this.counters = new RedisCounters(access, layout, clock);
+    this.sharedValues = new RedisValues(access, layout);
     this.writer = new Thread(this::writeLoop, "gemini-rotator-redis-writer");
     this.writer.setDaemon(true);
     this.subscriber = new Thread(this::subscribeLoop, "gemini-rotator-redis-subscriber");
@@ -297,6 +289,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
+  /**
+   * Merges the change into what this instance knows ({@link StoreState}'s rules), hands what then
+   * stands to the listeners, queues the change for Redis and returns what stands: the change, or
+   * the later cooldown of that project and model already known here. Never waits on Redis. If
+   * Redis later refuses the write (another instance wrote a newer state), the state that stands
+   * in Redis is handed to the listeners, this instance's included.
+   */
   @Override
   public StateChange apply(StateChange change) {
     Objects.requireNonNull(change, "change");
@@ -306,6 +305,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       return change;
     }
     Write write = Write.of(change);
+    StateChange standing;
     boolean dropped;
     synchronized (mirror) {
       // what this change replaces, as this instance knows it now: Redis refuses it if another
@@ -315,8 +315,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
       } else if (write instanceof Write.Cooldown c && c.clearFirst()) {
         write = c.withBase(mirror.known(c.slot()));
       }
-      mirror.record(change, clock.millis(), write instanceof Write.Cooldown c ? c.slot() : null);
-      if (!(change instanceof StateChange.Health)) deliver(change);
+      standing = mirror.record(change);
+      if (!(change instanceof StateChange.Health)) deliver(standing);
       // queued in the order listeners saw the changes: of two threads applying to one key, the
       // one whose change was delivered last must be the one written last
       dropped = queue.offer(write);
@@ -325,7 +325,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }
-    return change;
+    return standing;
   }
 
   @Override
@@ -345,96 +345,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
   @Override
   public Optional<SharedValues> values() {
     return Optional.of(sharedValues);
-  }
-
-  /**
-   * Adds {@code delta} to the window's shared counter, atomically in one Lua script (INCRBY, and
-   * PEXPIRE when the key is new), and returns the total: one round trip to Redis. The key is
-   * {@code {prefix}counter:{name}:{window}:{start}} and expires a second after the window ends.
-   *
-   * @throws IllegalStateException when Redis cannot count now (unreachable, or the command
-   *     failed): the caller keeps its own count (as {@code SharedQuotas} does)
-   */
-  private long addAndGet(String name, Instant windowStart, Duration window, long delta) {
-    Objects.requireNonNull(name, "name");
-    long windowMillis = window.toMillis();
-    if (windowMillis <= 0) {
-      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
-    }
-    if (delta < 1) {
-      throw new IllegalArgumentException("delta must be >= 1 but was " + delta);
-    }
-    long now = clock.millis();
-    long start = windowStart.toEpochMilli();
-    if (writerUp && !closed.get()) {
-      String key = layout.counter(name, windowMillis, start);
-      String ttl = Long.toString(Math.max(1, start + windowMillis - now) + COUNTER_GRACE_MILLIS);
-      try {
-        return (Long) evalsha(Scripts.COUNTER, List.of(key), List.of(ttl, Long.toString(delta)));
-      } catch (RuntimeException e) {
-        if (isConnectionFailure(e)) {
-          writerDown(e);
-        } else {
-          warnOnce("counter", "Redis store {} could not count {} ({}); counting locally",
-              description, name, redact(rootMessage(e)));
-        }
-        throw new IllegalStateException("Redis store " + description + " could not count "
-            + name + ": " + redact(rootMessage(e)));
-      }
-    }
-    throw new IllegalStateException("Redis store " + description + " is unreachable");
-  }
-
-  /** SET with PX; one round trip. While Redis is unreachable nothing is kept. */
-  private void putValue(String name, String value, Duration ttl) {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(value, "value");
-    long millis = Math.max(1, ttl.toMillis());
-    if (!writerUp || closed.get()) return;
-    try {
-      client.set(layout.value(name), value,
-          redis.clients.jedis.params.SetParams.setParams().px(millis));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not keep a value ({})", description,
-            redact(rootMessage(e)));
-      }
-    }
-  }
-
-  /** GET; one round trip. While Redis is unreachable: {@code null}. */
-  private String getValue(String name) {
-    Objects.requireNonNull(name, "name");
-    if (!writerUp || closed.get()) return null;
-    try {
-      return client.get(layout.value(name));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not read a value ({})", description,
-            redact(rootMessage(e)));
-      }
-      return null;
-    }
-  }
-
-  /** DEL; one round trip. While Redis is unreachable nothing is removed. */
-  private void removeValue(String name) {
-    Objects.requireNonNull(name, "name");
-    if (!writerUp || closed.get()) return;
-    try {
-      client.del(layout.value(name));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e)) {
-        writerDown(e);
-      } else {
-        warnOnce("value", "Redis store {} could not remove a value ({})", description,
-            redact(rootMessage(e)));
-      }
-    }
   }
 
   /**
@@ -501,6 +411,42 @@ public final class RedisKeyStateStore implements KeyStateStore {
     listeners.clear();
   }
 
+  /** What the counters and values use of the connection lifecycle kept here. */
+  private final class Access implements RedisAccess {
+    @Override
+    public boolean usable() {
+      return writerUp && !closed.get();
+    }
+
+    @Override
+    public UnifiedJedis client() {
+      return client;
+    }
+
+    @Override
+    public Object evalsha(String script, List<String> keys, List<String> args) {
+      return RedisKeyStateStore.this.evalsha(script, keys, args);
+    }
+
+    @Override
+    public String failed(RuntimeException e, String what, String format, Object... args) {
+      String why = redact(rootMessage(e));
+      if (isConnectionFailure(e)) {
+        writerDown(e);
+      } else {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = why;
+        warnOnce(what, format, all);
+      }
+      return why;
+    }
+
+    @Override
+    public String description() {
+      return description;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Views
 
@@ -557,7 +503,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
-      mirror.record(change, clock.millis());
+      mirror.record(change);
       deliver(change);
     }
   }
@@ -590,18 +536,19 @@ public final class RedisKeyStateStore implements KeyStateStore {
         return;
       }
       long now = clock.millis();
-      StateChange.Cooldown held = mirror.cooldown(slot);
+      StateChange.Cooldown held = mirror.cooldown(project, model);
       long heldUntil = held == null ? 0 : held.until().toEpochMilli();
+      if (heldUntil <= now) heldUntil = 0; // ended: nothing to undo
       if (heldUntil > until) {
         StateChange.Cooldown clear = new StateChange.Cooldown(project, model, Instant.EPOCH, true);
-        mirror.record(clear, now, slot);
+        mirror.record(clear);
         deliver(clear);
         heldUntil = 0;
       }
       if (until > heldUntil && until > now) {
         StateChange.Cooldown set =
             new StateChange.Cooldown(project, model, Instant.ofEpochMilli(until), false);
-        mirror.record(set, now, slot);
+        mirror.record(set);
         deliver(set);
       }
     }
@@ -610,7 +557,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** Hands a change read by a load to the listeners. */
   private void deliverLoaded(StateChange change) {
     synchronized (mirror) {
-      mirror.record(change, clock.millis());
+      mirror.record(change);
       deliver(change);
     }
   }
@@ -958,9 +905,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     long generation = parseLong(str(list.get(0)));
     synchronized (mirror) {
       if (!mirror.advance(w.slot(), generation)) return;
-      long now = clock.millis();
       for (StateChange change : changesOf(w)) {
-        mirror.record(change, now);
+        mirror.record(change);
         deliver(change);
       }
     }
@@ -998,6 +944,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (w instanceof Write.Added a) return List.of(new StateChange.KeyAdded(a.key()));
     if (w instanceof Write.Removed r) return List.of(new StateChange.KeyRemoved(r.keyId()));
     if (w instanceof Write.Breaker b) return List.of(b.breaker());
+    if (w instanceof Write.Health h) return List.of(new StateChange.Health(h.keyId(), h.score()));
     return List.of();
   }
 
@@ -1038,7 +985,13 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // ---------------------------------------------------------------------------------------------
   // Loading
 
-  private record Loaded(StoreSnapshot snapshot, List<StateChange.Cooldown> cleared) {
+  /**
+   * What a load found: the snapshot (as the SPI has it: no HEALTHY status without a deadline),
+   * the ids of every status Redis holds (HEALTHY ones included, so a resync hands on a missed
+   * reset), and the cooldowns cleared but not yet ended (tombstones).
+   */
+  private record Loaded(StoreSnapshot snapshot, Set<String> statusIds,
+      List<StateChange.Cooldown> cleared) {
   }
 
   /**
@@ -1100,7 +1053,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
             description, id, e.getMessage());
       }
     });
-    Map<String, StateChange.KeyStatus> statuses = new HashMap<>();
+    // What Redis holds, merged by the rules every store uses (StoreState)
+    StoreState loaded = new StoreState();
+    removed.forEach(id -> loaded.apply(new StateChange.KeyRemoved(id)));
+    added.values().forEach(k -> loaded.apply(new StateChange.KeyAdded(k)));
+    Map<String, StateChange.KeyStatus> statuses = new LinkedHashMap<>(); // as read, HEALTHY too
     Map<String, Map<String, String>> statusFields = new HashMap<>();
     List<String> stale = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
@@ -1112,112 +1069,113 @@ public final class RedisKeyStateStore implements KeyStateStore {
       } else {
         statuses.put(status.keyId(), status);
         statusFields.put(status.keyId(), f);
+        loaded.apply(status);
       }
     }
     if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
-    Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
-    Map<String, Map<String, String>> cooldownFields = new HashMap<>();
+    Map<String, Map<String, String>> cooldownFields = new LinkedHashMap<>();
     for (Map<String, String> f : cooldownHashes) {
       if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
-      String slot = f.get("project") + '\u0000' + f.get("model");
+      String slot = Write.Cooldown.slotOf(f.get("project"), f.get("model"));
       cooldownFields.put(slot, f);
       if ("1".equals(f.get("cleared"))) {
         cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
             Instant.EPOCH, true));
-      } else {
-        long until = parseLong(f.get("until"));
-        if (until > now) {
-          cooldowns.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
-              Instant.ofEpochMilli(until), false));
-        }
+      } else if (parseLong(f.get("until")) > now) {
+        loaded.apply(new StateChange.Cooldown(f.get("project"), f.get("model"),
+            Instant.ofEpochMilli(parseLong(f.get("until"))), false));
       }
     }
-    Map<String, Double> health = new HashMap<>();
     healthRaw.forEach((id, score) -> {
       try {
-        health.put(id, Double.parseDouble(score));
+        loaded.apply(new StateChange.Health(id, Double.parseDouble(score)));
       } catch (NumberFormatException e) {
         // not ours; skip
       }
     });
-    Map<String, StateChange.Breaker> breakers = new HashMap<>();
     for (int i = 0; i < names.size(); i++) {
       Map<String, String> f = breakerHashes.get(i);
       if (f.get("state") == null) continue;
       String until = f.get("until");
-      breakers.put(names.get(i), new StateChange.Breaker(names.get(i), f.get("state"),
+      loaded.apply(new StateChange.Breaker(names.get(i), f.get("state"),
           until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
     }
 
     // What this instance has not written yet is newer than what Redis holds, unless Redis will
-    // refuse it: another instance wrote that state after the one the write was based on.
+    // refuse it: another instance wrote that state after the one the write was based on. The
+    // slots such writes will set are answered by Redis later; the load leaves them to that.
+    Set<String> pendingSlots = new HashSet<>();
     for (Write w : queue.pendingAndInFlight()) {
       if (w instanceof Write.Status s) {
         Map<String, String> f = statusFields.get(s.status().keyId());
-        if (f == null || otherGeneration(f) <= s.base()) {
-          statuses.put(s.status().keyId(), s.status());
-          statusFields.remove(s.status().keyId());
-        }
-      } else if (w instanceof Write.Cooldown c) {
-        String slot = c.project() + '\u0000' + c.model();
-        Map<String, String> f = cooldownFields.get(slot);
-        if (c.clearFirst() && (f == null || otherGeneration(f) <= c.base())) {
-          cooldowns.remove(slot);
-          cleared.put(slot, new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
+        if (f != null && otherGeneration(f) > s.base()) continue; // refused: Redis's stands
+        loaded.apply(s.status());
+        pendingSlots.add(s.slot());
+        continue;
+      }
+      if (w instanceof Write.Cooldown c) {
+        Map<String, String> f = cooldownFields.get(c.slot());
+        boolean clears = c.clearFirst() && (f == null || otherGeneration(f) <= c.base());
+        long storedUntil = f == null || "1".equals(f.get("cleared")) ? 0
+            : parseLong(f.get("until"));
+        if (clears) {
+          StateChange.Cooldown clear =
+              new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
+          loaded.apply(clear);
+          cleared.put(c.slot(), clear);
         }
         if (c.until() > now) {
-          StateChange.Cooldown old = cooldowns.get(slot);
-          if (old == null || old.until().toEpochMilli() < c.until()) {
-            cooldowns.put(slot, new StateChange.Cooldown(c.project(), c.model(),
-                Instant.ofEpochMilli(c.until()), false));
-          }
-          cleared.remove(slot);
+          loaded.apply(new StateChange.Cooldown(c.project(), c.model(),
+              Instant.ofEpochMilli(c.until()), false));
+          cleared.remove(c.slot());
         }
-      } else if (w instanceof Write.Health h) {
-        health.put(h.keyId(), h.score());
-      } else if (w instanceof Write.Added a) {
-        added.put(a.key().id(), a.key());
-        removed.remove(a.key().id());
-      } else if (w instanceof Write.Removed r) {
-        added.remove(r.keyId());
-        removed.add(r.keyId());
-        statuses.remove(r.keyId());
-        statusFields.remove(r.keyId());
-        health.remove(r.keyId());
-      } else if (w instanceof Write.Breaker b) {
-        breakers.put(b.breaker().name(), b.breaker());
+        // a write Redis will leave as it is (a refused clear, a shorter cooldown) is corrected
+        // here, as a refused status is: its answer may find this load's floor above it
+        if (clears || c.until() > storedUntil) pendingSlots.add(c.slot());
+        continue;
       }
+      changesOf(w).forEach(loaded::apply);
+      pendingSlots.add(w.slot());
     }
-    // A status this instance received after the load read it (a newer generation) wins over the
-    // stored one; otherwise what was read is the newest this instance knows of the key.
+    // Redis's ordering: a status this instance received after the load read it (a newer
+    // generation) wins over the stored one; otherwise what was read is the newest of the key, and
+    // listeners that hold something else are handed it (a correction, say of a write Redis
+    // refused, whose answer then finds it known). Cooldowns likewise become what Redis holds.
     synchronized (mirror) {
-      for (Map.Entry<String, StateChange.KeyStatus> e : new ArrayList<>(statuses.entrySet())) {
-        Map<String, String> f = statusFields.get(e.getKey());
-        if (f == null) {
-          mirror.record(e.getValue(), now); // a local write still on its way
-          continue;
-        }
-        String slot = Write.Status.slotOf(e.getKey());
-        long stored = parseLong(f.getOrDefault("gen", "0"));
-        StateChange.KeyStatus known = mirror.status(e.getKey());
-        if (known != null && mirror.seenSinceLoad(slot) > stored) {
-          statuses.put(e.getKey(), known);
-        } else {
-          mirror.record(e.getValue(), now);
+      for (Map.Entry<String, StateChange.KeyStatus> e : statuses.entrySet()) {
+        String id = e.getKey();
+        String slot = Write.Status.slotOf(id);
+        long stored = parseLong(statusFields.get(id).getOrDefault("gen", "0"));
+        if (mirror.seenSinceLoad(slot) > stored) {
+          StateChange.KeyStatus known = mirror.status(id);
+          loaded.apply(known != null ? known : healthy(id, now));
+        } else if (!pendingSlots.contains(slot)) {
+          StateChange.KeyStatus before = mirror.status(id);
+          mirror.record(e.getValue());
           mirror.advance(slot, stored);
+          if (!Objects.equals(before, mirror.status(id))) deliver(e.getValue());
         }
       }
-      added.values().forEach(k -> mirror.record(new StateChange.KeyAdded(k), now));
-      removed.forEach(id -> mirror.record(new StateChange.KeyRemoved(id), now));
-      cooldowns.values().forEach(c -> mirror.record(c, now));
-      health.forEach((id, score) -> mirror.record(new StateChange.Health(id, score), now));
-      breakers.values().forEach(b -> mirror.record(b, now));
+      cooldownFields.forEach((slot, f) -> {
+        if (pendingSlots.contains(slot)) return;
+        long until = "1".equals(f.get("cleared")) ? 0 : parseLong(f.get("until"));
+        deliverCooldownAsStored(f.get("project"), f.get("model"), slot, until,
+            parseLong(f.getOrDefault("gen", "0")), false);
+      });
+      StoreSnapshot s = loaded.snapshot(Instant.ofEpochMilli(now));
+      s.addedKeys().forEach(k -> mirror.record(new StateChange.KeyAdded(k)));
+      s.removedKeyIds().forEach(id -> mirror.record(new StateChange.KeyRemoved(id)));
+      s.health().forEach((id, score) -> mirror.record(new StateChange.Health(id, score)));
+      s.breakers().values().forEach(mirror::record);
       mirror.raiseFloor(generation);
+      return new Loaded(s, Set.copyOf(statuses.keySet()), List.copyOf(cleared.values()));
     }
-    StoreSnapshot snapshot = new StoreSnapshot(List.copyOf(added.values()), removed, statuses,
-        List.copyOf(cooldowns.values()), health, breakers);
-    return new Loaded(snapshot, List.copyOf(cleared.values()));
+  }
+
+  private static StateChange.KeyStatus healthy(String keyId, long now) {
+    return new StateChange.KeyStatus(keyId, KeyState.HEALTHY, null, null,
+        Instant.ofEpochMilli(now));
   }
 
   /**
@@ -1273,9 +1231,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
     s.addedKeys().forEach(k -> deliverLoaded(new StateChange.KeyAdded(k)));
     synchronized (mirror) {
       // statuses were recorded by loadAll; hand them over as they stand now
-      s.statuses().keySet().forEach(id -> {
+      Set<String> ids = new LinkedHashSet<>(loaded.statusIds);
+      ids.addAll(s.statuses().keySet());
+      long now = clock.millis();
+      ids.forEach(id -> {
         StateChange.KeyStatus known = mirror.status(id);
-        if (known != null) deliver(known);
+        deliver(known != null ? known : healthy(id, now));
       });
     }
     loaded.cleared.forEach(this::deliverLoaded);

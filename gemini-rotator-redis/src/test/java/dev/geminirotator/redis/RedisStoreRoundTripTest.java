@@ -172,8 +172,9 @@ class RedisStoreRoundTripTest {
 
     Eventually.until("the later change stands in Redis",
         () -> "second".equals(redis.client().hget("gemini_rotator:key:k:status", "reason")));
+    // HEALTHY with no deadline is the default, which a snapshot leaves out (StoreSnapshot)
     Eventually.until("and on the instance whose clock is ahead",
-        () -> "second".equals(ahead.load().statuses().get("k").reason()));
+        () -> !ahead.load().statuses().containsKey("k"));
   }
 
   @Test
