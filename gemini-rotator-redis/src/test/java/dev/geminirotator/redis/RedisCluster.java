@@ -225,6 +225,36 @@ public final class RedisCluster implements AutoCloseable {
     return masterOf(slot);
   }
 
+  /**
+   * Starts a killed node again on its port with its {@code nodes.conf}: it rejoins as a replica of
+   * the master that replaced it. Waits until the whole cluster is healthy again, so the next
+   * test can lose any master.
+   */
+  public void restart(RedisServer node) {
+    node.start();
+    awaitHealthy(nodes);
+  }
+
+  /**
+   * The node on which a client named {@code clientName} (CLIENT SETNAME) holds a subscription,
+   * or {@code null}.
+   */
+  public RedisServer subscribedNode(String clientName) {
+    for (RedisServer node : nodes) {
+      if (!node.running()) continue;
+      try (Jedis j = jedis(node)) {
+        for (String client : j.clientList().split("\n")) {
+          if (client.contains(" name=" + clientName + " ") && !client.contains(" sub=0 ")) {
+            return node;
+          }
+        }
+      } catch (RuntimeException e) {
+        // a node going down: not this one
+      }
+    }
+    return null;
+  }
+
   /** The sum of calls over {@code INFO commandstats} on the live masters. */
   public long commandCalls() {
     long sum = 0;
