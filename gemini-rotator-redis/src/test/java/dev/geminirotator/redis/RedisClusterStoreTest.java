@@ -24,6 +24,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The store on a real 3-master Redis Cluster (one replica each): two instances share state
@@ -115,10 +117,16 @@ class RedisClusterStoreTest {
         () -> assertThat(Pools.view(c)).isEqualTo(Pools.view(a)));
   }
 
-  @Test
-  void aKilledMasterIsReplacedMidTrafficWithoutAFailedRequestAndTheInstancesConverge()
-      throws Exception {
-    String prefix = "failover:";
+  /**
+   * {@code poolMaster}: kill the master of the pool state's slot (every script runs there: writes
+   * wait for the failover) or another one (counters on it fail over, and until the replica takes
+   * over every node answers CLUSTERDOWN, to the pool state's writes too).
+   */
+  @ParameterizedTest(name = "the pool state''s master: {0}")
+  @ValueSource(booleans = {true, false})
+  void aKilledMasterIsReplacedMidTrafficWithoutAFailedRequestAndTheInstancesConverge(
+      boolean poolMaster) throws Exception {
+    String prefix = "failover-" + poolMaster + ":";
     RedisKeyStateStore storeA = store(prefix);
     RedisKeyStateStore storeB = store(prefix);
     List<ApiKey> keys = keys(20, 1_000_000); // quotas: every request also counts
@@ -157,9 +165,11 @@ class RedisClusterStoreTest {
     }
     try {
       Eventually.until("traffic flows", () -> served.get() > 500);
-      // the worst master to lose: the one holding the pool's state (every script runs there)
-      int slot = cluster.slot("{" + prefix + "}meta");
-      killed = cluster.masterOf(slot);
+      int poolSlot = cluster.slot("{" + prefix + "}meta");
+      RedisServer poolState = cluster.masterOf(poolSlot);
+      killed = poolMaster ? poolState : cluster.liveMasters().stream()
+          .filter(m -> m != poolState).findFirst().orElseThrow();
+      int slot = poolMaster ? poolSlot : slotServedBy(killed);
       cluster.kill(killed);
       long servedAtKill = served.get();
       RedisServer promoted = cluster.awaitFailover(slot, killed);
