@@ -44,7 +44,8 @@ class KeyLayoutTest {
         layout.counter("quota:k3:rpm", 60_000, 1_764_158_400_000L),
         layout.counter("client:app-1", 60_000, 1_764_158_400_000L),
         layout.value("files/abc"), layout.value("files/def"));
-    assertThat(counters.get(0)).isEqualTo("gemini_rotator:counter:quota:k1:rpm:1m:20251126T120000Z");
+    assertThat(counters.get(0))
+        .isEqualTo("gemini_rotator:counter:quota:k1:rpm:1m:20251126T120000Z");
     assertThat(slots(counters)).hasSize(counters.size());
     assertThat(slots(counters)).doesNotContainAnyElementsOf(slots(poolKeys(layout)));
   }

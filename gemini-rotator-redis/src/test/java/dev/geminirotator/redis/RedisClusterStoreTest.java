@@ -102,12 +102,13 @@ class RedisClusterStoreTest {
     Set<RedisServer> counterMasters = new HashSet<>();
     for (int i = 0; i < 12; i++) {
       String name = "quota:k" + i + ":rpm";
-      assertThat(storeA.incrementWindow(name, minute, Duration.ofMinutes(1), 5)).isEqualTo(5);
-      assertThat(storeB.incrementWindow(name, minute, Duration.ofMinutes(1), 3)).isEqualTo(8);
+      Duration window = Duration.ofMinutes(1);
+      assertThat(storeA.counters().orElseThrow().addAndGet(name, minute, window, 5)).isEqualTo(5);
+      assertThat(storeB.counters().orElseThrow().addAndGet(name, minute, window, 3)).isEqualTo(8);
       counterMasters.add(cluster.masterOf(cluster.slot("share:counter:" + name
           + ":1m:20261126T120000Z")));
-      storeA.putValue("files/f" + i, "project-" + i, Duration.ofMinutes(1));
-      assertThat(storeB.getValue("files/f" + i)).isEqualTo("project-" + i);
+      StoreCalls.values(storeA).put("files/f" + i, "project-" + i, Duration.ofMinutes(1));
+      assertThat(StoreCalls.values(storeB).get("files/f" + i)).isEqualTo("project-" + i);
     }
     assertThat(counterMasters).as("masters holding counters").hasSizeGreaterThan(1);
 
@@ -210,8 +211,8 @@ class RedisClusterStoreTest {
     // counters keep counting on the promoted master too
     Instant minute = Instant.parse("2026-11-26T12:00:00Z");
     for (int i = 0; i < 6; i++) {
-      assertThat(storeA.incrementWindow("after:" + i, minute, Duration.ofMinutes(1), 2))
-          .isEqualTo(2);
+      assertThat(storeA.counters().orElseThrow()
+          .addAndGet("after:" + i, minute, Duration.ofMinutes(1), 2)).isEqualTo(2);
     }
   }
 

@@ -87,7 +87,8 @@ class RedisSentinelStoreTest {
         () -> assertThat(Pools.view(fresh)).isEqualTo(Pools.view(a)).isEqualTo(Pools.view(b)));
     assertThat(fresh.snapshot("a").orElseThrow().state()).isEqualTo(KeyState.DISABLED);
     Instant minute = Instant.parse("2026-11-26T12:00:00Z");
-    assertThat(storeA.incrementWindow("q", minute, Duration.ofMinutes(1), 2)).isEqualTo(2);
-    assertThat(storeB.incrementWindow("q", minute, Duration.ofMinutes(1), 3)).isEqualTo(5);
+    Duration window = Duration.ofMinutes(1);
+    assertThat(storeA.counters().orElseThrow().addAndGet("q", minute, window, 2)).isEqualTo(2);
+    assertThat(storeB.counters().orElseThrow().addAndGet("q", minute, window, 3)).isEqualTo(5);
   }
 }

@@ -1,6 +1,7 @@
 package dev.geminirotator.core.quota;
 
 import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.WindowCounters;
 import dev.geminirotator.core.internal.Checks;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * Request limits per window (per minute, per day, or any fixed length) that every instance sharing
  * one {@link KeyStateStore} counts together, without the store on the request path. Each
  * {@link SharedQuota} spends locally from blocks of permits ("budget leases") that it claims from
- * the store's shared window counter ({@link KeyStateStore#incrementWindow(String, Instant,
+ * the store's shared window counter ({@link WindowCounters#addAndGet(String, Instant,
  * Duration, long)}, one atomic add per block) on a background thread. Blocks are a fraction of
  * what is left in the window, so the limit holds across instances to within a few permits per
  * instance (see {@link SharedQuota}).
@@ -268,7 +269,9 @@ public final class SharedQuotas implements AutoCloseable {
       try {
         // A store that answers has counted in the shared backend (it throws when it cannot),
         // even if it became unavailable since: the total is real, and carried is in it.
-        long total = store.incrementWindow(name, Instant.ofEpochMilli(start),
+        WindowCounters counters = store.counters().orElseThrow(
+            () -> new UnsupportedOperationException("no shared window counters"));
+        long total = counters.addAndGet(name, Instant.ofEpochMilli(start),
             Duration.ofMillis(end - start), delta + carried);
         w.localClaims.addAndGet(-carried);
         w.lastSharedTotal = Math.max(w.lastSharedTotal, total);
