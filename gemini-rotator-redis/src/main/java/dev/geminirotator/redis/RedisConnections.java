@@ -188,8 +188,15 @@ abstract class RedisConnections implements AutoCloseable {
           } catch (JedisConnectionException e) {
             throw e;
           } catch (RuntimeException e) {
-            // Jedis says "could not initialize the cluster slots cache" or "all sentinels down"
-            throw new JedisConnectionException(e.getMessage(), e);
+            // Jedis says "could not initialize the cluster slots cache" (the first node's failure
+            // suppressed in it) or "all sentinels down". Refused credentials, or a server that is
+            // no cluster, are no outage: the store fails to open with them, as on one server.
+            Throwable first = e.getSuppressed().length > 0 ? e.getSuppressed()[0] : null;
+            if (first instanceof RuntimeException r && (RedisKeyStateStore.isAuthFailure(r)
+                || !RedisKeyStateStore.isConnectionFailure(r))) {
+              throw r;
+            }
+            throw new JedisConnectionException(e.getMessage(), first != null ? first : e);
           }
         }
         return client;

@@ -71,6 +71,12 @@ import redis.clients.jedis.exceptions.JedisRedirectionException;
  * written back first. Secrets of keys added at run time are stored in Redis (they must be, to be
  * shared) but never published, logged or shown by {@link #describe()}.
  *
+ * <p>On a Redis Cluster ({@code redis-cluster://}) the pool's state shares one hash tag, so every
+ * script runs on one master, while counters and values spread over all of them ({@code KeyLayout});
+ * a slot that moves or fails over counts as unreachable until it is served again. Behind Redis
+ * Sentinel ({@code redis-sentinel://}) the store follows the master the sentinels name. In both
+ * the subscriber reconnects where it can, and how it connects is {@code RedisConnections}'.
+ *
  * <p>Open it with {@link #open(RedisStoreOptions)}, or by URI through
  * {@link dev.geminirotator.api.spi.KeyStateStores#open(String)}. Thread-safe.
  */
