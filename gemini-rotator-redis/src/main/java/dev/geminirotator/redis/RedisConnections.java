@@ -9,7 +9,6 @@ import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Connection;
-import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.ConnectionPoolConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -107,9 +106,10 @@ abstract class RedisConnections implements AutoCloseable {
   abstract void reset();
 
   /**
-   * Loads the scripts where they run: on the server, the sentinels' master, or every node of a
-   * cluster (replicas too, so that a promoted replica has them). On a cluster it fails only when
-   * the node of {@code sampleKey} (the pool state's slot) could not load them.
+   * Loads the scripts where they run: on the server, the sentinels' master, or every master of a
+   * cluster (Jedis sends SCRIPT LOAD to all of them). A replica promoted later gets them at the
+   * first NOSCRIPT (the writer loads them again; a counter falls back to EVAL, which caches the
+   * script there).
    */
   void loadScripts(List<String> scripts, String sampleKey) {
     UnifiedJedis client = client();
@@ -267,24 +267,6 @@ abstract class RedisConnections implements AutoCloseable {
         client.refreshClusterTopology();
       } catch (RuntimeException e) {
         log.debug("could not refresh the cluster's slot map", e);
-      }
-    }
-
-    @Override
-    void loadScripts(List<String> scripts, String sampleKey) {
-      RedisClusterClient client = client();
-      for (String script : scripts) client.scriptLoad(script, sampleKey);
-      // the other nodes too, for counters spread over the masters and for replicas promoted
-      // later; a node that does not answer loads them when a script first runs there (EVAL)
-      for (ConnectionPool node : client.getClusterNodes().values()) {
-        try (Connection c = node.getResource()) {
-          for (String script : scripts) {
-            c.executeCommand(new redis.clients.jedis.CommandArguments(
-                redis.clients.jedis.Protocol.Command.SCRIPT).add("LOAD").add(script));
-          }
-        } catch (RuntimeException e) {
-          log.debug("could not load the scripts on a cluster node", e);
-        }
       }
     }
   }

@@ -10,10 +10,13 @@ import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -26,6 +29,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import redis.clients.jedis.Jedis;
 
 /**
  * The store on a real 3-master Redis Cluster (one replica each): two instances share state
@@ -79,8 +83,22 @@ class RedisClusterStoreTest {
   }
 
   @Test
-  void twoInstancesShareStatusesCooldownsCountersAndValuesAcrossTheMasters() {
+  void twoInstancesShareStatusesCooldownsCountersAndValuesAcrossTheMasters() throws Exception {
+    for (RedisServer node : cluster.liveMasters()) {
+      try (Jedis j = RedisCluster.jedis(node)) {
+        j.scriptFlush(); // what earlier tests cached by EVAL
+      }
+    }
     RedisKeyStateStore storeA = store("share:");
+    // every master has the scripts: a counter on any of them is one EVALSHA, not NOSCRIPT + EVAL
+    String counterScript = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1")
+        .digest(Scripts.COUNTER.getBytes(StandardCharsets.UTF_8)));
+    for (RedisServer node : cluster.liveMasters()) {
+      try (Jedis j = RedisCluster.jedis(node)) {
+        assertThat(j.scriptExists(counterScript)).as("the scripts on node %d", node.port())
+            .isTrue();
+      }
+    }
     RedisKeyStateStore storeB = store("share:");
     assertThat(storeA.isAvailable()).isTrue();
     assertThat(storeA.describe()).startsWith("redis-cluster://127.0.0.1:");
@@ -111,7 +129,6 @@ class RedisClusterStoreTest {
       assertThat(StoreCalls.values(storeB).get("files/f" + i)).isEqualTo("project-" + i);
     }
     assertThat(counterMasters).as("masters holding counters").hasSizeGreaterThan(1);
-
     // a third instance loads what the two wrote
     GeminiKeyRotator c = instance(store("share:"), keys);
     Eventually.untilAsserted("a new instance loads the shared state",
