@@ -654,6 +654,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
     writerUp = true;
     dropWarned.set(false);
+    // A message published just before the outage may never have reached this instance: a dying
+    // master's script ran and replicated but its PUBLISH was lost, while the subscriber (on a
+    // cluster, listening on another node) stayed up and so never asks for a reload itself.
+    resyncRequested = true;
     updateAvailability(null);
     return true;
   }
@@ -794,10 +798,25 @@ public final class RedisKeyStateStore implements KeyStateStore {
           responses.add(send(p, w));
         }
       }
-      if (!health.isEmpty()) p.hset(layout.health(), health);
+      Response<Long> healthWritten = health.isEmpty() ? null : p.hset(layout.health(), health);
       p.sync();
       boolean reload = false;
       RuntimeException unreachable = null;
+      if (healthWritten != null) {
+        try {
+          healthWritten.get();
+        } catch (IllegalStateException | JedisDataException e) {
+          if (e instanceof JedisDataException && !isConnectionFailure(e)) {
+            warnOnce("write:Health", "Redis store {} refused a Health write: {}; dropped",
+                description, redact(e.getMessage()));
+          } else {
+            // the pool state's node was lost (a cluster pipeline leaves its answer unset)
+            unreachable = new JedisConnectionException("a cluster node did not answer (down or"
+                + " failing over)");
+            for (Write w : batch) if (w instanceof Write.Health) again.add(w);
+          }
+        }
+      }
       for (int i = 0; i < batch.size(); i++) {
         Response<Object> response = responses.get(i);
         if (response == null) continue;
