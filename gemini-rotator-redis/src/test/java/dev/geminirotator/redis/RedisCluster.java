@@ -52,8 +52,8 @@ public final class RedisCluster implements AutoCloseable {
         if (i < masters) cluster.masters.add(node);
       }
       cluster.form(masters, replicasPerMaster);
-    } catch (RuntimeException | AssertionError e) {
-      cluster.close();
+    } catch (RuntimeException | Error e) {
+      cluster.close(); // no node left running, whatever went wrong (a class missing, say)
       throw e;
     }
     return cluster;

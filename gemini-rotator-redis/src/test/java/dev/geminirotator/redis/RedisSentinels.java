@@ -65,7 +65,7 @@ public final class RedisSentinels implements AutoCloseable {
             }
             return true;
           });
-    } catch (RuntimeException | AssertionError e) {
+    } catch (RuntimeException | Error e) {
       set.close();
       throw e;
     }
@@ -176,7 +176,7 @@ public final class RedisSentinels implements AutoCloseable {
               return false;
             }
           });
-        } catch (RuntimeException | AssertionError e) {
+        } catch (RuntimeException | Error e) {
           sentinel.close();
           throw e;
         }

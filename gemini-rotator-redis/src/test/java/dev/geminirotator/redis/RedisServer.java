@@ -59,7 +59,7 @@ public final class RedisServer implements AutoCloseable {
     RedisServer server = new RedisServer(port, List.of(extraArgs));
     try {
       server.start();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       server.close();
       throw e;
     }
