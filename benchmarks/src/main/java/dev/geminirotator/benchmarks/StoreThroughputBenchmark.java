@@ -1,5 +1,6 @@
 package dev.geminirotator.benchmarks;
 
+import dev.geminirotator.redis.RedisCluster;
 import dev.geminirotator.redis.RedisServer;
 
 import dev.geminirotator.api.ApiKey;
@@ -33,14 +34,16 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Rotator throughput with the Redis store against the memory store, side by side: 1000 keys (one
  * project each), acquire + complete with 97% success, 2% 429 and 1% 500. The Redis run starts its
- * own redis-server on a free port ({@link RedisServer}) and prints the Redis commands per request
- * from {@code INFO commandstats} (every command counted, those run inside Lua scripts included).
+ * own redis-server on a free port ({@link RedisServer}), the cluster run a 3-master Redis Cluster
+ * without replicas ({@link RedisCluster}, {@code redis-cluster://}), and both print the Redis
+ * commands per request from {@code INFO commandstats} (every command counted, those run inside Lua
+ * scripts included; summed over the masters).
  *
  * <p>Cooldowns are milliseconds long so that, at millions of requests a second, 429s never take
  * the whole pool out of rotation (see {@link #cooldownMillis}).
  *
- * <p>Targets (issue: redis): Redis mode at least 0.8x memory-mode throughput, at most one Redis
- * round trip per request on average. Run:
+ * <p>Targets (issues: redis, 17): Redis mode, single node and cluster, at least 0.8x memory-mode
+ * throughput, at most one Redis round trip per request on average. Run:
  * {@code java -jar benchmarks/target/benchmarks.jar StoreThroughputBenchmark}
  */
 @BenchmarkMode(Mode.Throughput)
@@ -51,7 +54,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 public class StoreThroughputBenchmark {
 
-  @Param({"memory", "redis"})
+  @Param({"memory", "redis", "cluster"})
   public String store;
 
   @Param({"1000"})
@@ -84,6 +87,7 @@ public class StoreThroughputBenchmark {
   private final LongAdder requests = new LongAdder();
   private final LongAdder noKey = new LongAdder();
   private RedisServer redis;
+  private RedisCluster cluster;
   private RedisKeyStateStore redisStore;
   private GeminiKeyRotator rotator;
   private long commandsBefore;
@@ -125,9 +129,14 @@ public class StoreThroughputBenchmark {
       redis = RedisServer.startOnFreePort();
       redisStore = RedisKeyStateStore.open(redis.uri("/0"));
       builder.store(redisStore, true);
+    } else if (store.equals("cluster")) {
+      cluster = RedisCluster.start(3, 0);
+      redisStore = RedisKeyStateStore.open(cluster.uri(""));
+      builder.store(redisStore, true);
     }
     rotator = builder.build();
     if (redis != null) commandsBefore = redis.commandCalls();
+    if (cluster != null) commandsBefore = cluster.commandCalls();
   }
 
   @TearDown(Level.Trial)
@@ -135,13 +144,16 @@ public class StoreThroughputBenchmark {
     long dropped = redisStore != null ? redisStore.droppedWrites() : 0;
     rotator.close(); // closes the Redis store, which flushes what is queued
     long n = requests.sum();
-    if (redis != null) {
-      long commands = redis.commandCalls() - commandsBefore - 1; // minus this INFO
-      System.out.printf("%n[redis, cooldown %d ms, rpm %d] %d requests, %d Redis commands (INFO"
+    if (redis != null || cluster != null) {
+      // minus the INFO of this count (one per master)
+      long commands = redis != null ? redis.commandCalls() - commandsBefore - 1
+          : cluster.commandCalls() - commandsBefore - cluster.liveMasters().size();
+      System.out.printf("%n[%s, cooldown %d ms, rpm %d] %d requests, %d Redis commands (INFO"
           + " commandstats), %.4f commands per request; writes dropped: %d; no key available:"
-          + " %d%n", cooldownMillis, rpm, n, commands,
+          + " %d%n", store, cooldownMillis, rpm, n, commands,
           (double) commands / n, dropped, noKey.sum());
-      redis.close();
+      if (redis != null) redis.close();
+      if (cluster != null) cluster.close();
     } else {
       System.out.printf("%n[memory, cooldown %d ms, rpm %d] %d requests; no key available: %d%n",
           cooldownMillis, rpm, n, noKey.sum());

@@ -41,7 +41,31 @@ import java.time.format.DateTimeFormatter;
  * {prefix}heartbeat:{instance}     pub/sub channel an instance publishes to itself every 5 s,
  *                                  to know its subscription is alive (no key is stored)
  * </pre>
- * Immutable and thread-safe.
+ *
+ * <p><b>On a Redis Cluster</b> ({@link #clustered(String)}) every Lua script must touch one slot,
+ * and the scripts of the pool's replicated state (statuses and their index and generations,
+ * runtime keys, health, cooldowns and their index, breakers, the generation sequence and meta)
+ * each touch several of those keys, so they all share one hash tag: the prefix itself, in braces,
+ * written where the prefix goes. With the default prefix:
+ * <pre>
+ * {gemini_rotator:}key:{id}:status   {gemini_rotator:}keys:status   {gemini_rotator:}generation ...
+ * gemini_rotator:counter:quota:k1:rpm:1m:20261126T120000Z       gemini_rotator:value:{name}
+ * </pre>
+ * That state is small (a few hashes per key of the pool) and written behind in batches, so one
+ * master holding it costs nothing; each prefix (each pool) gets its own slot. Counters and shared
+ * values are the high-volume part: each is a single key touched by a single command or script,
+ * so they keep their names and hash over the whole key, spreading across the masters. Channels
+ * are not keys: a PUBLISH reaches the subscribers of every node of a cluster. The prefix of a
+ * clustered layout may not hold braces ({@link RedisStoreOptions} refuses it), so no other part
+ * of a name becomes a hash tag by accident. Scan the pool state with
+ * {@code --pattern '{gemini_rotator:}*'} and counters and values with
+ * {@code --pattern 'gemini_rotator:*'}, on each master.
+ *
+ * <p>A single server and a sentinel-watched master keep the names above unchanged (no hash tag),
+ * so existing data stays readable and {@link #LAYOUT_VERSION} is unchanged: the layout of the
+ * cluster is a different naming of the same version, in a different Redis.
+ *
+ * <p>Immutable and thread-safe.
  */
 final class KeyLayout {
 
@@ -62,33 +86,55 @@ final class KeyLayout {
       DateTimeFormatter.ofPattern("uuuuMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   private final String prefix;
+  /** The start of the pool state's keys: the prefix, or on a cluster the prefix as hash tag. */
+  private final String pool;
 
-  KeyLayout(String prefix) {
+  private KeyLayout(String prefix, boolean clustered) {
     this.prefix = prefix;
+    this.pool = clustered ? "{" + prefix + "}" : prefix;
+  }
+
+  /** The layout on a single server or a sentinel-watched master. */
+  KeyLayout(String prefix) {
+    this(prefix, false);
+  }
+
+  /** The layout on a Redis Cluster: the pool state under one hash tag (see above). */
+  static KeyLayout clustered(String prefix) {
+    if (prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0) {
+      throw new IllegalArgumentException("prefix must not contain '{' or '}' on a Redis Cluster"
+          + " but was '" + prefix + "'");
+    }
+    return new KeyLayout(prefix, true);
   }
 
   String prefix() {
     return prefix;
   }
 
+  /** The patterns that scan every key of this layout (one, unless clustered). */
+  String scanPatterns() {
+    return pool.equals(prefix) ? "'" + prefix + "*'" : "'" + pool + "*' and '" + prefix + "*'";
+  }
+
   String status(String keyId) {
-    return prefix + "key:" + keyId + ":status";
+    return pool + "key:" + keyId + ":status";
   }
 
   String statusIndex() {
-    return prefix + "keys:status";
+    return pool + "keys:status";
   }
 
   String statusGenerations() {
-    return prefix + "keys:gen";
+    return pool + "keys:gen";
   }
 
   String added() {
-    return prefix + "keys:added";
+    return pool + "keys:added";
   }
 
   String removed() {
-    return prefix + "keys:removed";
+    return pool + "keys:removed";
   }
 
   String value(String name) {
@@ -96,7 +142,7 @@ final class KeyLayout {
   }
 
   String health() {
-    return prefix + "health";
+    return pool + "health";
   }
 
   static String cooldownMember(String project, String model) {
@@ -104,19 +150,19 @@ final class KeyLayout {
   }
 
   String cooldown(String member) {
-    return prefix + "cooldown:" + member;
+    return pool + "cooldown:" + member;
   }
 
   String cooldownIndex() {
-    return prefix + "cooldowns";
+    return pool + "cooldowns";
   }
 
   String breaker(String name) {
-    return prefix + "breaker:" + name;
+    return pool + "breaker:" + name;
   }
 
   String breakerIndex() {
-    return prefix + "breakers";
+    return pool + "breakers";
   }
 
   String counter(String name, long windowMillis, long windowStart) {
@@ -131,11 +177,11 @@ final class KeyLayout {
   }
 
   String generation() {
-    return prefix + "generation";
+    return pool + "generation";
   }
 
   String meta() {
-    return prefix + "meta";
+    return pool + "meta";
   }
 
   String channel() {

@@ -35,20 +35,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Connection;
-import redis.clients.jedis.ConnectionPoolConfig;
-import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.HostAndPort;
-import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPubSub;
-import redis.clients.jedis.Pipeline;
-import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisClusterOperationException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
+import redis.clients.jedis.exceptions.JedisRedirectionException;
 
 /**
  * A {@link KeyStateStore} in Redis, so that several proxies or app instances behind a load
@@ -78,6 +75,12 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * written back first. Secrets of keys added at run time are stored in Redis (they must be, to be
  * shared) but never published, logged or shown by {@link #describe()}.
  *
+ * <p>On a Redis Cluster ({@code redis-cluster://}) the pool's state shares one hash tag, so every
+ * script runs on one master, while counters and values spread over all of them ({@code KeyLayout});
+ * a slot that moves or fails over counts as unreachable until it is served again. Behind Redis
+ * Sentinel ({@code redis-sentinel://}) the store follows the master the sentinels name. In both
+ * the subscriber reconnects where it can, and how it connects is {@code RedisConnections}'.
+ *
  * <p>Open it with {@link #open(RedisStoreOptions)}, or by URI through
  * {@link dev.geminirotator.api.spi.KeyStateStores#open(String)}. Thread-safe.
  */
@@ -98,9 +101,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final String instanceId;
   private final String ownPrefix;
   private final String description;
-  private final HostAndPort hostAndPort;
-  private final JedisClientConfig clientConfig;
-  private final RedisClient client;
+  private final RedisConnections connections;
   private final Map<String, String> shas = new HashMap<>();
 
   private final Mirror mirror = new Mirror();
@@ -142,36 +143,14 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private RedisKeyStateStore(RedisStoreOptions options, long healthyStatusTtlMillis) {
     this.options = options;
     this.healthyStatusTtlMillis = healthyStatusTtlMillis;
-    this.layout = new KeyLayout(options.prefix());
+    this.layout = options.mode() == RedisStoreOptions.Mode.CLUSTER
+        ? KeyLayout.clustered(options.prefix()) : new KeyLayout(options.prefix());
     this.clock = options.clock();
     this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(4);
     this.ownPrefix = Codec.ownPrefix(instanceId);
     this.description = options.describe();
     this.queue = new WriteQueue(options.queueCapacity());
-    this.hostAndPort = new HostAndPort(options.host(), options.port());
-    DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
-        .connectionTimeoutMillis(millis(options.connectTimeout()))
-        .socketTimeoutMillis(millis(options.timeout()))
-        .database(options.database())
-        .clientName("gemini-rotator-" + instanceId)
-        .ssl(options.tls());
-    if (options.tls()) {
-      javax.net.ssl.SSLSocketFactory factory = Tls.socketFactory(options);
-      if (factory != null) config.sslSocketFactory(factory);
-      config.sslParameters(Tls.parameters());
-    }
-    if (options.user() != null) config.user(options.user());
-    if (options.password() != null) config.password(options.password());
-    this.clientConfig = config.build();
-    ConnectionPoolConfig pool = new ConnectionPoolConfig();
-    pool.setMaxTotal(options.poolSize());
-    pool.setMaxIdle(options.poolSize());
-    pool.setMinIdle(0);
-    pool.setMaxWait(options.timeout());
-    pool.setBlockWhenExhausted(true);
-    pool.setJmxEnabled(false);
-    this.client = RedisClient.builder().hostAndPort(hostAndPort).clientConfig(clientConfig)
-        .poolConfig(pool).build();
+    this.connections = RedisConnections.of(options, "gemini-rotator-" + instanceId);
     for (String script : List.of(Scripts.STATUS, Scripts.COOLDOWN, Scripts.ADDED,
         Scripts.REMOVED, Scripts.BREAKER, Scripts.COUNTER)) {
       shas.put(script, sha1(script));
@@ -203,7 +182,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     try {
       store.start();
     } catch (RuntimeException e) {
-      store.client.close();
+      store.connections.close();
       throw e;
     }
     return store;
@@ -216,14 +195,14 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   private void start() {
     try {
-      client.ping();
+      client().ping();
       answeredPlain = true;
       loadScripts();
-      if (client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 0) {
+      if (client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 0) {
         checkLayout();
       }
-      client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
-      keyIdSalt = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
+      client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
+      keyIdSalt = client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
       writerUp = true;
     } catch (RuntimeException e) {
       if (e instanceof ForeignLayout) throw e;
@@ -407,7 +386,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (left > 0) {
       log.warn("Redis store {} closed with {} writes not in Redis", description, left);
     }
-    client.close();
+    connections.close();
     listeners.clear();
   }
 
@@ -420,7 +399,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
     @Override
     public UnifiedJedis client() {
-      return client;
+      return RedisKeyStateStore.this.client();
     }
 
     @Override
@@ -611,7 +590,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** Tries Redis again after an outage; on success replays what is needed. */
   private boolean recover() {
     try {
-      client.ping();
+      client().ping();
       answeredPlain = true;
       loadScripts();
       checkDataLoss();
@@ -621,6 +600,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
     writerUp = true;
     dropWarned.set(false);
+    // A message published just before the outage may never have reached this instance: a dying
+    // master's script ran and replicated but its PUBLISH was lost, while the subscriber (on a
+    // cluster, listening on another node) stayed up and so never asks for a reload itself.
+    resyncRequested = true;
     updateAvailability(null);
     return true;
   }
@@ -630,7 +613,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
    */
   private void checkDataLoss() {
-    boolean lost = client.hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
+    boolean lost = client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
     if (!lost) checkLayout();
     syncSalt();
     if (lost) rewriteEverything();
@@ -646,8 +629,9 @@ public final class RedisKeyStateStore implements KeyStateStore {
    */
   private void syncSalt() {
     String mine = keyIdSalt;
-    client.hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, mine != null ? mine : ApiKey.newIdSalt());
-    String stored = client.hget(layout.meta(), KeyLayout.KEY_ID_SALT);
+    client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT,
+        mine != null ? mine : ApiKey.newIdSalt());
+    String stored = client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
     if (stored == null || stored.equals(mine)) return;
     keyIdSalt = stored;
     if (mine == null) {
@@ -676,14 +660,15 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * writing (reported unreachable, serving from local state) and logs an error once.
    */
   private void checkLayout() {
-    String found = client.hget(layout.meta(), KeyLayout.LAYOUT);
+    String found = client().hget(layout.meta(), KeyLayout.LAYOUT);
     if (found == null || KeyLayout.LAYOUT_VERSION.equals(found)) return;
     ForeignLayout e = new ForeignLayout("Redis store " + description + " holds state in layout"
         + " version " + found + " under the prefix '" + layout.prefix() + "', and this release"
         + " writes layout " + KeyLayout.LAYOUT_VERSION + ": instances of two releases must not"
         + " share one layout. Stop the other release's instances and delete their keys"
-        + " (redis-cli --scan --pattern '" + layout.prefix() + "*' | xargs redis-cli del), or give"
-        + " this release its own prefix (?prefix=... in the storage URI)");
+        + " (redis-cli --scan --pattern " + layout.scanPatterns()
+        + " | xargs redis-cli del), or give this release its own prefix (?prefix=... in the"
+        + " storage URI)");
     if (started && warnedOnce.add("layout")) log.error(e.getMessage());
     throw e;
   }
@@ -710,7 +695,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private void keepalive() {
     try {
       checkDataLoss();
-      client.zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
+      client().zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
     } catch (RuntimeException e) {
       if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       return;
@@ -728,7 +713,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
         // A message to this instance's own heartbeat channel, not PING: Jedis 8.0.2 queues the
         // handler of a subscriber's PING after sending it, so a fast PONG can arrive first and
         // end the subscription ("Unexpected message : PONG").
-        client.publish(layout.heartbeat(instanceId), "1");
+        client().publish(layout.heartbeat(instanceId), "1");
         pingSentAt = now;
       } catch (RuntimeException e) {
         log.debug("subscriber heartbeat failed", e);
@@ -748,7 +733,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       return;
     }
     List<Write> again = new ArrayList<>();
-    try (Pipeline p = client.pipelined()) {
+    try (AbstractPipeline p = client().pipelined()) {
       List<Response<Object>> responses = new ArrayList<>(batch.size());
       Map<String, String> health = new LinkedHashMap<>();
       for (Write w : batch) {
@@ -759,9 +744,25 @@ public final class RedisKeyStateStore implements KeyStateStore {
           responses.add(send(p, w));
         }
       }
-      if (!health.isEmpty()) p.hset(layout.health(), health);
+      Response<Long> healthWritten = health.isEmpty() ? null : p.hset(layout.health(), health);
       p.sync();
       boolean reload = false;
+      RuntimeException unreachable = null;
+      if (healthWritten != null) {
+        try {
+          healthWritten.get();
+        } catch (IllegalStateException | JedisDataException e) {
+          if (e instanceof JedisDataException && !isConnectionFailure(e)) {
+            warnOnce("write:Health", "Redis store {} refused a Health write: {}; dropped",
+                description, redact(e.getMessage()));
+          } else {
+            // the pool state's node was lost (a cluster pipeline leaves its answer unset)
+            unreachable = new JedisConnectionException("a cluster node did not answer (down or"
+                + " failing over)");
+            for (Write w : batch) if (w instanceof Write.Health) again.add(w);
+          }
+        }
+      }
       for (int i = 0; i < batch.size(); i++) {
         Response<Object> response = responses.get(i);
         if (response == null) continue;
@@ -771,12 +772,28 @@ public final class RedisKeyStateStore implements KeyStateStore {
           reload = true;
           again.add(batch.get(i));
         } catch (JedisDataException e) {
+          if (isConnectionFailure(e)) {
+            // a cluster slot moved or is failing over: written again once it is served
+            unreachable = e;
+            again.add(batch.get(i));
+            continue;
+          }
           warnOnce("write:" + batch.get(i).getClass().getSimpleName(),
               "Redis store {} refused a {} write: {}; dropped", description,
               batch.get(i).getClass().getSimpleName(), redact(e.getMessage()));
+        } catch (IllegalStateException e) {
+          // a cluster pipeline leaves the answers of a node it lost unset
+          unreachable = new JedisConnectionException("a cluster node did not answer (down or"
+              + " failing over)");
+          again.add(batch.get(i));
         }
       }
       queue.done();
+      if (unreachable != null) {
+        queue.requeue(again);
+        writerDown(unreachable);
+        return;
+      }
       if (reload) {
         loadScripts();
         queue.requeue(again);
@@ -818,7 +835,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return kept == null ? batch : kept;
   }
 
-  private Response<Object> send(Pipeline p, Write w) {
+  private Response<Object> send(AbstractPipeline p, Write w) {
     if (w instanceof Write.Status s) {
       StateChange.KeyStatus st = s.status();
       return p.evalsha(shas.get(Scripts.STATUS),
@@ -954,25 +971,26 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return o.toString();
   }
 
+  /** The pooled client (on a cluster or sentinel, built when first reachable). */
+  private UnifiedJedis client() {
+    return connections.client();
+  }
+
   private Object evalsha(String script, List<String> keys, List<String> args) {
     try {
-      return client.evalsha(shas.get(script), keys, args);
+      return client().evalsha(shas.get(script), keys, args);
     } catch (JedisNoScriptException e) {
-      return client.eval(script, keys, args);
+      return client().eval(script, keys, args);
     }
   }
 
   private void loadScripts() {
-    for (String script : shas.keySet()) client.scriptLoad(script);
+    connections.loadScripts(List.copyOf(shas.keySet()), layout.meta());
   }
 
   /** Closes idle pooled connections: after a disconnect they are likely dead too. */
   private void dropIdleConnections() {
-    try {
-      client.getPool().clear();
-    } catch (RuntimeException e) {
-      log.debug("could not clear the connection pool", e);
-    }
+    connections.reset();
   }
 
   private void writerDown(Throwable cause) {
@@ -1007,7 +1025,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     List<String> cooldownMembers;
     Set<String> breakerNames;
     long generation;
-    try (Pipeline p = client.pipelined()) {
+    try (AbstractPipeline p = client().pipelined()) {
       Response<String> g = p.get(layout.generation());
       Response<Map<String, String>> a = p.hgetAll(layout.added());
       Response<Set<String>> r = p.smembers(layout.removed());
@@ -1030,7 +1048,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     List<Map<String, String>> cooldownHashes = new ArrayList<>();
     List<Map<String, String>> breakerHashes = new ArrayList<>();
     if (!ids.isEmpty() || !cooldownMembers.isEmpty() || !names.isEmpty()) {
-      try (Pipeline p = client.pipelined()) {
+      try (AbstractPipeline p = client().pipelined()) {
         List<Response<Map<String, String>>> st = new ArrayList<>();
         List<Response<Map<String, String>>> cd = new ArrayList<>();
         List<Response<Map<String, String>>> br = new ArrayList<>();
@@ -1072,7 +1090,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
         loaded.apply(status);
       }
     }
-    if (!stale.isEmpty()) client.srem(layout.statusIndex(), stale.toArray(new String[0]));
+    if (!stale.isEmpty()) client().srem(layout.statusIndex(), stale.toArray(new String[0]));
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
     Map<String, Map<String, String>> cooldownFields = new LinkedHashMap<>();
     for (Map<String, String> f : cooldownHashes) {
@@ -1255,7 +1273,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       Connection connection = null;
       Throwable failure = null;
       try {
-        connection = new Connection(hostAndPort, clientConfig);
+        connection = connections.subscriberConnection();
         synchronized (subscriberLock) {
           if (closing) break;
           subscriberConnection = connection;
@@ -1348,7 +1366,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
     String json;
     try {
-      json = client.hget(layout.added(), m.addedId());
+      json = client().hget(layout.added(), m.addedId());
     } catch (RuntimeException e) {
       resyncRequested = true; // fetch it with the next reload
       if (isConnectionFailure(e)) writerDown(e);
@@ -1406,14 +1424,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (warnedOnce.add(what)) log.warn(format, args);
   }
 
+  /**
+   * Whether Redis cannot be reached now, as opposed to refusing a command: a connection failure,
+   * or a server that cannot serve yet (loading; a cluster slot moved, down or failing over; a
+   * master that became a replica).
+   */
   static boolean isConnectionFailure(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof JedisConnectionException || c instanceof java.io.IOException
-          || c instanceof JedisAccessControlException) {
+          || c instanceof JedisAccessControlException
+          || c instanceof JedisRedirectionException
+          || c instanceof JedisClusterOperationException) {
         return true;
       }
       String m = c.getMessage();
       if (m != null && (m.startsWith("NOAUTH") || m.startsWith("LOADING")
+          || m.startsWith("CLUSTERDOWN") || m.startsWith("TRYAGAIN") || m.startsWith("READONLY")
+          || m.startsWith("MASTERDOWN")
           || m.contains("Could not get a resource from the pool")
           || m.contains("Failed to create"))) {
         return true;

@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -16,6 +18,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import javax.net.ssl.SSLSocketFactory;
 
 /**
@@ -27,10 +30,24 @@ import javax.net.ssl.SSLSocketFactory;
  * <pre>
  * redis://[user:password@]host[:port][/database][?option=value&amp;...]
  * rediss://...   (TLS)
+ * redis-cluster://[user:password@]host1[:port],host2[:port],...[?option=value&amp;...]
+ * rediss-cluster://...   (a Redis Cluster over TLS)
+ * redis-sentinel://[user:password@]sentinel1[:port],sentinel2[:port],.../master-name[/database]
+ *     [?option=value&amp;...]
+ * rediss-sentinel://...   (TLS to the master and the sentinels)
  * </pre>
  * The URI options are {@code prefix}, {@code pool}, {@code timeout}, {@code connectTimeout},
  * {@code queue}, {@code batch}, {@code linger} and {@code retry}; durations are written
  * {@code 500ms}, {@code 2s} or {@code 1m}. An unknown option is an error that names it.
+ *
+ * <p>A cluster URI lists some of the cluster's nodes (any of them; the client learns the others),
+ * default port 6379; a cluster has database 0 only, so the URI has no path, and its
+ * {@code prefix} may not contain <code>{</code> or <code>}</code> (the store's keys carry their
+ * own hash tags, see {@code KeyLayout}). {@code pool} is the pool of each node. A sentinel URI
+ * lists the sentinels (default port 26379) and names the master they watch; the user and password
+ * are the master's, and sentinels that require their own give {@code sentinelUser} and
+ * {@code sentinelPassword}. Host lists take names and IPv4 addresses (a bracketed IPv6 address
+ * only when it is the only host).
  *
  * <p>TLS ({@code rediss://}) trusts the JVM's default trust store unless given one:
  * {@code truststore} (a file path), {@code truststorePassword} and {@code truststoreType}
@@ -47,6 +64,8 @@ public final class RedisStoreOptions {
 
   /** The port used when the URI names none. */
   public static final int DEFAULT_PORT = 6379;
+  /** The port of a sentinel when a {@code redis-sentinel://} URI names none. */
+  public static final int DEFAULT_SENTINEL_PORT = 26379;
   /** The prefix of every Redis key and of the change channel. */
   public static final String DEFAULT_PREFIX = "gemini_rotator:";
   /** Pooled connections for writes, loads and counters (the subscriber has its own). */
@@ -63,10 +82,44 @@ public final class RedisStoreOptions {
   public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(250);
 
   private static final Set<String> OPTIONS = Set.of("prefix", "pool", "timeout", "connectTimeout",
-      "queue", "batch", "linger", "retry", "truststore", "truststorePassword", "truststoreType");
+      "queue", "batch", "linger", "retry", "truststore", "truststorePassword", "truststoreType",
+      "sentinelUser", "sentinelPassword");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?");
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
   private static final Pattern PREFIX = Pattern.compile("[\\x21-\\x7e]{1,64}");
 
+  /** How the store reaches Redis. */
+  public enum Mode {
+    /** One Redis server ({@code redis://}). */
+    STANDALONE,
+    /** A Redis Cluster ({@code redis-cluster://}): pool state on one slot, counters spread. */
+    CLUSTER,
+    /** A master watched by Redis Sentinel ({@code redis-sentinel://}), followed on failover. */
+    SENTINEL
+  }
+
+  /** A host and port: a cluster node or a sentinel. Immutable. */
+  public record Node(String host, int port) {
+
+    /** Checks the port. */
+    public Node {
+      Objects.requireNonNull(host, "host");
+      if (port < 1 || port > 65_535) {
+        throw new IllegalArgumentException("port must be 1 to 65535 but was " + port);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+  }
+
+  private final Mode mode;
+  private final List<Node> nodes;
+  private final String masterName;
+  private final String sentinelUser;
+  private final String sentinelPassword;
   private final boolean tls;
   private final String host;
   private final int port;
@@ -88,6 +141,12 @@ public final class RedisStoreOptions {
   private final SSLSocketFactory sslSocketFactory;
 
   private RedisStoreOptions(Builder b) {
+    this.mode = b.mode;
+    this.nodes = b.mode == Mode.STANDALONE ? List.of(new Node(b.host, b.port))
+        : List.copyOf(b.nodes);
+    this.masterName = b.masterName;
+    this.sentinelUser = b.sentinelUser;
+    this.sentinelPassword = b.sentinelPassword;
     this.tls = b.tls;
     this.host = b.host;
     this.port = b.port;
@@ -125,7 +184,9 @@ public final class RedisStoreOptions {
       return fromUri(new URI(uri.trim()));
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException("Redis store URI is malformed: " + e.getReason()
-          + " (expected redis://[user:password@]host[:port][/database][?options])");
+          + " (expected redis://[user:password@]host[:port][/database][?options], or"
+          + " redis-cluster://host1:port,host2:port, or"
+          + " redis-sentinel://host1:port,host2:port/master-name)");
     }
   }
 
@@ -133,8 +194,12 @@ public final class RedisStoreOptions {
   public static RedisStoreOptions fromUri(URI uri) {
     Objects.requireNonNull(uri, "uri");
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (scheme.endsWith("-cluster") || scheme.endsWith("-sentinel")) {
+      return fromMultiNodeUri(uri, scheme);
+    }
     if (!scheme.equals("redis") && !scheme.equals("rediss")) {
-      throw new IllegalArgumentException("a Redis store URI starts with redis:// or rediss:// but"
+      throw new IllegalArgumentException("a Redis store URI starts with redis://, rediss://,"
+          + " redis-cluster://, rediss-cluster://, redis-sentinel:// or rediss-sentinel:// but"
           + " the scheme was '" + scheme + "'");
     }
     if (uri.isOpaque()) {
@@ -150,19 +215,7 @@ public final class RedisStoreOptions {
     if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
     b.host(host);
     if (uri.getPort() != -1) b.port(uri.getPort());
-    String userInfo = uri.getRawUserInfo();
-    if (userInfo != null && !userInfo.isEmpty()) {
-      int colon = userInfo.indexOf(':');
-      String rawUser = colon < 0 ? userInfo : userInfo.substring(0, colon);
-      String rawPassword = colon < 0 ? null : userInfo.substring(colon + 1);
-      if (rawPassword == null) {
-        // redis://secret@host is how many tools write a password alone
-        b.password(decode(rawUser, "password"));
-      } else {
-        if (!rawUser.isEmpty()) b.user(decode(rawUser, "user"));
-        if (!rawPassword.isEmpty()) b.password(decode(rawPassword, "password"));
-      }
-    }
+    userInfo(b, uri.getRawUserInfo());
     String path = uri.getRawPath();
     if (path != null && !path.isEmpty() && !path.equals("/")) {
       String db = path.substring(1);
@@ -172,7 +225,119 @@ public final class RedisStoreOptions {
       }
       b.database(Integer.parseInt(db));
     }
-    Map<String, String> options = query(uri.getRawQuery());
+    options(b, uri.getRawQuery());
+    return b.build();
+  }
+
+  /** {@code redis-cluster://}, {@code redis-sentinel://} and their TLS forms. */
+  private static RedisStoreOptions fromMultiNodeUri(URI uri, String scheme) {
+    boolean cluster = scheme.endsWith("-cluster");
+    String base = scheme.substring(0, scheme.lastIndexOf('-'));
+    if (!base.equals("redis") && !base.equals("rediss")) {
+      throw new IllegalArgumentException("a Redis " + (cluster ? "Cluster" : "Sentinel")
+          + " store URI starts with redis" + scheme.substring(base.length()) + ":// or rediss"
+          + scheme.substring(base.length()) + ":// but the scheme was '" + scheme + "'");
+    }
+    String example = cluster ? scheme + "://host1:6379,host2:6379"
+        : scheme + "://host1:26379,host2:26379/master-name";
+    String authority = uri.getRawAuthority();
+    if (uri.isOpaque() || authority == null || authority.isEmpty()) {
+      throw new IllegalArgumentException("a " + scheme + " URI needs at least one host, as in "
+          + example);
+    }
+    Builder b = builder().tls(base.equals("rediss"));
+    int at = authority.lastIndexOf('@');
+    if (at >= 0) userInfo(b, authority.substring(0, at));
+    String hostList = authority.substring(at + 1);
+    List<Node> nodes = new ArrayList<>();
+    int defaultPort = cluster ? DEFAULT_PORT : DEFAULT_SENTINEL_PORT;
+    for (String entry : hostList.split(",", -1)) nodes.add(node(entry, defaultPort, example));
+    String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+    if (cluster) {
+      if (!path.isEmpty() && !path.equals("/")) {
+        throw new IllegalArgumentException("a Redis Cluster has database 0 only, so a " + scheme
+            + " URI has no path, but it was '" + path + "'");
+      }
+      b.cluster(nodes);
+    } else {
+      String[] parts = path.startsWith("/") ? path.substring(1).split("/", -1) : new String[0];
+      if (parts.length == 0 || parts[0].isEmpty() || parts.length > 2) {
+        throw new IllegalArgumentException("the path of a " + scheme + " URI is the master's"
+            + " name and an optional database, as in " + example + "/0, but was '" + path + "'");
+      }
+      b.sentinel(decode(parts[0], "master name"), nodes);
+      if (parts.length == 2) {
+        if (!parts[1].matches("\\d{1,5}")) {
+          throw new IllegalArgumentException("the database in a " + scheme + " URI is a number,"
+              + " as in " + example + "/2, but was '" + parts[1] + "'");
+        }
+        b.database(Integer.parseInt(parts[1]));
+      }
+    }
+    options(b, uri.getRawQuery());
+    return b.build();
+  }
+
+  /** {@code host}, {@code host:port} or {@code [v6]:port}. */
+  private static Node node(String entry, int defaultPort, String example) {
+    String host = entry;
+    String port = null;
+    if (entry.startsWith("[")) {
+      int close = entry.indexOf(']');
+      if (close < 0) {
+        throw new IllegalArgumentException("the host '" + entry + "' opens a bracket it does not"
+            + " close");
+      }
+      host = entry.substring(1, close);
+      String rest = entry.substring(close + 1);
+      if (!rest.isEmpty()) {
+        if (!rest.startsWith(":")) {
+          throw new IllegalArgumentException("the host '" + entry + "' has something after its"
+              + " address that is not a port");
+        }
+        port = rest.substring(1);
+      }
+    } else {
+      int colon = entry.lastIndexOf(':');
+      if (colon >= 0) {
+        host = entry.substring(0, colon);
+        port = entry.substring(colon + 1);
+      }
+    }
+    if (host.isEmpty() || (!entry.startsWith("[") && !HOST.matcher(host).matches())) {
+      throw new IllegalArgumentException("the host list has an invalid host '" + entry + "'"
+          + " (host names may use letters, digits, '-' and '.'; separate hosts with commas, as"
+          + " in " + example + ")");
+    }
+    if (port == null) return new Node(host, defaultPort);
+    if (!port.matches("\\d{1,5}")) {
+      throw new IllegalArgumentException("the port of '" + entry + "' must be a number but was '"
+          + port + "'");
+    }
+    int p = Integer.parseInt(port);
+    if (p < 1 || p > 65_535) {
+      throw new IllegalArgumentException("the port of '" + entry + "' must be 1 to 65535 but was "
+          + p);
+    }
+    return new Node(host, p);
+  }
+
+  private static void userInfo(Builder b, String userInfo) {
+    if (userInfo == null || userInfo.isEmpty()) return;
+    int colon = userInfo.indexOf(':');
+    String rawUser = colon < 0 ? userInfo : userInfo.substring(0, colon);
+    String rawPassword = colon < 0 ? null : userInfo.substring(colon + 1);
+    if (rawPassword == null) {
+      // redis://secret@host is how many tools write a password alone
+      b.password(decode(rawUser, "password"));
+    } else {
+      if (!rawUser.isEmpty()) b.user(decode(rawUser, "user"));
+      if (!rawPassword.isEmpty()) b.password(decode(rawPassword, "password"));
+    }
+  }
+
+  private static void options(Builder b, String rawQuery) {
+    Map<String, String> options = query(rawQuery);
     TreeSet<String> unknown = new TreeSet<>(options.keySet());
     unknown.removeAll(OPTIONS);
     if (!unknown.isEmpty()) {
@@ -197,10 +362,11 @@ public final class RedisStoreOptions {
           }
         }
         case "truststoreType" -> b.truststoreType(value);
+        case "sentinelUser" -> b.sentinelUser(value);
+        case "sentinelPassword" -> b.sentinelPassword(value);
         default -> throw new AssertionError(name);
       }
     });
-    return b.build();
   }
 
   private static Map<String, String> query(String raw) {
@@ -248,6 +414,34 @@ public final class RedisStoreOptions {
       case "s" -> Duration.ofSeconds(n);
       default -> Duration.ofMinutes(n);
     };
+  }
+
+  /** Standalone, cluster or sentinel. */
+  public Mode mode() {
+    return mode;
+  }
+
+  /**
+   * The cluster nodes the client starts from, the sentinels, or the one standalone server
+   * ({@link #host()}:{@link #port()}).
+   */
+  public List<Node> nodes() {
+    return nodes;
+  }
+
+  /** The name of the master the sentinels watch, or {@code null} unless {@link Mode#SENTINEL}. */
+  public String masterName() {
+    return masterName;
+  }
+
+  /** The sentinels' own ACL user, or {@code null}. */
+  public String sentinelUser() {
+    return sentinelUser;
+  }
+
+  /** The sentinels' own password, or {@code null}. Never log it. */
+  public String sentinelPassword() {
+    return sentinelPassword;
   }
 
   /** Whether the connection uses TLS ({@code rediss://}). */
@@ -337,12 +531,23 @@ public final class RedisStoreOptions {
 
   /** The URI these options describe, with the password masked. */
   public String describe() {
-    StringBuilder sb = new StringBuilder(tls ? "rediss://" : "redis://");
+    StringBuilder sb = new StringBuilder(tls ? "rediss" : "redis");
+    sb.append(switch (mode) {
+      case STANDALONE -> "://";
+      case CLUSTER -> "-cluster://";
+      case SENTINEL -> "-sentinel://";
+    });
     if (user != null || password != null) {
       sb.append(user != null ? user : "").append(password != null ? ":****" : "").append('@');
     }
-    sb.append(host.indexOf(':') >= 0 ? "[" + host + "]" : host).append(':').append(port)
-        .append('/').append(database);
+    if (mode == Mode.STANDALONE) {
+      sb.append(host.indexOf(':') >= 0 ? "[" + host + "]" : host).append(':').append(port)
+          .append('/').append(database);
+    } else {
+      sb.append(nodes.stream().map(Node::toString)
+          .collect(Collectors.joining(",")));
+      if (mode == Mode.SENTINEL) sb.append('/').append(masterName).append('/').append(database);
+    }
     if (!prefix.equals(DEFAULT_PREFIX)) sb.append("?prefix=").append(prefix);
     return sb.toString();
   }
@@ -355,12 +560,19 @@ public final class RedisStoreOptions {
         + batchSize + ", linger=" + linger + ", retry=" + retryInterval
         + (truststore != null ? ", truststore=" + truststore + (truststorePassword != null
             ? ", truststorePassword=****" : "") : "")
+        + (sentinelUser != null ? ", sentinelUser=" + sentinelUser : "")
+        + (sentinelPassword != null ? ", sentinelPassword=****" : "")
         + (sslSocketFactory != null ? ", sslSocketFactory=" + sslSocketFactory.getClass().getName()
             : "") + '}';
   }
 
   /** Builds {@link RedisStoreOptions}; each setter checks its value. Not thread-safe. */
   public static final class Builder {
+    private Mode mode = Mode.STANDALONE;
+    private List<Node> nodes = List.of();
+    private String masterName;
+    private String sentinelUser;
+    private String sentinelPassword;
     private boolean tls;
     private String host = "127.0.0.1";
     private int port = DEFAULT_PORT;
@@ -382,6 +594,49 @@ public final class RedisStoreOptions {
     private SSLSocketFactory sslSocketFactory;
 
     private Builder() {
+    }
+
+    /**
+     * A Redis Cluster, reached from these nodes (some of its nodes are enough: the client learns
+     * the rest); replaces {@link #host}/{@link #port}.
+     */
+    public Builder cluster(List<Node> nodes) {
+      this.nodes = atLeastOne("cluster nodes", nodes);
+      this.mode = Mode.CLUSTER;
+      this.masterName = null;
+      return this;
+    }
+
+    /**
+     * The master that these sentinels watch under {@code masterName}; the store follows its
+     * failovers. Replaces {@link #host}/{@link #port}.
+     */
+    public Builder sentinel(String masterName, List<Node> sentinels) {
+      if (masterName == null || masterName.isBlank()) {
+        throw new IllegalArgumentException("masterName must not be blank");
+      }
+      this.nodes = atLeastOne("sentinels", sentinels);
+      this.masterName = masterName;
+      this.mode = Mode.SENTINEL;
+      return this;
+    }
+
+    /** The sentinels' own ACL user, when they require one. Only with {@link #sentinel}. */
+    public Builder sentinelUser(String user) {
+      this.sentinelUser = user == null || user.isEmpty() ? null : user;
+      return this;
+    }
+
+    /** The sentinels' own password, when they require one. Only with {@link #sentinel}. */
+    public Builder sentinelPassword(String password) {
+      this.sentinelPassword = password == null || password.isEmpty() ? null : password;
+      return this;
+    }
+
+    private static List<Node> atLeastOne(String what, List<Node> nodes) {
+      Objects.requireNonNull(nodes, what);
+      if (nodes.isEmpty()) throw new IllegalArgumentException(what + " must not be empty");
+      return List.copyOf(nodes);
     }
 
     public Builder tls(boolean tls) {
@@ -520,9 +775,21 @@ public final class RedisStoreOptions {
 
     /** @throws IllegalArgumentException when TLS settings are given without TLS, or both */
     public RedisStoreOptions build() {
+      if (mode == Mode.CLUSTER && database != 0) {
+        throw new IllegalArgumentException("a Redis Cluster has database 0 only but database was "
+            + database);
+      }
+      if (mode == Mode.CLUSTER && (prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0)) {
+        throw new IllegalArgumentException("prefix must not contain '{' or '}' on a Redis Cluster"
+            + " (the store's keys carry their own hash tags) but was '" + prefix + "'");
+      }
+      if (mode != Mode.SENTINEL && (sentinelUser != null || sentinelPassword != null)) {
+        throw new IllegalArgumentException("sentinelUser and sentinelPassword apply to"
+            + " redis-sentinel:// only");
+      }
       if (!tls && (truststore != null || sslSocketFactory != null)) {
         throw new IllegalArgumentException("truststore and sslSocketFactory apply to TLS only:"
-            + " use a rediss:// URI (or tls(true))");
+            + " use a rediss://, rediss-cluster:// or rediss-sentinel:// URI (or tls(true))");
       }
       if (truststore != null && sslSocketFactory != null) {
         throw new IllegalArgumentException("give either a truststore or an sslSocketFactory,"

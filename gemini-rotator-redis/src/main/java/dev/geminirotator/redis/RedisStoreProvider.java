@@ -6,8 +6,10 @@ import java.net.URI;
 import java.util.Set;
 
 /**
- * Opens a {@link RedisKeyStateStore} for {@code redis://} and {@code rediss://} (TLS) URIs;
- * registered for {@link java.util.ServiceLoader}, so
+ * Opens a {@link RedisKeyStateStore} for {@code redis://} and {@code rediss://} (TLS) URIs, Redis
+ * Cluster ({@code redis-cluster://}, {@code rediss-cluster://}) and Redis Sentinel
+ * ({@code redis-sentinel://}, {@code rediss-sentinel://}); registered for
+ * {@link java.util.ServiceLoader}, so
  * {@code KeyStateStores.open("redis://:secret@cache:6379/0?prefix=team-a:")} finds it. The URI
  * options are those of {@link RedisStoreOptions#fromUri(URI)}. Stateless and thread-safe.
  */
@@ -15,7 +17,8 @@ public final class RedisStoreProvider implements KeyStateStoreProvider {
 
   @Override
   public Set<String> schemes() {
-    return Set.of("redis", "rediss");
+    return Set.of("redis", "rediss", "redis-cluster", "rediss-cluster", "redis-sentinel",
+        "rediss-sentinel");
   }
 
   /**

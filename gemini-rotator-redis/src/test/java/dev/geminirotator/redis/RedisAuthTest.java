@@ -68,4 +68,26 @@ class RedisAuthTest {
         .hasMessageContaining("authentication failed")
         .hasMessageContaining("check the user and password");
   }
+
+  @Test
+  void aWrongPasswordInAClusterUriFailsAtStartAsOnOneServer() {
+    String wrong = "not-the-Pa55word";
+    assertThatThrownBy(() -> KeyStateStores.open(
+        "redis-cluster://:" + wrong + "@127.0.0.1:" + redis.port()))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("authentication failed")
+        .hasMessageContaining("redis-cluster://:****@127.0.0.1:" + redis.port())
+        .hasMessageNotContaining(wrong)
+        .satisfies(e -> assertThat(String.valueOf(e.getCause())).doesNotContain(wrong));
+  }
+
+  @Test
+  void aClusterUriOnAServerThatIsNoClusterFailsAtStartSayingSo() {
+    assertThatThrownBy(() -> KeyStateStores.open(
+        "redis-cluster://:" + PASSWORD + "@127.0.0.1:" + redis.port()))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("could not be opened")
+        .hasMessageContaining("cluster support disabled")
+        .hasMessageNotContaining(PASSWORD);
+  }
 }

@@ -51,6 +51,21 @@ public final class RedisServer implements AutoCloseable {
     return server;
   }
 
+  /**
+   * Starts a server on the given port, e.g. a cluster node whose bus port (port + 10000) must be
+   * free too; see {@link RedisCluster}.
+   */
+  static RedisServer startOnPort(int port, String... extraArgs) {
+    RedisServer server = new RedisServer(port, List.of(extraArgs));
+    try {
+      server.start();
+    } catch (RuntimeException | Error e) {
+      server.close();
+      throw e;
+    }
+    return server;
+  }
+
   /** The sum of calls over {@code INFO commandstats}, read over a raw socket. */
   public long commandCalls() {
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
@@ -151,7 +166,12 @@ public final class RedisServer implements AutoCloseable {
     dir.toFile().delete();
   }
 
-  private String log() {
+  /** The server's directory (its log, and a cluster node's nodes.conf). */
+  Path dir() {
+    return dir;
+  }
+
+  String log() {
     try {
       return Files.readString(dir.resolve("redis.log"));
     } catch (IOException e) {
@@ -175,7 +195,7 @@ public final class RedisServer implements AutoCloseable {
     }
   }
 
-  private static int freePort() {
+  static int freePort() {
     try (ServerSocket socket = new ServerSocket()) {
       socket.setReuseAddress(true);
       socket.bind(new InetSocketAddress("127.0.0.1", 0));

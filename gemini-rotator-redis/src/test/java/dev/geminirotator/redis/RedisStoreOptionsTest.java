@@ -60,8 +60,75 @@ class RedisStoreOptionsTest {
     assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis://h?pool=2&poolSize=3&ttl=1s"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("unknown Redis store options poolSize, ttl; known options: batch,"
-            + " connectTimeout, linger, pool, prefix, queue, retry, timeout, truststore,"
-            + " truststorePassword, truststoreType");
+            + " connectTimeout, linger, pool, prefix, queue, retry, sentinelPassword,"
+            + " sentinelUser, timeout, truststore, truststorePassword, truststoreType");
+  }
+
+  @Test
+  void aClusterUriListsNodesWithTheSingleNodeOptions() {
+    RedisStoreOptions o = RedisStoreOptions.fromUri("redis-cluster://bob:cl%40ster-pw@10.0.0.1:7000,"
+        + "node-b,10.0.0.3:7002?prefix=team-a:&pool=4&timeout=1s");
+    assertThat(o.mode()).isEqualTo(RedisStoreOptions.Mode.CLUSTER);
+    assertThat(o.nodes()).containsExactly(new RedisStoreOptions.Node("10.0.0.1", 7000),
+        new RedisStoreOptions.Node("node-b", 6379), new RedisStoreOptions.Node("10.0.0.3", 7002));
+    assertThat(o.user()).isEqualTo("bob");
+    assertThat(o.password()).isEqualTo("cl@ster-pw");
+    assertThat(o.tls()).isFalse();
+    assertThat(o.prefix()).isEqualTo("team-a:");
+    assertThat(o.poolSize()).isEqualTo(4);
+    assertThat(o.timeout()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(o.describe())
+        .isEqualTo("redis-cluster://bob:****@10.0.0.1:7000,node-b:6379,10.0.0.3:7002"
+            + "?prefix=team-a:");
+    assertThat(o.toString()).doesNotContain("cl@ster-pw");
+    RedisStoreOptions tls = RedisStoreOptions.fromUri("rediss-cluster://[::1]:7000/");
+    assertThat(tls.tls()).isTrue();
+    assertThat(tls.nodes()).containsExactly(new RedisStoreOptions.Node("::1", 7000));
+    assertThat(tls.describe()).isEqualTo("rediss-cluster://[::1]:7000");
+  }
+
+  @Test
+  void aSentinelUriListsSentinelsAndNamesTheMaster() {
+    RedisStoreOptions o = RedisStoreOptions.fromUri("rediss-sentinel://:master-pw@s1,s2:26380/"
+        + "mymaster/3?sentinelUser=watcher&sentinelPassword=sentinel-pw&timeout=1s");
+    assertThat(o.mode()).isEqualTo(RedisStoreOptions.Mode.SENTINEL);
+    assertThat(o.nodes()).containsExactly(new RedisStoreOptions.Node("s1", 26379),
+        new RedisStoreOptions.Node("s2", 26380));
+    assertThat(o.masterName()).isEqualTo("mymaster");
+    assertThat(o.database()).isEqualTo(3);
+    assertThat(o.tls()).isTrue();
+    assertThat(o.password()).isEqualTo("master-pw");
+    assertThat(o.sentinelUser()).isEqualTo("watcher");
+    assertThat(o.sentinelPassword()).isEqualTo("sentinel-pw");
+    assertThat(o.describe()).isEqualTo("rediss-sentinel://:****@s1:26379,s2:26380/mymaster/3");
+    assertThat(o.toString()).doesNotContain("master-pw").doesNotContain("sentinel-pw")
+        .contains("sentinelPassword=****");
+    assertThat(RedisStoreOptions.fromUri("redis-sentinel://s1/mymaster").database()).isZero();
+  }
+
+  @Test
+  void badClusterAndSentinelUrisSayWhatIsWrong() {
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster://:pw-secret@a:7000/2"))
+        .hasMessage("a Redis Cluster has database 0 only, so a redis-cluster URI has no path, but"
+            + " it was '/2'").hasMessageNotContaining("pw-secret");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster://a:7000,,b"))
+        .hasMessageContaining("the host list has an invalid host ''");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster://a:7000,b:70000"))
+        .hasMessage("the port of 'b:70000' must be 1 to 65535 but was 70000");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster://a:7000,b:x"))
+        .hasMessage("the port of 'b:x' must be a number but was 'x'");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster://a?prefix=%7Bt%7D:"))
+        .hasMessageContaining("prefix must not contain '{' or '}' on a Redis Cluster");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-sentinel://s1,s2"))
+        .hasMessageContaining("the master's name").hasMessageContaining("but was ''");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-sentinel://s1/m/x"))
+        .hasMessageContaining("the database in a redis-sentinel URI is a number");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis://h?sentinelPassword=x"))
+        .hasMessage("sentinelUser and sentinelPassword apply to redis-sentinel:// only");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("valkey-cluster://h"))
+        .hasMessageContaining("starts with redis-cluster:// or rediss-cluster://");
+    assertThatThrownBy(() -> RedisStoreOptions.fromUri("redis-cluster:///"))
+        .hasMessageContaining("needs at least one host");
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.core.config.ConfigLoader;
 import dev.geminirotator.core.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.redis.RedisStoreOptions;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -25,6 +26,8 @@ import java.util.TreeSet;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 
@@ -101,6 +104,45 @@ class DeployManifestsTest {
     assertThat((String) redis.get("image")).startsWith("redis:");
     assertThat(storage.getPort()).isIn(-1, 6379);
     assertThat(list(proxy.get("depends_on"))).contains(storage.getHost());
+  }
+
+  /**
+   * The cluster and sentinel variants: the proxy's config passes {@code --validate} with the
+   * storage URI their environment sets, and every host that URI names is a Redis service of the
+   * same file (a cluster node, or a sentinel started with {@code --sentinel}).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"docker-compose.cluster.yml", "docker-compose.sentinel.yml"})
+  void composeOnAClusterOrSentinels(String file) throws Exception {
+    Map<String, Object> services = map(map(YAML.loadFromString(
+        Files.readString(DEPLOY.resolve(file)))).get("services"));
+    Map<String, Object> proxy = map(services.get("gemini-rotator"));
+    Map<String, String> env = new LinkedHashMap<>();
+    map(proxy.get("environment")).forEach((name, value) -> {
+      assertThat(knownEnv()).as("environment variable %s", name).contains(name);
+      env.put(name, name.equals("GEMINI_ROTATOR_STORAGE") ? value.toString()
+          : "dummy-value-for-" + name.toLowerCase());
+    });
+    Map<String, Path> mounts = new HashMap<>();
+    for (Object volume : list(proxy.get("volumes"))) {
+      String[] parts = ((String) volume).split(":");
+      if (parts[0].startsWith(".")) mounts.put(parts[1], DEPLOY.resolve(parts[0]).normalize());
+    }
+    StandaloneConfig config = validate(strings(proxy.get("command")), mounts, env);
+
+    RedisStoreOptions storage = RedisStoreOptions.fromUri(config.rotator().storage());
+    boolean sentinel = file.contains("sentinel");
+    assertThat(storage.mode()).isEqualTo(sentinel ? RedisStoreOptions.Mode.SENTINEL
+        : RedisStoreOptions.Mode.CLUSTER);
+    for (RedisStoreOptions.Node node : storage.nodes()) {
+      Map<String, Object> service = map(services.get(node.host()));
+      assertThat((String) service.get("image")).as(node.host()).startsWith("redis:");
+      String command = strings(service.get("command")).toString();
+      assertThat(command).as("%s's command", node.host())
+          .contains(sentinel ? "--sentinel" : "--cluster-enabled")
+          .contains(sentinel ? "sentinel monitor " + storage.masterName() + " " : "yes");
+      assertThat(node.port()).isEqualTo(sentinel ? 26379 : 6379);
+    }
   }
 
   @Test
