@@ -1,6 +1,6 @@
 package dev.geminirotator.standalone;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.ConfigWatcher;
 import dev.geminirotator.standalone.config.LoggingSetup;
 import dev.geminirotator.standalone.config.StandaloneConfig;

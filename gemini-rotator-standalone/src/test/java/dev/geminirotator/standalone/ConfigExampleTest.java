@@ -2,8 +2,8 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.config.FieldDoc;
-import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.config.FieldDoc;
+import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +43,7 @@ class ConfigExampleTest {
   @Test
   void theShippedExampleDocumentsEveryField() throws Exception {
     String text = Files.readString(EXAMPLE);
-    List<FieldDoc> fields = new ArrayList<>(RotatorConfig.fields());
+    List<FieldDoc> fields = new ArrayList<>(RotatorSections.fields());
     fields.addAll(StandaloneConfig.fields());
     for (FieldDoc field : fields) {
       String[] parts = field.path().replace("[]", "").split("\\.");

@@ -2,9 +2,9 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.config.ConfigLoader;
-import dev.geminirotator.core.config.FieldDoc;
-import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.config.ConfigLoader;
+import dev.geminirotator.config.FieldDoc;
+import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -47,7 +47,7 @@ class DeployManifestsTest {
   /** Every environment variable the proxy reads. */
   static Set<String> knownEnv() {
     Set<String> names = new TreeSet<>();
-    List<FieldDoc> fields = new ArrayList<>(RotatorConfig.fields());
+    List<FieldDoc> fields = new ArrayList<>(RotatorSections.fields());
     fields.addAll(StandaloneConfig.fields());
     for (FieldDoc f : fields) if (f.env() != null) names.add(f.env());
     names.add(ConfigLoader.KEYS_ENV);

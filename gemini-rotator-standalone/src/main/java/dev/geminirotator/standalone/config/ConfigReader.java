@@ -3,10 +3,10 @@ package dev.geminirotator.standalone.config;
 import static dev.geminirotator.standalone.config.StandaloneConfig.*;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.config.ConfigException;
-import dev.geminirotator.core.config.ConfigLoader;
-import dev.geminirotator.core.config.ConfigNode;
-import dev.geminirotator.core.config.FieldDoc;
+import dev.geminirotator.config.ConfigException;
+import dev.geminirotator.config.ConfigLoader;
+import dev.geminirotator.config.ConfigNode;
+import dev.geminirotator.config.FieldDoc;
 import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.standalone.http.ClientConnection;
 import dev.geminirotator.standalone.http.ClientIdentity;

@@ -6,7 +6,7 @@ import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.Harness;
 import dev.geminirotator.standalone.Harness.Yaml;
 import dev.geminirotator.standalone.config.StandaloneConfig;

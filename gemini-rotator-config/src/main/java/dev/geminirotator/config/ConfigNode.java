@@ -1,7 +1,7 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.internal.Durations;
+import dev.geminirotator.core.config.RotatorConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -767,7 +767,7 @@ public final class ConfigNode {
 
   private static Duration parseDuration(String text) {
     try {
-      return Durations.parse(text);
+      return DurationText.parse(text);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(e.getMessage() != null && e.getMessage().endsWith("too long")
           ? "is not a duration: it is too long"
@@ -866,7 +866,7 @@ public final class ConfigNode {
 
   static String formatDefault(Object def) {
     if (def == null) return null;
-    if (def instanceof Duration d) return Durations.format(d);
+    if (def instanceof Duration d) return DurationText.format(d);
     if (def instanceof Enum<?> e) return yamlName(e);
     if (def instanceof List<?> l) {
       return l.stream().map(String::valueOf).collect(Collectors.joining(","));

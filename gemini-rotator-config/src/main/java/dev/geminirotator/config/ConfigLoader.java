@@ -1,5 +1,6 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
+import dev.geminirotator.core.config.RotatorConfig;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;

@@ -1,9 +1,10 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.rotation.CooldownPolicy;
 import dev.geminirotator.core.rotation.StormPolicy;
@@ -22,16 +23,28 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads a {@link RotatorConfig}'s sections from a {@link ConfigNode}: the one place that knows the
- * YAML names, so loading and {@link RotatorConfig#fields()} cannot drift apart.
+ * The YAML binding of core's {@link RotatorConfig}: reads its sections from a {@link ConfigNode}
+ * (through {@link ConfigLoader#readRotator}) and lists its fields ({@link #fields()}), from the one
+ * place that knows the YAML names, so loading and the documentation cannot drift apart. Stateless
+ * and thread-safe.
  */
-final class RotatorSections {
+public final class RotatorSections {
 
   private static final String KEYS_ENV = ConfigLoader.KEYS_ENV;
   /** Stands in for a secret while a key entry's shared attributes are validated once. */
   private static final String PROBE_SECRET = "config-probe-not-a-key";
 
   private RotatorSections() {
+  }
+
+  /**
+   * Every field a configuration file may set for the rotator, with its path, type, default and
+   * environment override, read from the same code that loads a file.
+   */
+  public static List<FieldDoc> fields() {
+    ConfigNode describing = ConfigNode.describe();
+    read(describing);
+    return describing.fields();
   }
 
   static RotatorConfig read(ConfigNode root) {

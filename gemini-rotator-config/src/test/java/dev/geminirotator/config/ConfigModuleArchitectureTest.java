@@ -1,0 +1,50 @@
+package dev.geminirotator.config;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The config module reads files into core's public model: it uses no internal package of another
+ * module and knows nothing of transports, stores or the proxy.
+ */
+class ConfigModuleArchitectureTest {
+
+  private static JavaClasses production;
+
+  @BeforeAll
+  static void importClasses() {
+    production = new ClassFileImporter()
+        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+        .importPackages("dev.geminirotator.config");
+  }
+
+  @Test
+  void usesNoInternalPackageOfAnotherModule() {
+    noClasses().that().resideInAPackage("dev.geminirotator.config..")
+        .should().dependOnClassesThat().resideInAPackage("dev.geminirotator..internal..")
+        .check(production);
+  }
+
+  @Test
+  void knowsNothingOfTransportsStoresOrTheProxy() {
+    noClasses().that().resideInAPackage("dev.geminirotator.config..")
+        .should().dependOnClassesThat()
+        .resideInAnyPackage("okhttp3..", "io.netty..", "redis.clients..",
+            "dev.geminirotator.okhttp..", "dev.geminirotator.redis..",
+            "dev.geminirotator.standalone..")
+        .check(production);
+  }
+
+  @Test
+  void logsThroughSlf4jOnly() {
+    noClasses().that().resideInAPackage("dev.geminirotator.config..")
+        .should().dependOnClassesThat()
+        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
+        .check(production);
+  }
+}
