@@ -8,7 +8,9 @@
  * the path-aware reader it uses; programs with sections of their own (the standalone proxy) read
  * them with it from the same tree, so unknown fields are caught in every section.
  * {@link dev.geminirotator.config.RotatorSections} is the one place that knows the rotator's YAML
- * names: it reads them and lists them ({@link dev.geminirotator.config.FieldDoc}).
+ * names: it reads them, lists them ({@link dev.geminirotator.config.FieldDoc}) and writes them
+ * back. {@link dev.geminirotator.config.ConfigYaml} prints a configuration as YAML that reads back
+ * the same, every {@link dev.geminirotator.config.Secret} masked.
  *
  * <p>The only module that depends on snakeyaml-engine; core and the OkHttp interceptor do not.
  */

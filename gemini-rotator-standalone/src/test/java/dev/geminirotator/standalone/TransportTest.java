@@ -243,6 +243,6 @@ class TransportTest {
         .hasMessageContaining("server.transport must be one of auto, io_uring, epoll, nio"
             + " but was kqueue");
     assertThat(StandaloneConfig.load(file, Map.of("GEMINI_ROTATOR_SERVER_TRANSPORT", "epoll"),
-        StandaloneConfig.Overrides.NONE).transport()).isEqualTo("epoll");
+        StandaloneConfig.Overrides.NONE).server().transport()).isEqualTo("epoll");
   }
 }

@@ -94,8 +94,8 @@ final class ProxyExchange {
     // means the same to the upstream. The same for every attempt.
     String target = proxy.upstreamPathPrefix + UrlHygiene.encodeIllegal(path)
         + (query == null ? "" : "?" + UrlHygiene.encodeIllegal(query));
-    transport = new NettyTransport(this, proxy.upstream, s.config.requestTimeout(), target, body,
-        parsed.route() == GeminiRequest.Route.OPENAI);
+    transport = new NettyTransport(this, proxy.upstream, s.config.upstream().requestTimeout(),
+        target, body, parsed.route() == GeminiRequest.Route.OPENAI);
     // An upload's chunks go to the key that started it, once: they cannot be sent again.
     boolean replayable = parsed.route() != GeminiRequest.Route.UPLOAD_CONTINUE;
     answer = proxy.exchangeFor(s).executeAsync(parsed, replayable, transport, loop);

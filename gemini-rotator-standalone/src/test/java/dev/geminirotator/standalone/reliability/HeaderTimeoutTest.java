@@ -225,9 +225,9 @@ class HeaderTimeoutTest {
           .hasMessageContaining("server.header-timeout");
       Files.writeString(file, "keys: [AIzaSyTEST-header-timeout-key-0000001]\n");
       assertThat(StandaloneConfig.load(file, Map.of("GEMINI_ROTATOR_SERVER_HEADER_TIMEOUT", "0s"),
-          StandaloneConfig.Overrides.NONE).headerTimeout().isZero()).isTrue();
+          StandaloneConfig.Overrides.NONE).server().headerTimeout().isZero()).isTrue();
       assertThat(StandaloneConfig.load(file, Map.of(), StandaloneConfig.Overrides.NONE)
-          .headerTimeout()).isEqualTo(StandaloneConfig.DEFAULT_HEADER_TIMEOUT);
+          .server().headerTimeout()).isEqualTo(StandaloneConfig.Server.DEFAULT_HEADER_TIMEOUT);
     } finally {
       Files.deleteIfExists(file);
     }
