@@ -4,8 +4,7 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.geminirotator.testsupport.ArchitectureRules;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.Arrays;
@@ -19,25 +18,23 @@ import org.junit.jupiter.api.Test;
  */
 class ConfigModuleArchitectureTest {
 
+  private static final String ROOT = "dev.geminirotator.config";
+
   private static JavaClasses production;
 
   @BeforeAll
   static void importClasses() {
-    production = new ClassFileImporter()
-        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("dev.geminirotator.config");
+    production = ArchitectureRules.production(ROOT);
   }
 
   @Test
-  void usesNoInternalPackageOfAnotherModule() {
-    noClasses().that().resideInAPackage("dev.geminirotator.config..")
-        .should().dependOnClassesThat().resideInAPackage("dev.geminirotator..internal..")
-        .check(production);
+  void usesNoInternalPackageOfAnotherModuleOrLibrary() {
+    ArchitectureRules.noInternalPackageOfAnother(ROOT).check(production);
   }
 
   @Test
   void knowsNothingOfTransportsStoresOrTheProxy() {
-    noClasses().that().resideInAPackage("dev.geminirotator.config..")
+    noClasses().that().resideInAPackage(ROOT + "..")
         .should().dependOnClassesThat()
         .resideInAnyPackage("okhttp3..", "io.netty..", "redis.clients..",
             "dev.geminirotator.okhttp..", "dev.geminirotator.redis..",
@@ -60,9 +57,6 @@ class ConfigModuleArchitectureTest {
 
   @Test
   void logsThroughSlf4jOnly() {
-    noClasses().that().resideInAPackage("dev.geminirotator.config..")
-        .should().dependOnClassesThat()
-        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
-        .check(production);
+    ArchitectureRules.logThroughSlf4jOnly(ROOT).check(production);
   }
 }

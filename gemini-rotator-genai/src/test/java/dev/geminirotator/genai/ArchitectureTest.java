@@ -4,33 +4,30 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.geminirotator.testsupport.ArchitectureRules;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The genai module is an integration module: the public API of api, core and okhttp only. */
 class ArchitectureTest {
 
+  private static final String ROOT = "dev.geminirotator.genai";
+
   private static JavaClasses production;
 
   @BeforeAll
   static void importClasses() {
-    production = new ClassFileImporter()
-        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("dev.geminirotator.genai");
+    production = ArchitectureRules.production(ROOT);
   }
 
   @Test
-  void usesNoInternalPackageOfAnotherModule() {
-    noClasses().that().resideInAPackage("dev.geminirotator.genai..")
-        .should().dependOnClassesThat().resideInAPackage("dev.geminirotator..internal..")
-        .check(production);
+  void usesNoInternalPackageOfAnotherModuleOrLibrary() {
+    ArchitectureRules.noInternalPackageOfAnother(ROOT).check(production);
   }
 
   @Test
   void holdsNoGeminiSemanticsOfItsOwn() {
-    noClasses().that().resideInAPackage("dev.geminirotator.genai..")
+    noClasses().that().resideInAPackage(ROOT + "..")
         .should().dependOnClassesThat()
         .resideInAnyPackage("dev.geminirotator.core.classify..", "dev.geminirotator.core.attempt..",
             "dev.geminirotator.core.guard..", "dev.geminirotator.standalone..", "redis.clients..")
@@ -49,9 +46,6 @@ class ArchitectureTest {
 
   @Test
   void logsThroughSlf4jOnly() {
-    noClasses().that().resideInAPackage("dev.geminirotator.genai..")
-        .should().dependOnClassesThat()
-        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
-        .check(production);
+    ArchitectureRules.logThroughSlf4jOnly(ROOT).check(production);
   }
 }

@@ -4,33 +4,30 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.geminirotator.testsupport.ArchitectureRules;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The okhttp module is an integration module: it uses the public API of api and core only. */
 class ArchitectureTest {
 
+  private static final String ROOT = "dev.geminirotator.okhttp";
+
   private static JavaClasses production;
 
   @BeforeAll
   static void importClasses() {
-    production = new ClassFileImporter()
-        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("dev.geminirotator.okhttp");
+    production = ArchitectureRules.production(ROOT);
   }
 
   @Test
-  void usesNoInternalPackageOfAnotherModule() {
-    noClasses().that().resideInAPackage("dev.geminirotator.okhttp..")
-        .should().dependOnClassesThat().resideInAPackage("dev.geminirotator..internal..")
-        .check(production);
+  void usesNoInternalPackageOfAnotherModuleOrLibrary() {
+    ArchitectureRules.noInternalPackageOfAnother(ROOT).check(production);
   }
 
   @Test
   void knowsNothingOfOtherTransportsOrStores() {
-    noClasses().that().resideInAPackage("dev.geminirotator.okhttp..")
+    noClasses().that().resideInAPackage(ROOT + "..")
         .should().dependOnClassesThat()
         .resideInAnyPackage("org.eclipse.jetty..", "redis.clients..", "jakarta.servlet..",
             "io.github.resilience4j..", "com.fasterxml.jackson..")
@@ -49,9 +46,6 @@ class ArchitectureTest {
 
   @Test
   void logsThroughSlf4jOnly() {
-    noClasses().that().resideInAPackage("dev.geminirotator.okhttp..")
-        .should().dependOnClassesThat()
-        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
-        .check(production);
+    ArchitectureRules.logThroughSlf4jOnly(ROOT).check(production);
   }
 }

@@ -30,7 +30,7 @@ import java.time.format.DateTimeFormatter;
  *                                                     at midnight America/Los_Angeles
  *   counter:client:{client}:1m:20261126T120000Z       a proxy client's requests this minute
  *   (quotas add blocks of permits claimed by each instance, not single requests)
- * {prefix}value:{name}             string a shared value (putValue); PX its time to live
+ * {prefix}value:{name}             string a shared value (values().put); PX its time to live
  * {prefix}generation               string the generation of the last change (Redis's TIME in
  *                                  microseconds, kept rising): what orders changes, never the
  *                                  writers' clocks

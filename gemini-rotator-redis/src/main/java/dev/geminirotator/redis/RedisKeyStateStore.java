@@ -5,7 +5,9 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.WindowCounters;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -20,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -61,8 +64,8 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
  * milliseconds; each instance skips its own messages by their origin id. When the subscription
  * comes back after a disconnect, the store reloads and hands listeners what it missed.
  *
- * <p>When Redis is unreachable the store keeps accepting changes, serves {@link #incrementWindow}
- * from a local window, reports {@link #isAvailable()} {@code false}, logs once, and retries every
+ * <p>When Redis is unreachable the store keeps accepting changes, its {@linkplain #counters()
+ * counters} throw (callers count locally), reports {@link #isAvailable()} {@code false}, logs once, and retries every
  * {@link RedisStoreOptions#retryInterval()}. Pending writes are merged per key (one entry per key,
  * cooldown or breaker) and bounded by {@link RedisStoreOptions#queueCapacity()}; past it the oldest
  * is dropped and counted in {@link #droppedWrites()}. When Redis returns, queued writes are replayed;
@@ -100,7 +103,23 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final WriteQueue queue;
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
-  private final ConcurrentHashMap<String, LocalWindow> localWindows = new ConcurrentHashMap<>();
+  private final WindowCounters counters = this::addAndGet;
+  private final SharedValues sharedValues = new SharedValues() {
+    @Override
+    public void put(String name, String value, Duration ttl) {
+      putValue(name, value, ttl);
+    }
+
+    @Override
+    public String get(String name) {
+      return getValue(name);
+    }
+
+    @Override
+    public void remove(String name) {
+      removeValue(name);
+    }
+  };
   private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
@@ -279,12 +298,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   @Override
-  public void apply(StateChange change) {
+  public StateChange apply(StateChange change) {
     Objects.requireNonNull(change, "change");
     if (closed.get()) {
       log.debug("Redis store {} is closed; ignored a {} change", description,
           change.getClass().getSimpleName());
-      return;
+      return change;
     }
     Write write = Write.of(change);
     boolean dropped;
@@ -306,6 +325,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       log.warn("Redis store {}: {} writes are pending, the most it keeps; dropping the oldest"
           + " (see droppedWrites())", description, options.queueCapacity());
     }
+    return change;
   }
 
   @Override
@@ -315,28 +335,16 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return () -> listeners.remove(listener);
   }
 
-  /**
-   * Counts one event in the fixed window shared by every instance (Lua: INCRBY, and PEXPIRE on the
-   * first hit) and returns the count so far. This is one round trip to Redis. While Redis is
-   * unreachable it counts in a local window instead, so each instance then admits up to the limit
-   * on its own; it never throws because Redis is down.
-   */
+  /** Counters in Redis, shared by every instance; they throw while Redis cannot count. */
   @Override
-  public long incrementWindow(String name, Duration window) {
-    long windowMillis = window.toMillis();
-    if (windowMillis <= 0) {
-      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
-    }
-    long now = clock.millis();
-    long start = now - Math.floorMod(now, windowMillis);
-    try {
-      return incrementWindow(name, Instant.ofEpochMilli(start), window, 1);
-    } catch (IllegalStateException e) {
-      // Redis cannot count: this instance counts on its own meanwhile, and never throws for it.
-      LocalWindow w = localWindows.compute(name + '\u0000' + windowMillis,
-          (k, old) -> old != null && old.start == start ? old : new LocalWindow(start));
-      return w.count.incrementAndGet();
-    }
+  public Optional<WindowCounters> counters() {
+    return Optional.of(counters);
+  }
+
+  /** Values in Redis, shared by every instance; best effort while Redis is unreachable. */
+  @Override
+  public Optional<SharedValues> values() {
+    return Optional.of(sharedValues);
   }
 
   /**
@@ -347,8 +355,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * @throws IllegalStateException when Redis cannot count now (unreachable, or the command
    *     failed): the caller keeps its own count (as {@code SharedQuotas} does)
    */
-  @Override
-  public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
+  private long addAndGet(String name, Instant windowStart, Duration window, long delta) {
     Objects.requireNonNull(name, "name");
     long windowMillis = window.toMillis();
     if (windowMillis <= 0) {
@@ -379,8 +386,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** SET with PX; one round trip. While Redis is unreachable nothing is kept. */
-  @Override
-  public void putValue(String name, String value, Duration ttl) {
+  private void putValue(String name, String value, Duration ttl) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(value, "value");
     long millis = Math.max(1, ttl.toMillis());
@@ -399,8 +405,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** GET; one round trip. While Redis is unreachable: {@code null}. */
-  @Override
-  public String getValue(String name) {
+  private String getValue(String name) {
     Objects.requireNonNull(name, "name");
     if (!writerUp || closed.get()) return null;
     try {
@@ -417,8 +422,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** DEL; one round trip. While Redis is unreachable nothing is removed. */
-  @Override
-  public void removeValue(String name) {
+  private void removeValue(String name) {
     Objects.requireNonNull(name, "name");
     if (!writerUp || closed.get()) return;
     try {
@@ -1505,15 +1509,6 @@ public final class RedisKeyStateStore implements KeyStateStore {
       thread.join(Math.max(1, timeout.toMillis()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-  }
-
-  private static final class LocalWindow {
-    final long start;
-    final AtomicLong count = new AtomicLong();
-
-    LocalWindow(long start) {
-      this.start = start;
     }
   }
 }

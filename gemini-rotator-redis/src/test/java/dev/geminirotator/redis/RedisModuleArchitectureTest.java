@@ -5,21 +5,26 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.geminirotator.testsupport.ArchitectureRules;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The redis module builds on the public SPI only, keeps a small public surface, logs via slf4j. */
+/**
+ * The redis module builds on the public SPI only (no internal package of another module or
+ * library), keeps a small public surface, logs via slf4j.
+ */
 class RedisModuleArchitectureTest {
 
   private static JavaClasses production;
 
   @BeforeAll
   static void importClasses() {
-    production = new ClassFileImporter()
-        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("dev.geminirotator.redis");
+    production = ArchitectureRules.production("dev.geminirotator.redis");
+  }
+
+  @Test
+  void usesNoInternalPackageOfAnotherModuleOrLibrary() {
+    ArchitectureRules.noInternalPackageOfAnother("dev.geminirotator.redis").check(production);
   }
 
   @Test
@@ -31,10 +36,7 @@ class RedisModuleArchitectureTest {
 
   @Test
   void logsThroughSlf4jOnly() {
-    noClasses().that().resideInAPackage("dev.geminirotator.redis..")
-        .should().dependOnClassesThat()
-        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
-        .check(production);
+    ArchitectureRules.logThroughSlf4jOnly("dev.geminirotator.redis").check(production);
   }
 
   @Test

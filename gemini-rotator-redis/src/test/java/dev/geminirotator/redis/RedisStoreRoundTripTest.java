@@ -107,7 +107,7 @@ class RedisStoreRoundTripTest {
     store.apply(new StateChange.KeyAdded(runtimeKey()));
     store.apply(new StateChange.KeyRemoved("old"));
     store.apply(new StateChange.Breaker("upstream", "OPEN", until));
-    store.incrementWindow("client:team-a", Duration.ofMinutes(1));
+    StoreCalls.countNow(store, "client:team-a", Duration.ofMinutes(1));
 
     Set<String> expected = Set.of("gemini_rotator:key:a:status", "gemini_rotator:keys:status",
         "gemini_rotator:cooldown:proj-1:gemini-2.5-pro", "gemini_rotator:cooldowns",

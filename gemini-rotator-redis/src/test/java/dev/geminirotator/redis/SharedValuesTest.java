@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * {@code putValue}/{@code getValue}/{@code removeValue}: one instance's value is another's, expires
+ * {@code values()} (put, get, remove): one instance's value is another's, expires
  * in Redis, and is gone for every instance once one removes it.
  */
 class SharedValuesTest {
@@ -38,29 +38,29 @@ class SharedValuesTest {
     RedisKeyStateStore one = store();
     RedisKeyStateStore two = store();
 
-    one.putValue("file:files/abc", "project-one", Duration.ofHours(48));
+    StoreCalls.values(one).put("file:files/abc", "project-one", Duration.ofHours(48));
 
-    assertThat(two.getValue("file:files/abc")).isEqualTo("project-one");
-    assertThat(two.getValue("file:files/other")).isNull();
+    assertThat(StoreCalls.values(two).get("file:files/abc")).isEqualTo("project-one");
+    assertThat(StoreCalls.values(two).get("file:files/other")).isNull();
     String key = "gemini_rotator:value:file:files/abc";
     assertThat(redis.client().pttl(key)).isBetween(Duration.ofHours(47).toMillis(),
         Duration.ofHours(48).toMillis());
 
-    one.putValue("upload:u1", "k1", Duration.ofMillis(1));
-    Eventually.until("expired", () -> two.getValue("upload:u1") == null);
+    StoreCalls.values(one).put("upload:u1", "k1", Duration.ofMillis(1));
+    Eventually.until("expired", () -> StoreCalls.values(two).get("upload:u1") == null);
   }
 
   @Test
   void aValueRemovedByOneInstanceIsGoneFromRedisForEveryInstance() {
     RedisKeyStateStore one = store();
     RedisKeyStateStore two = store();
-    one.putValue("pin:file:files/abc", "project-one", Duration.ofHours(48));
-    assertThat(two.getValue("pin:file:files/abc")).isEqualTo("project-one");
+    StoreCalls.values(one).put("pin:file:files/abc", "project-one", Duration.ofHours(48));
+    assertThat(StoreCalls.values(two).get("pin:file:files/abc")).isEqualTo("project-one");
 
-    two.removeValue("pin:file:files/abc");
+    StoreCalls.values(two).remove("pin:file:files/abc");
 
     assertThat(redis.client().exists("gemini_rotator:value:pin:file:files/abc")).isFalse();
-    assertThat(one.getValue("pin:file:files/abc")).isNull();
-    two.removeValue("pin:file:files/never-kept"); // nothing to remove: no error
+    assertThat(StoreCalls.values(one).get("pin:file:files/abc")).isNull();
+    StoreCalls.values(two).remove("pin:file:files/never-kept"); // nothing to remove: no error
   }
 }

@@ -1,13 +1,14 @@
 package dev.geminirotator.api.spi;
 
 import dev.geminirotator.api.Subscription;
-import java.time.Duration;
-import java.time.Instant;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
  * Where a pool's state lives beyond one rotator: key states and cooldowns, health, keys added at
- * run time, breaker state and windowed counters. Several rotators (in one JVM, or on many hosts
+ * run time and breaker state. Beyond that replication contract a store may declare two
+ * capabilities: shared {@linkplain #counters() window counters} and shared
+ * {@linkplain #values() values}. Several rotators (in one JVM, or on many hosts
  * with a shared backend such as Redis) that use one store see each other's changes.
  *
  * <p>The contract keeps remote stores off the request path:
@@ -28,83 +29,48 @@ public interface KeyStateStore extends AutoCloseable {
   /** Everything stored for the pool. May block. */
   StoreSnapshot load();
 
-  /** Records a change and propagates it to other subscribers. Never blocks on I/O. */
-  void apply(StateChange change);
+  /**
+   * Records a change, propagates it to other subscribers, and returns the state that stands for
+   * the change's subject afterwards under the store's merge rules ({@link StoreState}): the change
+   * itself, or what wins over it (a later cooldown of that project and model already set). A
+   * remote store answers from what this instance knows now; if its backend later refuses the
+   * change (another instance wrote a newer state), it delivers the state that stands to its
+   * subscribers, the applying instance's included. Never blocks on I/O.
+   *
+   * <p>The caller adopts the returned state: that is how a rotator learns, without a callback on
+   * its own thread, that its change lost.
+   */
+  StateChange apply(StateChange change);
 
   /**
-   * Registers for changes, including those applied by other rotators and other instances.
-   * Listeners run on a store thread and must not block.
+   * Registers for changes, including those applied by other rotators and other instances, and
+   * the corrections of {@link #apply}. A store may also hand a listener the changes its own
+   * rotator applied (delivery is at least once; changes are idempotent). Listeners run on a store
+   * thread and must not block.
    */
   Subscription subscribe(Consumer<StateChange> listener);
 
   /**
-   * Counts one event in a fixed window shared by every user of the store and returns the count so
-   * far in the current window, this one included. May block; keep it off latency-critical paths
-   * or use it with a local fallback.
-   *
-   * @param name the counter, e.g. {@code client:team-a}
-   * @param window the window length; windows are aligned to the epoch
+   * The store's shared window counters, if it has them: what shared quotas and client limits
+   * count in. Empty (the default) for a store that cannot count atomically across its users;
+   * callers then count locally.
    */
-  long incrementWindow(String name, Duration window);
-
-  /**
-   * Adds {@code delta} to the counter of one window shared by every user of the store, atomically,
-   * and returns the total so far in that window, this delta included. The caller names the window
-   * by its start, so windows need not be aligned to the epoch (a day may start at midnight in
-   * America/Los_Angeles, and last 23 or 25 hours). The counter is dropped some time after the
-   * window ends. May block; callers keep it off the request path (see {@code SharedQuotas} in
-   * core, which claims blocks of permits in the background).
-   *
-   * <p>Throws when the shared backend cannot count right now (unreachable, an error): a total
-   * that only this process counted must not pass for the shared one. The default throws
-   * {@link UnsupportedOperationException}; callers then count locally.
-   *
-   * @param name the counter, e.g. {@code quota:key-1:rpm}
-   * @param windowStart when the window began
-   * @param window the window's length; the counter lives until {@code windowStart + window}
-   * @param delta how much to add, {@code >= 1}
-   */
-  default long incrementWindow(String name, Instant windowStart, Duration window,
-      long delta) {
-    throw new UnsupportedOperationException(getClass().getName()
-        + " has no shared window counters with a delta");
+  default Optional<WindowCounters> counters() {
+    return Optional.empty();
   }
 
   /**
-   * Keeps a small value under a name for a while, visible to every user of the store: for
-   * example which project owns a file uploaded through one instance, so that another instance
-   * sends later requests naming the file there. May block. Best effort: a store that cannot
-   * share values (the default) or cannot reach its backend keeps nothing.
-   *
-   * @param name the entry, e.g. {@code file:abc123}
-   * @param value the value, not a secret
-   * @param ttl how long to keep it, at least 1 ms
+   * The store's shared values, if it keeps them: for example which project owns a file uploaded
+   * through one instance, so that another instance sends later requests naming the file there.
+   * Empty (the default) for a store that keeps none; callers then keep such state locally.
    */
-  default void putValue(String name, String value, Duration ttl) {
+  default Optional<SharedValues> values() {
+    return Optional.empty();
   }
 
   /**
-   * The value {@link #putValue} kept under a name and not expired yet, or {@code null}. May block.
-   * Never throws because a backend is unreachable: that answers {@code null}.
-   */
-  default String getValue(String name) {
-    return null;
-  }
-
-  /**
-   * Forgets the value {@link #putValue} kept under a name, for every user of the store: for
-   * example the owner of a file that was deleted. May block. Best effort, like {@link #putValue}:
-   * a store that keeps no values (the default) or cannot reach its backend does nothing, and the
-   * value then lives out its time to live.
-   *
-   * @param name the entry, e.g. {@code pin:file:files/abc123}
-   */
-  default void removeValue(String name) {
-  }
-
-  /**
-   * Whether other processes share what this store holds (Redis), so that counters, file pins and
-   * client limits must go through it. A store private to this JVM answers {@code false} (the
+   * Whether other processes share what this store holds (Redis), so that counters, resource pins
+   * and client limits must go through it. A store private to this JVM answers {@code false} (the
    * memory store): callers then keep such state locally and claim counters inline, without I/O.
    */
   default boolean isShared() {

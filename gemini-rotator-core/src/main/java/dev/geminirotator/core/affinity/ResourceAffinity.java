@@ -2,6 +2,7 @@ package dev.geminirotator.core.affinity;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.core.affinity.CreatedResources.Created;
 import dev.geminirotator.core.exchange.GeminiRequest;
 import dev.geminirotator.core.exchange.ResourceKind;
@@ -143,6 +144,7 @@ public final class ResourceAffinity implements Affinity {
   private final Clock clock;
   private final KeyStateStore store;
   private final Executor writeBehind;
+  private final SharedValues values; // null unless the store shares values
   private final boolean shared;
   private final int maxPins;
   private final int maxNotFound;
@@ -179,7 +181,8 @@ public final class ResourceAffinity implements Affinity {
     this.clock = b.clock;
     this.store = b.store;
     this.writeBehind = b.writeBehind;
-    this.shared = b.store != null && b.store.isShared();
+    this.values = b.store != null && b.store.isShared() ? b.store.values().orElse(null) : null;
+    this.shared = values != null;
     this.maxPins = b.maxPins;
     this.maxNotFound = b.maxNotFound;
     this.notFoundForMillis = b.notFoundFor.toMillis();
@@ -491,7 +494,7 @@ public final class ResourceAffinity implements Affinity {
   private void remove(ResourceRef ref) {
     if (!shared) return;
     String name = storeName(ref);
-    behind(() -> store.removeValue(name));
+    behind(() -> values.remove(name));
   }
 
   private static long clamp(long expires, long now) {
@@ -534,7 +537,7 @@ public final class ResourceAffinity implements Affinity {
     String name = storeName(ref);
     String value = Long.toString(expires) + ':' + owner;
     Duration ttl = Duration.ofMillis(Math.max(1, expires - now));
-    behind(() -> store.putValue(name, value, ttl));
+    behind(() -> values.put(name, value, ttl));
   }
 
   private void behind(Runnable write) {
@@ -555,7 +558,7 @@ public final class ResourceAffinity implements Affinity {
   private Pin fromStore(ResourceRef ref, long now) {
     String raw;
     try {
-      raw = store.getValue(storeName(ref));
+      raw = values.get(storeName(ref));
     } catch (RuntimeException e) {
       warn("could not read a resource pin from the store {}: {}", e.getClass().getSimpleName());
       return null;

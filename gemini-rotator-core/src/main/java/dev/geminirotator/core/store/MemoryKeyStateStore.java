@@ -1,11 +1,12 @@
 package dev.geminirotator.core.store;
 
-import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.StoreState;
+import dev.geminirotator.api.spi.WindowCounters;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,7 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -29,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * own echo included, hears them in the order the store took them.
  *
  * <p>Expired cooldowns are dropped when read; counters keep only the current window per name.
- * Values ({@link #putValue}) live until their time to live passes, by the store's clock; at most
+ * Values ({@link #values()}) live until their time to live passes, by the store's clock; at most
  * {@link #MAX_VALUES} are held, and a value that finds the store full (after expired ones are
  * dropped) is not kept, as the SPI allows. Thread-safe. URI: {@code memory:}.
  */
@@ -37,16 +38,13 @@ public final class MemoryKeyStateStore implements KeyStateStore {
 
   private static final Logger log = LoggerFactory.getLogger(MemoryKeyStateStore.class);
 
-  /** The most values ({@link #putValue}) held at once. */
+  /** The most values ({@link #values()}) held at once. */
   public static final int MAX_VALUES = 100_000;
 
   private final Clock clock;
-  private final Map<String, ApiKey> added = new ConcurrentHashMap<>();
-  private final Set<String> removed = ConcurrentHashMap.newKeySet();
-  private final Map<String, StateChange.KeyStatus> statuses = new ConcurrentHashMap<>();
-  private final Map<String, StateChange.Cooldown> cooldowns = new ConcurrentHashMap<>();
-  private final Map<String, Double> health = new ConcurrentHashMap<>();
-  private final Map<String, StateChange.Breaker> breakers = new ConcurrentHashMap<>();
+  private final StoreState state = new StoreState(); // guarded by this
+  private final WindowCounters counters = this::addAndGet;
+  private final SharedValues sharedValues = new Values();
   private final Map<String, Window> windows = new ConcurrentHashMap<>();
   private final Map<String, Value> values = new ConcurrentHashMap<>();
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
@@ -61,51 +59,26 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   }
 
   @Override
-  public StoreSnapshot load() {
-    long now = clock.millis();
-    cooldowns.values().removeIf(c -> c.until().toEpochMilli() <= now);
-    return new StoreSnapshot(List.copyOf(added.values()), Set.copyOf(removed),
-        Map.copyOf(statuses), List.copyOf(cooldowns.values()), Map.copyOf(health),
-        Map.copyOf(breakers));
+  public synchronized StoreSnapshot load() {
+    return state.snapshot(clock.instant());
   }
 
+  /**
+   * Merges the change ({@link StoreState}) and hands it to every listener, the applying rotator's
+   * own included, in the order the store took the changes. Health is kept but not handed on.
+   */
   @Override
-  public synchronized void apply(StateChange change) {
-    Objects.requireNonNull(change, "change");
-    if (change instanceof StateChange.KeyStatus s) {
-      if (s.state() == KeyState.HEALTHY && s.until() == null) {
-        statuses.remove(s.keyId());
-      } else {
-        statuses.put(s.keyId(), s);
-      }
-    } else if (change instanceof StateChange.Cooldown c) {
-      String id = c.project() + '\u0000' + c.model();
-      if (c.cleared()) {
-        cooldowns.remove(id);
-      } else {
-        cooldowns.merge(id, c, (old, fresh) -> fresh.until().isAfter(old.until()) ? fresh : old);
-      }
-    } else if (change instanceof StateChange.Health h) {
-      health.put(h.keyId(), h.score());
-      return; // written behind only
-    } else if (change instanceof StateChange.KeyAdded a) {
-      added.put(a.key().id(), a.key());
-      removed.remove(a.key().id());
-    } else if (change instanceof StateChange.KeyRemoved r) {
-      added.remove(r.keyId());
-      removed.add(r.keyId());
-      statuses.remove(r.keyId());
-      health.remove(r.keyId());
-    } else if (change instanceof StateChange.Breaker b) {
-      breakers.put(b.name(), b);
-    }
+  public synchronized StateChange apply(StateChange change) {
+    StateChange standing = state.apply(change);
+    if (change instanceof StateChange.Health) return standing; // written behind only
     for (Consumer<StateChange> listener : listeners) {
       try {
-        listener.accept(change);
+        listener.accept(standing);
       } catch (RuntimeException e) {
         log.warn("store listener failed on {}; ignored", change.getClass().getSimpleName(), e);
       }
     }
+    return standing;
   }
 
   @Override
@@ -115,15 +88,16 @@ public final class MemoryKeyStateStore implements KeyStateStore {
     return () -> listeners.remove(listener);
   }
 
+  /** Counters private to this JVM: exact, and never unavailable. */
   @Override
-  public long incrementWindow(String name, Duration window) {
-    long windowMillis = window.toMillis();
-    if (windowMillis <= 0) {
-      throw new IllegalArgumentException("window must be >= 1ms but was " + window);
-    }
-    long now = clock.millis();
-    return incrementWindow(name, Instant.ofEpochMilli(now - Math.floorMod(now, windowMillis)),
-        window, 1);
+  public Optional<WindowCounters> counters() {
+    return Optional.of(counters);
+  }
+
+  /** Values private to this JVM, at most {@link #MAX_VALUES} of them. */
+  @Override
+  public Optional<SharedValues> values() {
+    return Optional.of(sharedValues);
   }
 
   /**
@@ -131,8 +105,7 @@ public final class MemoryKeyStateStore implements KeyStateStore {
    * newest two windows per name are kept, so a late count for the window that just ended (a claim
    * that read the clock before the window turned) neither resets the new window nor is lost.
    */
-  @Override
-  public long incrementWindow(String name, Instant windowStart, Duration window, long delta) {
+  private long addAndGet(String name, Instant windowStart, Duration window, long delta) {
     Objects.requireNonNull(name, "name");
     if (window.toMillis() <= 0) {
       throw new IllegalArgumentException("window must be >= 1ms but was " + window);
@@ -148,37 +121,6 @@ public final class MemoryKeyStateStore implements KeyStateStore {
       return c;
     });
     return total[0];
-  }
-
-  @Override
-  public void putValue(String name, String value, Duration ttl) {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(value, "value");
-    long now = clock.millis();
-    long expires = now + Math.max(1, ttl.toMillis());
-    if (values.size() >= MAX_VALUES && !values.containsKey(name)) {
-      values.values().removeIf(v -> v.expires() <= now);
-      if (values.size() >= MAX_VALUES) return; // full: best effort keeps nothing
-    }
-    values.put(name, new Value(value, expires));
-  }
-
-  @Override
-  public String getValue(String name) {
-    Objects.requireNonNull(name, "name");
-    Value v = values.get(name);
-    if (v == null) return null;
-    if (v.expires() <= clock.millis()) {
-      values.remove(name, v);
-      return null;
-    }
-    return v.value();
-  }
-
-  @Override
-  public void removeValue(String name) {
-    Objects.requireNonNull(name, "name");
-    values.remove(name);
   }
 
   /** Private to this JVM: nobody else sees what it holds. */
@@ -203,13 +145,46 @@ public final class MemoryKeyStateStore implements KeyStateStore {
   }
 
   /** For tests and admin views: the statuses held, by key id. */
-  public Map<String, StateChange.KeyStatus> statuses() {
-    return new LinkedHashMap<>(statuses);
+  public synchronized Map<String, StateChange.KeyStatus> statuses() {
+    return new LinkedHashMap<>(state.snapshot(clock.instant()).statuses());
   }
 
   /** For tests and admin views: the cooldowns held. */
-  public List<StateChange.Cooldown> cooldowns() {
-    return new ArrayList<>(cooldowns.values());
+  public synchronized List<StateChange.Cooldown> cooldowns() {
+    return new ArrayList<>(state.snapshot(clock.instant()).cooldowns());
+  }
+
+  private final class Values implements SharedValues {
+    @Override
+    public void put(String name, String value, Duration ttl) {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(value, "value");
+      long now = clock.millis();
+      long expires = now + Math.max(1, ttl.toMillis());
+      if (values.size() >= MAX_VALUES && !values.containsKey(name)) {
+        values.values().removeIf(v -> v.expires() <= now);
+        if (values.size() >= MAX_VALUES) return; // full: best effort keeps nothing
+      }
+      values.put(name, new Value(value, expires));
+    }
+
+    @Override
+    public String get(String name) {
+      Objects.requireNonNull(name, "name");
+      Value v = values.get(name);
+      if (v == null) return null;
+      if (v.expires() <= clock.millis()) {
+        values.remove(name, v);
+        return null;
+      }
+      return v.value();
+    }
+
+    @Override
+    public void remove(String name) {
+      Objects.requireNonNull(name, "name");
+      values.remove(name);
+    }
   }
 
   private record Value(String value, long expires) {

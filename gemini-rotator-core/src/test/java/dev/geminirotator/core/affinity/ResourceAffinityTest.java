@@ -144,7 +144,7 @@ class ResourceAffinityTest {
     assertThat(affinity.place(naming(created))).isEqualTo(pinned("p2", created));
     assertThat(affinity.mayBlock(naming(created))).isFalse();
     writeBehind.runAll();
-    assertThat(store.memory.getValue(ResourceAffinity.storeName(created))).endsWith(":p2");
+    assertThat(store.kept().get(ResourceAffinity.storeName(created))).endsWith(":p2");
   }
 
   @Test
@@ -172,8 +172,8 @@ class ResourceAffinityTest {
 
     assertThat(affinity.place(naming(FILE))).isEqualTo(pinned("p1", FILE));
     writeBehind.runAll();
-    assertThat(store.memory.getValue("pin:upload:AHxI-up1")).as("the finished upload").isNull();
-    assertThat(store.memory.getValue("pin:file:files/abc")).isEqualTo(
+    assertThat(store.kept().get("pin:upload:AHxI-up1")).as("the finished upload").isNull();
+    assertThat(store.kept().get("pin:file:files/abc")).isEqualTo(
         Instant.parse("2026-11-28T12:00:00Z").toEpochMilli() + ":p1");
   }
 
@@ -230,11 +230,11 @@ class ResourceAffinityTest {
 
     clock.set(Instant.parse("2026-11-26T13:59:59Z"));
     assertThat(affinity.place(naming(CACHE))).isEqualTo(pinned("p2", CACHE));
-    assertThat(store.memory.getValue("pin:cached_content:cachedContents/c1"))
+    assertThat(store.kept().get("pin:cached_content:cachedContents/c1"))
         .as("the store keeps it as long").isNotNull();
     clock.set(Instant.parse("2026-11-26T14:00:00Z"));
     assertThat(affinity.place(naming(CACHE))).isEqualTo(new Placement.Discover(CACHE));
-    assertThat(store.memory.getValue("pin:cached_content:cachedContents/c1")).isNull();
+    assertThat(store.kept().get("pin:cached_content:cachedContents/c1")).isNull();
   }
 
   @Test
@@ -267,20 +267,20 @@ class ResourceAffinityTest {
     affinity.served(creating(ResourceKind.FILE_SEARCH_STORE), K1, 200, NO_HEADERS,
         json("{\"name\": \"fileSearchStores/s1\"}"));
     writeBehind.runAll();
-    assertThat(store.memory.getValue("pin:file_search_store:fileSearchStores/s1")).isNotNull();
+    assertThat(store.kept().get("pin:file_search_store:fileSearchStores/s1")).isNotNull();
 
     affinity.served(deleting(STORE), K1, 412, NO_HEADERS, null);
     assertThat(affinity.place(naming(STORE))).as("a refused delete keeps it")
         .isEqualTo(pinned("p1", STORE));
 
     affinity.served(deleting(STORE), K1, 200, NO_HEADERS, null);
-    assertThat(store.memory.getValue("pin:file_search_store:fileSearchStores/s1"))
+    assertThat(store.kept().get("pin:file_search_store:fileSearchStores/s1"))
         .as("written behind: not yet").isNotNull();
     assertThat(affinity.place(naming(STORE)))
         .as("late requests still get the owner's own 404, not the store's pin read back")
         .isEqualTo(pinned("p1", STORE));
     writeBehind.runAll();
-    assertThat(store.memory.getValue("pin:file_search_store:fileSearchStores/s1")).isNull();
+    assertThat(store.kept().get("pin:file_search_store:fileSearchStores/s1")).isNull();
 
     clock.advance(ResourceAffinity.DEFAULT_NOT_FOUND_FOR);
     assertThat(affinity.place(naming(STORE))).isEqualTo(new Placement.Discover(STORE));
@@ -311,7 +311,7 @@ class ResourceAffinityTest {
 
     clock.advance(Duration.ofDays(300));
     assertThat(affinity.place(naming(STORE))).isEqualTo(pinned("p1", STORE));
-    String stored = store.memory.getValue("pin:file_search_store:fileSearchStores/s1");
+    String stored = store.kept().get("pin:file_search_store:fileSearchStores/s1");
     assertThat(stored).as("the store's pin was renewed too").isNotNull();
 
     clock.advance(Duration.ofMinutes(30));
@@ -349,7 +349,7 @@ class ResourceAffinityTest {
     assertThat(affinity.place(naming(other))).as("one discovery pin per request")
         .isEqualTo(new Placement.Discover(other));
     writeBehind.runAll();
-    assertThat(store.memory.getValue("pin:cached_content:cachedContents/c1")).endsWith(":p2");
+    assertThat(store.kept().get("pin:cached_content:cachedContents/c1")).endsWith(":p2");
   }
 
   @Test
@@ -373,7 +373,7 @@ class ResourceAffinityTest {
     ResourceAffinity affinity = affinity();
     affinity.discovered(naming(STORE), STORE, K1); // a store's kind lives 365 days
     writeBehind.runAll();
-    String stored = store.memory.getValue("pin:file_search_store:fileSearchStores/s1");
+    String stored = store.kept().get("pin:file_search_store:fileSearchStores/s1");
     assertThat(Long.parseLong(stored.substring(0, stored.indexOf(':'))))
         .isEqualTo(clock.millis() + Duration.ofDays(1).toMillis());
 
@@ -425,7 +425,7 @@ class ResourceAffinityTest {
     affinity.misplaced(naming(CACHE), CACHE, K3);
     writeBehind.runAll();
     assertThat(affinity.place(naming(CACHE))).isEqualTo(new Placement.Discover(CACHE));
-    assertThat(store.memory.getValue("pin:cached_content:cachedContents/c1")).isNull();
+    assertThat(store.kept().get("pin:cached_content:cachedContents/c1")).isNull();
   }
 
   @Test
@@ -595,7 +595,7 @@ class ResourceAffinityTest {
     assertThat(writeBehind.pending()).isEqualTo(1);
     writeBehind.runAll();
     assertThat(store.threads).containsOnly("write-behind");
-    assertThat(store.memory.getValue("pin:file_search_store:fileSearchStores/s1"))
+    assertThat(store.kept().get("pin:file_search_store:fileSearchStores/s1"))
         .isEqualTo(clock.instant().plus(ResourceKind.FILE_SEARCH_STORE.lifetime())
             .toEpochMilli() + ":p1");
   }
@@ -658,7 +658,7 @@ class ResourceAffinityTest {
       "1764158400000: p1", "1764158400000:p\u00001", "1764158400000:p\n1",
       "99999999999999999999:p1", "1:p1"})
   void aMalformedOrExpiredValueInTheStoreIsIgnored(String value) {
-    store.memory.putValue("pin:cached_content:cachedContents/c1", value, Duration.ofHours(1));
+    store.kept().put("pin:cached_content:cachedContents/c1", value, Duration.ofHours(1));
     ResourceAffinity affinity = affinity();
 
     assertThat(affinity.place(naming(CACHE))).isEqualTo(new Placement.Discover(CACHE));
@@ -668,7 +668,7 @@ class ResourceAffinityTest {
   @Test
   void anOverlongOwnerInTheStoreIsIgnored() {
     long later = clock.millis() + 60_000;
-    store.memory.putValue("pin:file:files/abc", later + ":" + "p".repeat(257),
+    store.kept().put("pin:file:files/abc", later + ":" + "p".repeat(257),
         Duration.ofHours(1));
 
     assertThat(affinity().place(naming(FILE))).isEqualTo(new Placement.Discover(FILE));
@@ -678,16 +678,16 @@ class ResourceAffinityTest {
   void anUploadPinFromTheStoreMustNameAKeyId() {
     long later = clock.millis() + 60_000;
     GeminiRequest chunk = request("POST", Route.UPLOAD_CONTINUE, List.of(UPLOAD), null, null);
-    store.memory.putValue("pin:upload:AHxI-up1", later + ":not a key id", Duration.ofHours(1));
+    store.kept().put("pin:upload:AHxI-up1", later + ":not a key id", Duration.ofHours(1));
     assertThat(affinity().place(chunk)).isEqualTo(new Placement.Discover(UPLOAD));
 
-    store.memory.putValue("pin:upload:AHxI-up1", later + ":k2", Duration.ofHours(1));
+    store.kept().put("pin:upload:AHxI-up1", later + ":k2", Duration.ofHours(1));
     assertThat(affinity().place(chunk)).isEqualTo(new Placement.PinnedKey("k2", UPLOAD));
   }
 
   @Test
   void aStoreValueWithAFarExpiryIsKeptNoLongerThanTheLongestPin() {
-    store.memory.putValue("pin:file:files/abc", "99999999999999:p1", Duration.ofHours(1));
+    store.kept().put("pin:file:files/abc", "99999999999999:p1", Duration.ofHours(1));
     ResourceAffinity affinity = affinity();
     assertThat(affinity.place(naming(FILE))).isEqualTo(pinned("p1", FILE));
 
@@ -728,7 +728,7 @@ class ResourceAffinityTest {
     assertThat(affinity.mayBlock(naming(CACHE))).isFalse();
     assertThat(affinity.place(naming(FILE))).isEqualTo(pinned("p1", FILE));
     assertThat(tasks).isEmpty();
-    assertThat(memory.getValue("pin:file:files/abc")).isNull();
+    assertThat(memory.values().orElseThrow().get("pin:file:files/abc")).isNull();
   }
 
   @Test
@@ -754,8 +754,8 @@ class ResourceAffinityTest {
         () -> recording.writes.get() == 20 && recording.removals.get() == 1);
     assertThat(recording.threads).containsOnly(ResourceAffinity.WRITE_BEHIND_THREAD);
     assertThat(daemon).as("never keeps the JVM alive").containsOnly(true);
-    assertThat(recording.memory.getValue("pin:file_search_store:fileSearchStores/s0")).isNotNull();
-    assertThat(recording.memory.getValue("pin:file_search_store:fileSearchStores/s19"))
+    assertThat(recording.kept().get("pin:file_search_store:fileSearchStores/s0")).isNotNull();
+    assertThat(recording.kept().get("pin:file_search_store:fileSearchStores/s19"))
         .as("the removal ran after the write it follows").isNull();
   }
 

@@ -2,13 +2,16 @@ package dev.geminirotator.core.affinity;
 
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.SharedValues;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.WindowCounters;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -31,14 +34,19 @@ class SharedMemoryStore implements KeyStateStore {
     this.memory = new MemoryKeyStateStore(clock);
   }
 
+  /** The values the memory store keeps, read and written without being counted. */
+  SharedValues kept() {
+    return memory.values().orElseThrow();
+  }
+
   @Override
   public StoreSnapshot load() {
     return memory.load();
   }
 
   @Override
-  public void apply(StateChange change) {
-    memory.apply(change);
+  public StateChange apply(StateChange change) {
+    return memory.apply(change);
   }
 
   @Override
@@ -47,28 +55,46 @@ class SharedMemoryStore implements KeyStateStore {
   }
 
   @Override
-  public long incrementWindow(String name, Duration window) {
-    return memory.incrementWindow(name, window);
+  public Optional<WindowCounters> counters() {
+    return memory.counters();
   }
 
+  /** Values through {@link #putValue}, {@link #getValue} and {@link #removeValue}, counted. */
   @Override
+  public Optional<SharedValues> values() {
+    return Optional.of(new SharedValues() {
+      @Override
+      public void put(String name, String value, Duration ttl) {
+        putValue(name, value, ttl);
+      }
+
+      @Override
+      public String get(String name) {
+        return getValue(name);
+      }
+
+      @Override
+      public void remove(String name) {
+        removeValue(name);
+      }
+    });
+  }
+
   public void putValue(String name, String value, Duration ttl) {
     writes.incrementAndGet();
     threads.add(Thread.currentThread().getName());
-    memory.putValue(name, value, ttl);
+    memory.values().orElseThrow().put(name, value, ttl);
   }
 
-  @Override
   public String getValue(String name) {
     reads.incrementAndGet();
-    return memory.getValue(name);
+    return memory.values().orElseThrow().get(name);
   }
 
-  @Override
   public void removeValue(String name) {
     removals.incrementAndGet();
     threads.add(Thread.currentThread().getName());
-    memory.removeValue(name);
+    memory.values().orElseThrow().remove(name);
   }
 
   @Override

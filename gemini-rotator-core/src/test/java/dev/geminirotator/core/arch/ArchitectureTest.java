@@ -2,10 +2,10 @@ package dev.geminirotator.core.arch;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.geminirotator.testsupport.ArchitectureRules;
 import java.time.Instant;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,9 +17,8 @@ class ArchitectureTest {
 
   @BeforeAll
   static void importClasses() {
-    production = new ClassFileImporter()
-        .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages("dev.geminirotator");
+    // core and, from its jar, api: the rules below name which they apply to
+    production = ArchitectureRules.production("dev.geminirotator");
   }
 
   @Test
@@ -67,10 +66,22 @@ class ArchitectureTest {
   }
 
   @Test
+  void coreBringsNoRateLimiterLibrary() {
+    // core counts quotas itself (SharedQuotas); the proxy's per-client limits declare their own
+    assertThatThrownBy(() -> Class.forName("io.github.resilience4j.ratelimiter.RateLimiter"))
+        .as("resilience4j-ratelimiter on core's classpath")
+        .isInstanceOf(ClassNotFoundException.class);
+  }
+
+  @Test
+  void coreUsesNoInternalPackageOfAnotherModuleOrLibrary() {
+    // its own dev.geminirotator.core.internal is allowed
+    ArchitectureRules.noInternalPackageOfAnother("dev.geminirotator.core").check(production);
+  }
+
+  @Test
   void librariesLogThroughSlf4jOnly() {
-    noClasses().that().resideInAPackage("dev.geminirotator..")
-        .should().dependOnClassesThat()
-        .resideInAnyPackage("ch.qos.logback..", "org.apache.logging.log4j..", "java.util.logging..")
-        .check(production);
+    ArchitectureRules.logThroughSlf4jOnly("dev.geminirotator.core").check(production);
+    ArchitectureRules.logThroughSlf4jOnly("dev.geminirotator.api").check(production);
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.api.spi.WindowCounters;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
@@ -14,6 +15,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Queue;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -83,7 +85,7 @@ class SharedQuotaTest {
     inFlight.forEach(Runnable::run);
     inFlight.clear();
     // the claim took the credit spent plus the next block
-    assertThat(memory.incrementWindow("quota:k:rpm", clock.instant(),
+    assertThat(memory.counters().orElseThrow().addAndGet("quota:k:rpm", clock.instant(),
         Duration.ofMinutes(1), 1)).isEqualTo(21);
     assertThat(quota.tryAcquire()).isTrue();
   }
@@ -191,7 +193,8 @@ class SharedQuotaTest {
     for (int i = 0; i < 2_000; i++) if (quota.tryAcquire()) admitted++;
     assertThat(admitted).as("one instance alone never exceeds the limit").isEqualTo(640);
     // and the store now holds what this instance admitted while it was away
-    assertThat(memory.incrementWindow("quota:k:rpm", clock.instant(), Duration.ofMinutes(1), 1))
+    assertThat(memory.counters().orElseThrow()
+        .addAndGet("quota:k:rpm", clock.instant(), Duration.ofMinutes(1), 1))
         .isGreaterThan(640);
   }
 
@@ -199,8 +202,8 @@ class SharedQuotaTest {
   void aStoreWithoutSharedCountersLimitsEachInstanceLocally() {
     KeyStateStore plain = new CountingStore(memory) {
       @Override
-      public long incrementWindow(String name, Instant start, Duration window, long delta) {
-        throw new UnsupportedOperationException("no");
+      public Optional<WindowCounters> counters() {
+        return Optional.empty();
       }
     };
     SharedQuota quota = quotas(plain).perMinute("quota:k:rpm", 50);
@@ -214,7 +217,7 @@ class SharedQuotaTest {
     AtomicLong failures = new AtomicLong();
     KeyStateStore broken = new CountingStore(memory) {
       @Override
-      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+      long incrementWindow(String name, Instant start, Duration window, long delta) {
         failures.incrementAndGet();
         throw new IllegalStateException("connection reset");
       }
@@ -249,7 +252,7 @@ class SharedQuotaTest {
     AtomicLong errors = new AtomicLong();
     KeyStateStore once = new CountingStore(memory) {
       @Override
-      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+      long incrementWindow(String name, Instant start, Duration window, long delta) {
         if (errors.getAndIncrement() == 0) throw new NoClassDefFoundError("a broken store");
         return super.incrementWindow(name, start, window, delta);
       }
@@ -272,7 +275,7 @@ class SharedQuotaTest {
   void aStoreThatKeepsThrowingErrorsIsRetriedWithBackoffNotInALoop() throws Exception {
     CountingStore broken = new CountingStore(memory) {
       @Override
-      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+      long incrementWindow(String name, Instant start, Duration window, long delta) {
         calls.incrementAndGet();
         throw new AssertionError("a broken store");
       }
@@ -299,7 +302,7 @@ class SharedQuotaTest {
     AtomicBoolean dropAfterFirstCount = new AtomicBoolean(true);
     KeyStateStore flaky = new CountingStore(memory) {
       @Override
-      public long incrementWindow(String name, Instant start, Duration window, long delta) {
+      long incrementWindow(String name, Instant start, Duration window, long delta) {
         long total = super.incrementWindow(name, start, window, delta);
         if (dropAfterFirstCount.getAndSet(false)) up.set(false); // the connection drops after
         return total;
@@ -328,10 +331,15 @@ class SharedQuotaTest {
       this.delegate = delegate;
     }
 
-    @Override
-    public long incrementWindow(String name, Instant start, Duration window, long delta) {
+    /** What its {@link #counters()} call; tests override it to make the counter fail. */
+    long incrementWindow(String name, Instant start, Duration window, long delta) {
       calls.incrementAndGet();
-      return delegate.incrementWindow(name, start, window, delta);
+      return delegate.counters().orElseThrow().addAndGet(name, start, window, delta);
+    }
+
+    @Override
+    public Optional<WindowCounters> counters() {
+      return Optional.of(this::incrementWindow);
     }
 
     @Override
@@ -340,8 +348,8 @@ class SharedQuotaTest {
     }
 
     @Override
-    public void apply(StateChange change) {
-      delegate.apply(change);
+    public StateChange apply(StateChange change) {
+      return delegate.apply(change);
     }
 
     @Override
@@ -349,10 +357,6 @@ class SharedQuotaTest {
       return delegate.subscribe(listener);
     }
 
-    @Override
-    public long incrementWindow(String name, Duration window) {
-      return delegate.incrementWindow(name, window);
-    }
 
     @Override
     public boolean isAvailable() {

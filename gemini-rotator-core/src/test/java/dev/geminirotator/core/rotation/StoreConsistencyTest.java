@@ -61,7 +61,7 @@ class StoreConsistencyTest {
     }
 
     @Override
-    public void apply(StateChange change) {
+    public StateChange apply(StateChange change) {
       if (holdFirstUnhealthy && change instanceof StateChange.KeyStatus s
           && s.state() == KeyState.UNHEALTHY) {
         holdFirstUnhealthy = false;
@@ -71,7 +71,7 @@ class StoreConsistencyTest {
         holdFirstCooldown = false;
         hold();
       }
-      backing.apply(change);
+      return backing.apply(change);
     }
 
     private void hold() {
@@ -90,10 +90,6 @@ class StoreConsistencyTest {
       });
     }
 
-    @Override
-    public long incrementWindow(String name, Duration window) {
-      return backing.incrementWindow(name, window);
-    }
 
     @Override
     public boolean isAvailable() {

@@ -90,7 +90,7 @@ class StoreSharingTest {
       }
 
       @Override
-      public void apply(StateChange change) {
+      public StateChange apply(StateChange change) {
         throw new IllegalStateException("backend down");
       }
 
@@ -100,10 +100,6 @@ class StoreSharingTest {
         return backing.subscribe(listener);
       }
 
-      @Override
-      public long incrementWindow(String name, Duration window) {
-        throw new IllegalStateException("backend down");
-      }
 
       @Override
       public boolean isAvailable() {
@@ -143,11 +139,30 @@ class StoreSharingTest {
   }
 
   @Test
+  void applyAnswersWhatStandsAndListenersHearIt() {
+    List<StateChange> heard = new java.util.ArrayList<>();
+    store.subscribe(heard::add);
+    var later = new StateChange.Cooldown("p1", "flash", clock.instant().plusSeconds(60), false);
+    var sooner = new StateChange.Cooldown("p1", "flash", clock.instant().plusSeconds(10), false);
+
+    assertThat(store.apply(later)).isSameAs(later);
+    assertThat(store.apply(sooner)).as("the later cooldown stands").isSameAs(later);
+    assertThat(heard).containsExactly(later, later);
+    assertThat(store.cooldowns()).containsExactly(later);
+  }
+
+  @Test
   void windowCountersAreSharedAndReset() {
-    assertThat(store.incrementWindow("client:x", Duration.ofMinutes(1))).isEqualTo(1);
-    assertThat(store.incrementWindow("client:x", Duration.ofMinutes(1))).isEqualTo(2);
-    assertThat(store.incrementWindow("client:y", Duration.ofMinutes(1))).isEqualTo(1);
+    assertThat(countThisMinute("client:x")).isEqualTo(1);
+    assertThat(countThisMinute("client:x")).isEqualTo(2);
+    assertThat(countThisMinute("client:y")).isEqualTo(1);
     clock.advance(Duration.ofMinutes(1));
-    assertThat(store.incrementWindow("client:x", Duration.ofMinutes(1))).isEqualTo(1);
+    assertThat(countThisMinute("client:x")).isEqualTo(1);
+  }
+
+  private long countThisMinute(String name) {
+    long now = clock.millis();
+    return store.counters().orElseThrow().addAndGet(name,
+        java.time.Instant.ofEpochMilli(now - Math.floorMod(now, 60_000L)), Duration.ofMinutes(1), 1);
   }
 }

@@ -2,6 +2,7 @@ package dev.geminirotator.core.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.api.spi.WindowCounters;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -27,12 +28,12 @@ class MemoryWindowCounterTest {
 
   @Test
   void aLateCountForThePreviousWindowDoesNotResetTheCurrentOne() {
-    MemoryKeyStateStore store = new MemoryKeyStateStore();
-    assertThat(store.incrementWindow("quota:k:rpm", FIRST, MINUTE, 10)).isEqualTo(10);
-    assertThat(store.incrementWindow("quota:k:rpm", SECOND, MINUTE, 5)).isEqualTo(5);
+    WindowCounters store = new MemoryKeyStateStore().counters().orElseThrow();
+    assertThat(store.addAndGet("quota:k:rpm", FIRST, MINUTE, 10)).isEqualTo(10);
+    assertThat(store.addAndGet("quota:k:rpm", SECOND, MINUTE, 5)).isEqualTo(5);
     // a claim that read the clock just before the minute turned lands after the new minute's
-    assertThat(store.incrementWindow("quota:k:rpm", FIRST, MINUTE, 1)).isEqualTo(11);
-    assertThat(store.incrementWindow("quota:k:rpm", SECOND, MINUTE, 1))
+    assertThat(store.addAndGet("quota:k:rpm", FIRST, MINUTE, 1)).isEqualTo(11);
+    assertThat(store.addAndGet("quota:k:rpm", SECOND, MINUTE, 1))
         .as("the current minute keeps its total").isEqualTo(6);
   }
 }

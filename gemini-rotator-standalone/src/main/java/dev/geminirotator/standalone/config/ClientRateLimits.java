@@ -5,11 +5,11 @@ import dev.geminirotator.core.quota.SharedQuota;
 import dev.geminirotator.core.quota.SharedQuotas;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
-import io.github.resilience4j.ratelimiter.internal.AtomicRateLimiter;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +22,10 @@ import org.slf4j.LoggerFactory;
  * {@code client:{client}}, blocks of permits claimed in the background, so no request waits for
  * Redis). While the store is unreachable each proxy limits on its own with a resilience4j rate
  * limiter per client, and says so once in the log; no request fails because the store is down.
- * With the memory store the resilience4j limiters are all there is.
+ * With the memory store the resilience4j limiters are all there is. A client a local limiter
+ * refuses is told the seconds until its window refreshes: each limiter's one-minute windows start
+ * when it is made (resilience4j's public {@code RateLimiter} API says how many permits are left,
+ * not when more come, so the window's start is kept beside it).
  *
  * <p>At most {@value #MAX_CLIENTS} clients are tracked; beyond that the table is cleared, which
  * only ever lets a client through early (a shared limit keeps its count in the store). Thread-safe.
@@ -33,10 +36,13 @@ public final class ClientRateLimits implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ClientRateLimits.class);
   /** What {@link #acquireShared} returns when these limits were closed meanwhile. */
   private static final long CLOSED = -2;
+  private static final long WINDOW_NANOS = Duration.ofMinutes(1).toNanos();
 
   private final int requestsPerMinute;
   private final RateLimiterConfig limiterConfig;
-  private final ConcurrentHashMap<String, RateLimiter> limiters = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, LocalLimit> limiters = new ConcurrentHashMap<>();
+  /** The local limiters' time source (System.nanoTime; tests pass a fake one). */
+  private final LongSupplier nanoTime;
   private final KeyStateStore store;
   private final SharedQuotas quotas;
   private final ConcurrentHashMap<String, SharedQuota> shared = new ConcurrentHashMap<>();
@@ -49,7 +55,14 @@ public final class ClientRateLimits implements AutoCloseable {
    * no other proxy can see.
    */
   ClientRateLimits(int requestsPerMinute, KeyStateStore store, Clock clock) {
+    this(requestsPerMinute, store, clock, System::nanoTime);
+  }
+
+  /** As above, with the local limiters on {@code nanoTime}. */
+  ClientRateLimits(int requestsPerMinute, KeyStateStore store, Clock clock,
+      LongSupplier nanoTime) {
     this.requestsPerMinute = requestsPerMinute;
+    this.nanoTime = nanoTime;
     this.limiterConfig = requestsPerMinute <= 0 ? null : RateLimiterConfig.custom()
         .limitForPeriod(requestsPerMinute)
         .limitRefreshPeriod(Duration.ofMinutes(1))
@@ -92,12 +105,17 @@ public final class ClientRateLimits implements AutoCloseable {
       }
     }
     if (limiters.size() >= MAX_CLIENTS) limiters.clear();
-    RateLimiter limiter = limiters.computeIfAbsent(client,
-        c -> RateLimiter.of("client", limiterConfig));
-    if (limiter.acquirePermission()) return -1;
-    long nanos = limiter instanceof AtomicRateLimiter a ? a.getDetailedMetrics().getNanosToWait()
-        : 60_000_000_000L;
-    return seconds(nanos);
+    LocalLimit local = limiters.computeIfAbsent(client, c -> newLocalLimit());
+    if (local.limiter.acquirePermission()) return -1;
+    long intoWindow = Math.floorMod(nanoTime.getAsLong() - local.windowStart, WINDOW_NANOS);
+    return seconds(WINDOW_NANOS - intoWindow);
+  }
+
+  private LocalLimit newLocalLimit() {
+    RateLimiter limiter = RateLimiter.of("client", limiterConfig, nanoTime::getAsLong);
+    // Its windows start as it is made; read after that, so a wait reckoned from here is never
+    // short of the limiter's (at most the microseconds of its construction long).
+    return new LocalLimit(limiter, nanoTime.getAsLong());
   }
 
   private long acquireShared(String client) {
@@ -122,6 +140,9 @@ public final class ClientRateLimits implements AutoCloseable {
   private static long seconds(long nanos) {
     return Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L);
   }
+
+  /** A client's local limiter and when its first window started (on {@link #nanoTime}). */
+  private record LocalLimit(RateLimiter limiter, long windowStart) {}
 
   /** Stops the background claims of shared limits. */
   @Override

@@ -10,6 +10,7 @@ import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
+import dev.geminirotator.api.spi.StoreState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -19,15 +20,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -45,8 +39,9 @@ import java.util.function.Consumer;
  * one write. Each write goes to a temporary file that then replaces the old one atomically, so a
  * crash leaves either the old state or the new one. {@link #close()} writes whatever is pending.
  * The file holds the secrets of keys added at run time, so it is created readable by its owner
- * only (on POSIX file systems). Window counters stay in memory: a per-minute window is not worth
- * a disk write. Thread-safe.
+ * only (on POSIX file systems). The merge rules are the SPI's own ({@link StoreState}). It
+ * declares no shared counters or values: one instance's file has nobody to share them with, so
+ * callers keep them in memory. Thread-safe.
  */
 public final class FileKeyStateStore implements KeyStateStore {
 
@@ -55,13 +50,7 @@ public final class FileKeyStateStore implements KeyStateStore {
   private final Path file;
   private final Clock clock;
   private final Object lock = new Object();
-  private final Map<String, ApiKey> added = new LinkedHashMap<>();
-  private final Set<String> removed = new LinkedHashSet<>();
-  private final Map<String, StateChange.KeyStatus> statuses = new LinkedHashMap<>();
-  private final Map<String, StateChange.Cooldown> cooldowns = new LinkedHashMap<>();
-  private final Map<String, Double> health = new LinkedHashMap<>();
-  private final Map<String, StateChange.Breaker> breakers = new LinkedHashMap<>();
-  private final Map<String, long[]> windows = new HashMap<>();
+  private final StoreState state = new StoreState(); // guarded by lock
   private final CopyOnWriteArrayList<Consumer<StateChange>> listeners =
       new CopyOnWriteArrayList<>();
   private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
@@ -98,50 +87,26 @@ public final class FileKeyStateStore implements KeyStateStore {
   @Override
   public StoreSnapshot load() {
     synchronized (lock) {
-      Instant now = clock.instant();
-      cooldowns.values().removeIf(c -> !c.until().isAfter(now));
-      return new StoreSnapshot(List.copyOf(added.values()), Set.copyOf(removed),
-          Map.copyOf(statuses), List.copyOf(cooldowns.values()), Map.copyOf(health),
-          Map.copyOf(breakers));
+      return state.snapshot(clock.instant());
     }
   }
 
+  /**
+   * Merges the change by the SPI's rules ({@link StoreState}), hands what stands to the
+   * subscribers and schedules a write of the file.
+   */
   @Override
-  public void apply(StateChange change) {
+  public StateChange apply(StateChange change) {
     Objects.requireNonNull(change, "change");
+    StateChange standing;
     synchronized (lock) {
-      if (change instanceof StateChange.KeyStatus s) {
-        if (s.state() == KeyState.HEALTHY && s.until() == null) {
-          statuses.remove(s.keyId());
-        } else {
-          statuses.put(s.keyId(), s);
-        }
-      } else if (change instanceof StateChange.Cooldown c) {
-        String id = c.project() + '\u0000' + c.model();
-        if (c.cleared()) {
-          cooldowns.remove(id);
-        } else {
-          cooldowns.merge(id, c, (old, fresh) -> fresh.until().isAfter(old.until()) ? fresh : old);
-        }
-      } else if (change instanceof StateChange.Health h) {
-        health.put(h.keyId(), h.score());
-      } else if (change instanceof StateChange.KeyAdded a) {
-        added.put(a.key().id(), a.key());
-        removed.remove(a.key().id());
-      } else if (change instanceof StateChange.KeyRemoved r) {
-        added.remove(r.keyId());
-        removed.add(r.keyId());
-        statuses.remove(r.keyId());
-        health.remove(r.keyId());
-      } else if (change instanceof StateChange.Breaker b) {
-        breakers.put(b.name(), b);
-      }
+      standing = state.apply(change);
       // handed on under the lock: every listener, the applying rotator's own echo included,
       // hears the changes in the order this store took them
       if (!(change instanceof StateChange.Health)) { // written behind, not propagated
         for (Consumer<StateChange> listener : listeners) {
           try {
-            listener.accept(change);
+            listener.accept(standing);
           } catch (RuntimeException e) {
             // a listener's failure must not stop the others, nor the caller's request
           }
@@ -149,6 +114,7 @@ public final class FileKeyStateStore implements KeyStateStore {
       }
     }
     scheduleWrite();
+    return standing;
   }
 
   @Override
@@ -158,19 +124,10 @@ public final class FileKeyStateStore implements KeyStateStore {
     return () -> listeners.remove(listener);
   }
 
+  /** One instance's file: shared counters and values stay with the callers, in memory. */
   @Override
-  public long incrementWindow(String name, Duration window) {
-    long millis = window.toMillis();
-    if (millis <= 0) throw new IllegalArgumentException("window must be >= 1ms but was " + window);
-    long index = clock.millis() / millis;
-    synchronized (lock) {
-      long[] w = windows.computeIfAbsent(name, k -> new long[] {index, 0});
-      if (w[0] != index) {
-        w[0] = index;
-        w[1] = 0;
-      }
-      return ++w[1];
-    }
+  public boolean isShared() {
+    return false;
   }
 
   /** Whether the last write of the file succeeded. */
@@ -214,7 +171,7 @@ public final class FileKeyStateStore implements KeyStateStore {
   private void write() {
     byte[] bytes;
     synchronized (lock) {
-      bytes = toJson().toPrettyString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      bytes = toJson(state.snapshot(clock.instant())).toPrettyString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
     try {
       Path dir = file.getParent();
@@ -240,11 +197,11 @@ public final class FileKeyStateStore implements KeyStateStore {
     }
   }
 
-  private ObjectNode toJson() {
+  private static ObjectNode toJson(StoreSnapshot snapshot) {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", 1);
     ArrayNode keys = root.putArray("addedKeys");
-    for (ApiKey k : added.values()) {
+    for (ApiKey k : snapshot.addedKeys()) {
       ObjectNode n = keys.addObject();
       n.put("id", k.id());
       n.put("secret", k.secret());
@@ -255,9 +212,9 @@ public final class FileKeyStateStore implements KeyStateStore {
       k.requestsPerDay().ifPresent(v -> n.put("rpd", v));
     }
     ArrayNode removedIds = root.putArray("removedKeyIds");
-    removed.forEach(removedIds::add);
+    snapshot.removedKeyIds().forEach(removedIds::add);
     ArrayNode states = root.putArray("statuses");
-    for (StateChange.KeyStatus s : statuses.values()) {
+    for (StateChange.KeyStatus s : snapshot.statuses().values()) {
       ObjectNode n = states.addObject();
       n.put("keyId", s.keyId());
       n.put("state", s.state().name());
@@ -266,14 +223,14 @@ public final class FileKeyStateStore implements KeyStateStore {
       n.put("at", s.at().toString());
     }
     ArrayNode cools = root.putArray("cooldowns");
-    for (StateChange.Cooldown c : cooldowns.values()) {
+    for (StateChange.Cooldown c : snapshot.cooldowns()) {
       cools.addObject().put("project", c.project()).put("model", c.model())
           .put("until", c.until().toString());
     }
     ObjectNode scores = root.putObject("health");
-    health.forEach(scores::put);
+    snapshot.health().forEach(scores::put);
     ArrayNode breakerList = root.putArray("breakers");
-    for (StateChange.Breaker b : breakers.values()) {
+    for (StateChange.Breaker b : snapshot.breakers().values()) {
       ObjectNode n = breakerList.addObject().put("name", b.name()).put("state", b.state());
       if (b.until() != null) n.put("until", b.until().toString());
     }
@@ -296,27 +253,24 @@ public final class FileKeyStateStore implements KeyStateStore {
       n.path("labels").fields().forEachRemaining(e -> b.label(e.getKey(), e.getValue().asText()));
       if (n.has("rpm")) b.requestsPerMinute(n.get("rpm").asInt());
       if (n.has("rpd")) b.requestsPerDay(n.get("rpd").asInt());
-      ApiKey key = b.build();
-      added.put(key.id(), key);
+      state.apply(new StateChange.KeyAdded(b.build()));
     }
-    root.path("removedKeyIds").forEach(n -> removed.add(n.asText()));
+    root.path("removedKeyIds").forEach(n -> state.apply(new StateChange.KeyRemoved(n.asText())));
     for (JsonNode n : root.path("statuses")) {
       StateChange.KeyStatus s = new StateChange.KeyStatus(n.path("keyId").asText(),
           KeyState.valueOf(n.path("state").asText()), instant(n.get("until")),
           n.hasNonNull("reason") ? n.get("reason").asText() : null, instant(n.get("at")));
-      statuses.put(s.keyId(), s);
+      state.apply(s);
     }
     for (JsonNode n : root.path("cooldowns")) {
-      StateChange.Cooldown c = new StateChange.Cooldown(n.path("project").asText(),
-          n.path("model").asText(), instant(n.get("until")), false);
-      cooldowns.put(c.project() + '\u0000' + c.model(), c);
+      state.apply(new StateChange.Cooldown(n.path("project").asText(),
+          n.path("model").asText(), instant(n.get("until")), false));
     }
-    root.path("health").fields().forEachRemaining(e -> health.put(e.getKey(),
-        e.getValue().asDouble()));
+    root.path("health").fields().forEachRemaining(e -> state.apply(
+        new StateChange.Health(e.getKey(), e.getValue().asDouble())));
     for (JsonNode n : root.path("breakers")) {
-      StateChange.Breaker b = new StateChange.Breaker(n.path("name").asText(),
-          n.path("state").asText(), instant(n.get("until")));
-      breakers.put(b.name(), b);
+      state.apply(new StateChange.Breaker(n.path("name").asText(),
+          n.path("state").asText(), instant(n.get("until"))));
     }
   }
 
