@@ -10,7 +10,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** {@link RotatorConfig#fields()} is what the README reference is generated from; it must not drift. */
+/**
+ * {@link RotatorSections#fields()} is what the README reference is generated from; it must not
+ * drift.
+ */
 class FieldsTest {
 
   static final String KEY = "AIzaSyF-ffffffffffffffffffffffffffffff";

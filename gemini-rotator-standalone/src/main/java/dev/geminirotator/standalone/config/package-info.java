@@ -25,8 +25,9 @@
  *
  * <p>May import core's config model, the config module (the loader), and the API types they
  * carry ({@code ApiKey}, the store SPI for shared limits, the attempt policy), and the
- * {@code http} package for the few plumbing values the file names (transports, trusted proxies, the body clock). Must not import the
- * Gemini exchange adapter ({@code dev.geminirotator.standalone}) or admin: they read this package,
- * never the other way round ({@code StandaloneArchitectureTest}).
+ * {@code http} package for the few plumbing values the file names (transports, trusted proxies,
+ * the body clock). Must not import the Gemini exchange adapter
+ * ({@code dev.geminirotator.standalone}) or admin: they read this package, never the other way
+ * round ({@code StandaloneArchitectureTest}).
  */
 package dev.geminirotator.standalone.config;
