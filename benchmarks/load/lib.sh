@@ -3,7 +3,8 @@
 
 LOAD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LOAD_DIR/../.." && pwd)
-PROXY_JAR=$REPO/gemini-rotator-standalone/target/gemini-rotator-standalone.jar
+# PROXY_JAR may name another build of the proxy (a jar kept from an earlier commit, to compare).
+PROXY_JAR=${PROXY_JAR:-$REPO/gemini-rotator-standalone/target/gemini-rotator-standalone.jar}
 BENCH_JAR=$REPO/benchmarks/target/benchmarks.jar
 FIXTURES=$REPO/gemini-rotator-test-support/src/main/resources/fixtures
 # The JVM flags a production user would run the proxy with (README "Running the proxy"): a small,
@@ -247,6 +248,6 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 
 # The lines under a report's title: commit, JDK, JVM flags, machine and load average.
 report_context() {
-  echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); $JAVA_VERSION; JVM flags: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS"
+  echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); proxy jar $PROXY_JAR; $JAVA_VERSION; JVM flags: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $PROXY_JAVA_OPTS"
   echo "$(nproc) CPUs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -38,15 +38,27 @@ public interface KeyStateStore extends AutoCloseable {
    * subscribers, the applying instance's included. Never blocks on I/O.
    *
    * <p>The caller adopts the returned state: that is how a rotator learns, without a callback on
-   * its own thread, that its change lost.
+   * its own thread, that its change lost, and how it agrees with the store as soon as the call
+   * returns. A rotator serializes its own writes of one subject (one key's status, one project's
+   * cooldowns) and adopts each answer before it writes the next, so the answers it adopts last
+   * are those of the last changes the store took from it.
    */
   StateChange apply(StateChange change);
 
   /**
    * Registers for changes, including those applied by other rotators and other instances, and
-   * the corrections of {@link #apply}. A store may also hand a listener the changes its own
-   * rotator applied (delivery is at least once; changes are idempotent). Listeners run on a store
-   * thread and must not block.
+   * the corrections of {@link #apply}. Listeners run on a store thread (or on the applying thread)
+   * and must not block.
+   *
+   * <p>A store should hand each change it takes (or the state that stands after it) to every
+   * listener, the applying rotator's own included, in the order it took the changes; the memory
+   * and Redis stores do, on the applying thread. A store cannot tell which listener belongs to the
+   * rotator that applied a change (several rotators may share one store), and a rotator does not
+   * depend on it: it adopts {@link #apply}'s answer. The delivery in the store's order is what
+   * keeps a rotator in that order when its own write and another's change of the same subject
+   * cross: a rotator that hears of its subject while its write is in flight leaves that standing
+   * rather than adopting an answer the later change replaced. Delivery is at least once; changes
+   * are idempotent.
    */
   Subscription subscribe(Consumer<StateChange> listener);
 

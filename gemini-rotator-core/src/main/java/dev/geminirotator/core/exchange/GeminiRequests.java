@@ -153,6 +153,25 @@ public final class GeminiRequests {
   }
 
   /**
+   * What {@link #parse(String, String, String, byte[])} gives for this request with its {@code
+   * body}, from {@code head}, the parse of the same method, raw path and raw query without a body
+   * (a transport that decides on the head before it reads the body has one): {@code head} itself
+   * when the body cannot add anything (none, an empty one, a route that reads none, or one holding
+   * none of the {@link #BODY_MARKERS} when the model is not read from it), so the usual request is
+   * parsed once; otherwise the whole request is parsed again with its body.
+   *
+   * @param head {@code parse(method, rawPath, rawQuery, null)} of this very request
+   */
+  public static GeminiRequest withBody(GeminiRequest head, String rawPath, String rawQuery,
+      byte[] body) {
+    if (body == null || body.length == 0 || !readsBody(head)
+        || !readsModelFromBody(head) && !mayNameResources(body, 0, body.length)) {
+      return head;
+    }
+    return parse(head.method(), rawPath, rawQuery, body);
+  }
+
+  /**
    * Parses a request whose body is read from a stream, opened only when the route takes a body
    * that may name a model or resource (so a transport that must copy its body to read it copies
    * it only then). The stream is read at most to the end of the first JSON value and closed.

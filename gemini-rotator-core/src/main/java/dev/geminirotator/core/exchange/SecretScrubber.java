@@ -98,7 +98,12 @@ public final class SecretScrubber {
   public SecretScrubber including(ApiKey key) {
     Objects.requireNonNull(key, "key");
     String plain = key.secret();
-    if (plainAscii(plain)) { // every call's path: the key is in the pool; find it without copying
+    for (Index index : indexes) {
+      // every call's path: the pool's own key, held under its own secret instance (see Index),
+      // found by identity: no character compared, no hash computed (a String caches it)
+      if (index.bySecret.get(plain) == key) return this;
+    }
+    if (plainAscii(plain)) { // the key is in the pool; find it without copying
       for (Index index : indexes) {
         if (index.bySecret.containsKey(plain)) return this;
       }
@@ -418,7 +423,10 @@ public final class SecretScrubber {
       for (ApiKey key : keys) {
         byte[] secret = view(key.secret().getBytes(StandardCharsets.UTF_8));
         if (secret.length == 0) continue;
-        bySecret.putIfAbsent(new String(secret, StandardCharsets.ISO_8859_1), key);
+        String text = new String(secret, StandardCharsets.ISO_8859_1);
+        // A secret that reads as it is written is held under the key's own instance, so that
+        // including(key) finds it by identity.
+        bySecret.putIfAbsent(text.equals(key.secret()) ? key.secret() : text, key);
         lengthSet.add(secret.length);
         for (byte b : secret) secretBytes[b & 0xFF] = true;
         hashes.add(new long[] {hash(secret, 0, secret.length), secret.length});

@@ -5,23 +5,18 @@ import dev.geminirotator.api.KeyLease;
 import dev.geminirotator.api.KeyRotator;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
-import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.api.Outcome;
-import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.api.RotatorStats;
 import dev.geminirotator.api.Subscription;
-import dev.geminirotator.api.event.CooldownStarted;
 import dev.geminirotator.api.event.KeyAdded;
 import dev.geminirotator.api.event.KeyRemoved;
 import dev.geminirotator.api.event.KeyRotated;
 import dev.geminirotator.api.event.RotatorEvent;
 import dev.geminirotator.api.event.RotatorListener;
-import dev.geminirotator.api.event.StateTransition;
 import dev.geminirotator.api.event.StormEvent;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
-import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.core.exchange.SecretScrubber;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.quota.SharedQuotas;
@@ -30,24 +25,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,82 +46,46 @@ import org.slf4j.LoggerFactory;
  * pool without quotas, allocates only the lease (and, while most keys cannot serve, a list of those
  * that can now and then). Selection reads an immutable {@link Pool} and per-key volatile state; it
  * costs O(1) whatever the pool size (amortized when most keys cannot serve), and skipping keys that
- * cannot serve never funnels their share onto a neighbour (see {@code pickFairly}). State
+ * cannot serve never funnels their share onto a neighbour (see {@link Selection}). State
  * transitions synchronize on the key they change and are written to the store after the lock is
- * released. Changes from other rotators sharing the store arrive through its subscription and are
- * applied idempotently.
+ * released; the rotator then adopts the state the store answers stands for what it wrote. Changes
+ * from other rotators sharing the store arrive through its subscription and are applied
+ * idempotently.
+ *
+ * <p>This class is the facade; the work is done by package-private parts, each owning one
+ * concern: {@link Selection} (which key serves a request), {@link HealthStates} (what an outcome
+ * does to a key and its project: statuses, cooldowns, trials, storms, operator resets),
+ * {@link Membership} (which keys the pool holds, their id salt), {@link StoreSync} (writing to the
+ * store, adopting its answers, following it) and {@link CooldownEnds} (logging a cooldown's end).
  *
  * <p>Thread-safe.
  */
 public final class GeminiKeyRotator implements KeyRotator {
 
   private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
-  private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-  private static final long TRIAL_IN_PROGRESS_MILLIS = 1_000;
-  private static final long RECONCILE_GRACE_MILLIS = 10_000;
-  private static final long UNKNOWN_TIME = Long.MIN_VALUE;
-  private static final int PREFETCH_MIN_KEYS = 4_096;
-  private static final int PREFETCH_DISTANCE = 4;
-  /** Random draws over the whole pool before {@link #pickFairly} turns to {@link UsableKeys}. */
-  private static final int POOL_DRAWS = 8;
-  /** Random draws from a {@link UsableKeys} list before it is rebuilt or given up. */
-  private static final int LIST_DRAWS = 16;
-  private static final int NO = 0;
-  private static final int YES = 1;
-  private static final int TRIAL = 2;
 
   private final Strategy strategy;
   private final HealthPolicy health;
   private final CooldownPolicy cooldowns;
   private final Clock clock;
   private final KeyStateStore store;
-  /**
-   * The salt of derived key ids: the builder's, else the store's (followed when it changes);
-   * null: this process's own. Written under {@link #adminLock}.
-   */
-  private volatile String keyIdSalt;
-  /** Whether the builder set the salt: the store's is then never followed. */
-  private final boolean keyIdSaltConfigured;
   private final Subscription saltSubscription;
   private final boolean ownsStore;
-  private final Subscription storeSubscription;
-  private final ScheduledExecutorService reconciler;
   private final SharedQuotas quotas;
 
-  private volatile Pool pool = Pool.EMPTY;
-  /** The secret scrubber for one membership, rebuilt on first use after the pool changes. */
-  private volatile PoolScrubber poolScrubber;
-  private final Object scrubberLock = new Object();
-  private final ConcurrentHashMap<String, ProjectState> projects = new ConcurrentHashMap<>();
-  private final Object adminLock = new Object();
-  private final AtomicInteger cursor = new AtomicInteger();
-  private final StormGuard rateLimitStorm;
-  private final StormGuard rejectionStorm;
-  private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
-  /**
-   * The lists {@link #pickFairly} draws from when most keys cannot serve: one shared by every
-   * model, and a few for models with a cooldown of their own. Told when a key may serve again.
-   */
+  /** What {@link Selection} draws from when most keys cannot serve; told when one may again. */
   private final FallbackLists fallback = new FallbackLists();
-  /** Power-of-two in large pools: each thread's next pair of candidates, drawn in advance. */
-  private final ThreadLocal<int[]> nextPair = ThreadLocal.withInitial(() -> new int[2]);
+  private final ListenerSet listeners = new ListenerSet(log);
+  private final Membership membership;
+  private final Selection selection;
+  private final CooldownEnds ends;
+  private final StoreSync sync;
+  private final HealthStates states;
 
   /** The operator log of states and cooldowns, throttled per key and per project and model. */
   private final StateLog stateLog = new StateLog(log);
-  /**
-   * Checks that log a cooldown's end when it comes: one pending per project and model (the key
-   * is {@code project NUL model}). The thread starts with the first cooldown; see
-   * {@link #scheduleEndCheck}.
-   */
-  private final ConcurrentHashMap<String, Boolean> endChecks = new ConcurrentHashMap<>();
-  private volatile ScheduledExecutorService endCheckExecutor;
-  /** Set once the state loaded at start is applied: later changes from the store are logged. */
-  private volatile boolean started;
 
   private final LongAdder noKeyAvailable = new LongAdder();
-  private final LongAdder retiredSuccesses = new LongAdder();
-  private final LongAdder cooldownsStarted = new LongAdder();
-  private final LongAdder trials = new LongAdder();
   private final LongAdder[] outcomes = new LongAdder[Outcome.Kind.values().length];
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -149,8 +97,6 @@ public final class GeminiKeyRotator implements KeyRotator {
     this.clock = b.clock;
     this.store = b.store != null ? b.store : new MemoryKeyStateStore();
     this.ownsStore = b.store == null || b.ownsStore;
-    this.keyIdSaltConfigured = b.keyIdSalt != null;
-    this.keyIdSalt = b.keyIdSalt != null ? b.keyIdSalt : storeKeyIdSalt(store);
     // A credit of one request: the first request of a window on a key under 64 per window is
     // never refused while the first block is claimed. Gemini is the final enforcer (a 429 is
     // retried on another key), so refusing a legitimate request is worse than the bounded
@@ -160,38 +106,21 @@ public final class GeminiKeyRotator implements KeyRotator {
     // A store private to this JVM counts without I/O: claim at once, so a quota is exact.
     if (!store.isShared()) quotas.executor(Runnable::run);
     this.quotas = quotas.build();
-    this.rateLimitStorm = new StormGuard(b.storm);
-    this.rejectionStorm = new StormGuard(b.storm);
+    this.membership = new Membership(store, b.keyIdSalt, clock, this.quotas, listeners, log);
+    this.selection = new Selection(this, strategy, clock, fallback, membership.projects);
+    this.ends = new CooldownEnds(clock, stateLog, membership, closed, log);
+    this.sync = new StoreSync(store, clock, health, fallback, stateLog, listeners, membership,
+        ends, log);
+    this.states = new HealthStates(health, cooldowns, b.storm, clock, fallback, stateLog,
+        listeners, membership, sync, ends, log);
     for (int i = 0; i < outcomes.length; i++) outcomes[i] = new LongAdder();
-    listeners.addAll(b.listeners);
+    b.listeners.forEach(listeners::add);
 
-    synchronized (adminLock) {
-      List<KeySlot> slots = new ArrayList<>();
-      for (ApiKey key : b.keys.values()) slots.add(newSlot(poolKey(key)));
-      publishPool(slots);
-    }
-    if (keyIdSalt == null && b.keys.values().stream().anyMatch(ApiKey::hasDerivedId)) {
-      log.info("keys without an id get ids derived under this process's own random salt: they"
-          + " change at every restart (metrics series, admin scripts); set key-id-salt, or give"
-          + " keys ids, for ids that last");
-    }
-    this.saltSubscription = keyIdSaltConfigured ? () -> { }
-        : store.onKeyIdSaltChange(this::followStoreSalt);
-    followStoreSalt(); // the store may have connected while this rotator was being built
-    applySnapshot(loadFromStore(), true);
-    started = true;
-    this.storeSubscription = store.subscribe(this::applyRemote);
-    if (b.reconcileInterval != null) {
-      reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "gemini-rotator-reconcile");
-        t.setDaemon(true);
-        return t;
-      });
-      long ms = b.reconcileInterval.toMillis();
-      reconciler.scheduleWithFixedDelay(this::reconcileQuietly, ms, ms, TimeUnit.MILLISECONDS);
-    } else {
-      reconciler = null;
-    }
+    membership.addConfigured(b.keys.values());
+    this.saltSubscription = b.keyIdSalt != null ? () -> { }
+        : store.onKeyIdSaltChange(membership::followStoreSalt);
+    membership.followStoreSalt(); // the store may have connected while this rotator was built
+    sync.start(b.reconcileInterval);
   }
 
   /** Starts a builder with the defaults: round-robin, default policies, memory store. */
@@ -206,59 +135,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    * with an explicit id is returned as it is. Callers that keep keys by id use this one's.
    */
   public ApiKey poolKey(ApiKey key) {
-    return keyIdSalt == null ? key : key.withIdSalt(keyIdSalt);
-  }
-
-  /**
-   * Re-derives the ids of keys that have derived ones under the store's salt when it differs from
-   * the one this rotator uses: one membership change. Keys with explicit ids are untouched. A
-   * re-keyed key starts afresh locally and takes the state the store holds under its new id.
-   */
-  private void followStoreSalt() {
-    if (keyIdSaltConfigured) return;
-    String salt = storeKeyIdSalt(store);
-    if (salt == null || salt.equals(keyIdSalt)) return;
-    int rekeyed = 0;
-    List<String> oldIds = new ArrayList<>();
-    List<String> newIds = new ArrayList<>();
-    synchronized (adminLock) {
-      if (salt.equals(keyIdSalt)) return;
-      keyIdSalt = salt;
-      List<KeySlot> slots = new ArrayList<>(pool.size());
-      for (KeySlot slot : pool.slots) {
-        ApiKey key = slot.key.withIdSalt(salt);
-        if (key.id().equals(slot.id)) {
-          slots.add(slot);
-          continue;
-        }
-        synchronized (slot) {
-          slot.removed = true;
-        }
-        retiredSuccesses.add(slot.successes());
-        slots.add(newSlot(key));
-        oldIds.add(slot.id);
-        newIds.add(key.id());
-        rekeyed++;
-      }
-      if (rekeyed > 0) publishPool(slots);
-    }
-    if (rekeyed == 0) return;
-    log.warn("the store's key id salt differs from this rotator's (it connected after starting"
-        + " unreachable, or lost its data and another instance set a new salt): {} keys without an"
-        + " id now have ids derived under the store's salt, like every instance on it", rekeyed);
-    Instant at = clock.instant();
-    for (String id : oldIds) fire(new KeyRemoved(id, at));
-    for (String id : newIds) fire(new KeyAdded(id, at));
-  }
-
-  private static String storeKeyIdSalt(KeyStateStore store) {
-    try {
-      return store.keyIdSalt();
-    } catch (RuntimeException e) {
-      log.warn("store {} could not give its key id salt; ids derived from secrets are this"
-          + " process's own: {}", store.describe(), e.toString());
-      return null;
-    }
+    return membership.poolKey(key);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -270,361 +147,17 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (closed.get()) {
       throw new IllegalStateException("rotator is closed");
     }
-    Pool p = pool;
-    long now = UNKNOWN_TIME; // read the clock only when a key's state needs it
+    Pool p = membership.pool;
     String model = context.model();
-    Lease lease = p.size() == 0 ? null : context.constrained() && narrowed(context)
-        ? pickWithin(p, context, model) : switch (strategy) {
-      case ROUND_ROBIN -> pickRoundRobin(p, context, model, now);
-      case WEIGHTED -> pickWeighted(p, context, model, now);
-      case POWER_OF_TWO -> pickTwoChoices(p, context, model, now);
-    };
+    Lease lease = p.size() == 0 ? null : selection.pick(p, context, model);
     if (lease == null) {
       noKeyAvailable.increment();
-      throw noKeyAvailable(p, context, model, clock.millis());
+      throw Selection.noKeyAvailable(p, context, model, clock.millis());
     }
     if (!context.triedKeyIds().isEmpty() && !listeners.isEmpty()) {
       fire(new KeyRotated(model, lease.slot.id, context.triedKeyIds().size() + 1, clock.instant()));
     }
     return lease;
-  }
-
-  /** Whether the request may go to one project's keys or one key only (see {@link #pickWithin}). */
-  private static boolean narrowed(RequestContext ctx) {
-    return ctx.project() != null || ctx.onlyKeyId() != null;
-  }
-
-  /**
-   * A key of the one project (or the one key) the request is limited to: the request names a
-   * resource only that project holds. Looks only at those keys, in turn from a moving start, so
-   * the project's keys share its pinned requests; the strategy's weights are not applied within
-   * the project. O(keys of the project).
-   */
-  private Lease pickWithin(Pool p, RequestContext ctx, String model) {
-    KeySlot[] candidates;
-    if (ctx.onlyKeyId() != null) {
-      KeySlot only = p.byId.get(ctx.onlyKeyId());
-      candidates = only == null ? new KeySlot[0] : new KeySlot[] {only};
-    } else {
-      ProjectState project = projects.get(ctx.project());
-      candidates = project == null ? new KeySlot[0] : project.members;
-    }
-    int n = candidates.length;
-    if (n == 0) return null;
-    long now = clock.millis();
-    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
-    for (int i = 0; i < n; i++) {
-      KeySlot slot = candidates[index];
-      // A member may have left the pool since the project's list was read.
-      if (p.byId.get(slot.id) == slot) {
-        int claim = claim(slot, ctx, model, now);
-        if (claim != NO) return lease(slot, model, claim);
-      }
-      if (++index == n) index = 0;
-    }
-    return null;
-  }
-
-  private Lease pickRoundRobin(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % n;
-    if (n >= PREFETCH_MIN_KEYS) {
-      // Large pools outgrow the caches: load the slot a request a few turns ahead will take, so
-      // its cache miss overlaps this request's work instead of stalling that one.
-      int ahead = index + PREFETCH_DISTANCE;
-      slots[ahead < n ? ahead : ahead - n].touch();
-    }
-    KeySlot slot = slots[index];
-    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-    int claim = claim(slot, ctx, model, now);
-    if (claim != NO) return lease(slot, model, claim);
-    return pickFairly(p, ctx, model);
-  }
-
-  private Lease pickWeighted(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] cycle = p.schedule;
-    KeySlot slot;
-    if (cycle != null) {
-      // The spelled-out cycle, read like round-robin (see Pool.schedule).
-      int len = cycle.length;
-      int index = (cursor.getAndIncrement() & Integer.MAX_VALUE) % len;
-      if (len >= PREFETCH_MIN_KEYS) {
-        int ahead = index + PREFETCH_DISTANCE;
-        cycle[ahead < len ? ahead : ahead - len].touch();
-      }
-      slot = cycle[index];
-    } else {
-      int turn = cursor.getAndIncrement() & Integer.MAX_VALUE;
-      if (p.size() >= PREFETCH_MIN_KEYS) {
-        // As for round-robin, in two independent steps: the alias entry of a turn far ahead,
-        // and the slot of a nearer turn, whose alias entry an earlier request already warmed.
-        p.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
-        p.slots[p.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
-      }
-      slot = p.slots[p.weightedIndex((long) turn * GOLDEN)];
-    }
-    if (now == UNKNOWN_TIME && needsTime(slot)) now = clock.millis();
-    int claim = claim(slot, ctx, model, now);
-    if (claim != NO) return lease(slot, model, claim);
-    return pickFairly(p, ctx, model);
-  }
-
-  private Lease pickTwoChoices(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    KeySlot a;
-    KeySlot b;
-    if (n >= PREFETCH_MIN_KEYS) {
-      // Large pools: this thread's candidates were drawn (and their slots loaded) one request
-      // ago, so their cache misses overlapped that request; draw and warm the next pair now.
-      int[] drawn = nextPair.get();
-      if (drawn[0] >= n || drawn[1] >= n) {
-        drawn[0] = random.nextInt(n);
-        drawn[1] = random.nextInt(n);
-      }
-      a = slots[drawn[0]];
-      b = slots[drawn[1]];
-      drawn[0] = random.nextInt(n);
-      drawn[1] = random.nextInt(n);
-      slots[drawn[0]].touch();
-      slots[drawn[1]].touch();
-    } else {
-      a = slots[random.nextInt(n)];
-      b = n == 1 ? a : slots[random.nextInt(n)];
-    }
-    if (now == UNKNOWN_TIME && (needsTime(a) || needsTime(b))) now = clock.millis();
-    Lease lease = claimBetter(a, b, ctx, model, now);
-    return lease != null ? lease : pickFairly(p, ctx, model);
-  }
-
-  /** Power-of-two: claims the better of two candidates that can serve, else the other one. */
-  private Lease claimBetter(KeySlot a, KeySlot b, RequestContext ctx, String model, long now) {
-    boolean aUsable = usable(a, ctx, model, now);
-    boolean bUsable = b != a && usable(b, ctx, model, now);
-    KeySlot first;
-    KeySlot second;
-    if (aUsable && bUsable) {
-      boolean aBetter = score(a) >= score(b);
-      first = aBetter ? a : b;
-      second = aBetter ? b : a;
-    } else if (aUsable || bUsable) {
-      first = aUsable ? a : b;
-      second = null;
-    } else {
-      return null;
-    }
-    int claim = claim(first, ctx, model, now);
-    if (claim != NO) return lease(first, model, claim);
-    if (second != null && (claim = claim(second, ctx, model, now)) != NO) {
-      return lease(second, model, claim);
-    }
-    return null;
-  }
-
-  private static double score(KeySlot slot) {
-    return slot.health() / (1 + slot.inFlight());
-  }
-
-  /**
-   * Where every strategy goes when its own pick cannot serve this request.
-   *
-   * <p>Why not the next key along: skipping forward from an unusable key to the next usable one
-   * hands that key the turns of the whole run of unusable keys before it (a pool of 28 keys with
-   * 20 invalid in a row gave the key after the run 75% of the traffic instead of 12.5%). Instead,
-   * a replacement is drawn at random among all keys, uniformly (by weight under
-   * {@link Strategy#WEIGHTED}, as two candidates under {@link Strategy#POWER_OF_TWO}), and drawn
-   * again while it cannot serve. A key that can serve then gets the turns of the keys that cannot
-   * in proportion to its own share, so every usable key's share is its share among the usable
-   * keys, whichever keys are out. It stays O(1) and lock-free:
-   *
-   * <ol>
-   *   <li>a few independent draws over the whole pool: cheap while most keys can serve;
-   *   <li>when those miss (most keys cannot serve), draws from {@link UsableKeys}, a cached list
-   *       of the keys that can serve ({@link FallbackLists}: one for every model, a few for models
-   *       cooling on their own), so a mostly unusable pool costs O(1) per request too, plus one
-   *       pass over the pool per list built: when a key may serve again, every 250 ms at most,
-   *       never per model name a client sends;
-   *   <li>only when even those are all refused (a request that already tried most of the listed
-   *       keys, a state changing under the draws): one pass over the pool that draws among every
-   *       key that can serve this request ({@link #drawExhaustively}).
-   * </ol>
-   */
-  private Lease pickFairly(Pool p, RequestContext ctx, String model) {
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    long now = clock.millis();
-    UsableKeys listed = fallback.cached(p, model, now);
-    if (listed == null) {
-      for (int i = 0; i < POOL_DRAWS; i++) {
-        Lease lease = claimDrawn(p, random, ctx, model, now);
-        if (lease != null) return lease;
-      }
-      listed = fallback.obtain(p, model, now);
-      // Only while another caller builds the first list of a new pool: the last resort.
-      if (listed == null) return drawExhaustively(p, random, ctx, model, now);
-    }
-    for (boolean refreshed = false; ; refreshed = true) {
-      if (listed.usable.size() == 0) {
-        // No key can serve the model: none can serve this request either (no pass over the pool).
-        if (fallback.valid(listed, p, now)) return null;
-        break;
-      }
-      Lease lease = claimListTurn(listed, random, ctx, model, now);
-      if (lease != null) return lease;
-      for (int i = 1; i < LIST_DRAWS; i++) {
-        lease = claimDrawn(listed.usable, random, ctx, model, now);
-        if (lease != null) return lease;
-      }
-      if (refreshed) break;
-      // Every draw was refused: rebuilt (by one caller) only if keys stopped serving since it
-      // was built, not when the refusals were this request's own.
-      listed = fallback.refreshIfStale(p, listed, model, now);
-      if (listed == null) break;
-    }
-    return drawExhaustively(p, random, ctx, model, now);
-  }
-
-  /**
-   * The first pick from a {@link UsableKeys} list: the list's own turn (in order, or along the
-   * golden-ratio sequence by weight), with the slot a few turns ahead loaded early as the main
-   * cursor does, so a mostly unusable large pool is still read in order rather than at random.
-   * Power-of-two draws at random as usual. Picks after a refusal are random draws, so a refused
-   * turn is spread over the list whatever the refusal's cause (requests with different keys
-   * already tried refuse different keys), never handed to one neighbour.
-   */
-  private Lease claimListTurn(UsableKeys listed, ThreadLocalRandom random, RequestContext ctx,
-      String model, long now) {
-    Pool from = listed.usable;
-    KeySlot[] slots = from.slots;
-    int m = slots.length;
-    KeySlot slot;
-    switch (strategy) {
-      case ROUND_ROBIN -> {
-        int index = (listed.turn() & Integer.MAX_VALUE) % m;
-        if (m >= PREFETCH_MIN_KEYS) {
-          int ahead = index + PREFETCH_DISTANCE;
-          slots[ahead < m ? ahead : ahead - m].touch();
-        }
-        slot = slots[index];
-      }
-      case WEIGHTED -> {
-        int turn = listed.turn() & Integer.MAX_VALUE;
-        if (m >= PREFETCH_MIN_KEYS) {
-          from.touchAliasEntry((long) (turn + 2 * PREFETCH_DISTANCE) * GOLDEN);
-          slots[from.weightedIndex((long) (turn + PREFETCH_DISTANCE) * GOLDEN)].touch();
-        }
-        slot = slots[from.weightedIndex((long) turn * GOLDEN)];
-      }
-      default -> {
-        return claimDrawn(from, random, ctx, model, now);
-      }
-    }
-    return claimOne(slot, ctx, model, now);
-  }
-
-  /** Draws one candidate (two under power-of-two) from {@code from} and claims it if it can. */
-  private Lease claimDrawn(Pool from, ThreadLocalRandom random, RequestContext ctx, String model,
-      long now) {
-    KeySlot[] slots = from.slots;
-    return switch (strategy) {
-      case ROUND_ROBIN -> claimOne(slots[random.nextInt(slots.length)], ctx, model, now);
-      case WEIGHTED -> claimOne(from.drawByWeight(random), ctx, model, now);
-      case POWER_OF_TWO -> claimBetter(slots[random.nextInt(slots.length)],
-          slots[random.nextInt(slots.length)], ctx, model, now);
-    };
-  }
-
-  private Lease claimOne(KeySlot slot, RequestContext ctx, String model, long now) {
-    int claim = claim(slot, ctx, model, now);
-    return claim == NO ? null : lease(slot, model, claim);
-  }
-
-  /**
-   * One pass over the pool choosing at random, in proportion to share, among the keys that can
-   * serve this request (weighted reservoir sampling), then claiming it; falls back to the first
-   * key that claims only if the chosen one was taken meanwhile. O(n): the last resort.
-   */
-  private Lease drawExhaustively(Pool p, ThreadLocalRandom random, RequestContext ctx,
-      String model, long now) {
-    KeySlot chosen = null;
-    long total = 0;
-    for (KeySlot slot : p.slots) {
-      if (!usable(slot, ctx, model, now)) continue;
-      int share = strategy == Strategy.WEIGHTED ? slot.key.weight() : 1;
-      total += share;
-      if (random.nextLong(total) < share) chosen = slot;
-    }
-    if (chosen == null) return null;
-    Lease lease = claimOne(chosen, ctx, model, now);
-    return lease != null ? lease : scan(p, ctx, model, now);
-  }
-
-  /** Every key once, from a random one: when the key chosen to serve was taken meanwhile. */
-  private Lease scan(Pool p, RequestContext ctx, String model, long now) {
-    KeySlot[] slots = p.slots;
-    int n = slots.length;
-    int index = ThreadLocalRandom.current().nextInt(n);
-    for (int i = 0; i < n; i++) {
-      KeySlot slot = slots[index];
-      int claim = claim(slot, ctx, model, now);
-      if (claim != NO) return lease(slot, model, claim);
-      if (++index == n) index = 0;
-    }
-    return null;
-  }
-
-  /**
-   * Whether deciding about this key needs the time: only an unhealthy key or a project with a
-   * cooldown that has not been seen to expire does. Healthy pools never read the clock.
-   */
-  private static boolean needsTime(KeySlot slot) {
-    return slot.status != KeySlot.HEALTHY || slot.cooldownHint() != 0;
-  }
-
-  /** Whether the key could serve this request now, without taking anything. */
-  private static boolean usable(KeySlot slot, RequestContext ctx, String model, long now) {
-    if (slot.disabled || !due(slot, slot.status, now)) return false;
-    if (!ctx.admits(slot.id, slot.project.name)) return false;
-    return !ctx.tried(slot.id) && !slot.project.cooling(slot, model, now)
-        && (slot.quota == null || !slot.quota.spent());
-  }
-
-  /** Takes the key for this request if it can serve: its quota permit and, if due, its trial. */
-  private static int claim(KeySlot slot, RequestContext ctx, String model, long now) {
-    if (slot.disabled) return NO;
-    int status = slot.status;
-    if (!due(slot, status, now)) return NO;
-    if (ctx.tried(slot.id) || slot.project.cooling(slot, model, now)) return NO;
-    if (!ctx.admits(slot.id, slot.project.name)) return NO;
-    if (slot.quota != null && !slot.quota.tryAcquire()) return NO;
-    if (status == KeySlot.UNHEALTHY) {
-      return slot.tryStartTrial(now) ? TRIAL : NO;
-    }
-    if (status == KeySlot.PROBING) {
-      return slot.tryRetakeTrial(now) ? TRIAL : NO;
-    }
-    return YES;
-  }
-
-  /**
-   * Whether a key in this status may take a request now: healthy; unhealthy with its wait over
-   * (as the trial); or probing with its trial unanswered for {@link KeySlot#TRIAL_TIMEOUT_MILLIS}.
-   */
-  private static boolean due(KeySlot slot, int status, long now) {
-    return switch (status) {
-      case KeySlot.HEALTHY -> true;
-      case KeySlot.UNHEALTHY -> now >= slot.statusUntil;
-      case KeySlot.PROBING -> slot.trialLost(now);
-      default -> false;
-    };
-  }
-
-  private Lease lease(KeySlot slot, String model, int claim) {
-    slot.enter();
-    boolean trial = claim == TRIAL;
-    if (trial) trials.increment();
-    return new Lease(this, slot, model, trial);
   }
 
   void onComplete(Lease lease, Outcome outcome) {
@@ -637,8 +170,8 @@ public final class GeminiKeyRotator implements KeyRotator {
     if (slot.removed) {
       // The key was removed or replaced while this lease was out. What the attempt learned
       // applies to the key now in the pool only if that key has the same secret.
-      KeySlot current = pool.byId.get(slot.id);
-      if (kind == Outcome.Kind.SUCCESS) retiredSuccesses.increment();
+      KeySlot current = membership.pool.byId.get(slot.id);
+      if (kind == Outcome.Kind.SUCCESS) membership.retiredSuccesses.increment();
       if (current == null || !current.key.secret().equals(slot.key.secret())) return;
       slot = current;
     } else if (kind == Outcome.Kind.SUCCESS) {
@@ -648,269 +181,26 @@ public final class GeminiKeyRotator implements KeyRotator {
       case SUCCESS -> {
         slot.raiseHealth(health.alpha());
         slot.project.resetStreak(lease.model);
-        if (lease.isTrial()) trialSucceeded(slot);
-        if (rateLimitStorm.active() || rejectionStorm.active()) checkStormsEnded();
+        if (lease.isTrial()) states.trialSucceeded(slot);
+        if (states.anyStormActive()) states.checkStormsEnded();
       }
       case RATE_LIMITED -> {
         slot.countFailure();
-        rateLimited(slot, lease.model, (Outcome.RateLimited) outcome);
-        if (lease.isTrial()) trialInconclusive(slot);
+        states.rateLimited(slot, lease.model, (Outcome.RateLimited) outcome);
+        if (lease.isTrial()) states.trialInconclusive(slot);
       }
       case KEY_REJECTED -> {
         slot.countFailure();
-        rejected(slot, (Outcome.KeyRejected) outcome);
+        states.rejected(slot, (Outcome.KeyRejected) outcome);
       }
       case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
         slot.countFailure();
-        upstreamFailure(slot, lease.isTrial(), outcome);
+        states.upstreamFailure(slot, lease.isTrial(), outcome);
       }
       case CLIENT_ERROR, CANCELLED -> {
-        if (lease.isTrial()) trialInconclusive(slot);
+        if (lease.isTrial()) states.trialInconclusive(slot);
       }
     }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Transitions (rare: they lock the key they change)
-
-  private void rateLimited(KeySlot slot, String model, Outcome.RateLimited outcome) {
-    long now = clock.millis();
-    ProjectState project = slot.project;
-    int streak = outcome.retryDelay() == null ? project.nextStreak(model) : 0;
-    CooldownPolicy.Decision decision = cooldowns.decide(outcome, Instant.ofEpochMilli(now), streak,
-        ThreadLocalRandom.current().nextDouble());
-    Instant until = decision.until();
-    String reason = Reasons.cooldown(outcome.scope(), project.name, model, outcome.quotaId(),
-        until.toEpochMilli(), decision.basis());
-    fallback.modelCooling(model, until.toEpochMilli(), now);
-    ProjectState.Cooled cooled = project.coolUntil(model, until.toEpochMilli(), reason, now);
-    if (cooled.endedBefore() != null) {
-      stateLog.cooldownEnded(project.name, model, cooled.endedBefore(), "ended", now);
-    }
-    if (cooled.later()) {
-      cooldownsStarted.increment();
-      storeApply(new StateChange.Cooldown(project.name, model, until, false));
-      stateLog.cooldownStarted(project.name, model, outcome.scope(), outcome.quotaId(),
-          new ProjectState.Cooling(until.toEpochMilli(), reason), () -> memberIds(project), now);
-      scheduleEndCheck(project, model, until.toEpochMilli(), now);
-      if (!listeners.isEmpty()) {
-        fire(new CooldownStarted(slot.id, project.name, model, outcome.scope(), until,
-            memberIds(project), Instant.ofEpochMilli(now), outcome.quotaId(), reason));
-      }
-    }
-    StormGuard.Change change = rateLimitStorm.record(project.name, now, projects.size());
-    if (change != StormGuard.Change.NONE) {
-      announceStorm(StormEvent.Kind.RATE_LIMIT, change, rateLimitStorm, projects.size(), now);
-    }
-  }
-
-  private void rejected(KeySlot slot, Outcome.KeyRejected outcome) {
-    long now = clock.millis();
-    int poolSize = pool.size();
-    StormGuard.Change change = rejectionStorm.record(slot.id, now, poolSize);
-    String why = "Gemini rejected the key (" + outcome.status()
-        + (outcome.reason() != null ? " " + outcome.reason() : "") + ")";
-    if (change == StormGuard.Change.STARTED) {
-      announceStorm(StormEvent.Kind.KEY_REJECTION, change, rejectionStorm, poolSize, now);
-      for (String id : rejectionStorm.subjectsInWindow(now)) {
-        KeySlot other = pool.byId.get(id);
-        if (other != null && other != slot && other.status == KeySlot.INVALID) {
-          toUnhealthy(other, now, "rejected during a rejection storm; will be tried again",
-              KeySlot.INVALID);
-        }
-      }
-    }
-    if (rejectionStorm.active()) {
-      toUnhealthy(slot, now, why + " during a rejection storm; will be tried again", -1);
-    } else {
-      transition(slot, KeySlot.INVALID, 0, why, now);
-    }
-  }
-
-  private void upstreamFailure(KeySlot slot, boolean trial, Outcome outcome) {
-    long now = clock.millis();
-    if (!countsAgainstKey(outcome)) {
-      if (trial) trialInconclusive(slot);
-      return;
-    }
-    if (trial) {
-      synchronized (slot) {
-        if (slot.status == KeySlot.PROBING) slot.trialFailures++;
-      }
-      toUnhealthy(slot, now, "trial failed: " + describe(outcome), KeySlot.PROBING);
-      return;
-    }
-    double score = slot.lowerHealth(health.alpha());
-    if (score < health.threshold() && slot.status == KeySlot.HEALTHY) {
-      toUnhealthy(slot, now, String.format("health %.2f fell under %.2f after %s", score,
-          health.threshold(), describe(outcome)), KeySlot.HEALTHY);
-    }
-  }
-
-  /**
-   * Whether an upstream failure lowers the key's health. An overloaded model (503) is Gemini's
-   * state, not the key's. A transport error (connect refused or timed out, DNS, TLS handshake,
-   * a reset or timeout before or during the answer) is the network's or the upstream host's:
-   * nothing below HTTP depends on which key the request carried, and Gemini answers a bad key
-   * with a status, not by dropping the connection. Both count for the circuit guard only; a
-   * trial that meets one is inconclusive.
-   */
-  private static boolean countsAgainstKey(Outcome outcome) {
-    if (outcome instanceof Outcome.TransportError) return false;
-    return !(outcome instanceof Outcome.UpstreamError e && e.status() == 503);
-  }
-
-  private static String describe(Outcome outcome) {
-    if (outcome instanceof Outcome.UpstreamError e) {
-      return "upstream " + e.status() + (e.reason() != null ? " " + e.reason() : "");
-    }
-    if (outcome instanceof Outcome.TransportError e) {
-      return "transport error" + (e.reason() != null ? " (" + e.reason() + ")" : "");
-    }
-    return outcome.kind().name().toLowerCase();
-  }
-
-  private void trialSucceeded(KeySlot slot) {
-    long now = clock.millis();
-    boolean changed = false;
-    synchronized (slot) {
-      if (slot.status == KeySlot.PROBING) {
-        slot.setStatus(KeySlot.HEALTHY, 0, null, now);
-        slot.trialFailures = 0;
-        slot.setHealth(Math.max(slot.health(), health.recoveredScore()));
-        queueStatus(slot, now);
-        changed = true;
-      }
-    }
-    if (changed) {
-      fallback.keyMayServeAgain();
-      afterTransition(slot, KeyState.UNHEALTHY, KeyState.HEALTHY, "trial succeeded", null, now);
-    }
-  }
-
-  /** The trial said nothing about the key (429, client error, cancel): let the next one try. */
-  private void trialInconclusive(KeySlot slot) {
-    boolean changed = false;
-    synchronized (slot) {
-      if (slot.status == KeySlot.PROBING) {
-        long now = clock.millis();
-        slot.setStatus(KeySlot.UNHEALTHY, now, slot.reason, now);
-        changed = true;
-      }
-    }
-    if (changed) fallback.keyMayServeAgain(); // due for a new trial at once
-  }
-
-  /**
-   * Moves a key to UNHEALTHY with a backoff cooldown, if it is in {@code expected} (or in any
-   * state other than INVALID/UNHEALTHY when {@code expected} is -1).
-   */
-  private void toUnhealthy(KeySlot slot, long now, String reason, int expected) {
-    KeyState from;
-    long until;
-    long freeBefore;
-    synchronized (slot) {
-      int status = slot.status;
-      boolean matches = expected == -1
-          ? status == KeySlot.HEALTHY || status == KeySlot.PROBING
-          : status == expected;
-      if (!matches) return;
-      from = slot.baseState();
-      freeBefore = slot.statusFreeAt();
-      if (status == KeySlot.PROBING && expected == -1) slot.trialFailures++;
-      until = now + health.cooldown(slot.trialFailures,
-          ThreadLocalRandom.current().nextDouble()).toMillis();
-      slot.setStatus(KeySlot.UNHEALTHY, until, reason, now);
-      queueStatus(slot, now);
-    }
-    // A failed trial's wait may end before the trial's own deadline would have.
-    if (until < freeBefore) fallback.keyMayServeAgain();
-    // From UNHEALTHY (a failed trial): still unhealthy with a longer wait; no transition event.
-    afterTransition(slot, from, KeyState.UNHEALTHY, reason, Instant.ofEpochMilli(until), now);
-  }
-
-  private void transition(KeySlot slot, int status, long until, String reason, long now) {
-    KeyState from;
-    KeyState to;
-    boolean sooner;
-    synchronized (slot) {
-      if (slot.status == status && slot.statusUntil == until) return;
-      from = slot.baseState();
-      long freeBefore = slot.statusFreeAt();
-      slot.setStatus(status, until, reason, now);
-      to = slot.baseState();
-      sooner = slot.statusFreeAt() < freeBefore;
-      queueStatus(slot, now);
-    }
-    if (sooner) fallback.keyMayServeAgain();
-    afterTransition(slot, from, to, reason, until == 0 ? null : Instant.ofEpochMilli(until), now);
-  }
-
-  private void afterTransition(KeySlot slot, KeyState from, KeyState to, String reason,
-      Instant until, long now) {
-    Instant at = Instant.ofEpochMilli(now);
-    flushStatus(slot);
-    if (from != to) {
-      stateLog.transition(slot.id, from, to, reason, until, now);
-      fire(new StateTransition(slot.id, from, to, reason, until, at));
-    }
-  }
-
-  /** Records the key's current state as the next status to write; caller holds the slot. */
-  private static void queueStatus(KeySlot slot, long now) {
-    KeyState state = slot.baseState();
-    slot.pendingStatus = new StateChange.KeyStatus(slot.id, state,
-        state == KeyState.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null,
-        state == KeyState.DISABLED ? slot.disabledReason : slot.reason,
-        Instant.ofEpochMilli(now));
-  }
-
-  /**
-   * Writes the key's newest pending status (and its health) to the store. Called outside the slot
-   * lock: the store may call back into rotators that share it.
-   */
-  private void flushStatus(KeySlot slot) {
-    synchronized (slot.storeLock) {
-      StateChange.KeyStatus change;
-      synchronized (slot) {
-        change = slot.pendingStatus;
-        slot.pendingStatus = null;
-      }
-      if (change == null) return; // a later transition's writer got here first
-      storeApply(change);
-      storeApply(new StateChange.Health(slot.id, slot.health()));
-    }
-  }
-
-  private void checkStormsEnded() {
-    long now = clock.millis();
-    if (rateLimitStorm.active()) {
-      StormGuard.Change c = rateLimitStorm.check(now, projects.size());
-      if (c == StormGuard.Change.ENDED) {
-        announceStorm(StormEvent.Kind.RATE_LIMIT, c, rateLimitStorm, projects.size(), now);
-      }
-    }
-    if (rejectionStorm.active()) {
-      StormGuard.Change c = rejectionStorm.check(now, pool.size());
-      if (c == StormGuard.Change.ENDED) {
-        announceStorm(StormEvent.Kind.KEY_REJECTION, c, rejectionStorm, pool.size(), now);
-      }
-    }
-  }
-
-  private void announceStorm(StormEvent.Kind kind, StormGuard.Change change, StormGuard guard,
-      int population, long now) {
-    boolean started = change == StormGuard.Change.STARTED;
-    int affected = guard.countInWindow(now);
-    if (started) {
-      log.warn("{} storm: {} of {} {} hit within {}; likely an upstream or IP-level limit, not the"
-          + " keys, so keys are cooled, not invalidated", kind == StormEvent.Kind.RATE_LIMIT
-          ? "rate-limit" : "key-rejection", affected, population,
-          kind == StormEvent.Kind.RATE_LIMIT ? "projects" : "keys", "the storm window");
-    } else {
-      log.info("{} storm is over", kind == StormEvent.Kind.RATE_LIMIT ? "rate-limit" : "key-rejection");
-    }
-    fire(new StormEvent(kind, started, affected, population, Instant.ofEpochMilli(now)));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -925,65 +215,19 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Optional<Instant> earliestAvailable(String model) {
     Objects.requireNonNull(model, "model");
-    long earliest = earliestFree(pool, RequestContext.anyModel(), model, clock.millis(), null);
-    return earliest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(earliest));
+    long earliest = Selection.earliestFree(membership.pool, RequestContext.anyModel(), model,
+        clock.millis(), null);
+    return earliest == Long.MAX_VALUE ? Optional.empty()
+        : Optional.of(Instant.ofEpochMilli(earliest));
   }
 
   @Override
   public Optional<Instant> earliestAvailable(RequestContext context) {
     Objects.requireNonNull(context, "context");
-    long earliest = earliestFree(pool, context, context.model(), clock.millis(), null);
+    long earliest = Selection.earliestFree(membership.pool, context, context.model(),
+        clock.millis(), null);
     return earliest == Long.MAX_VALUE ? Optional.empty()
         : Optional.of(Instant.ofEpochMilli(earliest));
-  }
-
-  private NoKeyAvailableException noKeyAvailable(Pool p, RequestContext ctx, String model,
-      long now) {
-    EnumMap<KeyState, Integer> breakdown = new EnumMap<>(KeyState.class);
-    long earliest = earliestFree(p, ctx, model, now, breakdown);
-    int tried = 0;
-    for (String id : ctx.triedKeyIds()) {
-      if (p.byId.containsKey(id)) tried++;
-    }
-    return new NoKeyAvailableException(model,
-        earliest == Long.MAX_VALUE ? null : Instant.ofEpochMilli(earliest), breakdown, tried);
-  }
-
-  /**
-   * The earliest instant (epoch millis) a key that is neither invalid nor disabled can serve
-   * {@code model}, {@code now} when one can now, {@link Long#MAX_VALUE} when none will by itself;
-   * counts the keys by state into {@code breakdown} when it is not null. Only keys the context
-   * {@linkplain RequestContext#admits admits} count: for a request limited to one project, the
-   * answer is about that project's keys.
-   */
-  private static long earliestFree(Pool p, RequestContext ctx, String model, long now,
-      EnumMap<KeyState, Integer> breakdown) {
-    long earliest = Long.MAX_VALUE;
-    for (KeySlot slot : p.slots) {
-      if (!ctx.admits(slot.id, slot.project.name)) continue;
-      KeyState state = slot.baseState();
-      long free = now;
-      if (state == KeyState.DISABLED || state == KeyState.INVALID) {
-        if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
-        continue;
-      }
-      if (state == KeyState.UNHEALTHY) {
-        free = slot.status == KeySlot.PROBING ? now + TRIAL_IN_PROGRESS_MILLIS
-            : Math.max(now, slot.statusUntil);
-      }
-      long cooling = slot.project.until(model, now);
-      if (cooling > now) {
-        free = Math.max(free, cooling);
-        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
-      }
-      if (slot.quota != null && slot.quota.spent()) {
-        free = Math.max(free, now + Math.max(1, slot.quota.nanosToWait() / 1_000_000));
-        if (state == KeyState.HEALTHY) state = KeyState.RATE_LIMITED;
-      }
-      if (breakdown != null) breakdown.merge(state, 1, Integer::sum);
-      earliest = Math.min(earliest, free);
-    }
-    return earliest;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1005,106 +249,16 @@ public final class GeminiKeyRotator implements KeyRotator {
     Objects.requireNonNull(keys, "keys");
     List<ApiKey> pooled = new ArrayList<>(keys.size());
     for (ApiKey key : keys) pooled.add(poolKey(Objects.requireNonNull(key, "keys contains null")));
-    for (ApiKey key : addLocally(pooled)) storeApply(new StateChange.KeyAdded(key));
-  }
-
-  /**
-   * Adds or replaces keys under one membership change; returns the keys that changed anything,
-   * the last of each id. A key replaced by one with the same secret keeps what was learned about
-   * it; a new secret is a new credential and starts healthy.
-   */
-  private Collection<ApiKey> addLocally(Collection<ApiKey> keys) {
-    Map<String, ApiKey> changed = new LinkedHashMap<>();
-    Set<String> addedIds = new LinkedHashSet<>();
-    synchronized (adminLock) {
-      Pool current = pool;
-      List<KeySlot> slots = null; // the new membership, copied on the first change
-      Map<String, Integer> positions = null; // its slot index by id
-      for (ApiKey key : keys) {
-        Integer position = positions == null ? null : positions.get(key.id());
-        KeySlot existing = positions == null ? current.byId.get(key.id())
-            : position == null ? null : slots.get(position);
-        if (existing != null && sameKey(existing.key, key)) continue;
-        if (slots == null) {
-          slots = new ArrayList<>(current.size() + keys.size());
-          positions = new HashMap<>((current.size() + keys.size()) * 2);
-          for (KeySlot slot : current.slots) {
-            positions.put(slot.id, slots.size());
-            slots.add(slot);
-          }
-          position = positions.get(key.id());
-        }
-        KeySlot fresh = newSlot(key);
-        if (existing != null) {
-          synchronized (existing) {
-            fresh.disabled = existing.disabled;
-            fresh.disabledReason = existing.disabledReason;
-            if (existing.key.secret().equals(key.secret())) {
-              // Same credential, new weight/labels/quotas: it keeps what was learned about it.
-              fresh.setStatus(existing.status == KeySlot.PROBING ? KeySlot.UNHEALTHY
-                  : existing.status, existing.statusUntil, existing.reason, existing.stateSince);
-              fresh.trialFailures = existing.trialFailures;
-              fresh.setHealth(existing.health());
-            }
-            existing.removed = true; // under the old slot's lock: no transition slips past
-          }
-          fresh.inherit(existing);
-          slots.set(position, fresh);
-        } else {
-          positions.put(key.id(), slots.size());
-          slots.add(fresh);
-          addedIds.add(key.id());
-        }
-        changed.put(key.id(), key);
-      }
-      if (slots == null) return List.of();
-      publishPool(slots);
-    }
-    Instant at = clock.instant();
-    if (changed.size() == 1) {
-      String id = changed.keySet().iterator().next();
-      log.info("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
-    } else {
-      // A batch of thousands logs one line, not one per key (the ids are at debug)
-      log.info("{} keys added, {} updated", addedIds.size(), changed.size() - addedIds.size());
-      if (log.isDebugEnabled()) {
-        for (String id : changed.keySet()) {
-          log.debug("key {} {}", id, addedIds.contains(id) ? "added" : "updated");
-        }
-      }
-    }
-    for (String id : addedIds) fire(new KeyAdded(id, at));
-    return changed.values();
-  }
-
-  private static boolean sameKey(ApiKey a, ApiKey b) {
-    return a.secret().equals(b.secret()) && a.weight() == b.weight()
-        && a.labels().equals(b.labels()) && a.requestsPerMinute().equals(b.requestsPerMinute())
-        && a.requestsPerDay().equals(b.requestsPerDay());
+    for (ApiKey key : membership.addLocally(pooled)) sync.write(new StateChange.KeyAdded(key));
   }
 
   @Override
   public boolean removeKey(String keyId) {
-    if (removeLocally(keyId)) {
-      storeApply(new StateChange.KeyRemoved(keyId));
+    if (membership.removeLocally(keyId)) {
+      sync.write(new StateChange.KeyRemoved(keyId));
       return true;
     }
     return false;
-  }
-
-  private boolean removeLocally(String keyId) {
-    synchronized (adminLock) {
-      KeySlot existing = pool.byId.get(keyId);
-      if (existing == null) return false;
-      List<KeySlot> slots = new ArrayList<>(Arrays.asList(pool.slots));
-      slots.remove(existing);
-      existing.removed = true;
-      retiredSuccesses.add(existing.successes());
-      publishPool(slots);
-    }
-    log.info("key {} removed", keyId);
-    fire(new KeyRemoved(keyId, clock.instant()));
-    return true;
   }
 
   /**
@@ -1117,7 +271,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       ApiKey pooled = poolKey(key);
       wanted.put(pooled.id(), pooled);
     }
-    for (KeySlot slot : pool.slots) {
+    for (KeySlot slot : membership.pool.slots) {
       if (!wanted.containsKey(slot.id)) removeKey(slot.id);
     }
     addKeys(wanted.values());
@@ -1125,85 +279,17 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public boolean disable(String keyId) {
-    return setDisabled(keyId, true);
+    return states.setDisabled(keyId, true);
   }
 
   @Override
   public boolean enable(String keyId) {
-    return setDisabled(keyId, false);
-  }
-
-  private boolean setDisabled(String keyId, boolean disabled) {
-    KeySlot slot = pool.byId.get(keyId);
-    if (slot == null) return false;
-    KeyState from;
-    KeyState to;
-    synchronized (slot) {
-      if (slot.disabled == disabled) return true;
-      from = slot.baseState();
-      slot.disabled = disabled;
-      slot.disabledReason = disabled ? "disabled by an operator" : null;
-      slot.stateSince = clock.millis();
-      to = slot.baseState();
-      queueStatus(slot, slot.stateSince);
-    }
-    if (!disabled) fallback.keyMayServeAgain();
-    afterTransition(slot, from, to, disabled ? "disabled by an operator"
-        : "enabled by an operator", statusUntil(slot), clock.millis());
-    return true;
+    return states.setDisabled(keyId, false);
   }
 
   @Override
   public boolean reset(String keyId) {
-    KeySlot slot = pool.byId.get(keyId);
-    if (slot == null) return false;
-    long now = clock.millis();
-    KeyState from;
-    KeyState to;
-    boolean sooner;
-    synchronized (slot) {
-      from = slot.baseState();
-      sooner = slot.statusFreeAt() > Long.MIN_VALUE;
-      slot.setStatus(KeySlot.HEALTHY, 0, null, now);
-      slot.trialFailures = 0;
-      slot.setHealth(1.0);
-      to = slot.baseState();
-      queueStatus(slot, now);
-    }
-    // here first, then the store, like every change: the store hands each back in its order
-    Map<String, ProjectState.Cooling> cleared = slot.project.clearAll(now);
-    for (String model : cleared.keySet()) {
-      storeApply(new StateChange.Cooldown(slot.project.name, model, Instant.EPOCH, true));
-    }
-    if (!cleared.isEmpty() || sooner) fallback.keyMayServeAgain();
-    cleared.forEach((model, c) -> stateLog.cooldownEnded(slot.project.name, model, c,
-        "cleared by an operator's reset of key " + slot.id, now));
-    afterTransition(slot, from, to, "reset by an operator", null, now);
-    return true;
-  }
-
-  private static Instant statusUntil(KeySlot slot) {
-    return slot.status == KeySlot.UNHEALTHY ? Instant.ofEpochMilli(slot.statusUntil) : null;
-  }
-
-  private KeySlot newSlot(ApiKey key) {
-    ProjectState project = projects.computeIfAbsent(key.project(), ProjectState::new);
-    return new KeySlot(key, project, QuotaGate.forKey(key, quotas));
-  }
-
-  /** Installs a new membership; caller holds {@link #adminLock}. */
-  private void publishPool(List<KeySlot> slots) {
-    KeySlot[] array = slots.toArray(new KeySlot[0]);
-    Map<ProjectState, List<KeySlot>> members = new HashMap<>();
-    for (KeySlot slot : array) {
-      members.computeIfAbsent(slot.project, k -> new ArrayList<>()).add(slot);
-    }
-    for (ProjectState project : projects.values()) {
-      List<KeySlot> list = members.get(project);
-      project.setMembers(list == null ? new KeySlot[0] : list.toArray(new KeySlot[0]));
-    }
-    projects.values().removeIf(project -> project.members.length == 0);
-    pool = new Pool(array);
+    return states.reset(keyId);
   }
 
   /**
@@ -1213,30 +299,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    * change returns the same instance.
    */
   public SecretScrubber secretScrubber() {
-    Pool p = pool;
-    PoolScrubber cached = poolScrubber;
-    if (cached != null && cached.pool == p) return cached.scrubber;
-    // one builder per pool change (O(pool size)); the others wait for it instead of each
-    // building their own, and an older pool's scrubber never replaces a newer one's
-    synchronized (scrubberLock) {
-      cached = poolScrubber;
-      if (cached != null && cached.pool == p) return cached.scrubber;
-      List<ApiKey> keys = new ArrayList<>(p.slots.length);
-      for (KeySlot slot : p.slots) keys.add(slot.key);
-      SecretScrubber built = SecretScrubber.of(keys);
-      if (cached == null || cached.pool != pool) poolScrubber = new PoolScrubber(p, built);
-      return built;
-    }
-  }
-
-  private record PoolScrubber(Pool pool, SecretScrubber scrubber) {
-  }
-
-  private static List<String> memberIds(ProjectState project) {
-    KeySlot[] members = project.members;
-    List<String> ids = new ArrayList<>(members.length);
-    for (KeySlot slot : members) ids.add(slot.id);
-    return ids;
+    return membership.secretScrubber();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1245,7 +308,7 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public List<KeySnapshot> snapshot() {
     long now = clock.millis();
-    KeySlot[] slots = pool.slots;
+    KeySlot[] slots = membership.pool.slots;
     List<KeySnapshot> result = new ArrayList<>(slots.length);
     for (KeySlot slot : slots) result.add(snapshotOf(slot, now));
     return result;
@@ -1253,7 +316,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   @Override
   public Optional<KeySnapshot> snapshot(String keyId) {
-    KeySlot slot = pool.byId.get(keyId);
+    KeySlot slot = membership.pool.byId.get(keyId);
     return slot == null ? Optional.empty() : Optional.of(snapshotOf(slot, clock.millis()));
   }
 
@@ -1262,7 +325,7 @@ public final class GeminiKeyRotator implements KeyRotator {
    * ended (once, whoever sees it first: this, the end check, or a new cooldown replacing it).
    */
   private KeySnapshot snapshotOf(KeySlot slot, long now) {
-    expireCooldowns(slot.project, now);
+    ends.expire(slot.project, now);
     Map<String, Instant> cooling = new LinkedHashMap<>();
     Map<String, String> reasons = new LinkedHashMap<>();
     ProjectState.Cooling last = null;
@@ -1297,94 +360,13 @@ public final class GeminiKeyRotator implements KeyRotator {
         slot.failures(), reasons);
   }
 
-  /** Removes the project's ended cooldowns and logs each end. */
-  private void expireCooldowns(ProjectState project, long now) {
-    for (Map.Entry<String, ProjectState.Cooling> e : project.expire(now)) {
-      stateLog.cooldownEnded(project.name, e.getKey(), e.getValue(), "ended", now);
-    }
-  }
-
-  /**
-   * Makes sure a check runs when the project's cooldown for the model should end, to log the end
-   * when it happens rather than when someone next looks. Ends happen by time passing, not by an
-   * event: the check runs on one daemon thread per rotator (started with the first cooldown,
-   * stopped by {@link #close}), at most one pending per project and model; it finds a cooldown
-   * that was extended meanwhile and checks again at its new end. A snapshot, or a new cooldown
-   * replacing an ended one, may see the end first; either way it is logged once. With a clock
-   * other than the system's, the check waits by the system's time for what the clock says is
-   * left, so tests that move a fake clock see ends through snapshots.
-   */
-  private void scheduleEndCheck(ProjectState project, String model, long until, long now) {
-    if (closed.get()) return;
-    String subject = project.name + '\u0000' + model;
-    if (endChecks.putIfAbsent(subject, Boolean.TRUE) != null) return; // one already pending
-    scheduleEndCheckAt(project, model, subject, until, now);
-  }
-
-  private void scheduleEndCheckAt(ProjectState project, String model, String subject, long until,
-      long now) {
-    ScheduledExecutorService executor = endCheckExecutor();
-    if (executor == null) {
-      endChecks.remove(subject);
-      return;
-    }
-    try {
-      executor.schedule(() -> checkEnd(project, model, subject, now), Math.max(1, until - now),
-          TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      endChecks.remove(subject); // closing
-    }
-  }
-
-  private void checkEnd(ProjectState project, String model, String subject, long scheduledAt) {
-    try {
-      long now = clock.millis();
-      ProjectState.Cooling c = project.cooldown(model);
-      if (now == scheduledAt) {
-        // The clock stood still while the system's moved on: a test's fake clock. Its ends are
-        // seen by snapshots and new cooldowns; polling it would only keep this thread busy.
-        endChecks.remove(subject);
-        return;
-      }
-      if (c != null && c.until() > now && !closed.get() && projects.get(project.name) == project) {
-        // Extended meanwhile (or the clock lags the system's): check again when it should end.
-        scheduleEndCheckAt(project, model, subject, Math.max(c.until(), now + 1_000), now);
-        return;
-      }
-      endChecks.remove(subject);
-      expireCooldowns(project, now);
-    } catch (RuntimeException e) {
-      endChecks.remove(subject);
-      log.debug("cooldown end check failed: {}", e.toString());
-    }
-  }
-
-  private ScheduledExecutorService endCheckExecutor() {
-    ScheduledExecutorService executor = endCheckExecutor;
-    if (executor != null) return executor;
-    synchronized (endChecks) {
-      if (closed.get()) return null;
-      if (endCheckExecutor == null) {
-        java.util.concurrent.ScheduledThreadPoolExecutor e =
-            new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
-              Thread t = new Thread(r, "gemini-rotator-cooldown-ends");
-              t.setDaemon(true);
-              return t;
-            });
-        e.setRemoveOnCancelPolicy(true);
-        endCheckExecutor = e;
-      }
-      return endCheckExecutor;
-    }
-  }
-
   @Override
   public RotatorStats stats() {
     // Successes and in-flight counts live on the keys, so the request path touches fewer
     // counters; keys that were removed hand theirs to retiredSuccesses.
-    long successes = retiredSuccesses.sum();
+    long successes = membership.retiredSuccesses.sum();
     long inFlight = 0;
-    for (KeySlot slot : pool.slots) {
+    for (KeySlot slot : membership.pool.slots) {
       successes += slot.successes();
       inFlight += slot.inFlight();
     }
@@ -1396,7 +378,7 @@ public final class GeminiKeyRotator implements KeyRotator {
       completed += n;
     }
     return new RotatorStats(completed + inFlight, noKeyAvailable.sum(), byKind,
-        cooldownsStarted.sum(), trials.sum());
+        states.cooldownsStarted(), selection.trials());
   }
 
   /** Fallback lists built so far (see {@link FallbackLists}): for tests. */
@@ -1406,7 +388,7 @@ public final class GeminiKeyRotator implements KeyRotator {
 
   /** Whether a storm of the given kind is in progress. */
   public boolean stormActive(StormEvent.Kind kind) {
-    return kind == StormEvent.Kind.RATE_LIMIT ? rateLimitStorm.active() : rejectionStorm.active();
+    return states.stormActive(kind);
   }
 
   /** The selection strategy. */
@@ -1422,211 +404,32 @@ public final class GeminiKeyRotator implements KeyRotator {
   @Override
   public Subscription addListener(RotatorListener listener) {
     Objects.requireNonNull(listener, "listener");
-    listeners.add(listener);
-    return () -> listeners.remove(listener);
+    return listeners.add(listener);
   }
 
   private void fire(RotatorEvent event) {
-    for (RotatorListener listener : listeners) {
-      try {
-        listener.onEvent(event);
-      } catch (RuntimeException e) {
-        log.warn("listener {} failed on {}; ignored", listener.getClass().getName(),
-            event.getClass().getSimpleName(), e);
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Store
-
-  /**
-   * Hands a change this rotator already made locally to the store. The store hands it back to
-   * {@link #applyRemote} (the memory and Redis stores do so at once, in the order they took the
-   * changes), and the rotator applies it again: changes are idempotent, and this is what makes the
-   * rotator end in the store's order. Two threads may make their changes locally in one order and
-   * reach the store in the other (a reset clearing a cooldown while a 429 sets one, say); without
-   * the echo, the rotator would keep the order it made them in while the store and every other
-   * instance keep the other.
-   */
-  private void storeApply(StateChange change) {
-    try {
-      store.apply(change);
-    } catch (RuntimeException e) {
-      log.warn("store {} refused a {} change; local state kept", store.describe(),
-          change.getClass().getSimpleName(), e);
-    }
-  }
-
-  private StoreSnapshot loadFromStore() {
-    try {
-      return store.load();
-    } catch (RuntimeException e) {
-      log.warn("could not load state from store {}; starting from configuration: {}",
-          store.describe(), e.toString());
-      return StoreSnapshot.EMPTY;
-    }
+    listeners.fire(event);
   }
 
   /** Reloads the store's state and applies what differs; what a periodic reconcile runs. */
   public void reconcile() {
-    applySnapshot(store.load(), false);
-  }
-
-  private void reconcileQuietly() {
-    try {
-      reconcile();
-    } catch (RuntimeException e) {
-      log.debug("reconcile with {} failed: {}", store.describe(), e.toString());
-    }
-  }
-
-  /**
-   * Brings local state in line with the store. At start ({@code initial}) health is restored
-   * too; later, health stays local (the store's copy is written only at transitions and would be
-   * stale), and a key the store holds no state for returns to healthy or enabled if it left that
-   * state more than {@link #RECONCILE_GRACE_MILLIS} ago: its recovery or reset elsewhere was
-   * missed. The grace keeps a change this rotator just queued from being undone before a
-   * write-behind store has it.
-   */
-  private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
-    snapshot.removedKeyIds().forEach(this::removeLocally);
-    addLocally(snapshot.addedKeys()); // one membership change however many
-    snapshot.statuses().values().forEach(this::applyStatus);
-    snapshot.cooldowns().forEach(this::applyRemote);
-    if (initial) {
-      snapshot.health().forEach((id, score) -> {
-        KeySlot slot = pool.byId.get(id);
-        if (slot != null) slot.setHealth(Math.max(0.0, Math.min(1.0, score)));
-      });
-      return;
-    }
-    long now = clock.millis();
-    for (KeySlot slot : pool.slots) {
-      if (snapshot.statuses().containsKey(slot.id)) continue;
-      boolean stale;
-      synchronized (slot) {
-        stale = (slot.disabled || slot.status == KeySlot.INVALID
-            || slot.status == KeySlot.UNHEALTHY) && now - slot.stateSince > RECONCILE_GRACE_MILLIS;
-      }
-      if (stale) {
-        applyStatus(new StateChange.KeyStatus(slot.id, KeyState.HEALTHY, null,
-            "healthy in the store (reconciled)", Instant.ofEpochMilli(now)));
-      }
-    }
-  }
-
-  /** Applies a change made elsewhere. Idempotent; fires events only for real changes. */
-  private void applyRemote(StateChange change) {
-    if (change instanceof StateChange.KeyStatus s) {
-      applyStatus(s);
-    } else if (change instanceof StateChange.Cooldown c) {
-      ProjectState project = projects.get(c.project());
-      if (project == null) return;
-      long now = clock.millis();
-      if (c.cleared()) {
-        ProjectState.Cooling cleared = project.clear(c.model(), now);
-        if (cleared != null) {
-          fallback.keyMayServeAgain();
-          stateLog.cooldownEnded(project.name, c.model(), cleared, "cleared by another instance",
-              now);
-        }
-      } else if (c.until().toEpochMilli() > now) {
-        long until = c.until().toEpochMilli();
-        String reason = Reasons.remoteCooldown(project.name, c.model(), until);
-        ProjectState.Cooled cooled = remoteCooldown(project, c.model(), until, reason, now);
-        if (cooled.endedBefore() != null) {
-          stateLog.cooldownEnded(project.name, c.model(), cooled.endedBefore(), "ended", now);
-        }
-        if (cooled.later()) {
-          stateLog.cooldownStarted(project.name, c.model(), QuotaScope.UNKNOWN, null,
-              new ProjectState.Cooling(until, reason), () -> memberIds(project), now);
-          scheduleEndCheck(project, c.model(), until, now);
-          if (!listeners.isEmpty()) {
-            fire(new CooldownStarted(null, project.name, c.model(), QuotaScope.UNKNOWN, c.until(),
-                memberIds(project), Instant.ofEpochMilli(now), null, reason));
-          }
-        }
-      }
-    } else if (change instanceof StateChange.KeyAdded a) {
-      addLocally(List.of(a.key()));
-    } else if (change instanceof StateChange.KeyRemoved r) {
-      removeLocally(r.keyId());
-    }
-    // Health is written behind and read at load; breaker state belongs to the guard.
-  }
-
-  /** Applies a cooldown learnt from the store; says whether it moved the project's later. */
-  private ProjectState.Cooled remoteCooldown(ProjectState project, String model, long until,
-      String reason, long now) {
-    fallback.modelCooling(model, until, now);
-    return project.coolUntil(model, until, reason, now);
-  }
-
-  private void applyStatus(StateChange.KeyStatus s) {
-    KeySlot slot = pool.byId.get(s.keyId());
-    if (slot == null) return;
-    long until = s.until() == null ? 0 : s.until().toEpochMilli();
-    long now = clock.millis();
-    KeyState from;
-    KeyState to;
-    boolean sooner;
-    synchronized (slot) {
-      from = slot.baseState();
-      long freeBefore = slot.statusFreeAt();
-      if (s.state() == KeyState.DISABLED) {
-        if (!slot.disabled) slot.stateSince = now;
-        slot.disabled = true;
-        slot.disabledReason = s.reason() != null ? s.reason() : "disabled by an operator";
-      } else {
-        if (slot.disabled) slot.stateSince = now;
-        slot.disabled = false;
-        slot.disabledReason = null;
-        int status = KeySlot.statusOf(s.state());
-        boolean differs = slot.status != status
-            || (status == KeySlot.UNHEALTHY && slot.statusUntil != until);
-        // A trial running here decides for itself; an UNHEALTHY from elsewhere doesn't cut it.
-        if (differs && !(slot.status == KeySlot.PROBING && status == KeySlot.UNHEALTHY)) {
-          slot.setStatus(status, status == KeySlot.UNHEALTHY ? until : 0, s.reason(), now);
-          if (status == KeySlot.HEALTHY) {
-            // Recovered or reset elsewhere: don't let a score from before send it straight back.
-            slot.trialFailures = 0;
-            slot.setHealth(Math.max(slot.health(), health.recoveredScore()));
-          }
-        }
-      }
-      to = slot.baseState();
-      sooner = slot.statusFreeAt() < freeBefore;
-    }
-    // Only a key that may serve sooner than before needs the fallback lists rebuilt: a status
-    // that says what this instance already knew (most messages in a fleet) changes nothing.
-    if (sooner) fallback.keyMayServeAgain();
-    if (from != to) {
-      if (started) { // the state loaded at start is not news: no line per key of a large pool
-        stateLog.transition(slot.id, from, to, (s.reason() != null ? s.reason()
-            : "no reason given") + " (learnt from the store)", s.until(), now);
-      }
-      fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
-    }
+    sync.reconcile();
   }
 
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) return;
-    if (reconciler != null) reconciler.shutdownNow();
-    synchronized (endChecks) {
-      if (endCheckExecutor != null) endCheckExecutor.shutdownNow();
-    }
+    sync.stopReconciling();
+    ends.close();
     quotas.close();
-    for (KeySlot slot : pool.slots) storeApply(new StateChange.Health(slot.id, slot.health()));
-    storeSubscription.close();
+    sync.close(); // the last health of every key, then the subscription
     saltSubscription.close();
     if (ownsStore) store.close();
   }
 
   @Override
   public String toString() {
-    return "GeminiKeyRotator{keys=" + pool.size() + ", strategy=" + strategy + ", store="
+    return "GeminiKeyRotator{keys=" + membership.pool.size() + ", strategy=" + strategy + ", store="
         + store.describe() + '}';
   }
 

@@ -68,6 +68,12 @@ final class KeySlot {
    * over a newer one: whoever holds it writes the newest pending status, if any is left.
    */
   final Object storeLock = new Object();
+  /**
+   * Statuses of this key the store has handed this rotator (and reconciles applied), counted
+   * before each is applied; written under this, read by the writer holding {@link #storeLock} to
+   * learn whether one arrived while its write was in flight. Only compared, never summed.
+   */
+  volatile int deliveries;
   volatile boolean removed;
 
   private volatile double health = 1.0;

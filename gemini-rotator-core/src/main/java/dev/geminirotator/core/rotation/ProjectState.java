@@ -40,6 +40,16 @@ final class ProjectState {
   /** The latest end of any cooldown, or 0; copied into each member's cooldown hint. */
   private long latestUntil; // guarded by this
   volatile KeySlot[] members = new KeySlot[0];
+  /**
+   * Serialises this rotator's writes of the project's cooldowns to the store, each with the
+   * adoption of the store's answer, so the last answer adopted is the last change the store took.
+   */
+  final Object storeLock = new Object();
+  /**
+   * Cooldowns of this project the store has handed this rotator, counted before each is applied
+   * (see {@link #delivered}). Only compared, never summed.
+   */
+  private volatile int deliveries;
 
   ProjectState(String name) {
     this.name = name;
@@ -155,6 +165,16 @@ final class ProjectState {
       if (c.until > now) result.put(model, c);
     });
     return result;
+  }
+
+  /** Counts a cooldown of this project handed over by the store, before it is applied. */
+  synchronized void delivered() {
+    deliveries++;
+  }
+
+  /** How many cooldowns the store has handed over (see {@link #delivered}): only to compare. */
+  int deliveries() {
+    return deliveries;
   }
 
   /** Consecutive 429s without a retry delay for this model, then counts this one. */

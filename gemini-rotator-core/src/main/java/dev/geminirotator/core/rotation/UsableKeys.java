@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A list of the keys of one pool that could serve when it was built: the list a strategy draws
  * from once its own pick and a few random draws over the whole pool have all landed on keys that
- * cannot serve (see {@code GeminiKeyRotator#pickFairly}). Drawing from it costs O(1) however few
+ * cannot serve (see {@code Selection#pickFairly}). Drawing from it costs O(1) however few
  * keys can serve. {@link FallbackLists} keeps them.
  *
  * <p>Two kinds. The shared list ({@link #model} null) holds the keys that could serve any model:

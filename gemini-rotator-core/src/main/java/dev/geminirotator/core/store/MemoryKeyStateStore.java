@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * that share one instance see each other's changes at once (listeners run on the applying thread),
  * which is how tests and single-process deployments run several rotators over one pool. Changes
  * are taken and handed to listeners one at a time, so every listener, the applying rotator's
- * own echo included, hears them in the order the store took them.
+ * own included, hears them in the order the store took them ({@link KeyStateStore#subscribe});
+ * {@link #apply} answers the state that stands, which the applying rotator adopts.
  *
  * <p>Expired cooldowns are dropped when read; counters keep only the current window per name.
  * Values ({@link #values()}) live until their time to live passes, by the store's clock; at most

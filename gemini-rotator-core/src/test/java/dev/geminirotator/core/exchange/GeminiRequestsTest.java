@@ -292,6 +292,34 @@ class GeminiRequestsTest {
     assertThat(q.method()).isEqualTo(r.method().toUpperCase());
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("requests")
+  void theHeadParsedFirstThenTheBodyReadsTheSameAsOneParse(Row r) {
+    byte[] body = r.body() == null ? null : r.body().getBytes(StandardCharsets.UTF_8);
+    GeminiRequest head = GeminiRequests.parse(r.method(), r.path(), r.query(), null);
+    assertThat(GeminiRequests.withBody(head, r.path(), r.query(), body))
+        .isEqualTo(GeminiRequests.parse(r.method(), r.path(), r.query(), body));
+  }
+
+  @Test
+  void aBodyThatCannotAddAnythingKeepsTheHeadsParse() {
+    String path = "/v1beta/models/gemini-2.5-flash:generateContent";
+    GeminiRequest head = GeminiRequests.parse("POST", path, null, null);
+    byte[] plain = "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}"
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(GeminiRequests.withBody(head, path, null, plain)).isSameAs(head);
+    assertThat(GeminiRequests.withBody(head, path, null, new byte[0])).isSameAs(head);
+    byte[] naming = ("{\"contents\":[{\"parts\":[{\"fileData\":{\"fileUri\":\"" + URI
+        + "abc\"}}]}]}").getBytes(StandardCharsets.UTF_8);
+    GeminiRequest read = GeminiRequests.withBody(head, path, null, naming);
+    assertThat(names(read.resources())).containsExactly("FILE:files/abc");
+    String openAi = "/v1beta/openai/chat/completions";
+    GeminiRequest openAiHead = GeminiRequests.parse("POST", openAi, null, null);
+    assertThat(GeminiRequests.withBody(openAiHead, openAi, null,
+        "{\"model\":\"gemini-2.5-pro\"}".getBytes(StandardCharsets.UTF_8)).model())
+        .as("the model read from a body without markers").isEqualTo("gemini-2.5-pro");
+  }
+
   private static List<String> names(List<ResourceRef> refs) {
     List<String> out = new ArrayList<>();
     for (ResourceRef ref : refs) out.add(ref.kind() + ":" + ref.name());

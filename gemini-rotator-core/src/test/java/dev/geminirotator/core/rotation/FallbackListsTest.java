@@ -17,7 +17,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the fallback lists of {@link GeminiKeyRotator#pickFairly} cost (issue 14 review, M4): a
+ * What the fallback lists of {@code Selection#pickFairly} cost (issue 14 review, M4): a
  * list is one pass over the pool, so it must be built O(number of lists) times, not once per
  * request, whatever model names clients send and whatever statuses other instances publish.
  */

@@ -42,13 +42,18 @@ class StoreConsistencyTest {
     return rotator.acquire(ctx);
   }
 
-  /** Delegates to a memory store; can hold the first UNHEALTHY write, or drop subscriptions. */
+  /**
+   * Delegates to a memory store; can hold the first UNHEALTHY write, or the first cooldown before
+   * or after the store took it, or stop delivering to this store's subscribers (which makes it a
+   * store that never hands a rotator its own changes back).
+   */
   static final class ControlledStore implements KeyStateStore {
     final MemoryKeyStateStore backing;
     final CountDownLatch holding = new CountDownLatch(1);
     final CountDownLatch release = new CountDownLatch(1);
     volatile boolean holdFirstUnhealthy;
     volatile boolean holdFirstCooldown;
+    volatile boolean holdFirstCooldownAfterTaking;
     volatile boolean deliver = true;
 
     ControlledStore(FakeClock clock) {
@@ -71,7 +76,13 @@ class StoreConsistencyTest {
         holdFirstCooldown = false;
         hold();
       }
-      return backing.apply(change);
+      StateChange standing = backing.apply(change);
+      if (holdFirstCooldownAfterTaking && change instanceof StateChange.Cooldown c
+          && !c.cleared()) {
+        holdFirstCooldownAfterTaking = false;
+        hold();
+      }
+      return standing;
     }
 
     private void hold() {
@@ -137,28 +148,75 @@ class StoreConsistencyTest {
   }
 
   @Test
-  void aCooldownThatReachesTheStoreAfterAResetStandsHereToo() throws Exception {
+  void aResetRacingASlowCooldownWriteEndsAsTheStoreDoes() throws Exception {
     // A 429 cools the key's project here, and its write to the store is slow; meanwhile an
-    // operator resets the key, whose clear reaches the store first. The store (and every other
-    // instance) ends with the cooldown: so must this rotator, though it made the two changes
-    // in the other order.
+    // operator resets the key. The rotator writes one project's cooldowns one at a time, each
+    // with the store's answer, so the reset's clear waits for the slow write and lands after it,
+    // here as in the store (and every other instance).
     ControlledStore store = new ControlledStore(clock);
     GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
         .keys(List.of(key("k0"), key("k1"))).build();
     store.holdFirstCooldown = true;
+    assertEndsAsTheStore(store, rotator);
+  }
+
+  @Test
+  void aStoreThatNeverHandsChangesBackStillLeavesTheRotatorInItsOrder() throws Exception {
+    // The same race with a store that never hands a rotator its own changes back, so nothing
+    // but the answers can order them here. Were the reset's clear to overtake the slow write in
+    // the store, this rotator would adopt the clear first and then skip the cooldown's answer as
+    // already seen, or adopt it over the clear: either way, out of the store's order.
+    ControlledStore store = new ControlledStore(clock);
+    GeminiKeyRotator rotator = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    store.deliver = false;
+    store.holdFirstCooldown = true;
+    assertEndsAsTheStore(store, rotator);
+  }
+
+  @Test
+  void anotherRotatorsChangeDeliveredDuringAWriteIsNotUndoneByTheWritesAnswer() throws Exception {
+    // The store takes this rotator's cooldown (and hands it to both rotators); before its answer
+    // comes back, the other rotator's reset clears it in the store and hands the clear to this
+    // one. The answer to the earlier write must not put the cooldown back here.
+    ControlledStore store = new ControlledStore(clock);
+    GeminiKeyRotator writer = GeminiKeyRotator.builder().clock(clock).store(store)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    GeminiKeyRotator other = GeminiKeyRotator.builder().clock(clock).store(store.backing)
+        .keys(List.of(key("k0"), key("k1"))).build();
+    store.holdFirstCooldownAfterTaking = true;
+    Thread limited = new Thread(() -> only(writer, "k0")
+        .complete(Outcome.rateLimited(Duration.ofSeconds(30), QuotaScope.PER_MINUTE)));
+    limited.start();
+    assertThat(store.holding.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(other.snapshot("k0").orElseThrow().cooldowns()).hasSize(1);
+
+    other.reset("k0");
+    assertThat(writer.snapshot("k0").orElseThrow().cooldowns()).isEmpty();
+    store.release.countDown();
+    limited.join(10_000);
+
+    assertThat(store.backing.cooldowns()).isEmpty();
+    assertThat(writer.snapshot("k0").orElseThrow().cooldowns()).isEmpty();
+  }
+
+  private void assertEndsAsTheStore(ControlledStore store, GeminiKeyRotator rotator)
+      throws Exception {
     Thread limited = new Thread(() -> only(rotator, "k0")
         .complete(Outcome.rateLimited(Duration.ofSeconds(30), QuotaScope.PER_MINUTE)));
     limited.start();
     assertThat(store.holding.await(10, TimeUnit.SECONDS)).isTrue();
-
-    rotator.reset("k0");
-    assertThat(store.backing.cooldowns()).isEmpty();
+    Thread reset = new Thread(() -> rotator.reset("k0"));
+    reset.start();
+    Eventually.until("the reset is done or waits to write",
+        () -> !reset.isAlive() || reset.getState() == Thread.State.BLOCKED);
     store.release.countDown();
     limited.join(10_000);
+    reset.join(10_000);
 
-    assertThat(store.backing.cooldowns()).hasSize(1);
-    assertThat(rotator.snapshot("k0").orElseThrow().cooldowns())
-        .containsOnlyKeys("gemini-2.5-flash");
+    assertThat(store.backing.cooldowns()).as("the clear came last").isEmpty();
+    assertThat(rotator.snapshot("k0").orElseThrow().cooldowns()).isEmpty();
+    assertThat(rotator.snapshot("k0").orElseThrow().state()).isEqualTo(KeyState.HEALTHY);
   }
 
   @Test

@@ -159,10 +159,12 @@ public final class GeminiProxy {
   public void handle(Call call) {
     ProxyRequest request = call.request;
     Settings s = settings.get();
-    String route = routeOf(request.method(), request.path(), request.query());
+    // The head is parsed once (or found parsed: HeadCache); the body, once read, adds to this
+    // parse only when it can name something (GeminiRequests.withBody).
+    HeadCache.Head head = HeadCache.of(request.method(), request.path(), request.query());
     long start = System.nanoTime();
     metrics.requestStarted();
-    ProxyExchange exchange = new ProxyExchange(this, s, call, route, start);
+    ProxyExchange exchange = new ProxyExchange(this, s, call, head, start);
     try {
       admission.admit(exchange, s);
     } catch (RuntimeException e) {

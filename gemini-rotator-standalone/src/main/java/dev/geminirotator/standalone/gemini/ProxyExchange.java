@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One client request through the proxy, after {@link Admission}: parses it once (core's {@link
- * GeminiRequests}), runs core's attempt loop ({@link GeminiExchange#executeAsync}, scheduled on
- * the client connection's event loop) over a {@link NettyTransport}, and writes what the loop
+ * GeminiRequests}: the head as the request arrives, the body only when it can add to that), runs
+ * core's attempt loop ({@link GeminiExchange#executeAsync}, scheduled on the client connection's
+ * event loop) over a {@link NettyTransport}, and writes what the loop
  * answered: an upstream answer ({@link UpstreamAnswer#respond}), or a problem document for the
  * loop's own answers ({@link LocalAnswer}), a transport failure (502, 504) or the proxy's
  * overload (503). Records the request exactly once ({@link #finish}). Confined to the client
@@ -39,6 +40,8 @@ final class ProxyExchange {
   final ProxyRequest request;
   final ProxyResponse response;
   final EventLoop loop;
+  /** The request as its head reads (core's parse without the body), its route and target. */
+  final HeadCache.Head head;
   final String route;
   final long start;
   final AsciiString requestId;
@@ -55,14 +58,15 @@ final class ProxyExchange {
   NettyTransport transport;
   private CompletableFuture<UpstreamAnswer> answer;
 
-  ProxyExchange(GeminiProxy proxy, Settings s, Call call, String route, long start) {
+  ProxyExchange(GeminiProxy proxy, Settings s, Call call, HeadCache.Head head, long start) {
     this.proxy = proxy;
     this.s = s;
     this.call = call;
     this.request = call.request;
     this.response = call.response;
     this.loop = call.eventLoop();
-    this.route = route;
+    this.head = head;
+    this.route = head.route();
     this.start = start;
     this.requestId = call.request.requestIdText();
   }
@@ -87,13 +91,11 @@ final class ProxyExchange {
   private void start(byte[] body) {
     call.onGone(this::onClientFailure);
     String path = request.path();
-    GeminiRequest parsed = GeminiRequests.parse(request.method(), path, request.query(), body);
+    GeminiRequest parsed = GeminiRequests.withBody(head.request(), path, request.query(), body);
     model = parsed.model();
-    String query = UrlHygiene.forwardedQuery(request.query());
-    // Forward characters a strict parser would refuse (| { } ^ ...) percent-encoded, which
-    // means the same to the upstream. The same for every attempt.
-    String target = proxy.upstreamPathPrefix + UrlHygiene.encodeIllegal(path)
-        + (query == null ? "" : "?" + UrlHygiene.encodeIllegal(query));
+    // The same for every attempt.
+    String target = proxy.upstreamPathPrefix.isEmpty() ? head.target()
+        : proxy.upstreamPathPrefix + head.target();
     transport = new NettyTransport(this, proxy.upstream, s.config.upstream().requestTimeout(),
         target, body, parsed.route() == GeminiRequest.Route.OPENAI);
     // An upload's chunks go to the key that started it, once: they cannot be sent again.

@@ -143,9 +143,22 @@ public final class ProxyMetrics {
     return inFlight.get();
   }
 
+  /**
+   * Every status's label, made once: a request's label is an array read, not a boxed set lookup
+   * and a new {@code String} (whose hash the timer lookup then computed afresh) per request.
+   */
+  private static final String[] STATUS_LABELS = new String[600];
+
+  static {
+    for (int s = 0; s < STATUS_LABELS.length; s++) {
+      STATUS_LABELS[s] = EXACT_STATUSES.contains(s) ? Integer.toString(s) : statusClass(s);
+    }
+  }
+
   /** The status label: exact for {@link #EXACT_STATUSES}, else the class. */
   public static String statusLabel(int status) {
-    return EXACT_STATUSES.contains(status) ? Integer.toString(status) : statusClass(status);
+    return status >= 0 && status < STATUS_LABELS.length ? STATUS_LABELS[status]
+        : statusClass(status);
   }
 
   /** {@code 1xx} to {@code 5xx}, {@code none} for no status, else {@code other}. */

@@ -37,6 +37,22 @@ class ProxyHelpersTest {
   }
 
   @Test
+  void statusLabelsAreExactForKnownStatusesAndTheClassOtherwise() {
+    for (int status : ProxyMetrics.EXACT_STATUSES) {
+      assertThat(ProxyMetrics.statusLabel(status)).isEqualTo(Integer.toString(status));
+    }
+    assertThat(ProxyMetrics.statusLabel(201)).isEqualTo("2xx");
+    assertThat(ProxyMetrics.statusLabel(418)).isEqualTo("4xx");
+    assertThat(ProxyMetrics.statusLabel(599)).isEqualTo("5xx");
+    assertThat(ProxyMetrics.statusLabel(100)).isEqualTo("1xx");
+    assertThat(ProxyMetrics.statusLabel(99)).isEqualTo("other");
+    assertThat(ProxyMetrics.statusLabel(600)).isEqualTo("other");
+    assertThat(ProxyMetrics.statusLabel(-1)).isEqualTo("other");
+    assertThat(ProxyMetrics.statusLabel(200)).as("made once, not per request")
+        .isSameAs(ProxyMetrics.statusLabel(200));
+  }
+
+  @Test
   void everyConnectionHeaderNamesHopByHopHeaders() {
     HttpHeaders h = new DefaultHttpHeaders();
     h.add("Connection", "keep-alive");
