@@ -1,6 +1,7 @@
 package dev.geminirotator.okhttp;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import dev.geminirotator.testsupport.ArchitectureRules;
@@ -31,6 +32,16 @@ class ArchitectureTest {
         .resideInAnyPackage("org.eclipse.jetty..", "redis.clients..", "jakarta.servlet..",
             "io.github.resilience4j..", "com.fasterxml.jackson..")
         .check(production);
+  }
+
+  @Test
+  void classPathCarriesNoYamlParser() {
+    // This module's test class path holds its runtime one: were snakeyaml-engine or the config
+    // module to come in through core again, every user of this module would get them (issue 17).
+    assertThatThrownBy(() -> Class.forName("org.snakeyaml.engine.v2.api.Load"))
+        .isInstanceOf(ClassNotFoundException.class);
+    assertThatThrownBy(() -> Class.forName("dev.geminirotator.config.ConfigLoader"))
+        .isInstanceOf(ClassNotFoundException.class);
   }
 
   @Test

@@ -1,6 +1,6 @@
 package dev.geminirotator.standalone;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.ConfigWatcher;
 import dev.geminirotator.standalone.config.LoggingSetup;
 import dev.geminirotator.standalone.config.StandaloneConfig;
@@ -117,8 +117,8 @@ public final class Main implements Callable<Integer> {
     if (validate) {
       for (String warning : loaded.warnings()) out.println("warning: " + warning);
       out.println("configuration OK" + (config != null ? ": " + config : "") + " ("
-          + loaded.rotator().keys().size() + " keys, listening on " + loaded.host() + ":"
-          + loaded.port() + ")");
+          + loaded.rotator().keys().size() + " keys, listening on " + loaded.server().host() + ":"
+          + loaded.server().port() + ")");
       return 0;
     }
     if (printConfig) {

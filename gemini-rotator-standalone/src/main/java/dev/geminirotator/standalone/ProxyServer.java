@@ -130,7 +130,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   private ProxyServer(StandaloneConfig config, Map<String, String> env) throws Exception {
     this.env = Map.copyOf(env);
     // First: a named transport that does not load here fails before the store is opened.
-    List<Transport> transports = Transport.candidates(config.transport());
+    List<Transport> transports = Transport.candidates(config.server().transport());
     this.clock = Clock.systemUTC();
     this.startedAt = clock.instant();
     this.rotator = config.rotator().newRotator();
@@ -149,8 +149,9 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
     this.metrics = new ProxyMetrics(registry);
-    this.bodyBudget = new BodyBudget(BodyBudget.resolve(config.bodyBudget()));
-    bodyBudget.clientShare(BodyBudget.shareFor(bodyBudget.limit(), config.maxRequestSize()));
+    this.bodyBudget = new BodyBudget(BodyBudget.resolve(autoIsZero(config.server().bodyBudget())));
+    bodyBudget.clientShare(
+        BodyBudget.shareFor(bodyBudget.limit(), config.server().maxRequestSize()));
     bodyBudget.bindTo(registry);
     this.refusedConnections = io.micrometer.core.instrument.Counter
         .builder("gemini.proxy.connections.refused")
@@ -184,10 +185,10 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       this.transport = io.transport();
       this.readiness = new Readiness(rotator, guard, clock, startedAt, transport.label());
       this.loops = io.loops();
-      this.upstream = new Upstream(config.upstreamBaseUrl(), loops, transport.socketChannel(),
-          config.maxConnections(), config.connectTimeout(), config.upstreamIdleTimeout(),
-          blocking);
-      String basePath = config.upstreamBaseUrl().getRawPath();
+      this.upstream = new Upstream(config.upstream().baseUrl(), loops, transport.socketChannel(),
+          config.upstream().maxConnections(), config.upstream().connectTimeout(),
+          config.upstream().idleTimeout(), blocking);
+      String basePath = config.upstream().baseUrl().getRawPath();
       GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
           metrics, blocking, () -> settings, clock,
           config.rotator().affinity().newAffinity(rotator.store(), pinWrites, clock),
@@ -196,12 +197,13 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
           runtimeKeys);
       this.routes = new Routes(() -> settings, proxy, admin, registry, this::detailedHealth,
           blocking);
-      SslContext tls = config.tlsKeystore() == null ? null
-          : Listeners.serverTls(config.tlsKeystore(), config.tlsKeystoreType(),
-              config.tlsKeystorePassword());
-      long idleMillis = config.idleTimeout().toMillis();
+      StandaloneConfig.Tls tlsConfig = config.server().tls();
+      SslContext tls = tlsConfig.keystore() == null ? null
+          : Listeners.serverTls(tlsConfig.keystore(), tlsConfig.keystoreType(),
+              tlsConfig.keystorePassword() == null ? null : tlsConfig.keystorePassword().reveal());
+      long idleMillis = config.server().idleTimeout().toMillis();
       ClientConnection.Limits limits = new ClientConnection.Limits(bodyBudget,
-          () -> settings.config);
+          () -> settings.config.server());
       ServerBootstrap bootstrap = new ServerBootstrap().group(loops)
           .channel(transport.serverChannel())
           .option(ChannelOption.SO_BACKLOG, Listeners.ACCEPT_QUEUE_SIZE)
@@ -215,7 +217,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
             protected void initChannel(SocketChannel ch) {
               if (!admitConnection(ch)) return;
               connections.add(ch);
-              HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
+              HeaderDeadline deadline = new HeaderDeadline(config.server().headerTimeout());
               ch.pipeline().addLast(deadline);
               if (tls != null) ch.pipeline().addLast(tls.newHandler(ch.alloc()));
               if (idleMillis > 0) {
@@ -236,8 +238,9 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
               ch.pipeline().addLast(new ClientConnection(routes, deadline, limits));
             }
           });
-      this.serverChannel = Listeners.bind(bootstrap, config.host(), config.port());
-      this.managementChannel = config.managementPort() == null ? null
+      this.serverChannel =
+          Listeners.bind(bootstrap, config.server().host(), config.server().port());
+      this.managementChannel = config.server().managementPort() == null ? null
           : managementListener(config, routes.management(), limits);
     } catch (Exception | Error e) {
       closeQuietly();
@@ -247,7 +250,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       log.warn("no access tokens configured: only loopback clients are accepted");
     }
     warnIfBudgetBelowMaxRequest(config);
-    log.atInfo().addKeyValue("host", config.host()).addKeyValue("port", port())
+    log.atInfo().addKeyValue("host", config.server().host()).addKeyValue("port", port())
         .addKeyValue("keys", rotator.snapshot().size()).addKeyValue("version", version())
         .addKeyValue("transport", transport.label())
         .log("gemini-rotator proxy listening on {}", uri());
@@ -265,7 +268,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   private Channel managementListener(StandaloneConfig config, Routes managementRoutes,
       ClientConnection.Limits limits)
       throws java.net.BindException, InterruptedException {
-    long idleMillis = config.idleTimeout().toMillis();
+    long idleMillis = config.server().idleTimeout().toMillis();
     return Listeners.bind(new ServerBootstrap().group(loops)
         .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 128)
@@ -276,7 +279,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
           @Override
           protected void initChannel(SocketChannel ch) {
             connections.add(ch);
-            HeaderDeadline deadline = new HeaderDeadline(config.headerTimeout());
+            HeaderDeadline deadline = new HeaderDeadline(config.server().headerTimeout());
             ch.pipeline().addLast(deadline);
             if (idleMillis > 0) {
               ch.pipeline().addLast(new IdleStateHandler(idleMillis, 0, 0,
@@ -288,7 +291,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
                 .setTrailersFactory(HeaderNames.DISCARDED_TRAILERS)));
             ch.pipeline().addLast(new ClientConnection(managementRoutes, deadline, limits));
           }
-        }), config.host(), config.managementPort());
+        }), config.server().host(), config.server().managementPort());
   }
 
   /**
@@ -297,7 +300,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
    * client sees the connection end and can retry elsewhere) and warns at most once every 10 s.
    */
   private boolean admitConnection(SocketChannel ch) {
-    int max = settings.config.maxClientConnections();
+    int max = settings.config.server().maxConnections();
     if (clientConnections.incrementAndGet() > max) {
       clientConnections.decrementAndGet();
       refusedConnections.increment();
@@ -352,13 +355,13 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   }
 
   private void warnIfBudgetBelowMaxRequest(StandaloneConfig config) {
-    if (bodyBudget.limit() < 2 * config.maxRequestSize()) {
+    if (bodyBudget.limit() < 2 * config.server().maxRequestSize()) {
       log.atWarn().addKeyValue("bodyBudget", bodyBudget.limit())
-          .addKeyValue("maxRequestSize", config.maxRequestSize())
+          .addKeyValue("maxRequestSize", config.server().maxRequestSize())
           .log("server.body-budget ({} bytes, half the heap) is below twice"
               + " server.max-request-size ({} bytes; a body's growing buffer briefly holds up to"
               + " twice its size): bodies near the limit may get 503; raise -Xmx or lower"
-              + " server.max-request-size", bodyBudget.limit(), config.maxRequestSize());
+              + " server.max-request-size", bodyBudget.limit(), config.server().maxRequestSize());
     }
   }
 
@@ -401,12 +404,17 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   }
 
   /** The base URI clients use. */
+  /** {@code server.body-budget} as {@link BodyBudget#resolve} takes it: 0 for auto. */
+  private static long autoIsZero(Long bodyBudget) {
+    return bodyBudget == null ? 0 : bodyBudget;
+  }
+
   public URI uri() {
     Settings s = settings;
-    String host = s.config.host();
+    String host = s.config.server().host();
     if (host.contains(":")) host = "[" + host + "]";
-    return URI.create((s.config.tlsKeystore() != null ? "https" : "http") + "://" + host + ":"
-        + port());
+    return URI.create((s.config.server().tls().keystore() != null ? "https" : "http") + "://"
+        + host + ":" + port());
   }
 
   /** The rotator behind the proxy. */
@@ -436,35 +444,40 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
     synchronized (lifecycle) {
       StandaloneConfig current = settings.config;
       List<String> needRestart = new java.util.ArrayList<>();
-      if (!current.host().equals(next.host())) needRestart.add("server.host");
-      if (current.port() != next.port()) needRestart.add("server.port");
-      if (!java.util.Objects.equals(current.managementPort(), next.managementPort())) {
+      if (!current.server().host().equals(next.server().host())) needRestart.add("server.host");
+      if (current.server().port() != next.server().port()) needRestart.add("server.port");
+      if (!java.util.Objects.equals(current.server().managementPort(),
+          next.server().managementPort())) {
         needRestart.add("server.management-port");
       }
-      if (!current.transport().equals(next.transport())) needRestart.add("server.transport");
-      if (!current.upstreamBaseUrl().equals(next.upstreamBaseUrl())) {
+      if (!current.server().transport().equals(next.server().transport())) {
+        needRestart.add("server.transport");
+      }
+      if (!current.upstream().baseUrl().equals(next.upstream().baseUrl())) {
         needRestart.add("upstream.base-url");
       }
       if (!current.rotator().storage().equals(next.rotator().storage())) {
         needRestart.add("storage");
       }
-      if (current.logJson() != next.logJson()) needRestart.add("logging.json");
+      if (current.logging().json() != next.logging().json()) needRestart.add("logging.json");
       if (!needRestart.isEmpty()) {
         log.atWarn().addKeyValue("settings", needRestart)
             .log("reload: changes to {} take effect after a restart; the running values are"
                 + " kept", String.join(", ", needRestart));
       }
-      if (!current.logLevel().equals(next.logLevel())) {
-        LoggingSetup.applyLevel(next.logLevel(), () -> log.atInfo()
-            .addKeyValue("from", current.logLevel()).addKeyValue("to", next.logLevel())
-            .log("reload: logging.level changed from {} to {}", current.logLevel(),
-                next.logLevel()));
+      if (!current.logging().level().equals(next.logging().level())) {
+        LoggingSetup.applyLevel(next.logging().level(), () -> log.atInfo()
+            .addKeyValue("from", current.logging().level())
+            .addKeyValue("to", next.logging().level())
+            .log("reload: logging.level changed from {} to {}", current.logging().level(),
+                next.logging().level()));
       }
       runtimeKeys.applyFile(next.rotator().keys());
       ClientRateLimits before = settings.rateLimits;
       settings = new Settings(next, before, rotator.store());
-      bodyBudget.limit(BodyBudget.resolve(next.bodyBudget()));
-      bodyBudget.clientShare(BodyBudget.shareFor(bodyBudget.limit(), next.maxRequestSize()));
+      bodyBudget.limit(BodyBudget.resolve(autoIsZero(next.server().bodyBudget())));
+      bodyBudget.clientShare(
+          BodyBudget.shareFor(bodyBudget.limit(), next.server().maxRequestSize()));
       warnIfBudgetBelowMaxRequest(next);
       if (settings.rateLimits != before) before.close();
       log.atInfo().addKeyValue("keys", next.rotator().keys().size())
@@ -476,7 +489,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
   private StandaloneConfig reloadFromSource() {
     StandaloneConfig current = settings.config;
     StandaloneConfig next = StandaloneConfig.load(current.source(), env,
-        new StandaloneConfig.Overrides(current.host(), current.port()));
+        new StandaloneConfig.Overrides(current.server().host(), current.server().port()));
     reload(next);
     return next;
   }
@@ -503,12 +516,12 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
         Http2FrameCodec h2 = ch.pipeline().get(Http2FrameCodec.class);
         if (h2 != null) {
           // HTTP/2: no new streams (clients go elsewhere); open ones finish within the drain.
-          h2.gracefulShutdownTimeoutMillis(settings.config.drainTimeout().toMillis());
+          h2.gracefulShutdownTimeoutMillis(settings.config.server().drainTimeout().toMillis());
           ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
         }
       });
     }
-    long deadline = System.nanoTime() + settings.config.drainTimeout().toNanos();
+    long deadline = System.nanoTime() + settings.config.server().drainTimeout().toNanos();
     while (metrics.inFlight() > 0 && System.nanoTime() < deadline) {
       try {
         Thread.sleep(20);

@@ -114,7 +114,7 @@ final class Routes implements RequestHandler {
       managementEndpoints(call, s);
       return;
     }
-    if (s.config.corsEnabled() && cors(request, response, s)) return;
+    if (s.config.cors().enabled() && cors(request, response, s)) return;
     if ((proxied || path.startsWith("/admin"))
         && !GeminiProxy.isForwardablePath(path)) {
       Problems.send(request, response, 400, "bad-path", "Bad request path",
@@ -134,7 +134,7 @@ final class Routes implements RequestHandler {
       return;
     }
     if (path.equals("/health")
-        || s.config.managementPort() == null
+        || s.config.server().managementPort() == null
             && (path.equals("/health/detailed") || path.equals("/metrics"))) {
       managementEndpoints(call, s);
       return;
@@ -346,7 +346,7 @@ final class Routes implements RequestHandler {
   private boolean cors(ProxyRequest request, ProxyResponse response, Settings s) {
     String origin = request.header(HttpHeaderNames.ORIGIN);
     if (origin == null) return false;
-    List<String> allowed = s.config.corsOrigins();
+    List<String> allowed = s.config.cors().allowedOrigins();
     boolean ok = allowed.contains("*") || allowed.contains(origin);
     if (!ok) return false;
     HttpHeaders h = response.headers();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig.Server;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.InputStream;
@@ -42,7 +43,7 @@ class BodyBudgetProcessTest {
       "-XX:+ExitOnOutOfMemoryError");
   private static final String GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent";
   private static final String TOKEN = "process-test-access-token";
-  private static final int NEAR_LIMIT = (int) StandaloneConfig.DEFAULT_MAX_REQUEST_SIZE - 64 * 1024;
+  private static final int NEAR_LIMIT = (int) Server.DEFAULT_MAX_REQUEST_SIZE - 64 * 1024;
 
   @Test
   void tenConcurrentNearLimitBodiesAreAllAnsweredAndTheProxyStaysUp(@TempDir Path dir)

@@ -3,7 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.http.BodyBudget;
 import dev.geminirotator.testsupport.Eventually;

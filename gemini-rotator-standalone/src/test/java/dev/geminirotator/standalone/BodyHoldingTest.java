@@ -3,8 +3,9 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig.Server;
 import dev.geminirotator.standalone.http.BodyBudget;
 import dev.geminirotator.standalone.http.ClientConnection;
 import dev.geminirotator.standalone.http.Listeners;
@@ -147,10 +148,10 @@ class BodyHoldingTest {
   /** A body's deadline by default: 60 s, plus one second per 256 KB that arrived. */
   @Test
   void noBodyHoldsItsBudgetLongerThanTheTimeoutPlusTheMaximumSizeAtTheMinimumRate() {
-    assertThat(StandaloneConfig.DEFAULT_BODY_TIMEOUT).hasSeconds(60);
-    assertThat(StandaloneConfig.DEFAULT_BODY_MIN_RATE).isEqualTo(256 * 1024);
-    long longest = StandaloneConfig.DEFAULT_BODY_TIMEOUT.toSeconds()
-        + StandaloneConfig.DEFAULT_MAX_REQUEST_SIZE / StandaloneConfig.DEFAULT_BODY_MIN_RATE;
+    assertThat(Server.DEFAULT_BODY_TIMEOUT).hasSeconds(60);
+    assertThat(Server.DEFAULT_BODY_MIN_RATE).isEqualTo(256 * 1024);
+    long longest = Server.DEFAULT_BODY_TIMEOUT.toSeconds()
+        + Server.DEFAULT_MAX_REQUEST_SIZE / Server.DEFAULT_BODY_MIN_RATE;
     assertThat(longest).as("seconds a default-size body may take at most").isEqualTo(140);
   }
 
@@ -245,7 +246,7 @@ class BodyHoldingTest {
     Files.writeString(file, "keys: [AIzaSyTEST-pool-key-one-0000000001]\n"
         + "server:\n  max-request-size: 1GB\n");
     assertThat(StandaloneConfig.load(file, Map.of(), StandaloneConfig.Overrides.NONE)
-        .maxRequestSize()).isEqualTo(1L << 30);
+        .server().maxRequestSize()).isEqualTo(1L << 30);
   }
 
   /**

@@ -3,7 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
 import java.io.ByteArrayOutputStream;
@@ -149,9 +149,9 @@ class ClientDeadlinesTest {
         + "server:\n  max-connections: 3\n  body-timeout: 0s\n  body-min-rate: 0\n");
     StandaloneConfig config = StandaloneConfig.load(file, Map.of(),
         StandaloneConfig.Overrides.NONE);
-    assertThat(config.maxClientConnections()).isEqualTo(3);
-    assertThat(config.bodyTimeout()).isZero();
-    assertThat(config.bodyMinRate()).isZero();
+    assertThat(config.server().maxConnections()).isEqualTo(3);
+    assertThat(config.server().bodyTimeout()).isZero();
+    assertThat(config.server().bodyMinRate()).isZero();
   }
 
   /** A connection that has had a request answered, and stays open. */

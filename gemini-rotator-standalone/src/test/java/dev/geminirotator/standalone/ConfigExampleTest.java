@@ -2,9 +2,11 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.config.FieldDoc;
-import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.config.FieldDoc;
+import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.standalone.config.StandaloneConfig;
+import dev.geminirotator.standalone.config.StandaloneConfig.Server;
+import dev.geminirotator.standalone.config.StandaloneConfig.Upstream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,20 +32,20 @@ class ConfigExampleTest {
         StandaloneConfig.Overrides.NONE);
 
     assertThat(config.rotator().keys()).hasSize(3);
-    assertThat(config.port()).isEqualTo(StandaloneConfig.DEFAULT_PORT);
-    assertThat(config.host()).isEqualTo(StandaloneConfig.DEFAULT_HOST);
-    assertThat(config.maxRequestSize()).isEqualTo(StandaloneConfig.DEFAULT_MAX_REQUEST_SIZE);
-    assertThat(config.drainTimeout()).isEqualTo(StandaloneConfig.DEFAULT_DRAIN_TIMEOUT);
-    assertThat(config.upstreamBaseUrl().toString()).isEqualTo(StandaloneConfig.DEFAULT_BASE_URL);
+    assertThat(config.server().port()).isEqualTo(Server.DEFAULT_PORT);
+    assertThat(config.server().host()).isEqualTo(Server.DEFAULT_HOST);
+    assertThat(config.server().maxRequestSize()).isEqualTo(Server.DEFAULT_MAX_REQUEST_SIZE);
+    assertThat(config.server().drainTimeout()).isEqualTo(Server.DEFAULT_DRAIN_TIMEOUT);
+    assertThat(config.upstream().baseUrl().toString()).isEqualTo(Upstream.DEFAULT_BASE_URL);
     assertThat(config.hasAccessTokens()).isFalse();
     assertThat(config.adminEnabled()).isFalse();
-    assertThat(config.tlsKeystore()).isNull();
+    assertThat(config.server().tls().keystore()).isNull();
   }
 
   @Test
   void theShippedExampleDocumentsEveryField() throws Exception {
     String text = Files.readString(EXAMPLE);
-    List<FieldDoc> fields = new ArrayList<>(RotatorConfig.fields());
+    List<FieldDoc> fields = new ArrayList<>(RotatorSections.fields());
     fields.addAll(StandaloneConfig.fields());
     for (FieldDoc field : fields) {
       String[] parts = field.path().replace("[]", "").split("\\.");

@@ -213,7 +213,7 @@ class LifecycleTest {
             Harness.TOKEN), new PrintWriter(out, true), new PrintWriter(new StringWriter()), false);
 
     assertThat(code).isZero();
-    assertThat(out.toString()).contains("port: 6000").contains("tokens: [")
+    assertThat(out.toString()).contains("port: 6000").contains("tokens:\n    - '****'")
         .doesNotContain(Harness.KEY_1).doesNotContain(Harness.ADMIN)
         .doesNotContain(Harness.TOKEN);
     StringWriter envOut = new StringWriter();

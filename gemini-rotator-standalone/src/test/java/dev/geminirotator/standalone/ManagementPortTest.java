@@ -9,7 +9,7 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.JsonEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.URI;
@@ -95,7 +95,7 @@ class ManagementPortTest {
     try {
       h = new Harness(Harness.withServer("  metrics-token: ${METRICS_TOKEN}\n"),
           Map.of("METRICS_TOKEN", METRICS_TOKEN));
-      assertThat(h.proxy.config().metricsTokenRequired()).isTrue();
+      assertThat(h.proxy.config().server().metricsTokenRequired()).isTrue();
 
       HttpResponse<String> none = h.get("/metrics");
       record(seen, none);
@@ -144,7 +144,7 @@ class ManagementPortTest {
     }
     assertThat(captured.list).isNotEmpty();
     String everything = String.join("\n", seen);
-    assertThat(everything).contains("metrics-token: ****");
+    assertThat(everything).contains("metrics-token: '****'");
     assertThat(everything).as("the metrics token never shows")
         .doesNotContain(METRICS_TOKEN).doesNotContain(METRICS_TOKEN.substring(0, 12));
   }

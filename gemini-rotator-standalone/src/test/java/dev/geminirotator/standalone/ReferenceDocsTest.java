@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.geminirotator.core.config.FieldDoc;
-import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.config.FieldDoc;
+import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.redis.RedisServer;
@@ -47,7 +47,7 @@ class ReferenceDocsTest {
 
   /** The configuration reference table, generated from the model. */
   static String configReference() {
-    List<FieldDoc> fields = new ArrayList<>(RotatorConfig.fields());
+    List<FieldDoc> fields = new ArrayList<>(RotatorSections.fields());
     fields.addAll(StandaloneConfig.fields());
     StringBuilder sb = new StringBuilder("| field | type | default | environment variable |\n")
         .append("|---|---|---|---|\n");

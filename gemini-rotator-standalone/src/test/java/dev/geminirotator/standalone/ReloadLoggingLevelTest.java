@@ -45,7 +45,7 @@ class ReloadLoggingLevelTest {
     try (LogCapture log = LogCapture.of(ProxyServer.class)) {
       reloadWith("logging:\n  level: debug\n");
       assertThat(root.getLevel()).isEqualTo(Level.DEBUG);
-      assertThat(h.proxy.config().logLevel()).isEqualTo("DEBUG");
+      assertThat(h.proxy.config().logging().level()).isEqualTo("DEBUG");
       assertThat(log.messages()).contains("INFO reload: logging.level changed from INFO to DEBUG");
 
       reloadWith("logging:\n  level: WARN\n");
@@ -63,7 +63,7 @@ class ReloadLoggingLevelTest {
       reloadWith("logging:\n  json: false\n");
       assertThat(log.warnings()).containsExactly("reload: changes to logging.json take effect"
           + " after a restart; the running values are kept");
-      assertThat(h.proxy.config().logJson()).isFalse();
+      assertThat(h.proxy.config().logging().json()).isFalse();
     }
   }
 }

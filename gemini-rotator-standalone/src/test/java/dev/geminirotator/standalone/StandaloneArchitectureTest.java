@@ -3,10 +3,13 @@ package dev.geminirotator.standalone;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaMethodCall;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
+import dev.geminirotator.config.ConfigException;
+import dev.geminirotator.config.Secret;
 import dev.geminirotator.testsupport.ArchitectureRules;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,7 +46,7 @@ class StandaloneArchitectureTest {
     noClasses().that().resideInAPackage(HTTP)
         .should().dependOnClassesThat()
         .resideInAnyPackage("dev.geminirotator.api..", "dev.geminirotator.core..",
-            "dev.geminirotator.redis..")
+            "dev.geminirotator.config..", "dev.geminirotator.redis..")
         .because("the HTTP plumbing can be read, tested and replaced on its own")
         .check(production);
   }
@@ -61,6 +64,18 @@ class StandaloneArchitectureTest {
   void configImportsNeitherTheExchangeAdapterNorAdmin() {
     noClasses().that().resideInAPackage(CONFIG)
         .should().dependOnClassesThat().resideInAnyPackage(ROOT, ADMIN, GEMINI)
+        .check(production);
+  }
+
+  @Test
+  void onlyTheConfigPackageReadsConfigurationFiles() {
+    noClasses().that().resideInAPackage(ROOT + "..").and().resideOutsideOfPackage(CONFIG)
+        .should().dependOnClassesThat(JavaClass.Predicates
+            .resideInAnyPackage("dev.geminirotator.config..", "org.snakeyaml..")
+            .and(DescribedPredicate.not(JavaClass.Predicates.equivalentTo(ConfigException.class)))
+            .and(DescribedPredicate.not(JavaClass.Predicates.equivalentTo(Secret.class))))
+        .because("the rest of the module sees a loaded StandaloneConfig (and the Secrets it"
+            + " holds), or the ConfigException that says why there is none")
         .check(production);
   }
 

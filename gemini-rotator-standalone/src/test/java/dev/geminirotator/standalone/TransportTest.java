@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.standalone.http.Transport;
 import dev.geminirotator.testsupport.Fixtures;
@@ -243,6 +243,6 @@ class TransportTest {
         .hasMessageContaining("server.transport must be one of auto, io_uring, epoll, nio"
             + " but was kqueue");
     assertThat(StandaloneConfig.load(file, Map.of("GEMINI_ROTATOR_SERVER_TRANSPORT", "epoll"),
-        StandaloneConfig.Overrides.NONE).transport()).isEqualTo("epoll");
+        StandaloneConfig.Overrides.NONE).server().transport()).isEqualTo("epoll");
   }
 }

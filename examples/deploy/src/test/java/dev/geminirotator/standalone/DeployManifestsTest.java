@@ -2,9 +2,9 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.config.ConfigLoader;
-import dev.geminirotator.core.config.FieldDoc;
-import dev.geminirotator.core.config.RotatorConfig;
+import dev.geminirotator.config.ConfigLoader;
+import dev.geminirotator.config.FieldDoc;
+import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.redis.RedisStoreOptions;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import java.io.PrintWriter;
@@ -50,7 +50,7 @@ class DeployManifestsTest {
   /** Every environment variable the proxy reads. */
   static Set<String> knownEnv() {
     Set<String> names = new TreeSet<>();
-    List<FieldDoc> fields = new ArrayList<>(RotatorConfig.fields());
+    List<FieldDoc> fields = new ArrayList<>(RotatorSections.fields());
     fields.addAll(StandaloneConfig.fields());
     for (FieldDoc f : fields) if (f.env() != null) names.add(f.env());
     names.add(ConfigLoader.KEYS_ENV);
@@ -88,16 +88,16 @@ class DeployManifestsTest {
       String[] parts = port.toString().split(":");
       published.add(Integer.parseInt(parts[parts.length - 1].replace("/tcp", "")));
     }
-    assertThat(published).containsExactly(config.port());
+    assertThat(published).containsExactly(config.server().port());
 
     URI health = strings(map(proxy.get("healthcheck")).get("test")).stream()
         .filter(s -> s.startsWith("http://")).map(URI::create).findFirst().orElseThrow();
-    assertThat(health.getPort()).isEqualTo(config.port());
+    assertThat(health.getPort()).isEqualTo(config.server().port());
     assertServed(config, env, List.of(health.getPath()));
 
     Duration grace = Duration.parse("PT" + proxy.get("stop_grace_period").toString()
         .toUpperCase());
-    assertThat(grace).isGreaterThan(config.drainTimeout());
+    assertThat(grace).isGreaterThan(config.server().drainTimeout());
 
     URI storage = URI.create(config.rotator().storage());
     Map<String, Object> redis = map(services.get(storage.getHost()));
@@ -197,13 +197,13 @@ class DeployManifestsTest {
     for (Object p : list(container.get("ports"))) {
       ports.put((String) map(p).get("name"), (Integer) map(p).get("containerPort"));
     }
-    assertThat(ports.values()).containsExactly(config.port());
+    assertThat(ports.values()).containsExactly(config.server().port());
     Map<String, Object> liveness = map(map(container.get("livenessProbe")).get("httpGet"));
     Map<String, Object> readiness = map(map(container.get("readinessProbe")).get("httpGet"));
     assertThat(liveness.get("path")).isEqualTo("/health");
     assertThat(readiness.get("path")).isEqualTo("/health/detailed");
     for (Map<String, Object> probe : List.of(liveness, readiness)) {
-      assertThat(resolve(probe.get("port"), ports)).isEqualTo(config.port());
+      assertThat(resolve(probe.get("port"), ports)).isEqualTo(config.server().port());
     }
     assertServed(config, env, List.of((String) liveness.get("path"),
         (String) readiness.get("path")));
@@ -213,11 +213,11 @@ class DeployManifestsTest {
     Map<String, Object> service = map(objects.get("Service/gemini-rotator").get("spec"));
     assertThat(labels).containsAllEntriesOf(map(service.get("selector")));
     for (Object p : list(service.get("ports"))) {
-      assertThat(resolve(map(p).get("targetPort"), ports)).isEqualTo(config.port());
+      assertThat(resolve(map(p).get("targetPort"), ports)).isEqualTo(config.server().port());
     }
 
     assertThat(Duration.ofSeconds((Integer) pod.get("terminationGracePeriodSeconds")))
-        .isGreaterThan(config.drainTimeout());
+        .isGreaterThan(config.server().drainTimeout());
 
     URI storage = URI.create(config.rotator().storage());
     Map<String, Object> redisService = map(objects.get("Service/" + storage.getHost())
@@ -249,7 +249,7 @@ class DeployManifestsTest {
     StandaloneConfig config = StandaloneConfig.load(DEPLOY.resolve("config/gemini-rotator.yaml"),
         Map.of(ConfigLoader.KEYS_ENV, "dummy-key-1", StandaloneConfig.ACCESS_TOKENS_ENV,
             "dummy-client-token"), StandaloneConfig.Overrides.NONE);
-    assertThat(Integer.parseInt(expose.split("\\s+")[1])).isEqualTo(config.port());
+    assertThat(Integer.parseInt(expose.split("\\s+")[1])).isEqualTo(config.server().port());
   }
 
   /**

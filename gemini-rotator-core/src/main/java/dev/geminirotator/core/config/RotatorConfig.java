@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -26,11 +27,12 @@ import java.util.regex.Pattern;
  * Everything a rotator is built from: the keys, the selection strategy, the health, cooldown and
  * storm policies, the attempt and breaker settings, and the URI of the store that holds state.
  *
- * <p>Build one in code with {@link #builder()}, or load one with {@link ConfigLoader}. Every
- * section starts from its documented defaults ({@link #DEFAULT_STRATEGY}, {@link #DEFAULT_STORAGE},
- * {@link HealthPolicy#defaults()}, ...); {@link #fields()} lists every field with its YAML path,
- * default and environment override. {@link #toString()} shows key ids and masked secrets only, and
- * hides any password in the storage URI.
+ * <p>Build one in code with {@link #builder()}, or load one from YAML with the
+ * {@code gemini-rotator-config} module's {@code ConfigLoader} (its {@code RotatorSections.fields()}
+ * lists every field with its YAML path, default and environment override). Every section starts
+ * from its documented defaults ({@link #DEFAULT_STRATEGY}, {@link #DEFAULT_STORAGE},
+ * {@link HealthPolicy#defaults()}, ...). {@link #toString()} shows key ids and masked secrets
+ * only, and hides any password in the storage URI.
  *
  * <p>Immutable and thread-safe.
  */
@@ -92,16 +94,6 @@ public final class RotatorConfig {
     return new Builder().keys(keys).strategy(strategy).health(health).cooldown(cooldown)
         .storm(storm).attempts(attempts).affinity(affinity).breaker(breaker).storage(storage)
         .keyIdSaltOrNone(keyIdSalt);
-  }
-
-  /**
-   * Every field a configuration file may set, with its path, type, default and environment
-   * override, read from the same code that loads a file.
-   */
-  public static List<FieldDoc> fields() {
-    ConfigNode describing = ConfigNode.describe();
-    RotatorSections.read(describing);
-    return describing.fields();
   }
 
   /** The keys, in order; ids and secrets are unique. */
@@ -206,7 +198,8 @@ public final class RotatorConfig {
       sb.append(i == 0 ? "" : ", ").append(keys.get(i));
     }
     if (keys.size() > KEYS_SHOWN) sb.append(", … ").append(keys.size() - KEYS_SHOWN).append(" more");
-    return sb.append(']').append(", strategy=").append(ConfigNode.yamlName(strategy))
+    return sb.append(']').append(", strategy=")
+        .append(strategy.name().toLowerCase(Locale.ROOT).replace('_', '-'))
         .append(", health=").append(health)
         .append(", cooldown=").append(cooldown)
         .append(", storm=").append(storm)
@@ -230,13 +223,25 @@ public final class RotatorConfig {
     return QUERY_SECRET.matcher(s).replaceAll("$1****");
   }
 
+  /** A value as shown in a message: control characters replaced, long values cut. */
+  private static String printable(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < s.length() && sb.length() < 80; i++) {
+      char c = s.charAt(i);
+      sb.append(c < ' ' || c == 0x7f ? '?' : c);
+    }
+    if (s.length() > 80) sb.append('…');
+    return sb.toString();
+  }
+
   /**
    * For each key, {@code null} or why it repeats an earlier one:
-   * {@code "keys[3] duplicates keys[0] (same secret)"}. Never shows a secret.
+   * {@code "keys[3] duplicates keys[0] (same secret)"}. Never shows a secret. {@link Builder#build()}
+   * checks the same; a loader calls this first to name each key by where it came from.
    *
    * @param origins how to name each key's position, aligned with {@code keys}
    */
-  static List<String> duplicates(List<ApiKey> keys, List<String> origins) {
+  public static List<String> duplicates(List<ApiKey> keys, List<String> origins) {
     Map<String, Integer> bySecret = new HashMap<>();
     Map<String, Integer> byId = new HashMap<>();
     List<String> out = new ArrayList<>(keys.size());
@@ -366,7 +371,7 @@ public final class RotatorConfig {
       }
       if (!valid) {
         throw new IllegalArgumentException("storage must be a URI with a scheme, such as memory:"
-            + " or redis://host:6379/0, but was '" + ConfigNode.printable(redact(uri)) + "'");
+            + " or redis://host:6379/0, but was '" + printable(redact(uri)) + "'");
       }
       this.storage = trimmed;
       return this;

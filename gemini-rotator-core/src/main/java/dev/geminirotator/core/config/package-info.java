@@ -1,11 +1,10 @@
 /**
- * The configuration model and its YAML loader.
+ * The configuration model: {@link dev.geminirotator.core.config.RotatorConfig} is the immutable
+ * description of a rotator (its keys, strategy and policies), built in code.
  *
- * <p>{@link dev.geminirotator.core.config.RotatorConfig} is the immutable description of a
- * rotator: its keys, strategy and policies. {@link dev.geminirotator.core.config.ConfigLoader}
- * reads one from a YAML file, {@code ${VAR}} placeholders and environment overrides, and reports
- * every problem at once in a {@link dev.geminirotator.core.config.ConfigException}.
- * {@link dev.geminirotator.core.config.ConfigNode} is the path-aware reader both use; other
- * modules reuse it for their own sections.
+ * <p>Reading one from YAML, environment overrides and placeholders is the separate
+ * {@code gemini-rotator-config} module's job ({@code dev.geminirotator.config.ConfigLoader}), so a
+ * program that only builds a rotator in code, or only installs the OkHttp interceptor, carries no
+ * YAML parser.
  */
 package dev.geminirotator.core.config;

@@ -2,47 +2,14 @@ package dev.geminirotator.core.internal;
 
 import java.math.BigDecimal;
 import java.time.Duration;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
-/** Parses and prints durations the way config files and Gemini write them: 500ms, 45.8s, 5m. */
+/**
+ * Prints durations the way config files and Gemini write them: 500ms, 45.8s, 5m (the config
+ * module parses them).
+ */
 public final class Durations {
 
-  private static final Pattern PATTERN =
-      Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)\\s*");
-
   private Durations() {
-  }
-
-  /**
-   * Parses {@code 250ms}, {@code 45.8s}, {@code 5m}, {@code 2h}, {@code 1d}, or an ISO-8601
-   * duration ({@code PT30S}).
-   *
-   * @throws IllegalArgumentException naming the accepted forms
-   */
-  public static Duration parse(String text) {
-    Matcher m = PATTERN.matcher(text);
-    if (m.matches()) {
-      BigDecimal amount = new BigDecimal(m.group(1));
-      long nanosPerUnit = switch (m.group(2)) {
-        case "ms" -> 1_000_000L;
-        case "s" -> 1_000_000_000L;
-        case "m" -> 60_000_000_000L;
-        case "h" -> 3_600_000_000_000L;
-        default -> 86_400_000_000_000L;
-      };
-      BigDecimal nanos = amount.multiply(BigDecimal.valueOf(nanosPerUnit));
-      if (nanos.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
-        throw new IllegalArgumentException("duration '" + text + "' is too long");
-      }
-      return Duration.ofNanos(nanos.longValue());
-    }
-    try {
-      return Duration.parse(text.trim());
-    } catch (RuntimeException e) {
-      throw new IllegalArgumentException("'" + text
-          + "' is not a duration: use a number with ms, s, m, h or d (250ms, 45.8s, 5m) or ISO-8601 (PT30S)");
-    }
   }
 
   /** Prints a duration compactly: {@code 250ms}, {@code 45.8s}, {@code 5m}. */

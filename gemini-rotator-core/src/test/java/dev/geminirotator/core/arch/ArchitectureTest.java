@@ -46,6 +46,17 @@ class ArchitectureTest {
   }
 
   @Test
+  void coreCarriesNoYamlParser() {
+    noClasses().that().resideInAPackage("dev.geminirotator.core..")
+        .should().dependOnClassesThat()
+        .resideInAnyPackage("org.snakeyaml..", "org.yaml..", "com.fasterxml.jackson.dataformat..",
+            "dev.geminirotator.config..")
+        .because("configuration files are the gemini-rotator-config module's: a user of the"
+            + " interceptor alone gets no YAML parser on the class path (issue 17)")
+        .check(production);
+  }
+
+  @Test
   void coreTakesTimeFromItsInjectedClock() {
     noClasses().that().resideInAPackage("dev.geminirotator.core..")
         .should().callMethod(System.class, "currentTimeMillis")

@@ -7,7 +7,7 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.RotatorStats;
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.standalone.config.ConfigWatcher;

@@ -1,6 +1,6 @@
 package dev.geminirotator.standalone.config;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -39,10 +39,10 @@ public final class LoggingSetup {
   public static void apply(StandaloneConfig config) {
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) return;
     ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-    root.setLevel(Level.toLevel(config.logLevel(), Level.INFO));
+    root.setLevel(Level.toLevel(config.logging().level(), Level.INFO));
     context.getLogger("io.netty").setLevel(Level.WARN);
     Encoder<ILoggingEvent> encoder;
-    if (config.logJson()) {
+    if (config.logging().json()) {
       JsonEncoder json = new JsonEncoder();
       json.setWithFormattedMessage(true);
       json.setWithArguments(false);

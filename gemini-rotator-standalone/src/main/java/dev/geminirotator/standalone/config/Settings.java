@@ -1,6 +1,7 @@
 package dev.geminirotator.standalone.config;
 
 import dev.geminirotator.api.spi.KeyStateStore;
+import dev.geminirotator.config.Secret;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.standalone.http.ClientIdentity;
 import java.nio.charset.StandardCharsets;
@@ -39,17 +40,18 @@ public final class Settings {
   public Settings(StandaloneConfig config, ClientRateLimits previous, KeyStateStore store) {
     this.config = config;
     this.attempts = config.rotator().attempts();
-    this.identity = new ClientIdentity(config.trustedProxies());
-    this.rateLimits = previous != null && previous.requestsPerMinute() == config.requestsPerMinute()
-        ? previous : new ClientRateLimits(config.requestsPerMinute(), store, Clock.systemUTC());
+    this.identity = new ClientIdentity(config.server().trustedProxies());
+    int rpm = config.rateLimit().requestsPerMinute();
+    this.rateLimits = previous != null && previous.requestsPerMinute() == rpm
+        ? previous : new ClientRateLimits(rpm, store, Clock.systemUTC());
     List<byte[]> digests = new ArrayList<>();
-    for (String t : config.accessTokens()) digests.add(sha256(t));
+    for (Secret t : config.access().tokens()) digests.add(sha256(t.reveal()));
     this.tokenDigests = List.copyOf(digests);
     List<String> ids = new ArrayList<>();
     for (byte[] d : digests) ids.add(clientId(d));
     this.tokenClientIds = List.copyOf(ids);
-    this.adminDigest = config.adminToken() == null ? null : sha256(config.adminToken());
-    this.metricsDigest = config.metricsToken() == null ? null : sha256(config.metricsToken());
+    this.adminDigest = digest(config.admin().token());
+    this.metricsDigest = digest(config.server().metricsToken());
   }
 
   public boolean hasTokens() {
@@ -99,6 +101,10 @@ public final class Settings {
   /** Whether this is the metrics token; compares digests in constant time. */
   public boolean matchMetrics(String presented) {
     return metricsDigest != null && MessageDigest.isEqual(sha256(presented), metricsDigest);
+  }
+
+  private static byte[] digest(Secret secret) {
+    return secret == null ? null : sha256(secret.reveal());
   }
 
   public static byte[] sha256(String s) {

@@ -76,12 +76,13 @@ final class Admission {
     if (retryAfter >= 0) {
       metrics.rejected("client-rate-limit");
       exchange.problem(429, "client-rate-limited", "Too many requests",
-          "this client exceeded " + s.config.requestsPerMinute() + " requests per minute",
+          "this client exceeded " + s.config.rateLimit().requestsPerMinute()
+              + " requests per minute",
           retryAfter);
       return;
     }
 
-    long max = s.config.maxRequestSize();
+    long max = s.config.server().maxRequestSize();
     long declared = request.contentLength();
     if (declared > max) {
       metrics.rejected("too-large");

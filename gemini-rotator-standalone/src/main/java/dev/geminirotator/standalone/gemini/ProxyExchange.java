@@ -96,8 +96,8 @@ final class ProxyExchange {
     // The same for every attempt.
     String target = proxy.upstreamPathPrefix.isEmpty() ? head.target()
         : proxy.upstreamPathPrefix + head.target();
-    transport = new NettyTransport(this, proxy.upstream, s.config.requestTimeout(), target, body,
-        parsed.route() == GeminiRequest.Route.OPENAI);
+    transport = new NettyTransport(this, proxy.upstream, s.config.upstream().requestTimeout(),
+        target, body, parsed.route() == GeminiRequest.Route.OPENAI);
     // An upload's chunks go to the key that started it, once: they cannot be sent again.
     boolean replayable = parsed.route() != GeminiRequest.Route.UPLOAD_CONTINUE;
     answer = proxy.exchangeFor(s).executeAsync(parsed, replayable, transport, loop);

@@ -6,7 +6,7 @@ import static dev.geminirotator.standalone.Harness.TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.geminirotator.core.config.ConfigException;
+import dev.geminirotator.config.ConfigException;
 import dev.geminirotator.standalone.Harness;
 import dev.geminirotator.standalone.Harness.Yaml;
 import dev.geminirotator.standalone.config.StandaloneConfig;
@@ -225,9 +225,9 @@ class HeaderTimeoutTest {
           .hasMessageContaining("server.header-timeout");
       Files.writeString(file, "keys: [AIzaSyTEST-header-timeout-key-0000001]\n");
       assertThat(StandaloneConfig.load(file, Map.of("GEMINI_ROTATOR_SERVER_HEADER_TIMEOUT", "0s"),
-          StandaloneConfig.Overrides.NONE).headerTimeout().isZero()).isTrue();
+          StandaloneConfig.Overrides.NONE).server().headerTimeout().isZero()).isTrue();
       assertThat(StandaloneConfig.load(file, Map.of(), StandaloneConfig.Overrides.NONE)
-          .headerTimeout()).isEqualTo(StandaloneConfig.DEFAULT_HEADER_TIMEOUT);
+          .server().headerTimeout()).isEqualTo(StandaloneConfig.Server.DEFAULT_HEADER_TIMEOUT);
     } finally {
       Files.deleteIfExists(file);
     }

@@ -146,7 +146,7 @@ class SecurityTest {
       throws Exception {
     f = Harness.start(Yaml.keys(2).access(""));
     assertThat(f.proxy.config().hasAccessTokens()).isFalse();
-    assertThat(f.proxy.config().host()).isEqualTo("127.0.0.1");
+    assertThat(f.proxy.config().server().host()).isEqualTo("127.0.0.1");
     // A loopback client needs no token; whatever it sends as a key is replaced by a pool key.
     f.enqueue(200, "{}");
     assertThat(f.post(GENERATE + "?key=" + TOKEN, "{}", "x-goog-api-key", TOKEN_2,

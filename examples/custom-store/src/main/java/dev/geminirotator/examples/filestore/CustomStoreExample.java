@@ -1,7 +1,7 @@
 package dev.geminirotator.examples.filestore;
 
 import dev.geminirotator.api.KeySnapshot;
-import dev.geminirotator.core.config.ConfigLoader;
+import dev.geminirotator.config.ConfigLoader;
 import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.okhttp.GeminiKeyInterceptor;

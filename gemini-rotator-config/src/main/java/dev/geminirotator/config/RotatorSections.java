@@ -1,9 +1,10 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;
 import dev.geminirotator.api.ApiKey;
+import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.core.health.HealthPolicy;
 import dev.geminirotator.core.rotation.CooldownPolicy;
 import dev.geminirotator.core.rotation.StormPolicy;
@@ -18,20 +19,99 @@ import java.nio.file.Path;
 import java.time.DateTimeException;
 import java.time.ZoneId;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Reads a {@link RotatorConfig}'s sections from a {@link ConfigNode}: the one place that knows the
- * YAML names, so loading and {@link RotatorConfig#fields()} cannot drift apart.
+ * The YAML binding of core's {@link RotatorConfig}: reads its sections from a {@link ConfigNode}
+ * (through {@link ConfigLoader#readRotator}) and lists its fields ({@link #fields()}), from the one
+ * place that knows the YAML names, so loading and the documentation cannot drift apart. Stateless
+ * and thread-safe.
  */
-final class RotatorSections {
+public final class RotatorSections {
 
   private static final String KEYS_ENV = ConfigLoader.KEYS_ENV;
   /** Stands in for a secret while a key entry's shared attributes are validated once. */
   private static final String PROBE_SECRET = "config-probe-not-a-key";
 
   private RotatorSections() {
+  }
+
+  /**
+   * Every field a configuration file may set for the rotator, with its path, type, default and
+   * environment override, read from the same code that loads a file.
+   */
+  public static List<FieldDoc> fields() {
+    ConfigNode describing = ConfigNode.describe();
+    read(describing);
+    return describing.fields();
+  }
+
+  /**
+   * A configuration as the tree of a YAML file that {@link ConfigLoader} reads back to the same
+   * configuration, secrets masked: every key with its id and {@link ApiKey#masked()} secret (so a
+   * reader can tell the keys apart, and a file cannot be rebuilt from it), every policy section
+   * field by field, the storage URI {@link RotatorConfig#redact redacted}, and {@code key-id-salt}
+   * as {@value Secret#MASK} when set. Write it with {@link ConfigYaml#dump}.
+   */
+  public static Map<String, Object> toYaml(RotatorConfig c) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    List<Object> keys = new ArrayList<>();
+    for (ApiKey k : c.keys()) {
+      Map<String, Object> key = new LinkedHashMap<>();
+      key.put("id", k.id());
+      key.put("secret", k.masked());
+      key.put("weight", k.weight());
+      Map<String, String> labels = new LinkedHashMap<>(k.labels());
+      String project = labels.remove(ApiKey.PROJECT_LABEL);
+      if (project != null) key.put("project", project);
+      if (!labels.isEmpty()) key.put("labels", labels);
+      k.requestsPerMinute().ifPresent(rpm -> key.put("rpm", rpm));
+      k.requestsPerDay().ifPresent(rpd -> key.put("rpd", rpd));
+      keys.add(key);
+    }
+    out.put("keys", keys);
+    out.put("strategy", ConfigYaml.value(c.strategy()));
+
+    HealthPolicy h = c.health();
+    out.put("health", fields("alpha", h.alpha(), "threshold", h.threshold(),
+        "recovered-score", h.recoveredScore(), "cooldown-base", h.cooldownBase(),
+        "cooldown-max", h.cooldownMax(), "jitter", h.jitter()));
+    CooldownPolicy cd = c.cooldown();
+    out.put("cooldown", fields("minimum", cd.minimum(), "maximum", cd.maximum(),
+        "backoff-base", cd.backoffBase(), "backoff-max", cd.backoffMax(), "jitter", cd.jitter(),
+        "daily-reset-zone", cd.dailyResetZone().getId()));
+    StormPolicy st = c.storm();
+    out.put("storm", fields("window", st.window(), "fraction", st.fraction(),
+        "min-keys", st.minKeys()));
+    AttemptPolicy a = c.attempts();
+    out.put("attempts", fields("max-attempts", a.maxAttempts(), "backoff-base", a.backoffBase(),
+        "backoff-max", a.backoffMax(), "jitter", a.jitter(),
+        "retry-upstream-errors", a.retryUpstreamErrors(),
+        "max-discovery-attempts", a.maxDiscoveryAttempts()));
+    AffinityPolicy af = c.affinity();
+    out.put("affinity", fields("enabled", af.enabled(), "max-pins", af.maxPins(),
+        "max-not-found", af.maxNotFound(), "not-found-for", af.notFoundFor(),
+        "renew-every", af.renewEvery()));
+    BreakerPolicy b = c.breaker();
+    out.put("breaker", fields("enabled", b.enabled(),
+        "failure-rate-threshold", b.failureRateThreshold(), "minimum-calls", b.minimumCalls(),
+        "sliding-window-size", b.slidingWindowSize(), "wait-in-open", b.waitInOpen(),
+        "permitted-calls-in-half-open", b.permittedCallsInHalfOpen(), "per-model", b.perModel(),
+        "max-model-breakers", b.maxModelBreakers()));
+    out.put("storage", RotatorConfig.redact(c.storage()));
+    out.put("key-id-salt", c.keyIdSalt() == null ? null : Secret.MASK);
+    return out;
+  }
+
+  /** A section's fields from alternating names and values, each written as a file would. */
+  private static Map<String, Object> fields(Object... namesAndValues) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (int i = 0; i < namesAndValues.length; i += 2) {
+      out.put((String) namesAndValues[i], ConfigYaml.value(namesAndValues[i + 1]));
+    }
+    return out;
   }
 
   static RotatorConfig read(ConfigNode root) {

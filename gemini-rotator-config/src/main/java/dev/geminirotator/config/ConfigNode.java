@@ -1,7 +1,7 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.internal.Durations;
+import dev.geminirotator.core.config.RotatorConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,12 +52,16 @@ import java.util.stream.Collectors;
  * against it lists the fields that reader knows ({@link #fields()}), from the same code and
  * constants that read them. Every root records its fields this way.
  *
+ * <p>The public methods are the ones other modules read their own sections with (the standalone
+ * proxy's records); the rest (setter-taking getters, {@code check}/{@code build}, decimals, enums,
+ * maps, shape queries) serve this module's {@link RotatorSections} and stay package-private.
+ *
  * <p>A tree and its nodes are used by one thread while a configuration is read; not thread-safe.
  */
 public final class ConfigNode {
 
   /** The prefix of every environment override. */
-  public static final String ENV_PREFIX = "GEMINI_ROTATOR_";
+  static final String ENV_PREFIX = "GEMINI_ROTATOR_";
 
   private static final Pattern DECIMAL =
       Pattern.compile("[-+]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][-+]?\\d+)?");
@@ -98,7 +102,7 @@ public final class ConfigNode {
    *     is recorded as an error
    * @param env the environment to read overrides and placeholders from
    */
-  public static ConfigNode of(Object tree, Map<String, String> env) {
+  static ConfigNode of(Object tree, Map<String, String> env) {
     return of(tree, env, null, null);
   }
 
@@ -111,7 +115,7 @@ public final class ConfigNode {
    *     working directory
    * @param source where the tree came from, for error messages (a file name), or {@code null}
    */
-  public static ConfigNode of(Object tree, Map<String, String> env, Path baseDir, String source) {
+  static ConfigNode of(Object tree, Map<String, String> env, Path baseDir, String source) {
     Objects.requireNonNull(env, "env");
     Path dir = baseDir != null ? baseDir : Path.of("").toAbsolutePath();
     Context ctx = new Context(Map.copyOf(env), dir, source, false);
@@ -132,7 +136,7 @@ public final class ConfigNode {
    * The environment variable that overrides the field at this path: {@value #ENV_PREFIX} and the
    * path in upper case, with {@code .} and {@code -} turned into {@code _}.
    */
-  public static String envName(String path) {
+  static String envName(String path) {
     return ENV_PREFIX + path.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
   }
 
@@ -152,22 +156,22 @@ public final class ConfigNode {
   }
 
   /** Whether this node has a value (a map, list or string) in the tree or the environment. */
-  public boolean isPresent() {
+  boolean isPresent() {
     return value != null;
   }
 
   /** Whether this node is a map of fields. A describing list entry is an empty map. */
-  public boolean isMap() {
+  boolean isMap() {
     return map != null;
   }
 
   /** Whether this node is a single value, such as a string entry of a list. */
-  public boolean isScalar() {
+  boolean isScalar() {
     return value instanceof String;
   }
 
   /** Names of the fields present in this map node, in file order; reading none of them. */
-  public Set<String> names() {
+  Set<String> names() {
     return map == null ? Set.of() : Collections.unmodifiableSet(map.keySet());
   }
 
@@ -175,7 +179,7 @@ public final class ConfigNode {
    * Whether a field has a value in the tree or in its environment override. Declares the name as
    * known to this node (for suggestions) but does not read it.
    */
-  public boolean has(String name) {
+  boolean has(String name) {
     known.add(name);
     if (ctx.describing) return false;
     if (map != null && map.get(name) != null) return true;
@@ -207,7 +211,7 @@ public final class ConfigNode {
   }
 
   /** A decimal field, written {@code 0.5}, {@code .5} or {@code 5e-1}. */
-  public Double decimal(String name, Double def) {
+  Double decimal(String name, Double def) {
     String raw = raw(name, "decimal", def, false);
     Double v = raw == null ? null : parse(name, raw, ConfigNode::parseDecimal);
     return v != null ? v : def;
@@ -231,7 +235,7 @@ public final class ConfigNode {
    * An enum field, written in any case with dashes or underscores: {@code round-robin},
    * {@code ROUND_ROBIN}. An error lists the allowed values.
    */
-  public <E extends Enum<E>> E enumValue(String name, Class<E> type, E def) {
+  <E extends Enum<E>> E enumValue(String name, Class<E> type, E def) {
     String raw = raw(name, "one of " + allowed(type), def, false);
     E v = raw == null ? null : parse(name, raw, text -> parseEnum(type, text));
     return v != null ? v : def;
@@ -296,7 +300,7 @@ public final class ConfigNode {
    * A map of string values, such as labels. The environment override is written
    * {@code name=value,name=value}.
    */
-  public Map<String, String> stringMap(String name) {
+  Map<String, String> stringMap(String name) {
     known.add(name);
     String fieldPath = qualify(name);
     String var = envOverrides ? envName(fieldPath) : null;
@@ -358,7 +362,7 @@ public final class ConfigNode {
   }
 
   /** The entries of a list field, each a node with path {@code name[i]}. */
-  public List<ConfigNode> list(String name) {
+  List<ConfigNode> list(String name) {
     return list(name, envOverrides ? envName(qualify(name)) : null);
   }
 
@@ -406,7 +410,7 @@ public final class ConfigNode {
    * resolved; {@code null} when it has none or is not a single value (which is recorded as an
    * error).
    */
-  public String asString() {
+  String asString() {
     return scalar(false);
   }
 
@@ -419,43 +423,43 @@ public final class ConfigNode {
   // Setters and errors
 
   /** Reads a string field and passes it to a setter, unless it is {@code null}. */
-  public void string(String name, String def, Consumer<String> setter) {
+  void string(String name, String def, Consumer<String> setter) {
     String v = string(name, def);
     if (v != null) apply(name, () -> setter.accept(v));
   }
 
   /** Reads a secret field and passes it to a setter, unless it is absent or blank. */
-  public void secret(String name, Consumer<String> setter) {
+  void secret(String name, Consumer<String> setter) {
     String v = secret(name);
     if (v != null && !v.isBlank()) apply(name, () -> setter.accept(v));
   }
 
   /** Reads an integer field and passes it to a setter; see {@link #check(Runnable)}. */
-  public void integer(String name, int def, IntConsumer setter) {
+  void integer(String name, int def, IntConsumer setter) {
     int v = integer(name, (Integer) def);
     apply(name, () -> setter.accept(v));
   }
 
   /** Reads a decimal field and passes it to a setter; see {@link #check(Runnable)}. */
-  public void decimal(String name, double def, DoubleConsumer setter) {
+  void decimal(String name, double def, DoubleConsumer setter) {
     double v = decimal(name, (Double) def);
     apply(name, () -> setter.accept(v));
   }
 
   /** Reads a boolean field and passes it to a setter; see {@link #check(Runnable)}. */
-  public void bool(String name, boolean def, Consumer<Boolean> setter) {
+  void bool(String name, boolean def, Consumer<Boolean> setter) {
     boolean v = bool(name, (Boolean) def);
     apply(name, () -> setter.accept(v));
   }
 
   /** Reads a duration field and passes it to a setter; see {@link #check(Runnable)}. */
-  public void duration(String name, Duration def, Consumer<Duration> setter) {
+  void duration(String name, Duration def, Consumer<Duration> setter) {
     Duration v = duration(name, def);
     apply(name, () -> setter.accept(v));
   }
 
   /** Reads an enum field and passes it to a setter; see {@link #check(Runnable)}. */
-  public <E extends Enum<E>> void enumValue(String name, Class<E> type, E def,
+  <E extends Enum<E>> void enumValue(String name, Class<E> type, E def,
       Consumer<E> setter) {
     E v = enumValue(name, type, def);
     apply(name, () -> setter.accept(v));
@@ -466,7 +470,7 @@ public final class ConfigNode {
    * this node's path: {@code "weight must be >= 1 but was 0"} becomes
    * {@code "keys[2].weight must be >= 1 but was 0"}.
    */
-  public void check(Runnable action) {
+  void check(Runnable action) {
     try {
       action.run();
     } catch (IllegalArgumentException e) {
@@ -480,7 +484,7 @@ public final class ConfigNode {
    * when a field of this node already failed, so a bad field does not also surface as a spurious
    * conflict with a default.
    */
-  public <T> T build(Supplier<T> builder, T fallback) {
+  <T> T build(Supplier<T> builder, T fallback) {
     if (errorCount > 0 && !ctx.describing) return fallback;
     try {
       return builder.get();
@@ -767,7 +771,7 @@ public final class ConfigNode {
 
   private static Duration parseDuration(String text) {
     try {
-      return Durations.parse(text);
+      return DurationText.parse(text);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(e.getMessage() != null && e.getMessage().endsWith("too long")
           ? "is not a duration: it is too long"
@@ -866,7 +870,7 @@ public final class ConfigNode {
 
   static String formatDefault(Object def) {
     if (def == null) return null;
-    if (def instanceof Duration d) return Durations.format(d);
+    if (def instanceof Duration d) return DurationText.format(d);
     if (def instanceof Enum<?> e) return yamlName(e);
     if (def instanceof List<?> l) {
       return l.stream().map(String::valueOf).collect(Collectors.joining(","));

@@ -1,5 +1,6 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
+import dev.geminirotator.core.config.RotatorConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 

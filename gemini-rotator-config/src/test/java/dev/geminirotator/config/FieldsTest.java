@@ -1,5 +1,6 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
+import dev.geminirotator.core.config.RotatorConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -9,14 +10,17 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** {@link RotatorConfig#fields()} is what the README reference is generated from; it must not drift. */
+/**
+ * {@link RotatorSections#fields()} is what the README reference is generated from; it must not
+ * drift.
+ */
 class FieldsTest {
 
   static final String KEY = "AIzaSyF-ffffffffffffffffffffffffffffff";
 
   @Test
   void listsEveryFieldWithTypeDefaultAndEnvironmentName() {
-    assertThat(RotatorConfig.fields()).containsExactly(
+    assertThat(RotatorSections.fields()).containsExactly(
         new FieldDoc("keys", "list", null, "GEMINI_API_KEYS"),
         new FieldDoc("keys[].secret", "secret", null, null),
         new FieldDoc("keys[].env", "string", null, null),
@@ -91,7 +95,7 @@ class FieldsTest {
   void everyDocumentedDefaultLoadsFromAFileAtItsDocumentedPath() {
     Map<String, Map<String, String>> sections = new LinkedHashMap<>();
     StringBuilder yaml = new StringBuilder("keys: [" + KEY + "]\n");
-    for (FieldDoc f : RotatorConfig.fields()) {
+    for (FieldDoc f : RotatorSections.fields()) {
       if (f.path().startsWith("keys") || f.defaultValue() == null) continue;
       int dot = f.path().indexOf('.');
       if (dot < 0) {
@@ -118,7 +122,7 @@ class FieldsTest {
   @Test
   void everyDocumentedEnvironmentVariableIsReadByItsField() {
     List<String> missed = new ArrayList<>();
-    for (FieldDoc f : RotatorConfig.fields()) {
+    for (FieldDoc f : RotatorSections.fields()) {
       if (f.env() == null || f.path().equals("keys")) continue;
       Map<String, String> env = Map.of(ConfigLoader.KEYS_ENV, KEY, f.env(), "%%bad%%");
       ConfigException e = catchThrowableOfType(ConfigException.class,

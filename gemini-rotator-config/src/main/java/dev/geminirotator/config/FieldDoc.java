@@ -1,4 +1,4 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 /**
  * One configuration field as a reader declared it: what the README's configuration reference is

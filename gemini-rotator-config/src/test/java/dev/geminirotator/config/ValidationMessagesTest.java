@@ -1,4 +1,4 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;

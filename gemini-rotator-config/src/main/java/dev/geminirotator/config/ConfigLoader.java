@@ -1,5 +1,6 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
+import dev.geminirotator.core.config.RotatorConfig;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -34,7 +35,7 @@ import org.snakeyaml.engine.v2.schema.Schema;
  *
  * <p>Keys come from the file's {@code keys} list, or, when the environment has
  * {@value #KEYS_ENV} (comma-separated secrets), from it instead. Field names and
- * environment overrides are listed by {@link RotatorConfig#fields()}.
+ * environment overrides are listed by {@link RotatorSections#fields()}.
  *
  * <p>A program with sections of its own (the standalone proxy's {@code server}, ...) reads them
  * from the same tree so unknown fields are still caught:

@@ -1,5 +1,6 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
+import dev.geminirotator.core.config.RotatorConfig;
 import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.guard.BreakerPolicy;

@@ -1,4 +1,4 @@
-package dev.geminirotator.core.config;
+package dev.geminirotator.config;
 
 import java.util.List;
 import java.util.Objects;
