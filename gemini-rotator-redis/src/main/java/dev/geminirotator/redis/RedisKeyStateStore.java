@@ -1123,44 +1123,46 @@ public final class RedisKeyStateStore implements KeyStateStore {
     // What this instance has not written yet is newer than what Redis holds, unless Redis will
     // refuse it: another instance wrote that state after the one the write was based on. The
     // slots such writes will set are answered by Redis later; the load leaves them to that.
-    Set<String> pendingSlots = new HashSet<>();
-    for (Write w : queue.pendingAndInFlight()) {
-      if (w instanceof Write.Status s) {
-        Map<String, String> f = statusFields.get(s.status().keyId());
-        if (f != null && otherGeneration(f) > s.base()) continue; // refused: Redis's stands
-        loaded.apply(s.status());
-        pendingSlots.add(s.slot());
-        continue;
-      }
-      if (w instanceof Write.Cooldown c) {
-        Map<String, String> f = cooldownFields.get(c.slot());
-        boolean clears = c.clearFirst() && (f == null || otherGeneration(f) <= c.base());
-        long storedUntil = f == null || "1".equals(f.get("cleared")) ? 0
-            : parseLong(f.get("until"));
-        if (clears) {
-          StateChange.Cooldown clear =
-              new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
-          loaded.apply(clear);
-          cleared.put(c.slot(), clear);
-        }
-        if (c.until() > now) {
-          loaded.apply(new StateChange.Cooldown(c.project(), c.model(),
-              Instant.ofEpochMilli(c.until()), false));
-          cleared.remove(c.slot());
-        }
-        // a write Redis will leave as it is (a refused clear, a shorter cooldown) is corrected
-        // here, as a refused status is: its answer may find this load's floor above it
-        if (clears || c.until() > storedUntil) pendingSlots.add(c.slot());
-        continue;
-      }
-      changesOf(w).forEach(loaded::apply);
-      pendingSlots.add(w.slot());
-    }
-    // Redis's ordering: a status this instance received after the load read it (a newer
-    // generation) wins over the stored one; otherwise what was read is the newest of the key, and
-    // listeners that hold something else are handed it (a correction, say of a write Redis
-    // refused, whose answer then finds it known). Cooldowns likewise become what Redis holds.
+    // All under the mirror's lock, as apply queues under it: a change applied meanwhile is
+    // either pending here or recorded in the mirror, never neither.
     synchronized (mirror) {
+      Set<String> pendingSlots = new HashSet<>();
+      for (Write w : queue.pendingAndInFlight()) {
+        if (w instanceof Write.Status s) {
+          Map<String, String> f = statusFields.get(s.status().keyId());
+          if (f != null && otherGeneration(f) > s.base()) continue; // refused: Redis's stands
+          loaded.apply(s.status());
+          pendingSlots.add(s.slot());
+          continue;
+        }
+        if (w instanceof Write.Cooldown c) {
+          Map<String, String> f = cooldownFields.get(c.slot());
+          boolean clears = c.clearFirst() && (f == null || otherGeneration(f) <= c.base());
+          long storedUntil = f == null || "1".equals(f.get("cleared")) ? 0
+              : parseLong(f.get("until"));
+          if (clears) {
+            StateChange.Cooldown clear =
+                new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
+            loaded.apply(clear);
+            cleared.put(c.slot(), clear);
+          }
+          if (c.until() > now) {
+            loaded.apply(new StateChange.Cooldown(c.project(), c.model(),
+                Instant.ofEpochMilli(c.until()), false));
+            cleared.remove(c.slot());
+          }
+          // a write Redis will leave as it is (a refused clear, a shorter cooldown) is corrected
+          // here, as a refused status is: its answer may find this load's floor above it
+          if (clears || c.until() > storedUntil) pendingSlots.add(c.slot());
+          continue;
+        }
+        changesOf(w).forEach(loaded::apply);
+        pendingSlots.add(w.slot());
+      }
+      // Redis's ordering: a status this instance received after the load read it (a newer
+      // generation) wins over the stored one; otherwise what was read is the newest of the key, and
+      // listeners that hold something else are handed it (a correction, say of a write Redis
+      // refused, whose answer then finds it known). Cooldowns likewise become what Redis holds.
       for (Map.Entry<String, StateChange.KeyStatus> e : statuses.entrySet()) {
         String id = e.getKey();
         String slot = Write.Status.slotOf(id);

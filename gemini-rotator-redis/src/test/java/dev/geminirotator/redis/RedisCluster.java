@@ -17,7 +17,7 @@ import redis.clients.jedis.Jedis;
  * A real Redis Cluster on 127.0.0.1 for tests: {@code masters} masters, each with
  * {@code replicasPerMaster} replicas so that a killed master is replaced, all started from
  * {@link RedisServer#binary()} (the PATH one, or the 6.2 binary of the embedded-redis jar) with
- * {@code cluster-enabled yes} and a 1 s {@code cluster-node-timeout}. The test itself assigns the
+ * {@code cluster-enabled yes} and a 3 s {@code cluster-node-timeout}. The test itself assigns the
  * slots (CLUSTER ADDSLOTS, which 6.2 has; ADDSLOTSRANGE is 7.0+), introduces the nodes (MEET) and
  * pairs the replicas (REPLICATE), then waits for {@code cluster_state:ok} on every node and every
  * replica in sync. Each node has a free port whose bus port (port + 10000) was free too, and its
@@ -28,8 +28,11 @@ public final class RedisCluster implements AutoCloseable {
 
   /** The slots of a Redis Cluster. */
   public static final int SLOTS = 16_384;
-  /** How long a node may not answer before the others count it failed. */
-  public static final Duration NODE_TIMEOUT = Duration.ofSeconds(1);
+  /**
+   * How long a node may not answer before the others count it failed: long enough that a loaded
+   * CI machine sees no failover that no test asked for.
+   */
+  public static final Duration NODE_TIMEOUT = Duration.ofSeconds(3);
   private static final Duration FORMED = Duration.ofSeconds(60);
 
   private final List<RedisServer> masters = new ArrayList<>();

@@ -5,7 +5,11 @@ package dev.geminirotator.api.event;
  *
  * <p>Listeners are called synchronously on the thread that caused the event, after the state has
  * changed; keep them short. An exception a listener throws is logged and swallowed: it never
- * reaches a request.
+ * reaches a request. Events learnt from a shared store are fired on the store's delivery thread
+ * while the store holds its lock, so a listener must not call the rotator's state-changing
+ * methods ({@code disable}, {@code enable}, {@code reset}, adding or removing keys) on the calling
+ * thread: that can deadlock against a write waiting for the store. Hand such work to another
+ * thread.
  */
 public interface RotatorListener {
 

@@ -44,9 +44,11 @@ public final class RotatorConfig {
   public static final String DEFAULT_STORAGE = "memory:";
 
   private static final RotatorConfig DEFAULTS = builder().build();
-  private static final Pattern URI_PASSWORD = Pattern.compile("(//[^/@:?#]*:)[^@/?#]*@");
+  // up to the last '@' of the authority: a password may hold an unescaped '@' that a lenient
+  // parser (the multi-host Redis URIs) still accepts
+  private static final Pattern URI_PASSWORD = Pattern.compile("(//[^/@:?#]*:)[^/?#]*@");
   /** User info without a colon: Redis reads {@code redis://secret@host} as a password. */
-  private static final Pattern URI_USER_ONLY = Pattern.compile("//[^:/@?#]+@");
+  private static final Pattern URI_USER_ONLY = Pattern.compile("//[^:/?#]+@");
   private static final Pattern QUERY_SECRET = Pattern.compile(
       "(?i)([?&](?:[^=&#]*password[^=&#]*|pass|pwd|token|secret|key)=)[^&#]*");
   private static final int KEYS_SHOWN = 10;

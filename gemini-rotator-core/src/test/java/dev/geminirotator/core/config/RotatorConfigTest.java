@@ -28,6 +28,11 @@ class RotatorConfigTest {
         .isEqualTo("rediss://h/0?truststore=/t.p12&truststorePassword=****&token=****&timeout=2s");
     assertThat(RotatorConfig.redact("memory:")).isEqualTo("memory:");
     assertThat(RotatorConfig.redact("redis://h:6379/0")).isEqualTo("redis://h:6379/0");
+    // an unescaped '@' in the password, which the multi-host URI parser accepts
+    assertThat(RotatorConfig.redact("redis-cluster://u:p@ss@h1:1,h2:2/?prefix=x")).isEqualTo(
+        "redis-cluster://u:****@h1:1,h2:2/?prefix=x");
+    assertThat(RotatorConfig.redact("redis-sentinel://hun@ter2@s1:26379/mymaster"))
+        .isEqualTo("redis-sentinel://****@s1:26379/mymaster");
   }
 
 

@@ -12,8 +12,9 @@ import io.netty.util.concurrent.FastThreadLocal;
  * escaping). Direct-mapped on the path's hash: one lookup, a bounded number of entries however
  * many paths clients invent (a new head replaces the one in its slot), and only heads of at most
  * {@value #MAX_LENGTH} characters of path and of query are kept. A query that carries a client
- * credential ({@code key=}, {@code access_token=}, ...) is never kept: no client secret outlives
- * its request here. One table per thread (the event loops are Netty's {@link
+ * credential ({@code key=}, {@code access_token=}, ...) or an upload session's {@code upload_id}
+ * (which lets whoever holds it write to the upload) is never kept: no client secret outlives its
+ * request here. One table per thread (the event loops are Netty's {@link
  * io.netty.util.concurrent.FastThreadLocalThread}s), so no lock: thread-safe.
  */
 final class HeadCache {
@@ -45,8 +46,9 @@ final class HeadCache {
   /** The head of a request with this method, raw path and raw query ({@code null} for none). */
   static Head of(String method, String path, String query) {
     if (path.length() > MAX_LENGTH || query != null
-        && (query.length() > MAX_LENGTH || UrlHygiene.forwardedQuery(query) != query)) {
-      return parse(method, path, query); // too long to keep, or holds a credential
+        && (query.length() > MAX_LENGTH || UrlHygiene.forwardedQuery(query) != query
+        || query.contains("upload_id"))) {
+      return parse(method, path, query); // too long to keep, or holds a credential or capability
     }
     int hash = path.hashCode() * 31 + (query == null ? 0 : query.hashCode());
     int slot = (hash ^ (hash >>> 16)) & (SLOTS - 1);

@@ -76,6 +76,15 @@ class HeadCacheTest {
   }
 
   @Test
+  void anUploadSessionIdIsNotKept() {
+    String query = "upload_id=AHxI-session-1&upload_protocol=resumable";
+    HeadCache.Head one = HeadCache.of("PUT", "/upload/v1beta/files", query);
+    HeadCache.Head two = HeadCache.of("PUT", "/upload/v1beta/files", query);
+    assertThat(two).as("not kept: the id lets its holder write to the upload").isNotSameAs(one);
+    assertThat(one.request().resources()).isNotEmpty();
+  }
+
+  @Test
   void aLongPathIsParsedButNotKept() {
     String longPath = "/v1beta/models/" + "m".repeat(HeadCache.MAX_LENGTH) + ":generateContent";
     HeadCache.Head one = HeadCache.of("POST", longPath, null);
