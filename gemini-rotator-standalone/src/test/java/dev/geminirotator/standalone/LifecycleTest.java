@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +55,7 @@ class LifecycleTest {
     String original = Files.readString(h.configFile);
 
     String third = "AIzaSyTEST-pool-key-three-00000003";
-    Files.writeString(h.configFile, original
+    replaceFile(h.configFile, original
         .replace("keys:\n", "keys:\n  - id: k3\n    secret: " + third + "\n    weight: 5\n")
         .replace("  - id: k2\n    secret: " + Harness.KEY_2 + "\n", ""));
     Eventually.untilAsserted("the changed file is applied", () -> assertThat(
@@ -78,10 +79,10 @@ class LifecycleTest {
     try (LogCapture watcherLog = LogCapture.of(ConfigWatcher.class)) {
       // Each bad file is awaited through the watcher's warning that it keeps the running
       // configuration: the signal that it read the file and turned it down.
-      Files.writeString(h.configFile, "keys: [\n  unterminated");
+      replaceFile(h.configFile, "keys: [\n  unterminated");
       assertThat(watcherLog.awaitWarningAfter(0, "the watcher rejects the unterminated YAML"))
           .contains("keeping the running configuration");
-      Files.writeString(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
+      replaceFile(h.configFile, original.replace("keys:\n", "keys:\n  - id: k9\n"
           + "    weight: 0\n    secret: AIzaSyTEST-pool-key-nine-000000009\n"));
       assertThat(watcherLog.awaitWarningAfter(1, "the watcher rejects the weight of 0"))
           .contains("keeping the running configuration").contains("keys[0].weight");
@@ -91,7 +92,7 @@ class LifecycleTest {
 
     // The marker: the original file, applied after both bad ones were read. Once it is in force,
     // the only key changes since the bad files are its own.
-    Files.writeString(h.configFile, original);
+    replaceFile(h.configFile, original);
     Eventually.untilAsserted("the original file is applied again", () -> assertThat(
         h.proxy.rotator().snapshot()).extracting(k -> k.id())
         .containsExactlyInAnyOrder("k1", "k2"));
@@ -251,5 +252,16 @@ class LifecycleTest {
     assertThat(Main.run(new String[] {"--version"}, Map.of(), new PrintWriter(version, true),
         new PrintWriter(new StringWriter()), false)).isZero();
     assertThat(version.toString()).contains("gemini-rotator-standalone");
+  }
+
+  /**
+   * Replaces the file in one step, as editors and config management do: written next to it,
+   * then moved over it. The watcher polls, so a file truncated and then written in place could
+   * be read half-written and turned down for the wrong reason.
+   */
+  private static void replaceFile(Path file, String text) throws IOException {
+    Path next = file.resolveSibling(file.getFileName() + ".next");
+    Files.writeString(next, text);
+    Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }
