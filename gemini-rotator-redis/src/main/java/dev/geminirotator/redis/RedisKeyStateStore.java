@@ -36,7 +36,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Connection;
-import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
@@ -113,16 +112,15 @@ public final class RedisKeyStateStore implements KeyStateStore {
   private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
   private final Thread writer;
-  private final Thread subscriber;
+  private final RedisSubscriber subscriber;
   private volatile boolean writerUp;
-  private volatile boolean subscriberUp;
   volatile boolean resyncRequested;
-  private volatile boolean closing;
-  private volatile boolean started;
+  volatile boolean closing;
+  volatile boolean started;
   /** The salt of derived key ids, shared in Redis; null when Redis was unreachable at start. */
   private volatile String keyIdSalt;
   /** Whether Redis ever answered this store in plain text: a later drop is then no TLS mismatch. */
-  private volatile boolean answeredPlain;
+  volatile boolean answeredPlain;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger reported = new AtomicInteger(UNKNOWN);
   private final AtomicBoolean dropWarned = new AtomicBoolean();
@@ -132,12 +130,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   /** Per key or cooldown slot, the generation of the stored state a refusal was last logged for. */
   private final Map<String, Long> refusalsLogged = new ConcurrentHashMap<>();
 
-  private final Object subscriberLock = new Object();
-  private Connection subscriberConnection; // guarded by subscriberLock
-  private Listener pubSub; // guarded by subscriberLock
   private volatile String lastFailure;
-  private volatile long pingSentAt;
-  private volatile long pongAt;
 
   private RedisKeyStateStore(RedisStoreOptions options, long healthyStatusTtlMillis) {
     this.options = options;
@@ -157,11 +150,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
     RedisAccess access = new Access();
     this.counters = new RedisCounters(access, layout, clock);
     this.sharedValues = new RedisValues(access, layout);
+    this.subscriber = new RedisSubscriber(this, options, layout, connections, queue, instanceId,
+        ownPrefix, description);
     this.loader = new RedisLoader(this, layout, clock, instanceId, description, mirror, queue);
     this.writer = new Thread(this::writeLoop, "gemini-rotator-redis-writer");
     this.writer.setDaemon(true);
-    this.subscriber = new Thread(this::subscribeLoop, "gemini-rotator-redis-subscriber");
-    this.subscriber.setDaemon(true);
   }
 
   /**
@@ -233,7 +226,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     subscriber.start();
     if (writerUp) {
       long deadline = System.nanoTime() + options.connectTimeout().plus(options.timeout()).toNanos();
-      while (!subscriberUp && System.nanoTime() < deadline) {
+      while (!subscriber.subscriberUp && System.nanoTime() < deadline) {
         Thread.onSpinWait();
         try {
           Thread.sleep(1);
@@ -353,7 +346,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   @Override
   public boolean isAvailable() {
-    return writerUp && subscriberUp && !closed.get();
+    return writerUp && subscriber.subscriberUp && !closed.get();
   }
 
   @Override
@@ -367,21 +360,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     closing = true;
     queue.wake();
     join(writer, options.timeout().multipliedBy(2).plus(options.linger()).plusSeconds(1));
-    synchronized (subscriberLock) {
-      if (pubSub != null && pubSub.isSubscribed()) {
-        try {
-          pubSub.unsubscribe();
-        } catch (RuntimeException e) {
-          log.debug("unsubscribe failed", e);
-        }
-      }
-    }
-    subscriber.interrupt();
-    join(subscriber, Duration.ofSeconds(1));
-    synchronized (subscriberLock) {
-      if (subscriberConnection != null) subscriberConnection.disconnect();
-    }
-    join(subscriber, Duration.ofSeconds(1));
+    subscriber.stop();
     int left = queue.size();
     if (left > 0) {
       log.warn("Redis store {} closed with {} writes not in Redis", description, left);
@@ -479,7 +458,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // Delivery
 
   /** Hands a change Redis numbered to the listeners unless a newer one of its slot is known. */
-  private void deliverOrdered(StateChange change, long generation) {
+  void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
       mirror.record(change);
@@ -564,7 +543,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
           continue;
         }
         if (queue.size() == 0) {
-          if (resyncRequested && subscriberUp && !closing) {
+          if (resyncRequested && subscriber.subscriberUp && !closing) {
             loader.resync();
             continue;
           }
@@ -700,25 +679,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
       return;
     }
-    synchronized (subscriberLock) {
-      if (pubSub == null || !subscriberUp) return;
-      long now = System.currentTimeMillis();
-      if (pingSentAt > 0 && pongAt < pingSentAt
-          && now - pingSentAt > options.timeout().toMillis()) {
-        log.debug("Redis store {}: no answer to the subscriber's ping; reconnecting", description);
-        if (subscriberConnection != null) subscriberConnection.disconnect();
-        return;
-      }
-      try {
-        // A message to this instance's own heartbeat channel, not PING: Jedis 8.0.2 queues the
-        // handler of a subscriber's PING after sending it, so a fast PONG can arrive first and
-        // end the subscription ("Unexpected message : PONG").
-        client().publish(layout.heartbeat(instanceId), "1");
-        pingSentAt = now;
-      } catch (RuntimeException e) {
-        log.debug("subscriber heartbeat failed", e);
-      }
-    }
+    subscriber.heartbeat();
   }
 
   /**
@@ -994,7 +955,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** Closes idle pooled connections: after a disconnect they are likely dead too. */
-  private void dropIdleConnections() {
+  void dropIdleConnections() {
     connections.reset();
   }
 
@@ -1006,123 +967,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Subscriber
-
-  private void subscribeLoop() {
-    while (!closing) {
-      Listener listener = new Listener();
-      Connection connection = null;
-      Throwable failure = null;
-      try {
-        connection = connections.subscriberConnection();
-        synchronized (subscriberLock) {
-          if (closing) break;
-          subscriberConnection = connection;
-          pubSub = listener;
-        }
-        listener.proceed(connection, layout.channel(), layout.heartbeat(instanceId));
-      } catch (RuntimeException e) {
-        failure = e;
-      } finally {
-        synchronized (subscriberLock) {
-          subscriberConnection = null;
-          pubSub = null;
-        }
-        if (connection != null) {
-          try {
-            connection.close();
-          } catch (RuntimeException e) {
-            // already broken
-          }
-        }
-      }
-      subscriberUp = false;
-      if (closing) break;
-      dropIdleConnections();
-      if (failure != null && isAuthFailure(failure)) {
-        warnOnce("subscriber-auth", "Redis store {}: the subscriber was refused: {}",
-            description, redact(rootMessage(failure)));
-      }
-      updateAvailability(failure);
-      queue.wake();
-      try {
-        Thread.sleep(options.retryInterval().toMillis());
-      } catch (InterruptedException e) {
-        if (closing) break;
-      }
-    }
-    subscriberUp = false;
-  }
-
-  /** The subscription to the change channel; one per connection. */
-  private final class Listener extends JedisPubSub {
-
-    @Override
-    public void onSubscribe(String channel, int subscribedChannels) {
-      pongAt = System.currentTimeMillis();
-      pingSentAt = 0;
-      subscriberUp = true;
-      answeredPlain = true;
-      if (started) {
-        // anything published while this instance was not subscribed was missed: reload
-        resyncRequested = true;
-        queue.wake();
-      }
-      updateAvailability(null);
-    }
-
-    @Override
-    public void onPong(String pattern) {
-      pongAt = System.currentTimeMillis();
-    }
-
-    @Override
-    public void onMessage(String channel, String message) {
-      if (!channel.equals(layout.channel())) {
-        pongAt = System.currentTimeMillis(); // this instance's heartbeat came back
-        return;
-      }
-      if (message.startsWith(ownPrefix)) return;
-      try {
-        received(message);
-      } catch (RuntimeException e) {
-        warnOnce("message", "Redis store {}: ignored a message it could not read on {}: {}",
-            description, channel, e.getMessage());
-      }
-    }
-  }
-
-  private void received(String text) {
-    Codec.Message m = Codec.parse(text);
-    if (m.origin().equals(instanceId)) return;
-    if (m.addedId() == null) {
-      if (m.change() instanceof StateChange.Cooldown c && !c.cleared()) {
-        // a set is published only when Redis moved the cooldown to exactly this end
-        deliverCooldownAsStored(c.project(), c.model(), Write.Cooldown.slotOf(c.project(),
-            c.model()), c.until().toEpochMilli(), m.generation(), false);
-      } else {
-        deliverOrdered(m.change(), m.generation());
-      }
-      return;
-    }
-    String json;
-    try {
-      json = client().hget(layout.added(), m.addedId());
-    } catch (RuntimeException e) {
-      resyncRequested = true; // fetch it with the next reload
-      if (isConnectionFailure(e)) writerDown(e);
-      return;
-    }
-    if (json != null) deliverOrdered(new StateChange.KeyAdded(Codec.key(json)), m.generation());
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // Availability and errors
 
-  private void updateAvailability(Throwable cause) {
+  void updateAvailability(Throwable cause) {
     if (cause != null) lastFailure = failure(cause);
     if (!started && writerUp) return; // still connecting; start() reports the outcome
-    boolean up = writerUp && subscriberUp && !closing;
+    boolean up = writerUp && subscriber.subscriberUp && !closing;
     int now = up ? UP : DOWN;
     int before = reported.getAndSet(now);
     if (before == now || closing) return;
@@ -1233,7 +1083,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
-  private static void join(Thread thread, Duration timeout) {
+  static void join(Thread thread, Duration timeout) {
     try {
       thread.join(Math.max(1, timeout.toMillis()));
     } catch (InterruptedException e) {
