@@ -1,6 +1,6 @@
 package dev.geminirotator.redis;
 
-import static dev.geminirotator.redis.RedisKeyStateStore.changesOf;
+import static dev.geminirotator.redis.RedisWriter.changesOf;
 import static dev.geminirotator.redis.RedisKeyStateStore.isConnectionFailure;
 import static dev.geminirotator.redis.RedisKeyStateStore.rootMessage;
 
@@ -9,7 +9,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.api.spi.StoreState;
-import dev.geminirotator.redis.RedisKeyStateStore.ForeignLayout;
+import dev.geminirotator.redis.RedisWriter.ForeignLayout;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
