@@ -76,6 +76,14 @@ import redis.clients.jedis.exceptions.JedisRedirectionException;
  *
  * <p>Open it with {@link #open(RedisStoreOptions)}, or by URI through
  * {@link dev.geminirotator.api.spi.KeyStateStores#open(String)}. Thread-safe.
+ *
+ * <p>This class is the facade and keeps the connection lifecycle (open, availability, outages,
+ * errors) and the delivery to listeners; package-private parts do the rest: {@code RedisWriter}
+ * (the writer thread: flushes, answers, recovery, keepalive), {@code RedisLoader} (loads and
+ * resyncs), {@code RedisSubscriber} (the subscriber thread), {@code RedisCounters} and
+ * {@code RedisValues} (through {@code RedisAccess}), {@code RedisConnections}. Locks: the
+ * {@code mirror}'s, then the write queue's, never the other way; the subscriber's own lock is
+ * never held with either.
  */
 public final class RedisKeyStateStore implements KeyStateStore {
 
@@ -106,6 +114,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   private final RedisWriter writer;
   private final RedisSubscriber subscriber;
+  // Shared with the parts: writerUp is set by start(), writerDown() and the writer's recovery;
+  // keyIdSalt by start() and the writer; resyncRequested by the writer, the loader and the
+  // subscriber; answeredPlain by start(), the writer and the subscriber; dropWarned by apply()
+  // and the writer.
   volatile boolean writerUp;
   volatile boolean resyncRequested;
   volatile boolean closing;
