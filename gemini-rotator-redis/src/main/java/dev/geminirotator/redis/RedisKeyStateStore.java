@@ -1,7 +1,8 @@
 package dev.geminirotator.redis;
 
+import dev.geminirotator.redis.RedisWriter.ForeignLayout;
+
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
@@ -15,12 +16,8 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -35,15 +32,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import redis.clients.jedis.AbstractPipeline;
 import redis.clients.jedis.Connection;
-import redis.clients.jedis.JedisPubSub;
-import redis.clients.jedis.Response;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisClusterOperationException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
-import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
 import redis.clients.jedis.exceptions.JedisRedirectionException;
 
@@ -83,19 +76,25 @@ import redis.clients.jedis.exceptions.JedisRedirectionException;
  *
  * <p>Open it with {@link #open(RedisStoreOptions)}, or by URI through
  * {@link dev.geminirotator.api.spi.KeyStateStores#open(String)}. Thread-safe.
+ *
+ * <p>This class is the facade and keeps the connection lifecycle (open, availability, outages,
+ * errors) and the delivery to listeners; package-private parts do the rest: {@code RedisWriter}
+ * (the writer thread: flushes, answers, recovery, keepalive), {@code RedisLoader} (loads and
+ * resyncs), {@code RedisSubscriber} (the subscriber thread), {@code RedisCounters} and
+ * {@code RedisValues} (through {@code RedisAccess}), {@code RedisConnections}. Locks: the
+ * {@code mirror}'s, then the write queue's, never the other way; the subscriber's own lock is
+ * never held with either.
  */
 public final class RedisKeyStateStore implements KeyStateStore {
 
   private static final Logger log = LoggerFactory.getLogger(RedisKeyStateStore.class);
   /** How long a HEALTHY status without a deadline stays in Redis (its generation stays). */
   static final long HEALTHY_STATUS_TTL_MILLIS = Duration.ofDays(1).toMillis();
-  private static final long KEEPALIVE_MILLIS = 5_000;
   private static final int UNKNOWN = 0;
   private static final int UP = 1;
   private static final int DOWN = 2;
 
   private final RedisStoreOptions options;
-  private final long healthyStatusTtlMillis;
   private final KeyLayout layout;
   private final Clock clock;
   private final String instanceId;
@@ -110,39 +109,33 @@ public final class RedisKeyStateStore implements KeyStateStore {
       new CopyOnWriteArrayList<>();
   private final RedisCounters counters;
   private final RedisValues sharedValues;
+  private final RedisLoader loader;
   private final CopyOnWriteArrayList<Runnable> saltListeners = new CopyOnWriteArrayList<>();
 
-  private final Thread writer;
-  private final Thread subscriber;
-  private volatile boolean writerUp;
-  private volatile boolean subscriberUp;
-  private volatile boolean resyncRequested;
-  private volatile boolean closing;
-  private volatile boolean started;
+  private final RedisWriter writer;
+  private final RedisSubscriber subscriber;
+  // Shared with the parts: writerUp is set by start(), writerDown() and the writer's recovery;
+  // keyIdSalt by start() and the writer; resyncRequested by the writer, the loader and the
+  // subscriber; answeredPlain by start(), the writer and the subscriber; dropWarned by apply()
+  // and the writer.
+  volatile boolean writerUp;
+  volatile boolean resyncRequested;
+  volatile boolean closing;
+  volatile boolean started;
   /** The salt of derived key ids, shared in Redis; null when Redis was unreachable at start. */
-  private volatile String keyIdSalt;
+  volatile String keyIdSalt;
   /** Whether Redis ever answered this store in plain text: a later drop is then no TLS mismatch. */
-  private volatile boolean answeredPlain;
+  volatile boolean answeredPlain;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicInteger reported = new AtomicInteger(UNKNOWN);
-  private final AtomicBoolean dropWarned = new AtomicBoolean();
-  private final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
+  final AtomicBoolean dropWarned = new AtomicBoolean();
+  final Set<String> warnedOnce = ConcurrentHashMap.newKeySet();
   private final AtomicLong outages = new AtomicLong();
-  private final AtomicLong resyncs = new AtomicLong();
-  private final AtomicLong refusedWrites = new AtomicLong();
-  /** Per key or cooldown slot, the generation of the stored state a refusal was last logged for. */
-  private final Map<String, Long> refusalsLogged = new ConcurrentHashMap<>();
 
-  private final Object subscriberLock = new Object();
-  private Connection subscriberConnection; // guarded by subscriberLock
-  private Listener pubSub; // guarded by subscriberLock
   private volatile String lastFailure;
-  private volatile long pingSentAt;
-  private volatile long pongAt;
 
   private RedisKeyStateStore(RedisStoreOptions options, long healthyStatusTtlMillis) {
     this.options = options;
-    this.healthyStatusTtlMillis = healthyStatusTtlMillis;
     this.layout = options.mode() == RedisStoreOptions.Mode.CLUSTER
         ? KeyLayout.clustered(options.prefix()) : new KeyLayout(options.prefix());
     this.clock = options.clock();
@@ -158,10 +151,11 @@ public final class RedisKeyStateStore implements KeyStateStore {
     RedisAccess access = new Access();
     this.counters = new RedisCounters(access, layout, clock);
     this.sharedValues = new RedisValues(access, layout);
-    this.writer = new Thread(this::writeLoop, "gemini-rotator-redis-writer");
-    this.writer.setDaemon(true);
-    this.subscriber = new Thread(this::subscribeLoop, "gemini-rotator-redis-subscriber");
-    this.subscriber.setDaemon(true);
+    this.subscriber = new RedisSubscriber(this, options, layout, connections, queue, instanceId,
+        ownPrefix, description);
+    this.loader = new RedisLoader(this, layout, clock, instanceId, description, mirror, queue);
+    this.writer = new RedisWriter(this, options, healthyStatusTtlMillis, layout, clock, instanceId,
+        description, Map.copyOf(shas), mirror, queue, saltListeners, loader, subscriber);
   }
 
   /**
@@ -199,7 +193,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
       answeredPlain = true;
       loadScripts();
       if (client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 0) {
-        checkLayout();
+        writer.checkLayout();
       }
       client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT, ApiKey.newIdSalt());
       keyIdSalt = client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
@@ -233,7 +227,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     subscriber.start();
     if (writerUp) {
       long deadline = System.nanoTime() + options.connectTimeout().plus(options.timeout()).toNanos();
-      while (!subscriberUp && System.nanoTime() < deadline) {
+      while (!subscriber.subscriberUp && System.nanoTime() < deadline) {
         Thread.onSpinWait();
         try {
           Thread.sleep(1);
@@ -260,7 +254,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
           + (why != null ? " (" + why + ")" : "") + "; serving from local state until it returns");
     }
     try {
-      return loadAll().snapshot;
+      return loader.loadAll().snapshot();
     } catch (RuntimeException e) {
       if (isConnectionFailure(e)) writerDown(e);
       throw new IllegalStateException("could not load from Redis store " + description + ": "
@@ -353,7 +347,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
 
   @Override
   public boolean isAvailable() {
-    return writerUp && subscriberUp && !closed.get();
+    return writerUp && subscriber.subscriberUp && !closed.get();
   }
 
   @Override
@@ -366,22 +360,8 @@ public final class RedisKeyStateStore implements KeyStateStore {
     if (!closed.compareAndSet(false, true)) return;
     closing = true;
     queue.wake();
-    join(writer, options.timeout().multipliedBy(2).plus(options.linger()).plusSeconds(1));
-    synchronized (subscriberLock) {
-      if (pubSub != null && pubSub.isSubscribed()) {
-        try {
-          pubSub.unsubscribe();
-        } catch (RuntimeException e) {
-          log.debug("unsubscribe failed", e);
-        }
-      }
-    }
-    subscriber.interrupt();
-    join(subscriber, Duration.ofSeconds(1));
-    synchronized (subscriberLock) {
-      if (subscriberConnection != null) subscriberConnection.disconnect();
-    }
-    join(subscriber, Duration.ofSeconds(1));
+    writer.join(options.timeout().multipliedBy(2).plus(options.linger()).plusSeconds(1));
+    subscriber.stop();
     int left = queue.size();
     if (left > 0) {
       log.warn("Redis store {} closed with {} writes not in Redis", description, left);
@@ -461,12 +441,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * once per stored change.
    */
   public long refusedWrites() {
-    return refusedWrites.get();
+    return writer.refusedWrites();
   }
 
   /** How many times the store reloaded state after its subscription came back. */
   public long resyncs() {
-    return resyncs.get();
+    return loader.resyncs();
   }
 
   @Override
@@ -479,7 +459,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   // Delivery
 
   /** Hands a change Redis numbered to the listeners unless a newer one of its slot is known. */
-  private void deliverOrdered(StateChange change, long generation) {
+  void deliverOrdered(StateChange change, long generation) {
     synchronized (mirror) {
       if (!mirror.advance(Write.slotOf(change), generation)) return;
       mirror.record(change);
@@ -495,7 +475,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * ordered earlier (another instance's clear, say), which are then skipped as old; and a message
    * may follow a clear this instance made but whose answer it has not had yet.
    */
-  private void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
+  void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
     deliverCooldownAsStored(c.project(), c.model(), c.slot(), until, generation, true);
   }
 
@@ -505,7 +485,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
    * this instance may have cleared the cooldown locally since, a clear Redis skipped); a message
    * of a known generation does not.
    */
-  private void deliverCooldownAsStored(String project, String model, String slot, long until,
+  void deliverCooldownAsStored(String project, String model, String slot, long until,
       long generation, boolean sameGeneration) {
     synchronized (mirror) {
       if (sameGeneration) {
@@ -534,14 +514,14 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** Hands a change read by a load to the listeners. */
-  private void deliverLoaded(StateChange change) {
+  void deliverLoaded(StateChange change) {
     synchronized (mirror) {
       mirror.record(change);
       deliver(change);
     }
   }
 
-  private void deliver(StateChange change) {
+  void deliver(StateChange change) {
     for (Consumer<StateChange> listener : listeners) {
       try {
         listener.accept(change);
@@ -552,427 +532,10 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Writer
-
-  private void writeLoop() {
-    long nextKeepalive = System.currentTimeMillis() + KEEPALIVE_MILLIS;
-    while (true) {
-      try {
-        if (closing && (!writerUp || queue.size() == 0)) break;
-        if (!writerUp) {
-          if (!recover()) queue.pause(options.retryInterval().toMillis());
-          continue;
-        }
-        if (queue.size() == 0) {
-          if (resyncRequested && subscriberUp && !closing) {
-            resync();
-            continue;
-          }
-          long wait = nextKeepalive - System.currentTimeMillis();
-          if (wait <= 0) {
-            keepalive();
-            nextKeepalive = System.currentTimeMillis() + KEEPALIVE_MILLIS;
-            continue;
-          }
-          queue.await(wait);
-          continue;
-        }
-        if (!closing) queue.pause(options.linger().toMillis());
-        flush(queue.take(options.batchSize()), true);
-      } catch (InterruptedException e) {
-        if (closing) break;
-      } catch (RuntimeException e) {
-        log.warn("Redis store {} writer failed; it goes on", description, e);
-      }
-    }
-  }
-
-  /** Tries Redis again after an outage; on success replays what is needed. */
-  private boolean recover() {
-    try {
-      client().ping();
-      answeredPlain = true;
-      loadScripts();
-      checkDataLoss();
-    } catch (RuntimeException e) {
-      if (!isConnectionFailure(e)) log.debug("Redis store {} still failing", description, e);
-      return false;
-    }
-    writerUp = true;
-    dropWarned.set(false);
-    // A message published just before the outage may never have reached this instance: a dying
-    // master's script ran and replicated but its PUBLISH was lost, while the subscriber (on a
-    // cluster, listening on another node) stayed up and so never asks for a reload itself.
-    resyncRequested = true;
-    updateAvailability(null);
-    return true;
-  }
-
-  /**
-   * Writes back what this instance knows if Redis lost its data (restarted without persistence,
-   * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
-   */
-  private void checkDataLoss() {
-    boolean lost = client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
-    if (!lost) checkLayout();
-    syncSalt();
-    if (lost) rewriteEverything();
-  }
-
-  /**
-   * Makes this store's salt of derived ids the one Redis holds. This instance's own goes in first
-   * if Redis has none (HSETNX: whichever instance reaches an emptied Redis first sets the salt
-   * again, so a data loss changes no id when an instance that knew the old salt comes back first).
-   * If Redis holds another (an instance that opened on the emptied Redis first made a new one, or
-   * this store opened while Redis was down), Redis's wins: this store adopts it, tells its salt
-   * listeners (rotators re-derive their ids) and reloads, so every instance keeps one id per key.
-   */
-  private void syncSalt() {
-    String mine = keyIdSalt;
-    client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT,
-        mine != null ? mine : ApiKey.newIdSalt());
-    String stored = client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
-    if (stored == null || stored.equals(mine)) return;
-    keyIdSalt = stored;
-    if (mine == null) {
-      log.info("Redis store {} reached: ids derived from key secrets now use the salt it shares",
-          description);
-    } else {
-      log.warn("Redis store {} holds another key id salt than this instance had (Redis lost its"
-          + " data and another instance set a new salt first): adopting it, so ids derived from"
-          + " key secrets change to agree with the other instances; set key-id-salt to keep ids"
-          + " across such a loss", description);
-    }
-    for (Runnable listener : saltListeners) {
-      try {
-        listener.run();
-      } catch (RuntimeException e) {
-        log.warn("key id salt listener failed; ignored", e);
-      }
-    }
-    resyncRequested = true; // state under the new ids
-  }
-
-  /**
-   * Refuses a Redis whose meta hash names another layout version than this store writes (say, an
-   * instance of an older release wrote it, or recreated it after Redis lost its data): two layouts
-   * on one prefix undo each other's writes. At open the store then fails to open; later it stops
-   * writing (reported unreachable, serving from local state) and logs an error once.
-   */
-  private void checkLayout() {
-    String found = client().hget(layout.meta(), KeyLayout.LAYOUT);
-    if (found == null || KeyLayout.LAYOUT_VERSION.equals(found)) return;
-    ForeignLayout e = new ForeignLayout("Redis store " + description + " holds state in layout"
-        + " version " + found + " under the prefix '" + layout.prefix() + "', and this release"
-        + " writes layout " + KeyLayout.LAYOUT_VERSION + ": instances of two releases must not"
-        + " share one layout. Stop the other release's instances and delete their keys"
-        + " (redis-cli --scan --pattern " + layout.scanPatterns()
-        + " | xargs redis-cli del), or give this release its own prefix (?prefix=... in the"
-        + " storage URI)");
-    if (started && warnedOnce.add("layout")) log.error(e.getMessage());
-    throw e;
-  }
-
-  /** Redis holds another layout version than this store writes; see {@link #checkLayout()}. */
-  private static final class ForeignLayout extends IllegalStateException {
-    ForeignLayout(String message) {
-      super(message);
-    }
-  }
-
-  private void rewriteEverything() {
-    List<Write> writes;
-    synchronized (mirror) {
-      writes = mirror.writes(clock.millis());
-    }
-    if (!writes.isEmpty()) {
-      log.info("Redis store {} came back without its data; writing back {} entries this instance"
-          + " knows", description, writes.size());
-    }
-    queue.requeue(writes);
-  }
-
-  private void keepalive() {
-    try {
-      checkDataLoss();
-      client().zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
-      return;
-    }
-    synchronized (subscriberLock) {
-      if (pubSub == null || !subscriberUp) return;
-      long now = System.currentTimeMillis();
-      if (pingSentAt > 0 && pongAt < pingSentAt
-          && now - pingSentAt > options.timeout().toMillis()) {
-        log.debug("Redis store {}: no answer to the subscriber's ping; reconnecting", description);
-        if (subscriberConnection != null) subscriberConnection.disconnect();
-        return;
-      }
-      try {
-        // A message to this instance's own heartbeat channel, not PING: Jedis 8.0.2 queues the
-        // handler of a subscriber's PING after sending it, so a fast PONG can arrive first and
-        // end the subscription ("Unexpected message : PONG").
-        client().publish(layout.heartbeat(instanceId), "1");
-        pingSentAt = now;
-      } catch (RuntimeException e) {
-        log.debug("subscriber heartbeat failed", e);
-      }
-    }
-  }
-
-  /**
-   * Sends a batch in one pipeline. On a connection failure the batch goes back to the queue, and
-   * is tried once more at once (a pooled connection may have gone stale) before Redis counts as
-   * down.
-   */
-  private void flush(List<Write> taken, boolean retry) {
-    List<Write> batch = withoutEnded(taken);
-    if (batch.isEmpty()) {
-      queue.done();
-      return;
-    }
-    List<Write> again = new ArrayList<>();
-    try (AbstractPipeline p = client().pipelined()) {
-      List<Response<Object>> responses = new ArrayList<>(batch.size());
-      Map<String, String> health = new LinkedHashMap<>();
-      for (Write w : batch) {
-        if (w instanceof Write.Health h) {
-          health.put(h.keyId(), Double.toString(h.score()));
-          responses.add(null);
-        } else {
-          responses.add(send(p, w));
-        }
-      }
-      Response<Long> healthWritten = health.isEmpty() ? null : p.hset(layout.health(), health);
-      p.sync();
-      boolean reload = false;
-      RuntimeException unreachable = null;
-      if (healthWritten != null) {
-        try {
-          healthWritten.get();
-        } catch (IllegalStateException | JedisDataException e) {
-          if (e instanceof JedisDataException && !isConnectionFailure(e)) {
-            warnOnce("write:Health", "Redis store {} refused a Health write: {}; dropped",
-                description, redact(e.getMessage()));
-          } else {
-            // the pool state's node was lost (a cluster pipeline leaves its answer unset)
-            unreachable = new JedisConnectionException("a cluster node did not answer (down or"
-                + " failing over)");
-            for (Write w : batch) if (w instanceof Write.Health) again.add(w);
-          }
-        }
-      }
-      for (int i = 0; i < batch.size(); i++) {
-        Response<Object> response = responses.get(i);
-        if (response == null) continue;
-        try {
-          answered(batch.get(i), response.get());
-        } catch (JedisNoScriptException e) {
-          reload = true;
-          again.add(batch.get(i));
-        } catch (JedisDataException e) {
-          if (isConnectionFailure(e)) {
-            // a cluster slot moved or is failing over: written again once it is served
-            unreachable = e;
-            again.add(batch.get(i));
-            continue;
-          }
-          warnOnce("write:" + batch.get(i).getClass().getSimpleName(),
-              "Redis store {} refused a {} write: {}; dropped", description,
-              batch.get(i).getClass().getSimpleName(), redact(e.getMessage()));
-        } catch (IllegalStateException e) {
-          // a cluster pipeline leaves the answers of a node it lost unset
-          unreachable = new JedisConnectionException("a cluster node did not answer (down or"
-              + " failing over)");
-          again.add(batch.get(i));
-        }
-      }
-      queue.done();
-      if (unreachable != null) {
-        queue.requeue(again);
-        writerDown(unreachable);
-        return;
-      }
-      if (reload) {
-        loadScripts();
-        queue.requeue(again);
-      }
-      if (!retry) checkDataLoss(); // this batch needed a new connection: Redis may be new too
-    } catch (ForeignLayout e) {
-      writerDown(e); // the batch is in; checked after it
-    } catch (RuntimeException e) {
-      queue.requeue(batch);
-      if (!isConnectionFailure(e)) {
-        warnOnce("flush", "Redis store {} failed to write a batch: {}", description,
-            redact(rootMessage(e)));
-      }
-      if (retry && !closing) {
-        dropIdleConnections();
-        flush(queue.take(options.batchSize()), false);
-      } else {
-        writerDown(e);
-      }
-    }
-  }
-
-  /**
-   * Drops cooldowns that ended before they could be written: they would expire in Redis at once
-   * and mean nothing to other instances. A clear still goes out.
-   */
-  private List<Write> withoutEnded(List<Write> batch) {
-    long now = clock.millis();
-    List<Write> kept = null;
-    for (int i = 0; i < batch.size(); i++) {
-      Write w = batch.get(i);
-      Write keep = w;
-      if (w instanceof Write.Cooldown c && c.until() > 0 && c.until() <= now) {
-        keep = c.clearFirst() ? new Write.Cooldown(c.project(), c.model(), 0, true) : null;
-      }
-      if (keep != w && kept == null) kept = new ArrayList<>(batch.subList(0, i));
-      if (kept != null && keep != null) kept.add(keep);
-    }
-    return kept == null ? batch : kept;
-  }
-
-  private Response<Object> send(AbstractPipeline p, Write w) {
-    if (w instanceof Write.Status s) {
-      StateChange.KeyStatus st = s.status();
-      return p.evalsha(shas.get(Scripts.STATUS),
-          List.of(layout.status(st.keyId()), layout.statusIndex(), layout.removed(),
-              layout.statusGenerations(), layout.generation()),
-          List.of(st.keyId(), st.state().name(),
-              st.until() == null ? "" : Long.toString(st.until().toEpochMilli()),
-              st.reason() == null ? "" : st.reason(), Long.toString(st.at().toEpochMilli()),
-              Long.toString(s.base()), instanceId, layout.channel(), Codec.status(instanceId, st),
-              Long.toString(healthyStatusTtlMillis)));
-    }
-    if (w instanceof Write.Cooldown c) {
-      String member = KeyLayout.cooldownMember(c.project(), c.model());
-      return p.evalsha(shas.get(Scripts.COOLDOWN),
-          List.of(layout.cooldown(member), layout.cooldownIndex(), layout.generation()),
-          List.of(c.project(), c.model(), Long.toString(c.until()), c.clearFirst() ? "1" : "0",
-              member, layout.channel(),
-              c.clearFirst() ? Codec.cooldown(instanceId, c.project(), c.model(), 0, true) : "",
-              c.until() > 0 ? Codec.cooldown(instanceId, c.project(), c.model(), c.until(), false)
-                  : "", instanceId, Long.toString(c.base())));
-    }
-    if (w instanceof Write.Added a) {
-      return p.evalsha(shas.get(Scripts.ADDED),
-          List.of(layout.added(), layout.removed(), layout.generation()),
-          List.of(a.key().id(), Codec.key(a.key()), layout.channel(),
-              Codec.added(instanceId, a.key().id())));
-    }
-    if (w instanceof Write.Removed r) {
-      return p.evalsha(shas.get(Scripts.REMOVED),
-          List.of(layout.added(), layout.removed(), layout.status(r.keyId()),
-              layout.statusIndex(), layout.health(), layout.statusGenerations(),
-              layout.generation()),
-          List.of(r.keyId(), layout.channel(), Codec.removed(instanceId, r.keyId())));
-    }
-    if (w instanceof Write.Breaker b) {
-      StateChange.Breaker br = b.breaker();
-      return p.evalsha(shas.get(Scripts.BREAKER),
-          List.of(layout.breaker(br.name()), layout.breakerIndex(), layout.generation()),
-          List.of(br.name(), br.state(),
-              br.until() == null ? "" : Long.toString(br.until().toEpochMilli()), layout.channel(),
-              Codec.breaker(instanceId, br)));
-    }
-    throw new IllegalArgumentException("unknown write " + w);
-  }
-
-  /**
-   * What Redis answered to a write. A status another instance wrote since the one this write was
-   * based on, or a cooldown that ends later or outlived a skipped clear, is handed to listeners:
-   * it stands. A status Redis took only advances what this instance knows (its listeners have it,
-   * and a newer local one may be queued). Any other change Redis took is handed to listeners again
-   * unless something newer arrived meanwhile: a message from another instance may have been
-   * delivered after this instance applied its change locally although Redis ordered it first.
-   */
-  private void answered(Write w, Object result) {
-    if (!(result instanceof List<?> list) || list.isEmpty()) return;
-    if (w instanceof Write.Status s) {
-      if (list.size() == 1) {
-        synchronized (mirror) {
-          mirror.advance(s.slot(), parseLong(str(list.get(0))));
-        }
-        return;
-      }
-      if (list.size() != 5) return;
-      StateChange.KeyStatus newer = status(s.status().keyId(), str(list.get(0)),
-          str(list.get(1)), str(list.get(2)), str(list.get(3)));
-      refused(s.slot(), parseLong(str(list.get(4))), "the {} status set for key {} on this"
-          + " instance", s.status().state(), s.status().keyId(), str(list.get(0)));
-      // the status that stands, unless this instance knows it (or newer) already: then it learnt
-      // it after applying the refused change, so its listeners have it (or newer) since
-      if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
-      return;
-    }
-    if (w instanceof Write.Cooldown c) {
-      if (c.clearFirst() && list.size() == 2) {
-        // a clear is answered with the stored cooldown only when Redis skipped it
-        refused(c.slot(), parseLong(str(list.get(1))), "the clear of the cooldown of {} on {}"
-            + " made on this instance", c.project(), c.model(), "a cooldown");
-      }
-      // Redis's cooldown at that generation: the one that stands, or this write's outcome
-      long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
-      deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
-      return;
-    }
-    long generation = parseLong(str(list.get(0)));
-    synchronized (mirror) {
-      if (!mirror.advance(w.slot(), generation)) return;
-      for (StateChange change : changesOf(w)) {
-        mirror.record(change);
-        deliver(change);
-      }
-    }
-  }
-
-  /**
-   * Counts a write Redis refused and logs it at WARN, once per stored generation of its slot: an
-   * operator's reset that lost to a newer change would otherwise vanish while the admin API said
-   * 200. {@code what} has two placeholders; {@code stands} names what another instance wrote.
-   * Key ids, states and (project, model) only: no secret.
-   */
-  private void refused(String slot, long storedGeneration, String what, Object first,
-      Object second, String stands) {
-    refusedWrites.incrementAndGet();
-    Long logged = refusalsLogged.put(slot, storedGeneration);
-    if (logged != null && logged == storedGeneration) return;
-    if (refusalsLogged.size() > 10_000) refusalsLogged.clear(); // bounded; at worst logs again
-    log.warn("Redis store {}: Redis refused " + what + ": another instance wrote {} there since"
-        + " the state it was based on (generation {}), and that stands (see refusedWrites())",
-        description, first, second, stands, storedGeneration);
-  }
-
-  private static List<StateChange> changesOf(Write w) {
-    if (w instanceof Write.Cooldown c) {
-      List<StateChange> changes = new ArrayList<>(2);
-      if (c.clearFirst()) {
-        changes.add(new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true));
-      }
-      if (c.until() > 0) {
-        changes.add(new StateChange.Cooldown(c.project(), c.model(),
-            Instant.ofEpochMilli(c.until()), false));
-      }
-      return changes;
-    }
-    if (w instanceof Write.Added a) return List.of(new StateChange.KeyAdded(a.key()));
-    if (w instanceof Write.Removed r) return List.of(new StateChange.KeyRemoved(r.keyId()));
-    if (w instanceof Write.Breaker b) return List.of(b.breaker());
-    if (w instanceof Write.Health h) return List.of(new StateChange.Health(h.keyId(), h.score()));
-    return List.of();
-  }
-
-  private static String str(Object o) {
-    if (o == null) return null;
-    if (o instanceof byte[] b) return new String(b, StandardCharsets.UTF_8);
-    return o.toString();
-  }
+  // Connection lifecycle
 
   /** The pooled client (on a cluster or sentinel, built when first reachable). */
-  private UnifiedJedis client() {
+  UnifiedJedis client() {
     return connections.client();
   }
 
@@ -984,16 +547,21 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
-  private void loadScripts() {
+  void loadScripts() {
     connections.loadScripts(List.copyOf(shas.keySet()), layout.meta());
   }
 
   /** Closes idle pooled connections: after a disconnect they are likely dead too. */
-  private void dropIdleConnections() {
+  void dropIdleConnections() {
     connections.reset();
   }
 
-  private void writerDown(Throwable cause) {
+  /** Writes back what this instance knows if Redis lost its data; see the writer. */
+  void checkDataLoss() {
+    writer.checkDataLoss();
+  }
+
+  void writerDown(Throwable cause) {
     dropIdleConnections();
     writerUp = false;
     updateAvailability(cause);
@@ -1001,389 +569,12 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Loading
-
-  /**
-   * What a load found: the snapshot (as the SPI has it: no HEALTHY status without a deadline),
-   * the ids of every status Redis holds (HEALTHY ones included, so a resync hands on a missed
-   * reset), and the cooldowns cleared but not yet ended (tombstones).
-   */
-  private record Loaded(StoreSnapshot snapshot, Set<String> statusIds,
-      List<StateChange.Cooldown> cleared) {
-  }
-
-  /**
-   * Reads everything in two pipelined round trips, then lays over it what this instance has not
-   * written yet, so a reload never undoes a local change still on its way to Redis.
-   */
-  private Loaded loadAll() {
-    long now = clock.millis();
-    Map<String, String> addedJson;
-    Set<String> removed;
-    Map<String, String> healthRaw;
-    Set<String> statusIds;
-    List<String> cooldownMembers;
-    Set<String> breakerNames;
-    long generation;
-    try (AbstractPipeline p = client().pipelined()) {
-      Response<String> g = p.get(layout.generation());
-      Response<Map<String, String>> a = p.hgetAll(layout.added());
-      Response<Set<String>> r = p.smembers(layout.removed());
-      Response<Map<String, String>> h = p.hgetAll(layout.health());
-      Response<Set<String>> s = p.smembers(layout.statusIndex());
-      Response<List<String>> c = p.zrangeByScore(layout.cooldownIndex(), "(" + now, "+inf");
-      Response<Set<String>> b = p.smembers(layout.breakerIndex());
-      p.sync();
-      generation = g.get() == null ? 0 : parseLong(g.get());
-      addedJson = a.get();
-      removed = new HashSet<>(r.get());
-      healthRaw = h.get();
-      statusIds = s.get();
-      cooldownMembers = c.get();
-      breakerNames = b.get();
-    }
-    List<String> ids = new ArrayList<>(statusIds);
-    List<String> names = new ArrayList<>(breakerNames);
-    List<Map<String, String>> statusHashes = new ArrayList<>();
-    List<Map<String, String>> cooldownHashes = new ArrayList<>();
-    List<Map<String, String>> breakerHashes = new ArrayList<>();
-    if (!ids.isEmpty() || !cooldownMembers.isEmpty() || !names.isEmpty()) {
-      try (AbstractPipeline p = client().pipelined()) {
-        List<Response<Map<String, String>>> st = new ArrayList<>();
-        List<Response<Map<String, String>>> cd = new ArrayList<>();
-        List<Response<Map<String, String>>> br = new ArrayList<>();
-        ids.forEach(id -> st.add(p.hgetAll(layout.status(id))));
-        cooldownMembers.forEach(m -> cd.add(p.hgetAll(layout.cooldown(m))));
-        names.forEach(n -> br.add(p.hgetAll(layout.breaker(n))));
-        p.sync();
-        st.forEach(x -> statusHashes.add(x.get()));
-        cd.forEach(x -> cooldownHashes.add(x.get()));
-        br.forEach(x -> breakerHashes.add(x.get()));
-      }
-    }
-
-    Map<String, ApiKey> added = new LinkedHashMap<>();
-    addedJson.forEach((id, json) -> {
-      try {
-        added.put(id, Codec.key(json));
-      } catch (RuntimeException e) {
-        warnOnce("added:" + id, "Redis store {}: the stored key {} cannot be read ({}); skipped",
-            description, id, e.getMessage());
-      }
-    });
-    // What Redis holds, merged by the rules every store uses (StoreState)
-    StoreState loaded = new StoreState();
-    removed.forEach(id -> loaded.apply(new StateChange.KeyRemoved(id)));
-    added.values().forEach(k -> loaded.apply(new StateChange.KeyAdded(k)));
-    Map<String, StateChange.KeyStatus> statuses = new LinkedHashMap<>(); // as read, HEALTHY too
-    Map<String, Map<String, String>> statusFields = new HashMap<>();
-    List<String> stale = new ArrayList<>();
-    for (int i = 0; i < ids.size(); i++) {
-      Map<String, String> f = statusHashes.get(i);
-      StateChange.KeyStatus status = f.isEmpty() ? null
-          : status(ids.get(i), f.get("state"), f.get("until"), f.get("reason"), f.get("at"));
-      if (status == null) {
-        stale.add(ids.get(i));
-      } else {
-        statuses.put(status.keyId(), status);
-        statusFields.put(status.keyId(), f);
-        loaded.apply(status);
-      }
-    }
-    if (!stale.isEmpty()) client().srem(layout.statusIndex(), stale.toArray(new String[0]));
-    Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
-    Map<String, Map<String, String>> cooldownFields = new LinkedHashMap<>();
-    for (Map<String, String> f : cooldownHashes) {
-      if (f.get("project") == null || f.get("model") == null || f.get("until") == null) continue;
-      String slot = Write.Cooldown.slotOf(f.get("project"), f.get("model"));
-      cooldownFields.put(slot, f);
-      if ("1".equals(f.get("cleared"))) {
-        cleared.put(slot, new StateChange.Cooldown(f.get("project"), f.get("model"),
-            Instant.EPOCH, true));
-      } else if (parseLong(f.get("until")) > now) {
-        loaded.apply(new StateChange.Cooldown(f.get("project"), f.get("model"),
-            Instant.ofEpochMilli(parseLong(f.get("until"))), false));
-      }
-    }
-    healthRaw.forEach((id, score) -> {
-      try {
-        loaded.apply(new StateChange.Health(id, Double.parseDouble(score)));
-      } catch (NumberFormatException e) {
-        // not ours; skip
-      }
-    });
-    for (int i = 0; i < names.size(); i++) {
-      Map<String, String> f = breakerHashes.get(i);
-      if (f.get("state") == null) continue;
-      String until = f.get("until");
-      loaded.apply(new StateChange.Breaker(names.get(i), f.get("state"),
-          until == null || until.isEmpty() ? null : Instant.ofEpochMilli(parseLong(until))));
-    }
-
-    // What this instance has not written yet is newer than what Redis holds, unless Redis will
-    // refuse it: another instance wrote that state after the one the write was based on. The
-    // slots such writes will set are answered by Redis later; the load leaves them to that.
-    // All under the mirror's lock, as apply queues under it: a change applied meanwhile is
-    // either pending here or recorded in the mirror, never neither.
-    synchronized (mirror) {
-      Set<String> pendingSlots = new HashSet<>();
-      for (Write w : queue.pendingAndInFlight()) {
-        if (w instanceof Write.Status s) {
-          Map<String, String> f = statusFields.get(s.status().keyId());
-          if (f != null && otherGeneration(f) > s.base()) continue; // refused: Redis's stands
-          loaded.apply(s.status());
-          pendingSlots.add(s.slot());
-          continue;
-        }
-        if (w instanceof Write.Cooldown c) {
-          Map<String, String> f = cooldownFields.get(c.slot());
-          boolean clears = c.clearFirst() && (f == null || otherGeneration(f) <= c.base());
-          long storedUntil = f == null || "1".equals(f.get("cleared")) ? 0
-              : parseLong(f.get("until"));
-          if (clears) {
-            StateChange.Cooldown clear =
-                new StateChange.Cooldown(c.project(), c.model(), Instant.EPOCH, true);
-            loaded.apply(clear);
-            cleared.put(c.slot(), clear);
-          }
-          if (c.until() > now) {
-            loaded.apply(new StateChange.Cooldown(c.project(), c.model(),
-                Instant.ofEpochMilli(c.until()), false));
-            cleared.remove(c.slot());
-          }
-          // a write Redis will leave as it is (a refused clear, a shorter cooldown) is corrected
-          // here, as a refused status is: its answer may find this load's floor above it
-          if (clears || c.until() > storedUntil) pendingSlots.add(c.slot());
-          continue;
-        }
-        changesOf(w).forEach(loaded::apply);
-        pendingSlots.add(w.slot());
-      }
-      // Redis's ordering: a status this instance received after the load read it (a newer
-      // generation) wins over the stored one; otherwise what was read is the newest of the key, and
-      // listeners that hold something else are handed it (a correction, say of a write Redis
-      // refused, whose answer then finds it known). Cooldowns likewise become what Redis holds.
-      for (Map.Entry<String, StateChange.KeyStatus> e : statuses.entrySet()) {
-        String id = e.getKey();
-        String slot = Write.Status.slotOf(id);
-        long stored = parseLong(statusFields.get(id).getOrDefault("gen", "0"));
-        if (mirror.seenSinceLoad(slot) > stored) {
-          StateChange.KeyStatus known = mirror.status(id);
-          loaded.apply(known != null ? known : healthy(id, now));
-        } else if (!pendingSlots.contains(slot)) {
-          StateChange.KeyStatus before = mirror.status(id);
-          mirror.record(e.getValue());
-          mirror.advance(slot, stored);
-          if (!Objects.equals(before, mirror.status(id))) deliver(e.getValue());
-        }
-      }
-      cooldownFields.forEach((slot, f) -> {
-        if (pendingSlots.contains(slot)) return;
-        long until = "1".equals(f.get("cleared")) ? 0 : parseLong(f.get("until"));
-        deliverCooldownAsStored(f.get("project"), f.get("model"), slot, until,
-            parseLong(f.getOrDefault("gen", "0")), false);
-      });
-      StoreSnapshot s = loaded.snapshot(Instant.ofEpochMilli(now));
-      s.addedKeys().forEach(k -> mirror.record(new StateChange.KeyAdded(k)));
-      s.removedKeyIds().forEach(id -> mirror.record(new StateChange.KeyRemoved(id)));
-      s.health().forEach((id, score) -> mirror.record(new StateChange.Health(id, score)));
-      s.breakers().values().forEach(mirror::record);
-      mirror.raiseFloor(generation);
-      return new Loaded(s, Set.copyOf(statuses.keySet()), List.copyOf(cleared.values()));
-    }
-  }
-
-  private static StateChange.KeyStatus healthy(String keyId, long now) {
-    return new StateChange.KeyStatus(keyId, KeyState.HEALTHY, null, null,
-        Instant.ofEpochMilli(now));
-  }
-
-  /**
-   * The newest generation another instance than this one wrote to a stored hash: the same rule as
-   * the scripts' {@code other()} (see {@link Scripts}).
-   */
-  private long otherGeneration(Map<String, String> f) {
-    return instanceId.equals(f.get("origin")) ? parseLong(f.getOrDefault("other", "0"))
-        : parseLong(f.getOrDefault("gen", "0"));
-  }
-
-  private StateChange.KeyStatus status(String keyId, String state, String until, String reason,
-      String at) {
-    try {
-      return new StateChange.KeyStatus(keyId, KeyState.valueOf(state),
-          until == null || until.isEmpty() ? null : Instant.ofEpochMilli(Long.parseLong(until)),
-          reason == null || reason.isEmpty() ? null : reason,
-          Instant.ofEpochMilli(Long.parseLong(at)));
-    } catch (RuntimeException e) {
-      warnOnce("status:" + keyId, "Redis store {}: the stored status of key {} cannot be read;"
-          + " skipped", description, keyId);
-      return null;
-    }
-  }
-
-  private static long parseLong(String s) {
-    try {
-      return Long.parseLong(s);
-    } catch (NumberFormatException e) {
-      return 0;
-    }
-  }
-
-  /**
-   * After the subscription came back: reload and hand listeners whatever they may have missed,
-   * including cooldowns cleared meanwhile. Runs on the writer thread once the queue is empty.
-   */
-  private void resync() {
-    Loaded loaded;
-    try {
-      checkDataLoss();
-      loaded = loadAll();
-    } catch (RuntimeException e) {
-      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
-      else warnOnce("resync", "Redis store {} could not reload: {}", description,
-          redact(rootMessage(e)));
-      return;
-    }
-    resyncRequested = false;
-    resyncs.incrementAndGet();
-    StoreSnapshot s = loaded.snapshot;
-    s.removedKeyIds().forEach(id -> deliverLoaded(new StateChange.KeyRemoved(id)));
-    s.addedKeys().forEach(k -> deliverLoaded(new StateChange.KeyAdded(k)));
-    synchronized (mirror) {
-      // statuses were recorded by loadAll; hand them over as they stand now
-      Set<String> ids = new LinkedHashSet<>(loaded.statusIds);
-      ids.addAll(s.statuses().keySet());
-      long now = clock.millis();
-      ids.forEach(id -> {
-        StateChange.KeyStatus known = mirror.status(id);
-        deliver(known != null ? known : healthy(id, now));
-      });
-    }
-    loaded.cleared.forEach(this::deliverLoaded);
-    s.cooldowns().forEach(this::deliverLoaded);
-    s.breakers().values().forEach(this::deliverLoaded);
-    log.debug("Redis store {} resynchronized: {} statuses, {} cooldowns, {} runtime keys",
-        description, s.statuses().size(), s.cooldowns().size(), s.addedKeys().size());
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Subscriber
-
-  private void subscribeLoop() {
-    while (!closing) {
-      Listener listener = new Listener();
-      Connection connection = null;
-      Throwable failure = null;
-      try {
-        connection = connections.subscriberConnection();
-        synchronized (subscriberLock) {
-          if (closing) break;
-          subscriberConnection = connection;
-          pubSub = listener;
-        }
-        listener.proceed(connection, layout.channel(), layout.heartbeat(instanceId));
-      } catch (RuntimeException e) {
-        failure = e;
-      } finally {
-        synchronized (subscriberLock) {
-          subscriberConnection = null;
-          pubSub = null;
-        }
-        if (connection != null) {
-          try {
-            connection.close();
-          } catch (RuntimeException e) {
-            // already broken
-          }
-        }
-      }
-      subscriberUp = false;
-      if (closing) break;
-      dropIdleConnections();
-      if (failure != null && isAuthFailure(failure)) {
-        warnOnce("subscriber-auth", "Redis store {}: the subscriber was refused: {}",
-            description, redact(rootMessage(failure)));
-      }
-      updateAvailability(failure);
-      queue.wake();
-      try {
-        Thread.sleep(options.retryInterval().toMillis());
-      } catch (InterruptedException e) {
-        if (closing) break;
-      }
-    }
-    subscriberUp = false;
-  }
-
-  /** The subscription to the change channel; one per connection. */
-  private final class Listener extends JedisPubSub {
-
-    @Override
-    public void onSubscribe(String channel, int subscribedChannels) {
-      pongAt = System.currentTimeMillis();
-      pingSentAt = 0;
-      subscriberUp = true;
-      answeredPlain = true;
-      if (started) {
-        // anything published while this instance was not subscribed was missed: reload
-        resyncRequested = true;
-        queue.wake();
-      }
-      updateAvailability(null);
-    }
-
-    @Override
-    public void onPong(String pattern) {
-      pongAt = System.currentTimeMillis();
-    }
-
-    @Override
-    public void onMessage(String channel, String message) {
-      if (!channel.equals(layout.channel())) {
-        pongAt = System.currentTimeMillis(); // this instance's heartbeat came back
-        return;
-      }
-      if (message.startsWith(ownPrefix)) return;
-      try {
-        received(message);
-      } catch (RuntimeException e) {
-        warnOnce("message", "Redis store {}: ignored a message it could not read on {}: {}",
-            description, channel, e.getMessage());
-      }
-    }
-  }
-
-  private void received(String text) {
-    Codec.Message m = Codec.parse(text);
-    if (m.origin().equals(instanceId)) return;
-    if (m.addedId() == null) {
-      if (m.change() instanceof StateChange.Cooldown c && !c.cleared()) {
-        // a set is published only when Redis moved the cooldown to exactly this end
-        deliverCooldownAsStored(c.project(), c.model(), Write.Cooldown.slotOf(c.project(),
-            c.model()), c.until().toEpochMilli(), m.generation(), false);
-      } else {
-        deliverOrdered(m.change(), m.generation());
-      }
-      return;
-    }
-    String json;
-    try {
-      json = client().hget(layout.added(), m.addedId());
-    } catch (RuntimeException e) {
-      resyncRequested = true; // fetch it with the next reload
-      if (isConnectionFailure(e)) writerDown(e);
-      return;
-    }
-    if (json != null) deliverOrdered(new StateChange.KeyAdded(Codec.key(json)), m.generation());
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // Availability and errors
 
-  private void updateAvailability(Throwable cause) {
+  void updateAvailability(Throwable cause) {
     if (cause != null) lastFailure = failure(cause);
     if (!started && writerUp) return; // still connecting; start() reports the outcome
-    boolean up = writerUp && subscriberUp && !closing;
+    boolean up = writerUp && subscriber.subscriberUp && !closing;
     int now = up ? UP : DOWN;
     int before = reported.getAndSet(now);
     if (before == now || closing) return;
@@ -1422,7 +613,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return message;
   }
 
-  private void warnOnce(String what, String format, Object... args) {
+  void warnOnce(String what, String format, Object... args) {
     if (warnedOnce.add(what)) log.warn(format, args);
   }
 
@@ -1464,7 +655,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     return false;
   }
 
-  private static String rootMessage(Throwable t) {
+  static String rootMessage(Throwable t) {
     Throwable root = t;
     String message = t.getMessage();
     while (root.getCause() != null && root.getCause() != root) {
@@ -1475,7 +666,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
   }
 
   /** Removes the password from a message, should a server or driver ever echo it. */
-  private String redact(String message) {
+  String redact(String message) {
     if (message == null) return null;
     String password = options.password();
     return password == null ? message : message.replace(password, "****");
@@ -1494,7 +685,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     }
   }
 
-  private static void join(Thread thread, Duration timeout) {
+  static void join(Thread thread, Duration timeout) {
     try {
       thread.join(Math.max(1, timeout.toMillis()));
     } catch (InterruptedException e) {
