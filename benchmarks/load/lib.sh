@@ -222,6 +222,20 @@ start_redis_cluster() {
   log "redis cluster of 3 masters on ${nodes[*]}"
 }
 
+# start_store memory|redis|cluster: the store a proxy keeps its state in. Starts the Redis server(s)
+# once per kind (a second call reuses them) and sets STORE_URI[KIND] (the proxy's storage URI,
+# empty for memory) and STORE_PORTS[KIND] (the Redis ports, for redis_calls).
+declare -A STORE_URI=([memory]="") STORE_PORTS=([memory]="")
+start_store() {
+  [[ -n ${STORE_URI[$1]+set} ]] && return 0
+  need redis-server redis-cli
+  case $1 in
+    redis) start_redis; STORE_URI[redis]=$REDIS_URI STORE_PORTS[redis]=$REDIS_PORTS ;;
+    cluster) start_redis_cluster; STORE_URI[cluster]=$CLUSTER_URI STORE_PORTS[cluster]=$CLUSTER_PORTS ;;
+    *) die "unknown store '$1' (memory, redis or cluster)" ;;
+  esac
+}
+
 # redis_calls PORTS...: the commands the Redis servers on PORTS have executed in total (INFO
 # commandstats, the sum of calls= over every command, the INFO calls themselves included).
 redis_calls() {

@@ -48,15 +48,7 @@ build_jars
 
 # The store each proxy target runs on, and the Redis servers started for them.
 declare -A STORE_OF=([rotator]=$STORAGE [rotator-redis]=redis [rotator-cluster]=cluster)
-declare -A STORE_URI=([memory]="" ) STORE_PORTS=([memory]="")
-for t in "${TARGETS[@]}"; do
-  case ${STORE_OF[$t]:-} in
-    redis) [[ -n ${STORE_URI[redis]:-} ]] || { need redis-server redis-cli; start_redis
-             STORE_URI[redis]=$REDIS_URI STORE_PORTS[redis]=$REDIS_PORTS; } ;;
-    cluster) [[ -n ${STORE_URI[cluster]:-} ]] || { need redis-server redis-cli; start_redis_cluster
-             STORE_URI[cluster]=$CLUSTER_URI STORE_PORTS[cluster]=$CLUSTER_PORTS; } ;;
-  esac
-done
+for t in "${TARGETS[@]}"; do [[ -z ${STORE_OF[$t]:-} ]] || start_store "${STORE_OF[$t]}"; done
 
 UP_PORT=$(free_port)
 start_fast_upstream "$UP_PORT"
