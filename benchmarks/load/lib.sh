@@ -236,6 +236,14 @@ start_store() {
   esac
 }
 
+# check_store CONFIG KIND: a proxy started with CONFIG and meant to run on a Redis KIND (redis or
+# cluster) logged that its Redis store connected, so a measurement never silently runs on memory.
+check_store() {
+  [[ $2 == memory ]] && return 0
+  grep -q 'Redis store .* connected' "$WORK/$(basename "$1" .yaml).log" \
+    || die "the proxy for $1 did not connect to its $2 store: $(tail -n 5 "$WORK/$(basename "$1" .yaml).log")"
+}
+
 # redis_calls PORTS...: the commands the Redis servers on PORTS have executed in total (INFO
 # commandstats, the sum of calls= over every command, the INFO calls themselves included).
 redis_calls() {

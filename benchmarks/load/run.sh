@@ -59,6 +59,7 @@ for t in "${TARGETS[@]}"; do
   if [[ $t == nginx ]]; then start_nginx_proxy "$port" "$UP_PORT"; else
     write_proxy_config "$WORK/$t.yaml" "$port" "$UP_PORT" "$KEYS" 512 "" "${STORE_URI[${STORE_OF[$t]}]}"
     start_proxy "$WORK/$t.yaml" "$port"
+    check_store "$WORK/$t.yaml" "${STORE_OF[$t]}"
     PID_OF[$t]=$PROXY_PID RSS_IDLE[$t]=$(proc_field "$PROXY_PID" VmRSS)
   fi
 done

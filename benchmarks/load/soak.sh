@@ -59,6 +59,7 @@ nginx_conf "$WORK/upstream" "$UP_PORT" "    location / {
 start_nginx "$WORK/upstream" "$UP_PORT"
 write_proxy_config "$WORK/proxy.yaml" "$PROXY_PORT" "$UP_PORT" "$KEYS" 512 "" "${STORE_URI[$STORAGE]}"
 start_proxy "$WORK/proxy.yaml" "$PROXY_PORT"
+check_store "$WORK/proxy.yaml" "$STORAGE"
 URL="http://127.0.0.1:$PROXY_PORT/v1beta/models/gemini-2.5-flash:generateContent"
 
 load() { # seconds logfile
