@@ -29,7 +29,7 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --storage) STORAGE=$2; shift 2 ;;
     --targets) TARGETS_ARG=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
