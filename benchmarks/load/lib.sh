@@ -154,16 +154,102 @@ fixed_body() {
   printf '%*s' $((1024 - ${#body})) ''
 }
 
-# write_proxy_config FILE PORT UPSTREAM-PORT KEYS [MAX-UPSTREAM-CONNECTIONS [TRANSPORT]]
+# write_proxy_config FILE PORT UPSTREAM-PORT KEYS [MAX-UPSTREAM-CONNECTIONS [TRANSPORT [STORAGE]]]
 # TRANSPORT (server.transport) defaults to PROXY_TRANSPORT, else the proxy's own default (auto).
+# STORAGE (a storage URI, see start_redis) defaults to PROXY_STORAGE, else the proxy's (memory:).
 write_proxy_config() {
   local file=$1 port=$2 up=$3 keys=$4 maxconn=${5:-512} transport=${6:-${PROXY_TRANSPORT:-}} i
+  local storage=${7:-${PROXY_STORAGE:-}}
   {
     echo "keys:"
     for ((i = 1; i <= keys; i++)); do printf '  - AIzaSyBench%06dxxxxxxxxxxxxxxxxxxxxxxxxx\n' "$i"; done
     echo "server: {host: 127.0.0.1, port: $port${transport:+, transport: $transport}}"
     echo "upstream: {base-url: \"http://127.0.0.1:$up\", max-connections: $maxconn}"
+    [[ -z $storage ]] || echo "storage: \"$storage\""
   } >"$file"
+}
+
+# A port in 20000-22767 whose cluster bus port (+10000) is free too, both below the ephemeral range.
+free_port_pair() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 2768))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null \
+       && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port pair"
+}
+
+# start_redis_node NAME PORT [ARGS...]: a throwaway redis-server on 127.0.0.1 (no persistence, its
+# files in $WORK/NAME), stopped on exit with everything else.
+start_redis_node() {
+  local name=$1 port=$2; shift 2
+  mkdir -p "$WORK/$name"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$WORK/$name" --save "" --appendonly no \
+    --protected-mode yes "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$port" 10
+}
+
+# start_redis: one redis-server on a free port; sets REDIS_URI (redis://127.0.0.1:PORT) and
+# REDIS_PORTS (the port, for redis_calls).
+start_redis() {
+  local port; port=$(free_port)
+  start_redis_node redis "$port"
+  REDIS_URI="redis://127.0.0.1:$port" REDIS_PORTS="$port"
+  log "redis-server on 127.0.0.1:$port"
+}
+
+# start_redis_cluster: a 3-master Redis Cluster without replicas (redis-cli --cluster create);
+# sets CLUSTER_URI (redis-cluster://...) and CLUSTER_PORTS once every node says cluster_state:ok.
+start_redis_cluster() {
+  local ports=() nodes=() p i
+  for i in 1 2 3; do
+    p=$(free_port_pair); ports+=("$p"); nodes+=("127.0.0.1:$p")
+    start_redis_node "cluster-$i" "$p" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 3000
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$WORK/cluster-create.log" 2>&1 || die "redis-cli --cluster create failed: $(tail -n 20 "$WORK/cluster-create.log")"
+  for p in "${ports[@]}"; do
+    for i in $(seq 1 300); do
+      redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+      ((i < 300)) || die "cluster node 127.0.0.1:$p not cluster_state:ok after 30 s"
+      sleep 0.1
+    done
+  done
+  CLUSTER_URI="redis-cluster://$(IFS=,; echo "${nodes[*]}")" CLUSTER_PORTS="${ports[*]}"
+  log "redis cluster of 3 masters on ${nodes[*]}"
+}
+
+# start_store memory|redis|cluster: the store a proxy keeps its state in. Starts the Redis server(s)
+# once per kind (a second call reuses them) and sets STORE_URI[KIND] (the proxy's storage URI,
+# empty for memory) and STORE_PORTS[KIND] (the Redis ports, for redis_calls).
+declare -A STORE_URI=([memory]="") STORE_PORTS=([memory]="")
+start_store() {
+  [[ -n ${STORE_URI[$1]+set} ]] && return 0
+  need redis-server redis-cli
+  case $1 in
+    redis) start_redis; STORE_URI[redis]=$REDIS_URI STORE_PORTS[redis]=$REDIS_PORTS ;;
+    cluster) start_redis_cluster; STORE_URI[cluster]=$CLUSTER_URI STORE_PORTS[cluster]=$CLUSTER_PORTS ;;
+    *) die "unknown store '$1' (memory, redis or cluster)" ;;
+  esac
+}
+
+# check_store CONFIG KIND: a proxy started with CONFIG and meant to run on a Redis KIND (redis or
+# cluster) logged that its Redis store connected, so a measurement never silently runs on memory.
+check_store() {
+  [[ $2 == memory ]] && return 0
+  grep -q 'Redis store .* connected' "$WORK/$(basename "$1" .yaml).log" \
+    || die "the proxy for $1 did not connect to its $2 store: $(tail -n 5 "$WORK/$(basename "$1" .yaml).log")"
+}
+
+# redis_calls PORTS...: the commands the Redis servers on PORTS have executed in total (INFO
+# commandstats, the sum of calls= over every command, the INFO calls themselves included).
+redis_calls() {
+  local p
+  for p in "$@"; do redis-cli -p "$p" info commandstats; done \
+    | sed -n 's/.*:calls=\([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}'
 }
 
 start_proxy() { # CONFIG PORT; logs to $WORK/<config name>.log
@@ -233,12 +319,14 @@ check_target() {
 }
 
 # measure ID URL CONNECTIONS DURATION WRK-THREADS: one wrk run (post.lua); sets RPS[ID], P50[ID]
-# and P99[ID] (microseconds) and ERR[ID] (socket errors + non-2xx) in the caller's arrays.
+# and P99[ID] (microseconds) and ERR[ID] (socket errors + non-2xx) in the caller's arrays, and
+# LAST_REQS (the requests it completed).
 measure() {
   wrk -t"$5" -c"$3" -d"$4" --latency -s "$LOAD_DIR/post.lua" "$2" >"$WORK/wrk.out" 2>&1 \
     || die "wrk failed: $(cat "$WORK/wrk.out")"
   local r; r=$(grep '^WRK_RESULT' "$WORK/wrk.out") || die "no WRK_RESULT: $(cat "$WORK/wrk.out")"
-  RPS[$1]=$(( $(wrk_field requests "$r") * 1000000 / $(wrk_field duration_us "$r") ))
+  LAST_REQS=$(wrk_field requests "$r")
+  RPS[$1]=$(( LAST_REQS * 1000000 / $(wrk_field duration_us "$r") ))
   P50[$1]=$(wrk_field p50_us "$r"); P99[$1]=$(wrk_field p99_us "$r")
   ERR[$1]=$(( $(wrk_field errors "$r") + $(wrk_field non2xx "$r") ))
   log "$1: ${RPS[$1]} req/s p50 ${P50[$1]} us p99 ${P99[$1]} us errors ${ERR[$1]}"

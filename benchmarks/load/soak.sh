@@ -5,7 +5,9 @@
 # sent, client responses by status, requests lost, and the proxy's heap after a full GC, RSS,
 # threads and open fds after warm-up and at the end.
 # Usage: benchmarks/load/soak.sh [--duration 10m] [--rate 400] [--keys 2000] [--warmup 60s]
-#                                [--sample 30s]
+#                                [--sample 30s] [--storage memory|redis|cluster]
+# --storage: where the proxy keeps its state, memory (the default), a throwaway redis-server
+# (redis) or a throwaway 3-master Redis Cluster (cluster); every 429 and 503 then writes to it.
 # Every 429 cools its key for ~37 s, so about 2 x rate keys are cooling at any time: keep
 # --keys above 2.5 x --rate or the pool runs dry and clients get 429s (by design, not a loss).
 set -euo pipefail
@@ -17,7 +19,7 @@ secs() { # 90, 90s, 10m, 1h -> seconds
     *[!0-9]*|'') die "bad duration $1 (use 90s, 10m, 1h)" ;; *) echo "$1" ;;
   esac
 }
-DURATION=600 RATE=400 KEYS=2000 WARMUP=60 SAMPLE=30
+DURATION=600 RATE=400 KEYS=2000 WARMUP=60 SAMPLE=30 STORAGE=memory
 while (($#)); do
   case $1 in
     --duration) DURATION=$(secs "$2"); shift 2 ;;
@@ -25,14 +27,18 @@ while (($#)); do
     --keys) KEYS=$2; shift 2 ;;
     --warmup) WARMUP=$(secs "$2"); shift 2 ;;
     --sample) SAMPLE=$(secs "$2"); shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --storage) STORAGE=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 
+[[ $STORAGE =~ ^(memory|redis|cluster)$ ]] || die "--storage must be memory, redis or cluster, not '$STORAGE'"
+
 need nginx curl
 pick_java
 build_jars with-bench
+start_store "$STORAGE"
 
 UP_PORT=$(free_port); PROXY_PORT=$(free_port)
 BODY=$(fixed_body)
@@ -51,8 +57,9 @@ nginx_conf "$WORK/upstream" "$UP_PORT" "    location / {
     location /errors/ { internal; root $WORK/upstream/www; }" \
   "split_clients \"\${request_id}\" \$gemini_outcome { 5% r429; 1% r503; * ok; }"
 start_nginx "$WORK/upstream" "$UP_PORT"
-write_proxy_config "$WORK/proxy.yaml" "$PROXY_PORT" "$UP_PORT" "$KEYS"
+write_proxy_config "$WORK/proxy.yaml" "$PROXY_PORT" "$UP_PORT" "$KEYS" 512 "" "${STORE_URI[$STORAGE]}"
 start_proxy "$WORK/proxy.yaml" "$PROXY_PORT"
+check_store "$WORK/proxy.yaml" "$STORAGE"
 URL="http://127.0.0.1:$PROXY_PORT/v1beta/models/gemini-2.5-flash:generateContent"
 
 load() { # seconds logfile
@@ -74,7 +81,11 @@ log "warm-up: ${WARMUP}s at $RATE req/s"
 load "$WARMUP" "$WORK/warmup.log" || log "warm-up: $(grep LOAD_RESULT "$WORK/warmup.log")"
 read -r H0 R0 T0 F0 < <(snapshot start)
 log "after warm-up: heap ${H0} MB, RSS $R0 MB, threads $T0, fds $F0; soak ${DURATION}s at $RATE req/s"
+# shellcheck disable=SC2086
+[[ -z ${STORE_PORTS[$STORAGE]} ]] || CALLS0=$(redis_calls ${STORE_PORTS[$STORAGE]})
 rc=0; load "$DURATION" "$WORK/soak.log" || rc=$?
+# shellcheck disable=SC2086
+[[ -z ${STORE_PORTS[$STORAGE]} ]] || CALLS=$(( $(redis_calls ${STORE_PORTS[$STORAGE]}) - CALLS0 ))
 sleep 2
 read -r H1 R1 T1 F1 < <(snapshot end)
 RESULT=$(grep '^LOAD_RESULT' "$WORK/soak.log" || echo "LOAD_RESULT missing: $(tail -n 5 "$WORK/soak.log")")
@@ -89,8 +100,11 @@ echo
 echo "## gemini-rotator soak, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); $JAVA_VERSION; proxy flags: $PROXY_JAVA_OPTS; $KEYS keys"
 echo "${DURATION}s at $RATE req/s after ${WARMUP}s warm-up; upstream 5% 429 / 1% 503; $(nproc) CPUs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "store: $STORAGE${STORE_URI[$STORAGE]:+ (${STORE_URI[$STORAGE]})}"
 echo
 echo "- client: ${RESULT#LOAD_RESULT }"
+[[ -z ${CALLS:-} ]] \
+  || echo "- Redis commands during the soak: $CALLS, $(awk -v a="$CALLS" -v b="$((DURATION * RATE))" 'BEGIN { printf "%.3f", a / b }') per request sent at the nominal rate (the INFO calls that count them included)"
 echo
 echo "| proxy | after warm-up | end | change | target |"
 echo "|---|---:|---:|---:|---|"
