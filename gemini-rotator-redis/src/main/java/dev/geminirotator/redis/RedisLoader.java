@@ -91,7 +91,7 @@ final class RedisLoader {
     List<String> cooldownMembers;
     Set<String> breakerNames;
     long generation;
-    try (AbstractPipeline p = client().pipelined()) {
+    try (AbstractPipeline p = store.client().pipelined()) {
       Response<String> g = p.get(layout.generation());
       Response<Map<String, String>> a = p.hgetAll(layout.added());
       Response<Set<String>> r = p.smembers(layout.removed());
@@ -114,7 +114,7 @@ final class RedisLoader {
     List<Map<String, String>> cooldownHashes = new ArrayList<>();
     List<Map<String, String>> breakerHashes = new ArrayList<>();
     if (!ids.isEmpty() || !cooldownMembers.isEmpty() || !names.isEmpty()) {
-      try (AbstractPipeline p = client().pipelined()) {
+      try (AbstractPipeline p = store.client().pipelined()) {
         List<Response<Map<String, String>>> st = new ArrayList<>();
         List<Response<Map<String, String>>> cd = new ArrayList<>();
         List<Response<Map<String, String>>> br = new ArrayList<>();
@@ -133,8 +133,9 @@ final class RedisLoader {
       try {
         added.put(id, Codec.key(json));
       } catch (RuntimeException e) {
-        warnOnce("added:" + id, "Redis store {}: the stored key {} cannot be read ({}); skipped",
-            description, id, e.getMessage());
+        store.warnOnce("added:" + id,
+            "Redis store {}: the stored key {} cannot be read ({}); skipped", description, id,
+            e.getMessage());
       }
     });
     // What Redis holds, merged by the rules every store uses (StoreState)
@@ -156,7 +157,7 @@ final class RedisLoader {
         loaded.apply(status);
       }
     }
-    if (!stale.isEmpty()) client().srem(layout.statusIndex(), stale.toArray(new String[0]));
+    if (!stale.isEmpty()) store.client().srem(layout.statusIndex(), stale.toArray(new String[0]));
     Map<String, StateChange.Cooldown> cleared = new LinkedHashMap<>();
     Map<String, Map<String, String>> cooldownFields = new LinkedHashMap<>();
     for (Map<String, String> f : cooldownHashes) {
@@ -240,13 +241,13 @@ final class RedisLoader {
           StateChange.KeyStatus before = mirror.status(id);
           mirror.record(e.getValue());
           mirror.advance(slot, stored);
-          if (!Objects.equals(before, mirror.status(id))) deliver(e.getValue());
+          if (!Objects.equals(before, mirror.status(id))) store.deliver(e.getValue());
         }
       }
       cooldownFields.forEach((slot, f) -> {
         if (pendingSlots.contains(slot)) return;
         long until = "1".equals(f.get("cleared")) ? 0 : parseLong(f.get("until"));
-        deliverCooldownAsStored(f.get("project"), f.get("model"), slot, until,
+        store.deliverCooldownAsStored(f.get("project"), f.get("model"), slot, until,
             parseLong(f.getOrDefault("gen", "0")), false);
       });
       StoreSnapshot s = loaded.snapshot(Instant.ofEpochMilli(now));
@@ -281,8 +282,9 @@ final class RedisLoader {
           reason == null || reason.isEmpty() ? null : reason,
           Instant.ofEpochMilli(Long.parseLong(at)));
     } catch (RuntimeException e) {
-      warnOnce("status:" + keyId, "Redis store {}: the stored status of key {} cannot be read;"
-          + " skipped", description, keyId);
+      store.warnOnce("status:" + keyId,
+          "Redis store {}: the stored status of key {} cannot be read; skipped", description,
+          keyId);
       return null;
     }
   }
@@ -302,19 +304,19 @@ final class RedisLoader {
   void resync() {
     Loaded loaded;
     try {
-      checkDataLoss();
+      store.checkDataLoss();
       loaded = loadAll();
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
-      else warnOnce("resync", "Redis store {} could not reload: {}", description,
-          redact(rootMessage(e)));
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) store.writerDown(e);
+      else store.warnOnce("resync", "Redis store {} could not reload: {}", description,
+          store.redact(rootMessage(e)));
       return;
     }
     store.resyncRequested = false;
     resyncs.incrementAndGet();
     StoreSnapshot s = loaded.snapshot;
-    s.removedKeyIds().forEach(id -> deliverLoaded(new StateChange.KeyRemoved(id)));
-    s.addedKeys().forEach(k -> deliverLoaded(new StateChange.KeyAdded(k)));
+    s.removedKeyIds().forEach(id -> store.deliverLoaded(new StateChange.KeyRemoved(id)));
+    s.addedKeys().forEach(k -> store.deliverLoaded(new StateChange.KeyAdded(k)));
     synchronized (mirror) {
       // statuses were recorded by loadAll; hand them over as they stand now
       Set<String> ids = new LinkedHashSet<>(loaded.statusIds);
@@ -322,49 +324,13 @@ final class RedisLoader {
       long now = clock.millis();
       ids.forEach(id -> {
         StateChange.KeyStatus known = mirror.status(id);
-        deliver(known != null ? known : healthy(id, now));
+        store.deliver(known != null ? known : healthy(id, now));
       });
     }
-    loaded.cleared.forEach(this::deliverLoaded);
-    s.cooldowns().forEach(this::deliverLoaded);
-    s.breakers().values().forEach(this::deliverLoaded);
+    loaded.cleared.forEach(store::deliverLoaded);
+    s.cooldowns().forEach(store::deliverLoaded);
+    s.breakers().values().forEach(store::deliverLoaded);
     log.debug("Redis store {} resynchronized: {} statuses, {} cooldowns, {} runtime keys",
         description, s.statuses().size(), s.cooldowns().size(), s.addedKeys().size());
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // What the loader uses of the store: its connections, delivery, writer and errors
-
-  private UnifiedJedis client() {
-    return store.client();
-  }
-
-  private void deliver(StateChange change) {
-    store.deliver(change);
-  }
-
-  private void deliverLoaded(StateChange change) {
-    store.deliverLoaded(change);
-  }
-
-  private void deliverCooldownAsStored(String project, String model, String slot, long until,
-      long generation, boolean sameGeneration) {
-    store.deliverCooldownAsStored(project, model, slot, until, generation, sameGeneration);
-  }
-
-  private void checkDataLoss() {
-    store.checkDataLoss();
-  }
-
-  private void writerDown(Throwable cause) {
-    store.writerDown(cause);
-  }
-
-  private void warnOnce(String what, String format, Object... args) {
-    store.warnOnce(what, format, args);
-  }
-
-  private String redact(String message) {
-    return store.redact(message);
   }
 }

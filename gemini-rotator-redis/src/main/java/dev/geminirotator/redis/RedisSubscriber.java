@@ -104,14 +104,13 @@ final class RedisSubscriber {
         // A message to this instance's own heartbeat channel, not PING: Jedis 8.0.2 queues the
         // handler of a subscriber's PING after sending it, so a fast PONG can arrive first and
         // end the subscription ("Unexpected message : PONG").
-        client().publish(layout.heartbeat(instanceId), "1");
+        store.client().publish(layout.heartbeat(instanceId), "1");
         pingSentAt = now;
       } catch (RuntimeException e) {
         log.debug("subscriber heartbeat failed", e);
       }
     }
   }
-
 
   private void subscribeLoop() {
     while (!store.closing) {
@@ -143,12 +142,12 @@ final class RedisSubscriber {
       }
       subscriberUp = false;
       if (store.closing) break;
-      dropIdleConnections();
+      store.dropIdleConnections();
       if (failure != null && isAuthFailure(failure)) {
-        warnOnce("subscriber-auth", "Redis store {}: the subscriber was refused: {}",
-            description, redact(rootMessage(failure)));
+        store.warnOnce("subscriber-auth", "Redis store {}: the subscriber was refused: {}",
+            description, store.redact(rootMessage(failure)));
       }
-      updateAvailability(failure);
+      store.updateAvailability(failure);
       queue.wake();
       try {
         Thread.sleep(options.retryInterval().toMillis());
@@ -173,7 +172,7 @@ final class RedisSubscriber {
         store.resyncRequested = true;
         queue.wake();
       }
-      updateAvailability(null);
+      store.updateAvailability(null);
     }
 
     @Override
@@ -191,7 +190,7 @@ final class RedisSubscriber {
       try {
         received(message);
       } catch (RuntimeException e) {
-        warnOnce("message", "Redis store {}: ignored a message it could not read on {}: {}",
+        store.warnOnce("message", "Redis store {}: ignored a message it could not read on {}: {}",
             description, channel, e.getMessage());
       }
     }
@@ -203,57 +202,23 @@ final class RedisSubscriber {
     if (m.addedId() == null) {
       if (m.change() instanceof StateChange.Cooldown c && !c.cleared()) {
         // a set is published only when Redis moved the cooldown to exactly this end
-        deliverCooldownAsStored(c.project(), c.model(), Write.Cooldown.slotOf(c.project(),
+        store.deliverCooldownAsStored(c.project(), c.model(), Write.Cooldown.slotOf(c.project(),
             c.model()), c.until().toEpochMilli(), m.generation(), false);
       } else {
-        deliverOrdered(m.change(), m.generation());
+        store.deliverOrdered(m.change(), m.generation());
       }
       return;
     }
     String json;
     try {
-      json = client().hget(layout.added(), m.addedId());
+      json = store.client().hget(layout.added(), m.addedId());
     } catch (RuntimeException e) {
       store.resyncRequested = true; // fetch it with the next reload
-      if (isConnectionFailure(e)) writerDown(e);
+      if (isConnectionFailure(e)) store.writerDown(e);
       return;
     }
-    if (json != null) deliverOrdered(new StateChange.KeyAdded(Codec.key(json)), m.generation());
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // What the subscriber uses of the store: its connections, delivery, availability and errors
-
-  private UnifiedJedis client() {
-    return store.client();
-  }
-
-  private void deliverOrdered(StateChange change, long generation) {
-    store.deliverOrdered(change, generation);
-  }
-
-  private void deliverCooldownAsStored(String project, String model, String slot, long until,
-      long generation, boolean sameGeneration) {
-    store.deliverCooldownAsStored(project, model, slot, until, generation, sameGeneration);
-  }
-
-  private void dropIdleConnections() {
-    store.dropIdleConnections();
-  }
-
-  private void updateAvailability(Throwable cause) {
-    store.updateAvailability(cause);
-  }
-
-  private void writerDown(Throwable cause) {
-    store.writerDown(cause);
-  }
-
-  private void warnOnce(String what, String format, Object... args) {
-    store.warnOnce(what, format, args);
-  }
-
-  private String redact(String message) {
-    return store.redact(message);
+    if (json != null) {
+      store.deliverOrdered(new StateChange.KeyAdded(Codec.key(json)), m.generation());
+    }
   }
 }

@@ -137,9 +137,9 @@ final class RedisWriter {
   /** Tries Redis again after an outage; on success replays what is needed. */
   private boolean recover() {
     try {
-      client().ping();
+      store.client().ping();
       store.answeredPlain = true;
-      loadScripts();
+      store.loadScripts();
       checkDataLoss();
     } catch (RuntimeException e) {
       if (!isConnectionFailure(e)) log.debug("Redis store {} still failing", description, e);
@@ -151,7 +151,7 @@ final class RedisWriter {
     // master's script ran and replicated but its PUBLISH was lost, while the subscriber (on a
     // cluster, listening on another node) stayed up and so never asks for a reload itself.
     store.resyncRequested = true;
-    updateAvailability(null);
+    store.updateAvailability(null);
     return true;
   }
 
@@ -160,7 +160,8 @@ final class RedisWriter {
    * or flushed): the marker key is then missing. Checked after every sign of a reconnect.
    */
   void checkDataLoss() {
-    boolean lost = client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
+    boolean lost =
+        store.client().hsetnx(layout.meta(), KeyLayout.LAYOUT, KeyLayout.LAYOUT_VERSION) == 1;
     if (!lost) checkLayout();
     syncSalt();
     if (lost) rewriteEverything();
@@ -176,9 +177,9 @@ final class RedisWriter {
    */
   private void syncSalt() {
     String mine = store.keyIdSalt;
-    client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT,
+    store.client().hsetnx(layout.meta(), KeyLayout.KEY_ID_SALT,
         mine != null ? mine : ApiKey.newIdSalt());
-    String stored = client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
+    String stored = store.client().hget(layout.meta(), KeyLayout.KEY_ID_SALT);
     if (stored == null || stored.equals(mine)) return;
     store.keyIdSalt = stored;
     if (mine == null) {
@@ -207,7 +208,7 @@ final class RedisWriter {
    * writing (reported unreachable, serving from local state) and logs an error once.
    */
   void checkLayout() {
-    String found = client().hget(layout.meta(), KeyLayout.LAYOUT);
+    String found = store.client().hget(layout.meta(), KeyLayout.LAYOUT);
     if (found == null || KeyLayout.LAYOUT_VERSION.equals(found)) return;
     ForeignLayout e = new ForeignLayout("Redis store " + description + " holds state in layout"
         + " version " + found + " under the prefix '" + layout.prefix() + "', and this release"
@@ -242,9 +243,10 @@ final class RedisWriter {
   private void keepalive() {
     try {
       checkDataLoss();
-      client().zremrangeByScore(layout.cooldownIndex(), "-inf", Long.toString(clock.millis()));
+      store.client().zremrangeByScore(layout.cooldownIndex(), "-inf",
+          Long.toString(clock.millis()));
     } catch (RuntimeException e) {
-      if (isConnectionFailure(e) || e instanceof ForeignLayout) writerDown(e);
+      if (isConnectionFailure(e) || e instanceof ForeignLayout) store.writerDown(e);
       return;
     }
     subscriber.heartbeat();
@@ -262,7 +264,7 @@ final class RedisWriter {
       return;
     }
     List<Write> again = new ArrayList<>();
-    try (AbstractPipeline p = client().pipelined()) {
+    try (AbstractPipeline p = store.client().pipelined()) {
       List<Response<Object>> responses = new ArrayList<>(batch.size());
       Map<String, String> health = new LinkedHashMap<>();
       for (Write w : batch) {
@@ -282,8 +284,8 @@ final class RedisWriter {
           healthWritten.get();
         } catch (IllegalStateException | JedisDataException e) {
           if (e instanceof JedisDataException && !isConnectionFailure(e)) {
-            warnOnce("write:Health", "Redis store {} refused a Health write: {}; dropped",
-                description, redact(e.getMessage()));
+            store.warnOnce("write:Health", "Redis store {} refused a Health write: {}; dropped",
+                description, store.redact(e.getMessage()));
           } else {
             // the pool state's node was lost (a cluster pipeline leaves its answer unset)
             unreachable = new JedisConnectionException("a cluster node did not answer (down or"
@@ -307,9 +309,9 @@ final class RedisWriter {
             again.add(batch.get(i));
             continue;
           }
-          warnOnce("write:" + batch.get(i).getClass().getSimpleName(),
+          store.warnOnce("write:" + batch.get(i).getClass().getSimpleName(),
               "Redis store {} refused a {} write: {}; dropped", description,
-              batch.get(i).getClass().getSimpleName(), redact(e.getMessage()));
+              batch.get(i).getClass().getSimpleName(), store.redact(e.getMessage()));
         } catch (IllegalStateException e) {
           // a cluster pipeline leaves the answers of a node it lost unset
           unreachable = new JedisConnectionException("a cluster node did not answer (down or"
@@ -320,27 +322,27 @@ final class RedisWriter {
       queue.done();
       if (unreachable != null) {
         queue.requeue(again);
-        writerDown(unreachable);
+        store.writerDown(unreachable);
         return;
       }
       if (reload) {
-        loadScripts();
+        store.loadScripts();
         queue.requeue(again);
       }
       if (!retry) checkDataLoss(); // this batch needed a new connection: Redis may be new too
     } catch (ForeignLayout e) {
-      writerDown(e); // the batch is in; checked after it
+      store.writerDown(e); // the batch is in; checked after it
     } catch (RuntimeException e) {
       queue.requeue(batch);
       if (!isConnectionFailure(e)) {
-        warnOnce("flush", "Redis store {} failed to write a batch: {}", description,
-            redact(rootMessage(e)));
+        store.warnOnce("flush", "Redis store {} failed to write a batch: {}", description,
+            store.redact(rootMessage(e)));
       }
       if (retry && !store.closing) {
-        dropIdleConnections();
+        store.dropIdleConnections();
         flush(queue.take(options.batchSize()), false);
       } else {
-        writerDown(e);
+        store.writerDown(e);
       }
     }
   }
@@ -434,7 +436,7 @@ final class RedisWriter {
           + " instance", s.status().state(), s.status().keyId(), str(list.get(0)));
       // the status that stands, unless this instance knows it (or newer) already: then it learnt
       // it after applying the refused change, so its listeners have it (or newer) since
-      if (newer != null) deliverOrdered(newer, parseLong(str(list.get(4))));
+      if (newer != null) store.deliverOrdered(newer, parseLong(str(list.get(4))));
       return;
     }
     if (w instanceof Write.Cooldown c) {
@@ -445,7 +447,7 @@ final class RedisWriter {
       }
       // Redis's cooldown at that generation: the one that stands, or this write's outcome
       long until = list.size() == 2 ? parseLong(str(list.get(0))) : c.until();
-      deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
+      store.deliverCooldownAsStored(c, until, parseLong(str(list.get(list.size() - 1))));
       return;
     }
     long generation = parseLong(str(list.get(0)));
@@ -453,7 +455,7 @@ final class RedisWriter {
       if (!mirror.advance(w.slot(), generation)) return;
       for (StateChange change : changesOf(w)) {
         mirror.record(change);
-        deliver(change);
+        store.deliver(change);
       }
     }
   }
@@ -501,50 +503,10 @@ final class RedisWriter {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // What the writer uses of the store: its connections, delivery, availability and errors
-
-  private UnifiedJedis client() {
-    return store.client();
-  }
-
-  private void loadScripts() {
-    store.loadScripts();
-  }
+  // What the writer uses of the loader
 
   private StateChange.KeyStatus status(String keyId, String state, String until, String reason,
       String at) {
     return loader.status(keyId, state, until, reason, at);
-  }
-
-  private void deliver(StateChange change) {
-    store.deliver(change);
-  }
-
-  private void deliverOrdered(StateChange change, long generation) {
-    store.deliverOrdered(change, generation);
-  }
-
-  private void deliverCooldownAsStored(Write.Cooldown c, long until, long generation) {
-    store.deliverCooldownAsStored(c, until, generation);
-  }
-
-  private void dropIdleConnections() {
-    store.dropIdleConnections();
-  }
-
-  private void updateAvailability(Throwable cause) {
-    store.updateAvailability(cause);
-  }
-
-  private void writerDown(Throwable cause) {
-    store.writerDown(cause);
-  }
-
-  private void warnOnce(String what, String format, Object... args) {
-    store.warnOnce(what, format, args);
-  }
-
-  private String redact(String message) {
-    return store.redact(message);
   }
 }
