@@ -3,13 +3,14 @@ package dev.geminirotator.api.event;
 /**
  * Receives a rotator's events. Every method has an empty default, so implement only what you need.
  *
- * <p>Listeners are called synchronously on the thread that caused the event, after the state has
- * changed; keep them short. An exception a listener throws is logged and swallowed: it never
- * reaches a request. Events learnt from a shared store are fired on the store's delivery thread
- * while the store holds its lock, so a listener must not call the rotator's state-changing
- * methods ({@code disable}, {@code enable}, {@code reset}, adding or removing keys) on the calling
- * thread: that can deadlock against a write waiting for the store. Hand such work to another
- * thread.
+ * <p>An event the rotator caused (a request's outcome, an operator's {@code disable}) is told
+ * synchronously on the thread that caused it, after the state has changed. An event learnt from a
+ * shared store (another instance's change, the store's answer to a write) is told on the
+ * rotator's event thread ({@code gemini-rotator-events}), in the order learnt, after the store
+ * let go of its locks; a listener may call any of the rotator's methods from either. Keep
+ * listeners short: a slow one holds up a request, or lets learnt events queue (at most 65,536
+ * wait; beyond that the newest are dropped with a warning). An exception a listener throws is
+ * logged and swallowed: it never reaches a request.
  */
 public interface RotatorListener {
 

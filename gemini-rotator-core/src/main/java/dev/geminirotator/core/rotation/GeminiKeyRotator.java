@@ -255,12 +255,14 @@ public final class GeminiKeyRotator implements KeyRotator {
     Objects.requireNonNull(keys, "keys");
     List<ApiKey> pooled = new ArrayList<>(keys.size());
     for (ApiKey key : keys) pooled.add(poolKey(Objects.requireNonNull(key, "keys contains null")));
-    for (ApiKey key : membership.addLocally(pooled)) sync.write(new StateChange.KeyAdded(key));
+    for (ApiKey key : membership.addLocally(pooled, false)) {
+      sync.write(new StateChange.KeyAdded(key));
+    }
   }
 
   @Override
   public boolean removeKey(String keyId) {
-    if (membership.removeLocally(keyId)) {
+    if (membership.removeLocally(keyId, false)) {
       sync.write(new StateChange.KeyRemoved(keyId));
       return true;
     }
@@ -420,6 +422,7 @@ public final class GeminiKeyRotator implements KeyRotator {
     ends.close();
     quotas.close();
     sync.close(); // the last health of every key, then the subscription
+    listeners.close(); // what the store told before this is still heard
     saltSubscription.close();
     if (ownsStore) store.close();
   }

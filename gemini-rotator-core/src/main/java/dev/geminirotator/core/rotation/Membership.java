@@ -124,8 +124,8 @@ final class Membership {
         + " unreachable, or lost its data and another instance set a new salt): {} keys without an"
         + " id now have ids derived under the store's salt, like every instance on it", rekeyed);
     Instant at = clock.instant();
-    for (String id : oldIds) listeners.fire(new KeyRemoved(id, at));
-    for (String id : newIds) listeners.fire(new KeyAdded(id, at));
+    for (String id : oldIds) listeners.fireLearnt(new KeyRemoved(id, at));
+    for (String id : newIds) listeners.fireLearnt(new KeyAdded(id, at));
   }
 
   private String storeKeyIdSalt(KeyStateStore store) {
@@ -141,9 +141,10 @@ final class Membership {
   /**
    * Adds or replaces keys under one membership change; returns the keys that changed anything,
    * the last of each id. A key replaced by one with the same secret keeps what was learned about
-   * it; a new secret is a new credential and starts healthy.
+   * it; a new secret is a new credential and starts healthy. {@code learnt}: the keys come from
+   * the store, so their events are told on the event thread ({@link ListenerSet#fireLearnt}).
    */
-  Collection<ApiKey> addLocally(Collection<ApiKey> keys) {
+  Collection<ApiKey> addLocally(Collection<ApiKey> keys, boolean learnt) {
     Map<String, ApiKey> changed = new LinkedHashMap<>();
     Set<String> addedIds = new LinkedHashSet<>();
     synchronized (adminLock) {
@@ -203,7 +204,10 @@ final class Membership {
         }
       }
     }
-    for (String id : addedIds) listeners.fire(new KeyAdded(id, at));
+    for (String id : addedIds) {
+      KeyAdded event = new KeyAdded(id, at);
+      if (learnt) listeners.fireLearnt(event); else listeners.fire(event);
+    }
     return changed.values();
   }
 
@@ -213,7 +217,8 @@ final class Membership {
         && a.requestsPerDay().equals(b.requestsPerDay());
   }
 
-  boolean removeLocally(String keyId) {
+  /** Removes a key; {@code learnt} as in {@link #addLocally}. */
+  boolean removeLocally(String keyId, boolean learnt) {
     synchronized (adminLock) {
       KeySlot existing = pool.byId.get(keyId);
       if (existing == null) return false;
@@ -224,7 +229,8 @@ final class Membership {
       publishPool(slots);
     }
     log.info("key {} removed", keyId);
-    listeners.fire(new KeyRemoved(keyId, clock.instant()));
+    KeyRemoved event = new KeyRemoved(keyId, clock.instant());
+    if (learnt) listeners.fireLearnt(event); else listeners.fire(event);
     return true;
   }
 

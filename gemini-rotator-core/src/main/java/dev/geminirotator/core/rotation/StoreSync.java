@@ -206,8 +206,8 @@ final class StoreSync {
    * write-behind store has it.
    */
   private void applySnapshot(StoreSnapshot snapshot, boolean initial) {
-    snapshot.removedKeyIds().forEach(membership::removeLocally);
-    membership.addLocally(snapshot.addedKeys()); // one membership change however many
+    snapshot.removedKeyIds().forEach(id -> membership.removeLocally(id, true));
+    membership.addLocally(snapshot.addedKeys(), true); // one membership change however many
     snapshot.statuses().values().forEach(this::applyStatus);
     snapshot.cooldowns().forEach(this::applyRemote);
     if (initial) {
@@ -260,16 +260,16 @@ final class StoreSync {
               new ProjectState.Cooling(until, reason), () -> Membership.memberIds(project), now);
           ends.schedule(project, c.model(), until, now);
           if (!listeners.isEmpty()) {
-            listeners.fire(new CooldownStarted(null, project.name, c.model(), QuotaScope.UNKNOWN,
-                c.until(),
-                Membership.memberIds(project), Instant.ofEpochMilli(now), null, reason));
+            listeners.fireLearnt(new CooldownStarted(null, project.name, c.model(),
+                QuotaScope.UNKNOWN, c.until(), Membership.memberIds(project),
+                Instant.ofEpochMilli(now), null, reason));
           }
         }
       }
     } else if (change instanceof StateChange.KeyAdded a) {
-      membership.addLocally(List.of(a.key()));
+      membership.addLocally(List.of(a.key()), true);
     } else if (change instanceof StateChange.KeyRemoved r) {
-      membership.removeLocally(r.keyId());
+      membership.removeLocally(r.keyId(), true);
     }
     // Health is written behind and read at load; breaker state belongs to the guard.
   }
@@ -325,7 +325,8 @@ final class StoreSync {
         stateLog.transition(slot.id, from, to, (s.reason() != null ? s.reason()
             : "no reason given") + " (learnt from the store)", s.until(), now);
       }
-      listeners.fire(new StateTransition(slot.id, from, to, s.reason(), s.until(), s.at()));
+      listeners.fireLearnt(new StateTransition(slot.id, from, to, s.reason(), s.until(),
+          s.at()));
     }
   }
 
