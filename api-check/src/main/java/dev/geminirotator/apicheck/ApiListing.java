@@ -209,18 +209,25 @@ public final class ApiListing {
     for (ClassNode owner = type; owner != null; owner = sameModuleSuperclass(owner, classes)) {
       boolean declaring = owner == type;
       for (FieldNode field : owner.fields) {
-        if ((field.access & Opcodes.ACC_ENUM) != 0
-            || !isVisibleMember(field.access, extensible)
-            || !seenFields.add(field.name)) {
+        // a field of any access hides a superclass field of that name
+        boolean hidden = !seenFields.add(field.name);
+        if (hidden
+            || (field.access & Opcodes.ACC_ENUM) != 0
+            || !isVisibleMember(field.access, extensible)) {
           continue;
         }
         fields.add(field(field));
       }
       for (MethodNode method : owner.methods) {
-        if (method.name.equals("<clinit>")
+        if (isVisibilityBridge(method, owner)) {
+          continue; // stands for the superclass method it calls, which is listed
+        }
+        // a method of the subclass, a covariant bridge included, overrides the superclass's
+        boolean overridden = !seenMethods.add(method.name + method.desc);
+        if (overridden
+            || method.name.equals("<clinit>")
             || (method.name.equals("<init>") && !declaring)
-            || !isVisibleMember(method.access, extensible)
-            || !seenMethods.add(method.name + method.desc)) {
+            || !isVisibleMember(method.access, extensible)) {
           continue;
         }
         if (method.name.equals("<init>")) {
@@ -241,6 +248,27 @@ public final class ApiListing {
   }
 
   private record Member(String name, String line) {}
+
+  /**
+   * A bridge javac adds to a public class for a public method it inherits from a package-private
+   * superclass: unlike a covariant or generic bridge, no method of the class takes the same
+   * parameters.
+   */
+  private static boolean isVisibilityBridge(MethodNode method, ClassNode owner) {
+    if ((method.access & Opcodes.ACC_BRIDGE) == 0) {
+      return false;
+    }
+    String parameters = method.desc.substring(0, method.desc.indexOf(')') + 1);
+    for (MethodNode other : owner.methods) {
+      if (other != method
+          && (other.access & Opcodes.ACC_BRIDGE) == 0
+          && other.name.equals(method.name)
+          && other.desc.startsWith(parameters)) {
+        return false;
+      }
+    }
+    return true;
+  }
 
   private static String memberName(String fieldLine) {
     int equals = fieldLine.indexOf(" = ");

@@ -225,6 +225,32 @@ class ApiListingTest {
   }
 
   @Test
+  void aCovariantOverrideHidesTheSuperclassMethodItsBridgeOverrides() throws IOException {
+    String listing = listing(Map.of(
+        "p/Base.java", """
+            package p;
+            public class Base {
+              public Base copy() { return this; }
+              public int size = 0;
+            }
+            """,
+        "p/Sub.java", """
+            package p;
+            public class Sub extends Base {
+              @Override public Sub copy() { return this; }
+              private long size = 1;
+            }
+            """));
+
+    assertThat(listing).contains("""
+        public class p.Sub extends p.Base {
+          public Sub()
+          public p.Sub copy()
+        }
+        """);
+  }
+
+  @Test
   void aMethodMovedUpToASuperclassOfTheModuleStaysListedOnTheSubclass() throws IOException {
     String before = listing("before", Map.of(
         "p/Parent.java", "package p; public class Parent {}",
