@@ -312,6 +312,28 @@ class ApiListingTest {
   }
 
   @Test
+  void deprecationIsPartOfTheListing() throws IOException {
+    String listing = listing(Map.of("p/Old.java", """
+        package p;
+        @Deprecated
+        public interface Old {
+          @Deprecated int LIMIT = 2;
+          @Deprecated void run();
+          void walk();
+        }
+        """));
+
+    assertThat(listing).isEqualTo("""
+        @Deprecated public interface p.Old {
+          @Deprecated public static final int LIMIT = 2
+          @Deprecated public abstract void run()
+          public abstract void walk()
+        }
+
+        """);
+  }
+
+  @Test
   void refusesAPathThatIsNotADirectory() {
     Path missing = dir.resolve("no-such-classes");
 
