@@ -64,7 +64,7 @@ public final class ApiListing {
   /**
    * Returns the listing of the classes under {@code classesDir} (a {@code target/classes}
    * directory): one block per visible type, types sorted by binary name, each block ending with
-   * a line {@code }} and followed by an empty line.
+   * a line {@code }}, an empty line between blocks.
    *
    * @throws UncheckedIOException when a class file cannot be read
    * @throws IllegalArgumentException when {@code classesDir} is not a directory
@@ -184,6 +184,9 @@ public final class ApiListing {
     boolean extensible = isExtensible(type);
     boolean isInterface = (access & Opcodes.ACC_INTERFACE) != 0;
 
+    if (out.length() > 0) {
+      out.append('\n'); // an empty line between blocks, none at the end of the file
+    }
     out.append(typeHeader(type, access, classes)).append(" {\n");
 
     // enum constants and record components: declaration order is part of the API
@@ -244,7 +247,7 @@ public final class ApiListing {
     methods.stream()
         .sorted(Comparator.comparing(Member::name).thenComparing(Member::line))
         .forEach(member -> out.append("  ").append(member.line()).append('\n'));
-    out.append("}\n\n");
+    out.append("}\n");
   }
 
   private record Member(String name, String line) {}

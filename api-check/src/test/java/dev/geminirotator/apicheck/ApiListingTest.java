@@ -43,7 +43,6 @@ class ApiListingTest {
           public abstract <R> java.util.Map<java.lang.String, ? super R> map(java.util.Collection<R>, java.lang.String...) throws java.io.IOException, java.lang.IllegalStateException
           protected final void touch()
         }
-
         """);
   }
 
@@ -77,7 +76,6 @@ class ApiListingTest {
           public static final long WINDOW = 60000L
           public int counter
         }
-
         """);
   }
 
@@ -112,7 +110,6 @@ class ApiListingTest {
           public Nested()
           public void z()
         }
-
         """);
   }
 
@@ -220,7 +217,6 @@ class ApiListingTest {
           public java.lang.String name()
           public java.lang.String overridden()
         }
-
         """);
   }
 
@@ -329,7 +325,6 @@ class ApiListingTest {
           @Deprecated public abstract void run()
           public abstract void walk()
         }
-
         """);
   }
 
