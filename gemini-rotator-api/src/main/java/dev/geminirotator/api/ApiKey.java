@@ -319,6 +319,7 @@ public final class ApiKey {
       return this;
     }
 
+    /** Builds the key. */
     public ApiKey build() {
       return new ApiKey(this);
     }

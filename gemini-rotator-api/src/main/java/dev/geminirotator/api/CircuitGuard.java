@@ -20,7 +20,14 @@ import java.util.Optional;
 public interface CircuitGuard {
 
   /** The state of one breaker. */
-  enum State { CLOSED, OPEN, HALF_OPEN }
+  enum State {
+    /** Calls pass; upstream failures are counted. */
+    CLOSED,
+    /** Calls fail fast with {@link CircuitOpenException} until the wait is over. */
+    OPEN,
+    /** A few trial calls pass; their outcomes close the breaker or open it again. */
+    HALF_OPEN
+  }
 
   /**
    * Asks to make one call for this model.

@@ -12,6 +12,12 @@ public final class CircuitOpenException extends RotatorException {
   private final String scope;
   private final transient Instant retryAt;
 
+  /**
+   * Creates the exception for one guarded scope.
+   *
+   * @param scope the model whose breaker is open, or {@value RequestContext#ANY_MODEL}
+   * @param retryAt when the breaker lets trial calls through
+   */
   public CircuitOpenException(String scope, Instant retryAt) {
     super("upstream circuit open for " + (RequestContext.ANY_MODEL.equals(scope) ? "all models"
         : "model " + scope) + ": failing fast until " + retryAt);

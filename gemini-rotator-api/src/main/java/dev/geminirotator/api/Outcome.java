@@ -14,7 +14,20 @@ public sealed interface Outcome {
 
   /** The kind of an outcome, for metrics and switches. */
   enum Kind {
-    SUCCESS, RATE_LIMITED, KEY_REJECTED, CLIENT_ERROR, UPSTREAM_ERROR, TRANSPORT_ERROR, CANCELLED
+    /** {@link Outcome#success()} */
+    SUCCESS,
+    /** {@link Outcome.RateLimited} */
+    RATE_LIMITED,
+    /** {@link Outcome.KeyRejected} */
+    KEY_REJECTED,
+    /** {@link Outcome.ClientError} */
+    CLIENT_ERROR,
+    /** {@link Outcome.UpstreamError} */
+    UPSTREAM_ERROR,
+    /** {@link Outcome.TransportError} */
+    TRANSPORT_ERROR,
+    /** {@link Outcome#cancelled()} */
+    CANCELLED
   }
 
   /** This outcome's kind. */

@@ -7,6 +7,11 @@ package dev.geminirotator.api;
 public abstract class RotatorException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception without a cause or stack trace.
+   *
+   * @param message what happened and what to do about it
+   */
   protected RotatorException(String message) {
     super(message, null, false, false);
   }

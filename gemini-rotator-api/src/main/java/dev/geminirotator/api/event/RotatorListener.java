@@ -14,21 +14,27 @@ package dev.geminirotator.api.event;
  */
 public interface RotatorListener {
 
+  /** A key's pool-wide state changed. */
   default void onStateTransition(StateTransition event) {
   }
 
+  /** A 429 cooled a project for a model. */
   default void onCooldown(CooldownStarted event) {
   }
 
+  /** A retry moved a request to another key. */
   default void onKeyRotated(KeyRotated event) {
   }
 
+  /** A storm began or ended: most of the pool failing the same way. */
   default void onStorm(StormEvent event) {
   }
 
+  /** A key joined the pool. */
   default void onKeyAdded(KeyAdded event) {
   }
 
+  /** A key left the pool. */
   default void onKeyRemoved(KeyRemoved event) {
   }
 

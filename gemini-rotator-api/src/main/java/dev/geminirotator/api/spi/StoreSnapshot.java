@@ -23,6 +23,7 @@ public record StoreSnapshot(
     Map<String, Double> health,
     Map<String, StateChange.Breaker> breakers) {
 
+  /** A store that holds nothing yet. */
   public static final StoreSnapshot EMPTY =
       new StoreSnapshot(List.of(), Set.of(), Map.of(), List.of(), Map.of(), Map.of());
 
