@@ -2,12 +2,12 @@ package dev.geminirotator.benchmarks;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.RequestContext;
-import dev.geminirotator.core.affinity.Placement;
-import dev.geminirotator.core.affinity.ResourceAffinity;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequest.Route;
-import dev.geminirotator.core.exchange.ResourceKind;
-import dev.geminirotator.core.exchange.ResourceRef;
+import dev.geminirotator.core.internal.affinity.Placement;
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequest.Route;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.ResourceRef;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.nio.charset.StandardCharsets;
 import java.util.List;

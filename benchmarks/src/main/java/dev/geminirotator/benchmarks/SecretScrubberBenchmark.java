@@ -1,7 +1,7 @@
 package dev.geminirotator.benchmarks;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,6 +1,6 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.core.exchange.ClientCredentials;
+import dev.geminirotator.core.internal.exchange.ClientCredentials;
 import okhttp3.Headers;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
@@ -90,7 +90,7 @@ final class Credentials {
    * could).
    */
   static Response.Builder scrubbed(Response response, Request request,
-      dev.geminirotator.core.exchange.SecretScrubber keys) {
+      dev.geminirotator.core.internal.exchange.SecretScrubber keys) {
     Response.Builder b = scrubbed(response, request);
     okhttp3.Headers headers = response.headers();
     String[] values = null;

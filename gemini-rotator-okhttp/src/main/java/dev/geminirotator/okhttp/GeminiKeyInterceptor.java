@@ -2,13 +2,14 @@ package dev.geminirotator.okhttp;
 
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
-import dev.geminirotator.core.affinity.Affinity;
-import dev.geminirotator.core.affinity.ResourceAffinity;
+import dev.geminirotator.core.affinity.AffinityPolicy;
+import dev.geminirotator.core.internal.affinity.Affinity;
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
 import dev.geminirotator.core.attempt.AttemptPolicy;
-import dev.geminirotator.core.attempt.RetryAdvice;
+import dev.geminirotator.core.internal.exchange.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.exchange.GeminiExchange;
-import dev.geminirotator.core.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiExchange;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import java.io.IOException;
@@ -147,7 +148,8 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   /** Pins in the rotator's store when it is a GeminiKeyRotator (written by a daemon thread). */
   private static Affinity defaultAffinity(Builder b) {
-    ResourceAffinity.Builder affinity = ResourceAffinity.builder().clock(b.clock);
+    if (!b.affinityPolicy.enabled()) return Affinity.NONE;
+    ResourceAffinity.Builder affinity = ResourceAffinity.builder(b.affinityPolicy, b.clock);
     if (b.rotator instanceof GeminiKeyRotator rotator) affinity.store(rotator.store());
     return affinity.build();
   }
@@ -214,20 +216,29 @@ public final class GeminiKeyInterceptor implements Interceptor {
     private NoKeyBehavior noKeyBehavior = DEFAULT_NO_KEY_BEHAVIOR;
     private CircuitOpenBehavior circuitOpenBehavior = DEFAULT_CIRCUIT_OPEN_BEHAVIOR;
     private Clock clock = Clock.systemUTC();
-    private Affinity affinity; // null: defaultAffinity
+    private AffinityPolicy affinityPolicy = AffinityPolicy.defaults();
+    private Affinity affinity; // null: defaultAffinity, from affinityPolicy
 
     private Builder() {
     }
 
     /**
-     * Resource affinity: where a request naming a project-bound resource may go, and what an
-     * answer teaches. By default a {@link ResourceAffinity} with its default bounds, keeping its
-     * pins in the rotator's store when the rotator is a {@link GeminiKeyRotator} (so instances
-     * sharing a Redis store share pins), else in this JVM only. {@link Affinity#NONE} turns it
-     * off: every key then serves every request, and a resource of one project asked of another
-     * project's key gets Gemini's 403 or 404.
+     * Resource affinity: files, uploads, caches, batches, file search stores, operations and
+     * interactions belong to the project whose key created them, and a request naming one goes
+     * only to keys of that project. On by default ({@link AffinityPolicy#defaults()}), keeping
+     * its pins in the rotator's store when the rotator is a {@link GeminiKeyRotator} (so
+     * instances sharing a Redis store share pins), else in this JVM only. A policy with {@code
+     * enabled(false)} turns it off: every key then serves every request, and a resource of one
+     * project asked of another project's key gets Gemini's 403 or 404.
      */
-    public Builder affinity(Affinity affinity) {
+    public Builder affinity(AffinityPolicy policy) {
+      this.affinityPolicy = Objects.requireNonNull(policy, "policy");
+      this.affinity = null;
+      return this;
+    }
+
+    /** For tests: an affinity of their own instead of {@link #affinity(AffinityPolicy)}'s. */
+    Builder customAffinity(Affinity affinity) {
       this.affinity = Objects.requireNonNull(affinity, "affinity");
       return this;
     }

@@ -1,8 +1,8 @@
 package dev.geminirotator.okhttp;
 
 import dev.geminirotator.api.RequestContext;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequests;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequests;
 import java.io.IOException;
 import okhttp3.HttpUrl;
 import okhttp3.Request;

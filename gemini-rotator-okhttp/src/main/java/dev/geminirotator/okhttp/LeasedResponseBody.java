@@ -1,6 +1,6 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.core.exchange.Attempt;
+import dev.geminirotator.core.internal.exchange.Attempt;
 import java.io.IOException;
 import okhttp3.Call;
 import okhttp3.MediaType;

@@ -1,9 +1,9 @@
 package dev.geminirotator.okhttp;
 
-import dev.geminirotator.core.attempt.RetryAdvice;
+import dev.geminirotator.core.internal.exchange.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.classify.GeminiErrors;
-import dev.geminirotator.core.exchange.LocalAnswer;
+import dev.geminirotator.core.internal.GeminiErrors;
+import dev.geminirotator.core.internal.exchange.LocalAnswer;
 import java.time.Clock;
 import java.util.Map;
 import okhttp3.MediaType;

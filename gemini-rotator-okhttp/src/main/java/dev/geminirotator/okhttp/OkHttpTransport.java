@@ -4,9 +4,9 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.CircuitOpenException;
 import dev.geminirotator.api.NoKeyAvailableException;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.exchange.Attempt;
-import dev.geminirotator.core.exchange.LocalAnswer;
-import dev.geminirotator.core.exchange.Transport;
+import dev.geminirotator.core.internal.exchange.Attempt;
+import dev.geminirotator.core.internal.exchange.LocalAnswer;
+import dev.geminirotator.core.internal.exchange.Transport;
 import java.io.IOException;
 import java.time.Clock;
 import okhttp3.Call;
@@ -21,7 +21,8 @@ import okio.GzipSource;
 import okio.Okio;
 
 /**
- * One call's transport for core's {@link dev.geminirotator.core.exchange.GeminiExchange}: sends
+ * One call's transport for core's {@link
+ * dev.geminirotator.core.internal.exchange.GeminiExchange}: sends
  * the stripped request with a key down the chain, and hands answers on with the pool keys
  * scrubbed (from the returned {@code request()}s, from header values, from error bodies). It holds
  * no lease, guard or retry logic. Used by one call, on its thread.

@@ -1,7 +1,7 @@
 package dev.geminirotator.okhttp;
 
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import java.io.IOException;
 import java.util.Locale;
 import okhttp3.MediaType;

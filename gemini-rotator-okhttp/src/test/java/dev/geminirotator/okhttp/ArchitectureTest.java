@@ -22,7 +22,9 @@ class ArchitectureTest {
 
   @Test
   void usesNoInternalPackageOfAnotherModuleOrLibrary() {
-    ArchitectureRules.noInternalPackageOfAnother(ROOT).check(production);
+    // core's transport machinery is shared by the two transports, released with them
+    ArchitectureRules.noInternalPackageOfAnother(ROOT, "dev.geminirotator.core.internal")
+        .check(production);
   }
 
   @Test

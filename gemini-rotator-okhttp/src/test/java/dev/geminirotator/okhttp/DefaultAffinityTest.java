@@ -3,7 +3,7 @@ package dev.geminirotator.okhttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.affinity.Affinity;
+import dev.geminirotator.core.affinity.AffinityPolicy;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.okhttp.GeminiKeyInterceptor.KeyPlacement;
 import dev.geminirotator.testsupport.FakeGemini;
@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Gemini that enforces project ownership and the resumable upload protocol (6 keys in 3
  * projects): an upload's chunks go to the key that started it, with the key the upload URL carries
  * taken out and never forwarded next to the pool key, and no pool key reaches the caller through
- * that URL; {@link Affinity#NONE} turns it off.
+ * that URL; a disabled {@link AffinityPolicy} turns it off.
  */
 class DefaultAffinityTest {
 
@@ -148,7 +148,7 @@ class DefaultAffinityTest {
   @Test
   void affinityNoneLetsEveryKeyServeSoAnotherProjectsKeyGetsGeminisAnswer() throws Exception {
     OkHttpClient client = client(GeminiKeyInterceptor.builder().rotator(rotator)
-        .affinity(Affinity.NONE).build());
+        .affinity(AffinityPolicy.builder().enabled(false).build()).build());
     String name = createCache(client);
 
     List<Integer> codes = new ArrayList<>();

@@ -3,9 +3,9 @@ package dev.geminirotator.okhttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.RequestContext;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.ResourceKind;
-import dev.geminirotator.core.exchange.ResourceRef;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.ResourceRef;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
 import okhttp3.Request;

@@ -14,12 +14,12 @@ import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Outcome;
-import dev.geminirotator.core.affinity.Affinity;
-import dev.geminirotator.core.affinity.Placement;
+import dev.geminirotator.core.internal.affinity.Affinity;
+import dev.geminirotator.core.internal.affinity.Placement;
 import dev.geminirotator.core.attempt.AttemptPolicy;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.ResourceKind;
-import dev.geminirotator.core.exchange.ResourceRef;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.ResourceRef;
 import dev.geminirotator.core.rotation.CooldownPolicy;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.FakeClock;
@@ -135,7 +135,7 @@ class ResourceAffinityTest {
       }
     };
     return Pools.client(GeminiKeyInterceptor.builder().rotator(rotator).clock(clock).policy(policy)
-        .guard(guard).affinity(affinity).build());
+        .guard(guard).customAffinity(affinity).build());
   }
 
   private static String project(String keyId) {

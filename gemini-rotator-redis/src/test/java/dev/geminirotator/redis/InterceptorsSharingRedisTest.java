@@ -3,9 +3,9 @@ package dev.geminirotator.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.affinity.ResourceAffinity;
-import dev.geminirotator.core.exchange.ResourceKind;
-import dev.geminirotator.core.exchange.ResourceRef;
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.ResourceRef;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.okhttp.GeminiKeyInterceptor;
 import dev.geminirotator.testsupport.Eventually;

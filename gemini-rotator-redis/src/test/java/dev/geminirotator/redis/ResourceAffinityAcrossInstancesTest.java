@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.RequestContext;
-import dev.geminirotator.core.affinity.Placement;
-import dev.geminirotator.core.affinity.ResourceAffinity;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequest.Route;
-import dev.geminirotator.core.exchange.ResourceKind;
-import dev.geminirotator.core.exchange.ResourceRef;
+import dev.geminirotator.core.internal.affinity.Placement;
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequest.Route;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.ResourceRef;
 import dev.geminirotator.testsupport.Eventually;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package dev.geminirotator.standalone;
 
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
 import dev.geminirotator.standalone.gemini.GeminiProxy;
 import dev.geminirotator.standalone.gemini.Problems;
 import dev.geminirotator.standalone.gemini.ProxyMetrics;
@@ -191,7 +192,7 @@ public final class ProxyServer implements AutoCloseable, ConfigWatcher.Reloadabl
       String basePath = config.upstream().baseUrl().getRawPath();
       GeminiProxy proxy = new GeminiProxy(upstream, rotator, guard, GeminiClassifier.defaults(),
           metrics, blocking, () -> settings, clock,
-          config.rotator().affinity().newAffinity(rotator.store(), pinWrites, clock),
+          ResourceAffinity.of(config.rotator().affinity(), rotator.store(), pinWrites, clock),
           basePath == null ? "" : basePath.replaceAll("/+$", ""));
       AdminApi admin = new AdminApi(rotator, guard, () -> settings, this::reloadFromSource,
           runtimeKeys);

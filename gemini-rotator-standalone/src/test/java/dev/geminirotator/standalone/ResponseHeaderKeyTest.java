@@ -3,7 +3,7 @@ package dev.geminirotator.standalone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.SecretScanner;
 import java.net.URLDecoder;

@@ -42,6 +42,26 @@ public final class ArchitectureRules {
             + " (issue 17)");
   }
 
+  /**
+   * As {@link #noInternalPackageOfAnother(String)}, except for {@code friend}: the internal
+   * package (and its sub-packages) of a module of this project that is built and released
+   * together with this one, as OkHttp's own modules use {@code okhttp3.internal}. Core's
+   * transport machinery ({@code dev.geminirotator.core.internal}) is such a package for the two
+   * transports; no other module's, and no library's, is ever one.
+   */
+  public static ArchRule noInternalPackageOfAnother(String root, String friend) {
+    if (!friend.startsWith("dev.geminirotator.") || !friend.endsWith(".internal")) {
+      throw new IllegalArgumentException(
+          "friend must be an internal package of this project, but was " + friend);
+    }
+    return noClasses().that().resideInAPackage(root + "..")
+        .should().dependOnClassesThat(resideInAPackage("..internal..")
+            .and(not(resideInAPackage(root + "..")))
+            .and(not(resideInAPackage(friend + ".."))))
+        .because("a package named internal is no part of its library's or module's contract,"
+            + " except " + friend + ", released together with this module (issue 18)");
+  }
+
   /** Classes under {@code root} log through slf4j-api only; a library picks no backend. */
   public static ArchRule logThroughSlf4jOnly(String root) {
     return noClasses().that().resideInAPackage(root + "..")

@@ -1,7 +1,7 @@
 package dev.geminirotator.benchmarks.counters;
 
-import dev.geminirotator.core.quota.SharedQuota;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.quota.SharedQuota;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 import dev.geminirotator.redis.RedisKeyStateStore;
 import dev.geminirotator.redis.RedisServer;
 import io.github.bucket4j.Bandwidth;

@@ -1,12 +1,10 @@
 package dev.geminirotator.core.affinity;
 
-import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.core.internal.Checks;
 import dev.geminirotator.core.internal.Durations;
-import java.time.Clock;
+import dev.geminirotator.core.internal.affinity.ResourceAffinity;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.Executor;
 
 /**
  * The settings of resource affinity a deployment chooses (the configuration's {@code affinity}
@@ -74,32 +72,6 @@ public final class AffinityPolicy {
 
   public Duration renewEvery() {
     return renewEvery;
-  }
-
-  /** A {@link ResourceAffinity} builder with these bounds and {@code clock}. */
-  public ResourceAffinity.Builder toAffinityBuilder(Clock clock) {
-    return ResourceAffinity.builder().clock(clock).maxPins(maxPins).maxNotFound(maxNotFound)
-        .notFoundFor(notFoundFor).renewEvery(renewEvery);
-  }
-
-  /**
-   * The affinity these settings describe: {@link Affinity#NONE} when disabled, else a {@link
-   * ResourceAffinity} keeping its pins in {@code store} too when it is shared, written on {@code
-   * writeBehind} (see {@link ResourceAffinity.Builder#store(KeyStateStore, Executor)}).
-   */
-  public Affinity newAffinity(KeyStateStore store, Executor writeBehind, Clock clock) {
-    if (!enabled) return Affinity.NONE;
-    return toAffinityBuilder(clock).store(store, writeBehind).build();
-  }
-
-  /**
-   * As {@link #newAffinity(KeyStateStore, Executor, Clock)}, writing the store on the affinity's
-   * own daemon thread ({@link ResourceAffinity.Builder#store(KeyStateStore)}), which needs no
-   * shutting down.
-   */
-  public Affinity newAffinity(KeyStateStore store, Clock clock) {
-    if (!enabled) return Affinity.NONE;
-    return toAffinityBuilder(clock).store(store).build();
   }
 
   @Override

@@ -1,13 +1,10 @@
 package dev.geminirotator.core.attempt;
 
 import dev.geminirotator.api.CircuitGuard;
-import dev.geminirotator.api.Outcome;
-import dev.geminirotator.core.health.Backoff;
+import dev.geminirotator.core.internal.Backoff;
 import dev.geminirotator.core.internal.Checks;
 import dev.geminirotator.core.internal.Durations;
 import java.time.Duration;
-import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Whether a request gets another attempt after one finished, and when. This is the single place
@@ -168,38 +165,6 @@ public final class AttemptPolicy {
    */
   public Attempts newAttempts(CircuitGuard guard, String model, boolean replayable) {
     return new Attempts(this, guard, model, replayable);
-  }
-
-  /**
-   * What to do after an attempt finished, counting every attempt against {@code max-attempts}.
-   *
-   * @deprecated a key's own failure (rate-limited, rejected) must not spend the budget meant for
-   *     upstream errors, and the request must be reported to the guard once: use {@link
-   *     #newAttempts} and {@link Attempts#completed}. Kept with its old meaning for callers that
-   *     run their own loop.
-   * @param attempt the attempt that just finished, 1 for the first
-   * @param outcome how it went, as classified
-   * @param replayable whether the request body can be sent again
-   * @throws IllegalArgumentException if {@code attempt} is less than 1
-   */
-  @Deprecated
-  public Decision decide(int attempt, Outcome outcome, boolean replayable) {
-    Checks.atLeast("attempt", attempt, 1);
-    Objects.requireNonNull(outcome, "outcome");
-    boolean another = replayable && attempt < maxAttempts;
-    switch (outcome.kind()) {
-      case RATE_LIMITED, KEY_REJECTED -> {
-        return another ? Decision.RETRY_NOW : Decision.RETURN;
-      }
-      case UPSTREAM_ERROR, TRANSPORT_ERROR -> {
-        return another && retryUpstreamErrors
-            ? Decision.retryAfter(backoff(attempt, ThreadLocalRandom.current().nextDouble()))
-            : Decision.RETURN;
-      }
-      default -> {
-        return Decision.RETURN; // SUCCESS, CLIENT_ERROR, CANCELLED
-      }
-    }
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.geminirotator.core.health;
 
+import dev.geminirotator.core.internal.Backoff;
 import dev.geminirotator.core.internal.Checks;
 import dev.geminirotator.core.internal.Durations;
 import java.time.Duration;

@@ -2,7 +2,7 @@ package dev.geminirotator.core.rotation;
 
 import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
-import dev.geminirotator.core.health.Backoff;
+import dev.geminirotator.core.internal.Backoff;
 import dev.geminirotator.core.internal.Checks;
 import dev.geminirotator.core.internal.Durations;
 import java.time.Duration;

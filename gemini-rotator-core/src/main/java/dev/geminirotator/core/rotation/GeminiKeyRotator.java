@@ -17,9 +17,9 @@ import dev.geminirotator.api.event.RotatorListener;
 import dev.geminirotator.api.event.StormEvent;
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.StateChange;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import dev.geminirotator.core.health.HealthPolicy;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
 import java.time.Clock;
 import java.time.Duration;
@@ -63,6 +63,12 @@ import org.slf4j.LoggerFactory;
 public final class GeminiKeyRotator implements KeyRotator {
 
   private static final Logger log = LoggerFactory.getLogger(GeminiKeyRotator.class);
+
+  static {
+    // The transports scrub every pool secret from what reaches a client; they reach the pool's
+    // scrubber through core's internal package instead of a public method on this API.
+    SecretScrubber.installPoolScrubbers(rotator -> rotator.membership.secretScrubber());
+  }
 
   private final Strategy strategy;
   private final HealthPolicy health;
@@ -292,15 +298,6 @@ public final class GeminiKeyRotator implements KeyRotator {
     return states.reset(keyId);
   }
 
-  /**
-   * A scrubber that takes every secret of the pool's current keys out of what reaches a client
-   * (see {@link SecretScrubber}). Built on first use after the membership changed (keys added,
-   * replaced or removed), in time linear in the pool, then shared: every call until the next
-   * change returns the same instance.
-   */
-  public SecretScrubber secretScrubber() {
-    return membership.secretScrubber();
-  }
 
   // ---------------------------------------------------------------------------------------------
   // Views

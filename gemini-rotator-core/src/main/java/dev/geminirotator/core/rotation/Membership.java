@@ -4,8 +4,8 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.event.KeyAdded;
 import dev.geminirotator.api.event.KeyRemoved;
 import dev.geminirotator.api.spi.KeyStateStore;
-import dev.geminirotator.core.exchange.SecretScrubber;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -255,7 +255,12 @@ final class Membership {
     return ids;
   }
 
-  /** See {@link GeminiKeyRotator#secretScrubber()}. */
+  /**
+   * A scrubber that takes every secret of the pool's current keys out of what reaches a client
+   * (transports reach it through {@link SecretScrubber#ofPool}). Built on first use after the
+   * membership changed (keys added, replaced or removed), in time linear in the pool, then shared:
+   * every call until the next change returns the same instance.
+   */
   SecretScrubber secretScrubber() {
     Pool p = pool;
     PoolScrubber cached = poolScrubber;

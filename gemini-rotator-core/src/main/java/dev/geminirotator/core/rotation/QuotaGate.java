@@ -1,8 +1,8 @@
 package dev.geminirotator.core.rotation;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.quota.SharedQuota;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.quota.SharedQuota;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 
 /**
  * A key's own request quotas (per minute, per day) as {@link SharedQuota}s, so that every rotator

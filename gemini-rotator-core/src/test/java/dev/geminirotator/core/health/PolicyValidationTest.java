@@ -3,6 +3,7 @@ package dev.geminirotator.core.health;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.geminirotator.core.internal.Backoff;
 import dev.geminirotator.core.rotation.CooldownPolicy;
 import dev.geminirotator.core.rotation.StormPolicy;
 import java.time.Duration;

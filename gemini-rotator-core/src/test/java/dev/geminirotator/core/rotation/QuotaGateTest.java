@@ -2,8 +2,8 @@ package dev.geminirotator.core.rotation;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.quota.SharedQuota;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.quota.SharedQuota;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 import dev.geminirotator.core.store.MemoryKeyStateStore;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Instant;

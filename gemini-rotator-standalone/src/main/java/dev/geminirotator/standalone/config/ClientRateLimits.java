@@ -1,8 +1,8 @@
 package dev.geminirotator.standalone.config;
 
 import dev.geminirotator.api.spi.KeyStateStore;
-import dev.geminirotator.core.quota.SharedQuota;
-import dev.geminirotator.core.quota.SharedQuotas;
+import dev.geminirotator.core.internal.quota.SharedQuota;
+import dev.geminirotator.core.internal.quota.SharedQuotas;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import java.time.Clock;

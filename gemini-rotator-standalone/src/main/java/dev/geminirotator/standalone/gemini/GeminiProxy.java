@@ -2,11 +2,11 @@ package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyRotator;
-import dev.geminirotator.core.affinity.Affinity;
+import dev.geminirotator.core.internal.affinity.Affinity;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.exchange.GeminiExchange;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequests;
+import dev.geminirotator.core.internal.exchange.GeminiExchange;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequests;
 import dev.geminirotator.standalone.config.Settings;
 import dev.geminirotator.standalone.http.Call;
 import dev.geminirotator.standalone.http.ProxyRequest;

@@ -1,7 +1,7 @@
 package dev.geminirotator.standalone.gemini;
 
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequests;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequests;
 import io.netty.util.concurrent.FastThreadLocal;
 
 /**

@@ -1,7 +1,7 @@
 package dev.geminirotator.standalone.gemini;
 
-import dev.geminirotator.core.exchange.ClientCredentials;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.ClientCredentials;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import dev.geminirotator.standalone.http.HeaderNames;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;

@@ -2,9 +2,9 @@ package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.Outcome;
-import dev.geminirotator.core.exchange.Attempt;
-import dev.geminirotator.core.exchange.LocalAnswer;
-import dev.geminirotator.core.exchange.Transport;
+import dev.geminirotator.core.internal.exchange.Attempt;
+import dev.geminirotator.core.internal.exchange.LocalAnswer;
+import dev.geminirotator.core.internal.exchange.Transport;
 import dev.geminirotator.standalone.http.HeaderNames;
 import dev.geminirotator.standalone.http.Upstream;
 import io.netty.buffer.Unpooled;
@@ -21,7 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy's transport for core's {@link dev.geminirotator.core.exchange.GeminiExchange}: sends
+ * The proxy's transport for core's {@link
+ * dev.geminirotator.core.internal.exchange.GeminiExchange}: sends
  * the client's request upstream with a key (over {@link Upstream}, on the client connection's
  * event loop) and hands each answer on ({@link UpstreamAnswer}). It decides nothing: which key,
  * what an answer means, whether to try again and what the client gets are core's. One instance

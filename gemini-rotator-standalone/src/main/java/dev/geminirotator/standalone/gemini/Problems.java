@@ -3,7 +3,7 @@ package dev.geminirotator.standalone.gemini;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.classify.GeminiErrors;
+import dev.geminirotator.core.internal.GeminiErrors;
 import dev.geminirotator.standalone.http.ProblemDocument;
 import dev.geminirotator.standalone.http.ProxyRequest;
 import dev.geminirotator.standalone.http.ProxyResponse;

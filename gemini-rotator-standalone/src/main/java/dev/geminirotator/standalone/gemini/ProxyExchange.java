@@ -1,9 +1,9 @@
 package dev.geminirotator.standalone.gemini;
 
-import dev.geminirotator.core.exchange.GeminiExchange;
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequests;
-import dev.geminirotator.core.exchange.LocalAnswer;
+import dev.geminirotator.core.internal.exchange.GeminiExchange;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequests;
+import dev.geminirotator.core.internal.exchange.LocalAnswer;
 import dev.geminirotator.standalone.config.Settings;
 import dev.geminirotator.standalone.http.Call;
 import dev.geminirotator.standalone.http.HeaderNames;

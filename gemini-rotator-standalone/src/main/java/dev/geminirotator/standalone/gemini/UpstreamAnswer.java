@@ -1,12 +1,12 @@
 package dev.geminirotator.standalone.gemini;
 
 import dev.geminirotator.api.ApiKey;
-import dev.geminirotator.core.affinity.Affinity;
+import dev.geminirotator.core.internal.affinity.Affinity;
 import dev.geminirotator.core.classify.GeminiClassifier;
-import dev.geminirotator.core.exchange.Attempt;
-import dev.geminirotator.core.exchange.GeminiExchange;
-import dev.geminirotator.core.exchange.LocalAnswer;
-import dev.geminirotator.core.exchange.SecretScrubber;
+import dev.geminirotator.core.internal.exchange.Attempt;
+import dev.geminirotator.core.internal.exchange.GeminiExchange;
+import dev.geminirotator.core.internal.exchange.LocalAnswer;
+import dev.geminirotator.core.internal.exchange.SecretScrubber;
 import dev.geminirotator.standalone.http.ContentDecoder;
 import dev.geminirotator.standalone.http.HeaderNames;
 import dev.geminirotator.standalone.http.Upstream;

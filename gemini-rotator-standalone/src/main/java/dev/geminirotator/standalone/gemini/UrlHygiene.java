@@ -1,6 +1,6 @@
 package dev.geminirotator.standalone.gemini;
 
-import dev.geminirotator.core.exchange.ClientCredentials;
+import dev.geminirotator.core.internal.exchange.ClientCredentials;
 import dev.geminirotator.standalone.http.ClientIdentity;
 import dev.geminirotator.standalone.http.HeaderNames;
 import dev.geminirotator.standalone.http.ProxyRequest;

@@ -2,9 +2,9 @@ package dev.geminirotator.standalone.gemini;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.core.exchange.GeminiRequest;
-import dev.geminirotator.core.exchange.GeminiRequests;
-import dev.geminirotator.core.exchange.ResourceKind;
+import dev.geminirotator.core.internal.exchange.GeminiRequest;
+import dev.geminirotator.core.internal.exchange.GeminiRequests;
+import dev.geminirotator.core.internal.exchange.ResourceKind;
 import org.junit.jupiter.api.Test;
 
 /** The per-thread cache of request heads: a repeated head is found, never a wrong one. */

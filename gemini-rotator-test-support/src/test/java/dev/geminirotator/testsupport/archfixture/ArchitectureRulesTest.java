@@ -44,6 +44,22 @@ class ArchitectureRulesTest {
   }
 
   @Test
+  void aFriendModulesInternalPackageIsAllowedAndNoOtherOne() {
+    assertThatCode(() -> ArchitectureRules
+        .noInternalPackageOfAnother(ROOT, "dev.geminirotator.othermodule.internal")
+        .check(classes(Fixtures.UsesAnotherModulesInternal.class, OtherHelper.class)))
+        .doesNotThrowAnyException();
+    assertThatThrownBy(() -> ArchitectureRules
+        .noInternalPackageOfAnother(ROOT, "dev.geminirotator.othermodule.internal")
+        .check(classes(Fixtures.UsesAnotherLibrarysInternal.class, VendorHelper.class)))
+        .isInstanceOf(AssertionError.class)
+        .hasMessageContaining("com.example.vendor.internal.VendorHelper");
+    assertThatThrownBy(() -> ArchitectureRules.noInternalPackageOfAnother(ROOT, "okhttp3.internal"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("okhttp3.internal");
+  }
+
+  @Test
   void loggingThroughAnythingButSlf4jIsRefused() {
     assertThatThrownBy(() -> ArchitectureRules.logThroughSlf4jOnly(ROOT)
         .check(classes(Fixtures.LogsThroughJul.class)))
