@@ -179,15 +179,23 @@ class ReferenceDocsTest {
 
   @Test
   void theMavenCoordinatesAreTheModules() throws Exception {
+    // README's first xml block: the BOM import, then a module without a version
     String readme = Files.readString(README);
-    String xml = between(readme, "```xml\n", "```");
+    String xml = "<project>" + between(readme, "```xml\n", "```") + "</project>";
     var doc = DocumentBuilderFactory.newInstance().newDocumentBuilder()
         .parse(new InputSource(new StringReader(xml)));
-    var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+    var bom = DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        .parse(ROOT.resolve("gemini-rotator-bom/pom.xml").toFile());
+    var okhttp = DocumentBuilderFactory.newInstance().newDocumentBuilder()
         .parse(ROOT.resolve("gemini-rotator-okhttp/pom.xml").toFile());
-    assertThat(text(doc, "artifactId")).isEqualTo(text(pom, "artifactId", 1));
-    assertThat(text(doc, "groupId")).isEqualTo(text(pom, "groupId"));
-    assertThat(text(doc, "version")).isEqualTo(text(pom, "version"));
+    assertThat(text(doc, "groupId")).isEqualTo(text(bom, "groupId"));
+    assertThat(text(doc, "artifactId")).isEqualTo(text(bom, "artifactId"));
+    assertThat(text(doc, "version")).isEqualTo(text(bom, "version"))
+        .isEqualTo(text(okhttp, "version"));
+    assertThat(text(doc, "scope")).isEqualTo("import");
+    assertThat(text(doc, "artifactId", 1)).isEqualTo(text(okhttp, "artifactId", 1));
+    assertThat(doc.getElementsByTagName("version").getLength())
+        .as("the module's dependency leaves its version to the BOM").isEqualTo(1);
   }
 
   private static String text(org.w3c.dom.Document doc, String tag) {
