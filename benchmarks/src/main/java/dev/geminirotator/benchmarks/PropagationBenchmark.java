@@ -8,7 +8,7 @@ import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.redis.RedisKeyStateStore;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,7 +1,7 @@
 package dev.geminirotator.benchmarks;
 
-import dev.geminirotator.redis.RedisCluster;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisCluster;
+import dev.geminirotator.testsupport.redis.RedisServer;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeyLease;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;

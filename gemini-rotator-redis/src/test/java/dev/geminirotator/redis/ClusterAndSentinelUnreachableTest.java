@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.StateChange;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;

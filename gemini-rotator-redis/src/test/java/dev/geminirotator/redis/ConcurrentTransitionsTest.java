@@ -11,6 +11,7 @@ import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

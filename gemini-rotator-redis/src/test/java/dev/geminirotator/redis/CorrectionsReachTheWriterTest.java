@@ -7,6 +7,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

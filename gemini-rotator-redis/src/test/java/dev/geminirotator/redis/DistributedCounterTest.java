@@ -2,6 +2,7 @@ package dev.geminirotator.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

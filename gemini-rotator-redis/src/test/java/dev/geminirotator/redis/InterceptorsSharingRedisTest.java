@@ -10,6 +10,7 @@ import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.okhttp.GeminiKeyInterceptor;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeGemini;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

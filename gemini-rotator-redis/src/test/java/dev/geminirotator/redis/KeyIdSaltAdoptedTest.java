@@ -6,6 +6,7 @@ import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;

@@ -3,6 +3,7 @@ package dev.geminirotator.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -8,6 +8,7 @@ import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.KeyStateStores;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;

@@ -11,6 +11,8 @@ import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.RequestContext;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisCluster;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;

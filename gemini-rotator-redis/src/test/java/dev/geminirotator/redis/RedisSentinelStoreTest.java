@@ -8,6 +8,8 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisSentinels;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.spi.KeyStateStore;
 import dev.geminirotator.api.spi.KeyStateStores;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -7,6 +7,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.api.spi.StoreSnapshot;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;

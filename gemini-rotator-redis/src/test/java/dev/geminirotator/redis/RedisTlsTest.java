@@ -8,6 +8,7 @@ import dev.geminirotator.api.Outcome;
 import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.spi.KeyStateStores;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

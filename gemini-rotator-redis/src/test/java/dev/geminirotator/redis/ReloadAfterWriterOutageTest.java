@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisCluster;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -8,6 +8,7 @@ import dev.geminirotator.api.QuotaScope;
 import dev.geminirotator.api.spi.StateChange;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

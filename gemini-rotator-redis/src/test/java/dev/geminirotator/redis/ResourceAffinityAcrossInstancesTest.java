@@ -11,6 +11,7 @@ import dev.geminirotator.core.internal.exchange.GeminiRequest.Route;
 import dev.geminirotator.core.internal.exchange.ResourceKind;
 import dev.geminirotator.core.internal.exchange.ResourceRef;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;

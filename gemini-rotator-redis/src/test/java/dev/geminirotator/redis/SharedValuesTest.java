@@ -3,6 +3,7 @@ package dev.geminirotator.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServerExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

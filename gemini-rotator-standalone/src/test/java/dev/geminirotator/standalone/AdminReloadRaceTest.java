@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.api.KeySnapshot;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Eventually;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -158,8 +159,8 @@ class AdminReloadRaceTest {
   @Test
   void aReloadOnOneInstanceKeepsAKeyAnotherInstanceAddedThroughTheSharedStore()
       throws Exception {
-    try (dev.geminirotator.redis.RedisServer redis =
-        dev.geminirotator.redis.RedisServer.startOnFreePort()) {
+    try (dev.geminirotator.testsupport.redis.RedisServer redis =
+        dev.geminirotator.testsupport.redis.RedisServer.startOnFreePort()) {
       String storage = "storage: \"" + redis.uri() + "\"\n";
       try (Harness first = new Harness(storage); Harness second = new Harness(storage)) {
         h = first;

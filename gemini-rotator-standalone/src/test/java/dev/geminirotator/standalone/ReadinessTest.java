@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.Outcome;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.Fixtures;
 import java.net.http.HttpResponse;

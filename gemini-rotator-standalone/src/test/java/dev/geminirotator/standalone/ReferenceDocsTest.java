@@ -8,7 +8,7 @@ import dev.geminirotator.config.FieldDoc;
 import dev.geminirotator.config.RotatorSections;
 import dev.geminirotator.api.CircuitGuard;
 import dev.geminirotator.api.Outcome;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.standalone.config.StandaloneConfig;
 import dev.geminirotator.testsupport.Fixtures;
 import java.io.StringReader;

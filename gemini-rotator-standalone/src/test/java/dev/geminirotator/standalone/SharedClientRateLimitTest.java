@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.testsupport.Eventually;
 import java.net.http.HttpResponse;
 import java.time.Instant;

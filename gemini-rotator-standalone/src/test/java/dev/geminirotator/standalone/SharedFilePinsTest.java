@@ -2,7 +2,7 @@ package dev.geminirotator.standalone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;

@@ -19,7 +19,7 @@ import com.google.genai.types.Part;
 import com.google.genai.types.UploadFileConfig;
 import dev.geminirotator.core.internal.affinity.ResourceAffinity;
 import dev.geminirotator.core.internal.exchange.GeminiRequests;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.testsupport.Eventually;
 import dev.geminirotator.testsupport.FakeGemini;
 import dev.geminirotator.testsupport.GenAiResourceScenarios;

@@ -2,7 +2,7 @@ package dev.geminirotator.benchmarks.counters;
 
 import dev.geminirotator.core.internal.quota.SharedQuotas;
 import dev.geminirotator.redis.RedisKeyStateStore;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.BucketConfiguration;
 import io.github.bucket4j.TimeMeter;

@@ -3,7 +3,7 @@ package dev.geminirotator.standalone.config;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.geminirotator.redis.RedisKeyStateStore;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.redis.RedisStoreOptions;
 import java.time.Clock;
 import java.util.ArrayList;

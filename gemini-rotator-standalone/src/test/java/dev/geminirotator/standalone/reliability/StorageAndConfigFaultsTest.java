@@ -10,7 +10,7 @@ import dev.geminirotator.api.KeyState;
 import dev.geminirotator.api.event.KeyAdded;
 import dev.geminirotator.api.event.KeyRemoved;
 import dev.geminirotator.api.event.RotatorListener;
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.standalone.config.ConfigWatcher;
 import dev.geminirotator.standalone.Harness;
 import dev.geminirotator.standalone.LogCapture;

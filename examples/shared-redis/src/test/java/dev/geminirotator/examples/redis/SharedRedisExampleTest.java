@@ -2,7 +2,7 @@ package dev.geminirotator.examples.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.geminirotator.redis.RedisServer;
+import dev.geminirotator.testsupport.redis.RedisServer;
 import dev.geminirotator.testsupport.Fixtures;
 import dev.geminirotator.testsupport.ReadmeSnippets;
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package dev.geminirotator.redis;
+package dev.geminirotator.testsupport.redis;
 
 import dev.geminirotator.testsupport.Eventually;
 import java.io.File;
@@ -55,7 +55,7 @@ public final class RedisServer implements AutoCloseable {
    * Starts a server on the given port, e.g. a cluster node whose bus port (port + 10000) must be
    * free too; see {@link RedisCluster}.
    */
-  static RedisServer startOnPort(int port, String... extraArgs) {
+  public static RedisServer startOnPort(int port, String... extraArgs) {
     RedisServer server = new RedisServer(port, List.of(extraArgs));
     try {
       server.start();
@@ -167,11 +167,11 @@ public final class RedisServer implements AutoCloseable {
   }
 
   /** The server's directory (its log, and a cluster node's nodes.conf). */
-  Path dir() {
+  public Path dir() {
     return dir;
   }
 
-  String log() {
+  public String log() {
     try {
       return Files.readString(dir.resolve("redis.log"));
     } catch (IOException e) {
@@ -195,7 +195,7 @@ public final class RedisServer implements AutoCloseable {
     }
   }
 
-  static int freePort() {
+  public static int freePort() {
     try (ServerSocket socket = new ServerSocket()) {
       socket.setReuseAddress(true);
       socket.bind(new InetSocketAddress("127.0.0.1", 0));

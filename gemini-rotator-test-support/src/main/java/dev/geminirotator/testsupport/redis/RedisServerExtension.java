@@ -1,4 +1,4 @@
-package dev.geminirotator.redis;
+package dev.geminirotator.testsupport.redis;
 
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;

@@ -1,4 +1,4 @@
-package dev.geminirotator.redis;
+package dev.geminirotator.testsupport.redis;
 
 import dev.geminirotator.testsupport.Eventually;
 import java.io.IOException;
@@ -296,12 +296,12 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
-  static Jedis jedis(RedisServer node) {
+  public static Jedis jedis(RedisServer node) {
     return jedis(node.port());
   }
 
   /** A plain connection for the fixture's own commands (RESP2, no negotiation warning). */
-  static Jedis jedis(int port) {
+  public static Jedis jedis(int port) {
     return new Jedis(new HostAndPort("127.0.0.1", port), DefaultJedisClientConfig.builder()
         .socketTimeoutMillis(2_000).connectionTimeoutMillis(2_000).autoNegotiateProtocol(false)
         .build());

@@ -1,4 +1,4 @@
-package dev.geminirotator.redis;
+package dev.geminirotator.testsupport.redis;
 
 import dev.geminirotator.testsupport.Eventually;
 import java.io.File;
