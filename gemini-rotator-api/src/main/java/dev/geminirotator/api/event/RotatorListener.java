@@ -6,8 +6,10 @@ package dev.geminirotator.api.event;
  * <p>An event the rotator caused (a request's outcome, an operator's {@code disable}) is told
  * synchronously on the thread that caused it, after the state has changed. An event learnt from a
  * shared store (another instance's change, the store's answer to a write) is told on the
- * rotator's event thread ({@code gemini-rotator-events}), in the order learnt, after the store
- * let go of its locks; a listener may call any of the rotator's methods from either. Keep
+ * rotator's event thread ({@code gemini-rotator-events}), in the order learnt, never on a thread
+ * that holds the store's or the rotator's locks; a listener may call any of the rotator's methods
+ * from either. Learnt events queued when the rotator closes are still told, possibly just after
+ * {@code close()} returned. Keep
  * listeners short: a slow one holds up a request, or lets learnt events queue (at most 65,536
  * wait; beyond that the newest are dropped with a warning). An exception a listener throws is
  * logged and swallowed: it never reaches a request.

@@ -4,11 +4,14 @@ import dev.geminirotator.api.Subscription;
 import dev.geminirotator.api.event.RotatorEvent;
 import dev.geminirotator.api.event.RotatorListener;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 
@@ -19,13 +22,16 @@ import org.slf4j.Logger;
  *
  * <p>An event this rotator caused is told on the thread that caused it ({@link #fire}). An event
  * learnt from the store ({@link #fireLearnt}) is told on the rotator's event thread, in the order
- * learnt: the store delivers changes while it holds its own lock, and the rotator adopts a write's
+ * learnt, never on a thread that holds the store's or the rotator's locks: the store delivers
+ * changes while it holds its own lock, and the rotator adopts a write's
  * answer while it holds the subject's store lock, so a listener called there that changed the
  * rotator's state (a {@code disable} on the event it hears, say) would wait for a lock that a
  * writer of this rotator holds while that writer waits for the store: a deadlock. The event thread
  * is a daemon, started on the first learnt event and ended after {@value #IDLE_SECONDS} s without
  * one; at most {@value #MAX_QUEUED} events wait for it (a listener that falls that far behind
- * loses the newest, with a warning).
+ * loses the newest, with a warning). One queue, drained by at most one task at a time, keeps the
+ * order: a pool thread that times out while the next event arrives cannot let a second thread
+ * tell a later event first.
  *
  * <p>Thread-safe: registering copies the list, firing reads it.
  */
@@ -37,12 +43,15 @@ final class ListenerSet {
   private final Logger log;
   private final CopyOnWriteArrayList<RotatorListener> listeners = new CopyOnWriteArrayList<>();
   private final ThreadPoolExecutor learnt;
+  private final ConcurrentLinkedQueue<RotatorEvent> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicBoolean draining = new AtomicBoolean();
   private final AtomicLong dropped = new AtomicLong();
 
   ListenerSet(Logger log) {
     this.log = log;
     this.learnt = new ThreadPoolExecutor(1, 1, IDLE_SECONDS, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(MAX_QUEUED), r -> {
+        new LinkedBlockingQueue<>(), r -> {
           Thread t = new Thread(r, "gemini-rotator-events");
           t.setDaemon(true);
           return t;
@@ -68,19 +77,47 @@ final class ListenerSet {
    */
   void fireLearnt(RotatorEvent event) {
     if (listeners.isEmpty() || learnt.isShutdown()) return;
-    try {
-      learnt.execute(() -> fire(event));
-    } catch (RejectedExecutionException e) {
-      if (learnt.isShutdown()) return;
+    if (queued.incrementAndGet() > MAX_QUEUED) {
+      queued.decrementAndGet();
       long n = dropped.incrementAndGet();
       if (n == 1 || n % 10_000 == 0) {
         log.warn("listeners fall behind the store: {} events learnt from it were not told ({}"
             + " wait)", n, MAX_QUEUED);
       }
+      return;
+    }
+    queue.add(event);
+    drainLater();
+  }
+
+  /** Starts a drain unless one runs: at most one at a time, so events are told in queue order. */
+  private void drainLater() {
+    if (!draining.compareAndSet(false, true)) return;
+    try {
+      learnt.execute(this::drain);
+    } catch (RejectedExecutionException e) {
+      draining.set(false); // closed: what is queued is not told
     }
   }
 
-  /** Tells what is queued, then ends the event thread; later learnt events are not told. */
+  private void drain() {
+    try {
+      RotatorEvent event;
+      while ((event = queue.poll()) != null) {
+        queued.decrementAndGet();
+        fire(event);
+      }
+    } finally {
+      draining.set(false);
+      // an event queued after the last poll, whose caller saw this drain still running
+      if (!queue.isEmpty()) drainLater();
+    }
+  }
+
+  /**
+   * Ends the event thread once it has told what is queued (possibly after the rotator's close
+   * returned); later learnt events are not told.
+   */
   void close() {
     learnt.shutdown();
   }
