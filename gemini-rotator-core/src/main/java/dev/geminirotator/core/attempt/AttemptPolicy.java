@@ -167,23 +167,6 @@ public final class AttemptPolicy {
     return new Attempts(this, guard, model, replayable);
   }
 
-  /**
-   * What to do when the rotator has no key for the next attempt: always {@link Decision.Kind#RETURN
-   * return}. Every key it could hand out is cooling down, invalid, disabled or already tried by
-   * this request, so asking again at once gives the same answer, and waiting for the earliest key
-   * could hold the caller for up to a day. The transport answers with the last attempt's response
-   * when it was an upstream or transport error, else (nothing tried, or the last key failed on
-   * its own account, {@link Attempts#answerFromPool()}) with 429 and a {@code Retry-After} taken
-   * from {@link dev.geminirotator.api.NoKeyAvailableException#earliestAvailable()}.
-   *
-   * @param attemptsMade attempts this request already finished, 0 when even the first found no key
-   * @throws IllegalArgumentException if {@code attemptsMade} is negative
-   */
-  public Decision onNoKeyAvailable(int attemptsMade) {
-    Checks.atLeast("attempts-made", attemptsMade, 0);
-    return Decision.RETURN;
-  }
-
   /** The backoff before the attempt after {@code attempt}, with {@code random} in [0, 1). */
   Duration backoff(int attempt, double random) {
     return Backoff.exponential(backoffBase, backoffMax, attempt - 1, jitter, random);

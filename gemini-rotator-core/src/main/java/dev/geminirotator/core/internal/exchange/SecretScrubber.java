@@ -109,10 +109,22 @@ public final class SecretScrubber {
    * instance exists (the JDK's {@code SharedSecrets} pattern).
    */
   private static volatile Function<GeminiKeyRotator, SecretScrubber> poolScrubbers = g -> NONE;
+  private static boolean poolScrubbersInstalled; // guarded by SecretScrubber.class
 
-  /** Called once, by {@link GeminiKeyRotator}'s class initialiser. Not for other callers. */
-  public static void installPoolScrubbers(Function<GeminiKeyRotator, SecretScrubber> access) {
-    poolScrubbers = Objects.requireNonNull(access, "access");
+  /**
+   * Called once, by {@link GeminiKeyRotator}'s class initialiser. Any later call is refused, so
+   * no other code can swap the pool's scrubber (and with it what is taken out of answers).
+   *
+   * @throws IllegalStateException when the scrubbers were installed already
+   */
+  public static synchronized void installPoolScrubbers(
+      Function<GeminiKeyRotator, SecretScrubber> access) {
+    Objects.requireNonNull(access, "access");
+    if (poolScrubbersInstalled) {
+      throw new IllegalStateException("the pool scrubbers are installed once, by GeminiKeyRotator");
+    }
+    poolScrubbers = access;
+    poolScrubbersInstalled = true;
   }
 
   /** This scrubber, also finding {@code key}'s secret (itself when it already does). */

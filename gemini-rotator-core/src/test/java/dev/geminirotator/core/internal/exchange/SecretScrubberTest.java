@@ -1,6 +1,7 @@
 package dev.geminirotator.core.internal.exchange;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.geminirotator.api.ApiKey;
 import dev.geminirotator.core.rotation.GeminiKeyRotator;
@@ -184,6 +185,16 @@ class SecretScrubberTest {
     SecretScrubber withThree = pool.including(THREE);
     assertThat(withThree.scrub(ONE.secret() + " " + THREE.secret())).isEqualTo("k1 k3");
     assertThat(withThree.toString()).doesNotContain(ONE.secret()).doesNotContain(THREE.secret());
+  }
+
+  @Test
+  void noOtherCodeCanReplaceThePoolsScrubber() {
+    try (GeminiKeyRotator rotator = GeminiKeyRotator.builder().key(ONE).build()) {
+      assertThatThrownBy(() -> SecretScrubber.installPoolScrubbers(
+          g -> SecretScrubber.of(List.of())))
+          .isInstanceOf(IllegalStateException.class);
+      assertThat(SecretScrubber.ofPool(rotator).scrub(ONE.secret())).isEqualTo("k1");
+    }
   }
 
   @Test
