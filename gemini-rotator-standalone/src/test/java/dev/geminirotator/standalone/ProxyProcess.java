@@ -25,6 +25,11 @@ final class ProxyProcess {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmFlags);
+    if (Runtime.version().feature() >= 22) {
+      // what the jar's Enable-Native-Access manifest entry does for java -jar: no JVM warning on
+      // stderr when Netty loads its native transport
+      command.add("--enable-native-access=ALL-UNNAMED");
+    }
     command.addAll(List.of("-cp", System.getProperty("java.class.path"),
         Main.class.getName(), "--config", config.toString()));
     return command;

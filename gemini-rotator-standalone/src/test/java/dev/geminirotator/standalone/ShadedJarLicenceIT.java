@@ -57,6 +57,15 @@ class ShadedJarLicenceIT {
         .contains("Gil Tene"); // HdrHistogram
   }
 
+  @Test
+  void theManifestStartsTheProxyAndEnablesNativeAccessForNetty() throws IOException {
+    // without Enable-Native-Access, Java 22+ prints a restricted-method warning on every start
+    assertThat(jar.getManifest().getMainAttributes().getValue("Enable-Native-Access"))
+        .isEqualTo("ALL-UNNAMED");
+    assertThat(jar.getManifest().getMainAttributes().getValue("Main-Class"))
+        .isEqualTo(Main.class.getName());
+  }
+
   private static String entry(String name) throws IOException {
     ZipEntry e = jar.getEntry(name);
     assertThat(e).as("%s in the shaded jar", name).isNotNull();

@@ -132,7 +132,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   // CircuitGuard
 
   /**
-   * {@inheritDoc}
+   * Asks to make one call for this model.
    *
    * <p>The exception's {@link CircuitOpenException#retryAt() retryAt} is when the breaker opened
    * plus {@link BreakerPolicy#waitInOpen()}; while half-open with every trial call taken it is a
@@ -149,7 +149,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   }
 
   /**
-   * {@inheritDoc}
+   * Reports the outcome of a call that {@link #acquirePermission} allowed.
    *
    * <p>Success counts as a success; upstream and transport errors as failures; every other
    * outcome hands its permission back unrecorded. {@code elapsed} may be {@code null}.
@@ -172,7 +172,7 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   }
 
   /**
-   * {@inheritDoc}
+   * The state of the breaker that guards this model.
    *
    * <p>A model that has no breaker yet reports {@code CLOSED} without one being created. An open
    * breaker whose wait has passed still reports {@code OPEN} until the next call half-opens it.
@@ -185,7 +185,8 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   }
 
   /**
-   * {@inheritDoc}
+   * Which period of the breaker that guards this model it is in: a value that changes whenever
+   * that breaker changes state (or is reset), and only then (see {@link CircuitGuard#epoch}).
    *
    * <p>The breaker's count of state changes (as observed after each call, and each
    * {@link #reset()}), combined with its current state, so that a change not observed yet shows
@@ -201,7 +202,8 @@ public final class ResilientCircuitGuard implements CircuitGuard {
   }
 
   /**
-   * {@inheritDoc}
+   * While the breaker that guards this model is not closed, when it will let calls through again;
+   * empty while it is closed. Asks without taking a permission.
    *
    * <p>Open: when it opened plus {@link BreakerPolicy#waitInOpen()}. Half-open: as for a refused
    * {@link #acquirePermission} (a second from now, or the wait if shorter). A model whose breaker

@@ -213,7 +213,9 @@ public final class GeminiKeyRotator implements KeyRotator {
   // No key
 
   /**
-   * {@inheritDoc}
+   * When a key could next take a request for this model: the earliest instant a key that is
+   * neither invalid nor disabled is past its cooldowns and, when unhealthy, due for its trial;
+   * empty when no key frees up by itself (see {@link KeyRotator#earliestAvailable(String)}).
    *
    * <p>Per-key quotas count too: a key whose quota is spent frees up when its next permit comes.
    * O(pool size): for error answers only.
