@@ -148,10 +148,11 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   /** Pins in the rotator's store when it is a GeminiKeyRotator (written by a daemon thread). */
   private static Affinity defaultAffinity(Builder b) {
-    if (!b.affinityPolicy.enabled()) return Affinity.NONE;
-    ResourceAffinity.Builder affinity = ResourceAffinity.builder(b.affinityPolicy, b.clock);
-    if (b.rotator instanceof GeminiKeyRotator rotator) affinity.store(rotator.store());
-    return affinity.build();
+    if (b.rotator instanceof GeminiKeyRotator rotator) {
+      return ResourceAffinity.of(b.affinityPolicy, rotator.store(), b.clock);
+    }
+    return b.affinityPolicy.enabled() ? ResourceAffinity.builder(b.affinityPolicy, b.clock).build()
+        : Affinity.NONE;
   }
 
   /**

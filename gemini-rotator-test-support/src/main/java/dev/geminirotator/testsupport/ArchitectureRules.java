@@ -4,6 +4,8 @@ import static com.tngtech.archunit.base.DescribedPredicate.not;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
@@ -36,8 +38,7 @@ public final class ArchitectureRules {
    */
   public static ArchRule noInternalPackageOfAnother(String root) {
     return noClasses().that().resideInAPackage(root + "..")
-        .should().dependOnClassesThat(resideInAPackage("..internal..")
-            .and(not(resideInAPackage(root + ".."))))
+        .should().dependOnClassesThat(foreignInternal(root))
         .because("a package named internal is no part of its library's or module's contract"
             + " (issue 17)");
   }
@@ -55,11 +56,15 @@ public final class ArchitectureRules {
           "friend must be an internal package of this project, but was " + friend);
     }
     return noClasses().that().resideInAPackage(root + "..")
-        .should().dependOnClassesThat(resideInAPackage("..internal..")
-            .and(not(resideInAPackage(root + "..")))
+        .should().dependOnClassesThat(foreignInternal(root)
             .and(not(resideInAPackage(friend + ".."))))
         .because("a package named internal is no part of its library's or module's contract,"
             + " except " + friend + ", released together with this module (issue 18)");
+  }
+
+  /** A class in a package named {@code internal} outside {@code root}. */
+  private static DescribedPredicate<JavaClass> foreignInternal(String root) {
+    return resideInAPackage("..internal..").and(not(resideInAPackage(root + "..")));
   }
 
   /** Classes under {@code root} log through slf4j-api only; a library picks no backend. */

@@ -122,6 +122,11 @@ final class ListenerSet {
     learnt.shutdown();
   }
 
+  /** {@link #fireLearnt} when the event was learnt from the store, else {@link #fire}. */
+  void fire(RotatorEvent event, boolean learnt) {
+    if (learnt) fireLearnt(event); else fire(event);
+  }
+
   void fire(RotatorEvent event) {
     for (RotatorListener listener : listeners) {
       try {

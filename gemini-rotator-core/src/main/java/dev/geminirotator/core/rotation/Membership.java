@@ -204,10 +204,7 @@ final class Membership {
         }
       }
     }
-    for (String id : addedIds) {
-      KeyAdded event = new KeyAdded(id, at);
-      if (learnt) listeners.fireLearnt(event); else listeners.fire(event);
-    }
+    for (String id : addedIds) listeners.fire(new KeyAdded(id, at), learnt);
     return changed.values();
   }
 
@@ -229,8 +226,7 @@ final class Membership {
       publishPool(slots);
     }
     log.info("key {} removed", keyId);
-    KeyRemoved event = new KeyRemoved(keyId, clock.instant());
-    if (learnt) listeners.fireLearnt(event); else listeners.fire(event);
+    listeners.fire(new KeyRemoved(keyId, clock.instant()), learnt);
     return true;
   }
 

@@ -9,7 +9,6 @@ import dev.geminirotator.core.internal.affinity.Affinity;
 import dev.geminirotator.core.internal.affinity.Placement;
 import dev.geminirotator.core.attempt.AttemptPolicy.Decision;
 import dev.geminirotator.core.attempt.Attempts;
-import dev.geminirotator.core.internal.exchange.RetryAdvice;
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;

@@ -8,7 +8,6 @@ import dev.geminirotator.core.internal.affinity.Affinity;
 import dev.geminirotator.core.internal.affinity.Placement;
 import dev.geminirotator.core.attempt.AttemptPolicy;
 import dev.geminirotator.core.attempt.Attempts;
-import dev.geminirotator.core.internal.exchange.RetryAdvice;
 import dev.geminirotator.core.classify.GeminiClassifier;
 import dev.geminirotator.core.guard.ResilientCircuitGuard;
 import java.io.IOException;
