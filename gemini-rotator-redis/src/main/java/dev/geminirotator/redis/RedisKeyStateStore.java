@@ -142,7 +142,7 @@ public final class RedisKeyStateStore implements KeyStateStore {
     this.instanceId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(4);
     this.ownPrefix = Codec.ownPrefix(instanceId);
     this.description = options.describe();
-    this.queue = new WriteQueue(options.queueCapacity());
+    this.queue = new WriteQueue(options.queueCapacity(), clock);
     this.connections = RedisConnections.of(options, "gemini-rotator-" + instanceId);
     for (String script : List.of(Scripts.STATUS, Scripts.COOLDOWN, Scripts.ADDED,
         Scripts.REMOVED, Scripts.BREAKER, Scripts.COUNTER)) {

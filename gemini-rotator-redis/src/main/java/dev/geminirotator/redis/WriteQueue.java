@@ -1,5 +1,6 @@
 package dev.geminirotator.redis;
 
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -11,13 +12,22 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The writes waiting for Redis, one per {@link Write#slot() slot}, oldest first, bounded: when a
- * write for a new slot finds the queue full, the oldest pending write is dropped and counted.
+ * write for a new slot finds the queue full, cooldowns that have ended meanwhile leave it first
+ * (the writer would skip them: they would expire in Redis at once), and only if none has, the
+ * oldest pending write is dropped and counted.
  * {@link #offer} never blocks on I/O (it takes a short lock). The writes of the batch being sent
  * stay visible to {@link #pendingAndInFlight()} until the batch is acknowledged. Thread-safe.
  */
 final class WriteQueue {
 
+  /** At most one sweep for ended cooldowns per this many millis, so a full queue stays cheap. */
+  private static final long SWEEP_INTERVAL_MILLIS = 1;
+
   private final int capacity;
+  private final Clock clock;
+  /** The earliest end of a queued cooldown (not a clear) when last known; MAX_VALUE: none. */
+  private long earliestEnd = Long.MAX_VALUE;
+  private long lastSweep = Long.MIN_VALUE;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final Condition woke = lock.newCondition();
@@ -27,8 +37,9 @@ final class WriteQueue {
   private final AtomicLong dropped = new AtomicLong();
   private boolean woken;
 
-  WriteQueue(int capacity) {
+  WriteQueue(int capacity, Clock clock) {
     this.capacity = capacity;
+    this.clock = clock;
   }
 
   /** Queues a write; returns whether an older one had to be dropped to make room. */
@@ -53,11 +64,14 @@ final class WriteQueue {
     Write older = pending.get(slot);
     if (older != null) {
       Write merged = write.mergeAfter(older);
-      if (merged != older) pending.put(slot, merged);
+      if (merged != older) {
+        pending.put(slot, merged);
+        noteEnd(merged);
+      }
       return false;
     }
     boolean drop = false;
-    if (pending.size() >= capacity) {
+    if (pending.size() >= capacity && !sweepEnded()) {
       Iterator<String> eldest = pending.keySet().iterator();
       eldest.next();
       eldest.remove();
@@ -65,7 +79,38 @@ final class WriteQueue {
       drop = true;
     }
     pending.put(slot, write);
+    noteEnd(write);
     return drop;
+  }
+
+  private void noteEnd(Write write) {
+    if (write instanceof Write.Cooldown c && !c.clearFirst() && c.until() < earliestEnd) {
+      earliestEnd = c.until();
+    }
+  }
+
+  /**
+   * Removes the queued cooldowns (not clears) that have ended; true when that made room. Runs
+   * only when one may have ended, and at most once per {@link #SWEEP_INTERVAL_MILLIS}: it walks
+   * the whole queue.
+   */
+  private boolean sweepEnded() {
+    long now = clock.millis();
+    if (earliestEnd > now || now < lastSweep + SWEEP_INTERVAL_MILLIS) return false;
+    lastSweep = now;
+    long earliest = Long.MAX_VALUE;
+    int before = pending.size();
+    for (Iterator<Write> it = pending.values().iterator(); it.hasNext(); ) {
+      if (it.next() instanceof Write.Cooldown c && !c.clearFirst()) {
+        if (c.until() <= now) {
+          it.remove();
+        } else if (c.until() < earliest) {
+          earliest = c.until();
+        }
+      }
+    }
+    earliestEnd = earliest;
+    return pending.size() < before && pending.size() < capacity;
   }
 
   /** Takes up to {@code max} of the oldest writes; they count as in flight until {@link #done}. */
@@ -114,6 +159,7 @@ final class WriteQueue {
       }
       pending.clear();
       pending.putAll(merged);
+      merged.values().forEach(this::noteEnd);
       inFlight = List.of();
     } finally {
       lock.unlock();
