@@ -62,8 +62,9 @@ import redis.clients.jedis.exceptions.JedisRedirectionException;
  * <p>When Redis is unreachable the store keeps accepting changes, its {@linkplain #counters()
  * counters} throw (callers count locally), reports {@link #isAvailable()} {@code false}, logs once, and retries every
  * {@link RedisStoreOptions#retryInterval()}. Pending writes are merged per key (one entry per key,
- * cooldown or breaker) and bounded by {@link RedisStoreOptions#queueCapacity()}; past it the oldest
- * is dropped and counted in {@link #droppedWrites()}. When Redis returns, queued writes are replayed;
+ * cooldown or breaker) and bounded by {@link RedisStoreOptions#queueCapacity()}; past it the cooldowns
+ * that have ended meanwhile leave first, and only if none has the oldest is dropped and counted in
+ * {@link #droppedWrites()}. When Redis returns, queued writes are replayed;
  * if it came back empty (restarted without persistence), everything this instance knows is
  * written back first. Secrets of keys added at run time are stored in Redis (they must be, to be
  * shared) but never published, logged or shown by {@link #describe()}.

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -20,14 +21,19 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class WriteQueue {
 
-  /** At most one sweep for ended cooldowns per this many millis, so a full queue stays cheap. */
-  private static final long SWEEP_INTERVAL_MILLIS = 1;
+  /**
+   * At most one sweep for ended cooldowns per this many nanoseconds (monotonic time, whatever the
+   * wall clock does), so a full queue whose cooldowns end one by one stays cheap.
+   */
+  private static final long SWEEP_INTERVAL_NANOS = 1_000_000;
 
   private final int capacity;
   private final Clock clock;
+  private final LongSupplier nanoTime;
   /** The earliest end of a queued cooldown (not a clear) when last known; MAX_VALUE: none. */
   private long earliestEnd = Long.MAX_VALUE;
-  private long lastSweep = Long.MIN_VALUE;
+  private long lastSweepNanos;
+  private boolean swept;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final Condition woke = lock.newCondition();
@@ -38,8 +44,14 @@ final class WriteQueue {
   private boolean woken;
 
   WriteQueue(int capacity, Clock clock) {
+    this(capacity, clock, System::nanoTime);
+  }
+
+  /** With a monotonic time of the test's own for the sweep's rate limit. */
+  WriteQueue(int capacity, Clock clock, LongSupplier nanoTime) {
     this.capacity = capacity;
     this.clock = clock;
+    this.nanoTime = nanoTime;
   }
 
   /** Queues a write; returns whether an older one had to be dropped to make room. */
@@ -64,10 +76,7 @@ final class WriteQueue {
     Write older = pending.get(slot);
     if (older != null) {
       Write merged = write.mergeAfter(older);
-      if (merged != older) {
-        pending.put(slot, merged);
-        noteEnd(merged);
-      }
+      if (merged != older) pending.put(slot, merged); // a merge never ends earlier
       return false;
     }
     boolean drop = false;
@@ -91,13 +100,16 @@ final class WriteQueue {
 
   /**
    * Removes the queued cooldowns (not clears) that have ended; true when that made room. Runs
-   * only when one may have ended, and at most once per {@link #SWEEP_INTERVAL_MILLIS}: it walks
-   * the whole queue.
+   * only when one may have ended ({@link #earliestEnd} is never later than the earliest queued
+   * end), and at most once per {@link #SWEEP_INTERVAL_NANOS}: it walks the whole queue.
    */
   private boolean sweepEnded() {
     long now = clock.millis();
-    if (earliestEnd > now || now < lastSweep + SWEEP_INTERVAL_MILLIS) return false;
-    lastSweep = now;
+    if (earliestEnd > now) return false;
+    long nanos = nanoTime.getAsLong();
+    if (swept && nanos - lastSweepNanos < SWEEP_INTERVAL_NANOS) return false;
+    swept = true;
+    lastSweepNanos = nanos;
     long earliest = Long.MAX_VALUE;
     int before = pending.size();
     for (Iterator<Write> it = pending.values().iterator(); it.hasNext(); ) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.geminirotator.testsupport.FakeClock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -69,7 +70,7 @@ class WriteQueueTest {
   }
 
   @Test
-  void aCooldownMergedLaterStillCountsForTheSweep() {
+  void afterADropTheSweepStillFindsEveryEndedCooldown() {
     queue.offer(cooldown("p1", 1_000));
     queue.offer(cooldown("p2", 1_000));
     queue.offer(cooldown("p3", 1_000));
@@ -84,16 +85,41 @@ class WriteQueueTest {
 
   @Test
   void requeuedCooldownsCountForTheSweep() {
-    queue.offer(cooldown("p1", 10));
-    List<Write> batch = queue.take(10);
     queue.offer(cooldown("p2", 1_000));
     queue.offer(cooldown("p3", 1_000));
-    queue.requeue(batch); // Redis did not take it: p1 is back at the head
+    // a batch that Redis did not take, never offered to this queue (as a write-back after Redis
+    // lost its data is): only requeue can tell the queue when it ends
+    queue.requeue(List.of(cooldown("p1", 10)));
     clock.advance(Duration.ofMillis(50));
 
     assertThat(queue.offer(cooldown("p4", 1_000))).isFalse();
     assertThat(slots(queue.pendingAndInFlight())).containsExactly(
         Write.Cooldown.slotOf("p2", "m"), Write.Cooldown.slotOf("p3", "m"),
         Write.Cooldown.slotOf("p4", "m"));
+  }
+
+  @Test
+  void aSweepRunsAtMostOnceAMillisecond() {
+    AtomicLong nanos = new AtomicLong();
+    WriteQueue limited = new WriteQueue(3, clock, nanos::get);
+    limited.offer(cooldown("live", 1_000));
+    limited.offer(cooldown("a", 10));
+    limited.offer(cooldown("b", 20));
+    clock.advance(Duration.ofMillis(15)); // a has ended
+    assertThat(limited.offer(cooldown("d", 1_000))).as("a swept").isFalse();
+    clock.advance(Duration.ofMillis(10)); // b has ended too
+
+    // the same millisecond of monotonic time: no second sweep, the oldest (live) write goes
+    assertThat(limited.offer(cooldown("e", 1_000))).as("dropped").isTrue();
+    assertThat(slots(limited.pendingAndInFlight())).containsExactly(
+        Write.Cooldown.slotOf("b", "m"), Write.Cooldown.slotOf("d", "m"),
+        Write.Cooldown.slotOf("e", "m"));
+
+    nanos.addAndGet(1_000_000);
+    assertThat(limited.offer(cooldown("f", 1_000))).as("b swept").isFalse();
+    assertThat(slots(limited.pendingAndInFlight())).containsExactly(
+        Write.Cooldown.slotOf("d", "m"), Write.Cooldown.slotOf("e", "m"),
+        Write.Cooldown.slotOf("f", "m"));
+    assertThat(limited.dropped()).isEqualTo(1);
   }
 }

@@ -26,11 +26,12 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * No container engine (nor a registry to pull {@code redis:7} from) is reachable here, so {@code
  * docker compose up} cannot run. What Compose itself checks before it starts anything is checked
  * instead: each compose file, with its YAML anchors resolved as Compose resolves them, is valid
- * under the Compose Specification's own JSON schema ({@code compose-spec.json}, copied unchanged
- * from github.com/compose-spec/compose-spec, schema/compose-spec.json at commit 170098ba, Apache
- * License 2.0), which is the schema {@code docker compose config} validates against. A misspelt
- * key, a wrong type or an unknown {@code depends_on} condition fails here. What each file means
- * for the proxy (its config, ports, probes, storage URI) is {@link DeployManifestsTest}'s.
+ * under the Compose Specification's own JSON schema, the one {@code docker compose config}
+ * validates against ({@code compose-spec.json}, copied unchanged from
+ * github.com/compose-spec/compose-spec, schema/compose-spec.json at commit 170098ba, Apache
+ * License 2.0; its NOTICE is {@code compose-spec.NOTICE} beside it). A misspelt key, a wrong type
+ * or an unknown {@code depends_on} condition fails here. What each file means for the proxy (its
+ * config, ports, probes, storage URI) is {@link DeployManifestsTest}'s.
  */
 class ComposeSpecificationTest {
 
