@@ -22,9 +22,9 @@ import okhttp3.ResponseBody;
 
 /**
  * The comparison of {@link InterceptorOverheadBenchmark}, interleaved: JMH runs the plain and the
- * intercepted method minutes apart, and on a shared machine the drift between them is larger
- * than the difference. Here five clients alternate in short rounds (the order rotating from round
- * to round) and the per-round differences are reported (median and quartiles):
+ * intercepted method minutes apart, and on a shared machine the drift between them is larger than
+ * the difference. Here five clients (six over loopback) alternate in short rounds (the order
+ * rotating from round to round) and the per-round differences are reported (median and quartiles):
  *
  * <ul>
  *   <li>{@code plain}: a plain client, the request without any key;
@@ -35,13 +35,16 @@ import okhttp3.ResponseBody;
  *       interceptor strips the caller's key and sets a pool key of the same length;
  *   <li>{@code floor+key}: the same request through {@link FloorInterceptor}, the least an
  *       interceptor can do that swaps the key, keeps it out of the returned response and sees the
- *       body's end: {@code floor+key − plain+key} is OkHttp's own price for that.
+ *       body's end: {@code floor+key − plain+key} is OkHttp's own price for that;
+ *   <li>{@code netfloor+key} (over loopback only): the same with the key added by a network
+ *       interceptor ({@link FloorInterceptor.Network}), the one design that rebuilds one response
+ *       instead of two.
  * </ul>
  *
  * <p>{@code rotating+key − plain+key} is the same request through both clients, the same bytes on
  * the wire; {@code rotating − plain} also counts the 56 bytes of the header the interceptor adds.
  * Also reported: the calling thread's CPU time and allocation per call, which a busy machine
- * disturbs much less than wall time, and how many connections the server accepted (one: the five
+ * disturbs much less than wall time, and how many connections the server accepted (one: the
  * clients share a connection pool, so every call reuses the same keep-alive connection).
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
@@ -125,25 +128,33 @@ public final class InterleavedOverhead {
         }
         return b.body(ResponseBody.create(answer, JSON)).build();
       };
-      // One connection pool for the five: the calls run one at a time, so they all take turns on
+      // One connection pool for all: the calls run one at a time, so they all take turns on
       // the same keep-alive connection, served by the same server thread. With a connection each,
       // the clients differed by up to 10 us per call in a run, in whichever direction: each
       // connection's pair of threads lands on the two vCPUs its own way and keeps that placement.
       ConnectionPool pool = new ConnectionPool();
       FloorInterceptor floor = new FloorInterceptor(keys.get(0).secret());
-      for (int i = 0; i < 5; i++) {
+      FloorInterceptor.Network networkFloor = new FloorInterceptor.Network(keys.get(0).secret());
+      for (int i = 0; i < 6; i++) {
         OkHttpClient.Builder b = new OkHttpClient.Builder().connectionPool(pool);
         if (i == 2 || i == 3) b.addInterceptor(interceptor);
         if (i == 4) b.addInterceptor(floor);
+        if (i == 5) {
+          b.addInterceptor(networkFloor.applicationSide());
+          b.addNetworkInterceptor(networkFloor.networkSide());
+        }
         if (memory) b.addInterceptor(canned);
         clients.add(b.build());
       }
-      List<Variant> variants = List.of(
+      List<Variant> variants = new ArrayList<>(List.of(
           new Variant("plain", clients.get(0), bare, rounds),
           new Variant("plain+key", clients.get(1), keyed, rounds),
           new Variant("rotating", clients.get(2), bare, rounds),
           new Variant("rotating+key", clients.get(3), keyed, rounds),
-          new Variant("floor+key", clients.get(4), keyed, rounds));
+          new Variant("floor+key", clients.get(4), keyed, rounds)));
+      if (!memory) { // in memory no network interceptor runs
+        variants.add(new Variant("netfloor+key", clients.get(5), keyed, rounds));
+      }
 
       for (int i = 0; i < 3; i++) { // warm-up
         for (Variant v : variants) run(v, calls, -1);
@@ -179,6 +190,12 @@ public final class InterleavedOverhead {
       difference("floor+key    - plain+key", variants.get(4), variants.get(1));
       difference("rotating+key - floor+key", variants.get(3), variants.get(4));
       if (floor.ended == 0) throw new IllegalStateException("the floor never saw a body end");
+      if (!memory) {
+        difference("netfloor+key - plain+key", variants.get(5), variants.get(1));
+        if (networkFloor.ended() == 0) {
+          throw new IllegalStateException("the network floor never saw a body end");
+        }
+      }
       for (OkHttpClient client : clients) {
         client.connectionPool().evictAll();
         client.dispatcher().executorService().shutdown();
