@@ -148,11 +148,9 @@ public final class GeminiKeyInterceptor implements Interceptor {
 
   /** Pins in the rotator's store when it is a GeminiKeyRotator (written by a daemon thread). */
   private static Affinity defaultAffinity(Builder b) {
-    if (b.rotator instanceof GeminiKeyRotator rotator) {
-      return ResourceAffinity.of(b.affinityPolicy, rotator.store(), b.clock);
-    }
-    return b.affinityPolicy.enabled() ? ResourceAffinity.builder(b.affinityPolicy, b.clock).build()
-        : Affinity.NONE;
+    return b.rotator instanceof GeminiKeyRotator rotator
+        ? ResourceAffinity.of(b.affinityPolicy, rotator.store(), b.clock)
+        : ResourceAffinity.of(b.affinityPolicy, b.clock);
   }
 
   /**

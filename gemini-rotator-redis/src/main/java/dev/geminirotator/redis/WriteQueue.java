@@ -33,7 +33,6 @@ final class WriteQueue {
   /** The earliest end of a queued cooldown (not a clear) when last known; MAX_VALUE: none. */
   private long earliestEnd = Long.MAX_VALUE;
   private long lastSweepNanos;
-  private boolean swept;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final Condition woke = lock.newCondition();
@@ -52,6 +51,7 @@ final class WriteQueue {
     this.capacity = capacity;
     this.clock = clock;
     this.nanoTime = nanoTime;
+    this.lastSweepNanos = nanoTime.getAsLong() - SWEEP_INTERVAL_NANOS; // the first may sweep
   }
 
   /** Queues a write; returns whether an older one had to be dropped to make room. */
@@ -107,8 +107,7 @@ final class WriteQueue {
     long now = clock.millis();
     if (earliestEnd > now) return false;
     long nanos = nanoTime.getAsLong();
-    if (swept && nanos - lastSweepNanos < SWEEP_INTERVAL_NANOS) return false;
-    swept = true;
+    if (nanos - lastSweepNanos < SWEEP_INTERVAL_NANOS) return false;
     lastSweepNanos = nanos;
     long earliest = Long.MAX_VALUE;
     int before = pending.size();

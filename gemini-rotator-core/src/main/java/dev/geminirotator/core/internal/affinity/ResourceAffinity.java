@@ -229,6 +229,15 @@ public final class ResourceAffinity implements Affinity {
     return builder(policy, clock).store(store).build();
   }
 
+  /**
+   * The affinity {@code policy} asks for with its pins in this JVM only (no store), or {@link
+   * Affinity#NONE} when it is disabled.
+   */
+  public static Affinity of(AffinityPolicy policy, Clock clock) {
+    if (!policy.enabled()) return Affinity.NONE;
+    return builder(policy, clock).build();
+  }
+
   /** A builder with {@code policy}'s bounds and {@code clock}. */
   public static Builder builder(AffinityPolicy policy, Clock clock) {
     return builder().clock(clock).maxPins(policy.maxPins()).maxNotFound(policy.maxNotFound())

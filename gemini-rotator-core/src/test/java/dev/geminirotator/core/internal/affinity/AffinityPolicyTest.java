@@ -45,6 +45,7 @@ class AffinityPolicyTest {
 
     assertThat(ResourceAffinity.of(off, store, clock)).isSameAs(Affinity.NONE);
     assertThat(ResourceAffinity.of(off, store, Runnable::run, clock)).isSameAs(Affinity.NONE);
+    assertThat(ResourceAffinity.of(off, clock)).isSameAs(Affinity.NONE);
     assertThat(off).hasToString("AffinityPolicy{disabled}");
   }
 
@@ -56,6 +57,10 @@ class AffinityPolicyTest {
     for (int i = 0; i < 3; i++) create(affinity, "fileSearchStores/s" + i);
 
     assertThat(((ResourceAffinity) affinity).pinCount()).isEqualTo(2);
+    Affinity local = ResourceAffinity.of(AffinityPolicy.builder().maxPins(2).build(), clock);
+    for (int i = 0; i < 3; i++) create(local, "fileSearchStores/s" + i);
+    assertThat(((ResourceAffinity) local).pinCount()).as("in this JVM only, bounded alike")
+        .isEqualTo(2);
     assertThat(writes).as("a shared store gets every pin, on the given executor").hasSize(3);
     assertThat(affinity.place(naming(new ResourceRef(ResourceKind.FILE_SEARCH_STORE,
         "fileSearchStores/s2")))).isEqualTo(new Placement.Pinned("p1",
